@@ -1,0 +1,38 @@
+# One command surface for developers and CI.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+
+.PHONY: setup run stop test test-fast lint fmt typecheck bench docs
+
+setup:  ## install uv if missing, then the locked environment
+	@command -v uv >/dev/null 2>&1 || test -x $(UV) || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+run: setup  ## infrastructure, five services, a demo letter; prints where to look
+	$(UV) run python -m deploy.local.stack up
+
+stop:  ## stop everything `make run` started
+	$(UV) run python -m deploy.local.stack down
+
+test: setup lint typecheck  ## lint, strict types, then every test on the real parts
+	$(UV) run pytest
+
+test-fast: setup  ## unit tests only
+	$(UV) run pytest -m "not integration and not e2e"
+
+lint:
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+fmt:
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+typecheck:
+	$(UV) run mypy
+
+bench: setup
+	$(UV) run python bench/bus.py
+
+docs: setup  ## message schemas under docs/contracts/
+	$(UV) run python -m lre_shared.schemas docs/contracts

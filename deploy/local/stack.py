@@ -1,0 +1,219 @@
+"""The whole platform on one machine, in one command, and a second one to stop it.
+
+    python -m deploy.local.stack up     # infrastructure, five services, a demo letter
+    python -m deploy.local.stack down   # stops everything `up` started
+
+RabbitMQ and PostgreSQL are the machine's own (started here if they are not running);
+SeaweedFS (S3), the SMTP catcher and the services are started by `up`, with their data,
+logs and secrets under `var/` in the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from uuid import uuid4
+
+from deploy.local import platform
+from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
+from deploy.local.seaweed import start_seaweed, stop_seaweed
+from lre_shared.messages import Document, SubmitLetter
+from lre_shared.sender import submit_letter
+
+ROOT = Path(__file__).resolve().parents[2]
+VAR = ROOT / "var"
+STATE = VAR / "run" / "stack.json"
+SECRETS = VAR / "secrets.json"
+MAIL_DIR = VAR / "mail"
+LOGS = VAR / "log"
+
+AMQP_URL = os.environ.get("LRE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+POSTGRES_URL = os.environ.get("LRE_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+SERVICE_BASE_PORT = 8100  # pickup 8100, archive 8101, notifier 8102, signer 8103, verification 8104
+SEAWEED_BASE_PORT = 8330  # S3 on 8330; see deploy/local/seaweed.py for the rest
+SMTP_PORT = 2525
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _ensure_local_engines() -> None:
+    """RabbitMQ and PostgreSQL run on the machine; start them if they are stopped."""
+    if not _port_open(5672):
+        print("starting RabbitMQ …")
+        subprocess.run(["rabbitmq-server", "-detached"], check=True)
+    if not _port_open(5432):
+        print("starting PostgreSQL …")
+        version = sorted(os.listdir("/etc/postgresql"))[-1]
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=True)
+    for port, name in ((5672, "RabbitMQ"), (5432, "PostgreSQL")):
+        for _ in range(120):
+            if _port_open(port):
+                break
+            time.sleep(0.5)
+        else:
+            raise SystemExit(f"{name} does not answer on 127.0.0.1:{port}")
+
+
+def _secrets() -> dict[str, str]:
+    if SECRETS.exists():
+        return dict(json.loads(SECRETS.read_text()))
+    values = {
+        "s3_access_key": "lre" + secrets.token_hex(8),
+        "s3_secret_key": secrets.token_urlsafe(32),
+        "session_secret": secrets.token_urlsafe(48),
+    }
+    SECRETS.parent.mkdir(parents=True, exist_ok=True)
+    SECRETS.write_text(json.dumps(values))
+    SECRETS.chmod(0o600)
+    return values
+
+
+def _latest_notice(item_after: float, timeout: float = 60.0) -> tuple[Path, str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in sorted(MAIL_DIR.glob("*.eml"), reverse=True):
+            if path.stat().st_mtime < item_after:
+                continue
+            message = BytesParser(policy=policy.default).parse(path.open("rb"))
+            body = message.get_body(preferencelist=("plain",))
+            text = body.get_content() if body is not None else ""
+            for line in text.splitlines():
+                if line.startswith("Numéro de pli"):
+                    return path, line.split(":", 1)[1].strip()
+        time.sleep(0.3)
+    raise SystemExit(f"no notice arrived in {MAIL_DIR} within {timeout:.0f} s; see {LOGS}")
+
+
+def up() -> None:
+    if STATE.exists():
+        print("the platform seems to be running already; stopping it first")
+        down()
+    _ensure_local_engines()
+    for folder in (VAR / "s3", MAIL_DIR, LOGS, STATE.parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    keys = _secrets()
+    state: dict[str, int] = {}
+
+    def save() -> None:
+        STATE.write_text(json.dumps(state))
+
+    try:
+        s3, weed = start_seaweed(
+            VAR / "s3", SEAWEED_BASE_PORT, keys["s3_access_key"], keys["s3_secret_key"], LOGS / "seaweed.log"
+        )
+        state["seaweed"] = weed.pid
+        save()
+        with (LOGS / "mail.log").open("ab") as log:
+            mail = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "deploy.local.mailcatcher",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(SMTP_PORT),
+                    "--dir",
+                    str(MAIL_DIR),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        state["mail"] = mail.pid
+        save()
+        config = platform.PlatformConfig(
+            infra=platform.Infrastructure(
+                amqp_url=AMQP_URL,
+                postgres_url=POSTGRES_URL,
+                s3_endpoint=s3.endpoint,
+                s3_access_key=s3.access_key,
+                s3_secret_key=s3.secret_key,
+                smtp_host="127.0.0.1",
+                smtp_port=SMTP_PORT,
+            ),
+            database_prefix="lre",
+            ports=platform.default_ports(SERVICE_BASE_PORT),
+            session_secret=keys["session_secret"],
+        )
+        processes = {}
+        for service in platform.SERVICES:
+            processes[service] = platform.start_service(config, service, LOGS / f"{service}.log", detach=True)
+            state[service] = processes[service].pid
+            save()
+        for service, process in processes.items():
+            platform.wait_ready(config.ports[service], process, log_path=LOGS / f"{service}.log")
+    except BaseException:
+        down()
+        raise
+
+    sent_at = time.time() - 1
+    command = SubmitLetter(
+        correlation_id=uuid4(),
+        sender=DEMO_SENDER,
+        recipient=DEMO_RECIPIENT,
+        main_document=Document(filename="lettre-demo.pdf", content=demo_pdf()),
+    )
+    asyncio.run(submit_letter(AMQP_URL, command))
+    notice, item_number = _latest_notice(sent_at)
+    r = DEMO_RECIPIENT
+    print(
+        f"""
+The platform is running.
+
+  Pickup site      {config.pickup_url}
+  Item number      {item_number}
+  Notice email     {notice}
+  All emails       {MAIL_DIR}/ (one .eml file each)
+  Identity to type {r.company} / {r.last_name} / {r.first_name} / {r.address} / {r.postcode} / {r.city}
+  Logs             {LOGS}/
+  S3 (SeaweedFS)   {s3.endpoint}  (keys in {SECRETS})
+
+Stop everything with: make stop
+"""
+    )
+
+
+def down() -> None:
+    if not STATE.exists():
+        print("nothing to stop")
+        return
+    state = json.loads(STATE.read_text())
+    for service in platform.SERVICES:
+        if service in state:
+            platform.stop_process(state[service])
+    if "mail" in state:
+        platform.stop_process(state["mail"], timeout=5)
+    if "seaweed" in state:
+        stop_seaweed(state["seaweed"])
+    STATE.unlink()
+    print("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.local.stack")
+    parser.add_argument("command", choices=("up", "down"))
+    args = parser.parse_args(argv)
+    if shutil.which("rabbitmq-server") is None and not _port_open(5672):
+        raise SystemExit("RabbitMQ is neither running on 127.0.0.1:5672 nor installed")
+    up() if args.command == "up" else down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""The archive service: letter intake and the store of everything the platform keeps."""
+
+from __future__ import annotations
+
+from archive.bootstrap import bootstrap
+from archive.settings import ArchiveSettings
+from lre_shared.runtime import ServiceApp, build_app, serve
+
+
+def create_app(settings: ArchiveSettings | None = None) -> ServiceApp:
+    return build_app(bootstrap(settings or ArchiveSettings()))
+
+
+def run() -> None:
+    settings = ArchiveSettings()
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,3 @@
+from lre_shared.migrations import run_env
+
+run_env()

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from lre_shared.settings import ServiceSettings
+
+
+class ArchiveSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ARCHIVE_", extra="ignore", frozen=True)
+
+    http_port: int = 8101
+    s3_endpoint: str = Field(description="S3 endpoint the service talks to, http(s)://host:port")
+    s3_public_endpoint: str | None = Field(
+        default=None,
+        description="S3 endpoint as browsers reach it, for download links (default: s3_endpoint)",
+    )
+    s3_access_key: SecretStr
+    s3_secret_key: SecretStr
+    s3_region: str = "us-east-1"
+    content_bucket: str = "lre-content"
+    max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    download_link_seconds: int = Field(default=300, ge=10, le=3600)

@@ -1,0 +1,293 @@
+"""Archive handlers, with a fake content store and a fake transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from archive.domain.item_number import is_valid_item_number
+from archive.service_layer.handlers import issue_download_link, submit_letter
+from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
+from lre_shared.bus import PermanentError
+from lre_shared.messages import (
+    Document,
+    DownloadLinkIssued,
+    IssueDownloadLink,
+    LetterDeposited,
+    LetterRejected,
+    Message,
+    SubmitLetter,
+)
+
+LIMIT = 1_000_000
+LIFETIME = timedelta(minutes=10)
+
+
+@dataclass
+class FakeConn:
+    letter_exists: bool = False
+    item_number_collisions: int = 0
+    document_row: dict[str, Any] | None = None
+    calls: list[tuple[str, str, tuple[Any, ...]]] = field(default_factory=list)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        self.calls.append(("fetchval", sql, args))
+        if sql.startswith("SELECT 1 FROM letters"):
+            return 1 if self.letter_exists else None
+        if sql.startswith("INSERT INTO letters"):
+            if self.item_number_collisions:
+                self.item_number_collisions -= 1
+                return None
+            return True
+        raise AssertionError(f"unexpected fetchval: {sql}")
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        self.calls.append(("execute", sql, args))
+        return "OK"
+
+    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
+        self.calls.append(("fetchrow", sql, args))
+        return self.document_row
+
+    def writes(self) -> list[tuple[str, tuple[Any, ...]]]:
+        return [(sql, args) for _, sql, args in self.calls if sql.startswith(("INSERT", "UPDATE"))]
+
+
+@dataclass
+class FakeTransaction:
+    conn: FakeConn = field(default_factory=FakeConn)
+    published: list[Message] = field(default_factory=list)
+
+    async def publish(self, message: Message) -> None:
+        self.published.append(message)
+
+
+@dataclass
+class FakeStore:
+    objects: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    links: list[tuple[str, str, timedelta]] = field(default_factory=list)
+
+    async def ensure_bucket(self) -> None:
+        pass
+
+    async def put(self, key: str, content: bytes, sha256: str) -> None:
+        self.objects[key] = (content, sha256)
+
+    async def get(self, key: str, sha256: str) -> bytes:
+        return self.objects[key][0]
+
+    async def download_url(self, key: str, filename: str, expires: timedelta) -> str:
+        self.links.append((key, filename, expires))
+        return f"https://s3.example/{key}?X-Amz-Signature=abc"
+
+
+def a_submission(content: bytes, filename: str = "lettre.pdf") -> SubmitLetter:
+    return SubmitLetter(
+        correlation_id=uuid4(),
+        sender=DEMO_SENDER,
+        recipient=DEMO_RECIPIENT,
+        main_document=Document(filename=filename, content=content),
+    )
+
+
+async def submit(command: SubmitLetter, tx: FakeTransaction, store: FakeStore) -> Message | None:
+    return await submit_letter(command, tx, store=store, max_document_bytes=LIMIT)  # type: ignore[arg-type]
+
+
+async def test_a_valid_letter_is_stored_under_a_key_containing_its_sha256() -> None:
+    pdf = demo_pdf()
+    command = a_submission(pdf)
+    tx, store = FakeTransaction(), FakeStore()
+
+    await submit(command, tx, store)
+
+    digest = hashlib.sha256(pdf).hexdigest()
+    [(key, (content, sha256))] = store.objects.items()
+    assert digest in key
+    assert str(command.correlation_id) in key
+    assert content == pdf
+    assert sha256 == digest
+
+
+async def test_a_valid_letter_publishes_one_letter_deposited_describing_the_document() -> None:
+    pdf = demo_pdf()
+    command = a_submission(pdf)
+    tx = FakeTransaction()
+
+    result = await submit(command, tx, FakeStore())
+
+    assert result is None
+    [event] = tx.published
+    assert isinstance(event, LetterDeposited)
+    assert event.correlation_id == command.correlation_id
+    [document] = event.documents
+    assert document.sha256 == hashlib.sha256(pdf).hexdigest()
+    assert document.size == len(pdf)
+    assert document.filename == "lettre.pdf"
+
+
+async def test_a_valid_letter_gets_a_valid_item_number() -> None:
+    tx = FakeTransaction()
+
+    await submit(a_submission(demo_pdf()), tx, FakeStore())
+
+    [event] = tx.published
+    assert isinstance(event, LetterDeposited)
+    assert is_valid_item_number(event.item_number)
+
+
+async def test_the_published_item_number_is_the_one_recorded_for_the_letter() -> None:
+    tx = FakeTransaction()
+
+    await submit(a_submission(demo_pdf()), tx, FakeStore())
+
+    inserted = [args for sql, args in tx.conn.writes() if sql.startswith("INSERT INTO letters")]
+    [event] = tx.published
+    assert isinstance(event, LetterDeposited)
+    assert [args[1] for args in inserted] == [event.item_number]
+
+
+async def test_a_valid_letter_passes_sender_recipient_and_policy_on() -> None:
+    command = a_submission(demo_pdf()).model_copy(update={"verification_policy": "cnb"})
+    tx = FakeTransaction()
+
+    await submit(command, tx, FakeStore())
+
+    [event] = tx.published
+    assert isinstance(event, LetterDeposited)
+    assert event.sender == command.sender
+    assert event.recipient == command.recipient
+    assert event.verification_policy == "cnb"
+
+
+async def test_the_document_row_records_the_stored_key_and_hash() -> None:
+    pdf = demo_pdf()
+    tx, store = FakeTransaction(), FakeStore()
+
+    await submit(a_submission(pdf), tx, store)
+
+    [args] = [args for sql, args in tx.conn.writes() if sql.startswith("INSERT INTO documents")]
+    [key] = store.objects
+    assert args[-2:] == (hashlib.sha256(pdf).hexdigest(), key)
+
+
+async def test_an_item_number_collision_draws_again() -> None:
+    tx = FakeTransaction(conn=FakeConn(item_number_collisions=2))
+
+    await submit(a_submission(demo_pdf()), tx, FakeStore())
+
+    inserted = [args[1] for sql, args in tx.conn.writes() if sql.startswith("INSERT INTO letters")]
+    [event] = tx.published
+    assert isinstance(event, LetterDeposited)
+    assert len(inserted) == 3
+    assert event.item_number == inserted[-1]
+
+
+async def test_a_non_pdf_named_pdf_is_rejected_on_main_document_content() -> None:
+    command = a_submission(b"\x89PNG\r\n\x1a\n fake image", filename="lettre.pdf")
+    tx = FakeTransaction()
+
+    await submit(command, tx, FakeStore())
+
+    [event] = tx.published
+    assert isinstance(event, LetterRejected)
+    assert [p.field for p in event.problems] == ["main_document.content"]
+    assert event.sender_id == DEMO_SENDER.id
+    assert event.correlation_id == command.correlation_id
+
+
+async def test_a_rejected_letter_stores_nothing_and_writes_nothing() -> None:
+    tx, store = FakeTransaction(), FakeStore()
+
+    await submit(a_submission(b"not a pdf"), tx, store)
+
+    assert store.objects == {}
+    assert tx.conn.writes() == []
+
+
+async def test_an_oversize_letter_is_rejected_stating_the_limit() -> None:
+    tx = FakeTransaction()
+    command = a_submission(demo_pdf())
+
+    await submit_letter(command, tx, store=FakeStore(), max_document_bytes=100)  # type: ignore[arg-type]
+
+    [event] = tx.published
+    assert isinstance(event, LetterRejected)
+    assert "100 bytes" in event.problems[0].reason
+
+
+async def test_a_reused_letter_id_is_a_permanent_error_that_stores_and_publishes_nothing() -> None:
+    tx, store = FakeTransaction(conn=FakeConn(letter_exists=True)), FakeStore()
+
+    with pytest.raises(PermanentError, match="already used"):
+        await submit(a_submission(demo_pdf()), tx, store)
+
+    assert store.objects == {}
+    assert tx.published == []
+
+
+def a_link_request() -> IssueDownloadLink:
+    return IssueDownloadLink(correlation_id=uuid4(), document_id=uuid4())
+
+
+async def link(query: IssueDownloadLink, tx: FakeTransaction, store: FakeStore) -> Message:
+    return await issue_download_link(query, tx, store=store, lifetime=LIFETIME)  # type: ignore[arg-type]
+
+
+async def test_a_link_for_an_unknown_document_has_an_empty_url_and_a_reason() -> None:
+    query = a_link_request()
+    tx, store = FakeTransaction(conn=FakeConn(document_row=None)), FakeStore()
+
+    reply = await link(query, tx, store)
+
+    assert isinstance(reply, DownloadLinkIssued)
+    assert reply.url == ""
+    assert reply.reason
+    assert reply.expires_at is None
+    assert reply.document_id == query.document_id
+    assert reply.correlation_id == query.correlation_id
+    assert store.links == []
+
+
+async def test_a_link_is_looked_up_by_document_and_letter() -> None:
+    query = a_link_request()
+    tx = FakeTransaction()
+
+    await link(query, tx, FakeStore())
+
+    [(method, _, args)] = tx.conn.calls
+    assert method == "fetchrow"
+    assert args == (query.document_id, query.correlation_id)
+
+
+async def test_a_link_for_a_known_document_is_signed_by_the_store_and_expires() -> None:
+    query = a_link_request()
+    row = {"filename": "lettre.pdf", "object_key": f"letters/{query.correlation_id}/{'a' * 64}"}
+    tx, store = FakeTransaction(conn=FakeConn(document_row=row)), FakeStore()
+    before = datetime.now(UTC)
+
+    reply = await link(query, tx, store)
+
+    assert isinstance(reply, DownloadLinkIssued)
+    assert store.links == [(row["object_key"], "lettre.pdf", LIFETIME)]
+    assert reply.url.startswith(f"https://s3.example/{row['object_key']}")
+    assert reply.reason is None
+    assert reply.expires_at is not None
+    assert before + LIFETIME <= reply.expires_at <= datetime.now(UTC) + LIFETIME
+
+
+async def test_issuing_a_link_records_the_first_link_time() -> None:
+    query = a_link_request()
+    row = {"filename": "lettre.pdf", "object_key": "letters/x/y"}
+    tx = FakeTransaction(conn=FakeConn(document_row=row))
+
+    await link(query, tx, FakeStore())
+
+    [(sql, args)] = tx.conn.writes()
+    assert "first_link_at" in sql
+    assert args == (query.document_id,)

@@ -1,0 +1,164 @@
+"""Pickup use cases: the letter's lifecycle from the recipient's side."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from lre_shared.bus import Transaction
+from lre_shared.messages import (
+    LetterAccepted,
+    LetterDeposited,
+    LetterRefused,
+    NoticeFailed,
+    NoticeSent,
+    SendNotice,
+    now_utc,
+)
+from lre_shared.outbox import enqueue
+from lre_shared.rules import RulesProfile
+from pickup.domain.identity import mismatched_fields
+
+
+async def on_letter_deposited(event: LetterDeposited, tx: Transaction, *, rules: RulesProfile) -> None:
+    # The window runs from the first notice; until the notifier confirms it, count from now.
+    deadline = rules.acceptance_deadline(now_utc())
+    await tx.conn.execute(
+        "INSERT INTO letters (letter_id, item_number, state, recipient, sender, documents,"
+        " deposited_at, deadline) VALUES ($1, $2, 'awaiting', $3::jsonb, $4::jsonb, $5::jsonb, $6, $7)",
+        event.correlation_id,
+        event.item_number,
+        event.recipient.model_dump_json(),
+        event.sender.model_dump_json(),
+        json.dumps([json.loads(d.model_dump_json()) for d in event.documents]),
+        event.deposited_at,
+        deadline,
+    )
+    await tx.publish(
+        SendNotice(
+            correlation_id=event.correlation_id,
+            item_number=event.item_number,
+            address=event.recipient.email,
+            deadline=deadline,
+        )
+    )
+
+
+async def on_notice_sent(event: NoticeSent, tx: Transaction, *, rules: RulesProfile) -> None:
+    # CPCE R.53-3: the 15 days run from the day after the first notice.
+    await tx.conn.execute(
+        "UPDATE letters SET first_notice_at = $2, deadline = $3"
+        " WHERE letter_id = $1 AND first_notice_at IS NULL",
+        event.correlation_id,
+        event.sent_at,
+        rules.acceptance_deadline(event.sent_at),
+    )
+
+
+async def on_notice_failed(event: NoticeFailed, tx: Transaction) -> None:
+    await tx.conn.execute(
+        "UPDATE letters SET notice_failures = notice_failures + 1 WHERE letter_id = $1",
+        event.correlation_id,
+    )
+
+
+@dataclass(frozen=True)
+class LetterView:
+    letter_id: UUID
+    item_number: str
+    state: str
+    recipient: dict[str, Any]
+    sender: dict[str, Any]
+    documents: list[dict[str, Any]]
+    deposited_at: datetime
+    deadline: date
+    decided_at: datetime | None
+    identity_failures: int
+
+
+def _view(row: asyncpg.Record) -> LetterView:
+    return LetterView(
+        letter_id=row["letter_id"],
+        item_number=row["item_number"],
+        state=row["state"],
+        recipient=json.loads(row["recipient"]),
+        sender=json.loads(row["sender"]),
+        documents=json.loads(row["documents"]),
+        deposited_at=row["deposited_at"],
+        deadline=row["deadline"],
+        decided_at=row["decided_at"],
+        identity_failures=row["identity_failures"],
+    )
+
+
+_SELECT = (
+    "SELECT letter_id, item_number, state, recipient::text AS recipient, sender::text AS sender,"
+    " documents::text AS documents, deposited_at, deadline, decided_at, identity_failures FROM letters"
+)
+
+
+async def find_by_item_number(pool: asyncpg.Pool, item_number: str) -> LetterView | None:
+    row = await pool.fetchrow(_SELECT + " WHERE item_number = $1", item_number)
+    return None if row is None else _view(row)
+
+
+async def find(pool: asyncpg.Pool, letter_id: UUID) -> LetterView | None:
+    row = await pool.fetchrow(_SELECT + " WHERE letter_id = $1", letter_id)
+    return None if row is None else _view(row)
+
+
+async def check_identity(
+    pool: asyncpg.Pool, letter: LetterView, typed: dict[str, str | None], max_attempts: int
+) -> tuple[bool, list[str]]:
+    """Whether the typed identity matches; a wrong one counts towards the item's lock."""
+    if letter.identity_failures >= max_attempts:
+        return False, []
+    wrong = mismatched_fields(letter.recipient, typed)
+    if wrong:
+        await pool.execute(
+            "UPDATE letters SET identity_failures = identity_failures + 1 WHERE letter_id = $1",
+            letter.letter_id,
+        )
+    return not wrong, wrong
+
+
+class DecisionRefused(Exception):
+    """The letter cannot be decided now; the message says why."""
+
+
+async def decide(pool: asyncpg.Pool, letter_id: UUID, accept: bool, rules: RulesProfile) -> LetterView:
+    now = now_utc()
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(_SELECT + " WHERE letter_id = $1 FOR UPDATE", letter_id)
+        if row is None:
+            raise DecisionRefused("unknown letter")
+        letter = _view(row)
+        if letter.state != "awaiting":
+            raise DecisionRefused("already decided")
+        if now >= rules.window_closes_at(letter.deadline):
+            raise DecisionRefused("window closed")
+        state = "accepted" if accept else "refused"
+        await conn.execute(
+            "UPDATE letters SET state = $2, decided_at = $3 WHERE letter_id = $1",
+            letter_id,
+            state,
+            now,
+        )
+        if accept:
+            await enqueue(
+                conn,
+                LetterAccepted(correlation_id=letter_id, item_number=letter.item_number, accepted_at=now),
+            )
+        else:
+            await enqueue(
+                conn,
+                LetterRefused(correlation_id=letter_id, item_number=letter.item_number, refused_at=now),
+            )
+    found = await find(pool, letter_id)
+    assert found is not None
+    return found

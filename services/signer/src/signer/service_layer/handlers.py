@@ -1,0 +1,143 @@
+"""Signer use cases: one evidence record per event of a letter's life."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from lre_shared.bus import Transaction
+from lre_shared.messages import (
+    EvidenceRecorded,
+    LetterAccepted,
+    LetterDeposited,
+    LetterRefused,
+    Message,
+    NoticeFailed,
+    NoticeSent,
+)
+from signer.domain.evidence import EvidenceEvent, build_record
+
+
+async def record_evidence(
+    tx: Transaction,
+    *,
+    source: Message,
+    event: EvidenceEvent,
+    event_time: datetime,
+    item_number: str | None,
+    details: dict[str, Any],
+    policy_id: str,
+) -> None:
+    letter_id = source.correlation_id
+    # One chain per letter: serialise its writers for the length of this transaction.
+    await tx.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(letter_id))
+    previous = await tx.conn.fetchrow(
+        "SELECT seq, record_sha256 FROM evidence WHERE letter_id = $1 ORDER BY seq DESC LIMIT 1",
+        letter_id,
+    )
+    seq = 1 if previous is None else previous["seq"] + 1
+    previous_sha = None if previous is None else previous["record_sha256"]
+    evidence_id = uuid4()
+    body, digest = build_record(
+        evidence_id=evidence_id,
+        event=event,
+        event_time=event_time,
+        letter_id=letter_id,
+        item_number=item_number,
+        details=details,
+        policy_id=policy_id,
+        previous_sha256=previous_sha,
+    )
+    await tx.conn.execute(
+        "INSERT INTO evidence (evidence_id, letter_id, seq, event, event_time, source_message_id,"
+        " record, record_sha256, previous_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        evidence_id,
+        letter_id,
+        seq,
+        event.value,
+        event_time,
+        source.message_id,
+        body,
+        digest,
+        previous_sha,
+    )
+    await tx.publish(
+        EvidenceRecorded(
+            correlation_id=letter_id,
+            evidence_id=evidence_id,
+            event=event.value,
+            event_time=event_time,
+            record_sha256=digest,
+            previous_sha256=previous_sha,
+        )
+    )
+
+
+async def on_letter_deposited(event: LetterDeposited, tx: Transaction, *, policy_id: str) -> None:
+    await record_evidence(
+        tx,
+        source=event,
+        event=EvidenceEvent.submission_acceptance,
+        event_time=event.deposited_at,
+        item_number=event.item_number,
+        details={
+            "sender": json.loads(event.sender.model_dump_json()),
+            "recipient": json.loads(event.recipient.model_dump_json()),
+            "documents": [json.loads(d.model_dump_json()) for d in event.documents],
+        },
+        policy_id=policy_id,
+    )
+
+
+async def on_notice_sent(event: NoticeSent, tx: Transaction, *, policy_id: str) -> None:
+    await record_evidence(
+        tx,
+        source=event,
+        event=EvidenceEvent.notification_for_acceptance,
+        event_time=event.sent_at,
+        item_number=event.item_number,
+        details={
+            "channel": event.channel.value,
+            "address": event.address,
+            "provider_message_id": event.provider_message_id,
+        },
+        policy_id=policy_id,
+    )
+
+
+async def on_notice_failed(event: NoticeFailed, tx: Transaction, *, policy_id: str) -> None:
+    await record_evidence(
+        tx,
+        source=event,
+        event=EvidenceEvent.notification_for_acceptance_failure,
+        event_time=event.occurred_at,
+        item_number=event.item_number,
+        details={"channel": event.channel.value, "address": event.address, "reason": event.reason},
+        policy_id=policy_id,
+    )
+
+
+async def on_letter_accepted(event: LetterAccepted, tx: Transaction, *, policy_id: str) -> None:
+    await record_evidence(
+        tx,
+        source=event,
+        event=EvidenceEvent.consignment_acceptance,
+        event_time=event.accepted_at,
+        item_number=event.item_number,
+        details={},
+        policy_id=policy_id,
+    )
+
+
+async def on_letter_refused(event: LetterRefused, tx: Transaction, *, policy_id: str) -> None:
+    await record_evidence(
+        tx,
+        source=event,
+        event=EvidenceEvent.consignment_rejection,
+        event_time=event.refused_at,
+        item_number=event.item_number,
+        details={"reason": "refused by the recipient"},
+        policy_id=policy_id,
+    )

@@ -1,0 +1,390 @@
+"""Reliable messaging on RabbitMQ, on top of FastStream.
+
+FastStream's defaults are unsafe for legal evidence, so every service goes through here:
+
+- queues are durable **quorum** queues with a delivery limit and at-least-once
+  dead-lettering to `<queue>.dlq` (declared before anything consumes);
+- publishing is persistent, with publisher confirms and `mandatory`: an unroutable
+  message raises instead of vanishing;
+- a consumer records the `message_id` in its **inbox** in the same transaction as the
+  effect, publishes through the **outbox** in that transaction too, and acks only after
+  the commit;
+- a message that cannot be parsed, or fails for good (`PermanentError`), is moved to the
+  dead-letter queue at once with the reason in its headers; any other failure is
+  transient: the message is returned after a back-off and the broker's delivery limit
+  bounds the retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+from faststream import AckPolicy
+from faststream.rabbit import (
+    Channel,
+    ExchangeType,
+    QueueType,
+    RabbitBroker,
+    RabbitExchange,
+    RabbitQueue,
+)
+from faststream.rabbit.annotations import RabbitMessage
+from pydantic import ValidationError
+
+from lre_shared import outbox
+from lre_shared.logs import letter_id_var, message_id_var
+from lre_shared.messages import Message
+from lre_shared.settings import ServiceSettings
+from lre_shared.topology import (
+    DLQ_EXCHANGE_HEADER,
+    DLQ_QUEUE_HEADER,
+    DLQ_REASON_HEADER,
+    DLQ_ROUTING_KEY_HEADER,
+    EXCHANGES,
+    UNROUTED_EXCHANGE,
+    UNROUTED_QUEUE,
+    UNROUTED_TTL_MS,
+    Service,
+    dead_letter_queue,
+    queue_name,
+)
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
+
+
+class PermanentError(Exception):
+    """The message can never succeed as it is: dead-letter it now, with this reason."""
+
+
+def make_broker(settings: ServiceSettings, service: Service) -> RabbitBroker:
+    return RabbitBroker(
+        settings.amqp_url.get_secret_value(),
+        # Confirms on, and a returned (unroutable) mandatory message raises.
+        default_channel=Channel(
+            prefetch_count=settings.prefetch, publisher_confirms=True, on_return_raises=True
+        ),
+        app_id=f"lre-{service}",
+        graceful_timeout=30.0,
+    )
+
+
+def exchange_for(name: str) -> RabbitExchange:
+    spec = next((spec for spec in EXCHANGES if spec.name == name), None)
+    if spec is None:
+        raise ValueError(f"unknown exchange {name!r}")
+    return RabbitExchange(
+        name,
+        type=ExchangeType(spec.kind),
+        durable=True,
+        arguments={"alternate-exchange": spec.alternate} if spec.alternate else None,
+    )
+
+
+def quorum_queue(name: str, routing_key: str, delivery_limit: int) -> RabbitQueue:
+    return RabbitQueue(
+        name,
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        routing_key=routing_key,
+        arguments={
+            "x-delivery-limit": delivery_limit,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": dead_letter_queue(name),
+            # at-least-once dead-lettering needs reject-publish overflow
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        },
+    )
+
+
+def dlq(name: str) -> RabbitQueue:
+    return RabbitQueue(dead_letter_queue(name), queue_type=QueueType.QUORUM, durable=True)
+
+
+class Publisher:
+    """Persistent, confirmed, mandatory publishing through the broker's channel."""
+
+    def __init__(self, broker: RabbitBroker) -> None:
+        self._broker = broker
+
+    async def publish_outgoing(self, message: outbox.OutgoingMessage) -> None:
+        await self._broker.publish(
+            message.body,
+            exchange=message.exchange or None,
+            routing_key=message.routing_key,
+            persist=True,
+            mandatory=True,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            headers=message.headers,
+            content_type="application/json",
+            timeout=30.0,
+        )
+
+    async def publish(self, message: Message, headers: dict[str, Any] | None = None) -> None:
+        """Publish directly: only for callers with no database (sender clients, replies)."""
+        await self.publish_outgoing(outbox.outgoing(message, headers))
+
+
+@dataclass
+class Transaction:
+    """What a handler gets: the open database transaction, and the outbox inside it."""
+
+    conn: asyncpg.Connection
+
+    async def publish(self, message: Message) -> None:
+        await outbox.enqueue(self.conn, message)
+
+
+Handler = Callable[[M, Transaction], Awaitable[Message | None]]
+
+
+@dataclass
+class Subscription(Generic[M]):
+    consumer: str
+    message_type: type[M]
+    handler: Handler[M]
+    idempotent: bool = True
+
+    @property
+    def queue(self) -> str:
+        return queue_name(self.consumer, self.message_type)
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+
+
+class Bus:
+    """One service's connection to the bus: its broker, outbox relay and subscriptions."""
+
+    def __init__(self, settings: ServiceSettings, service: Service, consumer: str | None = None) -> None:
+        self.settings = settings
+        self.service = service
+        # Queues are named after the consumer: the service, unless told otherwise (tests, benchmarks).
+        self.consumer = consumer or str(service)
+        self.broker = make_broker(settings, service)
+        self.publisher = Publisher(self.broker)
+        self.stats = ConsumerStats()
+        self.subscriptions: list[Subscription[Any]] = []
+        self._pool: asyncpg.Pool | None = None
+        self.relay: outbox.OutboxRelay | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the bus is not started")
+        return self._pool
+
+    def subscribe(self, message_type: type[M], handler: Handler[M], *, idempotent: bool = True) -> None:
+        """Consume `message_type` on this service's own quorum queue.
+
+        `idempotent=False` is for queries answered by request/reply: they change nothing,
+        so they skip the inbox.
+        """
+        sub = Subscription(self.consumer, message_type, handler, idempotent)
+        self.subscriptions.append(sub)
+        queue = quorum_queue(sub.queue, message_type.routing_key, self.settings.delivery_limit)
+
+        async def on_message(message: RabbitMessage) -> None:
+            await self._consume(sub, message)
+
+        self.broker.subscriber(
+            queue,
+            exchange_for(message_type.exchange),
+            ack_policy=AckPolicy.MANUAL,
+            title=sub.queue,
+            description=message_type.__doc__,
+        )(on_message)
+
+    async def declare(self) -> None:
+        """Declare exchanges and dead-letter queues; call after connect, before start."""
+        for spec in EXCHANGES:
+            await self.broker.declare_exchange(exchange_for(spec.name))
+        unrouted = await self.broker.declare_queue(
+            RabbitQueue(
+                UNROUTED_QUEUE,
+                queue_type=QueueType.QUORUM,
+                durable=True,
+                arguments={"x-message-ttl": UNROUTED_TTL_MS},
+            )
+        )
+        await unrouted.bind(UNROUTED_EXCHANGE)
+        for sub in self.subscriptions:
+            await self.broker.declare_queue(dlq(sub.queue))
+
+    async def prepare(self, pool: asyncpg.Pool) -> None:
+        """Connect, declare exchanges and dead-letter queues, start the outbox relay.
+
+        Runs before the broker starts its subscribers, so a dead-letter queue always
+        exists before its queue can dead-letter anything.
+        """
+        self._pool = pool
+        await self.broker.connect()
+        await self.declare()
+        self.relay = outbox.OutboxRelay(
+            pool,
+            self.publisher.publish_outgoing,
+            batch=self.settings.outbox_batch,
+            poll_seconds=self.settings.outbox_poll_seconds,
+        )
+        await self.relay.start()
+
+    async def close(self) -> None:
+        """After the broker stopped consuming: stop the relay."""
+        if self.relay is not None:
+            await self.relay.stop()
+            self.relay = None
+
+    async def start(self, pool: asyncpg.Pool) -> None:
+        """Everything at once, for code that runs the bus without a FastStream app."""
+        await self.prepare(pool)
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        # Stop consuming first and let in-flight handlers finish, then stop the relay.
+        await self.broker.stop()
+        await self.close()
+
+    # ------------------------------------------------------------------ consume path
+
+    async def _consume(self, sub: Subscription[Any], message: RabbitMessage) -> None:
+        raw = message.raw_message
+        letter_token = letter_id_var.set(raw.correlation_id)
+        message_token = message_id_var.set(raw.message_id)
+        try:
+            await self._consume_one(sub, message)
+        finally:
+            letter_id_var.reset(letter_token)
+            message_id_var.reset(message_token)
+
+    async def _consume_one(self, sub: Subscription[Any], message: RabbitMessage) -> None:
+        try:
+            parsed = sub.message_type.model_validate_json(message.body)
+        except ValidationError as exc:
+            name = sub.message_type.__name__
+            await self.dead_letter(sub, message, f"malformed {name}: {_summary(exc)}")
+            return
+        letter_id_var.set(str(parsed.correlation_id))
+        message_id_var.set(str(parsed.message_id))
+        try:
+            reply, duplicate = await self._handle(sub, parsed)
+        except PermanentError as exc:
+            await self.dead_letter(sub, message, str(exc))
+            return
+        except Exception as exc:
+            await self._retry_later(sub, message, exc)
+            return
+        self._fault_point(sub)
+        if reply is not None and message.raw_message.reply_to:
+            await self._reply(reply, message)
+        await message.ack()
+        if duplicate:
+            self.stats.duplicates += 1
+            log.info("already handled; acknowledged again", extra={"queue": sub.queue})
+        else:
+            self.stats.handled += 1
+
+    async def _handle(self, sub: Subscription[Any], parsed: Message) -> tuple[Message | None, bool]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if sub.idempotent:
+                claimed = await conn.fetchval(
+                    "INSERT INTO inbox (queue, message_id) VALUES ($1, $2)"
+                    " ON CONFLICT DO NOTHING RETURNING true",
+                    sub.queue,
+                    parsed.message_id,
+                )
+                if not claimed:
+                    return None, True
+            reply = await sub.handler(parsed, Transaction(conn))
+        return reply, False
+
+    async def _retry_later(self, sub: Subscription[Any], message: RabbitMessage, exc: Exception) -> None:
+        deliveries = _delivery_count(message)
+        delay = min(0.2 * 2**deliveries, 10.0) * (0.5 + random.random())
+        log.warning(
+            "handling failed (delivery %d of %d): %r; back in the queue in %.1f s",
+            deliveries + 1,
+            self.settings.delivery_limit,
+            exc,
+            delay,
+            extra={"queue": sub.queue},
+            exc_info=exc,
+        )
+        self.stats.retried += 1
+        await asyncio.sleep(delay)
+        # Quorum queues count this; past the delivery limit the broker dead-letters it.
+        await message.nack(requeue=True)
+
+    async def dead_letter(self, sub: Subscription[Any], message: RabbitMessage, reason: str) -> None:
+        raw = message.raw_message
+        headers = dict(raw.headers or {})
+        headers.update(
+            {
+                DLQ_REASON_HEADER: reason[:2000],
+                DLQ_QUEUE_HEADER: sub.queue,
+                DLQ_EXCHANGE_HEADER: raw.exchange or "",
+                DLQ_ROUTING_KEY_HEADER: raw.routing_key or "",
+            }
+        )
+        await self.broker.publish(
+            raw.body,
+            routing_key=dead_letter_queue(sub.queue),
+            persist=True,
+            mandatory=True,
+            message_id=raw.message_id,
+            correlation_id=raw.correlation_id,
+            headers=headers,
+            content_type=raw.content_type,
+            timeout=30.0,
+        )
+        await message.ack()
+        self.stats.dead_lettered += 1
+        log.error("dead-lettered: %s", reason, extra={"queue": sub.queue})
+
+    async def _reply(self, reply: Message, message: RabbitMessage) -> None:
+        raw = message.raw_message
+        await self.broker.publish(
+            reply.to_json(),
+            routing_key=raw.reply_to or "",
+            correlation_id=raw.correlation_id,
+            message_id=str(reply.message_id),
+            content_type="application/json",
+            mandatory=False,  # the asker may have given up waiting: its reply queue is gone
+        )
+
+    def _fault_point(self, sub: Subscription[Any]) -> None:
+        # Test hook for crash tests only (see ServiceSettings.fault_injection).
+        if self.settings.fault_injection == f"kill-after-commit:{sub.queue}":
+            log.warning("fault injection: killing the process after commit, before ack")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _delivery_count(message: RabbitMessage) -> int:
+    value = (message.raw_message.headers or {}).get("x-delivery-count", 0)
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def _summary(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:10]:
+        where = ".".join(str(p) for p in error["loc"]) or "(body)"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

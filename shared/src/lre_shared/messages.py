@@ -1,0 +1,283 @@
+"""Message contracts of the bus.
+
+Every message is a frozen pydantic model serialised as JSON. It carries a `message_id`
+(UUID, the deduplication key of every inbox), a `correlation_id` (the letter id: every
+message about a letter carries it, so logs and traces of one letter line up) and an
+`occurred_at` in UTC. Consumers ignore fields they do not know, so a producer may add an
+optional field without breaking anyone; a breaking change is a new model published under
+a `.v2` routing key beside `.v1`.
+
+Commands are imperative (`SubmitLetter`, `SendNotice`); events are past tense
+(`LetterDeposited`, `NoticeSent`). Each class names the exchange it travels on and its
+routing key; `lre_shared.topology` derives every queue name from those.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID, uuid4
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+)
+
+from lre_shared.topology import Service, commands_exchange, events_exchange
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a time zone")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+def _decode_b64(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise ValueError("not valid base64") from exc
+
+
+Base64Bytes = Annotated[
+    bytes,
+    PlainValidator(_decode_b64, json_schema_input_type=str),
+    PlainSerializer(lambda b: base64.b64encode(b).decode("ascii"), return_type=str),
+]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class Contract(BaseModel):
+    """A value carried inside messages: frozen, and tolerant of fields it does not know."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Message(Contract):
+    """Base of every command, event and reply on the bus."""
+
+    exchange: ClassVar[str]
+    routing_key: ClassVar[str]
+
+    message_id: UUID = Field(default_factory=uuid4)
+    correlation_id: UUID = Field(description="The letter this message is about.")
+    occurred_at: UtcDatetime = Field(default_factory=now_utc)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+# ----------------------------------------------------------------------------- values
+
+
+class Sender(Contract):
+    id: str = Field(min_length=1, max_length=100, description="Sender system id.")
+    name: str = Field(min_length=1, max_length=200, description="Person or company name.")
+    email: EmailStr
+
+
+class Recipient(Contract):
+    company: str | None = Field(default=None, max_length=200)
+    last_name: str = Field(min_length=1, max_length=100)
+    first_name: str = Field(min_length=1, max_length=100)
+    address: str = Field(min_length=1, max_length=300)
+    postcode: str = Field(min_length=1, max_length=20)
+    city: str = Field(min_length=1, max_length=100)
+    country: str = Field(default="FR", min_length=2, max_length=2)
+    email: EmailStr
+
+
+class Document(Contract):
+    """A document as the sender hands it over (embedded, small letters only)."""
+
+    filename: str = Field(min_length=1, max_length=200)
+    content: Base64Bytes = Field(description="The file, base64.")
+
+
+class StoredDocument(Contract):
+    """A document the archive keeps, known by its hash."""
+
+    document_id: UUID
+    filename: str
+    size: int
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class NoticeChannel(StrEnum):
+    email = "email"
+
+
+# --------------------------------------------------------------------------- archive
+
+
+class SubmitLetter(Message):
+    """A sender system deposits a letter (command)."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.archive)
+    routing_key: ClassVar[str] = "submit_letter.v1"
+
+    sender: Sender
+    recipient: Recipient
+    main_document: Document
+    verification_policy: Literal["default", "cnb"] = "default"
+
+
+class LetterDeposited(Message):
+    """The archive accepted a deposit, stored its content and assigned an item number."""
+
+    exchange: ClassVar[str] = events_exchange(Service.archive)
+    routing_key: ClassVar[str] = "letter.deposited.v1"
+
+    item_number: str = Field(pattern=r"^\d{12}$", description="Numéro de pli.")
+    sender: Sender
+    recipient: Recipient
+    documents: tuple[StoredDocument, ...]
+    verification_policy: Literal["default", "cnb"]
+    deposited_at: UtcDatetime
+
+
+class Problem(Contract):
+    field: str
+    reason: str
+
+
+class LetterRejected(Message):
+    """The archive refused a deposit; every problem is listed by field."""
+
+    exchange: ClassVar[str] = events_exchange(Service.archive)
+    routing_key: ClassVar[str] = "letter.rejected.v1"
+
+    sender_id: str
+    problems: tuple[Problem, ...]
+
+
+class IssueDownloadLink(Message):
+    """Request/reply: a short-lived link to one stored document of an accepted letter."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.archive)
+    routing_key: ClassVar[str] = "issue_download_link.v1"
+
+    document_id: UUID
+
+
+class DownloadLinkIssued(Message):
+    """Reply to `IssueDownloadLink`: `url` is empty when no such document is available."""
+
+    exchange: ClassVar[str] = ""
+    routing_key: ClassVar[str] = "download_link.issued.v1"
+
+    document_id: UUID
+    url: str
+    expires_at: UtcDatetime | None
+    reason: str | None = None
+
+
+# -------------------------------------------------------------------------- notifier
+
+
+class SendNotice(Message):
+    """Tell a recipient that a letter waits (CPCE R.53-3: never the sender's name)."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.notifier)
+    routing_key: ClassVar[str] = "send_notice.v1"
+
+    item_number: str = Field(pattern=r"^\d{12}$")
+    channel: NoticeChannel = NoticeChannel.email
+    address: EmailStr
+    deadline: date = Field(description="Last day (Europe/Paris) to accept or refuse.")
+    language: Literal["fr", "en"] = "fr"
+
+
+class NoticeSent(Message):
+    exchange: ClassVar[str] = events_exchange(Service.notifier)
+    routing_key: ClassVar[str] = "notice.sent.v1"
+
+    notice_id: UUID = Field(description="message_id of the SendNotice this answers.")
+    item_number: str
+    channel: NoticeChannel
+    address: str
+    sent_at: UtcDatetime
+    provider_message_id: str | None = None
+
+
+class NoticeFailed(Message):
+    exchange: ClassVar[str] = events_exchange(Service.notifier)
+    routing_key: ClassVar[str] = "notice.failed.v1"
+
+    notice_id: UUID
+    item_number: str
+    channel: NoticeChannel
+    address: str
+    reason: str
+    permanent: bool
+
+
+# ---------------------------------------------------------------------------- pickup
+
+
+class LetterAccepted(Message):
+    """The recipient accepted the letter (ETSI EN 319 522: ConsignmentAcceptance)."""
+
+    exchange: ClassVar[str] = events_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "letter.accepted.v1"
+
+    item_number: str
+    accepted_at: UtcDatetime
+
+
+class LetterRefused(Message):
+    """The recipient refused the letter (ETSI EN 319 522: ConsignmentRejection)."""
+
+    exchange: ClassVar[str] = events_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "letter.refused.v1"
+
+    item_number: str
+    refused_at: UtcDatetime
+
+
+# ---------------------------------------------------------------------------- signer
+
+
+class EvidenceRecorded(Message):
+    """The signer recorded an evidence record in a letter's hash chain."""
+
+    exchange: ClassVar[str] = events_exchange(Service.signer)
+    routing_key: ClassVar[str] = "evidence.recorded.v1"
+
+    evidence_id: UUID
+    event: str = Field(description="ETSI EN 319 522 event name, e.g. SubmissionAcceptance.")
+    event_time: UtcDatetime
+    record_sha256: str
+    previous_sha256: str | None
+
+
+ALL_MESSAGES: tuple[type[Message], ...] = (
+    SubmitLetter,
+    LetterDeposited,
+    LetterRejected,
+    IssueDownloadLink,
+    DownloadLinkIssued,
+    SendNotice,
+    NoticeSent,
+    NoticeFailed,
+    LetterAccepted,
+    LetterRefused,
+    EvidenceRecorded,
+)

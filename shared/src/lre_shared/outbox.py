@@ -1,0 +1,190 @@
+"""Transactional outbox: a message is written to the `outbox` table in the same
+PostgreSQL transaction as the change it announces; the relay publishes it afterwards
+(persistent, confirmed, mandatory) and marks it published.
+
+A crash between publishing and marking publishes the row again on restart: consumers
+deduplicate by `message_id` (the inbox), so the net effect is exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from lre_shared.messages import Message
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "lre_outbox"
+
+
+async def enqueue(conn: asyncpg.Connection, message: Message, headers: dict[str, Any] | None = None) -> None:
+    """Add `message` to the outbox inside the caller's transaction."""
+    await conn.execute(
+        "INSERT INTO outbox (message_id, correlation_id, exchange, routing_key, body, headers)"
+        " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+        message.message_id,
+        message.correlation_id,
+        message.exchange,
+        message.routing_key,
+        message.to_json(),
+        json.dumps(headers or {}),
+    )
+    # Delivered at commit only, so the relay wakes when the row is visible.
+    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    message_id: str
+    correlation_id: str
+    exchange: str
+    routing_key: str
+    body: bytes
+    headers: dict[str, Any]
+
+
+PublishFn = Callable[[OutgoingMessage], Awaitable[None]]
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows in batches; safe to run in several replicas
+    (`FOR UPDATE SKIP LOCKED`: each row is taken by one relay at a time)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publish: PublishFn,
+        *,
+        batch: int = 500,
+        poll_seconds: float = 1.0,
+        keep_published_hours: float = 24.0,
+    ) -> None:
+        self._pool = pool
+        self._publish = publish
+        self._batch = batch
+        self._poll = poll_seconds
+        self._keep_hours = keep_published_hours
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        self.published = 0
+
+    async def start(self) -> None:
+        self._listener = await self._pool.acquire()
+        await self._listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+            await self._pool.release(self._listener)
+            self._listener = None
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        rounds = 0
+        while True:
+            self._wake.clear()
+            try:
+                handled = await self.publish_pending()
+                rounds += 1
+                if rounds % 1000 == 1:
+                    await self._forget_published()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay round failed; retrying")
+                handled = 0
+                await asyncio.sleep(self._poll)
+            if handled < self._batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of due rows; return how many rows were taken."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, message_id, correlation_id, exchange, routing_key, body, headers, attempts"
+                " FROM outbox WHERE published_at IS NULL AND next_attempt_at <= now()"
+                " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self._batch,
+            )
+            if not rows:
+                return 0
+            results = await asyncio.gather(
+                *(self._publish(_outgoing(row)) for row in rows), return_exceptions=True
+            )
+            done = [row["id"] for row, result in zip(rows, results, strict=True) if result is None]
+            if done:
+                await conn.execute(
+                    "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", done
+                )
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, BaseException):
+                    delay = min(2 ** row["attempts"], 300) * (0.5 + random.random())
+                    log.error(
+                        "publishing %s to %s failed: %r; retrying in %.0f s",
+                        row["message_id"],
+                        row["exchange"] or "(default)",
+                        result,
+                        delay,
+                        extra={
+                            "letter_id": str(row["correlation_id"]),
+                            "routing_key": row["routing_key"],
+                        },
+                    )
+                    await conn.execute(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = $2,"
+                        " next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+                        row["id"],
+                        repr(result)[:1000],
+                        delay,
+                    )
+            self.published += len(done)
+            return len(rows)
+
+    async def _forget_published(self) -> None:
+        await self._pool.execute(
+            "DELETE FROM outbox WHERE published_at < now() - $1 * interval '1 hour'",
+            self._keep_hours,
+        )
+
+
+def outgoing(message: Message, headers: dict[str, Any] | None = None) -> OutgoingMessage:
+    return OutgoingMessage(
+        message_id=str(message.message_id),
+        correlation_id=str(message.correlation_id),
+        exchange=message.exchange,
+        routing_key=message.routing_key,
+        body=message.to_json(),
+        headers=headers or {},
+    )
+
+
+def _outgoing(row: asyncpg.Record) -> OutgoingMessage:
+    headers = row["headers"]
+    return OutgoingMessage(
+        message_id=str(row["message_id"]),
+        correlation_id=str(row["correlation_id"]),
+        exchange=row["exchange"],
+        routing_key=row["routing_key"],
+        body=bytes(row["body"]),
+        headers=json.loads(headers) if isinstance(headers, str) else dict(headers),
+    )

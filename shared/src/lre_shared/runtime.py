@@ -1,0 +1,139 @@
+"""The life of a service process: the FastStream application every service's
+`create_app()` returns, with its database, bus, health endpoints and shutdown order.
+
+Start: logging → database created and migrated → pool → broker connected, exchanges and
+dead-letter queues declared, outbox relay started → subscribers consume → ready.
+Stop: subscribers stop and in-flight messages finish → relay stops → pool closes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.asgi.types import ASGIApp, Receive, Scope, Send
+
+from lre_shared import db
+from lre_shared.bus import Bus
+from lre_shared.logs import configure_logging
+from lre_shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[asyncpg.Pool], Awaitable[None]]
+
+
+@dataclass
+class ServiceRuntime:
+    """What a running service holds; handed to the hooks and the HTTP routes."""
+
+    bus: Bus
+    migrations: Path
+    on_started: Sequence[Hook] = ()
+    on_stopping: Sequence[Callable[[], Awaitable[None]]] = ()
+    ready: bool = False
+    _pool: asyncpg.Pool | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> ServiceSettings:
+        return self.bus.settings
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the service is not started")
+        return self._pool
+
+    async def startup(self) -> None:
+        url = self.settings.database_url.get_secret_value()
+        await db.migrate(url, self.migrations)
+        self._pool = await db.create_pool(url, self.settings.db_pool_size)
+        await self.bus.prepare(self._pool)
+        for hook in self.on_started:
+            await hook(self._pool)
+
+    async def after_startup(self) -> None:
+        self.ready = True
+        log.info("ready", extra={"port": self.settings.http_port})
+
+    async def shutdown(self) -> None:
+        self.ready = False
+        for hook in self.on_stopping:
+            await hook()
+
+    async def after_shutdown(self) -> None:
+        await self.bus.close()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def is_ready(self) -> bool:
+        if not self.ready or self._pool is None:
+            return False
+        try:
+            await self._pool.fetchval("SELECT 1")
+            return await self.bus.broker.ping(timeout=2.0)
+        except Exception:
+            return False
+
+
+class ServiceApp(AsgiFastStream):
+    """A FastStream ASGI application that hands every HTTP path it does not route itself
+    (it routes exact paths only) to the service's own web application, if any."""
+
+    def __init__(self, *args: Any, site: ASGIApp | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.site is not None
+            and scope["type"] == "http"
+            and all(scope["path"] != path for path, _ in self.routes)
+        ):
+            await self.site(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def build_app(runtime: ServiceRuntime, site: ASGIApp | None = None) -> ServiceApp:
+    settings = runtime.settings
+    configure_logging(runtime.bus.service, settings.log_level)
+
+    @get(include_in_schema=False)
+    async def live(scope: Any) -> AsgiResponse:
+        return AsgiResponse(b'{"status":"alive"}', 200, headers={"content-type": "application/json"})
+
+    @get(include_in_schema=False)
+    async def ready(scope: Any) -> AsgiResponse:
+        if await runtime.is_ready():
+            return AsgiResponse(b'{"status":"ready"}', 200, headers={"content-type": "application/json"})
+        return AsgiResponse(b'{"status":"not ready"}', 503, headers={"content-type": "application/json"})
+
+    return ServiceApp(
+        runtime.bus.broker,
+        site=site,
+        asgi_routes=[("/health/live", live), ("/health/ready", ready)],
+        on_startup=[runtime.startup],
+        after_startup=[runtime.after_startup],
+        on_shutdown=[runtime.shutdown],
+        after_shutdown=[runtime.after_shutdown],
+    )
+
+
+def serve(app: AsgiFastStream, settings: ServiceSettings) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=30,
+    )

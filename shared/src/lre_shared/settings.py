@@ -1,0 +1,42 @@
+"""Settings common to every service.
+
+Each service subclasses `ServiceSettings` with its own environment prefix
+(`ARCHIVE_`, `PICKUP_`, ...). Settings are built once, in `create_app()`; nothing reads
+the environment at import time. Connection URLs carry credentials, so they are secrets
+with no defaults: a service refuses to start without them.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lre_shared.topology import DEFAULT_DELIVERY_LIMIT
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    amqp_url: SecretStr = Field(description="RabbitMQ URL, amqp://user:password@host:port/vhost")
+    database_url: SecretStr = Field(
+        description="PostgreSQL URL of this service's own database, postgresql://user@host/db"
+    )
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    http_port: int = Field(description="Port of health endpoints (and the site, for pickup).")
+    prefetch: int = Field(default=64, ge=1, description="Messages in flight per consumer.")
+    delivery_limit: int = Field(
+        default=DEFAULT_DELIVERY_LIMIT,
+        ge=1,
+        description="Deliveries before the broker dead-letters a message that keeps failing.",
+    )
+    db_pool_size: int = Field(default=10, ge=1)
+    outbox_batch: int = Field(default=500, ge=1, description="Rows the relay publishes at once.")
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    log_level: str = "INFO"
+    fault_injection: str | None = Field(
+        default=None,
+        description=(
+            "Test hook, never set in production: 'kill-after-commit:<queue>' makes the "
+            "process SIGKILL itself after committing a message of <queue> and before acking."
+        ),
+    )

@@ -1,0 +1,326 @@
+"""The reliable bus against a real RabbitMQ and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aio_pika
+import asyncpg
+import pytest
+from pydantic_settings import SettingsConfigDict
+
+from lre_shared.bus import Bus, PermanentError, Transaction
+from lre_shared.db import create_pool, ensure_database
+from lre_shared.messages import EvidenceRecorded, LetterAccepted, Message, SendNotice, now_utc
+from lre_shared.migrations import MESSAGING_DDL
+from lre_shared.outbox import enqueue
+from lre_shared.settings import ServiceSettings
+from lre_shared.topology import (
+    DLQ_QUEUE_HEADER,
+    DLQ_REASON_HEADER,
+    UNROUTED_QUEUE,
+    Service,
+    dead_letter_queue,
+    queue_name,
+)
+
+pytestmark = pytest.mark.integration
+
+
+class BusSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="LRE_BUS_TEST_", frozen=True)
+
+
+Effect = Callable[[EvidenceRecorded, Transaction], Awaitable[None]]
+
+
+async def record_effect(event: EvidenceRecorded, tx: Transaction) -> None:
+    await tx.conn.execute("INSERT INTO effects (message_id) VALUES ($1)", event.message_id)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    await ensure_database(database_url)
+    pool = await create_pool(database_url, 5)
+    for statement in (MESSAGING_DDL + "; CREATE TABLE effects (message_id uuid NOT NULL)").split(";"):
+        if statement.strip():
+            await pool.execute(statement)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def consumer() -> str:
+    return f"test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def start_bus(
+    amqp_url: str, database_url: str, pool: asyncpg.Pool, consumer: str
+) -> AsyncIterator[Callable[..., Awaitable[Bus]]]:
+    buses: list[Bus] = []
+
+    async def start(handler: Effect = record_effect, **overrides: Any) -> Bus:
+        settings = BusSettings(
+            amqp_url=amqp_url,
+            database_url=database_url,
+            http_port=0,
+            outbox_poll_seconds=0.2,
+            **overrides,
+        )
+        bus = Bus(settings, Service.signer, consumer=consumer)
+        bus.subscribe(EvidenceRecorded, handler)
+        await bus.start(pool)
+        buses.append(bus)
+        return bus
+
+    yield start
+    for bus in buses:
+        await bus.stop()
+
+
+def evidence(letter_id: uuid.UUID | None = None) -> EvidenceRecorded:
+    return EvidenceRecorded(
+        correlation_id=letter_id or uuid.uuid4(),
+        evidence_id=uuid.uuid4(),
+        event="SubmissionAcceptance",
+        event_time=now_utc(),
+        record_sha256="0" * 64,
+        previous_sha256=None,
+    )
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def effects(pool: asyncpg.Pool, message: Message) -> int:
+    count: int = await pool.fetchval("SELECT count(*) FROM effects WHERE message_id = $1", message.message_id)
+    return count
+
+
+async def publish_raw(amqp_url: str, exchange: str, routing_key: str, body: bytes, message_id: str) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        target = await channel.get_exchange(exchange, ensure=False)
+        await target.publish(
+            aio_pika.Message(body, message_id=message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=routing_key,
+            mandatory=True,
+        )
+
+
+async def get_one(amqp_url: str, queue: str, timeout: float = 20.0) -> aio_pika.abc.AbstractIncomingMessage:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        q = await channel.get_queue(queue, ensure=True)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            message = await q.get(no_ack=True, fail=False)
+            if message is not None:
+                return message
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"nothing arrived on {queue}")
+            await asyncio.sleep(0.1)
+
+
+async def test_a_message_written_to_the_outbox_is_published_and_its_effect_applied(
+    start_bus: Callable[..., Awaitable[Bus]], pool: asyncpg.Pool
+) -> None:
+    await start_bus()
+    message = evidence()
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, message)
+    await eventually(lambda: _is(effects(pool, message), 1))
+    published = await pool.fetchval(
+        "SELECT published_at FROM outbox WHERE message_id = $1", message.message_id
+    )
+    assert published is not None
+
+
+async def test_an_outbox_row_rolled_back_with_its_transaction_is_never_published(
+    start_bus: Callable[..., Awaitable[Bus]], pool: asyncpg.Pool
+) -> None:
+    bus = await start_bus()
+    ghost, real = evidence(), evidence()
+    with pytest.raises(RuntimeError):
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, ghost)
+            raise RuntimeError("the business change failed")
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, real)
+    await eventually(lambda: _is(effects(pool, real), 1))
+    assert await effects(pool, ghost) == 0
+    assert bus.stats.handled == 1
+
+
+async def test_a_redelivered_message_is_applied_once(
+    start_bus: Callable[..., Awaitable[Bus]], pool: asyncpg.Pool, amqp_url: str
+) -> None:
+    bus = await start_bus()
+    message = evidence()
+    for _ in range(3):
+        await publish_raw(
+            amqp_url, message.exchange, message.routing_key, message.to_json(), str(message.message_id)
+        )
+    await eventually(lambda: _is_value(lambda: bus.stats.handled + bus.stats.duplicates, 3))
+    assert await effects(pool, message) == 1
+    assert bus.stats.duplicates == 2
+
+
+async def test_a_malformed_message_is_dead_lettered_with_its_reason_and_the_next_one_is_processed(
+    start_bus: Callable[..., Awaitable[Bus]], pool: asyncpg.Pool, amqp_url: str, consumer: str
+) -> None:
+    await start_bus()
+    await publish_raw(
+        amqp_url, EvidenceRecorded.exchange, EvidenceRecorded.routing_key, b"{not json", "poison-1"
+    )
+    good = evidence()
+    await publish_raw(amqp_url, good.exchange, good.routing_key, good.to_json(), str(good.message_id))
+    await eventually(lambda: _is(effects(pool, good), 1))
+    queue = queue_name(consumer, EvidenceRecorded)
+    dead = await get_one(amqp_url, dead_letter_queue(queue))
+    assert dead.body == b"{not json"
+    assert dead.message_id == "poison-1"
+    reason = str(dead.headers[DLQ_REASON_HEADER])
+    assert "malformed EvidenceRecorded" in reason
+    assert dead.headers[DLQ_QUEUE_HEADER] == queue
+
+
+async def test_a_message_missing_a_required_field_is_dead_lettered_naming_the_field(
+    start_bus: Callable[..., Awaitable[Bus]], amqp_url: str, consumer: str
+) -> None:
+    await start_bus()
+    body = evidence().model_dump_json(exclude={"record_sha256"}).encode()
+    await publish_raw(amqp_url, EvidenceRecorded.exchange, EvidenceRecorded.routing_key, body, "incomplete")
+    dead = await get_one(amqp_url, dead_letter_queue(queue_name(consumer, EvidenceRecorded)))
+    assert "record_sha256" in str(dead.headers[DLQ_REASON_HEADER])
+
+
+async def test_a_permanent_failure_is_dead_lettered_at_once(
+    start_bus: Callable[..., Awaitable[Bus]], amqp_url: str, consumer: str
+) -> None:
+    calls = 0
+
+    async def refuse(event: EvidenceRecorded, tx: Transaction) -> None:
+        nonlocal calls
+        calls += 1
+        raise PermanentError("letter unknown to this service")
+
+    bus = await start_bus(refuse)
+    message = evidence()
+    await publish_raw(
+        amqp_url, message.exchange, message.routing_key, message.to_json(), str(message.message_id)
+    )
+    dead = await get_one(amqp_url, dead_letter_queue(queue_name(consumer, EvidenceRecorded)))
+    assert dead.headers[DLQ_REASON_HEADER] == "letter unknown to this service"
+    assert calls == 1
+    assert bus.stats.retried == 0
+
+
+async def test_a_transient_failure_is_retried_and_then_applied_once(
+    start_bus: Callable[..., Awaitable[Bus]], pool: asyncpg.Pool, amqp_url: str
+) -> None:
+    attempts = 0
+
+    async def flaky(event: EvidenceRecorded, tx: Transaction) -> None:
+        nonlocal attempts
+        attempts += 1
+        await record_effect(event, tx)  # rolled back with the failure below
+        if attempts < 3:
+            raise ConnectionError("downstream not ready")
+
+    bus = await start_bus(flaky)
+    message = evidence()
+    await publish_raw(
+        amqp_url, message.exchange, message.routing_key, message.to_json(), str(message.message_id)
+    )
+    await eventually(lambda: _is(effects(pool, message), 1))
+    assert attempts == 3
+    assert bus.stats.retried == 2
+    assert await effects(pool, message) == 1
+
+
+async def test_a_message_that_keeps_failing_is_dead_lettered_by_the_broker_after_the_delivery_limit(
+    start_bus: Callable[..., Awaitable[Bus]], amqp_url: str, consumer: str
+) -> None:
+    attempts = 0
+
+    async def broken(event: EvidenceRecorded, tx: Transaction) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionError("still down")
+
+    await start_bus(broken, delivery_limit=2)
+    message = evidence()
+    await publish_raw(
+        amqp_url, message.exchange, message.routing_key, message.to_json(), str(message.message_id)
+    )
+    dead = await get_one(amqp_url, dead_letter_queue(queue_name(consumer, EvidenceRecorded)), timeout=30)
+    assert dead.message_id == str(message.message_id)
+    assert dead.headers["x-first-death-reason"] == "delivery_limit"
+    assert attempts == 3  # the first delivery and two redeliveries
+
+
+async def test_an_unroutable_command_stays_in_the_outbox_with_the_error(
+    start_bus: Callable[..., Awaitable[Bus]], pool: asyncpg.Pool
+) -> None:
+    await start_bus()
+    # Nobody consumes notifier commands in this virtual host: the broker returns it.
+    command = SendNotice(
+        correlation_id=uuid.uuid4(),
+        item_number="123456789012",
+        address="a@b.example",
+        deadline=now_utc().date(),
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, command)
+
+    async def failed_once() -> bool:
+        row = await pool.fetchrow(
+            "SELECT attempts, last_error, published_at FROM outbox WHERE message_id = $1", command.message_id
+        )
+        return row is not None and row["attempts"] >= 1
+
+    await eventually(failed_once)
+    row = await pool.fetchrow(
+        "SELECT last_error, published_at FROM outbox WHERE message_id = $1", command.message_id
+    )
+    assert row["published_at"] is None
+    assert "NO_ROUTE" in row["last_error"]
+
+
+async def test_an_event_nobody_subscribes_to_is_kept_in_the_unrouted_queue(
+    start_bus: Callable[..., Awaitable[Bus]], pool: asyncpg.Pool, amqp_url: str
+) -> None:
+    await start_bus()
+    event = LetterAccepted(correlation_id=uuid.uuid4(), item_number="123456789012", accepted_at=now_utc())
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, event)
+
+    async def published() -> bool:
+        value = await pool.fetchval("SELECT published_at FROM outbox WHERE message_id = $1", event.message_id)
+        return value is not None
+
+    await eventually(published)
+    kept = await get_one(amqp_url, UNROUTED_QUEUE)
+    while kept.message_id != str(event.message_id):
+        kept = await get_one(amqp_url, UNROUTED_QUEUE)
+    assert LetterAccepted.model_validate_json(kept.body) == event
+
+
+async def _is(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
+
+
+async def _is_value(value: Callable[[], int], expected: int) -> bool:
+    return value() == expected

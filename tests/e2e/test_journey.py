@@ -1,0 +1,149 @@
+"""One letter through the five services, as separate processes, on the real parts:
+deposit → stored with its hash → notice by email → item number → identity → accept →
+download, byte for byte what was deposited; with evidence recorded at each step."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import re
+import uuid
+from email.message import EmailMessage
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
+from lre_shared.messages import Document, SubmitLetter
+from lre_shared.sender import submit_letter
+from tests.support.fixtures import SmtpServer
+from tests.support.running import RunningPlatform
+
+pytestmark = pytest.mark.e2e
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf(page: httpx.Response) -> str:
+    match = CSRF.search(page.text)
+    assert match, f"no CSRF token on {page.url}"
+    return match.group(1)
+
+
+def plain_text(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+@pytest.fixture(scope="module")
+def platform_running(services: RunningPlatform) -> RunningPlatform:
+    services.start_all()
+    return services
+
+
+async def test_a_letter_goes_from_deposit_to_download_through_all_five_services(
+    platform_running: RunningPlatform, smtp: SmtpServer, amqp_url: str
+) -> None:
+    pdf = demo_pdf("Mise en demeure de test " + uuid.uuid4().hex)
+    recipient = DEMO_RECIPIENT.model_copy(update={"email": f"e2e-{uuid.uuid4().hex[:8]}@exemple.example"})
+    command = SubmitLetter(
+        correlation_id=uuid.uuid4(),
+        sender=DEMO_SENDER,
+        recipient=recipient,
+        main_document=Document(filename="mise-en-demeure.pdf", content=pdf),
+    )
+    letter_id = await submit_letter(amqp_url, command)
+
+    # The notice, from the real SMTP server: item number, link, deadline; never the sender.
+    notice = await smtp.store.wait_for_async(lambda m: m["To"] == recipient.email, timeout=60)
+    text = plain_text(notice)
+    item = re.search(r"Numéro de pli : (\d{12})", text)
+    assert item, text
+    item_number = item.group(1)
+    assert platform_running.config.pickup_url in text
+    assert re.search(r"jusqu'au \d{2}/\d{2}/\d{4} inclus", text)
+    raw_notice = notice.as_string()
+    assert DEMO_SENDER.name not in raw_notice
+    assert "Démo" not in text
+
+    async with httpx.AsyncClient(base_url=platform_running.config.pickup_url, follow_redirects=True) as site:
+        page = await site.get("/")
+        page = await site.post("/", data={"csrf_token": csrf(page), "item_number": item_number})
+        assert page.url.path == "/identite"
+        assert DEMO_SENDER.name not in page.text
+
+        page = await site.post(
+            "/identite",
+            data={
+                "csrf_token": csrf(page),
+                "company": "societe EXEMPLE sas",
+                "last_name": "MARTIN",
+                "first_name": "Camille",
+                "address": "12, av. de l'Opera",
+                "postcode": "75001",
+                "city": "PARIS",
+            },
+        )
+        assert page.url.path == "/decision"
+        # CPCE R.53-3: before acceptance the sender stays hidden.
+        assert DEMO_SENDER.name not in page.text
+        assert item_number in page.text
+
+        page = await site.post("/decision", data={"csrf_token": csrf(page), "decision": "accepter"})
+        assert page.url.path == "/courrier"
+        assert DEMO_SENDER.name in page.text
+        link = re.search(r'href="(/courrier/documents/[^"]+)"', page.text)
+        assert link
+        download = await site.get(link.group(1))
+
+    assert download.status_code == 200
+    assert download.content == pdf
+
+    archive = await asyncpg.connect(platform_running.database_url("archive"))
+    try:
+        stored = await archive.fetchrow(
+            "SELECT d.sha256, l.item_number FROM documents d JOIN letters l USING (letter_id)"
+            " WHERE letter_id = $1",
+            letter_id,
+        )
+    finally:
+        await archive.close()
+    assert stored["sha256"] == hashlib.sha256(pdf).hexdigest()
+    assert stored["item_number"] == item_number
+
+    # The evidence of the acceptance may land just after the download: wait for it.
+    records = await _evidence_of(platform_running, letter_id, expected=3)
+    assert [r["event"] for r in records] == [
+        "SubmissionAcceptance",
+        "NotificationForAcceptance",
+        "ConsignmentAcceptance",
+    ]
+    for previous, record in itertools.pairwise(records):
+        assert record["previous_sha256"] == previous["record_sha256"]
+
+    verification = await asyncpg.connect(platform_running.database_url("verification"))
+    try:
+        policy = await verification.fetchval("SELECT policy FROM letters WHERE letter_id = $1", letter_id)
+    finally:
+        await verification.close()
+    assert policy == "default"
+
+
+async def _evidence_of(platform_running: RunningPlatform, letter_id: uuid.UUID, expected: int) -> list[Any]:
+    signer = await asyncpg.connect(platform_running.database_url("signer"))
+    try:
+        for _ in range(200):
+            records = await signer.fetch(
+                "SELECT event, record_sha256, previous_sha256 FROM evidence WHERE letter_id = $1 ORDER BY seq",
+                letter_id,
+            )
+            if len(records) >= expected:
+                return list(records)
+            await asyncio.sleep(0.1)
+    finally:
+        await signer.close()
+    raise AssertionError(f"only {len(records)} evidence records for {letter_id}")

@@ -1,0 +1,107 @@
+"""Where the tests find their real infrastructure.
+
+Order for each part: a URL from the environment; else the engine this machine runs
+(RabbitMQ on 5672, PostgreSQL on 5432); else a container through testcontainers when a
+Docker engine answers. SeaweedFS and the SMTP server are started by the fixtures.
+Each test session gets its own RabbitMQ virtual host and its own database names, so
+tests never meet a developer's running platform or another session's leftovers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def docker_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@contextmanager
+def rabbitmq_url() -> Iterator[str]:
+    """An AMQP URL to a virtual host of this session's own, deleted afterwards."""
+    if url := os.environ.get("LRE_TEST_AMQP_URL"):
+        yield url
+        return
+    if port_open("127.0.0.1", 5672) and shutil.which("rabbitmqctl"):
+        vhost = f"lre-test-{uuid.uuid4().hex[:8]}"
+        subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
+        subprocess.run(
+            ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            yield f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}"
+        finally:
+            subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
+        return
+    if docker_answers():
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        with RabbitMqContainer("rabbitmq:3.13-management") as container:
+            params = container.get_connection_params()
+            yield f"amqp://guest:guest@{params.host}:{params.port}/"
+        return
+    raise RuntimeError("no RabbitMQ: set LRE_TEST_AMQP_URL or run one on 127.0.0.1:5672")
+
+
+@contextmanager
+def postgres_server_url() -> Iterator[str]:
+    """A PostgreSQL server URL (no database part) where the tests may create databases."""
+    if url := os.environ.get("LRE_TEST_POSTGRES_URL"):
+        yield url.rstrip("/")
+        return
+    if port_open("127.0.0.1", 5432):
+        yield "postgresql://postgres@127.0.0.1:5432"
+        return
+    if docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16", driver=None) as container:
+            url = container.get_connection_url()
+            parts = urlsplit(url)
+            yield urlunsplit(parts._replace(path=""))
+        return
+    raise RuntimeError("no PostgreSQL: set LRE_TEST_POSTGRES_URL or run one on 127.0.0.1:5432")
+
+
+async def drop_databases(server_url: str, prefix: str) -> None:
+    conn = await asyncpg.connect(server_url + "/postgres")
+    try:
+        names = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%")
+        for row in names:
+            with suppress(asyncpg.PostgresError):
+                await conn.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def free_port_block(size: int, start: int = 20000, stop: int = 40000) -> int:
+    """A base port such that base .. base+size-1 are all free right now."""
+    import random
+
+    for _ in range(200):
+        base = random.randrange(start, stop - size)
+        if all(not port_open("127.0.0.1", base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free block of ports")

@@ -1,0 +1,91 @@
+"""The five services as separate processes, for end-to-end and fault tests."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from deploy.local import platform
+from deploy.local.seaweed import SeaweedS3
+from tests.support import infra
+from tests.support.fixtures import SmtpServer
+
+
+class RunningPlatform:
+    def __init__(self, config: platform.PlatformConfig, logs: Path) -> None:
+        self.config = config
+        self.logs = logs
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def log_path(self, service: str) -> Path:
+        return self.logs / f"{service}.log"
+
+    def start(self, service: str, extra_env: Mapping[str, str] | None = None, wait: bool = True) -> None:
+        process = platform.start_service(self.config, service, self.log_path(service), extra_env)
+        self.processes[service] = process
+        if wait:
+            platform.wait_ready(self.config.ports[service], process, log_path=self.log_path(service))
+
+    def start_all(self) -> None:
+        for service in platform.SERVICES:
+            self.start(service, wait=False)
+        for service in platform.SERVICES:
+            platform.wait_ready(
+                self.config.ports[service], self.processes[service], log_path=self.log_path(service)
+            )
+
+    def stop(self, service: str) -> None:
+        process = self.processes.pop(service, None)
+        if process is not None and process.poll() is None:
+            platform.stop_process(process.pid)
+            process.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for service in list(self.processes):
+            self.stop(service)
+
+    def database_url(self, service: str) -> str:
+        return platform.service_environment(self.config, service)[f"{service.upper()}_DATABASE_URL"]
+
+
+def platform_config(
+    amqp_url: str, postgres_server: str, db_prefix: str, s3: SeaweedS3, smtp: SmtpServer, name: str
+) -> platform.PlatformConfig:
+    return platform.PlatformConfig(
+        infra=platform.Infrastructure(
+            amqp_url=amqp_url,
+            postgres_url=postgres_server,
+            s3_endpoint=s3.endpoint,
+            s3_access_key=s3.access_key,
+            s3_secret_key=s3.secret_key,
+            smtp_host=smtp.host,
+            smtp_port=smtp.port,
+        ),
+        database_prefix=f"{db_prefix}_{name}",
+        ports=platform.default_ports(infra.free_port_block(5, 40000, 50000)),
+        session_secret=secrets.token_urlsafe(48),
+    )
+
+
+@pytest.fixture(scope="module")
+def services(
+    request: pytest.FixtureRequest,
+    amqp_url: str,
+    postgres_server: str,
+    db_prefix: str,
+    s3: SeaweedS3,
+    smtp: SmtpServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningPlatform]:
+    """A platform of this test module's own (its own databases), not started yet."""
+    name = request.module.__name__.rpartition(".")[2].removeprefix("test_")[:20]
+    running = RunningPlatform(
+        platform_config(amqp_url, postgres_server, db_prefix, s3, smtp, name),
+        tmp_path_factory.mktemp(f"logs-{name}"),
+    )
+    yield running
+    running.stop_all()
