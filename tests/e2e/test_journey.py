@@ -138,7 +138,8 @@ async def _evidence_of(platform_running: RunningPlatform, letter_id: uuid.UUID, 
     try:
         for _ in range(200):
             records = await signer.fetch(
-                "SELECT event, record_sha256, previous_sha256 FROM evidence WHERE letter_id = $1 ORDER BY seq",
+                "SELECT event, record_sha256, previous_sha256 FROM evidence"
+                " WHERE letter_id = $1 ORDER BY seq",
                 letter_id,
             )
             if len(records) >= expected:

@@ -28,6 +28,8 @@ from minio.retention import Retention
 from minio.sse import SseCustomerKey, SseS3
 
 from deploy.local.seaweed import (
+
+pytestmark = pytest.mark.integration
     SeaweedS3,
     find_weed,
     listening_ports,

@@ -145,7 +145,7 @@ class LetterDeposited(Message):
     exchange: ClassVar[str] = events_exchange(Service.archive)
     routing_key: ClassVar[str] = "letter.deposited.v1"
 
-    item_number: str = Field(pattern=r"^\d{12}$", description="Numéro de pli.")
+    item_number: str = Field(pattern=r"^[0-9]{12}$", description="Numéro de pli.")
     sender: Sender
     recipient: Recipient
     documents: tuple[StoredDocument, ...]
@@ -198,7 +198,7 @@ class SendNotice(Message):
     exchange: ClassVar[str] = commands_exchange(Service.notifier)
     routing_key: ClassVar[str] = "send_notice.v1"
 
-    item_number: str = Field(pattern=r"^\d{12}$")
+    item_number: str = Field(pattern=r"^[0-9]{12}$")
     channel: NoticeChannel = NoticeChannel.email
     address: EmailStr
     deadline: date = Field(description="Last day (Europe/Paris) to accept or refuse.")

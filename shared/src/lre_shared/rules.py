@@ -25,6 +25,8 @@ class RulesProfile:
 
     def acceptance_deadline(self, first_notice_at: datetime) -> date:
         """Last day (local date) on which the recipient may still accept or refuse."""
+        if first_notice_at.tzinfo is None:
+            raise ValueError("the notice time must carry a time zone")
         notice_day = first_notice_at.astimezone(self.timezone).date()
         return notice_day + timedelta(days=self.acceptance_days)
 

@@ -152,10 +152,14 @@ async def test_an_outbox_row_rolled_back_with_its_transaction_is_never_published
 ) -> None:
     bus = await start_bus()
     ghost, real = evidence(), evidence()
-    with pytest.raises(RuntimeError):
+
+    async def failing_change() -> None:
         async with pool.acquire() as conn, conn.transaction():
             await enqueue(conn, ghost)
             raise RuntimeError("the business change failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_change()
     async with pool.acquire() as conn, conn.transaction():
         await enqueue(conn, real)
     await eventually(lambda: _is(effects(pool, real), 1))

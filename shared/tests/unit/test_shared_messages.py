@@ -186,11 +186,6 @@ def test_item_number_must_be_exactly_twelve_digits(bad: str) -> None:
         letter_deposited(bad)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: pattern ^\\d{12}$ is matched by pydantic's Unicode-aware regex, so non-ASCII digits "
-    "(e.g. Arabic-Indic) pass, while archive.domain.item_number.is_valid_item_number requires ASCII",
-)
 def test_item_number_refuses_non_ascii_digits() -> None:
     with pytest.raises(ValidationError, match="item_number"):
         letter_deposited("\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0660\u0661\u0662")

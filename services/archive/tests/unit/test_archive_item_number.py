@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from itertools import product
+from itertools import pairwise, product
 
 import pytest
 
@@ -67,7 +67,7 @@ def test_a_thousand_draws_are_all_valid_and_distinct() -> None:
 def test_a_thousand_draws_are_not_sequential() -> None:
     bodies = [int(new_item_number()[:-1]) for _ in range(1000)]
 
-    steps = [b - a for a, b in zip(bodies, bodies[1:], strict=False)]
+    steps = [b - a for a, b in pairwise(bodies)]
 
     assert not any(step in (1, -1) for step in steps)
     assert bodies != sorted(bodies)

@@ -3,31 +3,42 @@
 from __future__ import annotations
 
 import hashlib
-import re
+import io
+import logging
+
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
 
 from lre_shared.messages import Problem
 
 PDF_MAGIC = b"%PDF-"
-_ENCRYPT = re.compile(rb"/Encrypt\s")
+
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 def check_pdf(field: str, content: bytes, max_bytes: int) -> list[Problem]:
     """Problems with one document, judged by its bytes, never by its name."""
-    problems: list[Problem] = []
     if len(content) == 0:
-        problems.append(Problem(field=field, reason="the document is empty"))
-    elif len(content) > max_bytes:
-        problems.append(
+        return [Problem(field=field, reason="the document is empty")]
+    if len(content) > max_bytes:
+        return [
             Problem(
                 field=field,
                 reason=f"the document is {len(content)} bytes; the limit is {max_bytes} bytes",
             )
-        )
-    elif not content[:1024].lstrip().startswith(PDF_MAGIC):
-        problems.append(Problem(field=field, reason="the document is not a PDF (no %PDF- header)"))
-    elif _ENCRYPT.search(content):
-        problems.append(Problem(field=field, reason="the PDF is encrypted; deposit it without a password"))
-    return problems
+        ]
+    if not content[:1024].lstrip().startswith(PDF_MAGIC):
+        return [Problem(field=field, reason="the document is not a PDF (no %PDF- header)")]
+    try:
+        reader = PdfReader(io.BytesIO(content), strict=False)
+        encrypted = reader.is_encrypted
+        if not encrypted:
+            _ = len(reader.pages)
+    except (PyPdfError, ValueError, KeyError, TypeError) as exc:
+        return [Problem(field=field, reason=f"the PDF cannot be read: {exc}")]
+    if encrypted:
+        return [Problem(field=field, reason="the PDF is encrypted; deposit it without a password")]
+    return []
 
 
 def sha256_hex(content: bytes) -> str:

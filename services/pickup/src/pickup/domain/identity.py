@@ -34,10 +34,14 @@ ABBREVIATIONS = {
 FIELDS = ("company", "last_name", "first_name", "address", "postcode", "city")
 
 
+# Letters that accent stripping does not decompose, as French keyboards type them.
+LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
+
+
 def normalise(value: str | None) -> str:
     if not value:
         return ""
-    decomposed = unicodedata.normalize("NFKD", value)
+    decomposed = unicodedata.normalize("NFKD", value.translate(LIGATURES))
     ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
     words = re.split(r"[^a-z0-9]+", ascii_only.casefold())
     return " ".join(ABBREVIATIONS.get(w, w) for w in words if w)
