@@ -28,8 +28,6 @@ from minio.retention import Retention
 from minio.sse import SseCustomerKey, SseS3
 
 from deploy.local.seaweed import (
-
-pytestmark = pytest.mark.integration
     SeaweedS3,
     find_weed,
     listening_ports,
@@ -37,6 +35,8 @@ pytestmark = pytest.mark.integration
     start_seaweed,
     stop_seaweed,
 )
+
+pytestmark = pytest.mark.integration
 
 try:
     find_weed()
