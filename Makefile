@@ -1,11 +1,12 @@
 # One command surface for developers and CI.
 SHELL := /bin/bash
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else the one `make setup` installs with pip (run as a module).
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
 .PHONY: setup run stop test test-fast lint fmt typecheck bench docs
 
 setup:  ## install uv if missing, then the locked environment
-	@command -v uv >/dev/null 2>&1 || test -x $(UV) || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
 run: setup  ## infrastructure, five services, a demo letter; prints where to look

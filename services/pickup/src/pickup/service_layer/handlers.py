@@ -115,13 +115,24 @@ async def find(pool: asyncpg.Pool, letter_id: UUID) -> LetterView | None:
 async def check_identity(
     pool: asyncpg.Pool, letter: LetterView, typed: dict[str, str | None], max_attempts: int
 ) -> tuple[bool, list[str]]:
-    """Whether the typed identity matches; a wrong one counts towards the item's lock."""
-    if letter.identity_failures >= max_attempts:
+    """Whether the typed identity matches; a wrong one counts towards the item's lock.
+
+    Each try first takes one of the item's attempts in a single conditional update, and a
+    right answer gives it back: however many tries arrive at once, at most `max_attempts`
+    wrong identities are ever evaluated.
+    """
+    taken = await pool.fetchval(
+        "UPDATE letters SET identity_failures = identity_failures + 1"
+        " WHERE letter_id = $1 AND identity_failures < $2 RETURNING true",
+        letter.letter_id,
+        max_attempts,
+    )
+    if not taken:
         return False, []
     wrong = mismatched_fields(letter.recipient, typed)
-    if wrong:
+    if not wrong:
         await pool.execute(
-            "UPDATE letters SET identity_failures = identity_failures + 1 WHERE letter_id = $1",
+            "UPDATE letters SET identity_failures = identity_failures - 1 WHERE letter_id = $1",
             letter.letter_id,
         )
     return not wrong, wrong

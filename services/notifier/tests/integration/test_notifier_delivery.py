@@ -1,0 +1,400 @@
+"""The notifier on the real parts: a real SMTP server (aiosmtpd), RabbitMQ and PostgreSQL.
+
+The mailer is exercised alone against the session's mail catcher; the service runs
+in-process with its own runtime, against the catcher or against SMTP servers of the
+test's own that refuse recipients for good (550) or for now (451).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import parseaddr, parsedate_to_datetime
+from typing import Any
+
+import aio_pika
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from deploy.local.demo import DEMO_SENDER
+from deploy.local.mailcatcher import MailCatcherHandler, MailStore, free_port
+from lre_shared.messages import NoticeFailed, NoticeSent, SendNotice
+from lre_shared.runtime import ServiceRuntime
+from lre_shared.topology import EXCHANGES, Service, events_exchange
+from notifier.adapters.email import SmtpMailer
+from notifier.bootstrap import bootstrap
+from notifier.domain.notice import render_notice
+from notifier.settings import NotifierSettings
+from tests.support.fixtures import SmtpServer
+
+pytestmark = pytest.mark.integration
+
+MAIL_FROM = "notifications@lre.example"
+PICKUP_URL = "https://lre.example/"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class Probe:
+    """A queue of the test's own on the notifier's events exchange, keeping what arrives."""
+
+    received: list[aio_pika.abc.AbstractIncomingMessage] = field(default_factory=list)
+
+    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        self.received.append(message)
+
+    def of(self, routing_key: str, letter_id: uuid.UUID) -> list[aio_pika.abc.AbstractIncomingMessage]:
+        return [
+            m for m in self.received if m.routing_key == routing_key and m.correlation_id == str(letter_id)
+        ]
+
+    def about(self, letter_id: uuid.UUID) -> list[aio_pika.abc.AbstractIncomingMessage]:
+        return [m for m in self.received if m.correlation_id == str(letter_id)]
+
+
+@pytest.fixture
+async def probe(amqp_url: str) -> AsyncIterator[Probe]:
+    connection = await aio_pika.connect(amqp_url)
+    channel = await connection.channel()
+    exchange = await declare_events_exchange(channel, Service.notifier)
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await queue.bind(exchange, routing_key="notice.*.v1")
+    found = Probe()
+    await queue.consume(found._on_message, no_ack=True)
+    yield found
+    await connection.close()
+
+
+async def declare_events_exchange(
+    channel: aio_pika.abc.AbstractChannel, service: Service
+) -> aio_pika.abc.AbstractExchange:
+    """The service's events exchange, declared exactly as the bus declares it."""
+    spec = next(spec for spec in EXCHANGES if spec.name == events_exchange(service))
+    return await channel.declare_exchange(
+        spec.name,
+        aio_pika.ExchangeType(spec.kind),
+        durable=True,
+        arguments={"alternate-exchange": spec.alternate} if spec.alternate else None,
+    )
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def publish_raw(amqp_url: str, exchange: str, routing_key: str, body: bytes, message_id: str) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        target = await channel.get_exchange(exchange, ensure=False)
+        await target.publish(
+            aio_pika.Message(body, message_id=message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=routing_key,
+            mandatory=True,
+        )
+
+
+async def purge_queues(amqp_url: str, runtime: ServiceRuntime) -> None:
+    """Empty the service's queues left in the session's virtual host by earlier tests."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        for sub in runtime.bus.subscriptions:
+            channel = await connection.channel()
+            try:
+                queue = await channel.declare_queue(sub.queue, passive=True)
+            except aio_pika.exceptions.ChannelClosed:
+                continue
+            await queue.purge()
+            await channel.close()
+
+
+StartNotifier = Callable[..., Awaitable[ServiceRuntime]]
+
+
+@pytest.fixture
+async def start_notifier(amqp_url: str, database_url: str) -> AsyncIterator[StartNotifier]:
+    """Starts the notifier in-process against the given SMTP server; stops it afterwards."""
+    started: list[ServiceRuntime] = []
+
+    async def start(host: str, port: int, **overrides: Any) -> ServiceRuntime:
+        settings = NotifierSettings(
+            amqp_url=amqp_url,
+            database_url=database_url,
+            http_port=0,
+            smtp_host=host,
+            smtp_port=port,
+            smtp_starttls=False,
+            smtp_timeout_seconds=5.0,
+            mail_from=MAIL_FROM,
+            pickup_url=PICKUP_URL,
+            outbox_poll_seconds=0.2,
+            **overrides,
+        )
+        runtime = bootstrap(settings)
+        await runtime.startup()
+        started.append(runtime)
+        await purge_queues(amqp_url, runtime)
+        await runtime.bus.broker.start()
+        return runtime
+
+    yield start
+    for runtime in started:
+        await runtime.bus.broker.stop()
+        await runtime.after_shutdown()
+
+
+class RefusingHandler(MailCatcherHandler):
+    """Answers RCPT with `reply` while `refusing` is set; accepts and keeps mail otherwise."""
+
+    def __init__(self, store: MailStore, reply: str) -> None:
+        super().__init__(store)
+        self.reply = reply
+        self.refusing = True
+        self.refused = 0
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if self.refusing:
+            self.refused += 1
+            return self.reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@dataclass(frozen=True)
+class OwnSmtp:
+    host: str
+    port: int
+    handler: RefusingHandler
+
+
+@pytest.fixture
+def refusing_smtp() -> Iterator[Callable[[str], OwnSmtp]]:
+    controllers: list[Controller] = []
+
+    def start(reply: str) -> OwnSmtp:
+        handler = RefusingHandler(MailStore(), reply)
+        port = free_port()
+        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        controller.start()
+        controllers.append(controller)
+        return OwnSmtp("127.0.0.1", port, handler)
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def unique_address() -> str:
+    return f"destinataire-{uuid.uuid4().hex[:10]}@exemple.example"
+
+
+def send_notice(address: str, deadline: date | None = None) -> SendNotice:
+    return SendNotice(
+        correlation_id=uuid.uuid4(),
+        item_number=f"{uuid.uuid4().int % 10**12:012d}",
+        address=address,
+        deadline=deadline or date.today() + timedelta(days=15),
+    )
+
+
+async def publish_command(amqp_url: str, command: SendNotice) -> None:
+    await publish_raw(
+        amqp_url, command.exchange, command.routing_key, command.to_json(), str(command.message_id)
+    )
+
+
+def part(message: EmailMessage, subtype: str) -> str:
+    body = message.get_body(preferencelist=(subtype,))
+    assert body is not None, f"no text/{subtype} part"
+    assert body.get_content_type() == f"text/{subtype}"
+    return str(body.get_content())
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+async def test_the_smtp_mailer_sends_a_complete_notice_with_both_parts_and_no_sender_name(
+    smtp: SmtpServer,
+) -> None:
+    mailer = SmtpMailer(
+        host=smtp.host,
+        port=smtp.port,
+        sender=MAIL_FROM,
+        starttls=False,
+        username=None,
+        password=None,
+        timeout=5.0,
+    )
+    to = unique_address()
+    item_number = "123456789012"
+    notice = render_notice(item_number, PICKUP_URL, date(2031, 3, 14))
+
+    message_id = await mailer.send(to, notice.subject, notice.text, notice.html)
+
+    received = await smtp.store.wait_for_async(lambda m: m["To"] == to, timeout=10)
+    assert parseaddr(str(received["From"]))[1] == MAIL_FROM
+    assert received["To"] == to
+    assert received["Subject"] == notice.subject
+    sent_at = parsedate_to_datetime(str(received["Date"]))
+    if sent_at.tzinfo is None:  # "-0000": UTC, local zone not disclosed (RFC 5322 3.3)
+        sent_at = sent_at.replace(tzinfo=UTC)
+    assert abs(sent_at - datetime.now(UTC)) < timedelta(minutes=5)
+    assert received["Message-ID"] == message_id
+    assert message_id.endswith("@lre.example>")
+    assert received.is_multipart()
+    text, html = part(received, "plain"), part(received, "html")
+    assert item_number in text
+    assert item_number in html
+    assert "14/03/2031" in text
+    raw = received.as_string()
+    assert DEMO_SENDER.name not in raw
+    assert DEMO_SENDER.email not in raw
+
+
+async def test_a_send_notice_command_becomes_an_email_a_notice_sent_event_and_an_attempt_row(
+    start_notifier: StartNotifier, probe: Probe, smtp: SmtpServer, amqp_url: str
+) -> None:
+    runtime = await start_notifier(smtp.host, smtp.port)
+    command = send_notice(unique_address())
+
+    await publish_command(amqp_url, command)
+
+    email = await smtp.store.wait_for_async(lambda m: m["To"] == command.address, timeout=20)
+    await eventually(lambda: bool(probe.of(NoticeSent.routing_key, command.correlation_id)))
+    sent = NoticeSent.model_validate_json(probe.of(NoticeSent.routing_key, command.correlation_id)[0].body)
+    assert sent.notice_id == command.message_id
+    assert sent.item_number == command.item_number
+    assert sent.address == command.address
+    assert sent.provider_message_id == email["Message-ID"]
+    assert command.item_number in part(email, "plain")
+    assert command.deadline.strftime("%d/%m/%Y") in part(email, "plain")
+    assert PICKUP_URL in part(email, "plain")
+    assert DEMO_SENDER.name not in email.as_string()
+
+    rows = await runtime.pool.fetch(
+        "SELECT notice_id, letter_id, channel, address, outcome, reason, provider_message_id"
+        " FROM delivery_attempts"
+    )
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["notice_id"] == command.message_id
+    assert row["letter_id"] == command.correlation_id
+    assert (row["channel"], row["address"], row["outcome"]) == ("email", command.address, "sent")
+    assert row["reason"] is None
+    assert row["provider_message_id"] == email["Message-ID"]
+
+
+async def test_the_same_send_notice_delivered_twice_sends_one_email(
+    start_notifier: StartNotifier, probe: Probe, smtp: SmtpServer, amqp_url: str
+) -> None:
+    runtime = await start_notifier(smtp.host, smtp.port)
+    command = send_notice(unique_address())
+
+    await publish_command(amqp_url, command)
+    await publish_command(amqp_url, command)
+    stats = runtime.bus.stats
+    await eventually(lambda: stats.handled + stats.duplicates >= 2)
+    await eventually(lambda: bool(probe.of(NoticeSent.routing_key, command.correlation_id)))
+    await asyncio.sleep(0.5)
+
+    assert stats.duplicates == 1
+    assert len([m for m in smtp.store.messages if m["To"] == command.address]) == 1
+    assert len(probe.about(command.correlation_id)) == 1
+    assert await runtime.pool.fetchval("SELECT count(*) FROM delivery_attempts") == 1
+
+
+async def test_a_recipient_refused_with_550_gives_a_permanent_notice_failed_without_retry(
+    start_notifier: StartNotifier, probe: Probe, refusing_smtp: Callable[[str], OwnSmtp], amqp_url: str
+) -> None:
+    server = refusing_smtp("550 no such user")
+    runtime = await start_notifier(server.host, server.port)
+    command = send_notice(unique_address())
+
+    await publish_command(amqp_url, command)
+    # Whichever comes first: the failure event, or a retry (which a 550 must never cause).
+    await eventually(lambda: bool(probe.about(command.correlation_id)) or runtime.bus.stats.retried > 0)
+
+    assert runtime.bus.stats.retried == 0
+    failed = NoticeFailed.model_validate_json(
+        probe.of(NoticeFailed.routing_key, command.correlation_id)[0].body
+    )
+    assert failed.permanent is True
+    assert failed.notice_id == command.message_id
+    assert "550" in failed.reason
+    assert "no such user" in failed.reason
+    assert server.handler.refused == 1
+    row = await runtime.pool.fetchrow("SELECT outcome, reason FROM delivery_attempts")
+    assert row["outcome"] == "failed"
+    assert "no such user" in row["reason"]
+
+
+async def test_a_message_refused_with_550_at_data_gives_a_permanent_notice_failed_without_retry(
+    start_notifier: StartNotifier, probe: Probe, amqp_url: str
+) -> None:
+    class RefuseData:
+        calls = 0
+
+        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+            RefuseData.calls += 1
+            return "550 message rejected by policy"
+
+    port = free_port()
+    controller = Controller(RefuseData(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        runtime = await start_notifier("127.0.0.1", port)
+        command = send_notice(unique_address())
+
+        await publish_command(amqp_url, command)
+        await eventually(lambda: bool(probe.about(command.correlation_id)) or runtime.bus.stats.retried > 0)
+
+        assert runtime.bus.stats.retried == 0
+        failed = NoticeFailed.model_validate_json(
+            probe.of(NoticeFailed.routing_key, command.correlation_id)[0].body
+        )
+        assert failed.permanent is True
+        assert "550" in failed.reason
+        assert "rejected by policy" in failed.reason
+        assert RefuseData.calls == 1
+        row = await runtime.pool.fetchrow("SELECT outcome, reason FROM delivery_attempts")
+        assert row["outcome"] == "failed"
+        assert "rejected by policy" in row["reason"]
+    finally:
+        controller.stop()
+
+
+async def test_a_451_is_retried_by_the_bus_and_the_notice_is_sent_once_the_server_accepts(
+    start_notifier: StartNotifier, probe: Probe, refusing_smtp: Callable[[str], OwnSmtp], amqp_url: str
+) -> None:
+    server = refusing_smtp("451 4.3.0 try again later")
+    runtime = await start_notifier(server.host, server.port)
+    command = send_notice(unique_address())
+
+    await publish_command(amqp_url, command)
+    await eventually(lambda: runtime.bus.stats.retried >= 1)
+    assert not probe.about(command.correlation_id)
+    assert await runtime.pool.fetchval("SELECT count(*) FROM delivery_attempts") == 0
+    server.handler.refusing = False
+
+    await eventually(lambda: bool(probe.of(NoticeSent.routing_key, command.correlation_id)))
+    await asyncio.sleep(0.5)
+
+    assert server.handler.refused >= 1
+    assert len([m for m in server.handler.store.messages if m["To"] == command.address]) == 1
+    assert len(probe.about(command.correlation_id)) == 1
+    rows = await runtime.pool.fetch("SELECT outcome FROM delivery_attempts")
+    assert [r["outcome"] for r in rows] == ["sent"]
+    assert runtime.bus.stats.dead_lettered == 0

@@ -1,0 +1,594 @@
+"""The pickup service in-process on the real parts (RabbitMQ, PostgreSQL): the letter's life
+as the bus tells it, the recipient's decision, and the site as a browser sees it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import aio_pika
+import httpx
+import pytest
+
+from deploy.local.demo import DEMO_RECIPIENT
+from lre_shared.messages import (
+    LetterAccepted,
+    LetterDeposited,
+    Message,
+    NoticeChannel,
+    NoticeFailed,
+    NoticeSent,
+    Sender,
+    SendNotice,
+    StoredDocument,
+    now_utc,
+)
+from lre_shared.rules import FR_LRE
+from lre_shared.runtime import ServiceRuntime
+from lre_shared.topology import EXCHANGES, Service, commands_exchange, events_exchange
+from pickup.bootstrap import bootstrap
+from pickup.entrypoints.site import create_site
+from pickup.service_layer import handlers
+from pickup.service_layer.handlers import DecisionRefused
+from pickup.settings import PickupSettings
+
+pytestmark = pytest.mark.integration
+
+PARIS = ZoneInfo("Europe/Paris")
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+RIGHT_IDENTITY = {
+    "company": "Société Exemple SAS",
+    "last_name": "Martin",
+    "first_name": "Camille",
+    "address": "12 avenue de l'Opéra",
+    "postcode": "75001",
+    "city": "Paris",
+}
+WRONG_IDENTITY = {**RIGHT_IDENTITY, "last_name": "Dupont"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class Probe:
+    """Queues of the test's own, bound before anything is published, keeping what arrives."""
+
+    received: list[aio_pika.abc.AbstractIncomingMessage] = field(default_factory=list)
+
+    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        self.received.append(message)
+
+    def of(self, routing_key: str, letter_id: uuid.UUID) -> list[aio_pika.abc.AbstractIncomingMessage]:
+        return [
+            m for m in self.received if m.routing_key == routing_key and m.correlation_id == str(letter_id)
+        ]
+
+    async def wait_for(
+        self, routing_key: str, letter_id: uuid.UUID, timeout: float = 20.0
+    ) -> aio_pika.abc.AbstractIncomingMessage:
+        await eventually(lambda: bool(self.of(routing_key, letter_id)), timeout)
+        return self.of(routing_key, letter_id)[0]
+
+
+async def declare_exchange(channel: aio_pika.abc.AbstractChannel, name: str) -> aio_pika.abc.AbstractExchange:
+    """An exchange of the platform, declared exactly as the bus declares it."""
+    spec = next(spec for spec in EXCHANGES if spec.name == name)
+    return await channel.declare_exchange(
+        spec.name,
+        aio_pika.ExchangeType(spec.kind),
+        durable=True,
+        arguments={"alternate-exchange": spec.alternate} if spec.alternate else None,
+    )
+
+
+@pytest.fixture
+async def probe(amqp_url: str) -> AsyncIterator[Probe]:
+    connection = await aio_pika.connect(amqp_url)
+    channel = await connection.channel()
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    notifier_commands = await declare_exchange(channel, commands_exchange(Service.notifier))
+    await queue.bind(notifier_commands, routing_key=SendNotice.routing_key)
+    pickup_events = await declare_exchange(channel, events_exchange(Service.pickup))
+    await queue.bind(pickup_events, routing_key="letter.*.v1")
+    found = Probe()
+    await queue.consume(found._on_message, no_ack=True)
+    yield found
+    await connection.close()
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def publish(amqp_url: str, message: Message) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        target = await channel.get_exchange(message.exchange, ensure=False)
+        await target.publish(
+            aio_pika.Message(
+                message.to_json(),
+                message_id=str(message.message_id),
+                correlation_id=str(message.correlation_id),
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=message.routing_key,
+            mandatory=True,
+        )
+
+
+async def purge_queues(amqp_url: str, runtime: ServiceRuntime) -> None:
+    """Empty the service's queues left in the session's virtual host by earlier tests."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        for sub in runtime.bus.subscriptions:
+            channel = await connection.channel()
+            try:
+                queue = await channel.declare_queue(sub.queue, passive=True)
+            except aio_pika.exceptions.ChannelClosed:
+                continue
+            await queue.purge()
+            await channel.close()
+
+
+@dataclass(frozen=True)
+class Pickup:
+    runtime: ServiceRuntime
+    settings: PickupSettings
+
+
+@pytest.fixture
+async def pickup(amqp_url: str, database_url: str, probe: Probe) -> AsyncIterator[Pickup]:
+    settings = PickupSettings(
+        amqp_url=amqp_url,
+        database_url=database_url,
+        http_port=0,
+        public_url="https://lre.example/",
+        session_secret=secrets.token_urlsafe(36),  # 48 characters
+        cookie_secure=False,
+        outbox_poll_seconds=0.2,
+    )
+    runtime = bootstrap(settings)
+    await runtime.startup()
+    try:
+        await purge_queues(amqp_url, runtime)
+        await runtime.bus.broker.start()
+        try:
+            yield Pickup(runtime, settings)
+        finally:
+            await runtime.bus.broker.stop()
+    finally:
+        await runtime.after_shutdown()
+
+
+@pytest.fixture
+async def site(pickup: Pickup) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_site(pickup.runtime, pickup.settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        yield client
+
+
+def secret_sender() -> Sender:
+    tag = uuid.uuid4().hex[:8]
+    return Sender(
+        id=f"sender-{tag}", name=f"Cabinet Confidentiel {tag}", email=f"greffe-{tag}@cabinet.example"
+    )
+
+
+def deposited(sender: Sender | None = None) -> LetterDeposited:
+    return LetterDeposited(
+        correlation_id=uuid.uuid4(),
+        item_number=f"{secrets.randbelow(10**12):012d}",
+        sender=sender or secret_sender(),
+        recipient=DEMO_RECIPIENT,
+        documents=(
+            StoredDocument(
+                document_id=uuid.uuid4(), filename="mise-en-demeure.pdf", size=1234, sha256="a" * 64
+            ),
+        ),
+        verification_policy="default",
+        deposited_at=now_utc(),
+    )
+
+
+async def deposit(amqp_url: str, pickup: Pickup, event: LetterDeposited | None = None) -> LetterDeposited:
+    """Publish a LetterDeposited as the archive would and wait until pickup knows the letter."""
+    event = event or deposited()
+    await publish(amqp_url, event)
+    await wait_for_row(pickup, f"letter_id = '{event.correlation_id}'")
+    return event
+
+
+async def wait_for_row(pickup: Pickup, condition: str, timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await pickup.runtime.pool.fetchval(f"SELECT count(*) FROM letters WHERE {condition}"):  # noqa: S608
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no letter where {condition}")
+        await asyncio.sleep(0.05)
+
+
+def notice_sent(event: LetterDeposited, sent_at: datetime) -> NoticeSent:
+    return NoticeSent(
+        correlation_id=event.correlation_id,
+        notice_id=uuid.uuid4(),
+        item_number=event.item_number,
+        channel=NoticeChannel.email,
+        address=event.recipient.email,
+        sent_at=sent_at,
+        provider_message_id="<test@lre.example>",
+    )
+
+
+async def record_notice(amqp_url: str, pickup: Pickup, event: LetterDeposited, sent_at: datetime) -> None:
+    await publish(amqp_url, notice_sent(event, sent_at))
+    await wait_for_row(pickup, f"letter_id = '{event.correlation_id}' AND first_notice_at IS NOT NULL")
+
+
+def csrf(page: httpx.Response) -> str:
+    match = CSRF.search(page.text)
+    assert match, f"no CSRF token on {page.url}"
+    return match.group(1)
+
+
+async def to_identity_page(site: httpx.AsyncClient, item_number: str) -> httpx.Response:
+    page = await site.get("/")
+    page = await site.post("/", data={"csrf_token": csrf(page), "item_number": item_number})
+    assert page.status_code == 303
+    assert page.headers["location"] == "/identite"
+    return await site.get("/identite")
+
+
+# ------------------------------------------------------------------------ the bus side
+
+
+async def test_a_deposited_letter_awaits_and_a_notice_is_commanded_with_a_deadline_15_days_after_today(
+    pickup: Pickup, probe: Probe, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+
+    row = await pickup.runtime.pool.fetchrow(
+        "SELECT item_number, state, first_notice_at, deadline, decided_at FROM letters WHERE letter_id = $1",
+        event.correlation_id,
+    )
+    today = datetime.now(PARIS).date()
+    assert row["item_number"] == event.item_number
+    assert row["state"] == "awaiting"
+    assert row["first_notice_at"] is None
+    assert row["decided_at"] is None
+    assert row["deadline"] == today + timedelta(days=15)
+
+    command = SendNotice.model_validate_json(
+        (await probe.wait_for(SendNotice.routing_key, event.correlation_id)).body
+    )
+    assert command.item_number == event.item_number
+    assert command.address == DEMO_RECIPIENT.email
+    assert command.deadline == today + timedelta(days=15)
+
+
+async def test_the_same_letter_deposited_twice_is_kept_once_and_noticed_once(
+    pickup: Pickup, probe: Probe, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+    await publish(amqp_url, event)
+    stats = pickup.runtime.bus.stats
+    await eventually(lambda: stats.duplicates >= 1)
+    await probe.wait_for(SendNotice.routing_key, event.correlation_id)
+    await asyncio.sleep(0.5)
+
+    assert await pickup.runtime.pool.fetchval("SELECT count(*) FROM letters") == 1
+    assert len(probe.of(SendNotice.routing_key, event.correlation_id)) == 1
+
+
+async def test_a_notice_sent_sets_first_notice_at_and_counts_the_deadline_from_its_day(
+    pickup: Pickup, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+    sent_at = now_utc() - timedelta(days=2)
+
+    await record_notice(amqp_url, pickup, event, sent_at)
+
+    row = await pickup.runtime.pool.fetchrow(
+        "SELECT first_notice_at, deadline, state FROM letters WHERE letter_id = $1", event.correlation_id
+    )
+    assert row["first_notice_at"] == sent_at
+    assert row["deadline"] == sent_at.astimezone(PARIS).date() + timedelta(days=15)
+    assert row["state"] == "awaiting"
+
+
+async def test_a_later_notice_sent_keeps_the_first_notice_time_and_deadline(
+    pickup: Pickup, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+    first = now_utc() - timedelta(days=3)
+    await record_notice(amqp_url, pickup, event, first)
+
+    await publish(amqp_url, notice_sent(event, now_utc()))
+    stats = pickup.runtime.bus.stats
+    await eventually(lambda: stats.handled >= 3)
+
+    row = await pickup.runtime.pool.fetchrow(
+        "SELECT first_notice_at, deadline FROM letters WHERE letter_id = $1", event.correlation_id
+    )
+    assert row["first_notice_at"] == first
+    assert row["deadline"] == first.astimezone(PARIS).date() + timedelta(days=15)
+
+
+async def test_a_notice_failed_is_counted_on_the_letter(pickup: Pickup, amqp_url: str) -> None:
+    event = await deposit(amqp_url, pickup)
+    failed = NoticeFailed(
+        correlation_id=event.correlation_id,
+        notice_id=uuid.uuid4(),
+        item_number=event.item_number,
+        channel=NoticeChannel.email,
+        address=event.recipient.email,
+        reason="SMTP 550: no such user",
+        permanent=True,
+    )
+
+    await publish(amqp_url, failed)
+
+    await wait_for_row(pickup, f"letter_id = '{event.correlation_id}' AND notice_failures = 1")
+    row = await pickup.runtime.pool.fetchrow(
+        "SELECT state, first_notice_at FROM letters WHERE letter_id = $1", event.correlation_id
+    )
+    assert row["state"] == "awaiting"
+    assert row["first_notice_at"] is None
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+async def test_a_letter_is_accepted_once_and_a_second_decision_is_refused_as_already_decided(
+    pickup: Pickup, probe: Probe, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+    pool = pickup.runtime.pool
+
+    accepted = await handlers.decide(pool, event.correlation_id, True, FR_LRE)
+    assert accepted.state == "accepted"
+    assert accepted.decided_at is not None
+
+    with pytest.raises(DecisionRefused, match="already decided"):
+        await handlers.decide(pool, event.correlation_id, False, FR_LRE)
+    with pytest.raises(DecisionRefused, match="already decided"):
+        await handlers.decide(pool, event.correlation_id, True, FR_LRE)
+
+    message = await probe.wait_for(LetterAccepted.routing_key, event.correlation_id)
+    announced = LetterAccepted.model_validate_json(message.body)
+    assert announced.item_number == event.item_number
+    assert announced.accepted_at == accepted.decided_at
+    await asyncio.sleep(0.5)
+    assert len(probe.of(LetterAccepted.routing_key, event.correlation_id)) == 1
+    assert not probe.of("letter.refused.v1", event.correlation_id)
+    row = await pool.fetchrow(
+        "SELECT state, decided_at FROM letters WHERE letter_id = $1", event.correlation_id
+    )
+    assert (row["state"], row["decided_at"]) == ("accepted", accepted.decided_at)
+
+
+async def test_two_simultaneous_decisions_on_one_letter_let_exactly_one_through(
+    pickup: Pickup, probe: Probe, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+    pool = pickup.runtime.pool
+
+    outcomes = await asyncio.gather(
+        handlers.decide(pool, event.correlation_id, True, FR_LRE),
+        handlers.decide(pool, event.correlation_id, False, FR_LRE),
+        return_exceptions=True,
+    )
+
+    refused = [o for o in outcomes if isinstance(o, DecisionRefused)]
+    assert len(refused) == 1
+    assert str(refused[0]) == "already decided"
+    outbox = await pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE routing_key IN ('letter.accepted.v1', 'letter.refused.v1')"
+    )
+    assert outbox == 1
+
+
+async def test_deciding_after_the_window_closed_is_refused_and_changes_nothing(
+    pickup: Pickup, probe: Probe, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+    # Notified 16 days ago: the 15th day after the notice was yesterday (Paris).
+    await record_notice(amqp_url, pickup, event, now_utc() - timedelta(days=16))
+
+    with pytest.raises(DecisionRefused, match="window closed"):
+        await handlers.decide(pickup.runtime.pool, event.correlation_id, True, FR_LRE)
+
+    row = await pickup.runtime.pool.fetchrow(
+        "SELECT state, decided_at FROM letters WHERE letter_id = $1", event.correlation_id
+    )
+    assert (row["state"], row["decided_at"]) == ("awaiting", None)
+    assert (
+        await pickup.runtime.pool.fetchval("SELECT count(*) FROM outbox WHERE routing_key LIKE 'letter.%'")
+        == 0
+    )
+
+
+async def test_the_fifteenth_day_after_the_notice_still_accepts(pickup: Pickup, amqp_url: str) -> None:
+    event = await deposit(amqp_url, pickup)
+    await record_notice(amqp_url, pickup, event, now_utc() - timedelta(days=15))
+
+    letter = await handlers.decide(pickup.runtime.pool, event.correlation_id, True, FR_LRE)
+
+    assert letter.state == "accepted"
+    assert letter.deadline == datetime.now(PARIS).date()
+
+
+# -------------------------------------------------------------------------------- site
+
+
+async def test_a_post_without_the_csrf_token_is_forbidden(
+    site: httpx.AsyncClient, pickup: Pickup, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+    await site.get("/")
+
+    page = await site.post("/", data={"item_number": event.item_number})
+
+    assert page.status_code == 403
+    assert "location" not in page.headers
+
+
+async def test_a_post_with_another_sessions_csrf_token_is_forbidden(
+    site: httpx.AsyncClient, pickup: Pickup, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+    app = create_site(pickup.runtime, pickup.settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as other:
+        token = csrf(await other.get("/"))
+    await site.get("/")
+
+    page = await site.post("/", data={"csrf_token": token, "item_number": event.item_number})
+
+    assert page.status_code == 403
+
+
+@pytest.mark.parametrize("typed", ["12345", "000000000000"], ids=["malformed", "unknown"])
+async def test_a_wrong_item_number_is_shown_again_with_422_and_the_error_tied_to_the_field(
+    site: httpx.AsyncClient, typed: str
+) -> None:
+    page = await site.get("/")
+
+    page = await site.post("/", data={"csrf_token": csrf(page), "item_number": typed})
+
+    assert page.status_code == 422
+    field_tag = re.search(r'<input id="item_number"[^>]*>', page.text, re.DOTALL)
+    assert field_tag, page.text
+    assert 'aria-describedby="item_number-error"' in field_tag.group(0)
+    assert 'aria-invalid="true"' in field_tag.group(0)
+    assert f'value="{typed}"' in field_tag.group(0)
+    assert re.search(r'<p class="error" id="item_number-error">[^<]+</p>', page.text)
+
+
+async def test_after_five_wrong_identities_the_item_is_locked_even_for_the_right_one(
+    site: httpx.AsyncClient, pickup: Pickup, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+    page = await to_identity_page(site, event.item_number)
+    statuses = []
+    for _ in range(5):
+        page = await site.post("/identite", data={"csrf_token": csrf(page), **WRONG_IDENTITY})
+        statuses.append(page.status_code)
+
+    assert statuses == [422, 422, 422, 422, 429]
+    assert "Pli verrouillé" in page.text
+    page = await site.get("/identite")
+    assert page.status_code == 429
+    assert "Pli verrouillé" in page.text
+    # The right identity no longer opens it, from this browser or a fresh one.
+    page = await site.post("/identite", data={"csrf_token": csrf(await site.get("/")), **RIGHT_IDENTITY})
+    assert page.status_code == 429
+    app = create_site(pickup.runtime, pickup.settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as fresh:
+        page = await to_identity_page(fresh, event.item_number)
+        assert page.status_code == 429
+    failures = await pickup.runtime.pool.fetchval(
+        "SELECT identity_failures FROM letters WHERE letter_id = $1", event.correlation_id
+    )
+    assert failures == 5
+
+
+async def test_pages_forbid_framing_through_their_content_security_policy(
+    site: httpx.AsyncClient, pickup: Pickup, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+    home = await site.get("/")
+    invalid = await site.post("/", data={"csrf_token": csrf(home), "item_number": "1"})
+    forbidden = await site.post("/", data={"item_number": "1"})
+    identity = await to_identity_page(site, event.item_number)
+    identity_error = await site.post("/identite", data={"csrf_token": csrf(identity), **WRONG_IDENTITY})
+    static = await site.get("/static/site.css")
+
+    pages = {
+        "home": home,
+        "invalid": invalid,
+        "forbidden": forbidden,
+        "identity": identity,
+        "identity_error": identity_error,
+        "static": static,
+    }
+    assert {name: p.status_code for name, p in pages.items()} == {
+        "home": 200,
+        "invalid": 422,
+        "forbidden": 403,
+        "identity": 200,
+        "identity_error": 422,
+        "static": 200,
+    }
+    for name, page in pages.items():
+        policy = page.headers.get("content-security-policy", "")
+        directives = [d.strip() for d in policy.split(";")]
+        assert "frame-ancestors 'none'" in directives, name
+        assert page.headers.get("x-frame-options") == "DENY", name
+
+
+async def test_the_senders_name_is_never_shown_before_acceptance(
+    site: httpx.AsyncClient, pickup: Pickup, amqp_url: str
+) -> None:
+    sender = secret_sender()
+    event = await deposit(amqp_url, pickup, deposited(sender))
+
+    seen = [await site.get("/")]
+    seen.append(await site.post("/", data={"csrf_token": csrf(seen[-1]), "item_number": event.item_number}))
+    seen.append(await site.get("/identite"))
+    seen.append(await site.post("/identite", data={"csrf_token": csrf(seen[-1]), **WRONG_IDENTITY}))
+    seen.append(await site.post("/identite", data={"csrf_token": csrf(seen[-1]), **RIGHT_IDENTITY}))
+    assert seen[-1].headers["location"] == "/decision"
+    seen.append(await site.get("/decision"))
+    assert event.item_number in seen[-1].text
+    seen.append(await site.get("/courrier"))  # not accepted yet: sent back to the decision
+    assert seen[-1].headers["location"] == "/decision"
+
+    for page in seen:
+        assert sender.name not in page.text, page.url
+        assert sender.email not in page.text, page.url
+        assert sender.id not in page.text, page.url
+        assert all(sender.name not in value for value in page.headers.values()), page.url
+
+    accepted = await site.post("/decision", data={"csrf_token": csrf(seen[-2]), "decision": "accepter"})
+    assert accepted.headers["location"] == "/courrier"
+    letter = await site.get("/courrier")
+    assert letter.status_code == 200
+    assert sender.name in letter.text
+
+
+async def test_parallel_wrong_identities_cannot_test_more_guesses_than_the_attempt_limit(
+    pickup: Pickup, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+    app = create_site(pickup.runtime, pickup.settings)
+    browsers = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") for _ in range(20)
+    ]
+    try:
+        pages = [await to_identity_page(browser, event.item_number) for browser in browsers]
+        answers = await asyncio.gather(
+            *(
+                browser.post("/identite", data={"csrf_token": csrf(page), **WRONG_IDENTITY})
+                for browser, page in zip(browsers, pages, strict=True)
+            )
+        )
+    finally:
+        for browser in browsers:
+            await browser.aclose()
+
+    failures = await pickup.runtime.pool.fetchval(
+        "SELECT identity_failures FROM letters WHERE letter_id = $1", event.correlation_id
+    )
+    evaluated = [a for a in answers if a.status_code == 422]
+    assert failures <= pickup.settings.max_identity_attempts
+    assert len(evaluated) < pickup.settings.max_identity_attempts

@@ -1,0 +1,160 @@
+"""The verification desk in-process on the real parts (RabbitMQ, PostgreSQL): it remembers
+each deposited letter's verification policy and recipient."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import aio_pika
+import asyncpg
+import pytest
+
+from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
+from lre_shared.messages import LetterDeposited, StoredDocument, now_utc
+from lre_shared.runtime import ServiceRuntime
+from verification.bootstrap import bootstrap
+from verification.settings import VerificationSettings
+
+pytestmark = pytest.mark.integration
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def publish(amqp_url: str, event: LetterDeposited) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        target = await channel.get_exchange(event.exchange, ensure=False)
+        await target.publish(
+            aio_pika.Message(
+                event.to_json(),
+                message_id=str(event.message_id),
+                correlation_id=str(event.correlation_id),
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=event.routing_key,
+            mandatory=True,
+        )
+
+
+async def purge_queues(amqp_url: str, runtime: ServiceRuntime) -> None:
+    """Empty the service's queues left in the session's virtual host by earlier tests."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        for sub in runtime.bus.subscriptions:
+            channel = await connection.channel()
+            try:
+                queue = await channel.declare_queue(sub.queue, passive=True)
+            except aio_pika.exceptions.ChannelClosed:
+                continue
+            await queue.purge()
+            await channel.close()
+
+
+@pytest.fixture
+async def verification(amqp_url: str, database_url: str) -> AsyncIterator[ServiceRuntime]:
+    settings = VerificationSettings(amqp_url=amqp_url, database_url=database_url, http_port=0)
+    runtime = bootstrap(settings)
+    await runtime.startup()
+    try:
+        await purge_queues(amqp_url, runtime)
+        await runtime.bus.broker.start()
+        try:
+            yield runtime
+        finally:
+            await runtime.bus.broker.stop()
+    finally:
+        await runtime.after_shutdown()
+
+
+def deposited(policy: str = "cnb") -> LetterDeposited:
+    return LetterDeposited.model_validate(
+        {
+            "correlation_id": uuid.uuid4(),
+            "item_number": f"{uuid.uuid4().int % 10**12:012d}",
+            "sender": DEMO_SENDER,
+            "recipient": DEMO_RECIPIENT,
+            "documents": (
+                StoredDocument(
+                    document_id=uuid.uuid4(), filename="mise-en-demeure.pdf", size=1234, sha256="c" * 64
+                ),
+            ),
+            "verification_policy": policy,
+            "deposited_at": now_utc(),
+        }
+    )
+
+
+async def letters(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    return list(
+        await pool.fetch(
+            "SELECT letter_id, item_number, policy, recipient_name, recipient_company FROM letters"
+        )
+    )
+
+
+async def test_a_letter_deposited_under_the_cnb_policy_is_kept_with_that_policy_and_its_recipient(
+    verification: ServiceRuntime, amqp_url: str
+) -> None:
+    event = deposited("cnb")
+
+    await publish(amqp_url, event)
+    await eventually(lambda: verification.bus.stats.handled >= 1)
+
+    rows = await letters(verification.pool)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["letter_id"] == event.correlation_id
+    assert row["item_number"] == event.item_number
+    assert row["policy"] == "cnb"
+    assert row["recipient_name"] == f"{DEMO_RECIPIENT.first_name} {DEMO_RECIPIENT.last_name}"
+    assert row["recipient_company"] == DEMO_RECIPIENT.company
+
+
+async def test_a_letter_deposited_twice_is_kept_once(verification: ServiceRuntime, amqp_url: str) -> None:
+    event = deposited("cnb")
+
+    await publish(amqp_url, event)
+    await publish(amqp_url, event)
+    stats = verification.bus.stats
+    await eventually(lambda: stats.handled + stats.duplicates >= 2)
+
+    assert stats.duplicates == 1
+    rows = await letters(verification.pool)
+    assert [(r["letter_id"], r["policy"]) for r in rows] == [(event.correlation_id, "cnb")]
+
+
+async def test_a_second_deposit_event_for_the_same_letter_keeps_the_first_policy(
+    verification: ServiceRuntime, amqp_url: str
+) -> None:
+    event = deposited("cnb")
+    # The same letter announced again under a new message id (e.g. replayed by an operator).
+    replay = event.model_copy(update={"message_id": uuid.uuid4(), "verification_policy": "default"})
+
+    await publish(amqp_url, event)
+    await eventually(lambda: verification.bus.stats.handled >= 1)
+    await publish(amqp_url, replay)
+    await eventually(lambda: verification.bus.stats.handled >= 2)
+
+    assert verification.bus.stats.dead_lettered == 0
+    rows = await letters(verification.pool)
+    assert [(r["letter_id"], r["policy"]) for r in rows] == [(event.correlation_id, "cnb")]
+
+
+async def test_a_letter_deposited_under_the_default_policy_is_kept_as_default(
+    verification: ServiceRuntime, amqp_url: str
+) -> None:
+    event = deposited("default")
+
+    await publish(amqp_url, event)
+    await eventually(lambda: verification.bus.stats.handled >= 1)
+
+    assert [r["policy"] for r in await letters(verification.pool)] == ["default"]
