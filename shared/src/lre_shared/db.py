@@ -68,8 +68,14 @@ async def migrate(url: str, migrations: Path) -> None:
     await asyncio.to_thread(_upgrade, url, migrations)
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """No session reset on release: nothing here sets session state or holds session-level
+    advisory locks (transaction-level ones end with the transaction), and asyncpg's default
+    reset costs a round trip per acquired connection, that is, per message."""
+
+
 async def create_pool(url: str, size: int) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=size)
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=size, reset=_keep_session)
     if pool is None:  # pragma: no cover - asyncpg types it optional
         raise RuntimeError("could not create the database pool")
     return pool

@@ -29,6 +29,12 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="Deliveries before the broker dead-letters a message that keeps failing.",
     )
+    consume_batch: int = Field(
+        default=50,
+        ge=1,
+        description="Deliveries of one queue handled in one transaction when they wait together (1: never).",
+    )
+    consume_workers: int = Field(default=4, ge=1, description="Transactions in flight per queue.")
     db_pool_size: int = Field(default=10, ge=1)
     outbox_batch: int = Field(default=500, ge=1, description="Rows the relay publishes at once.")
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
