@@ -3,11 +3,16 @@ SHELL := /bin/bash
 # uv from PATH, else the one `make setup` installs with pip (run as a module).
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: setup run stop test test-fast lint fmt typecheck bench docs
+PRISM := services/notifier/tests/tools/prism
+
+.PHONY: setup test-tools run stop test test-fast lint fmt typecheck bench bench-sign bench-notify docs
 
 setup:  ## install uv if missing, then the locked environment
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
+
+test-tools:  ## Prism (Twilio's OpenAPI mock) from the committed npm lock file
+	npm ci --no-audit --no-fund --prefix $(PRISM)
 
 run: setup  ## infrastructure, five services, a demo letter; prints where to look
 	$(UV) run python -m deploy.local.stack up
@@ -15,7 +20,7 @@ run: setup  ## infrastructure, five services, a demo letter; prints where to loo
 stop:  ## stop everything `make run` started
 	$(UV) run python -m deploy.local.stack down
 
-test: setup lint typecheck  ## lint, strict types, then every test on the real parts
+test: setup test-tools lint typecheck  ## lint, strict types, then every test on the real parts
 	$(UV) run pytest
 
 test-fast: setup  ## unit tests only
@@ -32,8 +37,14 @@ fmt:
 typecheck:
 	$(UV) run mypy
 
-bench: setup
+bench: setup  ## the bus against raw aio-pika
 	$(UV) run python bench/bus.py
+
+bench-sign: setup  ## sealing through the signer against a naive pyHanko loop
+	$(UV) run python bench/sign.py
+
+bench-notify: setup test-tools  ## notices through the notifier against a plain aiosmtplib loop
+	$(UV) run python bench/notify.py
 
 docs: setup  ## message schemas under docs/contracts/
 	$(UV) run python -m lre_shared.schemas docs/contracts

@@ -121,7 +121,15 @@ class StoredDocument(Contract):
 
 
 class NoticeChannel(StrEnum):
-    email = "email"
+    email = "email"  # the legal channel (CPCE R.53-3)
+    sms = "sms"
+    voice = "voice"
+    fax = "fax"
+
+
+class NoticeKind(StrEnum):
+    notice = "notice"  # avis de mise à disposition
+    reminder = "reminder"  # relance
 
 
 # --------------------------------------------------------------------------- archive
@@ -203,6 +211,15 @@ class SendNotice(Message):
     address: EmailStr
     deadline: date = Field(description="Last day (Europe/Paris) to accept or refuse.")
     language: Literal["fr", "en"] = "fr"
+    kind: NoticeKind = NoticeKind.notice
+    phone: str | None = Field(
+        default=None, description="E.164 number for the sms and voice channels, e.g. +33612345678."
+    )
+    fax: str | None = Field(default=None, description="E.164 fax number for the fax channel.")
+    fallback: tuple[NoticeChannel, ...] = Field(
+        default=(),
+        description="Channels to try, in this order, when `channel` fails for good (e.g. email → sms).",
+    )
 
 
 class NoticeSent(Message):
@@ -215,6 +232,20 @@ class NoticeSent(Message):
     address: str
     sent_at: UtcDatetime
     provider_message_id: str | None = None
+    kind: NoticeKind = NoticeKind.notice
+
+
+class NoticeDelivered(Message):
+    """The provider confirmed delivery to the recipient's device (SMS, call answered)."""
+
+    exchange: ClassVar[str] = events_exchange(Service.notifier)
+    routing_key: ClassVar[str] = "notice.delivered.v1"
+
+    notice_id: UUID
+    channel: NoticeChannel
+    provider_message_id: str
+    status: str = Field(description="The provider's final status, e.g. delivered, completed.")
+    delivered_at: UtcDatetime
 
 
 class NoticeFailed(Message):
@@ -227,6 +258,45 @@ class NoticeFailed(Message):
     address: str
     reason: str
     permanent: bool
+    kind: NoticeKind = NoticeKind.notice
+    attempts: tuple[str, ...] = Field(
+        default=(), description="Every channel tried and why it failed, in order."
+    )
+
+
+class SendCode(Message):
+    """Send a one-time signing code to a recipient whose identity was verified.
+
+    Codes go by email or SMS only; the message names neither the sender nor the subject.
+    """
+
+    exchange: ClassVar[str] = commands_exchange(Service.notifier)
+    routing_key: ClassVar[str] = "send_code.v1"
+
+    channel: Literal["email", "sms"]
+    address: str = Field(min_length=3, max_length=320, description="Email address or E.164 number.")
+    code: str = Field(pattern=r"^[0-9]{6,8}$")
+    expires_at: UtcDatetime
+    language: Literal["fr", "en"] = "fr"
+
+
+class CodeSent(Message):
+    exchange: ClassVar[str] = events_exchange(Service.notifier)
+    routing_key: ClassVar[str] = "code.sent.v1"
+
+    code_id: UUID = Field(description="message_id of the SendCode this answers.")
+    channel: Literal["email", "sms"]
+    sent_at: UtcDatetime
+    provider_message_id: str | None = None
+
+
+class CodeFailed(Message):
+    exchange: ClassVar[str] = events_exchange(Service.notifier)
+    routing_key: ClassVar[str] = "code.failed.v1"
+
+    code_id: UUID
+    channel: Literal["email", "sms"]
+    reason: str
 
 
 # ---------------------------------------------------------------------------- pickup
@@ -280,4 +350,8 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     LetterAccepted,
     LetterRefused,
     EvidenceRecorded,
+    NoticeDelivered,
+    SendCode,
+    CodeSent,
+    CodeFailed,
 )

@@ -2,22 +2,60 @@
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
 from lre_shared.bus import Bus
-from lre_shared.messages import SendNotice
+from lre_shared.messages import LetterAccepted, LetterRefused, NoticeChannel, SendCode, SendNotice
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service
-from notifier.adapters.email import Mailer, SmtpMailer
-from notifier.service_layer import handlers
+from notifier.adapters.attempts import AttemptLog, PgAttemptLog
+from notifier.adapters.channels import (
+    Channel,
+    EmailChannel,
+    RateLimited,
+    TextMessenger,
+    UnconfiguredChannel,
+)
+from notifier.adapters.email import DkimKey, Mailer, SmtpMailer
+from notifier.adapters.fax import EmailFaxGateway
+from notifier.adapters.telephony import TwilioAccount, TwilioSms, TwilioVoice
+from notifier.domain.rate import TokenBucket
+from notifier.entrypoints.ticker import ReminderTicker
+from notifier.service_layer import handlers, reminders
 from notifier.settings import NotifierSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def bootstrap(settings: NotifierSettings, mailer: Mailer | None = None) -> ServiceRuntime:
-    email = mailer or SmtpMailer(
+@dataclass
+class Notifier:
+    """The running notifier: its runtime and the parts tests and the web routes reach."""
+
+    runtime: ServiceRuntime
+    mailer: Mailer
+    channels: Mapping[NoticeChannel, Channel]
+    ticker: ReminderTicker
+    twilio: TwilioAccount | None = None
+    closers: list[SmtpMailer | TwilioAccount | PgAttemptLog] = field(default_factory=list)
+
+
+def build_mailer(settings: NotifierSettings) -> SmtpMailer:
+    dkim_key = None
+    if settings.dkim_selector and settings.dkim_private_key:
+        dkim_key = DkimKey(
+            selector=settings.dkim_selector,
+            domain=settings.dkim_domain or settings.mail_from.rpartition("@")[2],
+            private_key_pem=settings.dkim_private_key.get_secret_value().encode(),
+        )
+    tls_context = None
+    if settings.smtp_ca_file is not None:
+        tls_context = ssl.create_default_context(cafile=str(settings.smtp_ca_file))
+    return SmtpMailer(
         host=settings.smtp_host,
         port=settings.smtp_port,
         sender=settings.mail_from,
@@ -25,7 +63,90 @@ def bootstrap(settings: NotifierSettings, mailer: Mailer | None = None) -> Servi
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         timeout=settings.smtp_timeout_seconds,
+        pool_size=settings.smtp_pool_size,
+        dkim_key=dkim_key,
+        tls_context=tls_context,
     )
+
+
+def build_twilio(settings: NotifierSettings) -> TwilioAccount | None:
+    if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number):
+        return None
+    from notifier.entrypoints.web import TWILIO_STATUS_PATH
+
+    return TwilioAccount(
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token.get_secret_value(),
+        from_number=settings.twilio_from_number,
+        base_url=settings.twilio_base_url,
+        status_callback=settings.own_url + TWILIO_STATUS_PATH,
+    )
+
+
+TWILIO_SETTINGS = ("NOTIFIER_TWILIO_ACCOUNT_SID", "NOTIFIER_TWILIO_AUTH_TOKEN", "NOTIFIER_TWILIO_FROM_NUMBER")
+
+
+def build_channels(
+    settings: NotifierSettings, mailer: Mailer, twilio: TwilioAccount | None
+) -> dict[NoticeChannel, Channel]:
+    email_bucket = TokenBucket(settings.smtp_rate_per_second, max(1.0, settings.smtp_rate_per_second))
+    channels: dict[NoticeChannel, Channel] = {
+        NoticeChannel.email: RateLimited(EmailChannel(mailer), email_bucket),
+    }
+    if twilio is None:
+        channels[NoticeChannel.sms] = UnconfiguredChannel("sms", TWILIO_SETTINGS)
+        channels[NoticeChannel.voice] = UnconfiguredChannel("voice", TWILIO_SETTINGS)
+    else:
+        # One account, one rate: SMS and calls share the bucket.
+        bucket = TokenBucket(settings.twilio_rate_per_second, max(1.0, settings.twilio_rate_per_second))
+        channels[NoticeChannel.sms] = RateLimited(TwilioSms(twilio), bucket)
+        channels[NoticeChannel.voice] = RateLimited(TwilioVoice(twilio), bucket)
+    if settings.fax_gateway_pattern:
+        channels[NoticeChannel.fax] = RateLimited(
+            EmailFaxGateway(mailer, settings.fax_gateway_pattern), email_bucket
+        )
+    else:
+        channels[NoticeChannel.fax] = UnconfiguredChannel("fax", ("NOTIFIER_FAX_GATEWAY_PATTERN",))
+    return channels
+
+
+def build(
+    settings: NotifierSettings,
+    mailer: Mailer | None = None,
+    attempts: AttemptLog | None = None,
+    ticker: ReminderTicker | None = None,
+) -> Notifier:
+    smtp = build_mailer(settings) if mailer is None else None
+    email: Mailer = mailer or smtp  # type: ignore[assignment]
+    twilio = build_twilio(settings)
+    channels = build_channels(settings, email, twilio)
+    every = timedelta(days=settings.reminder_every_days)
+    ticker = ticker or ReminderTicker(every, settings.reminder_poll_seconds)
     bus = Bus(settings, Service.notifier)
-    bus.subscribe(SendNotice, partial(handlers.send_notice, mailer=email, pickup_url=settings.pickup_url))
-    return ServiceRuntime(bus=bus, migrations=MIGRATIONS)
+    runtime = ServiceRuntime(bus=bus, migrations=MIGRATIONS)
+    own_log = PgAttemptLog(settings.database_url.get_secret_value()) if attempts is None else None
+    log: AttemptLog = attempts or own_log  # type: ignore[assignment]
+    bus.subscribe(
+        SendNotice,
+        partial(
+            handlers.send_notice,
+            channels=channels,
+            attempts=log,
+            pickup_url=settings.pickup_url,
+            reminder_every=every,
+            opt_out_url=settings.own_url,
+        ),
+    )
+    texts: TextMessenger = TwilioSms(twilio) if twilio else UnconfiguredChannel("sms", TWILIO_SETTINGS)
+    bus.subscribe(SendCode, partial(handlers.send_code, mailer=email, texts=texts, attempts=log))
+    bus.subscribe(LetterAccepted, reminders.stop_on_decision)
+    bus.subscribe(LetterRefused, reminders.stop_on_decision)
+    notifier = Notifier(runtime, email, channels, ticker, twilio)
+    notifier.closers = [c for c in (smtp, twilio, own_log) if c is not None]
+    runtime.on_started = [ticker.start]
+    runtime.on_stopping = [ticker.stop, *(c.close for c in notifier.closers)]
+    return notifier
+
+
+def bootstrap(settings: NotifierSettings, mailer: Mailer | None = None) -> ServiceRuntime:
+    return build(settings, mailer).runtime

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from lre_shared.runtime import ServiceApp, build_app, serve
-from notifier.bootstrap import bootstrap
+from notifier.bootstrap import build
+from notifier.entrypoints.web import create_site
 from notifier.settings import NotifierSettings
 
 
 def create_app(settings: NotifierSettings | None = None) -> ServiceApp:
-    return build_app(bootstrap(settings or NotifierSettings()))
+    settings = settings or NotifierSettings()
+    notifier = build(settings)
+    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
+    site = create_site(lambda: notifier.runtime.pool, own_url=settings.own_url, twilio_auth_token=token)
+    return build_app(notifier.runtime, site=site)
 
 
 def run() -> None:

@@ -15,20 +15,31 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr, parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aio_pika
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from deploy.local.demo import DEMO_SENDER
 from deploy.local.mailcatcher import MailCatcherHandler, MailStore, free_port
-from lre_shared.messages import NoticeFailed, NoticeSent, SendNotice
+from lre_shared.messages import (
+    LetterAccepted,
+    NoticeChannel,
+    NoticeFailed,
+    NoticeKind,
+    NoticeSent,
+    SendNotice,
+)
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import EXCHANGES, Service, events_exchange
-from notifier.adapters.email import SmtpMailer
+from notifier.adapters.email import Email, SmtpMailer
+from notifier.adapters.templates import render_notice
 from notifier.bootstrap import bootstrap
-from notifier.domain.notice import render_notice
+from notifier.entrypoints.ticker import ReminderTicker
+from notifier.entrypoints.web import create_site
 from notifier.settings import NotifierSettings
 from tests.support.fixtures import SmtpServer
 
@@ -151,6 +162,7 @@ async def start_notifier(amqp_url: str, database_url: str) -> AsyncIterator[Star
     yield start
     for runtime in started:
         await runtime.bus.broker.stop()
+        await runtime.shutdown()
         await runtime.after_shutdown()
 
 
@@ -242,7 +254,7 @@ async def test_the_smtp_mailer_sends_a_complete_notice_with_both_parts_and_no_se
     item_number = "123456789012"
     notice = render_notice(item_number, PICKUP_URL, date(2031, 3, 14))
 
-    message_id = await mailer.send(to, notice.subject, notice.text, notice.html)
+    message_id = await mailer.send(Email(to, notice.subject, notice.text, notice.html))
 
     received = await smtp.store.wait_for_async(lambda m: m["To"] == to, timeout=10)
     assert parseaddr(str(received["From"]))[1] == MAIL_FROM
@@ -386,7 +398,9 @@ async def test_a_451_is_retried_by_the_bus_and_the_notice_is_sent_once_the_serve
     await publish_command(amqp_url, command)
     await eventually(lambda: runtime.bus.stats.retried >= 1)
     assert not probe.about(command.correlation_id)
-    assert await runtime.pool.fetchval("SELECT count(*) FROM delivery_attempts") == 0
+    deferred = await runtime.pool.fetch("SELECT outcome, reason FROM delivery_attempts")
+    assert deferred
+    assert all(r["outcome"] == "deferred" and "451" in r["reason"] for r in deferred)
     server.handler.refusing = False
 
     await eventually(lambda: bool(probe.of(NoticeSent.routing_key, command.correlation_id)))
@@ -395,6 +409,139 @@ async def test_a_451_is_retried_by_the_bus_and_the_notice_is_sent_once_the_serve
     assert server.handler.refused >= 1
     assert len([m for m in server.handler.store.messages if m["To"] == command.address]) == 1
     assert len(probe.about(command.correlation_id)) == 1
-    rows = await runtime.pool.fetch("SELECT outcome FROM delivery_attempts")
-    assert [r["outcome"] for r in rows] == ["sent"]
+    rows = await runtime.pool.fetch("SELECT outcome FROM delivery_attempts ORDER BY id")
+    assert [r["outcome"] for r in rows][-1] == "sent"
+    assert {r["outcome"] for r in rows[:-1]} == {"deferred"}
     assert runtime.bus.stats.dead_lettered == 0
+
+
+async def test_an_email_refused_for_good_falls_back_to_an_sms_through_twilio(
+    start_notifier: StartNotifier,
+    probe: Probe,
+    refusing_smtp: Callable[[str], OwnSmtp],
+    amqp_url: str,
+    prism_url: str,
+) -> None:
+    server = refusing_smtp("550 no such user")
+    runtime = await start_notifier(
+        server.host,
+        server.port,
+        twilio_account_sid="AC" + "0123456789abcdef" * 2,
+        twilio_auth_token="test-auth-token",  # noqa: S106 - a test double's token
+        twilio_from_number="+33700000001",
+        twilio_base_url=prism_url,
+    )
+    command = send_notice(unique_address()).model_copy(
+        update={"phone": "+33612345678", "fallback": (NoticeChannel.sms,)}
+    )
+
+    await publish_command(amqp_url, command)
+    await eventually(lambda: bool(probe.of(NoticeSent.routing_key, command.correlation_id)))
+
+    sent = NoticeSent.model_validate_json(probe.of(NoticeSent.routing_key, command.correlation_id)[0].body)
+    assert (sent.channel, sent.address) == (NoticeChannel.sms, "+33612345678")
+    assert sent.provider_message_id and sent.provider_message_id.startswith("SM")
+    rows = await runtime.pool.fetch("SELECT channel, outcome, reason FROM delivery_attempts ORDER BY id")
+    assert [(r["channel"], r["outcome"]) for r in rows] == [("email", "failed"), ("sms", "sent")]
+    assert "550" in rows[0]["reason"]
+
+
+async def test_sms_without_twilio_settings_fails_for_good_naming_the_missing_settings(
+    start_notifier: StartNotifier, probe: Probe, smtp: SmtpServer, amqp_url: str
+) -> None:
+    runtime = await start_notifier(smtp.host, smtp.port)
+    command = send_notice(unique_address()).model_copy(
+        update={"channel": NoticeChannel.sms, "phone": "+33612345678"}
+    )
+
+    await publish_command(amqp_url, command)
+    await eventually(lambda: bool(probe.of(NoticeFailed.routing_key, command.correlation_id)))
+
+    failed = NoticeFailed.model_validate_json(
+        probe.of(NoticeFailed.routing_key, command.correlation_id)[0].body
+    )
+    assert failed.permanent is True
+    assert "NOTIFIER_TWILIO_ACCOUNT_SID" in failed.reason
+    assert runtime.bus.stats.retried == 0
+
+
+async def test_reminders_every_three_days_until_the_recipient_opts_out(
+    start_notifier: StartNotifier, probe: Probe, smtp: SmtpServer, amqp_url: str
+) -> None:
+    runtime = await start_notifier(smtp.host, smtp.port)
+    command = send_notice(unique_address(), deadline=date.today() + timedelta(days=15))
+    await publish_command(amqp_url, command)
+    await eventually(lambda: bool(probe.of(NoticeSent.routing_key, command.correlation_id)))
+    first = NoticeSent.model_validate_json(probe.of(NoticeSent.routing_key, command.correlation_id)[0].body)
+    now = first.sent_at
+    ticker = ReminderTicker(timedelta(days=3), 60, clock=lambda: now)
+
+    now = first.sent_at + timedelta(days=2, hours=23)
+    assert await ticker.tick(runtime.pool) == 0
+    now = first.sent_at + timedelta(days=3, minutes=1)
+    assert await ticker.tick(runtime.pool) == 1
+    reminder = await smtp.store.wait_for_async(
+        lambda m: m["To"] == command.address and m["Subject"].startswith("Rappel"), timeout=20
+    )
+    await eventually(lambda: len(probe.of(NoticeSent.routing_key, command.correlation_id)) == 2)
+    assert await ticker.tick(runtime.pool) == 0  # the next one is three days later
+
+    link = "".join(str(reminder["List-Unsubscribe"]).split()).strip("<>")
+    assert reminder["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert link in part(reminder, "plain")
+    site = create_site(lambda: runtime.pool, own_url="http://notifier", twilio_auth_token=None)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=site), base_url="http://notifier") as web:
+        confirm = await web.get(urlsplit(link).path)  # what a link scanner does: changes nothing
+        assert confirm.status_code == 200
+        assert '<form method="post">' in confirm.text
+        assert (
+            await runtime.pool.fetchval(
+                "SELECT stopped FROM reminders WHERE letter_id = $1", command.correlation_id
+            )
+            is None
+        )
+        response = await web.post(urlsplit(link).path, data={"List-Unsubscribe": "One-Click"})
+        assert response.status_code == 200
+        assert (await web.get("/reminders/opt-out/not-a-token")).status_code == 404
+
+    now = first.sent_at + timedelta(days=6, minutes=1)
+    assert await ticker.tick(runtime.pool) == 0
+    stopped = await runtime.pool.fetchval(
+        "SELECT stopped FROM reminders WHERE letter_id = $1", command.correlation_id
+    )
+    assert stopped == "opted out"
+    sent = [
+        NoticeSent.model_validate_json(m.body)
+        for m in probe.of(NoticeSent.routing_key, command.correlation_id)
+    ]
+    assert [s.kind for s in sent] == [NoticeKind.notice, NoticeKind.reminder]
+
+
+async def test_a_decision_stops_the_reminders(
+    start_notifier: StartNotifier, probe: Probe, smtp: SmtpServer, amqp_url: str
+) -> None:
+    runtime = await start_notifier(smtp.host, smtp.port)
+    command = send_notice(unique_address(), deadline=date.today() + timedelta(days=15))
+    await publish_command(amqp_url, command)
+    await eventually(lambda: bool(probe.of(NoticeSent.routing_key, command.correlation_id)))
+
+    accepted = LetterAccepted(
+        correlation_id=command.correlation_id, item_number=command.item_number, accepted_at=datetime.now(UTC)
+    )
+    await publish_raw(
+        amqp_url, accepted.exchange, accepted.routing_key, accepted.to_json(), str(accepted.message_id)
+    )
+
+    async def stopped() -> str | None:
+        value = await runtime.pool.fetchval(
+            "SELECT stopped FROM reminders WHERE letter_id = $1", command.correlation_id
+        )
+        return str(value) if value else None
+
+    for _ in range(200):
+        if await stopped():
+            break
+        await asyncio.sleep(0.05)
+    assert await stopped() == "decided"
+    ticker = ReminderTicker(timedelta(days=3), 60, clock=lambda: datetime.now(UTC) + timedelta(days=4))
+    assert await ticker.tick(runtime.pool) == 0

@@ -1,25 +1,30 @@
-"""send_notice with a fake mailer and a fake transaction."""
+"""send_notice with fake channels, a fake attempt log and a fake transaction."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
 from lre_shared.messages import (
     LetterDeposited,
     Message,
+    NoticeChannel,
     NoticeFailed,
+    NoticeKind,
     NoticeSent,
     Recipient,
     Sender,
     SendNotice,
     StoredDocument,
 )
-from notifier.adapters.email import PermanentDeliveryError, TransientDeliveryError
+from notifier.adapters.attempts import Attempt
+from notifier.adapters.channels import EmailChannel, UnconfiguredChannel
+from notifier.adapters.email import Email, PermanentDeliveryError, TransientDeliveryError
+from notifier.domain.notice import Notice
 from notifier.service_layer.handlers import send_notice
 
 PICKUP_URL = "https://pickup.lre.example"
@@ -28,10 +33,14 @@ PICKUP_URL = "https://pickup.lre.example"
 @dataclass
 class FakeConn:
     executed: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    reminder_row: dict[str, Any] | None = None
 
     async def execute(self, sql: str, *args: Any) -> str:
         self.executed.append((sql, args))
         return "INSERT 0 1"
+
+    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
+        return self.reminder_row
 
 
 @dataclass
@@ -44,35 +53,80 @@ class FakeTransaction:
 
 
 @dataclass
+class FakeAttempts:
+    recorded: list[Attempt] = field(default_factory=list)
+
+    async def record(self, attempt: Attempt) -> None:
+        self.recorded.append(attempt)
+
+    async def failed_for_good(self, notice_id: UUID) -> dict[NoticeChannel, str]:
+        return {
+            a.channel: a.reason or ""
+            for a in self.recorded
+            if a.notice_id == notice_id and a.outcome == "failed"
+        }
+
+
+@dataclass
 class FakeMailer:
     error: Exception | None = None
-    sent: list[dict[str, str]] = field(default_factory=list)
+    sent: list[Email] = field(default_factory=list)
 
-    async def send(self, to: str, subject: str, text: str, html: str) -> str:
-        self.sent.append({"to": to, "subject": subject, "text": text, "html": html})
+    async def send(self, email: Email) -> str:
+        self.sent.append(email)
         if self.error is not None:
             raise self.error
         return "<provider-42@mail.example>"
 
 
-def a_command() -> SendNotice:
-    return SendNotice(
-        correlation_id=uuid4(),
-        item_number="799273987130",
-        address="camille.martin@exemple.example",
-        deadline=date(2025, 3, 16),
+@dataclass
+class FakeChannel:
+    error: Exception | None = None
+    delivered: list[tuple[Notice, str]] = field(default_factory=list)
+
+    async def deliver(self, notice: Notice, address: str) -> str:
+        self.delivered.append((notice, address))
+        if self.error is not None:
+            raise self.error
+        return "SM0001"
+
+
+def a_command(**fields: Any) -> SendNotice:
+    values: dict[str, Any] = {
+        "correlation_id": uuid4(),
+        "item_number": "799273987130",
+        "address": "camille.martin@exemple.example",
+        "deadline": date(2025, 3, 16),
+    }
+    return SendNotice(**(values | fields))
+
+
+async def run(
+    command: SendNotice,
+    tx: FakeTransaction,
+    mailer: FakeMailer | None = None,
+    attempts: FakeAttempts | None = None,
+    **channels: Any,
+) -> Message | None:
+    adapters = {NoticeChannel.email: EmailChannel(mailer or FakeMailer())} | {
+        NoticeChannel(name): channel for name, channel in channels.items()
+    }
+    return await send_notice(
+        command,
+        tx,  # type: ignore[arg-type]
+        channels=adapters,
+        attempts=attempts or FakeAttempts(),
+        pickup_url=PICKUP_URL,
+        reminder_every=timedelta(days=3),
+        opt_out_url="https://notifier.lre.example/",
     )
-
-
-async def run(command: SendNotice, tx: FakeTransaction, mailer: FakeMailer) -> Message | None:
-    return await send_notice(command, tx, mailer=mailer, pickup_url=PICKUP_URL)  # type: ignore[arg-type]
 
 
 async def test_a_delivered_notice_publishes_notice_sent() -> None:
     command = a_command()
     tx = FakeTransaction()
 
-    result = await run(command, tx, FakeMailer())
+    result = await run(command, tx)
 
     assert result is None
     [event] = tx.published
@@ -91,20 +145,32 @@ async def test_the_mailer_receives_the_rendered_notice_for_the_recipient() -> No
     await run(command, FakeTransaction(), mailer)
 
     [mail] = mailer.sent
-    assert mail["to"] == command.address
-    assert command.item_number in mail["text"]
-    assert "16/03/2025" in mail["html"]
-    assert PICKUP_URL + "/" in mail["text"]
+    assert mail.to == command.address
+    assert command.item_number in mail.text
+    assert mail.html is not None
+    assert "16/03/2025" in mail.html
+    assert PICKUP_URL + "/" in mail.text
+    assert mail.headers == ()  # List-Unsubscribe is for reminders only
 
 
 async def test_a_delivered_notice_is_recorded_as_sent() -> None:
+    attempts = FakeAttempts()
+
+    await run(a_command(), FakeTransaction(), attempts=attempts)
+
+    [attempt] = attempts.recorded
+    assert (attempt.channel, attempt.outcome, attempt.reason) == (NoticeChannel.email, "sent", None)
+    assert attempt.provider_message_id == "<provider-42@mail.example>"
+
+
+async def test_a_first_notice_sent_schedules_reminders() -> None:
     tx = FakeTransaction()
 
-    await run(a_command(), tx, FakeMailer())
+    await run(a_command(deadline=date.today() + timedelta(days=15)), tx)
 
     [(sql, args)] = tx.conn.executed
-    assert "delivery_attempts" in sql
-    assert args[4:] == ("sent", None, "<provider-42@mail.example>")
+    assert sql.startswith("INSERT INTO reminders")
+    assert args[5] > datetime.now(UTC) + timedelta(days=2, hours=23)
 
 
 async def test_a_permanent_failure_publishes_notice_failed_permanent() -> None:
@@ -116,28 +182,120 @@ async def test_a_permanent_failure_publishes_notice_failed_permanent() -> None:
     [event] = tx.published
     assert isinstance(event, NoticeFailed)
     assert event.permanent is True
-    assert event.reason == "SMTP 550: no such user"
+    assert event.reason == "email: SMTP 550: no such user"
     assert event.notice_id == command.message_id
     assert event.correlation_id == command.correlation_id
 
 
 async def test_a_permanent_failure_is_recorded_as_failed() -> None:
-    tx = FakeTransaction()
+    attempts = FakeAttempts()
 
-    await run(a_command(), tx, FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user")))
+    await run(
+        a_command(), FakeTransaction(), FakeMailer(error=PermanentDeliveryError("SMTP 550: x")), attempts
+    )
 
-    [(_, args)] = tx.conn.executed
-    assert args[4:6] == ("failed", "SMTP 550: no such user")
+    [attempt] = attempts.recorded
+    assert (attempt.outcome, attempt.reason) == ("failed", "SMTP 550: x")
 
 
-async def test_a_transient_failure_propagates_so_the_bus_retries() -> None:
-    tx = FakeTransaction()
+async def test_a_transient_failure_is_recorded_and_propagates_so_the_bus_retries() -> None:
+    tx, attempts = FakeTransaction(), FakeAttempts()
 
     with pytest.raises(TransientDeliveryError):
-        await run(a_command(), tx, FakeMailer(error=TransientDeliveryError("SMTP 421: try later")))
+        await run(a_command(), tx, FakeMailer(error=TransientDeliveryError("SMTP 421: try later")), attempts)
 
     assert tx.published == []
-    assert tx.conn.executed == []
+    assert [(a.outcome, a.reason) for a in attempts.recorded] == [("deferred", "SMTP 421: try later")]
+
+
+async def test_an_email_refused_for_good_falls_back_to_sms() -> None:
+    command = a_command(phone="+33612345678", fallback=(NoticeChannel.sms,))
+    tx, attempts, sms = FakeTransaction(), FakeAttempts(), FakeChannel()
+
+    await run(
+        command, tx, FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user")), attempts, sms=sms
+    )
+
+    [event] = tx.published
+    assert isinstance(event, NoticeSent)
+    assert (event.channel, event.address, event.provider_message_id) == ("sms", "+33612345678", "SM0001")
+    assert [(a.channel, a.outcome) for a in attempts.recorded] == [("email", "failed"), ("sms", "sent")]
+
+
+async def test_a_redelivered_command_does_not_retry_a_channel_that_failed_for_good() -> None:
+    command = a_command(phone="+33612345678", fallback=(NoticeChannel.sms,))
+    attempts, mailer = FakeAttempts(), FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user"))
+    with pytest.raises(TransientDeliveryError):
+        await run(
+            command, FakeTransaction(), mailer, attempts, sms=FakeChannel(TransientDeliveryError("503"))
+        )
+
+    tx = FakeTransaction()
+    await run(command, tx, mailer, attempts, sms=FakeChannel())
+
+    assert len(mailer.sent) == 1
+    assert isinstance(tx.published[0], NoticeSent)
+
+
+async def test_every_channel_failing_gives_one_notice_failed_with_every_reason() -> None:
+    command = a_command(phone="+33612345678", fallback=(NoticeChannel.sms, NoticeChannel.voice))
+    tx = FakeTransaction()
+    unconfigured = UnconfiguredChannel("voice", ("NOTIFIER_TWILIO_ACCOUNT_SID",))
+
+    await run(
+        command,
+        tx,
+        FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user")),
+        sms=FakeChannel(PermanentDeliveryError("Twilio HTTP 400: 21211 invalid To")),
+        voice=unconfigured,
+    )
+
+    [event] = tx.published
+    assert isinstance(event, NoticeFailed)
+    assert event.channel == NoticeChannel.email
+    assert event.attempts == (
+        "email: SMTP 550: no such user",
+        "sms: Twilio HTTP 400: 21211 invalid To",
+        "voice: the voice channel is not configured: set NOTIFIER_TWILIO_ACCOUNT_SID",
+    )
+
+
+async def test_a_channel_without_an_address_in_the_command_fails_for_good() -> None:
+    tx = FakeTransaction()
+
+    await run(a_command(channel=NoticeChannel.sms), tx, sms=FakeChannel())
+
+    [event] = tx.published
+    assert isinstance(event, NoticeFailed)
+    assert event.reason == "sms: no address for the sms channel in the command"
+
+
+async def test_a_reminder_carries_the_opt_out_link_and_list_unsubscribe() -> None:
+    tx, mailer = FakeTransaction(), FakeMailer()
+    tx.conn.reminder_row = {"opt_out_token": "tok123"}
+
+    await run(a_command(kind=NoticeKind.reminder), tx, mailer)
+
+    [mail] = mailer.sent
+    link = "https://notifier.lre.example/reminders/opt-out/tok123"
+    assert link in mail.text
+    assert dict(mail.headers) == {
+        "List-Unsubscribe": f"<{link}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    [event] = tx.published
+    assert isinstance(event, NoticeSent)
+    assert event.kind is NoticeKind.reminder
+    assert tx.conn.executed == []  # a reminder schedules nothing more
+
+
+async def test_a_reminder_for_a_stopped_schedule_sends_nothing() -> None:
+    tx, mailer = FakeTransaction(), FakeMailer()
+
+    await run(a_command(kind=NoticeKind.reminder), tx, mailer)
+
+    assert mailer.sent == []
+    assert tx.published == []
 
 
 async def test_a_notice_for_a_letter_from_cabinet_dupont_never_mentions_dupont() -> None:
@@ -169,6 +327,6 @@ async def test_a_notice_for_a_letter_from_cabinet_dupont_never_mentions_dupont()
     await run(command, tx, mailer)
 
     [mail] = mailer.sent
-    assert "dupont" not in " ".join(mail.values()).lower()
+    assert "dupont" not in f"{mail.subject} {mail.text} {mail.html}".lower()
     assert "dupont" not in command.to_json().decode().lower()
     assert all("dupont" not in message.to_json().decode().lower() for message in tx.published)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from datetime import date
 
-from notifier.domain.notice import render_notice
+from notifier.adapters.templates import render_notice
 
 ITEM = "799273987130"
 URL = "https://pickup.lre.example"
@@ -44,7 +44,12 @@ def test_the_link_ends_with_exactly_one_slash() -> None:
 
 
 def test_the_notice_is_never_given_the_sender() -> None:
-    assert list(inspect.signature(render_notice).parameters) == ["item_number", "pickup_url", "deadline"]
+    assert list(inspect.signature(render_notice).parameters) == [
+        "item_number",
+        "pickup_url",
+        "deadline",
+        "language",
+    ]
 
 
 def test_the_subject_names_neither_sender_nor_item() -> None:
@@ -60,7 +65,7 @@ def test_html_escapes_the_link() -> None:
     assert "&lt;script&gt;" in notice.html
     assert "&amp;" in notice.html
     assert 'b="><' not in notice.html
-    assert "&quot;&gt;" in notice.html
+    assert "&#34;&gt;" in notice.html
 
 
 def test_html_escapes_the_item_number() -> None:

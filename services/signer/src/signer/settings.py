@@ -1,5 +1,20 @@
+"""The signer's settings (environment prefix `SIGNER_`).
+
+Sealing is configured by a seal key (PKCS#12, or PEM key + certificate) and a TSA URL.
+Without a seal key the signer runs UNSEALED: it logs so at start and every record says so
+("non scellé — aucune clé de scellement configurée"). A seal key without a TSA is refused:
+a seal with no trusted time is not evidence of when anything happened.
+
+`SIGNER_QUALIFIED=true` fails closed: a qualified service (eIDAS art. 44, CPCE R.53-1) needs
+an HSM-held key (PKCS#11) and a TSA declared qualified; the signer refuses to start
+otherwise, rather than issue evidence that claims more than it is.
+"""
+
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from lre_shared.settings import ServiceSettings
@@ -10,3 +25,65 @@ class SignerSettings(ServiceSettings):
 
     http_port: int = 8103
     policy_id: str = "urn:lre:policy:fr_lre:v1"
+
+    seal_key_file: Path | None = Field(
+        default=None,
+        description="The provider's seal key: a PKCS#12 file (.p12/.pfx) or a PEM/DER private key.",
+    )
+    seal_cert_file: Path | None = Field(
+        default=None, description="The seal certificate (PEM/DER), when the key is a PEM/DER file."
+    )
+    seal_chain_files: tuple[Path, ...] = Field(
+        default=(), description="Intermediate CA certificates to embed with each seal."
+    )
+    seal_key_password: SecretStr | None = None
+    seal_pkcs11_module: Path | None = Field(
+        default=None, description="PKCS#11 module of the HSM holding the seal key (not supported yet)."
+    )
+    tsa_url: str | None = Field(default=None, description="RFC 3161 time-stamping authority URL.")
+    tsa_qualified: bool = Field(default=False, description="The TSA is a qualified one (eIDAS art. 42).")
+    qualified: bool = Field(
+        default=False, description="Run as a qualified service: refuses to start without HSM and QTSA."
+    )
+
+    evidence_s3_endpoint: str | None = Field(
+        default=None,
+        description="S3 endpoint of the evidence bucket; unset: evidence stays in PostgreSQL only.",
+    )
+    evidence_s3_access_key: SecretStr | None = None
+    evidence_s3_secret_key: SecretStr | None = None
+    evidence_s3_region: str = "us-east-1"
+    evidence_bucket: str = Field(default="lre-evidence", description="Created with object lock if missing.")
+    evidence_retention_days: int = Field(
+        default=366,
+        ge=365,
+        description="Compliance-mode retention of each record (DESIGN §3: at least a year).",
+    )
+    evidence_archive_poll_seconds: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _sealing_is_coherent(self) -> SignerSettings:
+        if self.qualified:
+            missing = []
+            if self.seal_pkcs11_module is None:
+                missing.append("an HSM-held seal key (SIGNER_SEAL_PKCS11_MODULE)")
+            if self.tsa_url is None or not self.tsa_qualified:
+                missing.append("a qualified TSA (SIGNER_TSA_URL and SIGNER_TSA_QUALIFIED=true)")
+            if missing:
+                raise ValueError(
+                    "SIGNER_QUALIFIED=true but " + " and ".join(missing) + " is not configured:"
+                    " refusing to start rather than issue evidence labelled qualified"
+                )
+        if self.seal_key_file is not None and self.tsa_url is None:
+            raise ValueError(
+                "SIGNER_SEAL_KEY_FILE is set but SIGNER_TSA_URL is not: every seal needs an RFC 3161"
+                " timestamp; configure the TSA"
+            )
+        if self.evidence_s3_endpoint is not None and (
+            self.evidence_s3_access_key is None or self.evidence_s3_secret_key is None
+        ):
+            raise ValueError(
+                "SIGNER_EVIDENCE_S3_ENDPOINT is set: SIGNER_EVIDENCE_S3_ACCESS_KEY and"
+                " SIGNER_EVIDENCE_S3_SECRET_KEY are required"
+            )
+        return self

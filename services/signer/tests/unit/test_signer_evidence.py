@@ -10,7 +10,16 @@ from uuid import UUID
 
 import pytest
 
-from signer.domain.evidence import EVENT_URI_BASE, EvidenceEvent, build_record, canonical_json
+from signer.domain.evidence import (
+    EVENT_URI_BASE,
+    NON_QUALIFIED_LABEL,
+    UNSEALED,
+    UNSEALED_LABEL,
+    EvidenceEvent,
+    SealAssurance,
+    build_record,
+    canonical_json,
+)
 
 LETTER = UUID("11111111-1111-4111-8111-111111111111")
 
@@ -24,7 +33,9 @@ def record_fields(**changes: Any) -> dict[str, Any]:
         "item_number": "799273987130",
         "details": {"sha256": "a" * 64, "size": 1234},
         "policy_id": "urn:lre:policy:default",
+        "seq": 1,
         "previous_sha256": None,
+        "seal": UNSEALED,
     }
     fields.update(changes)
     return fields
@@ -115,7 +126,7 @@ def test_the_record_carries_every_field() -> None:
         ("details", {"sha256": "b" * 64, "size": 1234}),
         ("details", {"sha256": "a" * 64, "size": 1235}),
         ("policy_id", "urn:lre:policy:cnb"),
-        ("previous_sha256", "c" * 64),
+        ("seal", SealAssurance(sealed=True)),
     ],
 )
 def test_changing_any_field_changes_the_hash(name: str, other: Any) -> None:
@@ -131,6 +142,7 @@ def test_the_second_record_links_to_the_hash_of_the_first() -> None:
         **record_fields(
             evidence_id=UUID("55555555-5555-4555-8555-555555555555"),
             event=EvidenceEvent.notification_for_acceptance,
+            seq=2,
             previous_sha256=first_hash,
         )
     )
@@ -140,7 +152,46 @@ def test_the_second_record_links_to_the_hash_of_the_first() -> None:
 
 def test_editing_the_first_record_breaks_the_link_from_the_second() -> None:
     _, first_hash = build_record(**record_fields())
-    second_body, _ = build_record(**record_fields(previous_sha256=first_hash))
+    second_body, _ = build_record(**record_fields(seq=2, previous_sha256=first_hash))
     _, edited_first_hash = build_record(**record_fields(details={"sha256": "a" * 64, "size": 1}))
 
     assert json.loads(second_body)["previous_sha256"] != edited_first_hash
+
+
+def test_changing_the_link_or_the_position_changes_the_hash() -> None:
+    _, second = build_record(**record_fields(seq=2, previous_sha256="c" * 64))
+    _, relinked = build_record(**record_fields(seq=2, previous_sha256="d" * 64))
+    _, moved = build_record(**record_fields(seq=3, previous_sha256="c" * 64))
+
+    assert len({second, relinked, moved}) == 3
+
+
+@pytest.mark.parametrize(("seq", "previous"), [(1, "c" * 64), (2, None)])
+def test_only_the_first_record_has_no_previous_record(seq: int, previous: str | None) -> None:
+    with pytest.raises(ValueError, match="first record"):
+        build_record(**record_fields(seq=seq, previous_sha256=previous))
+
+
+def test_an_unsealed_record_says_so() -> None:
+    body, _ = build_record(**record_fields(seal=UNSEALED))
+
+    assert json.loads(body)["seal"] == {"sealed": False, "qualified": False, "label": UNSEALED_LABEL}
+
+
+def test_a_record_sealed_with_a_non_qualified_key_says_non_qualifie() -> None:
+    body, _ = build_record(**record_fields(seal=SealAssurance(sealed=True)))
+
+    assert json.loads(body)["seal"]["label"] == NON_QUALIFIED_LABEL == "non qualifié"
+
+
+def test_an_unsealed_record_cannot_claim_to_be_qualified() -> None:
+    with pytest.raises(ValueError, match="qualified"):
+        SealAssurance(sealed=False, qualified=True)
+
+
+def test_canonical_json_follows_rfc_8785_number_and_key_order() -> None:
+    # RFC 8785 §3.2.2.3 (ECMAScript numbers) and §3.2.3 (keys sorted by UTF-16 code units)
+    # U+FF21 sorts after U+1F600 in UTF-16 (0xFF21 > 0xD83D), before it by code point.
+    assert canonical_json({"b": 1.0, "a": 1e21, "\uff21": 0, "\U0001f600": 0}) == (
+        '{"a":1e+21,"b":1,"\U0001f600":0,"\uff21":0}'.encode()
+    )

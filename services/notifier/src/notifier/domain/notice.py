@@ -1,59 +1,98 @@
-"""The notice (avis de mise à disposition) a recipient receives.
+"""The notice (avis de mise à disposition) a recipient receives, on every channel.
 
 CPCE R.53-3: the notice tells the recipient that a registered letter waits, with the
 item number, where to pick it up and until when; it never names the sender, nor the
-subject, before the recipient accepts.
+subject, before the recipient accepts. Nothing here is ever given the sender: a `Notice`
+has no field that could hold it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from html import escape
+from typing import Literal
+from urllib.parse import urlsplit
+
+from lre_shared.messages import NoticeKind
+
+Language = Literal["fr", "en"]
 
 
 @dataclass(frozen=True)
-class NoticeText:
-    subject: str
-    text: str
-    html: str
+class Notice:
+    item_number: str
+    pickup_url: str
+    deadline: date
+    language: Language = "fr"
+    kind: NoticeKind = NoticeKind.notice
+    opt_out_url: str | None = None  # reminders only: stops further reminders
+
+    @property
+    def link(self) -> str:
+        return self.pickup_url.rstrip("/") + "/"
+
+    @property
+    def site(self) -> str:
+        """The pickup site's host name, as a person types it."""
+        return urlsplit(self.link).hostname or self.link
 
 
-def _french_date(day: date) -> str:
-    return day.strftime("%d/%m/%Y")
+def deadline_text(notice: Notice) -> str:
+    return notice.deadline.strftime("%d/%m/%Y")
 
 
-def render_notice(item_number: str, pickup_url: str, deadline: date) -> NoticeText:
-    link = pickup_url.rstrip("/") + "/"
-    subject = "Une lettre recommandée électronique vous attend"
-    lines = [
-        "Bonjour,",
-        "",
-        "Une lettre recommandée électronique vous a été adressée.",
-        "",
-        f"Numéro de pli : {item_number}",
-        f"Pour la relever, rendez-vous sur : {link}",
-        f"Vous pouvez l'accepter ou la refuser jusqu'au {_french_date(deadline)} inclus.",
-        "Passé ce délai, elle sera considérée comme non réclamée.",
-        "",
-        "L'identité de l'expéditeur vous sera communiquée lorsque vous aurez accepté le pli.",
-        "Ce message ne contient aucune pièce jointe et ne vous demande aucun paiement ;",
-        f"pour vérifier qu'il est authentique, saisissez vous-même l'adresse {link}",
-        "dans votre navigateur plutôt que de suivre un lien.",
-    ]
-    text = "\n".join(lines) + "\n"
-    html = (
-        '<!doctype html><html lang="fr"><body>'
-        "<p>Bonjour,</p>"
-        "<p>Une lettre recommandée électronique vous a été adressée.</p>"
-        f"<p><strong>Numéro de pli : {escape(item_number)}</strong></p>"
-        f'<p>Pour la relever, rendez-vous sur <a href="{escape(link)}">{escape(link)}</a>.</p>'
-        f"<p>Vous pouvez l'accepter ou la refuser jusqu'au {_french_date(deadline)} inclus. "
-        "Passé ce délai, elle sera considérée comme non réclamée.</p>"
-        "<p>L'identité de l'expéditeur vous sera communiquée lorsque vous aurez accepté le pli.</p>"
-        "<p>Ce message ne contient aucune pièce jointe et ne vous demande aucun paiement ; "
-        f"pour vérifier qu'il est authentique, saisissez vous-même l'adresse {escape(link)} "
-        "dans votre navigateur plutôt que de suivre un lien.</p>"
-        "</body></html>"
+def sms_text(notice: Notice) -> str:
+    """One or two GSM-7 segments (see gsm7): no character outside the GSM alphabet."""
+    if notice.language == "en":
+        return (
+            f"A registered electronic letter awaits you. Item number {notice.item_number}. "
+            f"Accept or refuse it by {deadline_text(notice)} on {notice.link} "
+            "(type the address yourself)."
+        )
+    return (
+        f"Une lettre recommandée électronique vous attend. Numéro de pli {notice.item_number}, "
+        f"à accepter ou refuser avant le {deadline_text(notice)} inclus sur {notice.link} "
+        "(saisissez l'adresse dans votre navigateur)."
     )
-    return NoticeText(subject=subject, text=text, html=html)
+
+
+def spoken_digits(item_number: str) -> str:
+    """'7, 9, 9, ...': a text-to-speech voice reads each digit alone."""
+    return ", ".join(item_number)
+
+
+def spoken_site(notice: Notice) -> str:
+    return notice.site.replace(".", " point " if notice.language == "fr" else " dot ")
+
+
+@dataclass(frozen=True)
+class VoiceScript:
+    """What the call says: the item number is read digit by digit, twice."""
+
+    opening: str
+    number_intro: str
+    digits: str
+    repeat_intro: str
+    closing: str
+    language: str
+
+
+def voice_script(notice: Notice) -> VoiceScript:
+    digits = spoken_digits(notice.item_number)
+    if notice.language == "en":
+        return VoiceScript(
+            opening="Hello. A registered electronic letter is waiting for you.",
+            number_intro="Its item number is:",
+            digits=digits,
+            repeat_intro="Again, the item number is:",
+            closing=f"To pick it up, go to {spoken_site(notice)}. Goodbye.",
+            language="en-GB",
+        )
+    return VoiceScript(
+        opening="Bonjour. Une lettre recommandée électronique vous attend.",
+        number_intro="Son numéro de pli est :",
+        digits=digits,
+        repeat_intro="Je répète, le numéro de pli est :",
+        closing=f"Pour la relever, rendez-vous sur le site {spoken_site(notice)}. Au revoir.",
+        language="fr-FR",
+    )

@@ -1,66 +1,198 @@
-"""Notifier use cases."""
+"""Notifier use cases.
+
+A `SendNotice` names a channel and, optionally, a fallback order (e.g. email failed for
+good → SMS). Each channel is tried in turn; every attempt is stored. The first channel
+that takes the notice ends it with `NoticeSent`; a transient failure ends the handler
+with an exception so the bus retries the command later (bounded, with back-off); when
+every channel failed for good, `NoticeFailed` gives each reason. Either event feeds the
+NotificationForAcceptance / NotificationForAcceptanceFailure evidence (ETSI EN 319 522).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
+
 from lre_shared.bus import Transaction
-from lre_shared.messages import Message, NoticeFailed, NoticeSent, SendNotice, now_utc
-from notifier.adapters.email import Mailer, PermanentDeliveryError
-from notifier.domain.notice import render_notice
+from lre_shared.messages import (
+    CodeFailed,
+    CodeSent,
+    Message,
+    NoticeChannel,
+    NoticeFailed,
+    NoticeKind,
+    NoticeSent,
+    SendCode,
+    SendNotice,
+    now_utc,
+)
+from notifier.adapters.attempts import Attempt, AttemptLog
+from notifier.adapters.channels import Channel, TextMessenger
+from notifier.adapters.email import Email, Mailer
+from notifier.domain.code import code_text
+from notifier.domain.delivery import PermanentDeliveryError, TransientDeliveryError
+from notifier.domain.notice import Notice
+from notifier.service_layer import reminders
+
+
+def route(command: SendNotice) -> list[tuple[NoticeChannel, str | None]]:
+    """The channels to try, in order, each with the command's address for it."""
+    addresses = {
+        NoticeChannel.email: str(command.address),
+        NoticeChannel.sms: command.phone,
+        NoticeChannel.voice: command.phone,
+        NoticeChannel.fax: command.fax,
+    }
+    order = list(dict.fromkeys((command.channel, *command.fallback)))
+    return [(channel, addresses[channel]) for channel in order]
 
 
 async def send_notice(
-    command: SendNotice, tx: Transaction, *, mailer: Mailer, pickup_url: str
+    command: SendNotice,
+    tx: Transaction,
+    *,
+    channels: Mapping[NoticeChannel, Channel],
+    attempts: AttemptLog,
+    pickup_url: str,
+    reminder_every: timedelta | None = None,
+    opt_out_url: str | None = None,
 ) -> Message | None:
-    notice = render_notice(command.item_number, pickup_url, command.deadline)
-    try:
-        # A transient failure raises: the bus returns the message and retries it later.
-        provider_id = await mailer.send(command.address, notice.subject, notice.text, notice.html)
-    except PermanentDeliveryError as exc:
-        await _record(tx, command, "failed", str(exc))
+    opt_out = None
+    if command.kind is NoticeKind.reminder:
+        schedule = await reminders.active(tx, command.correlation_id)
+        if schedule is None:
+            return None  # decided, opted out or window over since it was queued: stay silent
+        opt_out = reminders.opt_out_link(opt_out_url, schedule.opt_out_token)
+    notice = Notice(
+        command.item_number, pickup_url, command.deadline, command.language, command.kind, opt_out
+    )
+    channels_in_order = route(command)
+    # Only a command with a fallback can come back after one of its channels failed for good
+    # (a later channel failed for now): skip the look-up for the common single-channel case.
+    failed_before = await attempts.failed_for_good(command.message_id) if len(channels_in_order) > 1 else {}
+    reasons: list[str] = []
+    for channel, address in channels_in_order:
+        if channel in failed_before:
+            reasons.append(f"{channel}: {failed_before[channel]}")
+            continue
+        adapter = channels.get(channel)
+        try:
+            if not address:
+                raise PermanentDeliveryError(f"no address for the {channel} channel in the command")
+            if adapter is None:
+                raise PermanentDeliveryError(f"the {channel} channel is not available")
+            provider_id = await adapter.deliver(notice, address)
+        except PermanentDeliveryError as exc:
+            await attempts.record(_attempt(command, channel, address, "failed", str(exc)))
+            reasons.append(f"{channel}: {exc}")
+            continue
+        except TransientDeliveryError as exc:
+            await attempts.record(_attempt(command, channel, address, "deferred", str(exc)))
+            raise  # the bus returns the command and retries it later
+        sent_at = now_utc()
+        await attempts.record(_attempt(command, channel, address, "sent", None, provider_id))
         await tx.publish(
-            NoticeFailed(
+            NoticeSent(
                 correlation_id=command.correlation_id,
                 notice_id=command.message_id,
                 item_number=command.item_number,
-                channel=command.channel,
-                address=command.address,
-                reason=str(exc),
-                permanent=True,
+                channel=channel,
+                address=address,
+                sent_at=sent_at,
+                provider_message_id=provider_id,
+                kind=command.kind,
             )
         )
+        if command.kind is NoticeKind.notice and reminder_every is not None:
+            await reminders.schedule(tx, command, sent_at, reminder_every)
         return None
-    sent_at = now_utc()
-    await _record(tx, command, "sent", None, provider_id)
     await tx.publish(
-        NoticeSent(
+        NoticeFailed(
             correlation_id=command.correlation_id,
             notice_id=command.message_id,
             item_number=command.item_number,
             channel=command.channel,
-            address=command.address,
-            sent_at=sent_at,
-            provider_message_id=provider_id,
+            address=channels_in_order[0][1] or "",
+            reason="; ".join(reasons),
+            permanent=True,
+            kind=command.kind,
+            attempts=tuple(reasons),
         )
     )
     return None
 
 
-async def _record(
-    tx: Transaction,
+def _attempt(
     command: SendNotice,
+    channel: NoticeChannel,
+    address: str | None,
     outcome: str,
     reason: str | None,
     provider_id: str | None = None,
-) -> None:
-    await tx.conn.execute(
-        "INSERT INTO delivery_attempts"
-        " (notice_id, letter_id, channel, address, outcome, reason, provider_message_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+) -> Attempt:
+    return Attempt(
         command.message_id,
         command.correlation_id,
-        command.channel.value,
-        command.address,
+        channel,
+        address or "",
         outcome,
         reason,
         provider_id,
+        command.kind.value,
     )
+
+
+async def send_code(
+    command: SendCode,
+    tx: Transaction,
+    *,
+    mailer: Mailer,
+    texts: TextMessenger,
+    attempts: AttemptLog,
+) -> Message | None:
+    """A one-time signing code, by email or SMS only; no fallback (the recipient chose)."""
+    message = code_text(command.code, command.expires_at, command.language)
+    channel = NoticeChannel(command.channel)
+
+    def attempt(outcome: str, reason: str | None = None, provider_id: str | None = None) -> Attempt:
+        return Attempt(
+            command.message_id,
+            command.correlation_id,
+            channel,
+            command.address,
+            outcome,
+            reason,
+            provider_id,
+            "code",
+        )
+
+    try:
+        if channel is NoticeChannel.email:
+            provider_id = await mailer.send(Email(command.address, message.subject, message.text))
+        else:
+            provider_id = await texts.send_text(command.address, message.text)
+    except PermanentDeliveryError as exc:
+        await attempts.record(attempt("failed", str(exc)))
+        await tx.publish(
+            CodeFailed(
+                correlation_id=command.correlation_id,
+                code_id=command.message_id,
+                channel=command.channel,
+                reason=str(exc),
+            )
+        )
+        return None
+    except TransientDeliveryError as exc:
+        await attempts.record(attempt("deferred", str(exc)))
+        raise
+    await attempts.record(attempt("sent", None, provider_id))
+    await tx.publish(
+        CodeSent(
+            correlation_id=command.correlation_id,
+            code_id=command.message_id,
+            channel=command.channel,
+            sent_at=now_utc(),
+            provider_message_id=provider_id,
+        )
+    )
+    return None

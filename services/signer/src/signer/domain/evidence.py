@@ -1,21 +1,26 @@
 """Evidence records, named after the events of ETSI EN 319 522-2.
 
-Each record is canonical JSON (sorted keys, no insignificant whitespace, UTF-8) and holds
-the SHA-256 of the letter's previous record, so the records of a letter form a hash
-chain: removing or editing one breaks every hash after it.
+Each record is canonical JSON (RFC 8785, the JSON Canonicalization Scheme) and holds its
+position in the letter's chain (`seq`) and the SHA-256 of the letter's previous record, so
+the records of a letter form a hash chain: removing or editing one breaks every link after
+it, and a missing position shows as a gap.
 
-This is the minimal record of the foundation: sealing with the provider's key and an
-RFC 3161 timestamp come with the evidence capability.
+Each record also says how it is sealed (`seal`): by the provider's key with an RFC 3161
+timestamp, labelled "non qualifié" unless both the key and the TSA are qualified
+(eIDAS art. 44 asks a qualified ERDS for qualified seals and timestamps: anything less is
+said so, in the record itself); or not at all, when no seal key is configured.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
+
+import rfc8785
 
 EVENT_URI_BASE = "http://uri.etsi.org/19522/Event/"
 
@@ -36,10 +41,41 @@ class EvidenceEvent(StrEnum):
         return EVENT_URI_BASE + self.value
 
 
+UNSEALED_LABEL = "non scellé — aucune clé de scellement configurée"  # unsealed: no seal key configured
+NON_QUALIFIED_LABEL = "non qualifié"  # non-qualified seal or timestamp
+QUALIFIED_LABEL = "qualifié"
+
+
+@dataclass(frozen=True)
+class SealAssurance:
+    """What a record's seal is worth, written into the record before it is sealed."""
+
+    sealed: bool
+    qualified: bool = False
+
+    def __post_init__(self) -> None:
+        if self.qualified and not self.sealed:
+            raise ValueError("an unsealed record cannot be qualified")
+
+    @property
+    def label(self) -> str:
+        if not self.sealed:
+            return UNSEALED_LABEL
+        return QUALIFIED_LABEL if self.qualified else NON_QUALIFIED_LABEL
+
+    def as_record(self) -> dict[str, Any]:
+        return {"sealed": self.sealed, "qualified": self.qualified, "label": self.label}
+
+
+UNSEALED = SealAssurance(sealed=False)
+
+
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
+    """RFC 8785 (JCS): sorted keys, no insignificant whitespace, UTF-8, ES6 numbers."""
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as e:
+        raise ValueError(f"not representable as canonical JSON (RFC 8785): {e}") from e
 
 
 def build_record(
@@ -51,9 +87,13 @@ def build_record(
     item_number: str | None,
     details: dict[str, Any],
     policy_id: str,
+    seq: int,
     previous_sha256: str | None,
+    seal: SealAssurance,
 ) -> tuple[bytes, str]:
     """The record's canonical bytes and their SHA-256."""
+    if (seq == 1) != (previous_sha256 is None):
+        raise ValueError("the first record of a chain, and only it, has no previous record")
     record = {
         "evidence_id": str(evidence_id),
         "event": event.value,
@@ -63,7 +103,9 @@ def build_record(
         "item_number": item_number,
         "details": details,
         "policy_id": policy_id,
+        "seq": seq,
         "previous_sha256": previous_sha256,
+        "seal": seal.as_record(),
     }
     body = canonical_json(record)
     return body, hashlib.sha256(body).hexdigest()

@@ -1,4 +1,10 @@
-"""Signer use cases: one evidence record per event of a letter's life."""
+"""Signer use cases: one sealed evidence record per event of a letter's life.
+
+Events are named after ETSI EN 319 522-2 (SubmissionAcceptance, NotificationForAcceptance,
+...); the record is sealed (CAdES + RFC 3161 timestamp) inside the transaction that
+stores it, so a record is never stored unsealed when a seal key is configured: a TSA that
+does not answer makes the message retry, not an unsealed record.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from lre_shared.messages import (
     NoticeSent,
 )
 from signer.domain.evidence import EvidenceEvent, build_record
+from signer.service_layer.ports import EvidenceSealer
 
 
 async def record_evidence(
@@ -29,6 +36,7 @@ async def record_evidence(
     item_number: str | None,
     details: dict[str, Any],
     policy_id: str,
+    sealer: EvidenceSealer,
 ) -> None:
     letter_id = source.correlation_id
     # One chain per letter: serialise its writers for the length of this transaction.
@@ -48,11 +56,15 @@ async def record_evidence(
         item_number=item_number,
         details=details,
         policy_id=policy_id,
+        seq=seq,
         previous_sha256=previous_sha,
+        seal=sealer.assurance,
     )
+    seal = await sealer.seal(body)
     await tx.conn.execute(
         "INSERT INTO evidence (evidence_id, letter_id, seq, event, event_time, source_message_id,"
-        " record, record_sha256, previous_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        " record, record_sha256, previous_sha256, seal, seal_label)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         evidence_id,
         letter_id,
         seq,
@@ -62,6 +74,8 @@ async def record_evidence(
         body,
         digest,
         previous_sha,
+        seal,
+        sealer.assurance.label,
     )
     await tx.publish(
         EvidenceRecorded(
@@ -75,7 +89,9 @@ async def record_evidence(
     )
 
 
-async def on_letter_deposited(event: LetterDeposited, tx: Transaction, *, policy_id: str) -> None:
+async def on_letter_deposited(
+    event: LetterDeposited, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
+) -> None:
     await record_evidence(
         tx,
         source=event,
@@ -88,10 +104,13 @@ async def on_letter_deposited(event: LetterDeposited, tx: Transaction, *, policy
             "documents": [json.loads(d.model_dump_json()) for d in event.documents],
         },
         policy_id=policy_id,
+        sealer=sealer,
     )
 
 
-async def on_notice_sent(event: NoticeSent, tx: Transaction, *, policy_id: str) -> None:
+async def on_notice_sent(
+    event: NoticeSent, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
+) -> None:
     await record_evidence(
         tx,
         source=event,
@@ -104,10 +123,13 @@ async def on_notice_sent(event: NoticeSent, tx: Transaction, *, policy_id: str) 
             "provider_message_id": event.provider_message_id,
         },
         policy_id=policy_id,
+        sealer=sealer,
     )
 
 
-async def on_notice_failed(event: NoticeFailed, tx: Transaction, *, policy_id: str) -> None:
+async def on_notice_failed(
+    event: NoticeFailed, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
+) -> None:
     await record_evidence(
         tx,
         source=event,
@@ -116,10 +138,13 @@ async def on_notice_failed(event: NoticeFailed, tx: Transaction, *, policy_id: s
         item_number=event.item_number,
         details={"channel": event.channel.value, "address": event.address, "reason": event.reason},
         policy_id=policy_id,
+        sealer=sealer,
     )
 
 
-async def on_letter_accepted(event: LetterAccepted, tx: Transaction, *, policy_id: str) -> None:
+async def on_letter_accepted(
+    event: LetterAccepted, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
+) -> None:
     await record_evidence(
         tx,
         source=event,
@@ -128,10 +153,13 @@ async def on_letter_accepted(event: LetterAccepted, tx: Transaction, *, policy_i
         item_number=event.item_number,
         details={},
         policy_id=policy_id,
+        sealer=sealer,
     )
 
 
-async def on_letter_refused(event: LetterRefused, tx: Transaction, *, policy_id: str) -> None:
+async def on_letter_refused(
+    event: LetterRefused, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
+) -> None:
     await record_evidence(
         tx,
         source=event,
@@ -140,4 +168,5 @@ async def on_letter_refused(event: LetterRefused, tx: Transaction, *, policy_id:
         item_number=event.item_number,
         details={"reason": "refused by the recipient"},
         policy_id=policy_id,
+        sealer=sealer,
     )

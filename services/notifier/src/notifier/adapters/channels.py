@@ -1,0 +1,85 @@
+"""A channel delivers a notice to one address; each provider sits behind this interface.
+
+`deliver` returns the provider's id for the message and raises `PermanentDeliveryError`
+or `TransientDeliveryError` (notifier.domain.delivery) when it cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lre_shared.messages import NoticeKind
+from notifier.adapters.email import Email, Mailer
+from notifier.adapters.templates import render
+from notifier.domain.delivery import PermanentDeliveryError
+from notifier.domain.notice import Notice
+from notifier.domain.rate import TokenBucket
+
+
+class Channel(Protocol):
+    async def deliver(self, notice: Notice, address: str) -> str: ...
+
+
+class TextMessenger(Protocol):
+    """Short texts (one-time codes) to a phone number."""
+
+    async def send_text(self, to: str, body: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class EmailChannel:
+    """The legal channel (CPCE R.53-3): multipart text + HTML, List-Unsubscribe on reminders."""
+
+    mailer: Mailer
+
+    async def deliver(self, notice: Notice, address: str) -> str:
+        text = render(notice)
+        headers: tuple[tuple[str, str], ...] = ()
+        if notice.kind is NoticeKind.reminder and notice.opt_out_url:
+            # RFC 8058: one-click opt-out, a POST to the same URL, covered by DKIM.
+            headers = (
+                ("List-Unsubscribe", f"<{notice.opt_out_url}>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            )
+        return await self.mailer.send(Email(address, text.subject, text.text, text.html, headers))
+
+
+@dataclass(frozen=True)
+class UnconfiguredChannel:
+    """A channel the operator did not configure: refused for good, naming what is missing."""
+
+    name: str
+    missing: tuple[str, ...]
+
+    async def deliver(self, notice: Notice, address: str) -> str:
+        raise self.refusal()
+
+    async def send_text(self, to: str, body: str) -> str:
+        raise self.refusal()
+
+    def refusal(self) -> PermanentDeliveryError:
+        return PermanentDeliveryError(
+            f"the {self.name} channel is not configured: set {', '.join(self.missing)}"
+        )
+
+
+@dataclass
+class RateLimited:
+    """Holds each delivery until the provider's token bucket has a token for it."""
+
+    channel: Channel
+    bucket: TokenBucket
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    waited: float = field(default=0.0, init=False)
+
+    async def deliver(self, notice: Notice, address: str) -> str:
+        wait = self.bucket.reserve(self.clock())
+        if wait > 0:
+            self.waited += wait
+            await self.sleep(wait)
+        return await self.channel.deliver(notice, address)

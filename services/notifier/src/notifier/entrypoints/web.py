@@ -1,0 +1,115 @@
+"""The notifier's HTTP routes: provider status callbacks and the reminder opt-out link."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+
+from lre_shared import outbox
+from lre_shared.messages import NoticeChannel, NoticeDelivered
+from notifier.service_layer import reminders
+
+TWILIO_STATUS_PATH = "/providers/twilio/status"
+FINAL_DELIVERED = {"delivered", "completed"}
+FINAL_FAILED = {"failed", "undelivered", "busy", "no-answer", "canceled"}
+
+CONFIRM = (
+    '<!doctype html><html lang="fr"><body><form method="post">'
+    "<p>Ne plus recevoir de rappels pour ce pli ?</p>"
+    '<button type="submit">Confirmer / Confirm</button></form>'
+    '<p lang="en">Stop reminders about this letter?</p></body></html>'
+)
+OPTED_OUT = (
+    '<!doctype html><html lang="fr"><body><p>Vous ne recevrez plus de rappels pour ce pli.</p>'
+    '<p lang="en">You will receive no more reminders about this letter.</p></body></html>'
+)
+
+
+def create_site(
+    pool: Callable[[], asyncpg.Pool], *, own_url: str, twilio_auth_token: str | None
+) -> Starlette:
+    validator = RequestValidator(twilio_auth_token) if twilio_auth_token else None
+
+    async def twilio_status(request: Request) -> Response:
+        form = {key: str(value) for key, value in (await request.form()).items()}
+        signature = request.headers.get("X-Twilio-Signature", "")
+        # Twilio signs the URL it called: ours as the public knows it, not as the proxy forwards it.
+        url = own_url + TWILIO_STATUS_PATH + (f"?{request.url.query}" if request.url.query else "")
+        if validator is None or not validator.validate(url, form, signature):
+            return PlainTextResponse("invalid signature", status_code=403)
+        sid = form.get("MessageSid") or form.get("CallSid") or ""
+        status = form.get("MessageStatus") or form.get("CallStatus") or ""
+        async with pool().acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT notice_id, letter_id, channel, address, kind FROM delivery_attempts"
+                " WHERE provider_message_id = $1 AND outcome = 'sent'",
+                sid,
+            )
+            if row is None:
+                return PlainTextResponse("unknown sid", status_code=200)
+            if status in FINAL_FAILED:
+                # Kept with the attempts; email stays the legal channel (CPCE R.53-3).
+                await conn.execute(
+                    "INSERT INTO delivery_attempts (notice_id, letter_id, channel, address, outcome,"
+                    " reason, provider_message_id, kind) VALUES ($1, $2, $3, $4, 'failed', $5, $6, $7)",
+                    row["notice_id"],
+                    row["letter_id"],
+                    row["channel"],
+                    row["address"],
+                    f"provider status {status} {form.get('ErrorCode', '')}".strip(),
+                    sid,
+                    row["kind"],
+                )
+            if status in FINAL_DELIVERED:
+                await conn.execute(
+                    "INSERT INTO delivery_attempts (notice_id, letter_id, channel, address, outcome,"
+                    " reason, provider_message_id, kind) VALUES ($1, $2, $3, $4, 'delivered', $5, $6, $7)",
+                    row["notice_id"],
+                    row["letter_id"],
+                    row["channel"],
+                    row["address"],
+                    status,
+                    sid,
+                    row["kind"],
+                )
+                await outbox.enqueue(
+                    conn,
+                    NoticeDelivered(
+                        correlation_id=row["letter_id"],
+                        notice_id=row["notice_id"],
+                        channel=NoticeChannel(row["channel"]),
+                        provider_message_id=sid,
+                        status=status,
+                        delivered_at=datetime.now(UTC),
+                    ),
+                )
+        return PlainTextResponse("ok")
+
+    async def opt_out(request: Request) -> Response:
+        token = request.path_params["token"]
+        async with pool().acquire() as conn:
+            if request.method == "GET":
+                # A GET only asks: mail scanners fetch every link of a message, and must not
+                # opt the recipient out. The form (or RFC 8058 one-click) POSTs.
+                found = await reminders.known(conn, token)
+                page = CONFIRM
+            else:
+                found = await reminders.opt_out(conn, token)
+                page = OPTED_OUT
+        if not found:
+            return PlainTextResponse("unknown link", status_code=404)
+        return HTMLResponse(page)
+
+    return Starlette(
+        routes=[
+            Route(TWILIO_STATUS_PATH, twilio_status, methods=["POST"]),
+            Route(reminders.OPT_OUT_PATH + "{token}", opt_out, methods=["GET", "POST"]),
+        ]
+    )

@@ -1,0 +1,174 @@
+"""The human proofs, in French: what each must say.
+
+CPCE R.53-2 (proof of deposit, preuve de dépôt): sender's name and email, recipient's name
+and email, the item's unique number, date and time of deposit by an electronic timestamp,
+the provider's seal. CPCE R.53-3 (proofs of receipt, refusal, non-claim): the same, and the
+date and time of receipt (acceptance), of refusal, or the end of the 15-day window without
+claim (non réclamée), by an electronic timestamp. The seal itself is the PAdES signature the
+adapter adds; its assurance ("non qualifié") is printed on every proof.
+
+Events are ETSI EN 319 522-2's: SubmissionAcceptance (deposit), ConsignmentAcceptance
+(receipt), ConsignmentRejection (refusal), AcceptanceRejectionExpiry (non-claim).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from signer.domain.evidence import EvidenceEvent, SealAssurance
+
+PARIS = ZoneInfo("Europe/Paris")
+PROVIDER_NOTE = (
+    "Document scellé électroniquement par le prestataire ; vérifiable avec la commande « lre verify »."
+)
+
+
+class ProofKind(StrEnum):
+    deposit = "deposit"  # preuve de dépôt, R.53-2
+    receipt = "receipt"  # preuve de réception, R.53-3
+    refusal = "refusal"  # preuve de refus, R.53-3
+    non_claim = "non_claim"  # preuve de non-réclamation, R.53-3
+
+    @property
+    def heading(self) -> str:
+        return {
+            ProofKind.deposit: "Preuve de dépôt",
+            ProofKind.receipt: "Preuve de réception",
+            ProofKind.refusal: "Preuve de refus",
+            ProofKind.non_claim: "Preuve de non-réclamation",
+        }[self]
+
+    @property
+    def event(self) -> EvidenceEvent:
+        return {
+            ProofKind.deposit: EvidenceEvent.submission_acceptance,
+            ProofKind.receipt: EvidenceEvent.consignment_acceptance,
+            ProofKind.refusal: EvidenceEvent.consignment_rejection,
+            ProofKind.non_claim: EvidenceEvent.acceptance_rejection_expiry,
+        }[self]
+
+    @property
+    def moment(self) -> str:
+        """The label of the date and time the proof attests (R.53-2 / R.53-3)."""
+        return {
+            ProofKind.deposit: "Date et heure du dépôt",
+            ProofKind.receipt: "Date et heure de la réception (acceptation)",
+            ProofKind.refusal: "Date et heure du refus",
+            ProofKind.non_claim: "Date et heure de fin du délai de 15 jours sans réclamation",
+        }[self]
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class DocumentFact:
+    filename: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class LetterFacts:
+    """What every proof of a letter repeats."""
+
+    item_number: str
+    sender: Party
+    recipient: Party
+    deposited_at: datetime
+    documents: tuple[DocumentFact, ...]
+    policy_id: str
+
+
+@dataclass(frozen=True)
+class EvidenceFact:
+    event: EvidenceEvent
+    event_time: datetime
+    evidence_id: str
+    record_sha256: str
+
+
+@dataclass(frozen=True)
+class ProofContent:
+    """A proof as text: a title, labelled fields, and closing notes."""
+
+    title: str
+    filename: str
+    fields: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...]
+
+
+def french_time(moment: datetime) -> str:
+    """'26/11/2026 à 15:35:12 (heure de Paris), soit 14:35:12 UTC'."""
+    if moment.tzinfo is None:
+        raise ValueError("a proof's time must carry its time zone")
+    paris = moment.astimezone(PARIS)
+    utc = moment.astimezone(UTC)
+    return f"{paris:%d/%m/%Y à %H:%M:%S} (heure de Paris), soit {utc:%H:%M:%S} UTC"
+
+
+def _letter_fields(facts: LetterFacts) -> list[tuple[str, str]]:
+    fields = [
+        ("Numéro de pli", facts.item_number),
+        ("Expéditeur", facts.sender.name),
+        ("Adresse électronique de l'expéditeur", facts.sender.email),
+        ("Destinataire", facts.recipient.name),
+        ("Adresse électronique du destinataire", facts.recipient.email),
+    ]
+    for document in facts.documents:
+        fields.append(("Document", f"{document.filename} (SHA-256 {document.sha256})"))
+    return fields
+
+
+def _seal_notes(seal: SealAssurance) -> tuple[str, ...]:
+    return (
+        f"Cachet et horodatage du prestataire : {seal.label}.",
+        PROVIDER_NOTE,
+    )
+
+
+def proof(kind: ProofKind, facts: LetterFacts, evidence: EvidenceFact, seal: SealAssurance) -> ProofContent:
+    if evidence.event is not kind.event:
+        raise ValueError(f"a {kind.heading.lower()} attests {kind.event.value}, not {evidence.event.value}")
+    fields = _letter_fields(facts)
+    fields.append(("Date et heure du dépôt", french_time(facts.deposited_at)))
+    if kind is not ProofKind.deposit:
+        fields.append((kind.moment, french_time(evidence.event_time)))
+    fields += [
+        ("Événement (ETSI EN 319 522)", evidence.event.uri),
+        ("Preuve n°", evidence.evidence_id),
+        ("Empreinte de la preuve (SHA-256)", evidence.record_sha256),
+        ("Politique de preuve", facts.policy_id),
+    ]
+    return ProofContent(
+        title=f"{kind.heading} — lettre recommandée électronique",
+        filename=f"{kind.value}_{facts.item_number}.pdf",
+        fields=tuple(fields),
+        notes=_seal_notes(seal),
+    )
+
+
+def envelope(facts: LetterFacts, evidence: Sequence[EvidenceFact], seal: SealAssurance) -> ProofContent:
+    """`pli_<number>.pdf`: the letter and every evidence record of its life, in order."""
+    fields = _letter_fields(facts)
+    fields.append(("Date et heure du dépôt", french_time(facts.deposited_at)))
+    for number, fact in enumerate(evidence, start=1):
+        fields.append(
+            (
+                f"Preuve {number} : {fact.event.value}",
+                f"{french_time(fact.event_time)} — SHA-256 {fact.record_sha256}",
+            )
+        )
+    fields.append(("Politique de preuve", facts.policy_id))
+    return ProofContent(
+        title=f"Pli n° {facts.item_number} — lettre recommandée électronique",
+        filename=f"pli_{facts.item_number}.pdf",
+        fields=tuple(fields),
+        notes=_seal_notes(seal),
+    )

@@ -1,0 +1,102 @@
+"""Proof PDFs sealed PAdES B-LT against the test PKI, accepted by pyHanko's validator
+offline, from the validation data embedded in the PDF alone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from io import BytesIO
+
+import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import DocumentSecurityStore, async_validate_pdf_signature
+from pypdf import PdfReader
+
+from signer.adapters.pdf import PadesSealer, render_pdf
+from signer.adapters.sealing import load_signer, timestamper
+from signer.domain.evidence import EvidenceEvent, SealAssurance
+from signer.domain.proofs import DocumentFact, EvidenceFact, LetterFacts, Party, ProofKind, envelope, proof
+from tests.support.pki import TestPki
+
+pytestmark = pytest.mark.integration
+
+FACTS = LetterFacts(
+    item_number="799273987130",
+    sender=Party("ACME SAS", "legal@acme.example"),
+    recipient=Party("Camille Martin", "camille.martin@example.org"),
+    deposited_at=datetime(2025, 3, 1, 9, 0, tzinfo=UTC),
+    documents=(DocumentFact("mise-en-demeure.pdf", "a" * 64),),
+    policy_id="urn:lre:policy:fr_lre:v1",
+)
+
+
+def pades(pki: TestPki, *, lta: bool = False) -> PadesSealer:
+    signer = load_signer(pki.key_file("seal"), cert_file=pki.cert_file("seal"), chain_files=pki.chain_files)
+    return PadesSealer(signer, timestamper(pki.tsa_url), trust_roots=[pki.cert("root")], lta=lta)
+
+
+async def sealed(pki: TestPki, pdf: bytes, *, lta: bool = False) -> bytes:
+    sealer = pades(pki, lta=lta)
+    try:
+        return await sealer.seal(pdf)
+    finally:
+        await sealer.close()
+
+
+async def validate_offline(pdf: bytes, pki: TestPki) -> tuple[object, DocumentSecurityStore]:
+    """pyHanko's validator with no fetching and hard-fail revocation: only what is embedded."""
+    reader = PdfFileReader(BytesIO(pdf))
+    dss = DocumentSecurityStore.read_dss(reader)
+    context = dss.as_validation_context(
+        {"trust_roots": [pki.cert("root")], "allow_fetching": False, "revocation_mode": "hard-fail"}
+    )
+    status = await async_validate_pdf_signature(reader.embedded_signatures[0], context)
+    return status, dss
+
+
+def contents(kind: ProofKind) -> object:
+    return proof(
+        kind,
+        FACTS,
+        EvidenceFact(kind.event, datetime(2025, 3, 2, 10, 30, tzinfo=UTC), "e-1", "b" * 64),
+        SealAssurance(sealed=True),
+    )
+
+
+@pytest.mark.parametrize("kind", list(ProofKind))
+async def test_every_proof_is_sealed_pades_b_lt_and_validates_offline(
+    test_pki: TestPki, kind: ProofKind
+) -> None:
+    pdf = await sealed(test_pki, render_pdf(contents(kind)))  # type: ignore[arg-type]
+
+    status, dss = await validate_offline(pdf, test_pki)
+
+    assert status.bottom_line, status.pretty_print_details()  # type: ignore[attr-defined]
+    assert status.timestamp_validity is not None  # B-T: a signature timestamp  # type: ignore[attr-defined]
+    assert dss.ocsps or dss.crls  # B-LT: revocation data embedded
+    text = "".join(page.extract_text() for page in PdfReader(BytesIO(pdf)).pages)
+    assert kind.heading in text
+    assert "non qualifié" in text
+    assert "Camille Martin" in text
+
+
+async def test_the_envelope_is_sealed_pades_b_lta_by_configuration(test_pki: TestPki) -> None:
+    facts = [
+        EvidenceFact(EvidenceEvent.submission_acceptance, FACTS.deposited_at, "e-1", "b" * 64),
+        EvidenceFact(EvidenceEvent.consignment_acceptance, datetime(2025, 3, 2, tzinfo=UTC), "e-2", "c" * 64),
+    ]
+    pdf = await sealed(test_pki, render_pdf(envelope(FACTS, facts, SealAssurance(sealed=True))), lta=True)
+
+    status, _ = await validate_offline(pdf, test_pki)
+    reader = PdfFileReader(BytesIO(pdf))
+
+    assert status.bottom_line  # type: ignore[attr-defined]
+    assert len(reader.embedded_signatures) == 2  # the seal, and the document timestamp of B-LTA
+
+
+async def test_one_changed_byte_in_a_sealed_proof_is_detected(test_pki: TestPki) -> None:
+    pdf = await sealed(test_pki, render_pdf(contents(ProofKind.receipt)))  # type: ignore[arg-type]
+    tampered = pdf.replace(b"Camille Martin", b"Camille Martjn", 1)
+
+    status, _ = await validate_offline(tampered, test_pki)
+
+    assert not status.intact  # type: ignore[attr-defined]

@@ -1,0 +1,80 @@
+"""The proofs' content, in French, with every item CPCE R.53-2 and R.53-3 require."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from signer.adapters.pdf import render_pdf
+from signer.domain.evidence import EvidenceEvent, SealAssurance
+from signer.domain.proofs import (
+    DocumentFact,
+    EvidenceFact,
+    LetterFacts,
+    Party,
+    ProofKind,
+    envelope,
+    french_time,
+    proof,
+)
+
+FACTS = LetterFacts(
+    item_number="799273987130",
+    sender=Party("ACME SAS", "legal@acme.example"),
+    recipient=Party("Camille Martin", "camille.martin@example.org"),
+    deposited_at=datetime(2025, 3, 1, 9, 0, tzinfo=UTC),
+    documents=(DocumentFact("mise-en-demeure.pdf", "a" * 64),),
+    policy_id="urn:lre:policy:fr_lre:v1",
+)
+SEAL = SealAssurance(sealed=True)
+
+
+def fact(event: EvidenceEvent, hour: int = 10) -> EvidenceFact:
+    return EvidenceFact(event, datetime(2025, 3, 2, hour, 30, tzinfo=UTC), "e-1", "b" * 64)
+
+
+def test_times_are_given_in_paris_time_and_utc() -> None:
+    assert french_time(datetime(2025, 3, 2, 10, 30, tzinfo=UTC)) == (
+        "02/03/2025 à 11:30:00 (heure de Paris), soit 10:30:00 UTC"
+    )
+
+
+@pytest.mark.parametrize("kind", list(ProofKind))
+def test_every_proof_carries_the_items_of_cpce_r53_2_and_r53_3(kind: ProofKind) -> None:
+    content = proof(kind, FACTS, fact(kind.event), SEAL)
+    fields = dict(content.fields)
+
+    assert fields["Numéro de pli"] == "799273987130"
+    assert fields["Expéditeur"] == "ACME SAS"
+    assert fields["Adresse électronique de l'expéditeur"] == "legal@acme.example"
+    assert fields["Destinataire"] == "Camille Martin"
+    assert fields["Adresse électronique du destinataire"] == "camille.martin@example.org"
+    assert fields["Date et heure du dépôt"] == "01/03/2025 à 10:00:00 (heure de Paris), soit 09:00:00 UTC"
+    assert "Cachet et horodatage du prestataire : non qualifié." in content.notes
+    if kind is not ProofKind.deposit:
+        assert fields[kind.moment] == "02/03/2025 à 11:30:00 (heure de Paris), soit 10:30:00 UTC"
+
+
+def test_a_proof_of_refusal_cannot_be_made_from_an_acceptance() -> None:
+    with pytest.raises(ValueError, match="ConsignmentRejection"):
+        proof(ProofKind.refusal, FACTS, fact(EvidenceEvent.consignment_acceptance), SEAL)
+
+
+def test_the_envelope_is_named_after_the_item_number_and_lists_every_record() -> None:
+    records = [fact(EvidenceEvent.submission_acceptance, 9), fact(EvidenceEvent.consignment_acceptance, 11)]
+
+    content = envelope(FACTS, records, SEAL)
+
+    assert content.filename == "pli_799273987130.pdf"
+    labels = [label for label, _ in content.fields]
+    assert "Preuve 1 : SubmissionAcceptance" in labels
+    assert "Preuve 2 : ConsignmentAcceptance" in labels
+
+
+def test_a_long_envelope_spans_several_pages() -> None:
+    records = [fact(EvidenceEvent.notification_for_acceptance, h % 24) for h in range(80)]
+
+    pdf = render_pdf(envelope(FACTS, records, SEAL))
+
+    assert pdf.count(b"/Type /Page ") >= 2

@@ -1,0 +1,128 @@
+"""The TEST-ONLY public key infrastructure, served over HTTP while tests run.
+
+`deploy/pki/certomancer.yml` describes it: a root and an intermediate CA, the provider's
+evidence seal, a time-stamping authority, OCSP and CRLs, and a recipient's personal
+certificate (plus a revoked one). Keys are generated here, into a temporary directory, at
+every test session: no private key is ever committed. certomancer's Animator (a WSGI app)
+is served by werkzeug on 127.0.0.1 on a free port, so the TSA, OCSP and CRL URLs written
+into the certificates are real and answer.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from asn1crypto import pem, x509
+from certomancer.integrations.animator import Animator, AnimatorArchStore
+from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig, PKIArchitecture
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "pki" / "certomancer.yml"
+ARCH = ArchLabel("lre-test")
+KEYS = ("root", "interm", "interm-ocsp", "tsa", "seal", "recipient", "recipient-revoked")
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No access log line per OCSP or timestamp request."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def generate_keys(directory: Path) -> None:
+    """Fresh P-256 keys, unencrypted PEM: test-only, thrown away with the directory."""
+    for name in KEYS:
+        key = ec.generate_private_key(ec.SECP256R1())
+        (directory / f"{name}.key.pem").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+
+
+@dataclass
+class TestPki:
+    """The running test PKI: where its services answer and its files are."""
+
+    __test__ = False  # not a test class, for pytest
+
+    base_url: str
+    directory: Path
+    config: CertomancerConfig
+
+    @property
+    def arch(self) -> PKIArchitecture:
+        return self.config.get_pki_arch(ARCH)
+
+    @property
+    def tsa_url(self) -> str:
+        return f"{self.base_url}/lre-test/tsa/tsa"
+
+    def cert(self, label: str) -> x509.Certificate:
+        return self.arch.get_cert(CertLabel(label))
+
+    def cert_file(self, label: str) -> Path:
+        path = self.directory / f"{label}.cert.pem"
+        if not path.exists():
+            path.write_bytes(pem.armor("CERTIFICATE", self.cert(label).dump()))
+        return path
+
+    def key_file(self, label: str) -> Path:
+        return self.directory / f"{label}.key.pem"
+
+    def pkcs12_file(self, label: str, password: bytes) -> Path:
+        path = self.directory / f"{label}.p12"
+        path.write_bytes(self.arch.package_pkcs12(CertLabel(label), password=password))
+        return path
+
+    @property
+    def root_file(self) -> Path:
+        return self.cert_file("root")
+
+    @property
+    def chain_files(self) -> tuple[Path, ...]:
+        """The intermediate certificates between a leaf and the root."""
+        return (self.cert_file("interm"),)
+
+
+@contextmanager
+def running_pki(directory: Path) -> Iterator[TestPki]:
+    """Generate the keys into `directory` and serve the PKI until the block ends."""
+    generate_keys(directory)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    config = CertomancerConfig.from_file(
+        str(CONFIG), key_search_dir=str(directory), external_url_prefix=base_url
+    )
+    app = Animator(AnimatorArchStore(config.pki_archs), with_web_ui=False)
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="certomancer", daemon=True)
+    thread.start()
+    try:
+        yield TestPki(base_url=base_url, directory=directory, config=config)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def test_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestPki]:
+    with running_pki(tmp_path_factory.mktemp("pki")) as pki:
+        yield pki
