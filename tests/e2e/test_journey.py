@@ -46,7 +46,7 @@ def platform_running(services: RunningPlatform) -> RunningPlatform:
 
 
 async def test_a_letter_goes_from_deposit_to_download_through_all_five_services(
-    platform_running: RunningPlatform, smtp: SmtpServer, amqp_url: str
+    platform_running: RunningPlatform, smtp: SmtpServer
 ) -> None:
     pdf = demo_pdf("Mise en demeure de test " + uuid.uuid4().hex)
     recipient = DEMO_RECIPIENT.model_copy(update={"email": f"e2e-{uuid.uuid4().hex[:8]}@exemple.example"})
@@ -56,7 +56,7 @@ async def test_a_letter_goes_from_deposit_to_download_through_all_five_services(
         recipient=recipient,
         main_document=Document(filename="mise-en-demeure.pdf", content=pdf),
     )
-    letter_id = await submit_letter(amqp_url, command)
+    letter_id = await submit_letter(platform_running.amqp_url, command)
 
     # The notice, from the real SMTP server: item number, link, deadline; never the sender.
     notice = await smtp.store.wait_for_async(lambda m: m["To"] == recipient.email, timeout=60)

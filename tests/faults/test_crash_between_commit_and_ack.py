@@ -36,8 +36,9 @@ async def _wait_for(query: str, url: str, *args: object, timeout: float = 60.0) 
 
 
 async def test_a_consumer_killed_between_commit_and_ack_applies_the_message_exactly_once(
-    services: RunningPlatform, amqp_url: str
+    services: RunningPlatform,
 ) -> None:
+    amqp_url = services.amqp_url
     services.start("archive")
     services.start("signer", {"SIGNER_FAULT_INJECTION": f"kill-after-commit:{QUEUE}"})
     signer_db = services.database_url("signer")

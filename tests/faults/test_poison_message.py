@@ -33,8 +33,9 @@ async def _publish(amqp_url: str, body: bytes, message_id: str) -> None:
 
 
 async def test_a_malformed_message_is_dead_lettered_with_its_reason_and_the_next_is_processed(
-    services: RunningPlatform, amqp_url: str
+    services: RunningPlatform,
 ) -> None:
+    amqp_url = services.amqp_url
     services.start("signer")
     poison_id = f"poison-{uuid.uuid4().hex[:8]}"
     await _publish(amqp_url, b'{"item_number": "not a number"}', poison_id)

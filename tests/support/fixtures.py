@@ -55,7 +55,9 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
         return
     data = tmp_path_factory.mktemp("seaweed")
     for _ in range(5):
-        base = infra.free_port_block(11, 20000, 30000)
+        # Below the kernel's ephemeral range (32768+), where outgoing connections take ports;
+        # admin gRPC sits at base+10008.
+        base = infra.free_port_block(11, 20000, 22500)
         if infra.port_open("127.0.0.1", base + 10008):
             continue
         server, _process = start_seaweed(

@@ -48,6 +48,10 @@ class RunningPlatform:
         for service in list(self.processes):
             self.stop(service)
 
+    @property
+    def amqp_url(self) -> str:
+        return self.config.infra.amqp_url
+
     def database_url(self, service: str) -> str:
         return platform.service_environment(self.config, service)[f"{service.upper()}_DATABASE_URL"]
 
@@ -66,7 +70,8 @@ def platform_config(
             smtp_port=smtp.port,
         ),
         database_prefix=f"{db_prefix}_{name}",
-        ports=platform.default_ports(infra.free_port_block(5, 40000, 50000)),
+        # Below the kernel's ephemeral range (32768+), where outgoing connections take ports.
+        ports=platform.default_ports(infra.free_port_block(5, 23000, 32000)),
         session_secret=secrets.token_urlsafe(48),
     )
 
@@ -74,18 +79,19 @@ def platform_config(
 @pytest.fixture(scope="module")
 def services(
     request: pytest.FixtureRequest,
-    amqp_url: str,
     postgres_server: str,
     db_prefix: str,
     s3: SeaweedS3,
     smtp: SmtpServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningPlatform]:
-    """A platform of this test module's own (its own databases), not started yet."""
+    """A platform of this test module's own (its own virtual host and databases), not
+    started yet: what one module leaves on the bus never reaches another's services."""
     name = request.module.__name__.rpartition(".")[2].removeprefix("test_")[:20]
-    running = RunningPlatform(
-        platform_config(amqp_url, postgres_server, db_prefix, s3, smtp, name),
-        tmp_path_factory.mktemp(f"logs-{name}"),
-    )
-    yield running
-    running.stop_all()
+    with infra.rabbitmq_url() as amqp_url:
+        running = RunningPlatform(
+            platform_config(amqp_url, postgres_server, db_prefix, s3, smtp, name),
+            tmp_path_factory.mktemp(f"logs-{name}"),
+        )
+        yield running
+        running.stop_all()
