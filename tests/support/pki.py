@@ -2,10 +2,10 @@
 
 `deploy/pki/certomancer.yml` describes it: a root and an intermediate CA, the provider's
 evidence seal, a time-stamping authority, OCSP and CRLs, and a recipient's personal
-certificate (plus a revoked one). Keys are generated here, into a temporary directory, at
-every test session: no private key is ever committed. certomancer's Animator (a WSGI app)
-is served by werkzeug on 127.0.0.1 on a free port, so the TSA, OCSP and CRL URLs written
-into the certificates are real and answer.
+certificate (plus a revoked one, and one from a CA nobody trusts). Keys are generated here,
+into a temporary directory, at every test session: no private key is ever committed.
+certomancer's Animator (a WSGI app) is served by werkzeug on 127.0.0.1 on a free port, so
+the TSA, OCSP and CRL URLs written into the certificates are real and answer.
 """
 
 from __future__ import annotations
@@ -27,7 +27,17 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "pki" / "certomancer.yml"
 ARCH = ArchLabel("lre-test")
-KEYS = ("root", "interm", "interm-ocsp", "tsa", "seal", "recipient", "recipient-revoked")
+KEYS = (
+    "root",
+    "interm",
+    "interm-ocsp",
+    "tsa",
+    "seal",
+    "recipient",
+    "recipient-revoked",
+    "rogue-root",
+    "rogue-recipient",
+)
 
 
 class QuietHandler(WSGIRequestHandler):

@@ -84,6 +84,13 @@ class Message(Contract):
         return self.model_dump_json().encode()
 
 
+class Reply(Message):
+    """The answer to a request/reply query: sent to the asker's reply queue through the
+    default exchange, never routed by topology."""
+
+    exchange: ClassVar[str] = ""
+
+
 # ----------------------------------------------------------------------------- values
 
 
@@ -185,10 +192,9 @@ class IssueDownloadLink(Message):
     document_id: UUID
 
 
-class DownloadLinkIssued(Message):
+class DownloadLinkIssued(Reply):
     """Reply to `IssueDownloadLink`: `url` is empty when no such document is available."""
 
-    exchange: ClassVar[str] = ""
     routing_key: ClassVar[str] = "download_link.issued.v1"
 
     document_id: UUID
@@ -338,6 +344,60 @@ class EvidenceRecorded(Message):
     previous_sha256: str | None
 
 
+class ReceiptProblem(StrEnum):
+    """Why a signed acknowledgement of receipt (AR) was not accepted: one reason each."""
+
+    unreadable = "unreadable"  # not a PDF, or not one that can be read
+    unsigned = "unsigned"  # no signature in it
+    not_issued = "not_issued"  # no AR was issued for this letter
+    not_our_receipt = "not_our_receipt"  # the signed revision is not the AR we issued, byte for byte
+    signature_broken = "signature_broken"  # the signature does not match the signed bytes
+    modified_after_signing = "modified_after_signing"  # bytes added after the signature
+    untrusted = "untrusted"  # the certificate does not chain to a trusted root
+    revoked = "revoked"  # the certificate was revoked when checked (OCSP or CRL)
+    revocation_unknown = "revocation_unknown"  # no OCSP response or CRL could settle it
+    name_mismatch = "name_mismatch"  # the certificate names someone other than the recipient
+
+
+class IssueReceiptForm(Message):
+    """Request/reply: the AR PDF (avis de réception) an accepted letter's recipient signs with
+    a personal certificate (CPCE R.53-3)."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.signer)
+    routing_key: ClassVar[str] = "issue_receipt_form.v1"
+
+
+class ReceiptFormIssued(Reply):
+    """Reply to `IssueReceiptForm`: `pdf` is empty, and `reason` says why, when none can be issued."""
+
+    routing_key: ClassVar[str] = "receipt_form.issued.v1"
+
+    filename: str
+    pdf: Base64Bytes = Field(description="The AR to sign, base64; the same bytes at every request.")
+    sha256: str | None
+    reason: str | None = None
+
+
+class CheckSignedReceipt(Message):
+    """Request/reply: check an AR the recipient signed with a personal certificate."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.signer)
+    routing_key: ClassVar[str] = "check_signed_receipt.v1"
+
+    pdf: Base64Bytes = Field(description="The signed AR as uploaded, base64.")
+
+
+class SignedReceiptChecked(Reply):
+    """Reply to `CheckSignedReceipt`: `problem` is None when the signed AR is accepted."""
+
+    routing_key: ClassVar[str] = "signed_receipt.checked.v1"
+
+    accepted: bool
+    problem: ReceiptProblem | None = None
+    detail: str = Field(description="What was found, for the recipient and for support staff.")
+    signer_name: str | None = None
+
+
 ALL_MESSAGES: tuple[type[Message], ...] = (
     SubmitLetter,
     LetterDeposited,
@@ -354,4 +414,8 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     SendCode,
     CodeSent,
     CodeFailed,
+    IssueReceiptForm,
+    ReceiptFormIssued,
+    CheckSignedReceipt,
+    SignedReceiptChecked,
 )

@@ -13,10 +13,10 @@ from pydantic import ValidationError
 from lre_shared.messages import (
     ALL_MESSAGES,
     Document,
-    DownloadLinkIssued,
     LetterDeposited,
     NoticeSent,
     Recipient,
+    Reply,
     Sender,
     StoredDocument,
     SubmitLetter,
@@ -198,15 +198,18 @@ def test_every_message_routing_key_ends_in_v1(message_type: type) -> None:
 
 
 @pytest.mark.parametrize(
-    "message_type", [m for m in ALL_MESSAGES if m is not DownloadLinkIssued], ids=lambda m: m.__name__
+    "message_type", [m for m in ALL_MESSAGES if not issubclass(m, Reply)], ids=lambda m: m.__name__
 )
 def test_every_published_message_names_an_lre_exchange(message_type: type) -> None:
     assert message_type.exchange.startswith("lre.")
     assert message_type.exchange.endswith((".events", ".commands"))
 
 
-def test_download_link_issued_is_a_reply_on_the_default_exchange() -> None:
-    assert DownloadLinkIssued.exchange == ""
+@pytest.mark.parametrize(
+    "message_type", [m for m in ALL_MESSAGES if issubclass(m, Reply)], ids=lambda m: m.__name__
+)
+def test_replies_travel_on_the_default_exchange(message_type: type) -> None:
+    assert message_type.exchange == ""
 
 
 def test_routing_keys_are_unique() -> None:

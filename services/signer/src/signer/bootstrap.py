@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
+from asn1crypto import x509
+from pyhanko.keys import load_certs_from_pemder
+from pyhanko.sign.signers import SimpleSigner
+
 from lre_shared.bus import Bus
 from lre_shared.messages import (
+    CheckSignedReceipt,
+    IssueReceiptForm,
     LetterAccepted,
     LetterDeposited,
     LetterRefused,
@@ -17,48 +24,99 @@ from lre_shared.messages import (
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service
 from signer.adapters.evidence_store import S3EvidenceStore
-from signer.adapters.sealing import CadesSealer, SealKeyError, UnsealedSealer
+from signer.adapters.pdf import PadesSealer, render_receipt_form
+from signer.adapters.receipt_check import ReceiptChecker
+from signer.adapters.sealing import CadesSealer, SealKeyError, UnsealedSealer, load_signer, timestamper
 from signer.entrypoints.archiver import EvidenceArchiver
-from signer.service_layer import handlers
-from signer.service_layer.ports import EvidenceSealer
+from signer.service_layer import handlers, receipts
+from signer.service_layer.ports import EvidenceSealer, ProofSealer
 from signer.settings import SignerSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+log = logging.getLogger(__name__)
 
-def build_sealer(settings: SignerSettings) -> EvidenceSealer:
+
+def load_seal_key(settings: SignerSettings) -> SimpleSigner | None:
     """The seal key is loaded here, once, at start; a key that cannot be used stops the start."""
     if settings.seal_pkcs11_module is not None:
         raise SealKeyError("PKCS#11 seal keys are not supported yet: refusing to start (fail closed)")
     if settings.seal_key_file is None:
-        return UnsealedSealer()
-    assert settings.tsa_url is not None  # the settings refuse a key without a TSA
+        return None
     password = settings.seal_key_password
-    return CadesSealer.from_files(
+    return load_signer(
         settings.seal_key_file,
-        tsa_url=settings.tsa_url,
         cert_file=settings.seal_cert_file,
         chain_files=settings.seal_chain_files,
         password=None if password is None else password.get_secret_value().encode(),
     )
 
 
+def build_sealer(settings: SignerSettings, key: SimpleSigner | None = None) -> EvidenceSealer:
+    signer = key or load_seal_key(settings)
+    if signer is None:
+        return UnsealedSealer()
+    assert settings.tsa_url is not None  # the settings refuse a key without a TSA
+    return CadesSealer(signer, timestamper(settings.tsa_url))
+
+
+def load_roots(files: tuple[Path, ...]) -> list[x509.Certificate]:
+    return list(load_certs_from_pemder([str(p) for p in files]))  # type: ignore[no-untyped-call]
+
+
+def build_proof_sealer(settings: SignerSettings, key: SimpleSigner | None) -> ProofSealer | None:
+    if key is None:
+        return None
+    if not settings.seal_root_files:
+        log.warning("no proof PDFs will be issued: no root for the seal certificate (SIGNER_SEAL_ROOT_FILES)")
+        return None
+    assert settings.tsa_url is not None
+    return PadesSealer(
+        key,
+        timestamper(settings.tsa_url),
+        trust_roots=load_roots(settings.seal_root_files),
+        lta=settings.proof_lta,
+    )
+
+
 def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) -> ServiceRuntime:
     bus = Bus(settings, Service.signer)
     policy = settings.policy_id
-    seal = sealer or build_sealer(settings)
-    bus.subscribe(LetterDeposited, partial(handlers.on_letter_deposited, policy_id=policy, sealer=seal))
+    key = None if sealer is not None else load_seal_key(settings)
+    seal = sealer or build_sealer(settings, key)
+    proofs = build_proof_sealer(settings, key)
+    events = partial(handlers.on_letter_deposited, policy_id=policy, sealer=seal, proofs=proofs)
+    bus.subscribe(LetterDeposited, events)
     bus.subscribe(NoticeSent, partial(handlers.on_notice_sent, policy_id=policy, sealer=seal))
     bus.subscribe(NoticeFailed, partial(handlers.on_notice_failed, policy_id=policy, sealer=seal))
-    bus.subscribe(LetterAccepted, partial(handlers.on_letter_accepted, policy_id=policy, sealer=seal))
-    bus.subscribe(LetterRefused, partial(handlers.on_letter_refused, policy_id=policy, sealer=seal))
+    bus.subscribe(
+        LetterAccepted, partial(handlers.on_letter_accepted, policy_id=policy, sealer=seal, proofs=proofs)
+    )
+    bus.subscribe(
+        LetterRefused, partial(handlers.on_letter_refused, policy_id=policy, sealer=seal, proofs=proofs)
+    )
+    # Queries the pickup site waits on (request/reply): they skip the inbox.
+    bus.subscribe(
+        IssueReceiptForm,
+        partial(receipts.issue_receipt_form, policy_id=policy, render=render_receipt_form),
+        idempotent=False,
+    )
+    if not settings.receipt_trust_root_files:
+        log.warning(
+            "no trust roots for personal certificates (SIGNER_RECEIPT_TRUST_ROOT_FILES):"
+            " every signed acknowledgement of receipt will be refused as untrusted"
+        )
+    checker = ReceiptChecker(load_roots(settings.receipt_trust_root_files))
+    bus.subscribe(
+        CheckSignedReceipt, partial(receipts.check_signed_receipt, checker=checker), idempotent=False
+    )
     archiver = build_archiver(settings)
     return ServiceRuntime(
         bus=bus,
         migrations=MIGRATIONS,
         on_started=[] if archiver is None else [archiver.start],
-        # The sealer is not closed here: stopping hooks run while in-flight messages may
-        # still be sealing; its thread is a daemon and ends with the process.
+        # The sealers and the checker are not closed here: stopping hooks run while in-flight
+        # messages may still use them; their threads are daemons and end with the process.
         on_stopping=[] if archiver is None else [archiver.stop],
     )
 

@@ -46,6 +46,19 @@ class SignerSettings(ServiceSettings):
         default=False, description="Run as a qualified service: refuses to start without HSM and QTSA."
     )
 
+    seal_root_files: tuple[Path, ...] = Field(
+        default=(),
+        description="Root certificate(s) the seal certificate chains to. With a seal key, proof PDFs"
+        " (deposit, receipt, refusal) are issued on events, sealed PAdES B-LT with the chain's"
+        " OCSP responses and CRLs embedded; without a root no proof PDF is issued.",
+    )
+    proof_lta: bool = Field(default=False, description="Seal proof PDFs PAdES B-LTA instead of B-LT.")
+    receipt_trust_root_files: tuple[Path, ...] = Field(
+        default=(),
+        description="Root certificates recipients' personal certificates may chain to, for signed"
+        " acknowledgements of receipt (AR). None: every signed AR is refused as untrusted.",
+    )
+
     evidence_s3_endpoint: str | None = Field(
         default=None,
         description="S3 endpoint of the evidence bucket; unset: evidence stays in PostgreSQL only.",

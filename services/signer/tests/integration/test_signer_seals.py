@@ -454,6 +454,7 @@ async def test_an_unsealed_signer_says_so_in_every_record_and_lre_verify_refuses
     write_bundle(tmp_path / "bundle", bundle)
 
     assert [json.loads(r.body)["seal"]["label"] for r in bundle.records] == [UNSEALED_LABEL] * 2
+    assert bundle.proofs == {}  # no seal key: no proof PDF is issued
     assert {(row["seal"], row["seal_label"]) for row in labels} == {(None, UNSEALED_LABEL)}
     result = lre_verify(tmp_path / "bundle", test_pki.root_file)
     assert result.returncode == 1

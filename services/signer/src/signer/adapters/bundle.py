@@ -68,6 +68,26 @@ def read_bundle(path: Path) -> Bundle:
     return bundle
 
 
+def bundle_files(bundle: Bundle) -> dict[str, bytes]:
+    """Relative POSIX path → content, as laid out in a bundle."""
+    files: dict[str, bytes] = {}
+    for record in bundle.records:
+        files[record.name] = record.body
+        if (seal := bundle.seals.get(record.name)) is not None:
+            files[seal_name(record.name)] = seal
+    for folder, named in ((DOCUMENTS, bundle.documents), (PROOFS, bundle.proofs)):
+        for name, content in named.items():
+            files[f"{folder}/{PurePosixPath(name).name}"] = content
+    return files
+
+
+def write_zip(path: Path, bundle: Bundle) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in sorted(bundle_files(bundle).items()):
+            archive.writestr(name, content)
+
+
 def write_bundle(path: Path, bundle: Bundle) -> None:
     for record in bundle.records:
         target = path / record.name
@@ -82,8 +102,10 @@ def write_bundle(path: Path, bundle: Bundle) -> None:
             target.write_bytes(content)
 
 
-async def load_bundle(pool: asyncpg.Pool, letter_id: UUID) -> Bundle:
-    """A letter's records and seals from the signer's journal, in chain order."""
+async def load_bundle(pool: asyncpg.Pool | asyncpg.Connection, letter_id: UUID) -> Bundle:
+    """A letter's records and seals from the signer's journal, in chain order, and its proofs.
+    The documents are the archive's: a bundle from here holds their SHA-256 (in the records),
+    not the files."""
     bundle = Bundle()
     rows = await pool.fetch(
         "SELECT seq, record, seal FROM evidence WHERE letter_id = $1 ORDER BY seq", letter_id
@@ -93,4 +115,6 @@ async def load_bundle(pool: asyncpg.Pool, letter_id: UUID) -> Bundle:
         bundle.records.append(StoredRecord(name, bytes(row["record"])))
         if row["seal"] is not None:
             bundle.seals[name] = bytes(row["seal"])
+    for row in await pool.fetch("SELECT filename, pdf FROM proofs WHERE letter_id = $1", letter_id):
+        bundle.proofs[row["filename"]] = bytes(row["pdf"])
     return bundle

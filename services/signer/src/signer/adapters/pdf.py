@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from io import BytesIO
 
 from asn1crypto import x509
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields as sig_fields
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, SimpleSigner
@@ -29,6 +30,7 @@ from signer.domain.proofs import ProofContent
 PAGE_WIDTH, PAGE_HEIGHT = 595, 842  # A4, points
 MARGIN = 56
 FIELD_NAME = "CachetPrestataire"
+RECIPIENT_FIELD_NAME = "SignatureDestinataire"  # the field the recipient signs the AR in
 # Room kept for the CMS signature (chain + timestamp token; validation data goes to the DSS):
 # a fixed size spares pyHanko a trial signature to estimate it, for every proof.
 SIGNATURE_BYTES = 16_384
@@ -108,6 +110,27 @@ def render_pdf(content: ProofContent) -> bytes:
     return bytes(out)
 
 
+def render_receipt_form(content: ProofContent) -> bytes:
+    """The AR to sign: the rendered PDF plus, in an incremental update, an empty signature
+    field for the recipient at the bottom of its last page. Filling that field is the only
+    change the signer accepts to these bytes (see `receipt_check.py`)."""
+    writer = IncrementalPdfFileWriter(BytesIO(render_pdf(content)))
+    sig_fields.append_signature_field(
+        writer,
+        sig_fields.SigFieldSpec(
+            RECIPIENT_FIELD_NAME, on_page=-1, box=(MARGIN, MARGIN // 2, MARGIN + 260, MARGIN // 2 + 50)
+        ),
+    )
+    # SigFlags 3 (SignaturesExist, AppendOnly) now, as signing would set it: then the
+    # signing update changes nothing of ours but the field's value.
+    acroform = writer.root["/AcroForm"]
+    acroform["/SigFlags"] = generic.NumberObject(3)  # type: ignore[no-untyped-call]
+    writer.update_container(acroform)
+    out = BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
+    return out.getvalue()
+
+
 class PadesSealer:
     """Seals proof PDFs PAdES B-LT (B-LTA when `lta`), with the key loaded once."""
 
@@ -163,6 +186,10 @@ class PadesSealer:
         output = await self._pdf_signer().async_sign_pdf(writer, bytes_reserved=SIGNATURE_BYTES)
         sealed: bytes = output.getvalue()
         return sealed
+
+    async def seal_proof(self, content: ProofContent) -> bytes:
+        """The proof rendered, then sealed."""
+        return await self.seal(render_pdf(content))
 
     def seal_blocking(self, pdf: bytes) -> bytes:
         return self._signing.run(self._seal(pdf))

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from signer.domain.evidence import EvidenceEvent, SealAssurance
@@ -102,6 +103,22 @@ class ProofContent:
     filename: str
     fields: tuple[tuple[str, str], ...]
     notes: tuple[str, ...]
+
+
+def deposit_facts(deposit: dict[str, Any], *, policy_id: str) -> LetterFacts:
+    """What every proof repeats, from the letter's SubmissionAcceptance record."""
+    if deposit.get("event") != EvidenceEvent.submission_acceptance.value:
+        raise ValueError("the letter's facts come from its SubmissionAcceptance record")
+    details = deposit["details"]
+    sender, recipient = details["sender"], details["recipient"]
+    return LetterFacts(
+        item_number=deposit["item_number"],
+        sender=Party(sender["name"], sender["email"]),
+        recipient=Party(f"{recipient['first_name']} {recipient['last_name']}", recipient["email"]),
+        deposited_at=datetime.fromisoformat(deposit["event_time"]),
+        documents=tuple(DocumentFact(d["filename"], d["sha256"]) for d in details.get("documents", ())),
+        policy_id=policy_id,
+    )
 
 
 def french_time(moment: datetime) -> str:

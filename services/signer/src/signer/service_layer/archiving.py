@@ -1,4 +1,5 @@
-"""Copy each committed evidence record and its seal to the evidence bucket.
+"""Copy each committed evidence record and its seal, and each proof PDF, to the evidence
+bucket.
 
 After the commit, not inside it: the journal (PostgreSQL) is the source of truth for the
 chain, and an object-locked copy can never be taken back, so only committed records go.
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 def record_key(letter_id: object, seq: int) -> str:
     """Same layout as an evidence bundle, one folder per letter."""
     return f"letters/{letter_id}/records/{seq:04d}"
+
+
+def proof_key(letter_id: object, filename: str) -> str:
+    return f"letters/{letter_id}/proofs/{filename}"
 
 
 async def archive_pending(
@@ -53,4 +58,21 @@ async def archive_pending(
                 "UPDATE evidence SET archived_at = now() WHERE evidence_id = ANY($1::uuid[])",
                 [row["evidence_id"] for row in rows],
             )
-    return len(rows)
+        proofs = await conn.fetch(
+            "SELECT letter_id, kind, filename, pdf FROM proofs WHERE archived_at IS NULL"
+            " ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+            batch,
+        )
+        for proof in proofs:
+            await store.put(
+                proof_key(proof["letter_id"], proof["filename"]),
+                bytes(proof["pdf"]),
+                content_type="application/pdf",
+                retain_until=retain_until,
+            )
+            await conn.execute(
+                "UPDATE proofs SET archived_at = now() WHERE letter_id = $1 AND kind = $2",
+                proof["letter_id"],
+                proof["kind"],
+            )
+    return len(rows) + len(proofs)

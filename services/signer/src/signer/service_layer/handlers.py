@@ -4,14 +4,20 @@ Events are named after ETSI EN 319 522-2 (SubmissionAcceptance, NotificationForA
 ...); the record is sealed (CAdES + RFC 3161 timestamp) inside the transaction that
 stores it, so a record is never stored unsealed when a seal key is configured: a TSA that
 does not answer makes the message retry, not an unsealed record.
+
+Deposit, acceptance and refusal also issue their human proof (CPCE R.53-2: preuve de dépôt;
+R.53-3: preuves de réception et de refus), sealed PAdES in the same transaction, when
+proofs are configured: the record and its proof are stored together or not at all.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from datetime import datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from lre_shared.bus import Transaction
 from lre_shared.messages import (
@@ -23,8 +29,11 @@ from lre_shared.messages import (
     NoticeFailed,
     NoticeSent,
 )
-from signer.domain.evidence import EvidenceEvent, build_record
-from signer.service_layer.ports import EvidenceSealer
+from signer.domain.evidence import EvidenceEvent, SealAssurance, build_record
+from signer.domain.proofs import EvidenceFact, ProofKind, deposit_facts, proof
+from signer.service_layer.ports import EvidenceSealer, ProofSealer
+
+log = logging.getLogger(__name__)
 
 
 async def record_evidence(
@@ -37,7 +46,7 @@ async def record_evidence(
     details: dict[str, Any],
     policy_id: str,
     sealer: EvidenceSealer,
-) -> None:
+) -> EvidenceFact:
     letter_id = source.correlation_id
     # One chain per letter: serialise its writers for the length of this transaction.
     await tx.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(letter_id))
@@ -87,12 +96,57 @@ async def record_evidence(
             previous_sha256=previous_sha,
         )
     )
+    return EvidenceFact(event, event_time, str(evidence_id), digest)
+
+
+async def issue_proof(
+    tx: Transaction,
+    *,
+    kind: ProofKind,
+    letter_id: UUID,
+    evidence: EvidenceFact,
+    policy_id: str,
+    proofs: ProofSealer | None,
+    assurance: SealAssurance,
+) -> None:
+    """The event's proof PDF, from the letter's deposit record, sealed and stored."""
+    if proofs is None:
+        return
+    deposit = await tx.conn.fetchval(
+        "SELECT record FROM evidence WHERE letter_id = $1 AND event = $2 ORDER BY seq LIMIT 1",
+        letter_id,
+        EvidenceEvent.submission_acceptance.value,
+    )
+    if deposit is None:
+        log.warning(
+            "no %s proof: no deposit on record for this letter",
+            kind.value,
+            extra={"letter_id": str(letter_id)},
+        )
+        return
+    content = proof(kind, deposit_facts(json.loads(bytes(deposit)), policy_id=policy_id), evidence, assurance)
+    pdf = await proofs.seal_proof(content)
+    await tx.conn.execute(
+        "INSERT INTO proofs (letter_id, kind, evidence_id, filename, pdf, sha256)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (letter_id, kind) DO NOTHING",
+        letter_id,
+        kind.value,
+        UUID(evidence.evidence_id),
+        content.filename,
+        pdf,
+        hashlib.sha256(pdf).hexdigest(),
+    )
 
 
 async def on_letter_deposited(
-    event: LetterDeposited, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
+    event: LetterDeposited,
+    tx: Transaction,
+    *,
+    policy_id: str,
+    sealer: EvidenceSealer,
+    proofs: ProofSealer | None = None,
 ) -> None:
-    await record_evidence(
+    evidence = await record_evidence(
         tx,
         source=event,
         event=EvidenceEvent.submission_acceptance,
@@ -105,6 +159,15 @@ async def on_letter_deposited(
         },
         policy_id=policy_id,
         sealer=sealer,
+    )
+    await issue_proof(
+        tx,
+        kind=ProofKind.deposit,
+        letter_id=event.correlation_id,
+        evidence=evidence,
+        policy_id=policy_id,
+        proofs=proofs,
+        assurance=sealer.assurance,
     )
 
 
@@ -143,9 +206,14 @@ async def on_notice_failed(
 
 
 async def on_letter_accepted(
-    event: LetterAccepted, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
+    event: LetterAccepted,
+    tx: Transaction,
+    *,
+    policy_id: str,
+    sealer: EvidenceSealer,
+    proofs: ProofSealer | None = None,
 ) -> None:
-    await record_evidence(
+    evidence = await record_evidence(
         tx,
         source=event,
         event=EvidenceEvent.consignment_acceptance,
@@ -155,12 +223,26 @@ async def on_letter_accepted(
         policy_id=policy_id,
         sealer=sealer,
     )
+    await issue_proof(
+        tx,
+        kind=ProofKind.receipt,
+        letter_id=event.correlation_id,
+        evidence=evidence,
+        policy_id=policy_id,
+        proofs=proofs,
+        assurance=sealer.assurance,
+    )
 
 
 async def on_letter_refused(
-    event: LetterRefused, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
+    event: LetterRefused,
+    tx: Transaction,
+    *,
+    policy_id: str,
+    sealer: EvidenceSealer,
+    proofs: ProofSealer | None = None,
 ) -> None:
-    await record_evidence(
+    evidence = await record_evidence(
         tx,
         source=event,
         event=EvidenceEvent.consignment_rejection,
@@ -169,4 +251,13 @@ async def on_letter_refused(
         details={"reason": "refused by the recipient"},
         policy_id=policy_id,
         sealer=sealer,
+    )
+    await issue_proof(
+        tx,
+        kind=ProofKind.refusal,
+        letter_id=event.correlation_id,
+        evidence=evidence,
+        policy_id=policy_id,
+        proofs=proofs,
+        assurance=sealer.assurance,
     )

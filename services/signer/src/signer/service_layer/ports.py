@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from signer.domain.evidence import SealAssurance
+from signer.domain.proofs import ProofContent
 
 
 class EvidenceSealer(Protocol):
@@ -19,3 +20,9 @@ class EvidenceSealer(Protocol):
         """The record's seal (a `RecordSeal`: its batch's CAdES-T seal and its inclusion
         proof); None when unsealed."""
         ...
+
+
+class ProofSealer(Protocol):
+    """Renders a proof PDF and seals it PAdES (B-LT, or B-LTA) with the provider's key."""
+
+    async def seal_proof(self, content: ProofContent) -> bytes: ...

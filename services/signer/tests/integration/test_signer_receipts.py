@@ -1,0 +1,296 @@
+"""The acknowledgement of receipt (AR) on the personal-certificate path, on the real parts:
+the signer issues the AR of an accepted letter over the bus (request/reply), the recipient
+signs it (PAdES) with a personal certificate of the test PKI, and the signer checks the
+upload against the configured trust root, online (OCSP, CRL): one reason for each failure."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import signers
+from pypdf import PdfReader
+
+from lre_shared.messages import (
+    CheckSignedReceipt,
+    IssueReceiptForm,
+    LetterAccepted,
+    LetterDeposited,
+    Message,
+    ReceiptFormIssued,
+    ReceiptProblem,
+    Recipient,
+    SignedReceiptChecked,
+    now_utc,
+)
+from lre_shared.runtime import ServiceRuntime
+from services.signer.tests.integration.test_signer_seals import (
+    deposited,
+    publish,
+    start,
+    stop,
+    wait_for_records,
+)
+from services.signer.tests.unit.test_signer_receipt import ACCEPTANCE, DEPOSIT
+from signer.adapters.pdf import RECIPIENT_FIELD_NAME, render_receipt_form
+from signer.adapters.receipt_check import ReceiptChecker
+from signer.domain.receipt import accepted_letter, receipt_form
+from signer.settings import SignerSettings
+from tests.support.pki import TestPki, running_pki
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Signer:
+    runtime: ServiceRuntime
+    amqp_url: str
+
+    async def ask(self, query: Message) -> bytes:
+        response = await self.runtime.bus.broker.request(
+            query.to_json(),
+            exchange=query.exchange,
+            routing_key=query.routing_key,
+            correlation_id=str(query.message_id),
+            message_id=str(query.message_id),
+            content_type="application/json",
+            timeout=30.0,
+        )
+        body: bytes = response.body
+        return body
+
+    async def receipt_form(self, letter_id: uuid.UUID) -> ReceiptFormIssued:
+        return ReceiptFormIssued.model_validate_json(
+            await self.ask(IssueReceiptForm(correlation_id=letter_id))
+        )
+
+    async def check(self, letter_id: uuid.UUID, pdf: bytes) -> SignedReceiptChecked:
+        reply = await self.ask(CheckSignedReceipt(correlation_id=letter_id, pdf=pdf))
+        return SignedReceiptChecked.model_validate_json(reply)
+
+    async def accepted_letter(self, recipient: Recipient | None = None) -> LetterDeposited:
+        letter = deposited()
+        if recipient is not None:
+            letter = letter.model_copy(update={"recipient": recipient})
+        await publish(self.amqp_url, letter)
+        await wait_for_records(self.runtime.pool, letter.correlation_id, 1)
+        await publish(
+            self.amqp_url,
+            LetterAccepted(
+                correlation_id=letter.correlation_id, item_number=letter.item_number, accepted_at=now_utc()
+            ),
+        )
+        await wait_for_records(self.runtime.pool, letter.correlation_id, 2)
+        return letter
+
+
+@pytest.fixture
+async def signer(test_pki: TestPki, amqp_url: str, database_url: str) -> AsyncIterator[Signer]:
+    settings = SignerSettings(
+        amqp_url=amqp_url,
+        database_url=database_url,
+        http_port=0,
+        outbox_poll_seconds=0.2,
+        receipt_trust_root_files=(test_pki.root_file,),
+    )
+    runtime = await start(settings, amqp_url)
+    try:
+        yield Signer(runtime, amqp_url)
+    finally:
+        await stop(runtime)
+
+
+async def signed_by(pki: TestPki, label: str, pdf: bytes, *, chain: bool = True) -> bytes:
+    """The recipient signs the AR in its signature field, with a personal certificate."""
+    key = signers.SimpleSigner.load(  # type: ignore[no-untyped-call]
+        str(pki.key_file(label)),
+        str(pki.cert_file(label)),
+        ca_chain_files=[str(p) for p in pki.chain_files] if chain else [],
+    )
+    output = await signers.async_sign_pdf(
+        IncrementalPdfFileWriter(BytesIO(pdf)),
+        signers.PdfSignatureMetadata(field_name=RECIPIENT_FIELD_NAME),
+        signer=key,
+    )
+    signed: bytes = output.getvalue()
+    return signed
+
+
+# ---------------------------------------------------------------------------- issuing
+
+
+async def test_the_ar_of_an_accepted_letter_is_issued_once_and_names_the_letter(signer: Signer) -> None:
+    letter = await signer.accepted_letter()
+
+    first = await signer.receipt_form(letter.correlation_id)
+    again = await signer.receipt_form(letter.correlation_id)
+
+    assert first.reason is None
+    assert first.filename == f"ar_{letter.item_number}.pdf"
+    assert again.pdf == first.pdf  # the same bytes at every request: those are the ones to sign
+    text = "".join(page.extract_text() for page in PdfReader(BytesIO(first.pdf)).pages)
+    assert "Avis de réception" in text
+    assert letter.item_number in text
+    assert f"{letter.recipient.first_name} {letter.recipient.last_name}" in text
+    assert letter.sender.name in text  # accepted: the sender may be named (CPCE R.53-3)
+
+
+async def test_no_ar_is_issued_before_the_letter_is_accepted(signer: Signer) -> None:
+    letter = deposited()
+    await publish(signer.amqp_url, letter)
+    await wait_for_records(signer.runtime.pool, letter.correlation_id, 1)
+
+    reply = await signer.receipt_form(letter.correlation_id)
+
+    assert reply.pdf == b""
+    assert reply.reason == "the letter is not accepted: no acknowledgement of receipt to sign"
+
+
+# ------------------------------------------------------------------- certificate path
+
+
+async def test_an_ar_signed_by_the_recipient_with_a_trusted_certificate_is_accepted(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+
+    reply = await signer.check(letter.correlation_id, await signed_by(test_pki, "recipient", form.pdf))
+
+    assert reply.accepted, reply.detail
+    assert reply.problem is None
+    assert reply.signer_name == "Camille Martin"
+    stored = await signer.runtime.pool.fetchrow(
+        "SELECT signed_by, signed_accepted_at FROM receipt_forms WHERE letter_id = $1", letter.correlation_id
+    )
+    assert stored["signed_by"] == "Camille Martin"
+    assert stored["signed_accepted_at"] is not None
+
+
+async def test_an_ar_signed_with_a_revoked_certificate_is_refused_as_revoked(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+
+    reply = await signer.check(
+        letter.correlation_id, await signed_by(test_pki, "recipient-revoked", form.pdf)
+    )
+
+    assert not reply.accepted
+    assert reply.problem is ReceiptProblem.revoked
+    assert "revoked on 2021-01-01" in reply.detail
+
+
+async def test_an_ar_signed_with_a_certificate_of_an_untrusted_root_is_refused_as_untrusted(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+
+    signed = await signed_by(test_pki, "rogue-recipient", form.pdf, chain=False)
+    reply = await signer.check(letter.correlation_id, signed)
+
+    assert not reply.accepted
+    assert reply.problem is ReceiptProblem.untrusted
+    assert "LRE TEST Untrusted CA" in reply.detail
+
+
+async def test_a_signed_ar_that_is_not_the_one_issued_for_the_letter_is_refused(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter, other = await asyncio.gather(signer.accepted_letter(), signer.accepted_letter())
+    await signer.receipt_form(letter.correlation_id)
+    other_form = await signer.receipt_form(other.correlation_id)
+
+    reply = await signer.check(letter.correlation_id, await signed_by(test_pki, "recipient", other_form.pdf))
+
+    assert not reply.accepted
+    assert reply.problem is ReceiptProblem.not_our_receipt
+    assert "not, byte for byte, the AR issued for this letter" in reply.detail
+
+
+async def test_an_ar_whose_content_was_changed_before_signing_is_refused_as_not_ours(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+    writer = IncrementalPdfFileWriter(BytesIO(form.pdf))
+    writer.root["/Lang"] = generic.TextStringObject("en")  # type: ignore[no-untyped-call]
+    writer.update_root()
+    edited = BytesIO()
+    writer.write(edited)  # type: ignore[no-untyped-call]
+
+    reply = await signer.check(
+        letter.correlation_id, await signed_by(test_pki, "recipient", edited.getvalue())
+    )
+
+    assert reply.problem is ReceiptProblem.not_our_receipt
+    assert reply.detail == "the AR was changed and saved again before it was signed"
+
+
+async def test_an_ar_signed_by_someone_else_than_the_recipient_is_refused_as_a_name_mismatch(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    someone_else = deposited().recipient.model_copy(update={"first_name": "Dominique", "last_name": "Durand"})
+    letter = await signer.accepted_letter(someone_else)
+    form = await signer.receipt_form(letter.correlation_id)
+
+    reply = await signer.check(letter.correlation_id, await signed_by(test_pki, "recipient", form.pdf))
+
+    assert not reply.accepted
+    assert reply.problem is ReceiptProblem.name_mismatch
+    assert reply.detail == "the certificate names Camille Martin, not the recipient Dominique Durand"
+
+
+async def test_an_unsigned_ar_is_refused_as_unsigned(signer: Signer) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+
+    reply = await signer.check(letter.correlation_id, form.pdf)
+
+    assert reply.problem is ReceiptProblem.unsigned
+
+
+async def test_an_ar_altered_after_signing_is_refused_as_broken(signer: Signer, test_pki: TestPki) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+    signed = await signed_by(test_pki, "recipient", form.pdf)
+
+    reply = await signer.check(
+        letter.correlation_id, signed.replace(b"(Num\xe9ro de pli)", b"(Num\xe9ro de plj)", 1)
+    )
+
+    assert reply.problem is ReceiptProblem.signature_broken
+
+
+async def test_a_signed_ar_for_a_letter_with_no_ar_issued_is_refused(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+
+    reply = await signer.check(letter.correlation_id, b"%PDF-1.7 whatever")
+
+    assert reply.problem is ReceiptProblem.not_issued
+
+
+async def test_an_ar_whose_certificate_status_cannot_be_learnt_is_refused_as_unknown(tmp_path: Path) -> None:
+    """A PKI whose OCSP responder and CRLs are gone by the time of the check: hard-fail."""
+    letter = accepted_letter([DEPOSIT, ACCEPTANCE], policy_id="urn:lre:policy:test")
+    issued = render_receipt_form(receipt_form(letter, str(uuid.uuid4())))
+    with running_pki(tmp_path) as gone:
+        signed = await signed_by(gone, "recipient", issued)
+        checker = ReceiptChecker([gone.cert("root")])
+    try:
+        verdict = await checker.check(signed, issued, letter.recipient)
+    finally:
+        await checker.close()
+
+    assert verdict.problem is ReceiptProblem.revocation_unknown
