@@ -94,21 +94,77 @@ class Reply(Message):
 # ----------------------------------------------------------------------------- values
 
 
-class Sender(Contract):
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+
+
+class SubmittedSender(Contract):
+    """The sender as a sender system declares it in `SubmitLetter`.
+
+    Read leniently on purpose: the archive checks every field itself and refuses the deposit
+    with a reason per field (`LetterRejected`), where a strict model would dead-letter the whole
+    command and leave the sender without an answer. `Sender` is this, checked.
+    """
+
+    # A `Sender`/`Recipient` handed in is read as the submission it is, so commands compare
+    # equal after a JSON round trip.
+    model_config = ConfigDict(frozen=True, extra="ignore", revalidate_instances="subclass-instances")
+
+    id: str = Field(default="", description="Sender system id (the archive may keep an allow-list).")
+    name: str = Field(default="", description="Person or company name; the company's if empty.")
+    company: str | None = Field(default=None, description="Company name, when the sender is one.")
+    email: str = ""
+    siret: str | None = Field(default=None, description="French SIRET, 14 digits (Luhn check).")
+
+
+class Sender(SubmittedSender):
+    """A sender the archive accepted."""
+
     id: str = Field(min_length=1, max_length=100, description="Sender system id.")
     name: str = Field(min_length=1, max_length=200, description="Person or company name.")
+    company: str | None = Field(default=None, max_length=200)
     email: EmailStr
+    siret: str | None = Field(default=None, pattern=r"^[0-9]{14}$")
 
 
-class Recipient(Contract):
+class SubmittedRecipient(Contract):
+    """The recipient as a sender system declares it in `SubmitLetter`: read leniently, checked
+    by the archive with a reason per field (see `SubmittedSender`). `Recipient` is this, checked."""
+
+    # A `Sender`/`Recipient` handed in is read as the submission it is, so commands compare
+    # equal after a JSON round trip.
+    model_config = ConfigDict(frozen=True, extra="ignore", revalidate_instances="subclass-instances")
+
+    company: str | None = None
+    last_name: str = ""
+    first_name: str = ""
+    address: str = Field(default="", description="First address line (number and street).")
+    address_lines: tuple[str, ...] = Field(
+        default=(), description="Further address lines (building, floor, BP, lieu-dit), at most 4."
+    )
+    postcode: str = ""
+    city: str = ""
+    country: str = Field(default="FR", description="ISO 3166-1 alpha-2 code.")
+    email: str = ""
+    mobile: str | None = Field(default=None, description="E.164, e.g. +33612345678.")
+    fax: str | None = Field(default=None, description="E.164.")
+    landline: str | None = Field(default=None, description="E.164.")
+
+
+class Recipient(SubmittedRecipient):
+    """A recipient the archive accepted."""
+
     company: str | None = Field(default=None, max_length=200)
     last_name: str = Field(min_length=1, max_length=100)
     first_name: str = Field(min_length=1, max_length=100)
     address: str = Field(min_length=1, max_length=300)
+    address_lines: tuple[str, ...] = Field(default=(), max_length=4)
     postcode: str = Field(min_length=1, max_length=20)
     city: str = Field(min_length=1, max_length=100)
     country: str = Field(default="FR", min_length=2, max_length=2)
     email: EmailStr
+    mobile: str | None = Field(default=None, pattern=E164_PATTERN)
+    fax: str | None = Field(default=None, pattern=E164_PATTERN)
+    landline: str | None = Field(default=None, pattern=E164_PATTERN)
 
 
 class Document(Contract):
@@ -125,6 +181,7 @@ class StoredDocument(Contract):
     filename: str
     size: int
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    role: Literal["main", "attachment"] = "main"
 
 
 class NoticeChannel(StrEnum):
@@ -132,6 +189,13 @@ class NoticeChannel(StrEnum):
     sms = "sms"
     voice = "voice"
     fax = "fax"
+
+
+class SignatureMethod(StrEnum):
+    """How the recipient may sign the acknowledgement of receipt (AR)."""
+
+    certificate = "certificate"  # PAdES with the recipient's own certificate
+    one_time_code = "one_time_code"  # identity checked by support staff, then a code
 
 
 class NoticeKind(StrEnum):
@@ -143,15 +207,35 @@ class NoticeKind(StrEnum):
 
 
 class SubmitLetter(Message):
-    """A sender system deposits a letter (command)."""
+    """A sender system deposits a letter (command).
+
+    What does not parse as this model (wrong types, unknown channel or policy, bad base64) is
+    dead-lettered with the reason; every rule about the content (sender, recipient, documents,
+    limits, idempotency key) is answered by `LetterRejected`, listing every problem by field.
+    """
 
     exchange: ClassVar[str] = commands_exchange(Service.archive)
     routing_key: ClassVar[str] = "submit_letter.v1"
 
-    sender: Sender
-    recipient: Recipient
+    sender: SubmittedSender
+    recipient: SubmittedRecipient
     main_document: Document
+    attachments: tuple[Document, ...] = Field(default=(), description="Embedded, like the main document.")
     verification_policy: Literal["default", "cnb"] = "default"
+    alert_channels: tuple[NoticeChannel, ...] = Field(
+        default=(NoticeChannel.email,),
+        description="Channels the recipient is told on; email, the legal channel, always is.",
+    )
+    signature_methods: tuple[SignatureMethod, ...] = Field(
+        default=(SignatureMethod.certificate, SignatureMethod.one_time_code),
+        description="How the recipient may sign the acknowledgement of receipt.",
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The sender's key: the same key with the same content gives the same letter"
+        " (its LetterDeposited again), never a second one; with other content it is refused.",
+    )
 
 
 class LetterDeposited(Message):
@@ -166,6 +250,12 @@ class LetterDeposited(Message):
     documents: tuple[StoredDocument, ...]
     verification_policy: Literal["default", "cnb"]
     deposited_at: UtcDatetime
+    alert_channels: tuple[NoticeChannel, ...] = (NoticeChannel.email,)
+    signature_methods: tuple[SignatureMethod, ...] = (
+        SignatureMethod.certificate,
+        SignatureMethod.one_time_code,
+    )
+    idempotency_key: str | None = None
 
 
 class Problem(Contract):
@@ -181,6 +271,7 @@ class LetterRejected(Message):
 
     sender_id: str
     problems: tuple[Problem, ...]
+    idempotency_key: str | None = None
 
 
 class IssueDownloadLink(Message):

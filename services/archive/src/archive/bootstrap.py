@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
 import asyncpg
 
-from archive.adapters.storage import ContentStore, S3ContentStore
+from archive.adapters.storage import BucketPlan, ContentStore, S3Buckets, S3ContentStore
+from archive.domain.submission import Limits
 from archive.service_layer import handlers
 from archive.settings import ArchiveSettings
 from lre_shared.bus import Bus
@@ -17,6 +19,8 @@ from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+log = logging.getLogger(__name__)
 
 
 def bootstrap(settings: ArchiveSettings, store: ContentStore | None = None) -> ServiceRuntime:
@@ -29,9 +33,17 @@ def bootstrap(settings: ArchiveSettings, store: ContentStore | None = None) -> S
         settings.content_bucket,
     )
     bus = Bus(settings, Service.archive)
+    limits = Limits(
+        document_bytes=settings.max_document_bytes,
+        letter_bytes=settings.max_letter_bytes,
+        embedded_bytes=settings.max_embedded_bytes,
+        attachments=settings.max_attachments,
+    )
+    if settings.senders is None:
+        log.warning("any sender id may deposit: set ARCHIVE_SENDERS to the allowed ones in production")
     bus.subscribe(
         SubmitLetter,
-        partial(handlers.submit_letter, store=content, max_document_bytes=settings.max_document_bytes),
+        partial(handlers.submit_letter, store=content, limits=limits, senders=settings.senders),
     )
     bus.subscribe(
         IssueDownloadLink,
@@ -43,7 +55,24 @@ def bootstrap(settings: ArchiveSettings, store: ContentStore | None = None) -> S
         idempotent=False,
     )
 
-    async def ensure_bucket(_: asyncpg.Pool) -> None:
-        await content.ensure_bucket()
+    buckets = S3Buckets(
+        settings.s3_endpoint,
+        settings.s3_access_key.get_secret_value(),
+        settings.s3_secret_key.get_secret_value(),
+        settings.s3_region,
+    )
 
-    return ServiceRuntime(bus=bus, migrations=MIGRATIONS, on_started=[ensure_bucket])
+    async def ensure_buckets(_: asyncpg.Pool) -> None:
+        await buckets.ensure(bucket_plan(settings))
+
+    return ServiceRuntime(bus=bus, migrations=MIGRATIONS, on_started=[ensure_buckets])
+
+
+def bucket_plan(settings: ArchiveSettings) -> BucketPlan:
+    return BucketPlan(
+        content=settings.content_bucket,
+        content_expiry_days=settings.content_expiry_days,
+        evidence=settings.evidence_bucket,
+        evidence_retention_days=settings.evidence_retention_days,
+        identity=settings.identity_bucket,
+    )

@@ -19,5 +19,26 @@ class ArchiveSettings(ServiceSettings):
     s3_secret_key: SecretStr
     s3_region: str = "us-east-1"
     content_bucket: str = "lre-content"
+    evidence_bucket: str = "lre-evidence"
+    identity_bucket: str = "lre-identity"
+    content_expiry_days: int = Field(
+        default=30,
+        ge=1,
+        description="Lifecycle backstop of the content bucket: objects older than this are deleted"
+        " (acceptance window + download window + grace; the sweeper deletes earlier).",
+    )
+    evidence_retention_days: int = Field(
+        default=365,
+        ge=365,
+        description="Default compliance-mode retention of the evidence bucket (at least a year).",
+    )
+    senders: frozenset[str] | None = Field(
+        default=None,
+        description="Sender ids allowed to deposit, as a JSON list; unset accepts any sender"
+        " (development only: set it in production).",
+    )
     max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_letter_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    max_embedded_bytes: int = Field(default=1024 * 1024, ge=1)
+    max_attachments: int = Field(default=20, ge=0)
     download_link_seconds: int = Field(default=300, ge=10, le=3600)

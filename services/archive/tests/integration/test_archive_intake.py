@@ -9,18 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
+import os
 import re
+import tracemalloc
 import uuid
+import zipfile
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
 
 import aio_pika
 import asyncpg
 import httpx
 import pytest
 from minio import Minio
+from minio.commonconfig import COMPLIANCE
+from minio.error import S3Error
+from pypdf import PdfWriter
 
-from archive.bootstrap import bootstrap
+from archive.adapters.storage import BucketError, IntegrityError, S3Buckets, S3ContentStore
+from archive.adapters.zipstream import ZipEntry, stream_zip
+from archive.bootstrap import bootstrap, bucket_plan
+from archive.service_layer.handlers import letter_zip_entries
 from archive.settings import ArchiveSettings
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.seaweed import SeaweedS3
@@ -31,11 +44,15 @@ from lre_shared.messages import (
     LetterDeposited,
     LetterRejected,
     SubmitLetter,
+    SubmittedRecipient,
 )
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import EXCHANGES, Service, events_exchange
 
 pytestmark = pytest.mark.integration
+
+DOCUMENT_LIMIT = 200_000
+LETTER_LIMIT = 300_000
 
 
 # --------------------------------------------------------------------------- helpers
@@ -149,6 +166,8 @@ def minio_client(s3: SeaweedS3) -> Minio:
 async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncIterator[Archive]:
     bucket = f"lre-test-{uuid.uuid4().hex[:12]}"
     settings = ArchiveSettings(
+        evidence_bucket=f"{bucket}-evidence",
+        identity_bucket=f"{bucket}-identity",
         amqp_url=amqp_url,
         database_url=database_url,
         http_port=0,
@@ -157,6 +176,11 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
         s3_secret_key=s3.secret_key,
         content_bucket=bucket,
         outbox_poll_seconds=0.2,
+        senders=frozenset({DEMO_SENDER.id}),
+        max_document_bytes=DOCUMENT_LIMIT,
+        max_letter_bytes=LETTER_LIMIT,
+        max_embedded_bytes=DOCUMENT_LIMIT,
+        max_attachments=2,
     )
     runtime = bootstrap(settings)
     await runtime.startup()
@@ -169,16 +193,20 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
             await runtime.bus.broker.stop()
     finally:
         await runtime.after_shutdown()
-        await asyncio.to_thread(_remove_bucket, minio_client(s3), bucket)
+        for name in (bucket, settings.evidence_bucket, settings.identity_bucket):
+            await asyncio.to_thread(_remove_bucket, minio_client(s3), name)
 
 
 def _remove_bucket(client: Minio, bucket: str) -> None:
     if not client.bucket_exists(bucket):
         return
-    for item in client.list_objects(bucket, recursive=True):
-        if item.object_name is not None:
-            client.remove_object(bucket, item.object_name)
-    client.remove_bucket(bucket)
+    try:
+        for item in client.list_objects(bucket, recursive=True, include_version=True):
+            if item.object_name is not None:
+                client.remove_object(bucket, item.object_name, version_id=item.version_id)
+        client.remove_bucket(bucket)
+    except S3Error:  # locked evidence: it stays until its retention date, as it should
+        pass
 
 
 def submit_command(content: bytes, letter_id: uuid.UUID | None = None) -> SubmitLetter:
@@ -389,3 +417,373 @@ async def deposit_command(amqp_url: str, probe: Probe, command: SubmitLetter) ->
     await submit(amqp_url, command)
     message = await probe.wait_for(LetterDeposited.routing_key, command.correlation_id)
     return LetterDeposited.model_validate_json(message.body)
+
+
+# ---------------------------------------------------------------- refusal reasons
+
+
+def encrypted(pdf: bytes) -> bytes:
+    writer = PdfWriter(clone_from=io.BytesIO(pdf))
+    writer.encrypt("secret")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def big_pdf(size: int) -> bytes:
+    """A readable PDF of at least `size` bytes: a long line of text."""
+    return demo_pdf("x" * size)
+
+
+def with_changes(**changes: Any) -> SubmitLetter:
+    return submit_command(demo_pdf("Refus " + uuid.uuid4().hex)).model_copy(update=changes)
+
+
+def recipient(**changes: Any) -> SubmittedRecipient:
+    return SubmittedRecipient.model_validate({**DEMO_RECIPIENT.model_dump(), **changes})
+
+
+REFUSALS: dict[str, tuple[Callable[[], SubmitLetter], str, str]] = {
+    "unknown-sender": (
+        lambda: with_changes(sender=DEMO_SENDER.model_copy(update={"id": "not-registered"})),
+        "sender.id",
+        "unknown sender 'not-registered'",
+    ),
+    "invalid-siret": (
+        lambda: with_changes(sender=DEMO_SENDER.model_copy(update={"siret": "73282932000075"})),
+        "sender.siret",
+        "not a valid SIRET",
+    ),
+    "missing-recipient-name": (
+        lambda: with_changes(recipient=recipient(last_name="")),
+        "recipient.last_name",
+        "missing",
+    ),
+    "missing-recipient-email": (
+        lambda: with_changes(recipient=recipient(email="")),
+        "recipient.email",
+        "missing",
+    ),
+    "malformed-email": (
+        lambda: with_changes(recipient=recipient(email="camille.martin.exemple.example")),
+        "recipient.email",
+        "not a valid email address",
+    ),
+    "malformed-phone": (
+        lambda: with_changes(recipient=recipient(mobile="06 12 34 56 78")),
+        "recipient.mobile",
+        "E.164",
+    ),
+    "not-a-pdf": (
+        lambda: with_changes(main_document=Document(filename="l.pdf", content=b"PK\x03\x04 zip")),
+        "main_document.content",
+        "not a PDF",
+    ),
+    "encrypted-pdf": (
+        lambda: with_changes(main_document=Document(filename="l.pdf", content=encrypted(demo_pdf()))),
+        "main_document.content",
+        "encrypted",
+    ),
+    "document-over-limit": (
+        lambda: with_changes(main_document=Document(filename="l.pdf", content=big_pdf(DOCUMENT_LIMIT))),
+        "main_document.content",
+        f"the limit is {DOCUMENT_LIMIT} bytes",
+    ),
+    "letter-over-limit": (
+        lambda: with_changes(
+            attachments=(
+                Document(filename="a.pdf", content=big_pdf(DOCUMENT_LIMIT // 2 + 1)),
+                Document(filename="b.pdf", content=big_pdf(DOCUMENT_LIMIT // 2 + 2)),
+            ),
+            main_document=Document(filename="l.pdf", content=big_pdf(DOCUMENT_LIMIT // 2)),
+        ),
+        "documents",
+        f"the limit is {LETTER_LIMIT} bytes",
+    ),
+    "too-many-attachments": (
+        lambda: with_changes(
+            attachments=tuple(Document(filename=f"a{i}.pdf", content=demo_pdf(str(i))) for i in range(3))
+        ),
+        "attachments",
+        "the limit is 2",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REFUSALS, ids=list(REFUSALS))
+async def test_each_refusal_reason_reaches_the_sender_by_field_and_nothing_is_kept(
+    archive: Archive, probe: Probe, amqp_url: str, case: str
+) -> None:
+    build, field, reason = REFUSALS[case]
+    command = build()
+
+    await submit(amqp_url, command)
+    message = await probe.wait_for(LetterRejected.routing_key, command.correlation_id)
+
+    rejected = LetterRejected.model_validate_json(message.body)
+    assert [p.field for p in rejected.problems] == [field]
+    assert reason in rejected.problems[0].reason
+    assert rejected.sender_id == command.sender.id
+    assert await archive.pool.fetchval("SELECT count(*) FROM letters") == 0
+    assert await asyncio.to_thread(object_keys, archive.s3, archive.bucket) == []
+    assert archive.runtime.bus.stats.dead_lettered == 0
+
+
+async def test_every_problem_comes_in_one_rejection_and_the_queue_goes_on(
+    archive: Archive, probe: Probe, amqp_url: str
+) -> None:
+    bad = with_changes(
+        recipient=recipient(first_name="", email="nope", fax="123"),
+        main_document=Document(filename="l.pdf", content=encrypted(demo_pdf())),
+    )
+    good = submit_command(demo_pdf("Apres un refus " + uuid.uuid4().hex))
+
+    await submit(amqp_url, bad)
+    await submit(amqp_url, good)
+    await probe.wait_for(LetterDeposited.routing_key, good.correlation_id)
+    message = await probe.wait_for(LetterRejected.routing_key, bad.correlation_id)
+
+    rejected = LetterRejected.model_validate_json(message.body)
+    assert [p.field for p in rejected.problems] == [
+        "recipient.first_name",
+        "recipient.email",
+        "recipient.fax",
+        "main_document.content",
+    ]
+    assert len(probe.of(LetterRejected.routing_key, bad.correlation_id)) == 1
+
+
+async def test_a_letter_with_attachments_is_stored_document_by_document(
+    archive: Archive, probe: Probe, amqp_url: str
+) -> None:
+    main, annex = demo_pdf("Lettre " + uuid.uuid4().hex), demo_pdf("Annexe " + uuid.uuid4().hex)
+    command = submit_command(main).model_copy(
+        update={"attachments": (Document(filename="annexe-1.pdf", content=annex),)}
+    )
+
+    event = await deposit_command(amqp_url, probe, command)
+
+    assert [(d.role, d.filename, d.sha256) for d in event.documents] == [
+        ("main", "mise-en-demeure.pdf", hashlib.sha256(main).hexdigest()),
+        ("attachment", "annexe-1.pdf", hashlib.sha256(annex).hexdigest()),
+    ]
+    rows = await archive.pool.fetch(
+        "SELECT role, object_key FROM documents WHERE letter_id = $1 ORDER BY role DESC",
+        command.correlation_id,
+    )
+    assert [r["role"] for r in rows] == ["main", "attachment"]
+    for row, content in zip(rows, (main, annex), strict=True):
+        assert await asyncio.to_thread(read_object, archive.s3, archive.bucket, row["object_key"]) == content
+
+
+# ------------------------------------------------------------------ idempotency key
+
+
+async def test_the_same_idempotency_key_and_content_give_the_same_letter_never_a_second(
+    archive: Archive, probe: Probe, amqp_url: str
+) -> None:
+    first = submit_command(demo_pdf("Idempotent " + uuid.uuid4().hex)).model_copy(
+        update={"idempotency_key": f"key-{uuid.uuid4().hex}"}
+    )
+    event = await deposit_command(amqp_url, probe, first)
+    # A retry built afresh: a new message id and a new letter id, the same key and content.
+    retry = first.model_copy(update={"message_id": uuid.uuid4(), "correlation_id": uuid.uuid4()})
+
+    await submit(amqp_url, retry)
+    await eventually(lambda: len(probe.of(LetterDeposited.routing_key, first.correlation_id)) == 2)
+
+    again = LetterDeposited.model_validate_json(
+        probe.of(LetterDeposited.routing_key, first.correlation_id)[1].body
+    )
+    assert again == event  # the very announcement, under its first message id
+    assert not probe.of(LetterDeposited.routing_key, retry.correlation_id)
+    assert not probe.of(LetterRejected.routing_key, retry.correlation_id)
+    assert await archive.pool.fetchval("SELECT count(*) FROM letters") == 1
+    assert await archive.pool.fetchval("SELECT count(*) FROM documents") == 1
+    assert len(await asyncio.to_thread(object_keys, archive.s3, archive.bucket)) == 1
+
+
+async def test_the_same_idempotency_key_with_other_content_is_refused(
+    archive: Archive, probe: Probe, amqp_url: str
+) -> None:
+    key = f"key-{uuid.uuid4().hex}"
+    first = submit_command(demo_pdf("Premier " + uuid.uuid4().hex)).model_copy(
+        update={"idempotency_key": key}
+    )
+    await deposit_command(amqp_url, probe, first)
+    other = submit_command(demo_pdf("Autre " + uuid.uuid4().hex)).model_copy(update={"idempotency_key": key})
+
+    await submit(amqp_url, other)
+    message = await probe.wait_for(LetterRejected.routing_key, other.correlation_id)
+
+    rejected = LetterRejected.model_validate_json(message.body)
+    assert [p.field for p in rejected.problems] == ["idempotency_key"]
+    assert str(first.correlation_id) in rejected.problems[0].reason
+    assert rejected.idempotency_key == key
+    assert await archive.pool.fetchval("SELECT count(*) FROM letters") == 1
+    assert len(probe.of(LetterDeposited.routing_key, first.correlation_id)) == 1
+
+
+# ------------------------------------------------------------------------- buckets
+
+
+async def test_the_content_bucket_expires_objects_after_the_configured_days(archive: Archive) -> None:
+    lifecycle = await asyncio.to_thread(archive.s3.get_bucket_lifecycle, archive.bucket)
+
+    assert lifecycle is not None
+    [rule] = lifecycle.rules
+    assert rule.expiration is not None
+    assert rule.expiration.days == archive.settings.content_expiry_days
+    assert rule.rule_filter is not None and rule.rule_filter.prefix == ""
+
+
+async def test_the_evidence_bucket_locks_objects_in_compliance_mode_for_the_configured_days(
+    archive: Archive, s3: SeaweedS3
+) -> None:
+    bucket = archive.settings.evidence_bucket
+    config = await asyncio.to_thread(archive.s3.get_object_lock_config, bucket)
+
+    assert config.mode == COMPLIANCE
+    assert (config.duration, config.duration_unit) == (archive.settings.evidence_retention_days, "Days")
+    if not s3.pid:  # a shared S3 store: leave no year-long locked object behind
+        return
+    put = await asyncio.to_thread(archive.s3.put_object, bucket, "record.json", io.BytesIO(b"{}"), 2)
+    retention = await asyncio.to_thread(
+        archive.s3.get_object_retention, bucket, "record.json", version_id=put.version_id
+    )
+    assert retention is not None and retention.mode == COMPLIANCE
+    assert retention.retain_until_date is not None
+    assert retention.retain_until_date >= datetime.now(UTC) + timedelta(days=364)
+    with pytest.raises(S3Error) as refused:
+        await asyncio.to_thread(archive.s3.remove_object, bucket, "record.json", version_id=put.version_id)
+    assert refused.value.code == "AccessDenied"
+
+
+async def test_the_identity_bucket_encrypts_objects_at_rest_by_default(archive: Archive) -> None:
+    bucket = archive.settings.identity_bucket
+    encryption = await asyncio.to_thread(archive.s3.get_bucket_encryption, bucket)
+    assert encryption is not None and encryption.rule.sse_algorithm == "AES256"
+
+    await asyncio.to_thread(archive.s3.put_object, bucket, "id.pdf", io.BytesIO(b"%PDF-"), 5)
+    stat = await asyncio.to_thread(archive.s3.stat_object, bucket, "id.pdf")
+
+    assert stat.metadata is not None
+    assert stat.metadata.get("x-amz-server-side-encryption") == "AES256"
+
+
+async def test_setting_the_buckets_up_again_at_a_restart_changes_nothing(
+    archive: Archive, s3: SeaweedS3
+) -> None:
+    buckets = S3Buckets(s3.endpoint, s3.access_key, s3.secret_key, "us-east-1")
+
+    await buckets.ensure(bucket_plan(archive.settings))
+
+    config = await asyncio.to_thread(archive.s3.get_object_lock_config, archive.settings.evidence_bucket)
+    assert config.mode == COMPLIANCE
+
+
+async def test_an_evidence_bucket_without_object_lock_stops_the_start(
+    archive: Archive, s3: SeaweedS3
+) -> None:
+    plan = bucket_plan(archive.settings)
+    unlocked = f"{archive.bucket}-unlocked"
+    await asyncio.to_thread(archive.s3.make_bucket, unlocked)
+    buckets = S3Buckets(s3.endpoint, s3.access_key, s3.secret_key, "us-east-1")
+    try:
+        with pytest.raises(BucketError, match="without object lock"):
+            await buckets.ensure(replace(plan, evidence=unlocked))
+    finally:
+        await asyncio.to_thread(_remove_bucket, archive.s3, unlocked)
+
+
+# ---------------------------------------------------------------- reads and the zip
+
+
+def content_store(archive: Archive, s3: SeaweedS3) -> S3ContentStore:
+    return S3ContentStore(s3.endpoint, None, s3.access_key, s3.secret_key, "us-east-1", archive.bucket)
+
+
+async def zip_of(archive: Archive, s3: SeaweedS3, letter_id: uuid.UUID) -> bytes:
+    async with archive.pool.acquire() as conn:
+        entries = await letter_zip_entries(conn, letter_id, store=content_store(archive, s3))
+    return b"".join([chunk async for chunk in stream_zip(entries)])
+
+
+async def test_a_letter_zips_into_its_documents_byte_for_byte_main_document_first(
+    archive: Archive, probe: Probe, amqp_url: str, s3: SeaweedS3
+) -> None:
+    main, annex = demo_pdf("Zip " + uuid.uuid4().hex), demo_pdf("Annexe " + uuid.uuid4().hex)
+    command = submit_command(main).model_copy(
+        update={"attachments": (Document(filename="annexe.pdf", content=annex),)}
+    )
+    await deposit_command(amqp_url, probe, command)
+
+    data = await zip_of(archive, s3, command.correlation_id)
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archived:
+        assert archived.testzip() is None
+        assert archived.namelist() == ["mise-en-demeure.pdf", "annexe.pdf"]
+        assert archived.read("mise-en-demeure.pdf") == main
+        assert archived.read("annexe.pdf") == annex
+
+
+async def test_altered_stored_bytes_break_the_read_and_the_zip_instead_of_being_served(
+    archive: Archive, probe: Probe, amqp_url: str, s3: SeaweedS3
+) -> None:
+    pdf = demo_pdf("Altere " + uuid.uuid4().hex)
+    event = await deposit(amqp_url, archive, probe, pdf)
+    key = await archive.pool.fetchval(
+        "SELECT object_key FROM documents WHERE letter_id = $1", event.correlation_id
+    )
+    altered = pdf.replace(b"Altere", b"Modifi")
+    await asyncio.to_thread(archive.s3.put_object, archive.bucket, key, io.BytesIO(altered), len(altered))
+    store = content_store(archive, s3)
+
+    with pytest.raises(IntegrityError):
+        await store.get(key, event.documents[0].sha256)
+    with pytest.raises(IntegrityError):
+        await zip_of(archive, s3, event.correlation_id)
+
+
+def random_object(client: Minio, bucket: str, key: str, size: int) -> str:
+    """Put `size` random bytes without holding them at once; return their SHA-256."""
+    digest = hashlib.sha256()
+
+    class Random(io.RawIOBase):
+        left = size
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            n = min(len(buffer), self.left, 1 << 20)
+            data = os.urandom(n)
+            buffer[:n] = data
+            digest.update(data)
+            self.left -= n
+            return n
+
+    client.put_object(bucket, key, Random(), size, part_size=16 * 1024 * 1024)
+    return digest.hexdigest()
+
+
+async def test_zipping_a_large_letter_streams_in_constant_memory(archive: Archive, s3: SeaweedS3) -> None:
+    size, count = 24 * 1024 * 1024, 3
+    store = content_store(archive, s3)
+    entries = []
+    for i in range(count):
+        key = f"letters/big/{i}"
+        digest = await asyncio.to_thread(random_object, archive.s3, archive.bucket, key, size)
+        entries.append(ZipEntry(f"document-{i}.pdf", partial(store.stream, key, digest)))
+
+    tracemalloc.start()
+    try:
+        total = 0
+        async for chunk in stream_zip(entries):
+            total += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert total > size * count
+    assert peak < 16 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB while zipping {total / 2**20:.0f} MiB"

@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest
 
 from archive.domain.item_number import is_valid_item_number
+from archive.domain.submission import Limits, submission_fingerprint
 from archive.service_layer.handlers import issue_download_link, submit_letter
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from lre_shared.bus import PermanentError
@@ -21,10 +22,12 @@ from lre_shared.messages import (
     LetterDeposited,
     LetterRejected,
     Message,
+    NoticeChannel,
     SubmitLetter,
 )
 
 LIMIT = 1_000_000
+LIMITS = Limits(document_bytes=LIMIT, letter_bytes=2 * LIMIT, embedded_bytes=LIMIT, attachments=3)
 LIFETIME = timedelta(minutes=10)
 
 
@@ -33,6 +36,7 @@ class FakeConn:
     letter_exists: bool = False
     item_number_collisions: int = 0
     document_row: dict[str, Any] | None = None
+    earlier_letter: dict[str, Any] | None = None
     calls: list[tuple[str, str, tuple[Any, ...]]] = field(default_factory=list)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
@@ -52,6 +56,8 @@ class FakeConn:
 
     async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
         self.calls.append(("fetchrow", sql, args))
+        if "idempotency_key" in sql:
+            return self.earlier_letter
         return self.document_row
 
     def writes(self) -> list[tuple[str, tuple[Any, ...]]]:
@@ -71,9 +77,6 @@ class FakeTransaction:
 class FakeStore:
     objects: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     links: list[tuple[str, str, timedelta]] = field(default_factory=list)
-
-    async def ensure_bucket(self) -> None:
-        pass
 
     async def put(self, key: str, content: bytes, sha256: str) -> None:
         self.objects[key] = (content, sha256)
@@ -96,7 +99,7 @@ def a_submission(content: bytes, filename: str = "lettre.pdf") -> SubmitLetter:
 
 
 async def submit(command: SubmitLetter, tx: FakeTransaction, store: FakeStore) -> Message | None:
-    return await submit_letter(command, tx, store=store, max_document_bytes=LIMIT)  # type: ignore[arg-type]
+    return await submit_letter(command, tx, store=store, limits=LIMITS)  # type: ignore[arg-type]
 
 
 async def test_a_valid_letter_is_stored_under_a_key_containing_its_sha256() -> None:
@@ -160,8 +163,8 @@ async def test_a_valid_letter_passes_sender_recipient_and_policy_on() -> None:
 
     [event] = tx.published
     assert isinstance(event, LetterDeposited)
-    assert event.sender == command.sender
-    assert event.recipient == command.recipient
+    assert event.sender == DEMO_SENDER
+    assert event.recipient == DEMO_RECIPIENT
     assert event.verification_policy == "cnb"
 
 
@@ -214,7 +217,8 @@ async def test_an_oversize_letter_is_rejected_stating_the_limit() -> None:
     tx = FakeTransaction()
     command = a_submission(demo_pdf())
 
-    await submit_letter(command, tx, store=FakeStore(), max_document_bytes=100)  # type: ignore[arg-type]
+    limits = Limits(document_bytes=100, embedded_bytes=100)
+    await submit_letter(command, tx, store=FakeStore(), limits=limits)  # type: ignore[arg-type]
 
     [event] = tx.published
     assert isinstance(event, LetterRejected)
@@ -291,3 +295,111 @@ async def test_issuing_a_link_records_the_first_link_time() -> None:
     [(sql, args)] = tx.conn.writes()
     assert "first_link_at" in sql
     assert args == (query.document_id,)
+
+
+async def test_attachments_are_stored_and_announced_after_the_main_document() -> None:
+    main, extra = demo_pdf("principal"), demo_pdf("annexe")
+    command = a_submission(main).model_copy(
+        update={"attachments": (Document(filename="annexe.pdf", content=extra),)}
+    )
+    tx, store = FakeTransaction(), FakeStore()
+
+    await submit(command, tx, store)
+
+    [event] = tx.published
+    assert isinstance(event, LetterDeposited)
+    assert [(d.role, d.filename) for d in event.documents] == [
+        ("main", "lettre.pdf"),
+        ("attachment", "annexe.pdf"),
+    ]
+    assert len(store.objects) == 2
+    roles = [args[2] for sql, args in tx.conn.writes() if sql.startswith("INSERT INTO documents")]
+    assert roles == ["main", "attachment"]
+
+
+async def test_alert_channels_always_include_email_in_the_deposited_event() -> None:
+    recipient = DEMO_RECIPIENT.model_copy(update={"mobile": "+33612345678"})
+    command = a_submission(demo_pdf()).model_copy(
+        update={"recipient": recipient, "alert_channels": (NoticeChannel.sms,)}
+    )
+    tx = FakeTransaction()
+
+    await submit(command, tx, FakeStore())
+
+    [event] = tx.published
+    assert isinstance(event, LetterDeposited)
+    assert [c.value for c in event.alert_channels] == ["email", "sms"]
+    assert event.recipient.mobile == "+33612345678"
+
+
+async def test_a_deposit_records_its_idempotency_key_fingerprint_and_event() -> None:
+    command = a_submission(demo_pdf()).model_copy(update={"idempotency_key": "k-1"})
+    tx = FakeTransaction()
+
+    await submit(command, tx, FakeStore())
+
+    [event] = tx.published
+    assert isinstance(event, LetterDeposited)
+    assert event.idempotency_key == "k-1"
+    [args] = [args for sql, args in tx.conn.writes() if sql.startswith("UPDATE letters")]
+    assert args == (command.correlation_id, "k-1", submission_fingerprint(command), event.to_json())
+
+
+async def test_the_same_key_with_the_same_content_announces_the_first_letter_again() -> None:
+    first = a_submission(demo_pdf()).model_copy(update={"idempotency_key": "k-1"})
+    first_tx = FakeTransaction()
+    await submit(first, first_tx, FakeStore())
+    [announced] = first_tx.published
+    retry = first.model_copy(update={"correlation_id": uuid4(), "message_id": uuid4()})
+    earlier = {
+        "letter_id": first.correlation_id,
+        "submission_sha256": submission_fingerprint(first),
+        "deposited_event": announced.to_json(),
+    }
+    tx, store = FakeTransaction(conn=FakeConn(earlier_letter=earlier)), FakeStore()
+
+    await submit(retry, tx, store)
+
+    assert store.objects == {}
+    assert tx.published == []
+    [(sql, args)] = tx.conn.writes()
+    assert sql.startswith("INSERT INTO outbox") and "ON CONFLICT (message_id)" in sql
+    assert args[0] == announced.message_id
+    assert args[1] == first.correlation_id
+    assert args[-1] == announced.to_json()
+
+
+async def test_the_same_key_with_other_content_is_rejected_naming_the_first_letter() -> None:
+    first = a_submission(demo_pdf("premier")).model_copy(update={"idempotency_key": "k-1"})
+    other = a_submission(demo_pdf("autre")).model_copy(update={"idempotency_key": "k-1"})
+    earlier = {
+        "letter_id": first.correlation_id,
+        "submission_sha256": submission_fingerprint(first),
+        "deposited_event": b"{}",
+    }
+    tx, store = FakeTransaction(conn=FakeConn(earlier_letter=earlier)), FakeStore()
+
+    await submit(other, tx, store)
+
+    [event] = tx.published
+    assert isinstance(event, LetterRejected)
+    assert [p.field for p in event.problems] == ["idempotency_key"]
+    assert str(first.correlation_id) in event.problems[0].reason
+    assert event.idempotency_key == "k-1"
+    assert store.objects == {}
+
+
+async def test_an_unknown_sender_is_rejected_when_an_allow_list_is_set() -> None:
+    tx = FakeTransaction()
+
+    await submit_letter(
+        a_submission(demo_pdf()),
+        tx,  # type: ignore[arg-type]
+        store=FakeStore(),
+        limits=LIMITS,
+        senders=frozenset({"someone-else"}),
+    )
+
+    [event] = tx.published
+    assert isinstance(event, LetterRejected)
+    assert [p.field for p in event.problems] == ["sender.id"]

@@ -18,6 +18,7 @@ from lre_shared.messages import (
     LetterAccepted,
     LetterDeposited,
     LetterRefused,
+    LetterRejected,
     NoticeFailed,
     NoticeSent,
 )
@@ -87,6 +88,7 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
     proofs = build_proof_sealer(settings, key)
     events = partial(handlers.on_letter_deposited, policy_id=policy, sealer=seal, proofs=proofs)
     bus.subscribe(LetterDeposited, events)
+    bus.subscribe(LetterRejected, partial(handlers.on_letter_rejected, policy_id=policy, sealer=seal))
     bus.subscribe(NoticeSent, partial(handlers.on_notice_sent, policy_id=policy, sealer=seal))
     bus.subscribe(NoticeFailed, partial(handlers.on_notice_failed, policy_id=policy, sealer=seal))
     bus.subscribe(

@@ -8,19 +8,31 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from minio import Minio
+from minio.commonconfig import COMPLIANCE, ENABLED, Filter
+from minio.error import S3Error
+from minio.lifecycleconfig import Expiration, LifecycleConfig
+from minio.lifecycleconfig import Rule as LifecycleRule
+from minio.objectlockconfig import DAYS, ObjectLockConfig
+from minio.sseconfig import Rule as SseRule
+from minio.sseconfig import SSEConfig
 
 
 class IntegrityError(Exception):
     """Stored bytes no longer match the hash recorded at deposit."""
 
 
+CHUNK_BYTES = 1024 * 1024
+
+
 class ContentStore(Protocol):
-    async def ensure_bucket(self) -> None: ...
+    def stream(self, key: str, sha256: str) -> AsyncIterator[bytes]: ...
     async def put(self, key: str, content: bytes, sha256: str) -> None: ...
     async def get(self, key: str, sha256: str) -> bytes: ...
     async def download_url(self, key: str, filename: str, expires: timedelta) -> str: ...
@@ -51,13 +63,6 @@ class S3ContentStore:
         self._public = _client(public_endpoint or endpoint, access_key, secret_key, region)
         self._bucket = bucket
 
-    async def ensure_bucket(self) -> None:
-        def ensure() -> None:
-            if not self._client.bucket_exists(self._bucket):
-                self._client.make_bucket(self._bucket)
-
-        await asyncio.to_thread(ensure)
-
     async def put(self, key: str, content: bytes, sha256: str) -> None:
         await asyncio.to_thread(
             self._client.put_object,
@@ -83,6 +88,21 @@ class S3ContentStore:
             raise IntegrityError(f"{key}: stored bytes do not match the deposit hash")
         return content
 
+    async def stream(self, key: str, sha256: str) -> AsyncIterator[bytes]:
+        """The object in chunks of at most CHUNK_BYTES, its hash checked on the way: the last
+        step raises IntegrityError if the bytes are not those deposited."""
+        response = await asyncio.to_thread(self._client.get_object, self._bucket, key)
+        digest = hashlib.sha256()
+        try:
+            while chunk := await asyncio.to_thread(response.read, CHUNK_BYTES):
+                digest.update(chunk)
+                yield chunk
+        finally:
+            response.close()
+            response.release_conn()
+        if digest.hexdigest() != sha256:
+            raise IntegrityError(f"{key}: stored bytes do not match the deposit hash")
+
     async def download_url(self, key: str, filename: str, expires: timedelta) -> str:
         safe = filename.replace('"', "").replace("\\", "")
         return await asyncio.to_thread(
@@ -92,3 +112,78 @@ class S3ContentStore:
             expires=expires,
             response_headers={"response-content-disposition": f'attachment; filename="{safe}"'},
         )
+
+
+@dataclass(frozen=True)
+class BucketPlan:
+    """The archive's buckets and the settings each one must have (DESIGN §6)."""
+
+    content: str
+    content_expiry_days: int
+    evidence: str
+    evidence_retention_days: int
+    identity: str
+
+
+class BucketError(Exception):
+    """A bucket exists but cannot be given the settings it needs: refuse to start."""
+
+
+ALREADY_THERE = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
+
+
+class S3Buckets:
+    """Creates the archive's buckets at start, and (re)applies their settings; safe to run
+    at every start and from several replicas at once."""
+
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, region: str) -> None:
+        self._client = _client(endpoint, access_key, secret_key, region)
+
+    async def ensure(self, plan: BucketPlan) -> None:
+        await asyncio.to_thread(self._ensure, plan)
+
+    def _ensure(self, plan: BucketPlan) -> None:
+        # Content: the sweeper deletes each letter's documents on time; the lifecycle rule is
+        # the backstop that bounds how long anything (orphans of a crash too) can stay.
+        self._make(plan.content)
+        self._client.set_bucket_lifecycle(
+            plan.content,
+            LifecycleConfig(
+                [
+                    LifecycleRule(
+                        ENABLED,
+                        rule_filter=Filter(prefix=""),
+                        rule_id="content-expiry",
+                        expiration=Expiration(days=plan.content_expiry_days),
+                    )
+                ]
+            ),
+        )
+        # Evidence: compliance-mode object lock (DESIGN §3), so no one, root included, deletes
+        # or shortens a record before its date; object lock can only be chosen at creation.
+        if not self._make(plan.evidence, object_lock=True):
+            try:
+                self._client.get_object_lock_config(plan.evidence)
+            except S3Error as exc:
+                raise BucketError(
+                    f"bucket {plan.evidence} exists without object lock: evidence could be deleted;"
+                    " use a bucket created with object lock (compliance mode)"
+                ) from exc
+        self._client.set_object_lock_config(
+            plan.evidence, ObjectLockConfig(COMPLIANCE, plan.evidence_retention_days, DAYS)
+        )
+        # Identity documents: encrypted at rest by default (SSE-S3).
+        self._make(plan.identity)
+        self._client.set_bucket_encryption(plan.identity, SSEConfig(SseRule.new_sse_s3_rule()))
+
+    def _make(self, bucket: str, *, object_lock: bool = False) -> bool:
+        """Create `bucket`; False when it was already there."""
+        if self._client.bucket_exists(bucket):
+            return False
+        try:
+            self._client.make_bucket(bucket, object_lock=object_lock)
+        except S3Error as exc:
+            if exc.code in ALREADY_THERE:  # another replica made it first
+                return False
+            raise
+        return True

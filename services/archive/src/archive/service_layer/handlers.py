@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from uuid import UUID, uuid4
 
 import asyncpg
 
 from archive.adapters.storage import ContentStore
-from archive.domain.documents import check_pdf, sha256_hex
+from archive.adapters.zipstream import ZipEntry
+from archive.domain.documents import sha256_hex
 from archive.domain.item_number import new_item_number
+from archive.domain.submission import (
+    Limits,
+    accepted_parties,
+    check_submission,
+    incoming_documents,
+    submission_fingerprint,
+)
 from lre_shared.bus import PermanentError, Transaction
 from lre_shared.messages import (
     DownloadLinkIssued,
@@ -17,67 +26,139 @@ from lre_shared.messages import (
     LetterDeposited,
     LetterRejected,
     Message,
+    NoticeChannel,
+    Problem,
     StoredDocument,
     SubmitLetter,
     now_utc,
 )
+from lre_shared.outbox import NOTIFY_CHANNEL
 
 
 async def submit_letter(
-    command: SubmitLetter, tx: Transaction, *, store: ContentStore, max_document_bytes: int
+    command: SubmitLetter,
+    tx: Transaction,
+    *,
+    store: ContentStore,
+    limits: Limits,
+    senders: frozenset[str] | None = None,
 ) -> Message | None:
     letter_id = command.correlation_id
-    problems = check_pdf("main_document.content", command.main_document.content, max_document_bytes)
+    sender_id = command.sender.id.strip()
+    problems = check_submission(command, limits=limits, senders=senders)
+    if command.idempotency_key is not None:
+        fingerprint = submission_fingerprint(command)
+        earlier = await tx.conn.fetchrow(
+            "SELECT letter_id, submission_sha256, deposited_event FROM letters"
+            " WHERE sender_id = $1 AND idempotency_key = $2",
+            sender_id,
+            command.idempotency_key,
+        )
+        if earlier is not None and earlier["submission_sha256"] == fingerprint:
+            # The same letter asked for again: no second letter, its announcement again.
+            await _announce_again(tx.conn, bytes(earlier["deposited_event"]))
+            return None
+        if earlier is not None:
+            problems.append(
+                Problem(
+                    field="idempotency_key",
+                    reason=f"already used for letter {earlier['letter_id']} with other content;"
+                    " a new letter needs a new key",
+                )
+            )
     if problems:
         # ETSI EN 319 522 SubmissionRejection: the sender learns every problem by field.
         await tx.publish(
-            LetterRejected(correlation_id=letter_id, sender_id=command.sender.id, problems=tuple(problems))
+            LetterRejected(
+                correlation_id=letter_id,
+                sender_id=sender_id,
+                problems=tuple(problems),
+                idempotency_key=command.idempotency_key,
+            )
         )
         return None
     if await tx.conn.fetchval("SELECT 1 FROM letters WHERE letter_id = $1", letter_id):
         raise PermanentError(f"letter id {letter_id} is already used by another deposit")
 
-    content = command.main_document.content
-    digest = sha256_hex(content)
-    document = StoredDocument(
-        document_id=uuid4(),
-        filename=command.main_document.filename,
-        size=len(content),
-        sha256=digest,
-    )
-    key = content_key(letter_id, digest)
-    # Stored before the row is committed: a crash leaves an orphan object under a
-    # deterministic key, which the retried message overwrites with the same bytes.
-    await store.put(key, content, digest)
+    sender, recipient = accepted_parties(command)
+    stored: list[tuple[StoredDocument, str]] = []
+    for incoming in incoming_documents(command):
+        digest = sha256_hex(incoming.content)
+        document = StoredDocument(
+            document_id=uuid4(),
+            filename=incoming.filename.strip(),
+            size=len(incoming.content),
+            sha256=digest,
+            role=incoming.role,
+        )
+        key = content_key(letter_id, digest)
+        if all(key != known for _, known in stored):
+            # Stored before the row is committed: a crash leaves an orphan object under a
+            # deterministic key, which the retried message overwrites with the same bytes.
+            await store.put(key, incoming.content, digest)
+        stored.append((document, key))
 
     deposited_at = now_utc()
-    item_number = await _insert_letter(tx.conn, letter_id, deposited_at, command.sender.id)
-    await tx.conn.execute(
-        "INSERT INTO documents (document_id, letter_id, role, filename, size, sha256, object_key)"
-        " VALUES ($1, $2, 'main', $3, $4, $5, $6)",
-        document.document_id,
-        letter_id,
-        document.filename,
-        document.size,
-        digest,
-        key,
-    )
-    await tx.publish(
-        LetterDeposited(
-            correlation_id=letter_id,
-            item_number=item_number,
-            sender=command.sender,
-            recipient=command.recipient,
-            documents=(document,),
-            verification_policy=command.verification_policy,
-            deposited_at=deposited_at,
+    item_number = await _insert_letter(tx.conn, letter_id, deposited_at, sender_id)
+    for document, key in stored:
+        await tx.conn.execute(
+            "INSERT INTO documents (document_id, letter_id, role, filename, size, sha256, object_key)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            document.document_id,
+            letter_id,
+            document.role,
+            document.filename,
+            document.size,
+            document.sha256,
+            key,
         )
+    event = LetterDeposited(
+        correlation_id=letter_id,
+        item_number=item_number,
+        sender=sender,
+        recipient=recipient,
+        documents=tuple(document for document, _ in stored),
+        verification_policy=command.verification_policy,
+        deposited_at=deposited_at,
+        alert_channels=tuple(dict.fromkeys((NoticeChannel.email, *command.alert_channels))),
+        signature_methods=tuple(dict.fromkeys(command.signature_methods)),
+        idempotency_key=command.idempotency_key,
     )
+    await tx.conn.execute(
+        "UPDATE letters SET idempotency_key = $2, submission_sha256 = $3, deposited_event = $4"
+        " WHERE letter_id = $1",
+        letter_id,
+        command.idempotency_key,
+        submission_fingerprint(command),
+        event.to_json(),
+    )
+    await tx.publish(event)
     return None
 
 
 def content_key(letter_id: UUID, sha256: str) -> str:
     return f"letters/{letter_id}/{sha256}"
+
+
+async def _announce_again(conn: asyncpg.Connection, body: bytes) -> None:
+    """Publish a letter's `LetterDeposited` again, byte for byte and under its first message id.
+
+    Every consumer's inbox already holds that id, so nothing downstream happens twice; the
+    sender, who asked again, hears again. The outbox row may still be there (published, or
+    not yet): it is marked pending again rather than inserted twice.
+    """
+    event = LetterDeposited.model_validate_json(body)
+    await conn.execute(
+        "INSERT INTO outbox (message_id, correlation_id, exchange, routing_key, body)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO UPDATE"
+        " SET published_at = NULL, attempts = 0, next_attempt_at = now(), last_error = NULL",
+        event.message_id,
+        event.correlation_id,
+        event.exchange,
+        event.routing_key,
+        body,
+    )
+    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 async def _insert_letter(
@@ -97,6 +178,21 @@ async def _insert_letter(
         if inserted:
             return item_number
     raise RuntimeError("could not draw a free item number")
+
+
+async def letter_zip_entries(
+    conn: asyncpg.Connection, letter_id: UUID, *, store: ContentStore
+) -> list[ZipEntry]:
+    """The letter's documents as zip entries, main document first, each streamed from the
+    store and hash-checked as it goes (see `archive.adapters.zipstream.stream_zip`)."""
+    rows = await conn.fetch(
+        "SELECT filename, sha256, object_key FROM documents WHERE letter_id = $1"
+        " ORDER BY role <> 'main', filename",
+        letter_id,
+    )
+    return [
+        ZipEntry(row["filename"], partial(store.stream, row["object_key"], row["sha256"])) for row in rows
+    ]
 
 
 async def issue_download_link(

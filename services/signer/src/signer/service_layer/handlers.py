@@ -25,6 +25,7 @@ from lre_shared.messages import (
     LetterAccepted,
     LetterDeposited,
     LetterRefused,
+    LetterRejected,
     Message,
     NoticeFailed,
     NoticeSent,
@@ -168,6 +169,26 @@ async def on_letter_deposited(
         policy_id=policy_id,
         proofs=proofs,
         assurance=sealer.assurance,
+    )
+
+
+async def on_letter_rejected(
+    event: LetterRejected, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
+) -> None:
+    # ETSI EN 319 522 SubmissionRejection: the refused deposit has no item number; the
+    # record keeps who tried and every reason, by field.
+    await record_evidence(
+        tx,
+        source=event,
+        event=EvidenceEvent.submission_rejection,
+        event_time=event.occurred_at,
+        item_number=None,
+        details={
+            "sender_id": event.sender_id,
+            "problems": [json.loads(p.model_dump_json()) for p in event.problems],
+        },
+        policy_id=policy_id,
+        sealer=sealer,
     )
 
 
