@@ -7,7 +7,6 @@ import asyncio
 import json
 import uuid
 
-import aio_pika
 import asyncpg
 import pytest
 
@@ -15,6 +14,7 @@ from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from lre_shared.messages import Document, LetterDeposited, SubmitLetter
 from lre_shared.sender import submit_letter
 from lre_shared.topology import Service, queue_name
+from tests.support.bus import queue_depth
 from tests.support.running import RunningPlatform
 
 pytestmark = pytest.mark.e2e
@@ -71,7 +71,7 @@ async def test_a_consumer_killed_between_commit_and_ack_applies_the_message_exac
         raise AssertionError("the redelivered message was never seen again")
 
     assert await _count_evidence(signer_db, letter_id) == 1
-    assert await _queue_depth(amqp_url, QUEUE) == 0
+    assert await queue_depth(amqp_url, QUEUE) == 0
 
 
 def _logged_duplicate(log: str, message_id: str) -> bool:
@@ -94,12 +94,3 @@ async def _count_evidence(url: str, letter_id: uuid.UUID) -> int:
         return count
     finally:
         await conn.close()
-
-
-async def _queue_depth(amqp_url: str, queue: str) -> int:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        count = declared.declaration_result.message_count
-        return int(count or 0)

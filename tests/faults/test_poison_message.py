@@ -13,23 +13,12 @@ import pytest
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
 from lre_shared.messages import LetterDeposited, StoredDocument, now_utc
 from lre_shared.topology import DLQ_REASON_HEADER, Service, dead_letter_queue, queue_name
+from tests.support.bus import publish_raw
 from tests.support.running import RunningPlatform
 
 pytestmark = pytest.mark.e2e
 
 QUEUE = queue_name(Service.signer, LetterDeposited)
-
-
-async def _publish(amqp_url: str, body: bytes, message_id: str) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(LetterDeposited.exchange, ensure=False)
-        await exchange.publish(
-            aio_pika.Message(body, message_id=message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=LetterDeposited.routing_key,
-            mandatory=True,
-        )
 
 
 async def test_a_malformed_message_is_dead_lettered_with_its_reason_and_the_next_is_processed(
@@ -38,7 +27,13 @@ async def test_a_malformed_message_is_dead_lettered_with_its_reason_and_the_next
     amqp_url = services.amqp_url
     services.start("signer")
     poison_id = f"poison-{uuid.uuid4().hex[:8]}"
-    await _publish(amqp_url, b'{"item_number": "not a number"}', poison_id)
+    await publish_raw(
+        amqp_url,
+        LetterDeposited.exchange,
+        LetterDeposited.routing_key,
+        b'{"item_number": "not a number"}',
+        poison_id,
+    )
     valid = LetterDeposited(
         correlation_id=uuid.uuid4(),
         item_number="123456789015",
@@ -48,7 +43,13 @@ async def test_a_malformed_message_is_dead_lettered_with_its_reason_and_the_next
         verification_policy="default",
         deposited_at=now_utc(),
     )
-    await _publish(amqp_url, valid.to_json(), str(valid.message_id))
+    await publish_raw(
+        amqp_url,
+        LetterDeposited.exchange,
+        LetterDeposited.routing_key,
+        valid.to_json(),
+        str(valid.message_id),
+    )
 
     conn = await asyncpg.connect(services.database_url("signer"))
     try:

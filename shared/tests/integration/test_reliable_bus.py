@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
-import aio_pika
 import asyncpg
 import pytest
 from pydantic_settings import SettingsConfigDict
@@ -26,8 +24,18 @@ from lre_shared.topology import (
     dead_letter_queue,
     queue_name,
 )
+from tests.support import infra
+from tests.support.bus import eventually, get_one, publish_raw
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def amqp_url() -> Iterator[str]:
+    """A virtual host of this module's own: some tests rely on nobody else consuming a
+    routing key (an unroutable command, an event nobody subscribes to)."""
+    with infra.rabbitmq_url() as url:
+        yield url
 
 
 class BusSettings(ServiceSettings):
@@ -93,44 +101,9 @@ def evidence(letter_id: uuid.UUID | None = None) -> EvidenceRecorded:
     )
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
 async def effects(pool: asyncpg.Pool, message: Message) -> int:
     count: int = await pool.fetchval("SELECT count(*) FROM effects WHERE message_id = $1", message.message_id)
     return count
-
-
-async def publish_raw(amqp_url: str, exchange: str, routing_key: str, body: bytes, message_id: str) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        target = await channel.get_exchange(exchange, ensure=False)
-        await target.publish(
-            aio_pika.Message(body, message_id=message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=routing_key,
-            mandatory=True,
-        )
-
-
-async def get_one(amqp_url: str, queue: str, timeout: float = 20.0) -> aio_pika.abc.AbstractIncomingMessage:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        q = await channel.get_queue(queue, ensure=True)
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            message = await q.get(no_ack=True, fail=False)
-            if message is not None:
-                return message
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"nothing arrived on {queue}")
-            await asyncio.sleep(0.1)
 
 
 async def test_a_message_written_to_the_outbox_is_published_and_its_effect_applied(

@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr, parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import aio_pika
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
@@ -34,13 +33,14 @@ from lre_shared.messages import (
     SendNotice,
 )
 from lre_shared.runtime import ServiceRuntime
-from lre_shared.topology import EXCHANGES, Service, events_exchange
+from lre_shared.topology import Service, events_exchange
 from notifier.adapters.email import Email, SmtpMailer
 from notifier.adapters.templates import render_notice
 from notifier.bootstrap import bootstrap
 from notifier.entrypoints.ticker import ReminderTicker
 from notifier.entrypoints.web import create_site
 from notifier.settings import NotifierSettings
+from tests.support.bus import Probe, eventually, open_probe, publish_raw, purge_queues
 from tests.support.fixtures import SmtpServer
 
 pytestmark = pytest.mark.integration
@@ -52,82 +52,10 @@ PICKUP_URL = "https://lre.example/"
 # --------------------------------------------------------------------------- helpers
 
 
-@dataclass
-class Probe:
-    """A queue of the test's own on the notifier's events exchange, keeping what arrives."""
-
-    received: list[aio_pika.abc.AbstractIncomingMessage] = field(default_factory=list)
-
-    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        self.received.append(message)
-
-    def of(self, routing_key: str, letter_id: uuid.UUID) -> list[aio_pika.abc.AbstractIncomingMessage]:
-        return [
-            m for m in self.received if m.routing_key == routing_key and m.correlation_id == str(letter_id)
-        ]
-
-    def about(self, letter_id: uuid.UUID) -> list[aio_pika.abc.AbstractIncomingMessage]:
-        return [m for m in self.received if m.correlation_id == str(letter_id)]
-
-
 @pytest.fixture
 async def probe(amqp_url: str) -> AsyncIterator[Probe]:
-    connection = await aio_pika.connect(amqp_url)
-    channel = await connection.channel()
-    exchange = await declare_events_exchange(channel, Service.notifier)
-    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-    await queue.bind(exchange, routing_key="notice.*.v1")
-    found = Probe()
-    await queue.consume(found._on_message, no_ack=True)
-    yield found
-    await connection.close()
-
-
-async def declare_events_exchange(
-    channel: aio_pika.abc.AbstractChannel, service: Service
-) -> aio_pika.abc.AbstractExchange:
-    """The service's events exchange, declared exactly as the bus declares it."""
-    spec = next(spec for spec in EXCHANGES if spec.name == events_exchange(service))
-    return await channel.declare_exchange(
-        spec.name,
-        aio_pika.ExchangeType(spec.kind),
-        durable=True,
-        arguments={"alternate-exchange": spec.alternate} if spec.alternate else None,
-    )
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-async def publish_raw(amqp_url: str, exchange: str, routing_key: str, body: bytes, message_id: str) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        target = await channel.get_exchange(exchange, ensure=False)
-        await target.publish(
-            aio_pika.Message(body, message_id=message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=routing_key,
-            mandatory=True,
-        )
-
-
-async def purge_queues(amqp_url: str, runtime: ServiceRuntime) -> None:
-    """Empty the service's queues left in the session's virtual host by earlier tests."""
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        for sub in runtime.bus.subscriptions:
-            channel = await connection.channel()
-            try:
-                queue = await channel.declare_queue(sub.queue, passive=True)
-            except aio_pika.exceptions.ChannelClosed:
-                continue
-            await queue.purge()
-            await channel.close()
+    async with open_probe(amqp_url, (events_exchange(Service.notifier), "notice.*.v1")) as found:
+        yield found
 
 
 StartNotifier = Callable[..., Awaitable[ServiceRuntime]]

@@ -7,12 +7,11 @@ import asyncio
 import re
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import aio_pika
 import httpx
 import pytest
 
@@ -20,7 +19,6 @@ from deploy.local.demo import DEMO_RECIPIENT
 from lre_shared.messages import (
     LetterAccepted,
     LetterDeposited,
-    Message,
     NoticeChannel,
     NoticeFailed,
     NoticeSent,
@@ -31,12 +29,13 @@ from lre_shared.messages import (
 )
 from lre_shared.rules import FR_LRE
 from lre_shared.runtime import ServiceRuntime
-from lre_shared.topology import EXCHANGES, Service, commands_exchange, events_exchange
+from lre_shared.topology import Service, commands_exchange, events_exchange
 from pickup.bootstrap import bootstrap
 from pickup.entrypoints.site import create_site
 from pickup.service_layer import handlers
 from pickup.service_layer.handlers import DecisionRefused
 from pickup.settings import PickupSettings
+from tests.support.bus import Probe, eventually, open_probe, publish, running
 
 pytestmark = pytest.mark.integration
 
@@ -56,90 +55,14 @@ WRONG_IDENTITY = {**RIGHT_IDENTITY, "last_name": "Dupont"}
 # --------------------------------------------------------------------------- helpers
 
 
-@dataclass
-class Probe:
-    """Queues of the test's own, bound before anything is published, keeping what arrives."""
-
-    received: list[aio_pika.abc.AbstractIncomingMessage] = field(default_factory=list)
-
-    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        self.received.append(message)
-
-    def of(self, routing_key: str, letter_id: uuid.UUID) -> list[aio_pika.abc.AbstractIncomingMessage]:
-        return [
-            m for m in self.received if m.routing_key == routing_key and m.correlation_id == str(letter_id)
-        ]
-
-    async def wait_for(
-        self, routing_key: str, letter_id: uuid.UUID, timeout: float = 20.0
-    ) -> aio_pika.abc.AbstractIncomingMessage:
-        await eventually(lambda: bool(self.of(routing_key, letter_id)), timeout)
-        return self.of(routing_key, letter_id)[0]
-
-
-async def declare_exchange(channel: aio_pika.abc.AbstractChannel, name: str) -> aio_pika.abc.AbstractExchange:
-    """An exchange of the platform, declared exactly as the bus declares it."""
-    spec = next(spec for spec in EXCHANGES if spec.name == name)
-    return await channel.declare_exchange(
-        spec.name,
-        aio_pika.ExchangeType(spec.kind),
-        durable=True,
-        arguments={"alternate-exchange": spec.alternate} if spec.alternate else None,
-    )
-
-
 @pytest.fixture
 async def probe(amqp_url: str) -> AsyncIterator[Probe]:
-    connection = await aio_pika.connect(amqp_url)
-    channel = await connection.channel()
-    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-    notifier_commands = await declare_exchange(channel, commands_exchange(Service.notifier))
-    await queue.bind(notifier_commands, routing_key=SendNotice.routing_key)
-    pickup_events = await declare_exchange(channel, events_exchange(Service.pickup))
-    await queue.bind(pickup_events, routing_key="letter.*.v1")
-    found = Probe()
-    await queue.consume(found._on_message, no_ack=True)
-    yield found
-    await connection.close()
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-async def publish(amqp_url: str, message: Message) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        target = await channel.get_exchange(message.exchange, ensure=False)
-        await target.publish(
-            aio_pika.Message(
-                message.to_json(),
-                message_id=str(message.message_id),
-                correlation_id=str(message.correlation_id),
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=message.routing_key,
-            mandatory=True,
-        )
-
-
-async def purge_queues(amqp_url: str, runtime: ServiceRuntime) -> None:
-    """Empty the service's queues left in the session's virtual host by earlier tests."""
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        for sub in runtime.bus.subscriptions:
-            channel = await connection.channel()
-            try:
-                queue = await channel.declare_queue(sub.queue, passive=True)
-            except aio_pika.exceptions.ChannelClosed:
-                continue
-            await queue.purge()
-            await channel.close()
+    async with open_probe(
+        amqp_url,
+        (commands_exchange(Service.notifier), SendNotice.routing_key),
+        (events_exchange(Service.pickup), "letter.*.v1"),
+    ) as found:
+        yield found
 
 
 @dataclass(frozen=True)
@@ -159,17 +82,8 @@ async def pickup(amqp_url: str, database_url: str, probe: Probe) -> AsyncIterato
         cookie_secure=False,
         outbox_poll_seconds=0.2,
     )
-    runtime = bootstrap(settings)
-    await runtime.startup()
-    try:
-        await purge_queues(amqp_url, runtime)
-        await runtime.bus.broker.start()
-        try:
-            yield Pickup(runtime, settings)
-        finally:
-            await runtime.bus.broker.stop()
-    finally:
-        await runtime.after_shutdown()
+    async with running(bootstrap(settings), amqp_url) as runtime:
+        yield Pickup(runtime, settings)
 
 
 @pytest.fixture

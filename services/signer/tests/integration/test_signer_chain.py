@@ -8,12 +8,10 @@ import hashlib
 import itertools
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import aio_pika
 import asyncpg
 import pytest
 
@@ -30,9 +28,10 @@ from lre_shared.messages import (
     now_utc,
 )
 from lre_shared.runtime import ServiceRuntime
-from lre_shared.topology import EXCHANGES, Service, events_exchange
+from lre_shared.topology import Service, events_exchange
 from signer.bootstrap import bootstrap
 from signer.settings import SignerSettings
+from tests.support.bus import Probe, eventually, open_probe, publish, running
 
 pytestmark = pytest.mark.integration
 
@@ -40,85 +39,10 @@ pytestmark = pytest.mark.integration
 # --------------------------------------------------------------------------- helpers
 
 
-@dataclass
-class Probe:
-    received: list[aio_pika.abc.AbstractIncomingMessage] = field(default_factory=list)
-
-    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        self.received.append(message)
-
-    def evidence_of(self, letter_id: uuid.UUID) -> list[EvidenceRecorded]:
-        return [
-            EvidenceRecorded.model_validate_json(m.body)
-            for m in self.received
-            if m.routing_key == EvidenceRecorded.routing_key and m.correlation_id == str(letter_id)
-        ]
-
-
 @pytest.fixture
 async def probe(amqp_url: str) -> AsyncIterator[Probe]:
-    connection = await aio_pika.connect(amqp_url)
-    channel = await connection.channel()
-    spec = next(spec for spec in EXCHANGES if spec.name == events_exchange(Service.signer))
-    exchange = await channel.declare_exchange(
-        spec.name,
-        aio_pika.ExchangeType(spec.kind),
-        durable=True,
-        arguments={"alternate-exchange": spec.alternate} if spec.alternate else None,
-    )
-    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-    await queue.bind(exchange, routing_key=EvidenceRecorded.routing_key)
-    found = Probe()
-    await queue.consume(found._on_message, no_ack=True)
-    yield found
-    await connection.close()
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-async def publish(amqp_url: str, *messages: Message) -> None:
-    """Publish as the other services would, all on one channel, as fast as confirms allow."""
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
-        sends = []
-        for message in messages:
-            if message.exchange not in exchanges:
-                exchanges[message.exchange] = await channel.get_exchange(message.exchange, ensure=False)
-            sends.append(
-                exchanges[message.exchange].publish(
-                    aio_pika.Message(
-                        message.to_json(),
-                        message_id=str(message.message_id),
-                        correlation_id=str(message.correlation_id),
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    ),
-                    routing_key=message.routing_key,
-                    mandatory=True,
-                )
-            )
-        await asyncio.gather(*sends)
-
-
-async def purge_queues(amqp_url: str, runtime: ServiceRuntime) -> None:
-    """Empty the service's queues left in the session's virtual host by earlier tests."""
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        for sub in runtime.bus.subscriptions:
-            channel = await connection.channel()
-            try:
-                queue = await channel.declare_queue(sub.queue, passive=True)
-            except aio_pika.exceptions.ChannelClosed:
-                continue
-            await queue.purge()
-            await channel.close()
+    async with open_probe(amqp_url, (events_exchange(Service.signer), EvidenceRecorded.routing_key)) as found:
+        yield found
 
 
 @pytest.fixture
@@ -126,17 +50,8 @@ async def signer(amqp_url: str, database_url: str) -> AsyncIterator[ServiceRunti
     settings = SignerSettings(
         amqp_url=amqp_url, database_url=database_url, http_port=0, outbox_poll_seconds=0.2
     )
-    runtime = bootstrap(settings)
-    await runtime.startup()
-    try:
-        await purge_queues(amqp_url, runtime)
-        await runtime.bus.broker.start()
-        try:
-            yield runtime
-        finally:
-            await runtime.bus.broker.stop()
-    finally:
-        await runtime.after_shutdown()
+    async with running(bootstrap(settings), amqp_url) as runtime:
+        yield runtime
 
 
 def deposited() -> LetterDeposited:

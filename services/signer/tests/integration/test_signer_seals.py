@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import aio_pika
 import asyncpg
 import pytest
 from minio import Minio
@@ -54,6 +53,8 @@ from signer.domain.merkle import RecordSeal
 from signer.domain.proofs import DocumentFact, EvidenceFact, LetterFacts, Party, ProofKind, proof
 from signer.domain.verification import StoredRecord
 from signer.settings import SignerSettings
+from tests.support.bus import publish as publish  # other signer test modules import it from here
+from tests.support.bus import purge_queues
 from tests.support.pki import TestPki
 
 pytestmark = pytest.mark.integration
@@ -75,24 +76,6 @@ def sealed_settings(pki: TestPki, amqp_url: str, database_url: str) -> SignerSet
     )
 
 
-async def publish(amqp_url: str, *messages: Message) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        for message in messages:
-            exchange = await channel.get_exchange(message.exchange, ensure=False)
-            await exchange.publish(
-                aio_pika.Message(
-                    message.to_json(),
-                    message_id=str(message.message_id),
-                    correlation_id=str(message.correlation_id),
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key=message.routing_key,
-                mandatory=True,
-            )
-
-
 async def wait_for_records(pool: asyncpg.Pool, letter_id: uuid.UUID, count: int) -> None:
     deadline = asyncio.get_running_loop().time() + 30.0
     while await pool.fetchval("SELECT count(*) FROM evidence WHERE letter_id = $1", letter_id) < count:
@@ -104,15 +87,7 @@ async def wait_for_records(pool: asyncpg.Pool, letter_id: uuid.UUID, count: int)
 async def start(settings: SignerSettings, amqp_url: str) -> ServiceRuntime:
     runtime = bootstrap(settings)
     await runtime.startup()
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:  # empty what earlier tests left in the session's queues
-        for sub in runtime.bus.subscriptions:
-            channel = await connection.channel()
-            try:
-                await (await channel.declare_queue(sub.queue, passive=True)).purge()
-                await channel.close()
-            except aio_pika.exceptions.ChannelClosed:
-                continue
+    await purge_queues(amqp_url, runtime)
     await runtime.bus.broker.start()
     return runtime
 

@@ -3,76 +3,27 @@ each deposited letter's verification policy and recipient."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
-import aio_pika
 import asyncpg
 import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
 from lre_shared.messages import LetterDeposited, StoredDocument, now_utc
 from lre_shared.runtime import ServiceRuntime
+from tests.support.bus import eventually, publish, running
 from verification.bootstrap import bootstrap
 from verification.settings import VerificationSettings
 
 pytestmark = pytest.mark.integration
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-async def publish(amqp_url: str, event: LetterDeposited) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        target = await channel.get_exchange(event.exchange, ensure=False)
-        await target.publish(
-            aio_pika.Message(
-                event.to_json(),
-                message_id=str(event.message_id),
-                correlation_id=str(event.correlation_id),
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=event.routing_key,
-            mandatory=True,
-        )
-
-
-async def purge_queues(amqp_url: str, runtime: ServiceRuntime) -> None:
-    """Empty the service's queues left in the session's virtual host by earlier tests."""
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        for sub in runtime.bus.subscriptions:
-            channel = await connection.channel()
-            try:
-                queue = await channel.declare_queue(sub.queue, passive=True)
-            except aio_pika.exceptions.ChannelClosed:
-                continue
-            await queue.purge()
-            await channel.close()
-
-
 @pytest.fixture
 async def verification(amqp_url: str, database_url: str) -> AsyncIterator[ServiceRuntime]:
     settings = VerificationSettings(amqp_url=amqp_url, database_url=database_url, http_port=0)
-    runtime = bootstrap(settings)
-    await runtime.startup()
-    try:
-        await purge_queues(amqp_url, runtime)
-        await runtime.bus.broker.start()
-        try:
-            yield runtime
-        finally:
-            await runtime.bus.broker.stop()
-    finally:
-        await runtime.after_shutdown()
+    async with running(bootstrap(settings), amqp_url) as runtime:
+        yield runtime
 
 
 def deposited(policy: str = "cnb") -> LetterDeposited:
