@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
 PRISM := services/notifier/tests/tools/prism
 
-.PHONY: setup test-tools run stop test test-fast lint fmt typecheck bench bench-sign bench-notify docs
+.PHONY: setup test-tools run stop test test-fast lint fmt typecheck bench bench-deposit bench-sign bench-notify docs
 
 setup:  ## install uv if missing, then the locked environment
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -40,11 +40,14 @@ typecheck:
 bench: setup  ## the bus against raw aio-pika
 	$(UV) run python bench/bus.py
 
+bench-deposit: setup  ## deposits through the archive against raw minio puts; zip memory
+	$(UV) run python bench/deposit.py
+
 bench-sign: setup  ## sealing through the signer against a naive pyHanko loop
 	$(UV) run python bench/sign.py
 
 bench-notify: setup test-tools  ## notices through the notifier against a plain aiosmtplib loop
 	$(UV) run python bench/notify.py
 
-docs: setup  ## message schemas under docs/contracts/
-	$(UV) run python -m lre_shared.schemas docs/contracts
+docs: setup  ## message schemas, AsyncAPI, OpenAPI, the settings tables of OPERATIONS.md
+	$(UV) run python -m docs.generate

@@ -41,7 +41,7 @@ from faststream.rabbit import (
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
 
-from lre_shared import outbox
+from lre_shared import metrics, outbox
 from lre_shared.logs import letter_id_var, message_id_var
 from lre_shared.messages import Message
 from lre_shared.settings import ServiceSettings
@@ -393,6 +393,7 @@ class Bus:
             await message.ack()
             if duplicate:
                 self.stats.duplicates += 1
+                metrics.count(sub.queue, "duplicate")
                 log.info(
                     "already handled; acknowledged again",
                     extra={
@@ -403,6 +404,7 @@ class Bus:
                 )
             else:
                 self.stats.handled += 1
+                metrics.count(sub.queue, "handled")
 
     async def _handle(
         self, sub: Subscription[Any], batch: list[Delivery]
@@ -427,7 +429,8 @@ class Bus:
                     fresh.discard(parsed.message_id)  # the same message twice in one batch
                 letter_id_var.set(str(parsed.correlation_id))
                 message_id_var.set(str(parsed.message_id))
-                outcomes.append((await sub.handler(parsed, Transaction(conn)), False))
+                with metrics.HANDLER_SECONDS.labels(sub.queue).time():
+                    outcomes.append((await sub.handler(parsed, Transaction(conn)), False))
         return outcomes
 
     async def _retry_later(self, sub: Subscription[Any], message: RabbitMessage, exc: Exception) -> None:
@@ -443,6 +446,7 @@ class Bus:
             exc_info=exc,
         )
         self.stats.retried += 1
+        metrics.count(sub.queue, "retried")
         await asyncio.sleep(delay)
         # Quorum queues count this; past the delivery limit the broker dead-letters it.
         await message.nack(requeue=True)
@@ -471,6 +475,7 @@ class Bus:
         )
         await message.ack()
         self.stats.dead_lettered += 1
+        metrics.count(sub.queue, "dead_lettered")
         log.error(
             "dead-lettered: %s",
             reason,

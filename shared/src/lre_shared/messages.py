@@ -510,3 +510,32 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     CheckSignedReceipt,
     SignedReceiptChecked,
 )
+
+
+# ------------------------------------------------------------------- archive (downloads)
+
+
+class ContentHandedOver(Message):
+    """The recipient took the content: the first download link of an accepted letter was
+    issued (ETSI EN 319 522: ContentHandover)."""
+
+    exchange: ClassVar[str] = events_exchange(Service.archive)
+    routing_key: ClassVar[str] = "content.handed_over.v1"
+
+    item_number: str
+    document_id: UUID = Field(description="The document of the first download.")
+    handed_over_at: UtcDatetime
+
+
+class ContentHandoverFailed(Message):
+    """The download window of an accepted letter passed with no download; its content is
+    deleted (ETSI EN 319 522: ContentHandoverFailure)."""
+
+    exchange: ClassVar[str] = events_exchange(Service.archive)
+    routing_key: ClassVar[str] = "content.handover_failed.v1"
+
+    item_number: str
+    window_closed_at: UtcDatetime = Field(description="End of the download window.")
+
+
+ALL_MESSAGES = (*ALL_MESSAGES, ContentHandedOver, ContentHandoverFailed)

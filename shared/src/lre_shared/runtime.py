@@ -18,7 +18,7 @@ import asyncpg
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 
-from lre_shared import db
+from lre_shared import db, metrics
 from lre_shared.bus import Bus
 from lre_shared.logs import configure_logging
 from lre_shared.settings import ServiceSettings
@@ -115,10 +115,15 @@ def build_app(runtime: ServiceRuntime, site: ASGIApp | None = None) -> ServiceAp
             return AsgiResponse(b'{"status":"ready"}', 200, headers={"content-type": "application/json"})
         return AsgiResponse(b'{"status":"not ready"}', 503, headers={"content-type": "application/json"})
 
+    @get(include_in_schema=False)
+    async def prometheus(scope: Any) -> AsgiResponse:
+        body, content_type = metrics.exposition()
+        return AsgiResponse(body, 200, headers={"content-type": content_type})
+
     return ServiceApp(
         runtime.bus.broker,
         site=site,
-        asgi_routes=[("/health/live", live), ("/health/ready", ready)],
+        asgi_routes=[("/health/live", live), ("/health/ready", ready), ("/metrics", prometheus)],
         on_startup=[runtime.startup],
         after_startup=[runtime.after_startup],
         on_shutdown=[runtime.shutdown],

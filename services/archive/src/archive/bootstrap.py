@@ -10,11 +10,13 @@ from pathlib import Path
 import asyncpg
 
 from archive.adapters.storage import BucketPlan, ContentStore, S3Buckets, S3ContentStore
+from archive.domain.expiry import Clock, RetentionPolicy, SystemClock
 from archive.domain.submission import Limits
-from archive.service_layer import handlers
+from archive.entrypoints.sweeper import PeriodicSweeper
+from archive.service_layer import expiry, handlers
 from archive.settings import ArchiveSettings
 from lre_shared.bus import Bus
-from lre_shared.messages import IssueDownloadLink, SubmitLetter
+from lre_shared.messages import IssueDownloadLink, LetterAccepted, NoticeSent, SubmitLetter
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service
 
@@ -23,7 +25,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
 
 
-def bootstrap(settings: ArchiveSettings, store: ContentStore | None = None) -> ServiceRuntime:
+def bootstrap(
+    settings: ArchiveSettings, store: ContentStore | None = None, clock: Clock | None = None
+) -> ServiceRuntime:
+    clock = clock or SystemClock()
     content = store or S3ContentStore(
         settings.s3_endpoint,
         settings.s3_public_endpoint,
@@ -51,8 +56,15 @@ def bootstrap(settings: ArchiveSettings, store: ContentStore | None = None) -> S
             handlers.issue_download_link,
             store=content,
             lifetime=timedelta(seconds=settings.download_link_seconds),
+            clock=clock,
         ),
         idempotent=False,
+    )
+    policy = retention_policy(settings)
+    bus.subscribe(NoticeSent, partial(expiry.on_notice_sent, policy=policy))
+    bus.subscribe(LetterAccepted, expiry.on_letter_accepted)
+    sweeper = PeriodicSweeper(
+        partial(expiry.sweep, store=content, clock=clock, policy=policy), settings.sweep_seconds
     )
 
     buckets = S3Buckets(
@@ -65,7 +77,19 @@ def bootstrap(settings: ArchiveSettings, store: ContentStore | None = None) -> S
     async def ensure_buckets(_: asyncpg.Pool) -> None:
         await buckets.ensure(bucket_plan(settings))
 
-    return ServiceRuntime(bus=bus, migrations=MIGRATIONS, on_started=[ensure_buckets])
+    return ServiceRuntime(
+        bus=bus,
+        migrations=MIGRATIONS,
+        on_started=[ensure_buckets, sweeper.start],
+        on_stopping=[sweeper.stop],
+    )
+
+
+def retention_policy(settings: ArchiveSettings) -> RetentionPolicy:
+    return RetentionPolicy(
+        download=timedelta(hours=settings.download_hours),
+        unaccepted_grace=timedelta(hours=settings.unaccepted_grace_hours),
+    )
 
 
 def bucket_plan(settings: ArchiveSettings) -> BucketPlan:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from lre_shared.rules import FR_LRE
 from lre_shared.settings import ServiceSettings
 
 
@@ -42,3 +43,16 @@ class ArchiveSettings(ServiceSettings):
     max_embedded_bytes: int = Field(default=1024 * 1024, ge=1)
     max_attachments: int = Field(default=20, ge=0)
     download_link_seconds: int = Field(default=300, ge=10, le=3600)
+    download_hours: int = Field(
+        default=FR_LRE.download_hours,
+        ge=1,
+        description="Hours the content stays after the first pickup (acceptance), then deleted.",
+    )
+    unaccepted_grace_hours: int = Field(
+        default=24,
+        ge=0,
+        description="Hours the content of a letter never accepted stays after its acceptance window closes.",
+    )
+    sweep_seconds: float = Field(
+        default=60.0, gt=0, description="How often the sweeper looks for due content."
+    )

@@ -192,6 +192,7 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
         finally:
             await runtime.bus.broker.stop()
     finally:
+        await runtime.shutdown()
         await runtime.after_shutdown()
         for name in (bucket, settings.evidence_bucket, settings.identity_bucket):
             await asyncio.to_thread(_remove_bucket, minio_client(s3), name)

@@ -16,6 +16,7 @@ from archive.service_layer.handlers import issue_download_link, submit_letter
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from lre_shared.bus import PermanentError
 from lre_shared.messages import (
+    ContentHandedOver,
     Document,
     DownloadLinkIssued,
     IssueDownloadLink,
@@ -83,6 +84,9 @@ class FakeStore:
 
     async def get(self, key: str, sha256: str) -> bytes:
         return self.objects[key][0]
+
+    async def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
 
     async def download_url(self, key: str, filename: str, expires: timedelta) -> str:
         self.links.append((key, filename, expires))
@@ -239,8 +243,28 @@ def a_link_request() -> IssueDownloadLink:
     return IssueDownloadLink(correlation_id=uuid4(), document_id=uuid4())
 
 
-async def link(query: IssueDownloadLink, tx: FakeTransaction, store: FakeStore) -> Message:
-    return await issue_download_link(query, tx, store=store, lifetime=LIFETIME)  # type: ignore[arg-type]
+@dataclass
+class FixedClock:
+    at: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self.at
+
+
+async def link(
+    query: IssueDownloadLink, tx: FakeTransaction, store: FakeStore, clock: FixedClock | None = None
+) -> Message:
+    return await issue_download_link(query, tx, store=store, lifetime=LIFETIME, clock=clock)  # type: ignore[arg-type]
+
+
+def a_document_row(key: str = "letters/x/y", **letter: Any) -> dict[str, Any]:
+    return {
+        "filename": "lettre.pdf",
+        "object_key": key,
+        "item_number": "123456789012",
+        "handed_over_at": None,
+        "content_deleted_at": None,
+    } | letter
 
 
 async def test_a_link_for_an_unknown_document_has_an_empty_url_and_a_reason() -> None:
@@ -271,7 +295,7 @@ async def test_a_link_is_looked_up_by_document_and_letter() -> None:
 
 async def test_a_link_for_a_known_document_is_signed_by_the_store_and_expires() -> None:
     query = a_link_request()
-    row = {"filename": "lettre.pdf", "object_key": f"letters/{query.correlation_id}/{'a' * 64}"}
+    row = a_document_row(f"letters/{query.correlation_id}/{'a' * 64}")
     tx, store = FakeTransaction(conn=FakeConn(document_row=row)), FakeStore()
     before = datetime.now(UTC)
 
@@ -285,16 +309,47 @@ async def test_a_link_for_a_known_document_is_signed_by_the_store_and_expires() 
     assert before + LIFETIME <= reply.expires_at <= datetime.now(UTC) + LIFETIME
 
 
-async def test_issuing_a_link_records_the_first_link_time() -> None:
-    query = a_link_request()
-    row = {"filename": "lettre.pdf", "object_key": "letters/x/y"}
-    tx = FakeTransaction(conn=FakeConn(document_row=row))
+async def test_the_first_link_of_a_letter_records_its_time_and_announces_the_content_handover() -> None:
+    query, clock = a_link_request(), FixedClock()
+    tx = FakeTransaction(conn=FakeConn(document_row=a_document_row()))
 
-    await link(query, tx, FakeStore())
+    await link(query, tx, FakeStore(), clock)
 
-    [(sql, args)] = tx.conn.writes()
-    assert "first_link_at" in sql
-    assert args == (query.document_id,)
+    [(first_link, link_args), (handed_over, letter_args)] = tx.conn.writes()
+    assert "first_link_at" in first_link
+    assert link_args == (query.document_id, clock.at)
+    assert "handed_over_at" in handed_over
+    assert letter_args == (query.correlation_id, clock.at)
+    [event] = tx.published
+    assert isinstance(event, ContentHandedOver)
+    assert (event.item_number, event.document_id, event.handed_over_at) == (
+        "123456789012",
+        query.document_id,
+        clock.at,
+    )
+
+
+async def test_a_later_link_announces_no_second_content_handover() -> None:
+    earlier = datetime(2026, 3, 1, tzinfo=UTC)
+    tx = FakeTransaction(conn=FakeConn(document_row=a_document_row(handed_over_at=earlier)))
+
+    await link(a_link_request(), tx, FakeStore(), FixedClock())
+
+    assert tx.published == []
+
+
+async def test_no_link_once_the_content_is_deleted() -> None:
+    deleted = datetime(2026, 3, 1, tzinfo=UTC)
+    tx = FakeTransaction(conn=FakeConn(document_row=a_document_row(content_deleted_at=deleted)))
+    store = FakeStore()
+
+    reply = await link(a_link_request(), tx, store, FixedClock())
+
+    assert isinstance(reply, DownloadLinkIssued)
+    assert reply.url == ""
+    assert reply.reason is not None and "download window is over" in reply.reason
+    assert store.links == []
+    assert tx.published == []
 
 
 async def test_attachments_are_stored_and_announced_after_the_main_document() -> None:

@@ -14,6 +14,8 @@ from pyhanko.sign.signers import SimpleSigner
 from lre_shared.bus import Bus
 from lre_shared.messages import (
     CheckSignedReceipt,
+    ContentHandedOver,
+    ContentHandoverFailed,
     IssueReceiptForm,
     LetterAccepted,
     LetterDeposited,
@@ -96,6 +98,10 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
     )
     bus.subscribe(
         LetterRefused, partial(handlers.on_letter_refused, policy_id=policy, sealer=seal, proofs=proofs)
+    )
+    bus.subscribe(ContentHandedOver, partial(handlers.on_content_handed_over, policy_id=policy, sealer=seal))
+    bus.subscribe(
+        ContentHandoverFailed, partial(handlers.on_content_handover_failed, policy_id=policy, sealer=seal)
     )
     # Queries the pickup site waits on (request/reply): they skip the inbox.
     bus.subscribe(

@@ -36,6 +36,7 @@ class ContentStore(Protocol):
     async def put(self, key: str, content: bytes, sha256: str) -> None: ...
     async def get(self, key: str, sha256: str) -> bytes: ...
     async def download_url(self, key: str, filename: str, expires: timedelta) -> str: ...
+    async def delete(self, key: str) -> None: ...
 
 
 def _client(endpoint: str, access_key: str, secret_key: str, region: str) -> Minio:
@@ -102,6 +103,10 @@ class S3ContentStore:
             response.release_conn()
         if digest.hexdigest() != sha256:
             raise IntegrityError(f"{key}: stored bytes do not match the deposit hash")
+
+    async def delete(self, key: str) -> None:
+        # S3 answers a delete of a missing key with success: sweeping twice is harmless.
+        await asyncio.to_thread(self._client.remove_object, self._bucket, key)
 
     async def download_url(self, key: str, filename: str, expires: timedelta) -> str:
         safe = filename.replace('"', "").replace("\\", "")

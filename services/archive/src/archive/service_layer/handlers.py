@@ -11,6 +11,7 @@ import asyncpg
 from archive.adapters.storage import ContentStore
 from archive.adapters.zipstream import ZipEntry
 from archive.domain.documents import sha256_hex
+from archive.domain.expiry import Clock, SystemClock
 from archive.domain.item_number import new_item_number
 from archive.domain.submission import (
     Limits,
@@ -21,6 +22,7 @@ from archive.domain.submission import (
 )
 from lre_shared.bus import PermanentError, Transaction
 from lre_shared.messages import (
+    ContentHandedOver,
     DownloadLinkIssued,
     IssueDownloadLink,
     LetterDeposited,
@@ -196,29 +198,54 @@ async def letter_zip_entries(
 
 
 async def issue_download_link(
-    query: IssueDownloadLink, tx: Transaction, *, store: ContentStore, lifetime: timedelta
+    query: IssueDownloadLink,
+    tx: Transaction,
+    *,
+    store: ContentStore,
+    lifetime: timedelta,
+    clock: Clock | None = None,
 ) -> Message:
+    now = (clock or SystemClock()).now()
     row = await tx.conn.fetchrow(
-        "SELECT filename, object_key FROM documents WHERE document_id = $1 AND letter_id = $2",
+        "SELECT d.filename, d.object_key, l.item_number, l.handed_over_at, l.content_deleted_at"
+        " FROM documents d JOIN letters l USING (letter_id)"
+        " WHERE d.document_id = $1 AND d.letter_id = $2 FOR UPDATE OF l",
         query.document_id,
         query.correlation_id,
     )
-    if row is None:
+    if row is None or row["content_deleted_at"] is not None:
         return DownloadLinkIssued(
             correlation_id=query.correlation_id,
             document_id=query.document_id,
             url="",
             expires_at=None,
-            reason="no such document for this letter",
+            reason="no such document for this letter"
+            if row is None
+            else "the download window is over: the content was deleted",
         )
     url = await store.download_url(row["object_key"], row["filename"], lifetime)
     await tx.conn.execute(
-        "UPDATE documents SET first_link_at = coalesce(first_link_at, now()) WHERE document_id = $1",
+        "UPDATE documents SET first_link_at = coalesce(first_link_at, $2) WHERE document_id = $1",
         query.document_id,
+        now,
     )
+    if row["handed_over_at"] is None:
+        # ETSI EN 319 522 ContentHandover: the letter's first download, recorded once (the
+        # letter row is locked above, so two first downloads at once give one event).
+        await tx.conn.execute(
+            "UPDATE letters SET handed_over_at = $2 WHERE letter_id = $1", query.correlation_id, now
+        )
+        await tx.publish(
+            ContentHandedOver(
+                correlation_id=query.correlation_id,
+                item_number=row["item_number"],
+                document_id=query.document_id,
+                handed_over_at=now,
+            )
+        )
     return DownloadLinkIssued(
         correlation_id=query.correlation_id,
         document_id=query.document_id,
         url=url,
-        expires_at=now_utc() + lifetime,
+        expires_at=now + lifetime,
     )

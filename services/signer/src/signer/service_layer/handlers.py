@@ -21,6 +21,8 @@ from uuid import UUID, uuid4
 
 from lre_shared.bus import Transaction
 from lre_shared.messages import (
+    ContentHandedOver,
+    ContentHandoverFailed,
     EvidenceRecorded,
     LetterAccepted,
     LetterDeposited,
@@ -281,4 +283,36 @@ async def on_letter_refused(
         policy_id=policy_id,
         proofs=proofs,
         assurance=sealer.assurance,
+    )
+
+
+async def on_content_handed_over(
+    event: ContentHandedOver, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
+) -> None:
+    # ETSI EN 319 522 ContentHandover: the recipient's first download.
+    await record_evidence(
+        tx,
+        source=event,
+        event=EvidenceEvent.content_handover,
+        event_time=event.handed_over_at,
+        item_number=event.item_number,
+        details={"document_id": str(event.document_id)},
+        policy_id=policy_id,
+        sealer=sealer,
+    )
+
+
+async def on_content_handover_failed(
+    event: ContentHandoverFailed, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
+) -> None:
+    # ETSI EN 319 522 ContentHandoverFailure: the download window closed with no download.
+    await record_evidence(
+        tx,
+        source=event,
+        event=EvidenceEvent.content_handover_failure,
+        event_time=event.window_closed_at,
+        item_number=event.item_number,
+        details={"reason": "the download window closed with no download; the content was deleted"},
+        policy_id=policy_id,
+        sealer=sealer,
     )

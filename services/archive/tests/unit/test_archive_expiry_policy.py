@@ -1,0 +1,38 @@
+"""When a letter's content goes: the retention policy's instants, from the rules profile."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from archive.domain.expiry import RetentionPolicy
+from lre_shared.rules import FR_LRE
+
+
+def test_the_download_window_defaults_to_the_profile_s_48_hours_after_pickup() -> None:
+    accepted = datetime(2026, 3, 5, 14, 0, tzinfo=UTC)
+
+    assert RetentionPolicy().download_window_ends_at(accepted) == accepted + timedelta(
+        hours=FR_LRE.download_hours
+    )
+
+
+def test_the_acceptance_window_runs_15_days_from_the_day_after_the_first_notice_paris_time() -> None:
+    # 2 March 2026, 23:30 Paris (22:30 UTC): the 15 days are 3 to 17 March; the window
+    # closes at midnight Paris time after the 17th, 23:00 UTC (winter time).
+    noticed = datetime(2026, 3, 2, 22, 30, tzinfo=UTC)
+
+    assert RetentionPolicy().window_closes_at(noticed) == datetime(2026, 3, 17, 23, 0, tzinfo=UTC)
+
+
+def test_a_notice_just_after_midnight_paris_counts_from_the_next_local_day() -> None:
+    # 23:30 UTC on 2 March is already 3 March in Paris: the window runs 4 to 18 March.
+    noticed = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)
+
+    assert RetentionPolicy().window_closes_at(noticed) == datetime(2026, 3, 18, 23, 0, tzinfo=UTC)
+
+
+def test_content_of_a_letter_never_accepted_stays_for_the_grace_after_the_window() -> None:
+    policy = RetentionPolicy(unaccepted_grace=timedelta(hours=36))
+    closes = datetime(2026, 3, 17, 23, 0, tzinfo=UTC)
+
+    assert policy.unaccepted_content_ends_at(closes) == closes + timedelta(hours=36)

@@ -1,0 +1,123 @@
+"""`/metrics`: a service's Prometheus counters move as its bus handles messages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic_settings import SettingsConfigDict
+
+from lre_shared.bus import Bus, PermanentError, Transaction
+from lre_shared.db import create_pool, ensure_database
+from lre_shared.messages import EvidenceRecorded, now_utc
+from lre_shared.migrations import MESSAGING_DDL
+from lre_shared.runtime import ServiceApp, ServiceRuntime, build_app
+from lre_shared.settings import ServiceSettings
+from lre_shared.topology import Service, queue_name
+
+pytestmark = pytest.mark.integration
+
+
+class MetricsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="LRE_METRICS_TEST_", frozen=True)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    await ensure_database(database_url)
+    pool = await create_pool(database_url, 5)
+    for statement in MESSAGING_DDL.split(";"):
+        if statement.strip():
+            await pool.execute(statement)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    # build_app configures the process's logging (JSON on stderr); give pytest its own back.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+async def refuse_odd_letters(event: EvidenceRecorded, tx: Transaction) -> None:
+    if event.record_sha256.startswith("1"):
+        raise PermanentError("refused for the test")
+
+
+@pytest.fixture
+async def service(
+    amqp_url: str, database_url: str, pool: asyncpg.Pool, root_logging: None
+) -> AsyncIterator[tuple[Bus, ServiceApp]]:
+    settings = MetricsSettings(amqp_url=amqp_url, database_url=database_url, http_port=0)
+    bus = Bus(settings, Service.signer, consumer=f"test-metrics-{uuid.uuid4().hex[:8]}")
+    bus.subscribe(EvidenceRecorded, refuse_odd_letters)
+    app = build_app(ServiceRuntime(bus=bus, migrations=Path("unused")))
+    await bus.start(pool)  # the bus alone, without the app's lifespan (no migrations to run)
+    yield bus, app
+    await bus.stop()
+
+
+def evidence(digest: str) -> EvidenceRecorded:
+    return EvidenceRecorded(
+        correlation_id=uuid.uuid4(),
+        evidence_id=uuid.uuid4(),
+        event="SubmissionAcceptance",
+        event_time=now_utc(),
+        record_sha256=digest * 64,
+        previous_sha256=None,
+    )
+
+
+async def scrape(app: ServiceApp) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+        response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+async def until(check: Callable[[], Awaitable[bool]], seconds: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+async def test_the_metrics_endpoint_counts_handled_and_dead_lettered_messages(
+    service: tuple[Bus, ServiceApp],
+) -> None:
+    bus, app = service
+    queue = queue_name(bus.consumer, EvidenceRecorded)
+    await bus.publisher.publish(evidence("0"))
+    await bus.publisher.publish(evidence("1"))
+
+    async def both_consumed() -> bool:
+        return bus.stats.handled == 1 and bus.stats.dead_lettered == 1
+
+    await until(both_consumed)
+    samples = await scrape(app)
+
+    def messages(outcome: str) -> float:
+        return samples.get(("lre_messages_total", (("outcome", outcome), ("queue", queue))), 0.0)
+
+    assert messages("handled") == 1
+    assert messages("dead_lettered") == 1
+    assert messages("duplicate") == 0
+    # Both went through the handler, the refused one too.
+    assert samples[("lre_handler_seconds_count", (("queue", queue),))] == 2
