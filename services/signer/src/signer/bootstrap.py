@@ -14,15 +14,7 @@ from pyhanko.sign.signers import SimpleSigner
 from lre_shared.bus import Bus
 from lre_shared.messages import (
     CheckSignedReceipt,
-    ContentHandedOver,
-    ContentHandoverFailed,
     IssueReceiptForm,
-    LetterAccepted,
-    LetterDeposited,
-    LetterRefused,
-    LetterRejected,
-    NoticeFailed,
-    NoticeSent,
 )
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service
@@ -88,21 +80,11 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
     key = None if sealer is not None else load_seal_key(settings)
     seal = sealer or build_sealer(settings, key)
     proofs = build_proof_sealer(settings, key)
-    events = partial(handlers.on_letter_deposited, policy_id=policy, sealer=seal, proofs=proofs)
-    bus.subscribe(LetterDeposited, events)
-    bus.subscribe(LetterRejected, partial(handlers.on_letter_rejected, policy_id=policy, sealer=seal))
-    bus.subscribe(NoticeSent, partial(handlers.on_notice_sent, policy_id=policy, sealer=seal))
-    bus.subscribe(NoticeFailed, partial(handlers.on_notice_failed, policy_id=policy, sealer=seal))
-    bus.subscribe(
-        LetterAccepted, partial(handlers.on_letter_accepted, policy_id=policy, sealer=seal, proofs=proofs)
-    )
-    bus.subscribe(
-        LetterRefused, partial(handlers.on_letter_refused, policy_id=policy, sealer=seal, proofs=proofs)
-    )
-    bus.subscribe(ContentHandedOver, partial(handlers.on_content_handed_over, policy_id=policy, sealer=seal))
-    bus.subscribe(
-        ContentHandoverFailed, partial(handlers.on_content_handover_failed, policy_id=policy, sealer=seal)
-    )
+    for message_type, recording in handlers.RECORDINGS.items():
+        bus.subscribe(
+            message_type,
+            partial(handlers.record_event, recording=recording, policy_id=policy, sealer=seal, proofs=proofs),
+        )
     # Queries the pickup site waits on (request/reply): they skip the inbox.
     bus.subscribe(
         IssueReceiptForm,

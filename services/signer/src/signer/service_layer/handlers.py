@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 from lre_shared.bus import Transaction
@@ -141,178 +143,120 @@ async def issue_proof(
     )
 
 
-async def on_letter_deposited(
-    event: LetterDeposited,
+def _json(model: Any) -> Any:
+    return json.loads(model.model_dump_json())
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What the evidence record of one kind of message says, and which proof it issues."""
+
+    event: EvidenceEvent
+    time: Callable[[Any], datetime]
+    item_number: Callable[[Any], str | None]
+    details: Callable[[Any], dict[str, Any]]
+    proof: ProofKind | None = None
+
+
+def _item_number(message: Any) -> str | None:
+    return cast(str | None, message.item_number)
+
+
+# One entry per event of a letter's life, named after ETSI EN 319 522-2.
+RECORDINGS: dict[type[Message], Recording] = {
+    LetterDeposited: Recording(
+        EvidenceEvent.submission_acceptance,
+        time=lambda e: e.deposited_at,
+        item_number=_item_number,
+        details=lambda e: {
+            "sender": _json(e.sender),
+            "recipient": _json(e.recipient),
+            "documents": [_json(d) for d in e.documents],
+        },
+        proof=ProofKind.deposit,  # CPCE R.53-2: preuve de dépôt
+    ),
+    # SubmissionRejection: the refused deposit has no item number; the record keeps who
+    # tried and every reason, by field.
+    LetterRejected: Recording(
+        EvidenceEvent.submission_rejection,
+        time=lambda e: e.occurred_at,
+        item_number=lambda e: None,
+        details=lambda e: {"sender_id": e.sender_id, "problems": [_json(p) for p in e.problems]},
+    ),
+    NoticeSent: Recording(
+        EvidenceEvent.notification_for_acceptance,
+        time=lambda e: e.sent_at,
+        item_number=_item_number,
+        details=lambda e: {
+            "channel": e.channel.value,
+            "address": e.address,
+            "provider_message_id": e.provider_message_id,
+        },
+    ),
+    NoticeFailed: Recording(
+        EvidenceEvent.notification_for_acceptance_failure,
+        time=lambda e: e.occurred_at,
+        item_number=_item_number,
+        details=lambda e: {"channel": e.channel.value, "address": e.address, "reason": e.reason},
+    ),
+    LetterAccepted: Recording(
+        EvidenceEvent.consignment_acceptance,
+        time=lambda e: e.accepted_at,
+        item_number=_item_number,
+        details=lambda e: {},
+        proof=ProofKind.receipt,  # CPCE R.53-3: preuve de réception
+    ),
+    LetterRefused: Recording(
+        EvidenceEvent.consignment_rejection,
+        time=lambda e: e.refused_at,
+        item_number=_item_number,
+        details=lambda e: {"reason": "refused by the recipient"},
+        proof=ProofKind.refusal,  # CPCE R.53-3: preuve de refus
+    ),
+    # ContentHandover: the recipient's first download.
+    ContentHandedOver: Recording(
+        EvidenceEvent.content_handover,
+        time=lambda e: e.handed_over_at,
+        item_number=_item_number,
+        details=lambda e: {"document_id": str(e.document_id)},
+    ),
+    # ContentHandoverFailure: the download window closed with no download.
+    ContentHandoverFailed: Recording(
+        EvidenceEvent.content_handover_failure,
+        time=lambda e: e.window_closed_at,
+        item_number=_item_number,
+        details=lambda e: {"reason": "the download window closed with no download; the content was deleted"},
+    ),
+}
+
+
+async def record_event(
+    event: Message,
     tx: Transaction,
     *,
+    recording: Recording,
     policy_id: str,
     sealer: EvidenceSealer,
     proofs: ProofSealer | None = None,
 ) -> None:
+    """The sealed evidence record of `event`, and its proof where the event has one."""
     evidence = await record_evidence(
         tx,
         source=event,
-        event=EvidenceEvent.submission_acceptance,
-        event_time=event.deposited_at,
-        item_number=event.item_number,
-        details={
-            "sender": json.loads(event.sender.model_dump_json()),
-            "recipient": json.loads(event.recipient.model_dump_json()),
-            "documents": [json.loads(d.model_dump_json()) for d in event.documents],
-        },
+        event=recording.event,
+        event_time=recording.time(event),
+        item_number=recording.item_number(event),
+        details=recording.details(event),
         policy_id=policy_id,
         sealer=sealer,
     )
-    await issue_proof(
-        tx,
-        kind=ProofKind.deposit,
-        letter_id=event.correlation_id,
-        evidence=evidence,
-        policy_id=policy_id,
-        proofs=proofs,
-        assurance=sealer.assurance,
-    )
-
-
-async def on_letter_rejected(
-    event: LetterRejected, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
-) -> None:
-    # ETSI EN 319 522 SubmissionRejection: the refused deposit has no item number; the
-    # record keeps who tried and every reason, by field.
-    await record_evidence(
-        tx,
-        source=event,
-        event=EvidenceEvent.submission_rejection,
-        event_time=event.occurred_at,
-        item_number=None,
-        details={
-            "sender_id": event.sender_id,
-            "problems": [json.loads(p.model_dump_json()) for p in event.problems],
-        },
-        policy_id=policy_id,
-        sealer=sealer,
-    )
-
-
-async def on_notice_sent(
-    event: NoticeSent, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
-) -> None:
-    await record_evidence(
-        tx,
-        source=event,
-        event=EvidenceEvent.notification_for_acceptance,
-        event_time=event.sent_at,
-        item_number=event.item_number,
-        details={
-            "channel": event.channel.value,
-            "address": event.address,
-            "provider_message_id": event.provider_message_id,
-        },
-        policy_id=policy_id,
-        sealer=sealer,
-    )
-
-
-async def on_notice_failed(
-    event: NoticeFailed, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
-) -> None:
-    await record_evidence(
-        tx,
-        source=event,
-        event=EvidenceEvent.notification_for_acceptance_failure,
-        event_time=event.occurred_at,
-        item_number=event.item_number,
-        details={"channel": event.channel.value, "address": event.address, "reason": event.reason},
-        policy_id=policy_id,
-        sealer=sealer,
-    )
-
-
-async def on_letter_accepted(
-    event: LetterAccepted,
-    tx: Transaction,
-    *,
-    policy_id: str,
-    sealer: EvidenceSealer,
-    proofs: ProofSealer | None = None,
-) -> None:
-    evidence = await record_evidence(
-        tx,
-        source=event,
-        event=EvidenceEvent.consignment_acceptance,
-        event_time=event.accepted_at,
-        item_number=event.item_number,
-        details={},
-        policy_id=policy_id,
-        sealer=sealer,
-    )
-    await issue_proof(
-        tx,
-        kind=ProofKind.receipt,
-        letter_id=event.correlation_id,
-        evidence=evidence,
-        policy_id=policy_id,
-        proofs=proofs,
-        assurance=sealer.assurance,
-    )
-
-
-async def on_letter_refused(
-    event: LetterRefused,
-    tx: Transaction,
-    *,
-    policy_id: str,
-    sealer: EvidenceSealer,
-    proofs: ProofSealer | None = None,
-) -> None:
-    evidence = await record_evidence(
-        tx,
-        source=event,
-        event=EvidenceEvent.consignment_rejection,
-        event_time=event.refused_at,
-        item_number=event.item_number,
-        details={"reason": "refused by the recipient"},
-        policy_id=policy_id,
-        sealer=sealer,
-    )
-    await issue_proof(
-        tx,
-        kind=ProofKind.refusal,
-        letter_id=event.correlation_id,
-        evidence=evidence,
-        policy_id=policy_id,
-        proofs=proofs,
-        assurance=sealer.assurance,
-    )
-
-
-async def on_content_handed_over(
-    event: ContentHandedOver, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
-) -> None:
-    # ETSI EN 319 522 ContentHandover: the recipient's first download.
-    await record_evidence(
-        tx,
-        source=event,
-        event=EvidenceEvent.content_handover,
-        event_time=event.handed_over_at,
-        item_number=event.item_number,
-        details={"document_id": str(event.document_id)},
-        policy_id=policy_id,
-        sealer=sealer,
-    )
-
-
-async def on_content_handover_failed(
-    event: ContentHandoverFailed, tx: Transaction, *, policy_id: str, sealer: EvidenceSealer
-) -> None:
-    # ETSI EN 319 522 ContentHandoverFailure: the download window closed with no download.
-    await record_evidence(
-        tx,
-        source=event,
-        event=EvidenceEvent.content_handover_failure,
-        event_time=event.window_closed_at,
-        item_number=event.item_number,
-        details={"reason": "the download window closed with no download; the content was deleted"},
-        policy_id=policy_id,
-        sealer=sealer,
-    )
+    if recording.proof is not None:
+        await issue_proof(
+            tx,
+            kind=recording.proof,
+            letter_id=event.correlation_id,
+            evidence=evidence,
+            policy_id=policy_id,
+            proofs=proofs,
+            assurance=sealer.assurance,
+        )
