@@ -8,6 +8,7 @@ Stop: subscribers stop and in-flight messages finish → relay stops → pool cl
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -115,8 +116,16 @@ def build_app(runtime: ServiceRuntime, site: ASGIApp | None = None) -> ServiceAp
             return AsgiResponse(b'{"status":"ready"}', 200, headers={"content-type": "application/json"})
         return AsgiResponse(b'{"status":"not ready"}', 503, headers={"content-type": "application/json"})
 
+    token = settings.metrics_token.get_secret_value().encode() if settings.metrics_token else None
+
     @get(include_in_schema=False)
     async def prometheus(scope: Any) -> AsgiResponse:
+        # A service reachable from outside (the pickup site, provider callbacks) shares its
+        # port with /metrics: with a token configured, only the scraper that knows it reads them.
+        if token is not None:
+            presented = dict(scope.get("headers", [])).get(b"authorization", b"")
+            if not hmac.compare_digest(presented, b"Bearer " + token):
+                return AsgiResponse(b"", 401, headers={"www-authenticate": "Bearer"})
         body, content_type = metrics.exposition()
         return AsgiResponse(body, 200, headers={"content-type": content_type})
 

@@ -38,6 +38,14 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     outbox_batch: int = Field(default=500, ge=1, description="Rows the relay publishes at once.")
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token Prometheus must present at /metrics. Set it wherever the service's "
+            "port is reachable from outside (the pickup site, the notifier's provider callbacks); "
+            "unset, /metrics answers whoever reaches the port."
+        ),
+    )
     log_level: str = "INFO"
     fault_injection: str | None = Field(
         default=None,

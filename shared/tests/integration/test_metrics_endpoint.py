@@ -121,3 +121,22 @@ async def test_the_metrics_endpoint_counts_handled_and_dead_lettered_messages(
     assert messages("duplicate") == 0
     # Both went through the handler, the refused one too.
     assert samples[("lre_handler_seconds_count", (("queue", queue),))] == 2
+
+
+async def test_with_a_token_configured_metrics_answer_only_the_scraper_that_presents_it(
+    amqp_url: str, database_url: str, root_logging: None
+) -> None:
+    settings = MetricsSettings(
+        amqp_url=amqp_url, database_url=database_url, http_port=0, metrics_token="scrape-me-please"
+    )
+    bus = Bus(settings, Service.signer, consumer=f"test-metrics-{uuid.uuid4().hex[:8]}")
+    app = build_app(ServiceRuntime(bus=bus, migrations=Path("unused")))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+        anonymous = await client.get("/metrics")
+        wrong = await client.get("/metrics", headers={"authorization": "Bearer guess"})
+        right = await client.get("/metrics", headers={"authorization": "Bearer scrape-me-please"})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert wrong.status_code == 401
+    assert right.status_code == 200
+    assert "lre_messages_total" in right.text

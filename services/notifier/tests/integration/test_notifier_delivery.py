@@ -355,7 +355,7 @@ async def test_an_email_refused_for_good_falls_back_to_an_sms_through_twilio(
         server.host,
         server.port,
         twilio_account_sid="AC" + "0123456789abcdef" * 2,
-        twilio_auth_token="test-auth-token",  # noqa: S106 - a test double's token
+        twilio_auth_token="test-auth-token",
         twilio_from_number="+33700000001",
         twilio_base_url=prism_url,
     )

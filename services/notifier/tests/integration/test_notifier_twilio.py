@@ -28,7 +28,7 @@ from notifier.entrypoints.web import TWILIO_STATUS_PATH, create_site
 pytestmark = pytest.mark.integration
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
-AUTH_TOKEN = "test-auth-token"  # noqa: S105 - a test double's token
+AUTH_TOKEN = "test-auth-token"
 FROM = "+33700000001"
 TO = "+33612345678"
 CALLBACK = "https://notifier.lre.example" + TWILIO_STATUS_PATH

@@ -264,7 +264,7 @@ async def test_a_pkcs12_seal_key_seals_as_well(test_pki: TestPki, amqp_url: str)
         amqp_url=amqp_url,
         database_url="postgresql://unused/unused",
         seal_key_file=test_pki.pkcs12_file("seal", b"test-only"),
-        seal_key_password="test-only",  # noqa: S106 - a throw-away test key
+        seal_key_password="test-only",
         seal_chain_files=test_pki.chain_files,
         tsa_url=test_pki.tsa_url,
     )
