@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lre_shared.messages import Recipient, Sender
+from lre_shared.pdf import assemble
 
 DEMO_SENDER = Sender(id="demo-sender", name="Cabinet Démo Avocats", email="greffe@cabinet-demo.example")
 DEMO_RECIPIENT = Recipient(
@@ -28,14 +29,4 @@ def demo_pdf(text: str = "Lettre recommandee electronique de demonstration") -> 
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for offset in offsets:
-        out += f"{offset:010d} 00000 n \n".encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+    return assemble(objects)

@@ -8,6 +8,8 @@ Stop: subscribers stop and in-flight messages finish → relay stops → pool cl
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,6 +29,38 @@ from lre_shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 Hook = Callable[[asyncpg.Pool], Awaitable[None]]
+
+
+class PeriodicTask:
+    """Work a service repeats in the background while it runs (sweeping, archiving,
+    queueing reminders). A failed run is logged and the next run tries again: the work
+    must be idempotent, since a run can also be cut short by a stop."""
+
+    def __init__(
+        self, name: str, run: Callable[[asyncpg.Pool], Awaitable[object]], every_seconds: float
+    ) -> None:
+        self.name = name
+        self._run = run
+        self._every = every_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, pool: asyncpg.Pool) -> None:
+        self._task = asyncio.create_task(self._loop(pool), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self, pool: asyncpg.Pool) -> None:
+        while True:
+            try:
+                await self._run(pool)
+            except Exception:
+                log.exception("%s failed; trying again at the next run", self.name)
+            await asyncio.sleep(self._every)
 
 
 @dataclass

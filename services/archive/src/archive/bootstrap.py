@@ -12,12 +12,11 @@ import asyncpg
 from archive.adapters.storage import BucketPlan, ContentStore, S3Buckets, S3ContentStore
 from archive.domain.expiry import Clock, RetentionPolicy, SystemClock
 from archive.domain.submission import Limits
-from archive.entrypoints.sweeper import PeriodicSweeper
 from archive.service_layer import expiry, handlers
 from archive.settings import ArchiveSettings
 from lre_shared.bus import Bus
 from lre_shared.messages import IssueDownloadLink, LetterAccepted, NoticeSent, SubmitLetter
-from lre_shared.runtime import ServiceRuntime
+from lre_shared.runtime import PeriodicTask, ServiceRuntime
 from lre_shared.topology import Service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -63,8 +62,10 @@ def bootstrap(
     policy = retention_policy(settings)
     bus.subscribe(NoticeSent, partial(expiry.on_notice_sent, policy=policy))
     bus.subscribe(LetterAccepted, expiry.on_letter_accepted)
-    sweeper = PeriodicSweeper(
-        partial(expiry.sweep, store=content, clock=clock, policy=policy), settings.sweep_seconds
+    sweeper = PeriodicTask(
+        "archive-sweeper",
+        partial(expiry.sweep, store=content, clock=clock, policy=policy),
+        settings.sweep_seconds,
     )
 
     buckets = S3Buckets(

@@ -48,6 +48,7 @@ from lre_shared.messages import (
 )
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import EXCHANGES, Service, events_exchange
+from tests.support.bus import purge_queues
 
 pytestmark = pytest.mark.integration
 
@@ -123,20 +124,6 @@ async def publish_raw(amqp_url: str, exchange: str, routing_key: str, body: byte
             routing_key=routing_key,
             mandatory=True,
         )
-
-
-async def purge_queues(amqp_url: str, runtime: ServiceRuntime) -> None:
-    """Empty the service's queues left in the session's virtual host by earlier tests."""
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        for sub in runtime.bus.subscriptions:
-            channel = await connection.channel()
-            try:
-                queue = await channel.declare_queue(sub.queue, passive=True)
-            except aio_pika.exceptions.ChannelClosed:
-                continue
-            await queue.purge()
-            await channel.close()
 
 
 @dataclass(frozen=True)

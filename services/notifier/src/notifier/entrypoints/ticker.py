@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,9 +10,8 @@ import asyncpg
 
 from lre_shared.bus import Transaction
 from lre_shared.messages import now_utc
+from lre_shared.runtime import PeriodicTask
 from notifier.service_layer import reminders
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -23,26 +19,17 @@ class ReminderTicker:
     every: timedelta
     poll_seconds: float
     clock: Callable[[], datetime] = now_utc
-    _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _task: PeriodicTask | None = field(default=None, init=False, repr=False)
 
     async def tick(self, pool: asyncpg.Pool) -> int:
         async with pool.acquire() as conn, conn.transaction():
             return await reminders.queue_due(Transaction(conn), self.clock(), self.every)
 
     async def start(self, pool: asyncpg.Pool) -> None:
-        async def loop() -> None:
-            while True:
-                try:
-                    await self.tick(pool)
-                except Exception:
-                    log.exception("queueing reminders failed; trying again at the next tick")
-                await asyncio.sleep(self.poll_seconds)
-
-        self._task = asyncio.create_task(loop(), name="reminders")
+        self._task = PeriodicTask("reminders", self.tick, self.poll_seconds)
+        await self._task.start(pool)
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task.stop()
             self._task = None

@@ -24,6 +24,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers.util import LazySession
 
+from lre_shared.pdf import assemble
 from signer.adapters.worker_loop import WorkerLoop
 from signer.domain.proofs import ProofContent
 
@@ -96,18 +97,7 @@ def render_pdf(content: ProofContent) -> bytes:
         )
         kids.append(f"{len(objects)} 0 R")
     objects[pages_ref - 1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>".encode()
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for offset in offsets:
-        out += f"{offset:010d} 00000 n \n".encode()
-    trailer = f"<< /Size {len(objects) + 1} /Root 1 0 R /Info 5 0 R >>"
-    out += f"trailer\n{trailer}\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+    return assemble(objects, " /Info 5 0 R")
 
 
 def render_receipt_form(content: ProofContent) -> bytes:
