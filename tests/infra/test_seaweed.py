@@ -141,8 +141,14 @@ def _listening_tcp_ports_of(pid: int) -> set[tuple[str, int]]:
 
 @pytest.mark.skipif(not Path("/proc/self/net/tcp").exists(), reason="needs Linux /proc")
 def test_listens_only_on_pinned_ports_on_loopback(seaweed: Seaweed) -> None:
-    listening = _listening_tcp_ports_of(seaweed.s3.pid)
     expected = {("127.0.0.1", p) for p in listening_ports(seaweed.base_port)}
+    # S3 answers before every inner server listens (the admin server comes last): wait for
+    # them all, then check that nothing else listens.
+    deadline = time.monotonic() + 15
+    listening = _listening_tcp_ports_of(seaweed.s3.pid)
+    while not expected <= listening and time.monotonic() < deadline:
+        time.sleep(0.2)
+        listening = _listening_tcp_ports_of(seaweed.s3.pid)
     assert listening == expected
 
 
