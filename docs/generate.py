@@ -105,7 +105,7 @@ def _verification() -> Built:
     from verification.bootstrap import bootstrap
     from verification.settings import VerificationSettings
 
-    settings = placeholder(VerificationSettings)
+    settings = placeholder(VerificationSettings, code_hmac_key="placeholder-" + "k" * 32)
     return Built(VerificationSettings, bootstrap(settings), [], "The verification desk.")
 
 

@@ -7,12 +7,13 @@ start the platform the same way.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -38,6 +39,7 @@ class PlatformConfig:
     database_prefix: str  # each service gets <prefix>_<service>
     ports: Mapping[str, int]
     session_secret: str
+    code_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))  # HMAC key of one-time codes
     mail_from: str = "notifications@lre.localhost"
     cookie_secure: bool = False  # plain HTTP on a developer's machine
 
@@ -80,6 +82,8 @@ def service_environment(config: PlatformConfig, service: str) -> dict[str, str]:
             "SESSION_SECRET": config.session_secret,
             "COOKIE_SECURE": str(config.cookie_secure).lower(),
         }
+    elif service == "verification":
+        values |= {"CODE_HMAC_KEY": config.code_key}
     prefix = ENV_PREFIX[service]
     return {prefix + key: value for key, value in values.items()}
 

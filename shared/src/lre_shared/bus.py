@@ -62,6 +62,7 @@ from lre_shared.topology import (
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
+R = TypeVar("R", bound=Message)
 
 
 class PermanentError(Exception):
@@ -280,6 +281,23 @@ class Bus:
             title=sub.queue,
             description=message_type.__doc__,
         )(on_message)
+
+    async def ask(self, query: Message, answer: type[R], *, timeout: float) -> R:
+        """Request/reply: send `query` and wait up to `timeout` seconds for its `answer`.
+
+        For a person waiting on a page for another service (a download link, a code check):
+        raises `TimeoutError` when no answer comes in time, so the page can say so.
+        """
+        response = await self.broker.request(
+            query.to_json(),
+            exchange=query.exchange,
+            routing_key=query.routing_key,
+            correlation_id=str(query.message_id),
+            message_id=str(query.message_id),
+            content_type="application/json",
+            timeout=timeout,
+        )
+        return answer.model_validate_json(response.body)
 
     async def declare(self) -> None:
         """Declare exchanges and dead-letter queues; call after connect, before start."""

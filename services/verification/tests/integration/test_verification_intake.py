@@ -21,7 +21,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def verification(amqp_url: str, database_url: str) -> AsyncIterator[ServiceRuntime]:
-    settings = VerificationSettings(amqp_url=amqp_url, database_url=database_url, http_port=0)
+    settings = VerificationSettings(
+        amqp_url=amqp_url, database_url=database_url, http_port=0, code_hmac_key="k" * 32
+    )
     async with running(bootstrap(settings), amqp_url) as runtime:
         yield runtime
 

@@ -258,18 +258,9 @@ def create_site(runtime: ServiceRuntime, settings: PickupSettings) -> Starlette:
             return render(request, "not_found.html", 404)
         query = IssueDownloadLink(correlation_id=letter.letter_id, document_id=document_id)
         try:
-            response = await runtime.bus.broker.request(
-                query.to_json(),
-                exchange=query.exchange,
-                routing_key=query.routing_key,
-                correlation_id=str(query.message_id),
-                message_id=str(query.message_id),
-                content_type="application/json",
-                timeout=settings.request_timeout_seconds,
-            )
+            reply = await runtime.bus.ask(query, DownloadLinkIssued, timeout=settings.request_timeout_seconds)
         except TimeoutError:
             return render(request, "unavailable.html", 503)
-        reply = DownloadLinkIssued.model_validate_json(response.body)
         if not reply.url:
             return render(request, "not_found.html", 404)
         return RedirectResponse(reply.url, 303)
