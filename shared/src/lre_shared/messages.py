@@ -294,6 +294,26 @@ class DownloadLinkIssued(Reply):
     reason: str | None = None
 
 
+
+class IssueZipLink(Message):
+    """Request/reply: a short-lived link to the whole letter as one zip (main document,
+    attachments and the envelope proof `pli_<number>.pdf`), streamed by the archive in
+    constant memory. The link is for the pickup site, which streams it on to the recipient."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.archive)
+    routing_key: ClassVar[str] = "issue_zip_link.v1"
+
+
+class ZipLinkIssued(Reply):
+    """Reply to `IssueZipLink`: `url` is empty, and `reason` says why, when none can be issued."""
+
+    routing_key: ClassVar[str] = "zip_link.issued.v1"
+
+    url: str
+    filename: str | None = None
+    expires_at: UtcDatetime | None = None
+    reason: str | None = None
+
 # -------------------------------------------------------------------------- notifier
 
 
@@ -780,4 +800,6 @@ ALL_MESSAGES = (
     ProofIssued,
     ListEvidence,
     EvidenceListed,
+    IssueZipLink,
+    ZipLinkIssued,
 )
