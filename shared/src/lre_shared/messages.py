@@ -294,7 +294,6 @@ class DownloadLinkIssued(Reply):
     reason: str | None = None
 
 
-
 class IssueZipLink(Message):
     """Request/reply: a short-lived link to the whole letter as one zip (main document,
     attachments and the envelope proof `pli_<number>.pdf`), streamed by the archive in
@@ -313,6 +312,7 @@ class ZipLinkIssued(Reply):
     filename: str | None = None
     expires_at: UtcDatetime | None = None
     reason: str | None = None
+
 
 # -------------------------------------------------------------------------- notifier
 
