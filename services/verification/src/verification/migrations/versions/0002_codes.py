@@ -1,8 +1,15 @@
 """One-time signing codes (DESIGN §2 step 5): stored only as an HMAC under the server key,
 bound to the letter and to the code's own id; never in clear.
 
+The clear code leaves in the `SendCode` command to the notifier, written to the outbox in the
+transaction that stores the HMAC. The relay keeps published rows a while; a trigger removes
+the code from the command's body as the relay marks it published, so the code stays in this
+database only until it is on the bus.
+
 Revision ID: 0002
 """
+
+from alembic import op
 
 from lre_shared.migrations import execute_script
 
@@ -35,7 +42,28 @@ def upgrade() -> None:
             WHERE used_at IS NULL AND invalidated_at IS NULL
         """
     )
+    # One statement each: the function's body holds semicolons.
+    op.execute(
+        """
+        CREATE FUNCTION outbox_forget_sent_code() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.body := convert_to((convert_from(NEW.body, 'UTF8')::jsonb - 'code')::text, 'UTF8');
+            RETURN NEW;
+        END
+        $$
+        """
+    )
+    op.execute(
+        """
+        CREATE TRIGGER outbox_forget_sent_code BEFORE UPDATE OF published_at ON outbox FOR EACH ROW
+            WHEN (NEW.routing_key = 'send_code.v1'
+                  AND OLD.published_at IS NULL AND NEW.published_at IS NOT NULL)
+            EXECUTE FUNCTION outbox_forget_sent_code()
+        """
+    )
 
 
 def downgrade() -> None:
-    execute_script("DROP TABLE codes")
+    op.execute("DROP TRIGGER outbox_forget_sent_code ON outbox")
+    op.execute("DROP FUNCTION outbox_forget_sent_code()")
+    op.execute("DROP TABLE codes")

@@ -1,0 +1,225 @@
+"""One-time signing codes: issued on approval, sent again on request (throttled), checked
+for the pickup site's signing page (DESIGN §2 step 5; the rules are in `domain.codes`).
+
+The desk keeps only each code's HMAC; the clear code leaves in the `SendCode` command to
+the notifier, through the outbox (the `codes` migration blanks it there once published).
+Concurrent checks of one code are settled by conditional updates: of two right answers
+only one spends the code, and every wrong try is counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Literal
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from lre_shared.bus import Transaction
+from lre_shared.messages import CheckCode, CodeChecked, CodeProblem, CodeRequested, RequestCode, SendCode
+from verification.domain import codes
+from verification.settings import VerificationSettings
+
+Clock = Callable[[], datetime]
+
+# Advisory lock class of a letter's codes (the second key is the letter's hash): issuing is
+# serialised per letter, so throttling counts every code and one code at most is live.
+_CODES_LOCK = 0x434F4445  # "CODE"
+
+
+def rules(settings: VerificationSettings) -> codes.CodeRules:
+    return codes.CodeRules(
+        digits=settings.code_digits,
+        ttl=timedelta(minutes=settings.code_ttl_minutes),
+        max_tries=settings.code_max_tries,
+        resend_interval=timedelta(seconds=settings.code_resend_interval_seconds),
+        max_per_hour=settings.code_max_per_hour,
+    )
+
+
+def _key(settings: VerificationSettings) -> bytes:
+    return settings.code_hmac_key.get_secret_value().encode()
+
+
+async def issue_code(
+    tx: Transaction,
+    *,
+    case_id: UUID,
+    letter_id: UUID,
+    item_number: str,
+    channel: Literal["email", "sms"],
+    address: str,
+    language: Literal["fr", "en"],
+    settings: VerificationSettings,
+    now: datetime,
+) -> datetime:
+    """Issue a new code for the letter, replacing any earlier one, and have the notifier send
+    it by the channel the recipient chose; returns until when it works. Not throttled: the
+    desk calls it when support staff approve the case."""
+    await _lock_letter(tx.conn, letter_id)
+    return await _issue(tx, case_id, letter_id, item_number, channel, address, language, settings, now)
+
+
+async def request_code(
+    query: RequestCode, tx: Transaction, *, settings: VerificationSettings, clock: Clock
+) -> CodeRequested:
+    """The recipient asks for a new code: sent the way the last one went, unless throttled."""
+    letter_id = query.correlation_id
+    now = clock()
+    await _lock_letter(tx.conn, letter_id)
+    last = await _latest(tx.conn, letter_id)
+    if last is None:
+        return _not_issued(letter_id, "no code was ever issued for this letter: its identity is not verified")
+    if last["used_at"] is not None:
+        return _not_issued(letter_id, "this letter's code was already used to sign the acknowledgement")
+    issued = await tx.conn.fetch(
+        "SELECT issued_at FROM codes WHERE letter_id = $1 AND issued_at > $2",
+        letter_id,
+        now - codes.HOUR,
+    )
+    wait = codes.retry_after([row["issued_at"] for row in issued], now, rules(settings))
+    if wait is not None:
+        reason = f"a new code may be asked for in {wait} seconds"
+        return CodeRequested(correlation_id=letter_id, issued=False, reason=reason, retry_after_seconds=wait)
+    expires_at = await _issue(
+        tx,
+        last["case_id"],
+        letter_id,
+        last["item_number"],
+        last["channel"],
+        last["address"],
+        last["language"],
+        settings,
+        now,
+    )
+    return CodeRequested(correlation_id=letter_id, issued=True, expires_at=expires_at)
+
+
+async def check_code(
+    query: CheckCode, tx: Transaction, *, settings: VerificationSettings, clock: Clock
+) -> CodeChecked:
+    """The code typed on the signing page, against the letter's current code. A right code is
+    spent (single use); a wrong one counts a try, and the last allowed wrong try locks it."""
+    letter_id = query.correlation_id
+    now = clock()
+    code_rules = rules(settings)
+    row = await _latest(tx.conn, letter_id)
+    stored = _stored(row) if row is not None else None
+    standing = codes.standing_verdict(stored, now, code_rules)
+    if standing is not None or stored is None:
+        return _checked(letter_id, standing or codes.Verdict(CodeProblem.none_issued), None)
+    if codes.matches(_key(settings), stored, query.code):
+        spent = await tx.conn.fetchval(
+            "UPDATE codes SET used_at = $2 WHERE code_id = $1"
+            " AND used_at IS NULL AND invalidated_at IS NULL AND expires_at > $2 RETURNING case_id",
+            stored.code_id,
+            now,
+        )
+        if spent is not None:
+            return _checked(letter_id, codes.Verdict(None), spent)
+    else:
+        tries = await tx.conn.fetchval(
+            "UPDATE codes SET tries = tries + 1,"
+            " invalidated_at = CASE WHEN tries + 1 >= $3 THEN $2 END"
+            " WHERE code_id = $1 AND used_at IS NULL AND invalidated_at IS NULL AND expires_at > $2"
+            " RETURNING tries",
+            stored.code_id,
+            now,
+            code_rules.max_tries,
+        )
+        if tries is not None:
+            return _checked(letter_id, codes.after_wrong_try(tries, code_rules), None)
+    # Another check changed the code meanwhile (spent it, or locked it): answer from its state now.
+    fresh = await tx.conn.fetchrow("SELECT * FROM codes WHERE code_id = $1", stored.code_id)
+    standing = codes.standing_verdict(_stored(fresh), now, code_rules)
+    if standing is None:
+        raise RuntimeError(f"code {stored.code_id} of letter {letter_id} changed yet is still open")
+    return _checked(letter_id, standing, None)
+
+
+async def _issue(
+    tx: Transaction,
+    case_id: UUID,
+    letter_id: UUID,
+    item_number: str,
+    channel: Literal["email", "sms"],
+    address: str,
+    language: Literal["fr", "en"],
+    settings: VerificationSettings,
+    now: datetime,
+) -> datetime:
+    code_rules = rules(settings)
+    code_id = uuid4()
+    code = codes.new_code(code_rules.digits)
+    expires_at = codes.expires_at(now, code_rules)
+    await tx.conn.execute(
+        "UPDATE codes SET invalidated_at = $2"
+        " WHERE letter_id = $1 AND used_at IS NULL AND invalidated_at IS NULL",
+        letter_id,
+        now,
+    )
+    await tx.conn.execute(
+        "INSERT INTO codes (code_id, letter_id, case_id, item_number, channel, address, language,"
+        " code_hmac, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        code_id,
+        letter_id,
+        case_id,
+        item_number,
+        channel,
+        address,
+        language,
+        codes.code_mac(_key(settings), letter_id, code_id, code),
+        now,
+        expires_at,
+    )
+    await tx.publish(
+        SendCode(
+            correlation_id=letter_id,
+            channel=channel,
+            address=address,
+            code=code,
+            expires_at=expires_at,
+            language=language,
+        )
+    )
+    return expires_at
+
+
+async def _lock_letter(conn: asyncpg.Connection, letter_id: UUID) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _CODES_LOCK, str(letter_id))
+
+
+async def _latest(conn: asyncpg.Connection, letter_id: UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM codes WHERE letter_id = $1 ORDER BY issued_at DESC LIMIT 1",
+        letter_id,
+    )
+    return row
+
+
+def _stored(row: asyncpg.Record) -> codes.StoredCode:
+    return codes.StoredCode(
+        code_id=row["code_id"],
+        letter_id=row["letter_id"],
+        code_hmac=bytes(row["code_hmac"]),
+        issued_at=row["issued_at"],
+        expires_at=row["expires_at"],
+        tries=row["tries"],
+        used_at=row["used_at"],
+        invalidated_at=row["invalidated_at"],
+    )
+
+
+def _not_issued(letter_id: UUID, reason: str) -> CodeRequested:
+    return CodeRequested(correlation_id=letter_id, issued=False, reason=reason)
+
+
+def _checked(letter_id: UUID, verdict: codes.Verdict, case_id: UUID | None) -> CodeChecked:
+    return CodeChecked(
+        correlation_id=letter_id,
+        valid=verdict.valid,
+        problem=verdict.problem,
+        tries_left=verdict.tries_left,
+        case_id=case_id,
+    )
