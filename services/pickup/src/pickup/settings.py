@@ -21,6 +21,37 @@ class PickupSettings(ServiceSettings):
     session_idle_minutes: int = Field(default=15, ge=1)
     rules_profile: str = "fr_lre"
     max_identity_attempts: int = Field(default=5, ge=1, description="Wrong identities before an item locks.")
+    max_code_attempts: int = Field(
+        default=10, ge=1, description="Wrong one-time codes, over all codes of an item, before it locks."
+    )
+    max_address_failures: int = Field(
+        default=20,
+        ge=1,
+        description="Wrong item numbers, identities or codes (each kind apart) from one client address"
+        " within ADDRESS_WINDOW_MINUTES before that address is locked out.",
+    )
+    address_window_minutes: int = Field(default=15, ge=1)
+    address_lockout_minutes: int = Field(default=15, ge=1)
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="Addresses or networks (CIDR) of the reverse proxies in front of the site, as a JSON"
+        " list; only a request from one of them has its X-Forwarded-For read. None: the socket peer is"
+        " the client.",
+    )
+    max_receipt_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest signed AR PDF the site takes."
+    )
+    max_identity_document_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest identity document the site takes, unless the desk states a smaller limit.",
+    )
+    waiting_refresh_seconds: int = Field(
+        default=15, ge=5, description="How often the waiting page reloads itself."
+    )
+    unclaimed_sweep_seconds: float = Field(
+        default=60.0, gt=0, description="How often letters past their window are marked unclaimed."
+    )
     request_timeout_seconds: float = Field(
         default=5.0, gt=0, description="Wait for another service's answer."
     )

@@ -24,6 +24,7 @@ from lre_shared.messages import (
     NoticeSent,
     Sender,
     SendNotice,
+    SignatureMethod,
     StoredDocument,
     now_utc,
 )
@@ -32,7 +33,7 @@ from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service, commands_exchange, events_exchange
 from pickup.bootstrap import bootstrap
 from pickup.entrypoints.site import create_site
-from pickup.service_layer import handlers
+from pickup.service_layer import handlers, signature
 from pickup.service_layer.handlers import DecisionRefused
 from pickup.settings import PickupSettings
 from tests.support.bus import Probe, eventually, open_probe, publish, running
@@ -382,7 +383,9 @@ async def test_a_wrong_item_number_is_shown_again_with_422_and_the_error_tied_to
     assert page.status_code == 422
     field_tag = re.search(r'<input id="item_number"[^>]*>', page.text, re.DOTALL)
     assert field_tag, page.text
-    assert 'aria-describedby="item_number-error"' in field_tag.group(0)
+    described = re.search(r'aria-describedby="([^"]+)"', field_tag.group(0))
+    assert described, field_tag.group(0)
+    assert "item_number-error" in described.group(1).split()
     assert 'aria-invalid="true"' in field_tag.group(0)
     assert f'value="{typed}"' in field_tag.group(0)
     assert re.search(r'<p class="error" id="item_number-error">[^<]+</p>', page.text)
@@ -474,7 +477,10 @@ async def test_the_senders_name_is_never_shown_before_acceptance(
         assert all(sender.name not in value for value in page.headers.values()), page.url
 
     accepted = await site.post("/decision", data={"csrf_token": csrf(seen[-2]), "decision": "accepter"})
-    assert accepted.headers["location"] == "/courrier"
+    assert accepted.headers["location"] == "/signature"
+    await signature.record_signature(
+        pickup.runtime.pool, event.correlation_id, SignatureMethod.certificate, "Camille Martin"
+    )
     letter = await site.get("/courrier")
     assert letter.status_code == 200
     assert sender.name in letter.text

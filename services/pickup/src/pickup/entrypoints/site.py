@@ -1,52 +1,44 @@
 """The pickup site (relevé du pli): the recipient's pages, server-rendered, French first.
 
 Nothing about a letter is shown to a visitor who has not passed the identity step, and
-the sender stays hidden until acceptance (CPCE R.53-3).
+the sender stays hidden until acceptance (CPCE R.53-3). Pages: `journey` (item number,
+identity, decision), `signing` (acknowledgement of receipt), `downloads`.
 """
 
 from __future__ import annotations
 
-import secrets
-import time
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
-from uuid import UUID
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lre_shared.messages import DownloadLinkIssued, IssueDownloadLink
+from lre_shared.messages import now_utc
 from lre_shared.rules import PROFILES
 from lre_shared.runtime import ServiceRuntime
-from pickup.domain.identity import FIELDS
-from pickup.service_layer import handlers
-from pickup.service_layer.handlers import DecisionRefused, LetterView
+from pickup.entrypoints import downloads, journey, signing
+from pickup.entrypoints.catalogue import LANGUAGES
+from pickup.entrypoints.pages import Clock, ServiceUnavailable, Site, local_path
+from pickup.service_layer.limits import AddressLimits
 from pickup.settings import PickupSettings
 
 HERE = Path(__file__).resolve().parent.parent
-ITEM_NUMBER_DIGITS = 12
-
-FIELD_LABELS = {
-    "company": "Entreprise",
-    "last_name": "Nom",
-    "first_name": "Prénom",
-    "address": "Adresse",
-    "postcode": "Code postal",
-    "city": "Commune",
-}
 
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        # blob: for the preview of an identity document chosen for upload (static/preview.js).
+        b"default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        b"frame-src 'self' blob:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        b"object-src 'none'",
     ),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -77,212 +69,52 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_site(runtime: ServiceRuntime, settings: PickupSettings) -> Starlette:
+def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock = now_utc) -> Starlette:
     rules = PROFILES[settings.rules_profile]
     templates = Environment(
-        loader=FileSystemLoader(HERE / "templates"),
-        autoescape=select_autoescape(),
-        enable_async=False,
+        loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(), enable_async=False
     )
-    templates.filters["local_time"] = lambda dt: dt.astimezone(rules.timezone).strftime("%d/%m/%Y à %H:%M")
-    templates.filters["local_date"] = lambda d: d.strftime("%d/%m/%Y")
-    idle_seconds = settings.session_idle_minutes * 60
+    site = Site(
+        runtime=runtime,
+        settings=settings,
+        rules=rules,
+        templates=templates,
+        clock=clock,
+        address_limits=AddressLimits(
+            max_failures=settings.max_address_failures,
+            window=timedelta(minutes=settings.address_window_minutes),
+            lockout=timedelta(minutes=settings.address_lockout_minutes),
+        ),
+        proxies=tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies),
+    )
 
-    def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        context.setdefault("csrf_token", csrf_token(request))
-        context.setdefault("errors", {})
-        return HTMLResponse(templates.get_template(name).render(request=request, **context), status)
+    async def switch_language(request: Request) -> Response:
+        chosen = request.path_params["language"]
+        if chosen in LANGUAGES:
+            request.session["lang"] = chosen
+        return RedirectResponse(local_path(request.query_params.get("retour")), 303)
 
-    def csrf_token(request: Request) -> str:
-        token = request.session.get("csrf")
-        if not isinstance(token, str):
-            token = secrets.token_urlsafe(32)
-            request.session["csrf"] = token
-        return token
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        return site.render(request, "unavailable.html", 503, retry=request.url.path)
 
-    async def form_of(request: Request) -> dict[str, str] | None:
-        """The posted form, or None when its CSRF token is missing or wrong."""
-        form = await request.form()
-        values = {k: v for k, v in form.items() if isinstance(v, str)}
-        sent = values.get("csrf_token", "")
-        expected = request.session.get("csrf")
-        if not isinstance(expected, str) or not secrets.compare_digest(sent, expected):
-            return None
-        return values
-
-    def touch(request: Request) -> bool:
-        """Keep the session alive; False once it has been idle too long."""
-        now = int(time.time())
-        seen = request.session.get("seen")
-        if isinstance(seen, int) and now - seen > idle_seconds:
-            request.session.clear()
-            return False
-        request.session["seen"] = now
-        return True
-
-    def forbidden(request: Request) -> HTMLResponse:
-        request.session.pop("csrf", None)
-        return render(request, "expired.html", 403)
-
-    async def identified_letter(request: Request) -> LetterView | None:
-        if not touch(request):
-            return None
-        letter_id = request.session.get("identified")
-        if not isinstance(letter_id, str):
-            return None
-        return await handlers.find(runtime.pool, UUID(letter_id))
-
-    # ------------------------------------------------------------------ item number
-
-    async def item_number_page(request: Request) -> Response:
-        touch(request)
-        if request.method == "GET":
-            return render(request, "item_number.html", item_number="")
-        form = await form_of(request)
-        if form is None:
-            return forbidden(request)
-        typed = "".join(ch for ch in form.get("item_number", "") if not ch.isspace())
-        error = None
-        letter = None
-        if not (len(typed) == ITEM_NUMBER_DIGITS and typed.isdigit()):
-            error = f"Le numéro de pli compte {ITEM_NUMBER_DIGITS} chiffres."
-        else:
-            letter = await handlers.find_by_item_number(runtime.pool, typed)
-            if letter is None:
-                error = "Aucun pli ne porte ce numéro. Vérifiez le numéro reçu dans la notification."
-        if letter is None:
-            return render(request, "item_number.html", 422, item_number=typed, errors={"item_number": error})
-        request.session.pop("identified", None)
-        request.session["item"] = str(letter.letter_id)
-        return RedirectResponse("/identite", 303)
-
-    # ---------------------------------------------------------------------- identity
-
-    async def identity_page(request: Request) -> Response:
-        if not touch(request):
-            return render(request, "expired.html", 401)
-        letter_id = request.session.get("item")
-        if not isinstance(letter_id, str):
-            return RedirectResponse("/", 303)
-        letter = await handlers.find(runtime.pool, UUID(letter_id))
-        if letter is None:
-            return RedirectResponse("/", 303)
-        if letter.identity_failures >= settings.max_identity_attempts:
-            return render(request, "locked.html", 429)
-        if request.method == "GET":
-            return render(request, "identity.html", labels=FIELD_LABELS, values={})
-        form = await form_of(request)
-        if form is None:
-            return forbidden(request)
-        typed: dict[str, str | None] = {f: form.get(f, "").strip() for f in FIELDS}
-        errors = {f: "Ce champ est obligatoire." for f in FIELDS if f != "company" and not typed[f]}
-        if errors:
-            return render(request, "identity.html", 422, labels=FIELD_LABELS, values=typed, errors=errors)
-        ok, _ = await handlers.check_identity(runtime.pool, letter, typed, settings.max_identity_attempts)
-        if not ok:
-            fresh = await handlers.find(runtime.pool, letter.letter_id)
-            failures = fresh.identity_failures if fresh else settings.max_identity_attempts
-            left = settings.max_identity_attempts - failures
-            if left <= 0:
-                return render(request, "locked.html", 429)
-            return render(
-                request,
-                "identity.html",
-                422,
-                labels=FIELD_LABELS,
-                values=typed,
-                form_error=(
-                    "Ces coordonnées ne correspondent pas à celles du destinataire. "
-                    f"Il vous reste {left} essai(s)."
-                ),
-            )
-        # A new session after identification: nothing from before carries over.
-        request.session.clear()
-        request.session["identified"] = str(letter.letter_id)
-        request.session["seen"] = int(time.time())
-        return RedirectResponse("/decision", 303)
-
-    # ---------------------------------------------------------------------- decision
-
-    async def decision_page(request: Request) -> Response:
-        letter = await identified_letter(request)
-        if letter is None:
-            return RedirectResponse("/", 303)
-        if request.method == "POST":
-            form = await form_of(request)
-            if form is None:
-                return forbidden(request)
-            action = form.get("decision")
-            if action not in ("accepter", "refuser"):
-                return render(
-                    request,
-                    "decision.html",
-                    422,
-                    letter=letter,
-                    closes_at=rules.window_closes_at(letter.deadline),
-                    form_error="Choisissez « Accepter » ou « Refuser ».",
-                )
-            try:
-                letter = await handlers.decide(runtime.pool, letter.letter_id, action == "accepter", rules)
-            except DecisionRefused:
-                letter = await handlers.find(runtime.pool, letter.letter_id) or letter
-        if letter.state == "accepted":
-            return RedirectResponse("/courrier", 303)
-        if letter.state == "refused":
-            return render(request, "refused.html", letter=letter)
-        if letter.state == "unclaimed":
-            return render(request, "unclaimed.html", letter=letter)
-        return render(
-            request,
-            "decision.html",
-            letter=letter,
-            closes_at=rules.window_closes_at(letter.deadline),
-        )
-
-    # ---------------------------------------------------------------------- download
-
-    async def letter_page(request: Request) -> Response:
-        letter = await identified_letter(request)
-        if letter is None:
-            return RedirectResponse("/", 303)
-        if letter.state != "accepted":
-            return RedirectResponse("/decision", 303)
-        return render(request, "letter.html", letter=letter)
-
-    async def document_download(request: Request) -> Response:
-        letter = await identified_letter(request)
-        if letter is None or letter.state != "accepted":
-            return RedirectResponse("/", 303)
-        document_id = request.path_params["document_id"]
-        if not any(d["document_id"] == str(document_id) for d in letter.documents):
-            return render(request, "not_found.html", 404)
-        query = IssueDownloadLink(correlation_id=letter.letter_id, document_id=document_id)
-        try:
-            reply = await runtime.bus.ask(query, DownloadLinkIssued, timeout=settings.request_timeout_seconds)
-        except TimeoutError:
-            return render(request, "unavailable.html", 503)
-        if not reply.url:
-            return render(request, "not_found.html", 404)
-        return RedirectResponse(reply.url, 303)
-
-    routes = [
-        Route("/", item_number_page, methods=["GET", "POST"]),
-        Route("/identite", identity_page, methods=["GET", "POST"]),
-        Route("/decision", decision_page, methods=["GET", "POST"]),
-        Route("/courrier", letter_page),
-        Route("/courrier/documents/{document_id:uuid}", document_download),
+    routes: list[BaseRoute] = [
+        *journey.routes(site),
+        *signing.routes(site),
+        *downloads.routes(site),
+        Route("/langue/{language}", switch_language),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     cookie = "__Host-lre-session" if settings.cookie_secure else "lre-session"
     return Starlette(
         routes=routes,
+        exception_handlers={ServiceUnavailable: unavailable},
         middleware=[
             Middleware(SecurityHeaders, hsts=settings.cookie_secure),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.session_secret.get_secret_value(),
                 session_cookie=cookie,
-                max_age=idle_seconds,
+                max_age=settings.session_idle_minutes * 60,
                 same_site="lax",
                 https_only=settings.cookie_secure,
             ),

@@ -18,6 +18,7 @@ from lre_shared.messages import (
     NoticeFailed,
     NoticeSent,
     SendNotice,
+    SignatureMethod,
     now_utc,
 )
 from lre_shared.outbox import enqueue
@@ -30,7 +31,8 @@ async def on_letter_deposited(event: LetterDeposited, tx: Transaction, *, rules:
     deadline = rules.acceptance_deadline(now_utc())
     await tx.conn.execute(
         "INSERT INTO letters (letter_id, item_number, state, recipient, sender, documents,"
-        " deposited_at, deadline) VALUES ($1, $2, 'awaiting', $3::jsonb, $4::jsonb, $5::jsonb, $6, $7)",
+        " deposited_at, deadline, signature_methods)"
+        " VALUES ($1, $2, 'awaiting', $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8)",
         event.correlation_id,
         event.item_number,
         event.recipient.model_dump_json(),
@@ -38,6 +40,7 @@ async def on_letter_deposited(event: LetterDeposited, tx: Transaction, *, rules:
         json.dumps([json.loads(d.model_dump_json()) for d in event.documents]),
         event.deposited_at,
         deadline,
+        [str(method) for method in event.signature_methods],
     )
     await tx.publish(
         SendNotice(
@@ -79,6 +82,14 @@ class LetterView:
     deadline: date
     decided_at: datetime | None
     identity_failures: int
+    signature_methods: tuple[SignatureMethod, ...]
+    signed_at: datetime | None
+    code_failures: int
+    first_notice_at: datetime | None
+
+    @property
+    def recipient_name(self) -> str:
+        return f"{self.recipient.get('first_name', '')} {self.recipient.get('last_name', '')}".strip()
 
 
 def _view(row: asyncpg.Record) -> LetterView:
@@ -93,12 +104,17 @@ def _view(row: asyncpg.Record) -> LetterView:
         deadline=row["deadline"],
         decided_at=row["decided_at"],
         identity_failures=row["identity_failures"],
+        signature_methods=tuple(SignatureMethod(m) for m in row["signature_methods"]),
+        signed_at=row["signed_at"],
+        code_failures=row["code_failures"],
+        first_notice_at=row["first_notice_at"],
     )
 
 
 _SELECT = (
     "SELECT letter_id, item_number, state, recipient::text AS recipient, sender::text AS sender,"
-    " documents::text AS documents, deposited_at, deadline, decided_at, identity_failures FROM letters"
+    " documents::text AS documents, deposited_at, deadline, decided_at, identity_failures,"
+    " signature_methods, signed_at, code_failures, first_notice_at FROM letters"
 )
 
 
@@ -142,8 +158,10 @@ class DecisionRefused(Exception):
     """The letter cannot be decided now; the message says why."""
 
 
-async def decide(pool: asyncpg.Pool, letter_id: UUID, accept: bool, rules: RulesProfile) -> LetterView:
-    now = now_utc()
+async def decide(
+    pool: asyncpg.Pool, letter_id: UUID, accept: bool, rules: RulesProfile, now: datetime | None = None
+) -> LetterView:
+    now = now or now_utc()
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(_SELECT + " WHERE letter_id = $1 FOR UPDATE", letter_id)
         if row is None:

@@ -1,0 +1,130 @@
+"""The letter's documents, once the acknowledgement of receipt is signed (DESIGN §2 step 6).
+
+Each document is a redirect to a short-lived link from the archive; "Enregistrer tous les
+documents" is one zip the archive builds, streamed through this site chunk by chunk, so
+memory stays flat whatever the letter's size. Both only within the download window: 48
+hours after the pickup (rules profile), after which the archive deletes the content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from urllib.parse import quote
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from lre_shared.messages import DownloadLinkIssued, IssueDownloadLink, IssueZipLink, ZipLinkIssued
+from pickup.entrypoints.pages import ServiceUnavailable, Site, step_of
+from pickup.service_layer.handlers import LetterView
+
+CHUNK_BYTES = 64 * 1024
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback name and the exact name (RFC 6266, RFC 8187)."""
+    fallback = "".join(
+        ch if ch.isascii() and ch.isprintable() and ch not in '"\\;' else "_" for ch in filename
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def routes(site: Site) -> list[BaseRoute]:
+    async def signed_letter(request: Request) -> LetterView | Response:
+        """The identified letter when its content may be downloaded now, else the page to show."""
+        letter = await site.identified_letter(request)
+        if letter is None:
+            return RedirectResponse("/", 303)
+        if step_of(letter) != "/courrier":
+            return RedirectResponse(step_of(letter), 303)
+        ends_at = site.download_window_ends_at(letter)
+        if ends_at is not None and site.clock() >= ends_at:
+            return site.render(
+                request, "download_over.html", 410, until=ends_at, hours=site.rules.download_hours
+            )
+        return letter
+
+    async def letter_page(request: Request) -> Response:
+        letter = await signed_letter(request)
+        if isinstance(letter, Response):
+            return letter
+        ends_at = site.download_window_ends_at(letter)
+        left = remaining(ends_at, site.clock())
+        return site.render(
+            request,
+            "letter.html",
+            letter=letter,
+            ends_at=ends_at,
+            left=left,
+            hours=site.rules.download_hours,
+            total_kb=round(sum(int(d["size"]) for d in letter.documents) / 1024, 1),
+        )
+
+    async def document_download(request: Request) -> Response:
+        letter = await signed_letter(request)
+        if isinstance(letter, Response):
+            return letter
+        document_id = request.path_params["document_id"]
+        if not any(d["document_id"] == str(document_id) for d in letter.documents):
+            return site.render(request, "not_found.html", 404)
+        reply = await site.ask(
+            IssueDownloadLink(correlation_id=letter.letter_id, document_id=document_id), DownloadLinkIssued
+        )
+        if not reply.url:
+            return site.render(request, "not_found.html", 404)
+        return RedirectResponse(reply.url, 303)
+
+    async def all_documents(request: Request) -> Response:
+        letter = await signed_letter(request)
+        if isinstance(letter, Response):
+            return letter
+        issued = await site.ask(IssueZipLink(correlation_id=letter.letter_id), ZipLinkIssued)
+        if not issued.url:
+            return site.render(request, "not_found.html", 404)
+        filename = issued.filename or f"pli_{letter.item_number}.zip"
+        return await stream_from(issued.url, filename, site.settings.request_timeout_seconds)
+
+    return [
+        Route("/courrier", letter_page),
+        Route("/courrier/documents/{document_id:uuid}", document_download),
+        Route("/courrier/tout.zip", all_documents),
+    ]
+
+
+def remaining(ends_at: datetime | None, now: datetime) -> tuple[int, int] | None:
+    """Hours and minutes left until `ends_at`."""
+    if ends_at is None:
+        return None
+    minutes = max(int((ends_at - now).total_seconds() // 60), 0)
+    return minutes // 60, minutes % 60
+
+
+async def stream_from(url: str, filename: str, connect_timeout: float) -> Response:
+    """Pass the body at `url` on to the browser as it arrives, in constant memory."""
+    client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=connect_timeout))
+    try:
+        upstream = await client.send(client.build_request("GET", url), stream=True)
+    except httpx.HTTPError as exc:
+        await client.aclose()
+        raise ServiceUnavailable("zip") from exc
+    if upstream.status_code != 200:
+        await upstream.aclose()
+        await client.aclose()
+        raise ServiceUnavailable(f"zip: HTTP {upstream.status_code}")
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in upstream.aiter_bytes(CHUNK_BYTES):
+                yield chunk
+        finally:
+            await upstream.aclose()
+            await client.aclose()
+
+    headers = {"content-disposition": content_disposition(filename)}
+    length = upstream.headers.get("content-length")
+    if length is not None and "content-encoding" not in upstream.headers:
+        headers["content-length"] = length
+    return StreamingResponse(body(), media_type="application/zip", headers=headers)
