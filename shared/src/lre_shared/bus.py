@@ -13,6 +13,10 @@ FastStream's defaults are unsafe for legal evidence, so every service goes throu
   dead-letter queue at once with the reason in its headers; any other failure is
   transient: the message is returned after a back-off and the broker's delivery limit
   bounds the retries.
+
+Each delivery is handled inside an OpenTelemetry CONSUMER span that continues the trace
+its publisher put in the headers (`lre_shared.tracing`); what the handler publishes, and
+the log lines it writes, carry that trace on.
 """
 
 from __future__ import annotations
@@ -39,9 +43,11 @@ from faststream.rabbit import (
     RabbitQueue,
 )
 from faststream.rabbit.annotations import RabbitMessage
+from opentelemetry import trace
+from opentelemetry.trace import Span
 from pydantic import ValidationError
 
-from lre_shared import metrics, outbox
+from lre_shared import metrics, outbox, tracing
 from lre_shared.logs import letter_id_var, message_id_var
 from lre_shared.messages import Message
 from lre_shared.settings import ServiceSettings
@@ -179,6 +185,7 @@ class ConsumerStats:
 class Delivery:
     message: RabbitMessage
     parsed: Message
+    span: Span = trace.INVALID_SPAN  # the delivery's CONSUMER span, current while it is handled
 
 
 class Batcher:
@@ -288,16 +295,18 @@ class Bus:
         For a person waiting on a page for another service (a download link, a code check):
         raises `TimeoutError` when no answer comes in time, so the page can say so.
         """
-        response = await self.broker.request(
-            query.to_json(),
-            exchange=query.exchange,
-            routing_key=query.routing_key,
-            correlation_id=str(query.message_id),
-            message_id=str(query.message_id),
-            content_type="application/json",
-            timeout=timeout,
-        )
-        return answer.model_validate_json(response.body)
+        with tracing.client_span(query.routing_key, str(query.message_id), str(query.correlation_id)):
+            response = await self.broker.request(
+                query.to_json(),
+                exchange=query.exchange,
+                routing_key=query.routing_key,
+                correlation_id=str(query.message_id),
+                message_id=str(query.message_id),
+                content_type="application/json",
+                headers=tracing.inject(),
+                timeout=timeout,
+            )
+            return answer.model_validate_json(response.body)
 
     async def declare(self) -> None:
         """Declare exchanges and dead-letter queues; call after connect, before start."""
@@ -357,20 +366,24 @@ class Bus:
         raw = message.raw_message
         letter_token = letter_id_var.set(raw.correlation_id)
         message_token = message_id_var.set(raw.message_id)
+        span = tracing.start_consumer_span(sub.queue, raw.headers, raw.message_id, raw.correlation_id)
+        span.set_attribute(tracing.MESSAGE_TYPE, sub.message_type.__name__)
         try:
-            await self._consume_one(sub, message)
+            with trace.use_span(span, end_on_exit=False):
+                await self._consume_one(sub, message, span)
         finally:
+            span.end()
             letter_id_var.reset(letter_token)
             message_id_var.reset(message_token)
 
-    async def _consume_one(self, sub: Subscription[Any], message: RabbitMessage) -> None:
+    async def _consume_one(self, sub: Subscription[Any], message: RabbitMessage, span: Span) -> None:
         try:
             parsed = sub.message_type.model_validate_json(message.body)
         except ValidationError as exc:
             name = sub.message_type.__name__
             await self.dead_letter(sub, message, f"malformed {name}: {_summary(exc)}")
             return
-        delivery = Delivery(message, parsed)
+        delivery = Delivery(message, parsed, span)
         if sub.idempotent and self.settings.consume_batch > 1:
             await self._batcher(sub).submit(delivery)
         else:
@@ -398,10 +411,11 @@ class Bus:
                     await self._process(sub, [delivery])
                 return
             message = batch[0].message
-            if isinstance(exc, PermanentError):
-                await self.dead_letter(sub, message, str(exc))
-            else:
-                await self._retry_later(sub, message, exc)
+            with trace.use_span(batch[0].span, end_on_exit=False):
+                if isinstance(exc, PermanentError):
+                    await self.dead_letter(sub, message, str(exc))
+                else:
+                    await self._retry_later(sub, message, exc)
             return
         self._fault_point(sub)
         for delivery, (reply, duplicate) in zip(batch, outcomes, strict=True):
@@ -409,6 +423,7 @@ class Bus:
             if reply is not None and message.raw_message.reply_to:
                 await self._reply(reply, message)
             await message.ack()
+            delivery.span.set_attribute(tracing.OUTCOME, "duplicate" if duplicate else "handled")
             if duplicate:
                 self.stats.duplicates += 1
                 metrics.count(sub.queue, "duplicate")
@@ -447,7 +462,11 @@ class Bus:
                     fresh.discard(parsed.message_id)  # the same message twice in one batch
                 letter_id_var.set(str(parsed.correlation_id))
                 message_id_var.set(str(parsed.message_id))
-                with metrics.HANDLER_SECONDS.labels(sub.queue).time():
+                with (
+                    trace.use_span(delivery.span, end_on_exit=False),
+                    metrics.HANDLER_SECONDS.labels(sub.queue).time(),
+                ):
+                    await self._slow_down(sub)
                     outcomes.append((await sub.handler(parsed, Transaction(conn)), False))
         return outcomes
 
@@ -465,6 +484,7 @@ class Bus:
         )
         self.stats.retried += 1
         metrics.count(sub.queue, "retried")
+        tracing.failed(trace.get_current_span(), exc, "retried")
         await asyncio.sleep(delay)
         # Quorum queues count this; past the delivery limit the broker dead-letters it.
         await message.nack(requeue=True)
@@ -494,6 +514,7 @@ class Bus:
         await message.ack()
         self.stats.dead_lettered += 1
         metrics.count(sub.queue, "dead_lettered")
+        tracing.failed(trace.get_current_span(), PermanentError(reason), "dead_lettered")
         log.error(
             "dead-lettered: %s",
             reason,
@@ -516,6 +537,21 @@ class Bus:
         if self.settings.fault_injection == f"kill-after-commit:{sub.queue}":
             log.warning("fault injection: killing the process after commit, before ack")
             os.kill(os.getpid(), signal.SIGKILL)
+
+    async def _slow_down(self, sub: Subscription[Any]) -> None:
+        # Test hook for shutdown tests only: 'slow-handler:<queue>:<seconds>'.
+        kind, _, rest = (self.settings.fault_injection or "").partition(":")
+        queue, _, seconds = rest.rpartition(":")
+        if kind == "slow-handler" and queue == sub.queue:
+            log.warning("fault injection: handler held for %s s", seconds, extra={"queue": sub.queue})
+            await asyncio.sleep(float(seconds))
+
+    async def refresh_dead_letter_depths(self) -> None:
+        """Read how many messages wait in each dead-letter queue into the metrics."""
+        for sub in self.subscriptions:
+            queue = await self.broker.declare_queue(dlq(sub.queue))
+            declared = await queue.declare(timeout=2.0)  # declared before: only reads the depth
+            metrics.dead_letters(sub.queue, int(declared.message_count or 0))
 
 
 async def _undecoded(message: RabbitMessage) -> RabbitMessage:

@@ -1,4 +1,5 @@
-"""JSON logs that carry the letter id and the message id of the message being handled."""
+"""JSON logs that carry the letter id and the message id of the message being handled,
+and the trace and span ids of the OpenTelemetry span they were written in."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+from opentelemetry import trace
 
 letter_id_var: ContextVar[str | None] = ContextVar("letter_id", default=None)
 message_id_var: ContextVar[str | None] = ContextVar("message_id", default=None)
@@ -32,6 +35,10 @@ class JsonFormatter(logging.Formatter):
             entry["letter_id"] = letter_id
         if (message_id := message_id_var.get()) is not None:
             entry["message_id"] = message_id
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = format(span.trace_id, "032x")
+            entry["span_id"] = format(span.span_id, "016x")
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value

@@ -4,6 +4,9 @@ PostgreSQL transaction as the change it announces; the relay publishes it afterw
 
 A crash between publishing and marking publishes the row again on restart: consumers
 deduplicate by `message_id` (the inbox), so the net effect is exactly once.
+
+The row keeps the message's headers, the W3C trace context among them
+(`lre_shared.tracing`): the trace goes on after the relay, whichever replica publishes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import asyncpg
 
+from lre_shared import metrics, tracing
 from lre_shared.messages import Message
 
 log = logging.getLogger(__name__)
@@ -27,7 +31,9 @@ NOTIFY_CHANNEL = "lre_outbox"
 
 
 async def enqueue(conn: asyncpg.Connection, message: Message, headers: dict[str, Any] | None = None) -> None:
-    """Add `message` to the outbox inside the caller's transaction."""
+    """Add `message` to the outbox inside the caller's transaction, with `headers` and the
+    current trace context."""
+    headers = _traced(message, headers)
     await conn.execute(
         "INSERT INTO outbox (message_id, correlation_id, exchange, routing_key, body, headers)"
         " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
@@ -36,7 +42,7 @@ async def enqueue(conn: asyncpg.Connection, message: Message, headers: dict[str,
         message.exchange,
         message.routing_key,
         message.to_json(),
-        json.dumps(headers or {}),
+        json.dumps(headers),
     )
     # Delivered at commit only, so the relay wakes when the row is visible.
     await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
@@ -137,7 +143,9 @@ class OutboxRelay:
                     "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", done
                 )
             for row, result in zip(rows, results, strict=True):
-                if isinstance(result, BaseException):
+                if result is None:
+                    metrics.published(row["routing_key"], bytes(row["body"]))
+                elif isinstance(result, BaseException):
                     delay = min(2 ** row["attempts"], 300) * (0.5 + random.random())
                     log.error(
                         "publishing %s to %s failed: %r; retrying in %.0f s",
@@ -168,13 +176,20 @@ class OutboxRelay:
 
 
 def outgoing(message: Message, headers: dict[str, Any] | None = None) -> OutgoingMessage:
+    """`message` ready to publish directly, with `headers` and the current trace context."""
     return OutgoingMessage(
         message_id=str(message.message_id),
         correlation_id=str(message.correlation_id),
         exchange=message.exchange,
         routing_key=message.routing_key,
         body=message.to_json(),
-        headers=headers or {},
+        headers=_traced(message, headers),
+    )
+
+
+def _traced(message: Message, headers: dict[str, Any] | None) -> dict[str, Any]:
+    return tracing.publishing_headers(
+        message.routing_key, str(message.message_id), str(message.correlation_id), headers
     )
 
 

@@ -3,7 +3,11 @@
 
 Start: logging → database created and migrated → pool → broker connected, exchanges and
 dead-letter queues declared, outbox relay started → subscribers consume → ready.
-Stop: subscribers stop and in-flight messages finish → relay stops → pool closes.
+Stop: subscribers stop and in-flight messages finish → relay stops → pool closes →
+buffered trace spans are flushed.
+
+Every HTTP request but the probes and the scrapes runs in an OpenTelemetry SERVER span
+that continues the caller's W3C `traceparent`, if any (`lre_shared.tracing`).
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from typing import Any
 
 import asyncpg
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
-from faststream.asgi.types import ASGIApp, Receive, Scope, Send
+from faststream.asgi.types import ASGIApp, Message, Receive, Scope, Send
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from lre_shared import db, metrics
+from lre_shared import db, metrics, tracing
 from lre_shared.bus import Bus
 from lre_shared.logs import configure_logging
 from lre_shared.settings import ServiceSettings
@@ -106,6 +111,7 @@ class ServiceRuntime:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+        tracing.shutdown_tracing()
 
     async def is_ready(self) -> bool:
         if not self.ready or self._pool is None:
@@ -117,6 +123,10 @@ class ServiceRuntime:
             return False
 
 
+# Probes and scrapes come every few seconds and say nothing about a letter: no spans.
+UNTRACED_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
+
+
 class ServiceApp(AsgiFastStream):
     """A FastStream ASGI application that hands every HTTP path it does not route itself
     (it routes exact paths only) to the service's own web application, if any."""
@@ -126,6 +136,29 @@ class ServiceApp(AsgiFastStream):
         self.site = site
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNTRACED_PATHS:
+            await self._route(scope, receive, send)
+            return
+        method = str(scope.get("method", "GET"))
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        with tracing.tracer().start_as_current_span(
+            method,
+            context=tracing.extract(headers),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": str(scope["path"])},
+        ) as span:
+
+            async def send_traced(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status = int(message["status"])
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(Status(StatusCode.ERROR))
+                await send(message)
+
+            await self._route(scope, receive, send_traced)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             self.site is not None
             and scope["type"] == "http"
@@ -139,6 +172,7 @@ class ServiceApp(AsgiFastStream):
 def build_app(runtime: ServiceRuntime, site: ASGIApp | None = None) -> ServiceApp:
     settings = runtime.settings
     configure_logging(runtime.bus.service, settings.log_level)
+    tracing.configure_tracing(runtime.bus.service, settings.traces_file)
 
     @get(include_in_schema=False)
     async def live(scope: Any) -> AsgiResponse:
@@ -160,6 +194,11 @@ def build_app(runtime: ServiceRuntime, site: ASGIApp | None = None) -> ServiceAp
             presented = dict(scope.get("headers", [])).get(b"authorization", b"")
             if not hmac.compare_digest(presented, b"Bearer " + token):
                 return AsgiResponse(b"", 401, headers={"www-authenticate": "Bearer"})
+        # The broker's own count: messages it dead-lettered at the delivery limit too. Not
+        # connected (starting, stopping, broker down): the last depths read stand.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(3.0):
+                await runtime.bus.refresh_dead_letter_depths()
         body, content_type = metrics.exposition()
         return AsgiResponse(body, 200, headers={"content-type": content_type})
 

@@ -8,6 +8,8 @@ with no defaults: a service refuses to start without them.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -47,10 +49,19 @@ class ServiceSettings(BaseSettings):
         ),
     )
     log_level: str = "INFO"
+    traces_file: Path | None = Field(
+        default=None,
+        description=(
+            "Write every finished trace span to this file, one JSON object a line (tests, local "
+            "runs). Traces go to an OpenTelemetry collector when the standard "
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set (no prefix)."
+        ),
+    )
     fault_injection: str | None = Field(
         default=None,
         description=(
             "Test hook, never set in production: 'kill-after-commit:<queue>' makes the "
-            "process SIGKILL itself after committing a message of <queue> and before acking."
+            "process SIGKILL itself after committing a message of <queue> and before acking; "
+            "'slow-handler:<queue>:<seconds>' holds each message of <queue> that long in its handler."
         ),
     )

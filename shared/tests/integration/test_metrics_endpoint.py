@@ -15,9 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic_settings import SettingsConfigDict
 
 from lre_shared.bus import Bus, PermanentError, Transaction
-from lre_shared.db import create_pool, ensure_database
 from lre_shared.messages import EvidenceRecorded, now_utc
-from lre_shared.migrations import MESSAGING_DDL
 from lre_shared.runtime import ServiceApp, ServiceRuntime, build_app
 from lre_shared.settings import ServiceSettings
 from lre_shared.topology import Service, queue_name
@@ -30,14 +28,8 @@ class MetricsSettings(ServiceSettings):
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    await ensure_database(database_url)
-    pool = await create_pool(database_url, 5)
-    for statement in MESSAGING_DDL.split(";"):
-        if statement.strip():
-            await pool.execute(statement)
-    yield pool
-    await pool.close()
+def pool(messaging_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return messaging_pool
 
 
 @pytest.fixture
@@ -121,6 +113,8 @@ async def test_the_metrics_endpoint_counts_handled_and_dead_lettered_messages(
     assert messages("duplicate") == 0
     # Both went through the handler, the refused one too.
     assert samples[("lre_handler_seconds_count", (("queue", queue),))] == 2
+    # The broker's count of what waits in the dead-letter queue, read at the scrape.
+    assert samples[("lre_dead_letter_messages", (("queue", queue),))] == 1
 
 
 async def test_with_a_token_configured_metrics_answer_only_the_scraper_that_presents_it(
