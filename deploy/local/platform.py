@@ -67,6 +67,8 @@ def service_environment(config: PlatformConfig, service: str) -> dict[str, str]:
             "S3_ENDPOINT": infra.s3_endpoint,
             "S3_ACCESS_KEY": infra.s3_access_key,
             "S3_SECRET_KEY": infra.s3_secret_key,
+            "OWN_URL": f"http://127.0.0.1:{config.ports['archive']}",
+            "ZIP_LINK_KEY": secrets.token_urlsafe(32),  # zip links live minutes: a key per start
         }
     elif service == "notifier":
         values |= {

@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    model_validator,
 )
 
 from lre_shared.topology import Service, commands_exchange, events_exchange
@@ -219,8 +220,16 @@ class SubmitLetter(Message):
 
     sender: SubmittedSender
     recipient: SubmittedRecipient
-    main_document: Document
+    main_document: Document | None = Field(
+        default=None, description="Embedded (small letters only); or give main_upload_id instead."
+    )
+    main_upload_id: UUID | None = Field(
+        default=None, description="The main document, uploaded first (RequestUpload); or main_document."
+    )
     attachments: tuple[Document, ...] = Field(default=(), description="Embedded, like the main document.")
+    attachment_upload_ids: tuple[UUID, ...] = Field(
+        default=(), description="Attachments uploaded first (RequestUpload), after the embedded ones."
+    )
     verification_policy: Literal["default", "cnb"] = "default"
     alert_channels: tuple[NoticeChannel, ...] = Field(
         default=(NoticeChannel.email,),
@@ -236,6 +245,15 @@ class SubmitLetter(Message):
         description="The sender's key: the same key with the same content gives the same letter"
         " (its LetterDeposited again), never a second one; with other content it is refused.",
     )
+
+    @model_validator(mode="after")
+    def _one_main_document(self) -> SubmitLetter:
+        if (self.main_document is None) == (self.main_upload_id is None):
+            raise ValueError(
+                "give the main document either embedded (main_document) or uploaded"
+                " (main_upload_id), exactly one of them"
+            )
+        return self
 
 
 class LetterDeposited(Message):
@@ -803,3 +821,67 @@ ALL_MESSAGES = (
     IssueZipLink,
     ZipLinkIssued,
 )
+
+
+# ------------------------------------------------------- archive (uploads and status)
+
+
+class RequestUpload(Message):
+    """Request/reply: a short-lived presigned PUT URL for one document a sender will deposit
+    by reference (`SubmitLetter.main_upload_id`, `attachment_upload_ids`) instead of embedding
+    it. `correlation_id` is the letter the sender means it for (informative)."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.archive)
+    routing_key: ClassVar[str] = "request_upload.v1"
+
+    sender_id: str = Field(max_length=100)
+    filename: str = Field(min_length=1, max_length=200, description="The document's file name.")
+    size: int | None = Field(
+        default=None, ge=0, description="Declared size; refused at once if over the limit."
+    )
+
+
+class UploadGranted(Reply):
+    """Reply to `RequestUpload`: PUT the file's bytes to `url` before `expires_at`, then deposit
+    referencing `upload_id`. `url` is empty, and `reason` says why, when none is granted."""
+
+    routing_key: ClassVar[str] = "upload.granted.v1"
+
+    upload_id: UUID | None = None
+    url: str = ""
+    expires_at: UtcDatetime | None = None
+    max_bytes: int | None = Field(default=None, description="Largest document the archive takes.")
+    reason: str | None = None
+
+
+class GetLetterStatus(Message):
+    """Request/reply: where a sender's deposit stands. `correlation_id` is the letter id; with
+    `idempotency_key` set, the letter deposited (or last refused) under that key instead."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.archive)
+    routing_key: ClassVar[str] = "get_letter_status.v1"
+
+    sender_id: str = Field(max_length=100)
+    idempotency_key: str | None = Field(default=None, max_length=200)
+
+
+class LetterStatus(Reply):
+    """Reply to `GetLetterStatus`: `state` is unknown when the archive has no such deposit of
+    this sender (not yet handled, or never sent)."""
+
+    routing_key: ClassVar[str] = "letter.status.v1"
+
+    state: Literal["unknown", "deposited", "rejected"]
+    letter_id: UUID | None = None
+    item_number: str | None = None
+    deposited_at: UtcDatetime | None = None
+    rejected_at: UtcDatetime | None = None
+    problems: tuple[Problem, ...] = ()
+    accepted_at: UtcDatetime | None = None
+    receipt_signed_at: UtcDatetime | None = None
+    unclaimed_at: UtcDatetime | None = None
+    handed_over_at: UtcDatetime | None = None
+    content_deleted_at: UtcDatetime | None = None
+
+
+ALL_MESSAGES = (*ALL_MESSAGES, RequestUpload, UploadGranted, GetLetterStatus, LetterStatus)

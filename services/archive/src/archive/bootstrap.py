@@ -8,14 +8,30 @@ from functools import partial
 from pathlib import Path
 
 import asyncpg
+from starlette.applications import Starlette
 
-from archive.adapters.storage import BucketPlan, ContentStore, S3Buckets, S3ContentStore
+from archive.adapters.storage import BucketPlan, S3Buckets, S3ContentStore
 from archive.domain.expiry import Clock, RetentionPolicy, SystemClock
 from archive.domain.submission import Limits
+from archive.entrypoints.http import create_site
 from archive.service_layer import expiry, handlers
+from archive.service_layer.status import get_letter_status
+from archive.service_layer.uploads import UploadPolicy, request_upload, sweep_uploads
+from archive.service_layer.zip import ZipLinks, issue_zip_link, on_proof_issued
 from archive.settings import ArchiveSettings
 from lre_shared.bus import Bus
-from lre_shared.messages import IssueDownloadLink, LetterAccepted, NoticeSent, SubmitLetter
+from lre_shared.messages import (
+    GetLetterStatus,
+    IssueDownloadLink,
+    IssueZipLink,
+    LetterAccepted,
+    LetterUnclaimed,
+    NoticeSent,
+    ProofIssued,
+    ReceiptSigned,
+    RequestUpload,
+    SubmitLetter,
+)
 from lre_shared.runtime import PeriodicTask, ServiceRuntime
 from lre_shared.topology import Service
 
@@ -25,29 +41,37 @@ log = logging.getLogger(__name__)
 
 
 def bootstrap(
-    settings: ArchiveSettings, store: ContentStore | None = None, clock: Clock | None = None
+    settings: ArchiveSettings, store: S3ContentStore | None = None, clock: Clock | None = None
 ) -> ServiceRuntime:
     clock = clock or SystemClock()
-    content = store or S3ContentStore(
-        settings.s3_endpoint,
-        settings.s3_public_endpoint,
-        settings.s3_access_key.get_secret_value(),
-        settings.s3_secret_key.get_secret_value(),
-        settings.s3_region,
-        settings.content_bucket,
-    )
+    content = store or content_store(settings)
     bus = Bus(settings, Service.archive)
-    limits = Limits(
-        document_bytes=settings.max_document_bytes,
-        letter_bytes=settings.max_letter_bytes,
-        embedded_bytes=settings.max_embedded_bytes,
-        attachments=settings.max_attachments,
-    )
+    limits = deposit_limits(settings)
+    uploads = upload_policy(settings)
     if settings.senders is None:
         log.warning("any sender id may deposit: set ARCHIVE_SENDERS to the allowed ones in production")
     bus.subscribe(
         SubmitLetter,
-        partial(handlers.submit_letter, store=content, limits=limits, senders=settings.senders),
+        partial(
+            handlers.submit_letter,
+            store=content,
+            limits=limits,
+            senders=settings.senders,
+            uploads=content,
+            clock=clock,
+        ),
+    )
+    # A grant writes its upload row: idempotent, like every query that changes state.
+    bus.subscribe(
+        RequestUpload,
+        partial(
+            request_upload,
+            store=content,
+            limits=limits,
+            senders=settings.senders,
+            policy=uploads,
+            clock=clock,
+        ),
     )
     bus.subscribe(
         IssueDownloadLink,
@@ -59,14 +83,22 @@ def bootstrap(
         ),
         idempotent=False,
     )
+    bus.subscribe(
+        IssueZipLink, partial(issue_zip_link, links=zip_links(settings), clock=clock), idempotent=False
+    )
+    bus.subscribe(GetLetterStatus, get_letter_status, idempotent=False)
+    bus.subscribe(ProofIssued, partial(on_proof_issued, store=content))
     policy = retention_policy(settings)
     bus.subscribe(NoticeSent, partial(expiry.on_notice_sent, policy=policy))
     bus.subscribe(LetterAccepted, expiry.on_letter_accepted)
-    sweeper = PeriodicTask(
-        "archive-sweeper",
-        partial(expiry.sweep, store=content, clock=clock, policy=policy),
-        settings.sweep_seconds,
-    )
+    bus.subscribe(ReceiptSigned, expiry.on_receipt_signed)
+    bus.subscribe(LetterUnclaimed, expiry.on_letter_unclaimed)
+
+    async def sweep_everything(pool: asyncpg.Pool) -> None:
+        await expiry.sweep(pool, store=content, clock=clock, policy=policy)
+        await sweep_uploads(pool, store=content, clock=clock)
+
+    sweeper = PeriodicTask("archive-sweeper", sweep_everything, settings.sweep_seconds)
 
     buckets = S3Buckets(
         settings.s3_endpoint,
@@ -83,6 +115,62 @@ def bootstrap(
         migrations=MIGRATIONS,
         on_started=[ensure_buckets, sweeper.start],
         on_stopping=[sweeper.stop],
+    )
+
+
+def http_site(
+    runtime: ServiceRuntime,
+    settings: ArchiveSettings,
+    store: S3ContentStore | None = None,
+    clock: Clock | None = None,
+) -> Starlette:
+    """POST /uploads for sender systems, GET /letters/<id>/zip for the pickup site."""
+    content = store or content_store(settings)
+    return create_site(
+        lambda: runtime.pool,
+        store=content,
+        uploads=content,
+        limits=deposit_limits(settings),
+        senders=settings.senders,
+        tokens={sender: token.get_secret_value() for sender, token in settings.sender_tokens.items()},
+        upload_policy=upload_policy(settings),
+        zip_key=settings.zip_link_key.get_secret_value().encode(),
+        clock=clock or SystemClock(),
+    )
+
+
+def content_store(settings: ArchiveSettings) -> S3ContentStore:
+    return S3ContentStore(
+        settings.s3_endpoint,
+        settings.s3_public_endpoint,
+        settings.s3_access_key.get_secret_value(),
+        settings.s3_secret_key.get_secret_value(),
+        settings.s3_region,
+        settings.content_bucket,
+    )
+
+
+def deposit_limits(settings: ArchiveSettings) -> Limits:
+    return Limits(
+        document_bytes=settings.max_document_bytes,
+        letter_bytes=settings.max_letter_bytes,
+        embedded_bytes=settings.max_embedded_bytes,
+        attachments=settings.max_attachments,
+    )
+
+
+def upload_policy(settings: ArchiveSettings) -> UploadPolicy:
+    return UploadPolicy(
+        url_lifetime=timedelta(seconds=settings.upload_url_seconds),
+        keep=timedelta(hours=settings.upload_keep_hours),
+    )
+
+
+def zip_links(settings: ArchiveSettings) -> ZipLinks:
+    return ZipLinks(
+        key=settings.zip_link_key.get_secret_value().encode(),
+        base_url=settings.own_url or f"http://127.0.0.1:{settings.http_port}",
+        lifetime=timedelta(seconds=settings.zip_link_seconds),
     )
 
 

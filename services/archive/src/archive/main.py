@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from archive.bootstrap import bootstrap
+from archive.bootstrap import bootstrap, http_site
 from archive.settings import ArchiveSettings
 from lre_shared.runtime import ServiceApp, build_app, serve
 
 
 def create_app(settings: ArchiveSettings | None = None) -> ServiceApp:
-    return build_app(bootstrap(settings or ArchiveSettings()))
+    settings = settings or ArchiveSettings()
+    runtime = bootstrap(settings)
+    return build_app(runtime, site=http_site(runtime, settings))
 
 
 def run() -> None:

@@ -56,3 +56,23 @@ class ArchiveSettings(ServiceSettings):
     sweep_seconds: float = Field(
         default=60.0, gt=0, description="How often the sweeper looks for due content."
     )
+    upload_url_seconds: int = Field(
+        default=900, ge=10, le=7 * 24 * 3600, description="How long a presigned upload URL is valid."
+    )
+    upload_keep_hours: int = Field(
+        default=24,
+        ge=1,
+        description="Hours after its grant within which an upload must be deposited; then it is deleted.",
+    )
+    sender_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Bearer token of each sender system allowed to ask for uploads over HTTP"
+        " (POST /uploads), as a JSON object {sender id: token}; empty: no sender may.",
+    )
+    own_url: str | None = Field(
+        default=None,
+        description="URL at which the pickup site reaches this service, for zip links"
+        " (default http://127.0.0.1:<http_port>).",
+    )
+    zip_link_key: SecretStr = Field(description="HMAC key signing zip download links.")
+    zip_link_seconds: int = Field(default=300, ge=10, le=3600, description="How long a zip link is valid.")

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from minio import Minio
-from minio.error import S3Error
 
 from archive.adapters.storage import S3ContentStore
 from archive.bootstrap import bootstrap, retention_policy
@@ -42,25 +41,13 @@ from lre_shared.messages import (
 )
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service, events_exchange
+from services.archive.tests.integration.served import MovableClock, minio_client, remove_bucket
 from tests.support.bus import Probe, eventually, open_probe, publish, purge_queues
 
 pytestmark = pytest.mark.integration
 
 DOWNLOAD = timedelta(hours=48)
 GRACE = timedelta(hours=24)
-
-
-@dataclass
-class MovableClock:
-    """The archive's clock, moved by the tests."""
-
-    at: datetime
-
-    def now(self) -> datetime:
-        return self.at
-
-    def move_to(self, at: datetime) -> None:
-        self.at = at
 
 
 @dataclass
@@ -101,28 +88,6 @@ class Archive:
         return [o.object_name for o in found if o.object_name is not None and not o.is_dir]
 
 
-def minio_client(s3: SeaweedS3) -> Minio:
-    return Minio(
-        s3.endpoint.removeprefix("http://").removeprefix("https://"),
-        access_key=s3.access_key,
-        secret_key=s3.secret_key,
-        secure=s3.endpoint.startswith("https://"),
-        region="us-east-1",
-    )
-
-
-def _remove_bucket(client: Minio, bucket: str) -> None:
-    if not client.bucket_exists(bucket):
-        return
-    try:
-        for item in client.list_objects(bucket, recursive=True, include_version=True):
-            if item.object_name is not None:
-                client.remove_object(bucket, item.object_name, version_id=item.version_id)
-        client.remove_bucket(bucket)
-    except S3Error:  # locked evidence stays until its retention date
-        pass
-
-
 @pytest.fixture
 async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncIterator[Archive]:
     bucket = f"lre-exp-{uuid.uuid4().hex[:12]}"
@@ -137,6 +102,7 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
         evidence_bucket=f"{bucket}-evidence",
         identity_bucket=f"{bucket}-identity",
         outbox_poll_seconds=0.2,
+        zip_link_key=uuid.uuid4().hex,
         download_hours=48,
         unaccepted_grace_hours=24,
         sweep_seconds=3600,  # the tests sweep themselves, when they have moved the clock
@@ -155,7 +121,7 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
         await runtime.shutdown()
         await runtime.after_shutdown()
         for name in (bucket, settings.evidence_bucket, settings.identity_bucket):
-            await asyncio.to_thread(_remove_bucket, minio_client(s3), name)
+            await asyncio.to_thread(remove_bucket, minio_client(s3), name)
 
 
 @pytest.fixture

@@ -48,6 +48,7 @@ from lre_shared.messages import (
 )
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import EXCHANGES, Service, events_exchange
+from services.archive.tests.integration.served import minio_client, remove_bucket
 from tests.support.bus import purge_queues
 
 pytestmark = pytest.mark.integration
@@ -138,17 +139,6 @@ class Archive:
         return self.runtime.pool
 
 
-def minio_client(s3: SeaweedS3) -> Minio:
-    endpoint = s3.endpoint.removeprefix("http://").removeprefix("https://")
-    return Minio(
-        endpoint,
-        access_key=s3.access_key,
-        secret_key=s3.secret_key,
-        secure=s3.endpoint.startswith("https://"),
-        region="us-east-1",
-    )
-
-
 @pytest.fixture
 async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncIterator[Archive]:
     bucket = f"lre-test-{uuid.uuid4().hex[:12]}"
@@ -163,6 +153,7 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
         s3_secret_key=s3.secret_key,
         content_bucket=bucket,
         outbox_poll_seconds=0.2,
+        zip_link_key=uuid.uuid4().hex,
         senders=frozenset({DEMO_SENDER.id}),
         max_document_bytes=DOCUMENT_LIMIT,
         max_letter_bytes=LETTER_LIMIT,
@@ -182,19 +173,7 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
         await runtime.shutdown()
         await runtime.after_shutdown()
         for name in (bucket, settings.evidence_bucket, settings.identity_bucket):
-            await asyncio.to_thread(_remove_bucket, minio_client(s3), name)
-
-
-def _remove_bucket(client: Minio, bucket: str) -> None:
-    if not client.bucket_exists(bucket):
-        return
-    try:
-        for item in client.list_objects(bucket, recursive=True, include_version=True):
-            if item.object_name is not None:
-                client.remove_object(bucket, item.object_name, version_id=item.version_id)
-        client.remove_bucket(bucket)
-    except S3Error:  # locked evidence: it stays until its retention date, as it should
-        pass
+            await asyncio.to_thread(remove_bucket, minio_client(s3), name)
 
 
 def submit_command(content: bytes, letter_id: uuid.UUID | None = None) -> SubmitLetter:
@@ -681,7 +660,7 @@ async def test_an_evidence_bucket_without_object_lock_stops_the_start(
         with pytest.raises(BucketError, match="without object lock"):
             await buckets.ensure(replace(plan, evidence=unlocked))
     finally:
-        await asyncio.to_thread(_remove_bucket, archive.s3, unlocked)
+        await asyncio.to_thread(remove_bucket, archive.s3, unlocked)
 
 
 # ---------------------------------------------------------------- reads and the zip

@@ -208,13 +208,13 @@ async def test_a_non_pdf_named_pdf_is_rejected_on_main_document_content() -> Non
     assert event.correlation_id == command.correlation_id
 
 
-async def test_a_rejected_letter_stores_nothing_and_writes_nothing() -> None:
+async def test_a_rejected_letter_stores_nothing_and_keeps_only_the_refusal_for_its_status() -> None:
     tx, store = FakeTransaction(), FakeStore()
 
     await submit(a_submission(b"not a pdf"), tx, store)
 
     assert store.objects == {}
-    assert tx.conn.writes() == []
+    assert [sql.split(" (")[0] for sql, _ in tx.conn.writes()] == ["INSERT INTO rejections"]
 
 
 async def test_an_oversize_letter_is_rejected_stating_the_limit() -> None:

@@ -8,14 +8,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import BinaryIO, Protocol, cast
 from urllib.parse import urlsplit
 
 from minio import Minio
-from minio.commonconfig import COMPLIANCE, ENABLED, Filter
+from minio.commonconfig import COMPLIANCE, ENABLED, REPLACE, CopySource, Filter
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig
 from minio.lifecycleconfig import Rule as LifecycleRule
@@ -36,6 +37,33 @@ class ContentStore(Protocol):
     async def put(self, key: str, content: bytes, sha256: str) -> None: ...
     async def get(self, key: str, sha256: str) -> bytes: ...
     async def download_url(self, key: str, filename: str, expires: timedelta) -> str: ...
+    async def delete(self, key: str) -> None: ...
+
+
+@dataclass
+class SpooledUpload:
+    """An uploaded object as read once: its size, SHA-256 and ETag, and its bytes in a
+    temporary file (in memory up to 1 MiB, on disk beyond); `file` is None when the object
+    was larger than allowed and was not read."""
+
+    size: int
+    sha256: str
+    etag: str
+    file: BinaryIO | None
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+class UploadChanged(Exception):
+    """The uploaded object changed between its reading and its copy: read it again."""
+
+
+class UploadStore(Protocol):
+    async def upload_url(self, key: str, expires: timedelta, issued_at: datetime) -> str: ...
+    async def spool(self, key: str, max_bytes: int) -> SpooledUpload | None: ...
+    async def adopt(self, upload_key: str, key: str, sha256: str, etag: str) -> None: ...
     async def delete(self, key: str) -> None: ...
 
 
@@ -107,6 +135,66 @@ class S3ContentStore:
     async def delete(self, key: str) -> None:
         # S3 answers a delete of a missing key with success: sweeping twice is harmless.
         await asyncio.to_thread(self._client.remove_object, self._bucket, key)
+
+    async def upload_url(self, key: str, expires: timedelta, issued_at: datetime) -> str:
+        """A presigned PUT URL, as the sender reaches the store; valid `expires` from
+        `issued_at` (the archive's clock), after which the store refuses the PUT."""
+        return await asyncio.to_thread(
+            self._public.get_presigned_url, "PUT", self._bucket, key, expires, request_date=issued_at
+        )
+
+    async def spool(self, key: str, max_bytes: int) -> SpooledUpload | None:
+        """Read an uploaded object once, hashing it on the way; None when nothing is there."""
+
+        def read() -> SpooledUpload | None:
+            try:
+                response = self._client.get_object(self._bucket, key)
+            except S3Error as exc:
+                if exc.code in ("NoSuchKey", "NoSuchObject"):
+                    return None
+                raise
+            try:
+                size = int(response.headers.get("content-length", "0"))
+                etag = response.headers.get("etag", "").strip('"')
+                if size > max_bytes:
+                    return SpooledUpload(size, "", etag, None)
+                digest = hashlib.sha256()
+                # Closed by its owner (the deposit), once the bytes are copied or refused.
+                file = cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=CHUNK_BYTES))  # noqa: SIM115
+                while chunk := response.read(CHUNK_BYTES):
+                    digest.update(chunk)
+                    file.write(chunk)
+                return SpooledUpload(file.tell(), digest.hexdigest(), etag, file)
+            finally:
+                response.close()
+                response.release_conn()
+
+        return await asyncio.to_thread(read)
+
+    async def adopt(self, upload_key: str, key: str, sha256: str, etag: str) -> None:
+        """Copy an uploaded object to its content key, inside the store: the copy must be the
+        very bytes that were read and hashed (same ETag), or it is removed and UploadChanged
+        raised, since the sender may PUT again to its URL until the URL expires."""
+
+        def copy() -> str | None:
+            result = self._client.copy_object(
+                self._bucket,
+                key,
+                CopySource(self._bucket, upload_key, match_etag=etag),
+                metadata={"sha256": sha256, "Content-Type": "application/pdf"},
+                metadata_directive=REPLACE,
+            )
+            return str(result.etag) if result.etag else None
+
+        try:
+            copied = await asyncio.to_thread(copy)
+        except S3Error as exc:
+            if exc.code == "PreconditionFailed":
+                raise UploadChanged(f"{upload_key} changed while it was being deposited") from exc
+            raise
+        if (copied or "").strip('"') != etag:
+            await self.delete(key)
+            raise UploadChanged(f"{upload_key} changed while it was being deposited")
 
     async def download_url(self, key: str, filename: str, expires: timedelta) -> str:
         safe = filename.replace('"', "").replace("\\", "")

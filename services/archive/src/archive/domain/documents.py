@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from typing import BinaryIO
 
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
@@ -18,19 +19,22 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 def check_pdf(field: str, content: bytes, max_bytes: int) -> list[Problem]:
     """Problems with one document, judged by its bytes, never by its name."""
-    if len(content) == 0:
+    return check_pdf_stream(field, io.BytesIO(content), len(content), max_bytes)
+
+
+def check_pdf_stream(field: str, stream: BinaryIO, size: int, max_bytes: int) -> list[Problem]:
+    """`check_pdf` on a seekable stream of `size` bytes (an uploaded document spooled to a
+    temporary file): the PDF parser reads what it needs, the document is never held whole."""
+    if size == 0:
         return [Problem(field=field, reason="the document is empty")]
-    if len(content) > max_bytes:
-        return [
-            Problem(
-                field=field,
-                reason=f"the document is {len(content)} bytes; the limit is {max_bytes} bytes",
-            )
-        ]
-    if not content[:1024].lstrip().startswith(PDF_MAGIC):
+    if size > max_bytes:
+        return [Problem(field=field, reason=f"the document is {size} bytes; the limit is {max_bytes} bytes")]
+    stream.seek(0)
+    if not stream.read(1024).lstrip().startswith(PDF_MAGIC):
         return [Problem(field=field, reason="the document is not a PDF (no %PDF- header)")]
+    stream.seek(0)
     try:
-        reader = PdfReader(io.BytesIO(content), strict=False)
+        reader = PdfReader(stream, strict=False)
         encrypted = reader.is_encrypted
         if not encrypted:
             _ = len(reader.pages)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
+from uuid import UUID
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from archive.domain.documents import check_pdf
 from lre_shared.messages import (
     E164_PATTERN,
+    Document,
     NoticeChannel,
     Problem,
     Recipient,
@@ -51,36 +53,91 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class UploadedDocument:
+    """What the archive found of a document uploaded through a presigned URL (RequestUpload):
+    its size and SHA-256, computed while streaming it, and every problem with it or its bytes."""
+
+    filename: str
+    size: int
+    sha256: str
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
 class IncomingDocument:
-    field: str  # where the sender put it: main_document, attachments[0] ...
+    field: str  # where the sender put it: main_document, attachments[0], main_upload_id ...
     role: Literal["main", "attachment"]
     filename: str
-    content: bytes
+    size: int
+    sha256: str
+    content: bytes | None = None  # embedded in the message
+    upload_id: UUID | None = None  # uploaded first: its bytes stay in the store
+    problems: tuple[Problem, ...] = ()  # of an uploaded document, found while reading it
 
 
-def incoming_documents(command: SubmitLetter) -> tuple[IncomingDocument, ...]:
-    main = command.main_document
-    return (
-        IncomingDocument("main_document", "main", main.filename, main.content),
-        *(
-            IncomingDocument(f"attachments[{i}]", "attachment", d.filename, d.content)
-            for i, d in enumerate(command.attachments)
-        ),
+def incoming_documents(
+    command: SubmitLetter, uploads: Mapping[UUID, UploadedDocument] | None = None
+) -> tuple[IncomingDocument, ...]:
+    """The letter's documents in order: main, embedded attachments, uploaded attachments.
+
+    `uploads` holds what the handler found of each upload the command references."""
+    found = uploads or {}
+
+    def embedded(field: str, role: Literal["main", "attachment"], document: Document) -> IncomingDocument:
+        content = document.content
+        return IncomingDocument(
+            field, role, document.filename, len(content), hashlib.sha256(content).hexdigest(), content
+        )
+
+    def uploaded(field: str, role: Literal["main", "attachment"], upload_id: UUID) -> IncomingDocument:
+        upload = found.get(upload_id)
+        if upload is None:
+            unknown = Problem(field=field, reason=f"no upload {upload_id}: request one with RequestUpload")
+            return IncomingDocument(field, role, f"{upload_id}.pdf", 0, "", None, upload_id, (unknown,))
+        return IncomingDocument(
+            field, role, upload.filename, upload.size, upload.sha256, None, upload_id, upload.problems
+        )
+
+    documents: list[IncomingDocument] = []
+    if command.main_document is not None:
+        documents.append(embedded("main_document", "main", command.main_document))
+    elif command.main_upload_id is not None:
+        documents.append(uploaded("main_upload_id", "main", command.main_upload_id))
+    documents.extend(
+        embedded(f"attachments[{i}]", "attachment", d) for i, d in enumerate(command.attachments)
     )
+    documents.extend(
+        uploaded(f"attachment_upload_ids[{i}]", "attachment", u)
+        for i, u in enumerate(command.attachment_upload_ids)
+    )
+    return tuple(documents)
+
+
+def upload_ids(command: SubmitLetter) -> tuple[UUID, ...]:
+    """Every upload the command references, main document first."""
+    main = (command.main_upload_id,) if command.main_upload_id is not None else ()
+    return (*main, *command.attachment_upload_ids)
 
 
 def check_submission(
-    command: SubmitLetter, *, limits: Limits, senders: frozenset[str] | None
+    command: SubmitLetter,
+    documents: tuple[IncomingDocument, ...] | None = None,
+    *,
+    limits: Limits,
+    senders: frozenset[str] | None,
 ) -> list[Problem]:
     """Every problem of a deposit, by field; empty when the archive can take it.
 
-    `senders` is the allow-list of sender ids; None accepts any sender (development).
+    `documents` defaults to the embedded ones; `senders` is the allow-list of sender ids,
+    None accepting any sender (development).
     """
+    if documents is None:
+        documents = incoming_documents(command)
     problems = [
         *_sender_problems(command.sender, senders),
         *_recipient_problems(command.recipient),
         *_channel_problems(command),
-        *_document_problems(command, limits),
+        *_document_problems(command, documents, limits),
     ]
     if not command.signature_methods:
         problems.append(
@@ -128,7 +185,9 @@ def accepted_parties(command: SubmitLetter) -> tuple[Sender, Recipient]:
     return sender, recipient
 
 
-def submission_fingerprint(command: SubmitLetter) -> str:
+def submission_fingerprint(
+    command: SubmitLetter, documents: tuple[IncomingDocument, ...] | None = None
+) -> str:
     """SHA-256 of what the sender asked for, documents by their hash: two submissions under
     one idempotency key are the same letter when this is equal. The letter id, message id and
     time are left out, so a retry built afresh still matches."""
@@ -136,9 +195,10 @@ def submission_fingerprint(command: SubmitLetter) -> str:
         mode="json",
         include={"sender", "recipient", "verification_policy", "alert_channels", "signature_methods"},
     )
-    content["documents"] = [
-        [d.role, d.filename, hashlib.sha256(d.content).hexdigest()] for d in incoming_documents(command)
-    ]
+    if documents is None:
+        documents = incoming_documents(command)
+    # Embedded or uploaded, a document is the same by its name and hash.
+    content["documents"] = [[d.role, d.filename, d.sha256] for d in documents]
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -246,13 +306,15 @@ def _channel_problems(command: SubmitLetter) -> Iterator[Problem]:
                 )
 
 
-def _document_problems(command: SubmitLetter, limits: Limits) -> Iterator[Problem]:
-    if len(command.attachments) > limits.attachments:
+def _document_problems(
+    command: SubmitLetter, documents: tuple[IncomingDocument, ...], limits: Limits
+) -> Iterator[Problem]:
+    attachments = len(command.attachments) + len(command.attachment_upload_ids)
+    if attachments > limits.attachments:
         yield Problem(
             field="attachments",
-            reason=f"{len(command.attachments)} attachments; the limit is {limits.attachments}",
+            reason=f"{attachments} attachments; the limit is {limits.attachments}",
         )
-    documents = incoming_documents(command)
     seen: set[str] = set()
     for document in documents:
         name = document.filename.strip()
@@ -267,16 +329,18 @@ def _document_problems(command: SubmitLetter, limits: Limits) -> Iterator[Proble
                 reason=f"another document of this letter is already named {name!r}",
             )
         seen.add(name.casefold())
-        size = len(document.content)
+        if document.content is None:  # uploaded: judged while the handler read it
+            yield from document.problems
+            continue
         field = f"{document.field}.content"
-        if limits.embedded_bytes < size <= limits.document_bytes:
+        if limits.embedded_bytes < document.size <= limits.document_bytes:
             yield Problem(
                 field=field,
-                reason=f"the document is {size} bytes; documents embedded in the message are"
-                f" limited to {limits.embedded_bytes} bytes",
+                reason=f"the document is {document.size} bytes; documents embedded in the message are"
+                f" limited to {limits.embedded_bytes} bytes: upload it first (RequestUpload)",
             )
         yield from check_pdf(field, document.content, limits.document_bytes)
-    total = sum(len(d.content) for d in documents)
+    total = sum(d.size for d in documents)
     if total > limits.letter_bytes:
         yield Problem(
             field="documents",

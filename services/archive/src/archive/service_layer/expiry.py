@@ -18,7 +18,14 @@ from archive.adapters.storage import ContentStore
 from archive.domain.expiry import Clock, RetentionPolicy
 from lre_shared import outbox
 from lre_shared.bus import Transaction
-from lre_shared.messages import ContentHandoverFailed, LetterAccepted, NoticeKind, NoticeSent
+from lre_shared.messages import (
+    ContentHandoverFailed,
+    LetterAccepted,
+    LetterUnclaimed,
+    NoticeKind,
+    NoticeSent,
+    ReceiptSigned,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,28 @@ async def on_letter_accepted(event: LetterAccepted, tx: Transaction) -> None:
         )
 
 
+async def on_receipt_signed(event: ReceiptSigned, tx: Transaction) -> None:
+    """The acknowledgement of receipt is signed (CPCE R.53-3): the zip may be downloaded."""
+    await tx.conn.execute(
+        "UPDATE letters SET receipt_signed_at = coalesce(receipt_signed_at, $2) WHERE letter_id = $1",
+        event.correlation_id,
+        event.signed_at,
+    )
+
+
+async def on_letter_unclaimed(event: LetterUnclaimed, tx: Transaction) -> None:
+    """The window closed without a decision (non réclamée): the pickup, which owns the window,
+    says when it closed; the content goes `unaccepted_grace` after that, even when the archive
+    never heard of the notice."""
+    await tx.conn.execute(
+        "UPDATE letters SET unclaimed_at = coalesce(unclaimed_at, $2), window_closes_at = $3"
+        " WHERE letter_id = $1 AND accepted_at IS NULL",
+        event.correlation_id,
+        event.occurred_at,
+        event.window_closed_at,
+    )
+
+
 async def sweep(
     pool: asyncpg.Pool,
     *,
@@ -75,7 +104,9 @@ async def sweep(
             )
             for letter in due:
                 keys = await conn.fetch(
-                    "SELECT DISTINCT object_key FROM documents WHERE letter_id = $1", letter["letter_id"]
+                    "SELECT object_key FROM documents WHERE letter_id = $1"
+                    " UNION SELECT object_key FROM envelopes WHERE letter_id = $1",
+                    letter["letter_id"],
                 )
                 for key in keys:
                     await store.delete(key["object_key"])

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 from functools import partial
 from uuid import UUID, uuid4
 
 import asyncpg
 
-from archive.adapters.storage import ContentStore
+from archive.adapters.storage import ContentStore, UploadStore
 from archive.adapters.zipstream import ZipEntry
-from archive.domain.documents import sha256_hex
 from archive.domain.expiry import Clock, SystemClock
 from archive.domain.item_number import new_item_number
 from archive.domain.submission import (
+    IncomingDocument,
     Limits,
     accepted_parties,
     check_submission,
     incoming_documents,
     submission_fingerprint,
 )
+from archive.service_layer.uploads import ReadUploads, closing_spools, read_uploads, take_upload
 from lre_shared.bus import PermanentError, Transaction
 from lre_shared.messages import (
     ContentHandedOver,
@@ -44,12 +46,66 @@ async def submit_letter(
     store: ContentStore,
     limits: Limits,
     senders: frozenset[str] | None = None,
+    uploads: UploadStore | None = None,
+    clock: Clock | None = None,
 ) -> Message | None:
+    """Take a deposit: documents embedded in the command, or uploaded first and referenced."""
+    references = tuple(
+        (field_name, upload_id) for field_name, upload_id in _upload_fields(command) if upload_id is not None
+    )
+    if references and uploads is None:
+        raise PermanentError("this archive takes no uploaded documents")
+    with closing_spools(ReadUploads()) as found:
+        if uploads is not None and references:
+            await read_uploads(
+                tx.conn,
+                references,
+                letter_id=command.correlation_id,
+                sender_id=command.sender.id.strip(),
+                store=uploads,
+                limits=limits,
+                clock=clock or SystemClock(),
+                found=found,
+            )
+        documents = incoming_documents(command, found.documents)
+        await _deposit(
+            command,
+            documents,
+            tx,
+            store=store,
+            limits=limits,
+            senders=senders,
+            uploads=uploads,
+            found=found,
+            clock=clock or SystemClock(),
+        )
+    return None
+
+
+def _upload_fields(command: SubmitLetter) -> tuple[tuple[str, UUID | None], ...]:
+    return (
+        ("main_upload_id", command.main_upload_id),
+        *((f"attachment_upload_ids[{i}]", u) for i, u in enumerate(command.attachment_upload_ids)),
+    )
+
+
+async def _deposit(
+    command: SubmitLetter,
+    documents: tuple[IncomingDocument, ...],
+    tx: Transaction,
+    *,
+    store: ContentStore,
+    limits: Limits,
+    senders: frozenset[str] | None,
+    uploads: UploadStore | None,
+    found: ReadUploads,
+    clock: Clock,
+) -> None:
     letter_id = command.correlation_id
     sender_id = command.sender.id.strip()
-    problems = check_submission(command, limits=limits, senders=senders)
+    problems = check_submission(command, documents, limits=limits, senders=senders)
+    fingerprint = submission_fingerprint(command, documents)
     if command.idempotency_key is not None:
-        fingerprint = submission_fingerprint(command)
         earlier = await tx.conn.fetchrow(
             "SELECT letter_id, submission_sha256, deposited_event FROM letters"
             " WHERE sender_id = $1 AND idempotency_key = $2",
@@ -59,7 +115,7 @@ async def submit_letter(
         if earlier is not None and earlier["submission_sha256"] == fingerprint:
             # The same letter asked for again: no second letter, its announcement again.
             await _announce_again(tx.conn, bytes(earlier["deposited_event"]))
-            return None
+            return
         if earlier is not None:
             problems.append(
                 Problem(
@@ -70,34 +126,44 @@ async def submit_letter(
             )
     if problems:
         # ETSI EN 319 522 SubmissionRejection: the sender learns every problem by field.
-        await tx.publish(
-            LetterRejected(
-                correlation_id=letter_id,
-                sender_id=sender_id,
-                problems=tuple(problems),
-                idempotency_key=command.idempotency_key,
-            )
+        rejected = LetterRejected(
+            correlation_id=letter_id,
+            sender_id=sender_id,
+            problems=tuple(problems),
+            idempotency_key=command.idempotency_key,
         )
-        return None
+        await record_rejection(tx.conn, rejected)
+        await tx.publish(rejected)
+        return
     if await tx.conn.fetchval("SELECT 1 FROM letters WHERE letter_id = $1", letter_id):
         raise PermanentError(f"letter id {letter_id} is already used by another deposit")
 
     sender, recipient = accepted_parties(command)
     stored: list[tuple[StoredDocument, str]] = []
-    for incoming in incoming_documents(command):
-        digest = sha256_hex(incoming.content)
+    for incoming in documents:
         document = StoredDocument(
             document_id=uuid4(),
             filename=incoming.filename.strip(),
-            size=len(incoming.content),
-            sha256=digest,
+            size=incoming.size,
+            sha256=incoming.sha256,
             role=incoming.role,
         )
-        key = content_key(letter_id, digest)
+        key = content_key(letter_id, incoming.sha256)
         if all(key != known for _, known in stored):
             # Stored before the row is committed: a crash leaves an orphan object under a
             # deterministic key, which the retried message overwrites with the same bytes.
-            await store.put(key, incoming.content, digest)
+            if incoming.content is not None:
+                await store.put(key, incoming.content, incoming.sha256)
+            elif uploads is not None and incoming.upload_id is not None:
+                await take_upload(
+                    tx.conn,
+                    incoming.upload_id,
+                    found,
+                    key=key,
+                    letter_id=letter_id,
+                    store=uploads,
+                    clock=clock,
+                )
         stored.append((document, key))
 
     deposited_at = now_utc()
@@ -131,11 +197,24 @@ async def submit_letter(
         " WHERE letter_id = $1",
         letter_id,
         command.idempotency_key,
-        submission_fingerprint(command),
+        fingerprint,
         event.to_json(),
     )
     await tx.publish(event)
-    return None
+
+
+async def record_rejection(conn: asyncpg.Connection, rejected: LetterRejected) -> None:
+    """Kept for the sender's status query (`GetLetterStatus`)."""
+    await conn.execute(
+        "INSERT INTO rejections (message_id, letter_id, sender_id, idempotency_key, problems, rejected_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        rejected.message_id,
+        rejected.correlation_id,
+        rejected.sender_id,
+        rejected.idempotency_key,
+        json.dumps([p.model_dump() for p in rejected.problems]),
+        rejected.occurred_at,
+    )
 
 
 def content_key(letter_id: UUID, sha256: str) -> str:
@@ -185,16 +264,33 @@ async def _insert_letter(
 async def letter_zip_entries(
     conn: asyncpg.Connection, letter_id: UUID, *, store: ContentStore
 ) -> list[ZipEntry]:
-    """The letter's documents as zip entries, main document first, each streamed from the
-    store and hash-checked as it goes (see `archive.adapters.zipstream.stream_zip`)."""
+    """The letter's documents as zip entries, main document first, then its latest envelope
+    proof if the signer issued one, each streamed from the store and hash-checked as it goes
+    (see `archive.adapters.zipstream.stream_zip`)."""
     rows = await conn.fetch(
-        "SELECT filename, sha256, object_key FROM documents WHERE letter_id = $1"
-        " ORDER BY role <> 'main', filename",
+        "SELECT filename, sha256, object_key FROM ("
+        "  SELECT filename, sha256, object_key, (role <> 'main')::int AS rank FROM documents"
+        "  WHERE letter_id = $1"
+        "  UNION ALL SELECT filename, sha256, object_key, 2 FROM envelopes WHERE letter_id = $1"
+        ") entries ORDER BY rank, filename",
         letter_id,
     )
     return [
         ZipEntry(row["filename"], partial(store.stream, row["object_key"], row["sha256"])) for row in rows
     ]
+
+
+async def record_handover(
+    tx: Transaction, letter_id: UUID, item_number: str, document_id: UUID, now: datetime
+) -> None:
+    """ETSI EN 319 522 ContentHandover: the letter's first download, recorded once (callers
+    hold the letter row locked, so two first downloads at once give one event)."""
+    await tx.conn.execute("UPDATE letters SET handed_over_at = $2 WHERE letter_id = $1", letter_id, now)
+    await tx.publish(
+        ContentHandedOver(
+            correlation_id=letter_id, item_number=item_number, document_id=document_id, handed_over_at=now
+        )
+    )
 
 
 async def issue_download_link(
@@ -230,19 +326,7 @@ async def issue_download_link(
         now,
     )
     if row["handed_over_at"] is None:
-        # ETSI EN 319 522 ContentHandover: the letter's first download, recorded once (the
-        # letter row is locked above, so two first downloads at once give one event).
-        await tx.conn.execute(
-            "UPDATE letters SET handed_over_at = $2 WHERE letter_id = $1", query.correlation_id, now
-        )
-        await tx.publish(
-            ContentHandedOver(
-                correlation_id=query.correlation_id,
-                item_number=row["item_number"],
-                document_id=query.document_id,
-                handed_over_at=now,
-            )
-        )
+        await record_handover(tx, query.correlation_id, row["item_number"], query.document_id, now)
     return DownloadLinkIssued(
         correlation_id=query.correlation_id,
         document_id=query.document_id,

@@ -1,0 +1,130 @@
+"""The archive's HTTP routes.
+
+- `POST /uploads` (sender systems, bearer token of the sender): a presigned upload, as
+  `RequestUpload` gives on the bus. Body (JSON): `{"filename": "...", "size": 123}`.
+- `GET /letters/<letter id>/zip?expires=…&token=…` (the pickup site, with a link from
+  `IssueZipLink`): the whole letter as one zip, streamed in constant memory; a document whose
+  bytes no longer match their hash breaks the stream, so no altered zip is ever complete.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from uuid import UUID
+
+import asyncpg
+from pydantic import BaseModel, Field, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from archive.adapters.storage import ContentStore, UploadStore
+from archive.adapters.zipstream import stream_zip
+from archive.domain.expiry import Clock
+from archive.domain.submission import Limits
+from archive.domain.zip_link import check_zip_token
+from archive.service_layer.uploads import UploadPolicy, grant_upload
+from archive.service_layer.zip import OpenZip, open_zip, record_zip_handover
+
+log = logging.getLogger(__name__)
+
+
+class UploadRequest(BaseModel):
+    filename: str = Field(min_length=1, max_length=200)
+    size: int | None = Field(default=None, ge=0)
+
+
+def sender_of(authorization: str, tokens: Mapping[str, str]) -> str | None:
+    """The sender whose bearer token this is; every token compared, in constant time."""
+    presented = authorization.removeprefix("Bearer ").encode() if authorization.startswith("Bearer ") else b""
+    found = None
+    for sender_id, token in tokens.items():
+        if hmac.compare_digest(presented, token.encode()) and presented:
+            found = sender_id
+    return found
+
+
+def create_site(
+    pool: Callable[[], asyncpg.Pool],
+    *,
+    store: ContentStore,
+    uploads: UploadStore,
+    limits: Limits,
+    senders: frozenset[str] | None,
+    tokens: Mapping[str, str],
+    upload_policy: UploadPolicy,
+    zip_key: bytes,
+    clock: Clock,
+) -> Starlette:
+    async def request_upload(request: Request) -> Response:
+        sender_id = sender_of(request.headers.get("authorization", ""), tokens)
+        if sender_id is None:
+            return JSONResponse(
+                {"reason": "a sender's bearer token is required"},
+                status_code=401,
+                headers={"www-authenticate": "Bearer"},
+            )
+        try:
+            body = UploadRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return JSONResponse({"reason": f"malformed request: {exc.errors()[0]['msg']}"}, status_code=422)
+        async with pool().acquire() as conn, conn.transaction():
+            granted = await grant_upload(
+                conn,
+                sender_id=sender_id,
+                filename=body.filename,
+                size=body.size,
+                store=uploads,
+                limits=limits,
+                senders=senders,
+                policy=upload_policy,
+                clock=clock,
+            )
+        payload = granted.model_dump(
+            mode="json", include={"upload_id", "url", "expires_at", "max_bytes", "reason"}
+        )
+        return JSONResponse(payload, status_code=201 if granted.upload_id else 422)
+
+    async def letter_zip(request: Request) -> Response:
+        try:
+            letter_id = UUID(request.path_params["letter_id"])
+        except ValueError:
+            return PlainTextResponse("no such letter", status_code=404)
+        refused = check_zip_token(
+            zip_key,
+            letter_id,
+            request.query_params.get("expires", ""),
+            request.query_params.get("token", ""),
+            clock.now(),
+        )
+        if refused is not None:
+            return PlainTextResponse(refused, status_code=403)
+        async with pool().acquire() as conn:
+            opened = await open_zip(conn, letter_id, store=store)
+        if not isinstance(opened, OpenZip):
+            return PlainTextResponse(opened, status_code=410)
+        return StreamingResponse(
+            _zip_then_record(opened, letter_id),
+            media_type="application/zip",
+            headers={"content-disposition": f'attachment; filename="{opened.filename}"'},
+        )
+
+    async def _zip_then_record(opened: OpenZip, letter_id: UUID) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in stream_zip(opened.entries):
+                yield chunk
+        except Exception:
+            log.exception("zip download broken off", extra={"letter_id": str(letter_id)})
+            raise
+        # The whole zip went out, every entry hash-checked: the letter's first download, if it is.
+        await record_zip_handover(pool(), letter_id, clock=clock)
+
+    return Starlette(
+        routes=[
+            Route("/uploads", request_upload, methods=["POST"]),
+            Route("/letters/{letter_id}/zip", letter_zip, methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,291 @@
+"""Documents uploaded before their deposit, through short-lived presigned PUT URLs.
+
+A sender asks for an upload (`RequestUpload` on the bus, or POST /uploads with its bearer
+token), PUTs the file's bytes to the URL, then deposits referencing the upload id. At the
+deposit the archive reads the object once, computing its SHA-256 as it streams and checking
+it is a readable, unencrypted PDF within the limits, and copies it inside the store to the
+content key of the letter (`letters/<letter id>/<sha256>`). The upload object itself is
+deleted by the sweeper once taken, or once `UploadPolicy.keep` has passed without a deposit:
+never inside the deposit's transaction, so a deposit retried after a crash reads it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from archive.adapters.storage import SpooledUpload, UploadStore
+from archive.domain.documents import check_pdf_stream
+from archive.domain.expiry import Clock
+from archive.domain.submission import Limits, UploadedDocument
+from lre_shared.bus import Transaction
+from lre_shared.messages import Problem, RequestUpload, UploadGranted
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    url_lifetime: timedelta = timedelta(minutes=15)
+    keep: timedelta = timedelta(hours=24)  # a deposit must take the upload within this
+
+
+def upload_key(upload_id: UUID) -> str:
+    return f"uploads/{upload_id}"
+
+
+async def grant_upload(
+    conn: asyncpg.Connection,
+    *,
+    sender_id: str,
+    filename: str,
+    size: int | None,
+    store: UploadStore,
+    limits: Limits,
+    senders: frozenset[str] | None,
+    policy: UploadPolicy,
+    clock: Clock,
+    letter_id: UUID | None = None,
+) -> UploadGranted:
+    """One upload for `sender_id`: a presigned PUT URL, or the reason there is none."""
+    correlation = letter_id or uuid4()
+    reason = _refusal(sender_id.strip(), filename.strip(), size, limits, senders)
+    if reason is not None:
+        return UploadGranted(correlation_id=correlation, reason=reason, max_bytes=limits.document_bytes)
+    upload_id, now = uuid4(), clock.now()
+    url = await store.upload_url(upload_key(upload_id), policy.url_lifetime, now)
+    await conn.execute(
+        "INSERT INTO uploads (upload_id, sender_id, filename, object_key, granted_at, url_expires_at,"
+        " usable_until) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        upload_id,
+        sender_id.strip(),
+        filename.strip(),
+        upload_key(upload_id),
+        now,
+        now + policy.url_lifetime,
+        now + policy.keep,
+    )
+    return UploadGranted(
+        correlation_id=correlation,
+        upload_id=upload_id,
+        url=url,
+        expires_at=now + policy.url_lifetime,
+        max_bytes=limits.document_bytes,
+    )
+
+
+def _refusal(
+    sender_id: str, filename: str, size: int | None, limits: Limits, senders: frozenset[str] | None
+) -> str | None:
+    if not sender_id or (senders is not None and sender_id not in senders):
+        return f"unknown sender {sender_id!r}: ask the platform operator to register it"
+    if not filename or any(c in filename for c in "/\\") or any(ord(c) < 32 for c in filename):
+        return "filename: a file name, not a path: no '/', '\\' or control characters"
+    if size is not None and size > limits.document_bytes:
+        return f"the document is {size} bytes; the limit is {limits.document_bytes} bytes"
+    return None
+
+
+async def request_upload(
+    query: RequestUpload,
+    tx: Transaction,
+    *,
+    store: UploadStore,
+    limits: Limits,
+    senders: frozenset[str] | None,
+    policy: UploadPolicy,
+    clock: Clock,
+) -> UploadGranted:
+    return await grant_upload(
+        tx.conn,
+        sender_id=query.sender_id,
+        filename=query.filename,
+        size=query.size,
+        store=store,
+        limits=limits,
+        senders=senders,
+        policy=policy,
+        clock=clock,
+        letter_id=query.correlation_id,
+    )
+
+
+@dataclass
+class ReadUploads:
+    """What a deposit found of the uploads it references; `spooled` holds the bytes read,
+    to be copied if the deposit is accepted, and closed in any case."""
+
+    documents: dict[UUID, UploadedDocument] = field(default_factory=dict)
+    spooled: dict[UUID, SpooledUpload] = field(default_factory=dict)
+    keys: dict[UUID, str] = field(default_factory=dict)
+
+
+@contextmanager
+def closing_spools(found: ReadUploads) -> Iterator[ReadUploads]:
+    try:
+        yield found
+    finally:
+        for spooled in found.spooled.values():
+            spooled.close()
+
+
+async def read_uploads(
+    conn: asyncpg.Connection,
+    references: tuple[tuple[str, UUID], ...],
+    *,
+    letter_id: UUID,
+    sender_id: str,
+    store: UploadStore,
+    limits: Limits,
+    clock: Clock,
+    found: ReadUploads,
+) -> None:
+    """Look at each referenced upload (field, upload id): whose it is, whether it is still
+    usable, and its bytes: size, SHA-256 while streaming, a PDF, not encrypted."""
+    now = clock.now()
+    for field_name, upload_id in references:
+        if upload_id in found.documents:
+            found.documents[upload_id] = _problem(
+                found.documents[upload_id], field_name, "this upload is referenced twice in the letter"
+            )
+            continue
+        row = await conn.fetchrow(
+            "SELECT filename, object_key, sender_id, letter_id, size, sha256, usable_until, url_expires_at"
+            " FROM uploads WHERE upload_id = $1 FOR UPDATE",
+            upload_id,
+        )
+        if row is None or row["sender_id"] != sender_id:
+            found.documents[upload_id] = UploadedDocument(
+                f"{upload_id}.pdf",
+                0,
+                "",
+                (
+                    Problem(
+                        field=field_name, reason=f"no upload {upload_id} of this sender: request one first"
+                    ),
+                ),
+            )
+            continue
+        filename = row["filename"]
+        if row["letter_id"] is not None:
+            # Taken already: its hash stands for it, so a retry under the same idempotency key
+            # is still the same letter; any other letter is refused.
+            taken = (
+                ()
+                if row["letter_id"] == letter_id
+                else (
+                    Problem(
+                        field=field_name,
+                        reason=f"upload {upload_id} was deposited already, with letter {row['letter_id']};"
+                        " upload the document again for another letter",
+                    ),
+                )
+            )
+            found.documents[upload_id] = UploadedDocument(filename, row["size"], row["sha256"], taken)
+            continue
+        if now > row["usable_until"]:
+            found.documents[upload_id] = UploadedDocument(
+                filename,
+                0,
+                "",
+                (
+                    Problem(
+                        field=field_name,
+                        reason=f"upload {upload_id} expired at {row['usable_until'].isoformat()}:"
+                        " request a new upload and send the document again",
+                    ),
+                ),
+            )
+            continue
+        spooled = await store.spool(row["object_key"], limits.document_bytes)
+        if spooled is None:
+            found.documents[upload_id] = UploadedDocument(
+                filename,
+                0,
+                "",
+                (
+                    Problem(
+                        field=field_name,
+                        reason=f"nothing was uploaded for upload {upload_id}: PUT the document to its URL"
+                        f" before {row['url_expires_at'].isoformat()}, then deposit",
+                    ),
+                ),
+            )
+            continue
+        found.spooled[upload_id] = spooled
+        found.keys[upload_id] = row["object_key"]
+        if spooled.file is None:
+            problems = [
+                Problem(
+                    field=field_name,
+                    reason=f"the document is {spooled.size} bytes;"
+                    f" the limit is {limits.document_bytes} bytes",
+                )
+            ]
+        else:
+            problems = await asyncio.to_thread(
+                check_pdf_stream, field_name, spooled.file, spooled.size, limits.document_bytes
+            )
+        found.documents[upload_id] = UploadedDocument(filename, spooled.size, spooled.sha256, tuple(problems))
+
+
+def _problem(document: UploadedDocument, field_name: str, reason: str) -> UploadedDocument:
+    problem = Problem(field=field_name, reason=reason)
+    return UploadedDocument(document.filename, document.size, document.sha256, (*document.problems, problem))
+
+
+async def take_upload(
+    conn: asyncpg.Connection,
+    upload_id: UUID,
+    found: ReadUploads,
+    *,
+    key: str,
+    letter_id: UUID,
+    store: UploadStore,
+    clock: Clock,
+) -> None:
+    """Copy an accepted upload to the letter's content key and mark it taken by the letter."""
+    spooled = found.spooled.get(upload_id)
+    if spooled is None:  # taken by this very letter already (a retried deposit)
+        return
+    await store.adopt(found.keys[upload_id], key, spooled.sha256, spooled.etag)
+    await conn.execute(
+        "UPDATE uploads SET letter_id = $2, consumed_at = $3, size = $4, sha256 = $5 WHERE upload_id = $1",
+        upload_id,
+        letter_id,
+        clock.now(),
+        spooled.size,
+        spooled.sha256,
+    )
+
+
+async def sweep_uploads(pool: asyncpg.Pool, *, store: UploadStore, clock: Clock, batch: int = 200) -> int:
+    """Delete the objects of uploads taken by a deposit, or left unused past their time."""
+    swept = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            due = await conn.fetch(
+                "SELECT upload_id, object_key FROM uploads WHERE cleaned_at IS NULL"
+                # A taken upload's URL may still take a PUT until it expires: wait for that.
+                " AND ((consumed_at IS NOT NULL AND url_expires_at <= $1) OR usable_until <= $1)"
+                " ORDER BY upload_id LIMIT $2 FOR UPDATE SKIP LOCKED",
+                clock.now(),
+                batch,
+            )
+            for row in due:
+                await store.delete(row["object_key"])
+            await conn.execute(
+                "UPDATE uploads SET cleaned_at = $2 WHERE upload_id = ANY($1::uuid[])",
+                [row["upload_id"] for row in due],
+                clock.now(),
+            )
+        swept += len(due)
+        if len(due) < batch:
+            return swept
