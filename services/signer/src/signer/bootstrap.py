@@ -9,19 +9,26 @@ from pathlib import Path
 
 from asn1crypto import x509
 from pyhanko.keys import load_certs_from_pemder
-from pyhanko.sign.signers import SimpleSigner
+from pyhanko.sign.signers import Signer
 
 from lre_shared.bus import Bus
 from lre_shared.messages import (
     CheckSignedReceipt,
     IssueReceiptForm,
+    ListEvidence,
 )
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service
 from signer.adapters.evidence_store import S3EvidenceStore
 from signer.adapters.pdf import PadesSealer, render_receipt_form
 from signer.adapters.receipt_check import ReceiptChecker
-from signer.adapters.sealing import CadesSealer, SealKeyError, UnsealedSealer, load_signer, timestamper
+from signer.adapters.sealing import (
+    CadesSealer,
+    UnsealedSealer,
+    load_pkcs11_signer,
+    load_signer,
+    timestamper,
+)
 from signer.entrypoints.archiver import EvidenceArchiver
 from signer.service_layer import handlers, receipts
 from signer.service_layer.ports import EvidenceSealer, ProofSealer
@@ -32,10 +39,22 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
 
 
-def load_seal_key(settings: SignerSettings) -> SimpleSigner | None:
-    """The seal key is loaded here, once, at start; a key that cannot be used stops the start."""
+def load_seal_key(settings: SignerSettings) -> Signer | None:
+    """The seal key is loaded here, once, at start, from the HSM or a file; a key that cannot
+    be used stops the start."""
     if settings.seal_pkcs11_module is not None:
-        raise SealKeyError("PKCS#11 seal keys are not supported yet: refusing to start (fail closed)")
+        # the settings require the token label, PIN and key label with the module
+        assert settings.seal_pkcs11_token_label is not None
+        assert settings.seal_pkcs11_pin is not None
+        assert settings.seal_pkcs11_key_label is not None
+        return load_pkcs11_signer(
+            settings.seal_pkcs11_module,
+            token_label=settings.seal_pkcs11_token_label,
+            pin=settings.seal_pkcs11_pin.get_secret_value(),
+            key_label=settings.seal_pkcs11_key_label,
+            cert_label=settings.seal_pkcs11_cert_label,
+            chain_files=settings.seal_chain_files,
+        )
     if settings.seal_key_file is None:
         return None
     password = settings.seal_key_password
@@ -47,19 +66,21 @@ def load_seal_key(settings: SignerSettings) -> SimpleSigner | None:
     )
 
 
-def build_sealer(settings: SignerSettings, key: SimpleSigner | None = None) -> EvidenceSealer:
+def build_sealer(settings: SignerSettings, key: Signer | None = None) -> EvidenceSealer:
     signer = key or load_seal_key(settings)
     if signer is None:
         return UnsealedSealer()
     assert settings.tsa_url is not None  # the settings refuse a key without a TSA
-    return CadesSealer(signer, timestamper(settings.tsa_url))
+    # "qualifié" only as configured, and the settings refuse a qualified configuration
+    # without an HSM-held key and a qualified TSA (eIDAS art. 44: fail closed).
+    return CadesSealer(signer, timestamper(settings.tsa_url), qualified=settings.qualified)
 
 
 def load_roots(files: tuple[Path, ...]) -> list[x509.Certificate]:
     return list(load_certs_from_pemder([str(p) for p in files]))  # type: ignore[no-untyped-call]
 
 
-def build_proof_sealer(settings: SignerSettings, key: SimpleSigner | None) -> ProofSealer | None:
+def build_proof_sealer(settings: SignerSettings, key: Signer | None) -> ProofSealer | None:
     if key is None:
         return None
     if not settings.seal_root_files:
@@ -85,7 +106,8 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
             message_type,
             partial(handlers.record_event, recording=recording, policy_id=policy, sealer=seal, proofs=proofs),
         )
-    # Queries the pickup site waits on (request/reply): they skip the inbox.
+    # Queries (request/reply) that change nothing: they skip the inbox.
+    bus.subscribe(ListEvidence, handlers.list_evidence, idempotent=False)
     bus.subscribe(
         IssueReceiptForm,
         partial(receipts.issue_receipt_form, policy_id=policy, render=render_receipt_form),

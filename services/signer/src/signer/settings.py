@@ -1,6 +1,8 @@
 """The signer's settings (environment prefix `SIGNER_`).
 
-Sealing is configured by a seal key (PKCS#12, or PEM key + certificate) and a TSA URL.
+Sealing is configured by a seal key and a TSA URL. The key is a file (PKCS#12, or PEM key +
+certificate), or is held in an HSM and used through PKCS#11 (module, token label, PIN, key
+label; the certificate is read from the token).
 Without a seal key the signer runs UNSEALED: it logs so at start and every record says so
 ("non scellé — aucune clé de scellement configurée"). A seal key without a TSA is refused:
 a seal with no trusted time is not evidence of when anything happened.
@@ -38,7 +40,14 @@ class SignerSettings(ServiceSettings):
     )
     seal_key_password: SecretStr | None = None
     seal_pkcs11_module: Path | None = Field(
-        default=None, description="PKCS#11 module of the HSM holding the seal key (not supported yet)."
+        default=None,
+        description="PKCS#11 module (shared library) of the HSM holding the seal key, instead of a key file.",
+    )
+    seal_pkcs11_token_label: str | None = Field(default=None, description="Label of the HSM token.")
+    seal_pkcs11_pin: SecretStr | None = Field(default=None, description="User PIN of the HSM token.")
+    seal_pkcs11_key_label: str | None = Field(default=None, description="Label of the seal key on the token.")
+    seal_pkcs11_cert_label: str | None = Field(
+        default=None, description="Label of the seal certificate on the token (default: the key's label)."
     )
     tsa_url: str | None = Field(default=None, description="RFC 3161 time-stamping authority URL.")
     tsa_qualified: bool = Field(default=False, description="The TSA is a qualified one (eIDAS art. 42).")
@@ -74,8 +83,30 @@ class SignerSettings(ServiceSettings):
     )
     evidence_archive_poll_seconds: float = Field(default=1.0, gt=0)
 
+    @property
+    def sealed(self) -> bool:
+        """A seal key is configured, in a file or in an HSM."""
+        return self.seal_key_file is not None or self.seal_pkcs11_module is not None
+
     @model_validator(mode="after")
     def _sealing_is_coherent(self) -> SignerSettings:
+        if self.seal_key_file is not None and self.seal_pkcs11_module is not None:
+            raise ValueError(
+                "SIGNER_SEAL_KEY_FILE and SIGNER_SEAL_PKCS11_MODULE are both set: configure one seal key,"
+                " in a file or in the HSM"
+            )
+        if self.seal_pkcs11_module is not None:
+            unset = [
+                f"SIGNER_SEAL_PKCS11_{name.upper()}"
+                for name, value in (
+                    ("token_label", self.seal_pkcs11_token_label),
+                    ("pin", self.seal_pkcs11_pin),
+                    ("key_label", self.seal_pkcs11_key_label),
+                )
+                if value is None
+            ]
+            if unset:
+                raise ValueError("SIGNER_SEAL_PKCS11_MODULE is set: " + ", ".join(unset) + " must be set too")
         if self.qualified:
             missing = []
             if self.seal_pkcs11_module is None:
@@ -87,10 +118,10 @@ class SignerSettings(ServiceSettings):
                     "SIGNER_QUALIFIED=true but " + " and ".join(missing) + " is not configured:"
                     " refusing to start rather than issue evidence labelled qualified"
                 )
-        if self.seal_key_file is not None and self.tsa_url is None:
+        if self.sealed and self.tsa_url is None:
             raise ValueError(
-                "SIGNER_SEAL_KEY_FILE is set but SIGNER_TSA_URL is not: every seal needs an RFC 3161"
-                " timestamp; configure the TSA"
+                "a seal key is configured (SIGNER_SEAL_KEY_FILE or SIGNER_SEAL_PKCS11_MODULE) but"
+                " SIGNER_TSA_URL is not: every seal needs an RFC 3161 timestamp; configure the TSA"
             )
         if self.evidence_s3_endpoint is not None and (
             self.evidence_s3_access_key is None or self.evidence_s3_secret_key is None

@@ -108,6 +108,8 @@ async def test_deposit_acceptance_and_refusal_each_issue_their_sealed_proof(
         (accepted, "receipt", f"receipt_{accepted_number}.pdf", "ConsignmentAcceptance"),
         (refused, "deposit", f"deposit_{refused_number}.pdf", "SubmissionAcceptance"),
         (refused, "refusal", f"refusal_{refused_number}.pdf", "ConsignmentRejection"),
+        # the refusal settles the letter's fate: its envelope follows (CPCE R.53-3)
+        (refused, "envelope", f"pli_{refused_number}.pdf", "ConsignmentRejection"),
     }
     for row in rows:
         report = await check_proof(row["filename"], bytes(row["pdf"]), trust_roots=[test_pki.cert("root")])

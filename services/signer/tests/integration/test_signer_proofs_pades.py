@@ -62,7 +62,7 @@ def contents(kind: ProofKind) -> object:
     )
 
 
-@pytest.mark.parametrize("kind", list(ProofKind))
+@pytest.mark.parametrize("kind", [kind for kind in ProofKind if kind is not ProofKind.envelope])
 async def test_every_proof_is_sealed_pades_b_lt_and_validates_offline(
     test_pki: TestPki, kind: ProofKind
 ) -> None:

@@ -194,16 +194,8 @@ def lre_verify(bundle: Path, *trust: Path) -> subprocess.CompletedProcess[str]:
 # ----------------------------------------------------------------------------- sealing
 
 
-@pytest.mark.parametrize("event", list(EvidenceEvent), ids=lambda e: e.value)
-async def test_every_event_type_is_sealed_and_timestamped_by_the_test_tsa(
-    test_pki: TestPki, event: EvidenceEvent
-) -> None:
-    sealer = CadesSealer.from_files(
-        test_pki.key_file("seal"),
-        tsa_url=test_pki.tsa_url,
-        cert_file=test_pki.cert_file("seal"),
-        chain_files=test_pki.chain_files,
-    )
+def first_record(event: EvidenceEvent, sealer: CadesSealer) -> bytes:
+    """A letter's first record of `event`, labelled as `sealer` seals."""
     body, _ = build_record(
         evidence_id=uuid.uuid4(),
         event=event,
@@ -216,18 +208,37 @@ async def test_every_event_type_is_sealed_and_timestamped_by_the_test_tsa(
         previous_sha256=None,
         seal=sealer.assurance,
     )
+    return body
 
+
+async def assert_sealed_and_verified(sealer: CadesSealer, body: bytes, pki: TestPki) -> None:
+    """`body` sealed by `sealer` (closed after), the seal and its timestamp checked offline."""
     try:
         seal = await sealer.seal(body)
     finally:
         await sealer.close()
     report = await check_seal(
-        StoredRecord("records/0001.json", body), seal, claims_sealed=True, trust_roots=[test_pki.cert("root")]
+        StoredRecord("records/0001.json", body), seal, claims_sealed=True, trust_roots=[pki.cert("root")]
     )
 
     assert report.failures == []
     assert any("seal intact, by LRE TEST Provider evidence seal" in line for line in report.passed)
     assert any("by LRE TEST Time-Stamping Authority" in line for line in report.passed)
+
+
+@pytest.mark.parametrize("event", list(EvidenceEvent), ids=lambda e: e.value)
+async def test_every_event_type_is_sealed_and_timestamped_by_the_test_tsa(
+    test_pki: TestPki, event: EvidenceEvent
+) -> None:
+    sealer = CadesSealer.from_files(
+        test_pki.key_file("seal"),
+        tsa_url=test_pki.tsa_url,
+        cert_file=test_pki.cert_file("seal"),
+        chain_files=test_pki.chain_files,
+    )
+    body = first_record(event, sealer)
+
+    await assert_sealed_and_verified(sealer, body, test_pki)
     assert json.loads(body)["seal"]["label"] == "non qualifié"
 
 
@@ -460,20 +471,6 @@ def test_a_seal_key_without_a_tsa_is_refused(tmp_path: Path) -> None:
             database_url="postgresql://unused/unused",
             seal_key_file=tmp_path / "k.pem",
         )
-
-
-def test_an_hsm_key_is_refused_until_pkcs11_is_supported() -> None:
-    settings = SignerSettings(
-        amqp_url="amqp://unused",
-        database_url="postgresql://unused/unused",
-        qualified=True,
-        seal_pkcs11_module=Path("/usr/lib/softhsm/libsofthsm2.so"),
-        tsa_url="http://qtsa.example",
-        tsa_qualified=True,
-    )
-
-    with pytest.raises(SealKeyError, match="PKCS#11"):
-        build_sealer(settings)
 
 
 # ------------------------------------------------------------------- evidence bucket

@@ -19,6 +19,7 @@ from signer.domain.evidence import (
     SealAssurance,
     build_record,
     canonical_json,
+    reasons,
 )
 
 LETTER = UUID("11111111-1111-4111-8111-111111111111")
@@ -94,10 +95,34 @@ def test_the_record_holds_the_etsi_event_uri() -> None:
     assert record["event_uri"] == "http://uri.etsi.org/19522/Event/ConsignmentAcceptance"
 
 
-@pytest.mark.parametrize("event", list(EvidenceEvent), ids=lambda e: e.value)
-def test_every_event_uri_is_under_the_etsi_event_namespace(event: EvidenceEvent) -> None:
+ETSI_EVENTS = [event for event in EvidenceEvent if not event.is_platform_extension]
+
+
+@pytest.mark.parametrize("event", ETSI_EVENTS, ids=lambda e: e.value)
+def test_every_etsi_event_uri_is_under_the_etsi_event_namespace(event: EvidenceEvent) -> None:
     assert EVENT_URI_BASE == "http://uri.etsi.org/19522/Event/"
     assert event.uri == EVENT_URI_BASE + event.value
+
+
+def test_the_signed_receipt_is_a_platform_extension_and_never_claims_an_etsi_uri() -> None:
+    event = EvidenceEvent.receipt_acknowledgement
+
+    assert event.is_platform_extension
+    assert event.uri == "urn:lre:evidence-event:ReceiptAcknowledgement"
+    assert not event.uri.startswith("http://uri.etsi.org/")
+
+
+def test_negative_events_give_their_reasons_and_a_refused_deposit_one_per_field() -> None:
+    refused_deposit = {
+        "details": {"sender_id": "s", "problems": [{"field": "recipient.email", "reason": "not an address"}]}
+    }
+    bounced = {"details": {"channel": "email", "reason": "SMTP 550: no such mailbox"}}
+
+    assert EvidenceEvent.submission_rejection.negative
+    assert not EvidenceEvent.consignment_acceptance.negative
+    assert reasons(refused_deposit) == ("recipient.email: not an address",)
+    assert reasons(bounced) == ("SMTP 550: no such mailbox",)
+    assert reasons({"details": {}}) == ()
 
 
 def test_the_record_carries_every_field() -> None:

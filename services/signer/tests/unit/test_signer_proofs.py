@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from lre_shared import messages
 from signer.adapters.pdf import render_pdf
 from signer.domain.evidence import EvidenceEvent, SealAssurance
 from signer.domain.proofs import (
@@ -40,7 +41,20 @@ def test_times_are_given_in_paris_time_and_utc() -> None:
     )
 
 
-@pytest.mark.parametrize("kind", list(ProofKind))
+EVENT_PROOFS = [kind for kind in ProofKind if kind is not ProofKind.envelope]
+
+
+def test_proof_kinds_are_the_bus_contracts_one_for_one() -> None:
+    assert {kind.value for kind in ProofKind} == {kind.value for kind in messages.ProofKind}
+    assert all(kind.contract.value == kind.value for kind in ProofKind)
+
+
+def test_the_envelope_attests_no_single_event() -> None:
+    with pytest.raises(ValueError, match="envelope"):
+        proof(ProofKind.envelope, FACTS, fact(EvidenceEvent.consignment_acceptance), SEAL)
+
+
+@pytest.mark.parametrize("kind", EVENT_PROOFS)
 def test_every_proof_carries_the_items_of_cpce_r53_2_and_r53_3(kind: ProofKind) -> None:
     content = proof(kind, FACTS, fact(kind.event), SEAL)
     fields = dict(content.fields)
@@ -56,6 +70,16 @@ def test_every_proof_carries_the_items_of_cpce_r53_2_and_r53_3(kind: ProofKind) 
         assert fields[kind.moment] == "02/03/2025 à 11:30:00 (heure de Paris), soit 10:30:00 UTC"
 
 
+def test_the_proof_of_non_claim_states_the_end_of_the_15_day_window() -> None:
+    content = proof(ProofKind.non_claim, FACTS, fact(EvidenceEvent.acceptance_rejection_expiry), SEAL)
+
+    assert content.title == "Preuve de non-réclamation — lettre recommandée électronique"
+    assert content.filename == "non_claim_799273987130.pdf"
+    assert dict(content.fields)["Date et heure de fin du délai de 15 jours sans réclamation"] == (
+        "02/03/2025 à 11:30:00 (heure de Paris), soit 10:30:00 UTC"
+    )
+
+
 def test_a_proof_of_refusal_cannot_be_made_from_an_acceptance() -> None:
     with pytest.raises(ValueError, match="ConsignmentRejection"):
         proof(ProofKind.refusal, FACTS, fact(EvidenceEvent.consignment_acceptance), SEAL)
@@ -68,8 +92,8 @@ def test_the_envelope_is_named_after_the_item_number_and_lists_every_record() ->
 
     assert content.filename == "pli_799273987130.pdf"
     labels = [label for label, _ in content.fields]
-    assert "Preuve 1 : SubmissionAcceptance" in labels
-    assert "Preuve 2 : ConsignmentAcceptance" in labels
+    assert "Preuve 1 : SubmissionAcceptance (dépôt accepté)" in labels
+    assert "Preuve 2 : ConsignmentAcceptance (lettre acceptée par le destinataire)" in labels
 
 
 def test_a_long_envelope_spans_several_pages() -> None:

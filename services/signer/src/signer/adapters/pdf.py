@@ -18,7 +18,7 @@ from asn1crypto import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields as sig_fields
-from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, SimpleSigner
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
@@ -126,7 +126,7 @@ class PadesSealer:
 
     def __init__(
         self,
-        signer: SimpleSigner,
+        signer: Signer,
         timestamper: TimeStamper,
         *,
         trust_roots: Sequence[x509.Certificate],

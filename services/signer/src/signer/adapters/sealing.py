@@ -1,14 +1,14 @@
 """Seals with pyHanko: CAdES detached signatures bound to an RFC 3161 timestamp.
 
-The private key is loaded once, when the sealer is built. Records waiting to be sealed at
-the same moment form a Merkle batch (`domain/merkle.py`): one CAdES-T seal and one
-timestamp for the batch, an inclusion proof for each record. A batch of one when idle (no
-added latency), as many as have queued while the previous batch was being sealed under
-load. Sealing runs in a worker thread: building CMS in pure Python and the TSA round trip
-would otherwise stall the event loop that keeps consuming.
+The private key is loaded once, when the sealer is built: from a file, or, for a key held
+in an HSM, as a PKCS#11 session opened and logged in once, with the key's handle and the
+certificate found on the token once (pyHanko's `PKCS11Signer`); the key never leaves the HSM.
 
-PKCS#11 (an HSM-held key) is a follow-up: pyHanko's `pkcs11.PKCS11Signer` fits behind the
-same `EvidenceSealer` port.
+Records waiting to be sealed at the same moment form a Merkle batch (`domain/merkle.py`):
+one CAdES-T seal and one timestamp for the batch, an inclusion proof for each record. A
+batch of one when idle (no added latency), as many as have queued while the previous batch
+was being sealed under load. Sealing runs in a worker thread: building CMS in pure Python
+and the TSA round trip would otherwise stall the event loop that keeps consuming.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from asn1crypto import x509
-from pyhanko.sign.signers import SimpleSigner
+from pkcs11 import PKCS11Error
+from pkcs11.exceptions import UserAlreadyLoggedIn
+from pyhanko.config.pkcs11 import TokenCriteria
+from pyhanko.keys import load_certs_from_pemder
+from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
+from pyhanko.sign.signers import Signer, SimpleSigner
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers.util import LazySession
 
@@ -59,6 +64,47 @@ def load_signer(
     return signer
 
 
+def load_pkcs11_signer(
+    module: Path,
+    *,
+    token_label: str,
+    pin: str,
+    key_label: str,
+    cert_label: str | None = None,
+    chain_files: tuple[Path, ...] = (),
+) -> PKCS11Signer:
+    """The seal key in an HSM: one session, logged in once, kept for the life of the process;
+    the key handle and the certificate are looked up now, so a wrong label stops the start."""
+    criteria = TokenCriteria(label=token_label)
+    try:
+        try:
+            session = open_pkcs11_session(str(module), token_criteria=criteria, user_pin=pin)
+        except UserAlreadyLoggedIn:
+            # PKCS#11 logs in the application, not the session: another session of this
+            # process is logged in already, and this one shares that login.
+            session = open_pkcs11_session(str(module), token_criteria=criteria)
+    except (PKCS11Error, OSError, RuntimeError) as e:
+        # The PIN is never part of the message.
+        raise SealKeyError(
+            f"cannot open the HSM token {token_label!r} through {module}: {e.__class__.__name__} {e}"
+        ) from e
+    chain = list(load_certs_from_pemder([str(p) for p in chain_files]))  # type: ignore[no-untyped-call]
+    signer = PKCS11Signer(session, cert_label=cert_label or key_label, key_label=key_label, ca_chain=chain)
+    try:
+        certificate: x509.Certificate = signer.signing_cert  # loads the key handle and certificate, once
+    except (PKCS11Error, RuntimeError) as e:
+        session.close()
+        raise SealKeyError(
+            f"HSM token {token_label!r}: no usable seal key {key_label!r} with its certificate"
+            f" {cert_label or key_label!r}: {e}"
+        ) from e
+    # ECDSA: hash here, sign the digest in the HSM (CKM_ECDSA). Every PKCS#11 module has that
+    # mechanism, not every one has the hash-and-sign ones (SoftHSM2 has no CKM_ECDSA_SHA256);
+    # the key never leaves the HSM either way.
+    signer.use_raw_mechanism = certificate.public_key.algorithm == "ec"
+    return signer
+
+
 def timestamper(tsa_url: str) -> HTTPTimeStamper:
     """An RFC 3161 client that keeps its HTTP session (on the worker loop that first uses it)."""
     return HTTPTimeStamper(tsa_url, timeout=10, session=LazySession())  # type: ignore[no-untyped-call]
@@ -70,7 +116,7 @@ class CadesSealer:
 
     def __init__(
         self,
-        signer: SimpleSigner,
+        signer: Signer,
         timestamper: TimeStamper,
         *,
         qualified: bool = False,

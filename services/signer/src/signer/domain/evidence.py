@@ -23,6 +23,9 @@ from uuid import UUID
 import rfc8785
 
 EVENT_URI_BASE = "http://uri.etsi.org/19522/Event/"
+# Events of this platform that ETSI EN 319 522-2 does not name get a URI of our own, never
+# one under uri.etsi.org: a verifier must not take them for ETSI events.
+PLATFORM_EVENT_URI_BASE = "urn:lre:evidence-event:"
 
 
 class EvidenceEvent(StrEnum):
@@ -35,10 +38,62 @@ class EvidenceEvent(StrEnum):
     acceptance_rejection_expiry = "AcceptanceRejectionExpiry"
     content_handover = "ContentHandover"
     content_handover_failure = "ContentHandoverFailure"
+    # Platform extension, not an ETSI EN 319 522-2 event: the recipient signed the
+    # acknowledgement of receipt (avis de réception, CPCE R.53-3), with a personal certificate
+    # or a one-time code. ETSI's ConsignmentAcceptance is the acceptance itself, recorded
+    # before; the signed AR is a later, distinct fact with facts of its own (method, signer,
+    # hash of the signed AR), so it gets its own record rather than a second
+    # ConsignmentAcceptance.
+    receipt_acknowledgement = "ReceiptAcknowledgement"
+
+    @property
+    def is_platform_extension(self) -> bool:
+        return self in PLATFORM_EVENTS
 
     @property
     def uri(self) -> str:
-        return EVENT_URI_BASE + self.value
+        return (PLATFORM_EVENT_URI_BASE if self.is_platform_extension else EVENT_URI_BASE) + self.value
+
+    @property
+    def negative(self) -> bool:
+        """A rejection, failure or expiry: its record says why."""
+        return self in NEGATIVE_EVENTS
+
+
+PLATFORM_EVENTS = frozenset({EvidenceEvent.receipt_acknowledgement})
+NEGATIVE_EVENTS = frozenset(
+    {
+        EvidenceEvent.submission_rejection,
+        EvidenceEvent.notification_for_acceptance_failure,
+        EvidenceEvent.consignment_rejection,
+        EvidenceEvent.acceptance_rejection_expiry,
+        EvidenceEvent.content_handover_failure,
+    }
+)
+# CPCE R.53-3: the letter's fate is settled (receipt signed, refused, unclaimed); the envelope
+# summarising its evidence is issued from then on.
+FINAL_EVENTS = frozenset(
+    {
+        EvidenceEvent.receipt_acknowledgement,
+        EvidenceEvent.consignment_rejection,
+        EvidenceEvent.acceptance_rejection_expiry,
+    }
+)
+
+
+def reasons(record: dict[str, Any]) -> tuple[str, ...]:
+    """Why a negative event happened, as its record states it: one `reason`, or one line per
+    refused field of a deposit (`problems`)."""
+    details = record.get("details")
+    if not isinstance(details, dict):
+        return ()
+    found: list[str] = []
+    if isinstance(details.get("reason"), str):
+        found.append(details["reason"])
+    for problem in details.get("problems") or ():
+        if isinstance(problem, dict):
+            found.append(f"{problem.get('field', '?')}: {problem.get('reason', '')}")
+    return tuple(found)
 
 
 UNSEALED_LABEL = "non scellé — aucune clé de scellement configurée"  # unsealed: no seal key configured

@@ -9,6 +9,13 @@ adapter adds; its assurance ("non qualifié") is printed on every proof.
 
 Events are ETSI EN 319 522-2's: SubmissionAcceptance (deposit), ConsignmentAcceptance
 (receipt), ConsignmentRejection (refusal), AcceptanceRejectionExpiry (non-claim).
+
+The envelope `pli_<number>.pdf` attests no single event: it lists the letter and every
+record of its life, and is issued again as records are added once the letter's fate is
+settled (see `service_layer/handlers.py`).
+
+`ProofKind` has the values of the bus contract's `lre_shared.messages.ProofKind`, one for
+one (`ProofKind.contract`); a unit test holds them equal.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from lre_shared import messages
 from signer.domain.evidence import EvidenceEvent, SealAssurance
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -33,6 +41,7 @@ class ProofKind(StrEnum):
     receipt = "receipt"  # preuve de réception, R.53-3
     refusal = "refusal"  # preuve de refus, R.53-3
     non_claim = "non_claim"  # preuve de non-réclamation, R.53-3
+    envelope = "envelope"  # pli_<number>.pdf: the letter and its evidence
 
     @property
     def heading(self) -> str:
@@ -41,16 +50,26 @@ class ProofKind(StrEnum):
             ProofKind.receipt: "Preuve de réception",
             ProofKind.refusal: "Preuve de refus",
             ProofKind.non_claim: "Preuve de non-réclamation",
+            ProofKind.envelope: "Pli",
         }[self]
 
     @property
     def event(self) -> EvidenceEvent:
-        return {
+        """The event a proof attests; the envelope attests them all, and has none."""
+        events = {
             ProofKind.deposit: EvidenceEvent.submission_acceptance,
             ProofKind.receipt: EvidenceEvent.consignment_acceptance,
             ProofKind.refusal: EvidenceEvent.consignment_rejection,
             ProofKind.non_claim: EvidenceEvent.acceptance_rejection_expiry,
-        }[self]
+        }
+        if self not in events:
+            raise ValueError("the envelope attests every event of the letter, not one")
+        return events[self]
+
+    @property
+    def contract(self) -> messages.ProofKind:
+        """The same kind, as `ProofIssued` carries it."""
+        return messages.ProofKind(self.value)
 
     @property
     def moment(self) -> str:
@@ -171,6 +190,21 @@ def proof(kind: ProofKind, facts: LetterFacts, evidence: EvidenceFact, seal: Sea
     )
 
 
+# What each event means, in the envelope's words.
+EVENT_LABELS = {
+    EvidenceEvent.submission_acceptance: "dépôt accepté",
+    EvidenceEvent.submission_rejection: "dépôt refusé",
+    EvidenceEvent.notification_for_acceptance: "avis de mise à disposition envoyé",
+    EvidenceEvent.notification_for_acceptance_failure: "échec d'envoi de l'avis",
+    EvidenceEvent.consignment_acceptance: "lettre acceptée par le destinataire",
+    EvidenceEvent.consignment_rejection: "lettre refusée par le destinataire",
+    EvidenceEvent.acceptance_rejection_expiry: "lettre non réclamée dans le délai de 15 jours",
+    EvidenceEvent.content_handover: "contenu téléchargé par le destinataire",
+    EvidenceEvent.content_handover_failure: "contenu non téléchargé dans le délai",
+    EvidenceEvent.receipt_acknowledgement: "avis de réception signé par le destinataire",
+}
+
+
 def envelope(facts: LetterFacts, evidence: Sequence[EvidenceFact], seal: SealAssurance) -> ProofContent:
     """`pli_<number>.pdf`: the letter and every evidence record of its life, in order."""
     fields = _letter_fields(facts)
@@ -178,8 +212,8 @@ def envelope(facts: LetterFacts, evidence: Sequence[EvidenceFact], seal: SealAss
     for number, fact in enumerate(evidence, start=1):
         fields.append(
             (
-                f"Preuve {number} : {fact.event.value}",
-                f"{french_time(fact.event_time)} — SHA-256 {fact.record_sha256}",
+                f"Preuve {number} : {fact.event.value} ({EVENT_LABELS[fact.event]})",
+                f"{french_time(fact.event_time)} — n° {fact.evidence_id} — SHA-256 {fact.record_sha256}",
             )
         )
     fields.append(("Politique de preuve", facts.policy_id))

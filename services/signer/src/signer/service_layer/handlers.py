@@ -5,9 +5,17 @@ Events are named after ETSI EN 319 522-2 (SubmissionAcceptance, NotificationForA
 stores it, so a record is never stored unsealed when a seal key is configured: a TSA that
 does not answer makes the message retry, not an unsealed record.
 
-Deposit, acceptance and refusal also issue their human proof (CPCE R.53-2: preuve de dépôt;
-R.53-3: preuves de réception et de refus), sealed PAdES in the same transaction, when
-proofs are configured: the record and its proof are stored together or not at all.
+Deposit, acceptance, refusal and non-claim also issue their human proof (CPCE R.53-2:
+preuve de dépôt; R.53-3: preuves de réception, de refus, de non-réclamation), sealed PAdES
+in the same transaction, when proofs are configured: the record and its proof are stored
+together or not at all. Each proof is published (`ProofIssued`, through the outbox) as it is
+stored: the sender gets it at once.
+
+The envelope `pli_<number>.pdf` (the letter and every record of its life) is issued when the
+letter's fate is settled (receipt signed, refused, unclaimed: `FINAL_EVENTS`) and issued
+again with each later record (ContentHandover, ContentHandoverFailure, ...): the latest one
+replaces the stored one and is published again, and the archive keeps the latest for the
+download zip. Before that moment an envelope would only be out of date sooner.
 """
 
 from __future__ import annotations
@@ -25,17 +33,31 @@ from lre_shared.bus import Transaction
 from lre_shared.messages import (
     ContentHandedOver,
     ContentHandoverFailed,
+    EvidenceEntry,
+    EvidenceListed,
     EvidenceRecorded,
     LetterAccepted,
     LetterDeposited,
     LetterRefused,
     LetterRejected,
+    LetterUnclaimed,
+    ListEvidence,
     Message,
     NoticeFailed,
     NoticeSent,
+    ProofIssued,
+    ReceiptSigned,
 )
-from signer.domain.evidence import EvidenceEvent, SealAssurance, build_record
-from signer.domain.proofs import EvidenceFact, ProofKind, deposit_facts, proof
+from signer.domain.evidence import FINAL_EVENTS, EvidenceEvent, SealAssurance, build_record, reasons
+from signer.domain.proofs import (
+    EvidenceFact,
+    LetterFacts,
+    ProofContent,
+    ProofKind,
+    deposit_facts,
+    envelope,
+    proof,
+)
 from signer.service_layer.ports import EvidenceSealer, ProofSealer
 
 log = logging.getLogger(__name__)
@@ -104,19 +126,11 @@ async def record_evidence(
     return EvidenceFact(event, event_time, str(evidence_id), digest)
 
 
-async def issue_proof(
-    tx: Transaction,
-    *,
-    kind: ProofKind,
-    letter_id: UUID,
-    evidence: EvidenceFact,
-    policy_id: str,
-    proofs: ProofSealer | None,
-    assurance: SealAssurance,
-) -> None:
-    """The event's proof PDF, from the letter's deposit record, sealed and stored."""
-    if proofs is None:
-        return
+async def letter_facts(
+    tx: Transaction, letter_id: UUID, *, policy_id: str, kind: ProofKind
+) -> LetterFacts | None:
+    """What every proof of the letter repeats, from its deposit record; None (and a warning)
+    when the letter has no deposit on record."""
     deposit = await tx.conn.fetchval(
         "SELECT record FROM evidence WHERE letter_id = $1 AND event = $2 ORDER BY seq LIMIT 1",
         letter_id,
@@ -128,18 +142,117 @@ async def issue_proof(
             kind.value,
             extra={"letter_id": str(letter_id)},
         )
-        return
-    content = proof(kind, deposit_facts(json.loads(bytes(deposit)), policy_id=policy_id), evidence, assurance)
+        return None
+    return deposit_facts(json.loads(bytes(deposit)), policy_id=policy_id)
+
+
+INSERT_PROOF = (
+    "INSERT INTO proofs (letter_id, kind, evidence_id, filename, pdf, sha256)"
+    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (letter_id, kind) DO NOTHING"
+)
+REPLACE_ENVELOPE = INSERT_PROOF.removesuffix("DO NOTHING") + (
+    "DO UPDATE SET evidence_id = EXCLUDED.evidence_id, filename = EXCLUDED.filename, pdf = EXCLUDED.pdf,"
+    " sha256 = EXCLUDED.sha256, created_at = now(), archived_at = NULL"
+)
+
+
+async def store_proof(
+    tx: Transaction,
+    *,
+    kind: ProofKind,
+    letter_id: UUID,
+    evidence_id: str,
+    content: ProofContent,
+    item_number: str,
+    proofs: ProofSealer,
+) -> None:
+    """Seal the proof, keep it, and publish it. An event's proof is made once; the envelope
+    replaces the one before it (and goes to the evidence bucket again)."""
     pdf = await proofs.seal_proof(content)
-    await tx.conn.execute(
-        "INSERT INTO proofs (letter_id, kind, evidence_id, filename, pdf, sha256)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (letter_id, kind) DO NOTHING",
+    sha256 = hashlib.sha256(pdf).hexdigest()
+    status = await tx.conn.execute(
+        REPLACE_ENVELOPE if kind is ProofKind.envelope else INSERT_PROOF,
         letter_id,
         kind.value,
-        UUID(evidence.evidence_id),
+        UUID(evidence_id),
         content.filename,
         pdf,
-        hashlib.sha256(pdf).hexdigest(),
+        sha256,
+    )
+    if status.endswith(" 0"):
+        return  # this event's proof was issued already
+    await tx.publish(
+        ProofIssued(
+            correlation_id=letter_id,
+            item_number=item_number,
+            kind=kind.contract,
+            filename=content.filename,
+            pdf=pdf,
+            sha256=sha256,
+        )
+    )
+
+
+async def issue_proof(
+    tx: Transaction,
+    *,
+    kind: ProofKind,
+    letter_id: UUID,
+    evidence: EvidenceFact,
+    policy_id: str,
+    proofs: ProofSealer | None,
+    assurance: SealAssurance,
+) -> None:
+    """The event's proof PDF, from the letter's deposit record, sealed, stored, published."""
+    if proofs is None:
+        return
+    facts = await letter_facts(tx, letter_id, policy_id=policy_id, kind=kind)
+    if facts is None:
+        return
+    await store_proof(
+        tx,
+        kind=kind,
+        letter_id=letter_id,
+        evidence_id=evidence.evidence_id,
+        content=proof(kind, facts, evidence, assurance),
+        item_number=facts.item_number,
+        proofs=proofs,
+    )
+
+
+async def issue_envelope(
+    tx: Transaction,
+    *,
+    letter_id: UUID,
+    policy_id: str,
+    proofs: ProofSealer | None,
+    assurance: SealAssurance,
+) -> None:
+    """The envelope, once the letter's fate is settled: every record so far, in chain order."""
+    if proofs is None:
+        return
+    rows = await tx.conn.fetch(
+        "SELECT evidence_id, event, event_time, record_sha256 FROM evidence"
+        " WHERE letter_id = $1 ORDER BY seq",
+        letter_id,
+    )
+    evidence = [
+        EvidenceFact(EvidenceEvent(r["event"]), r["event_time"], str(r["evidence_id"]), r["record_sha256"])
+        for r in rows
+    ]
+    if not any(fact.event in FINAL_EVENTS for fact in evidence):
+        return
+    facts = await letter_facts(tx, letter_id, policy_id=policy_id, kind=ProofKind.envelope)
+    if facts is None:
+        return
+    await store_proof(
+        tx,
+        kind=ProofKind.envelope,
+        letter_id=letter_id,
+        evidence_id=evidence[-1].evidence_id,
+        content=envelope(facts, evidence, assurance),
+        item_number=facts.item_number,
+        proofs=proofs,
     )
 
 
@@ -213,6 +326,29 @@ RECORDINGS: dict[type[Message], Recording] = {
         details=lambda e: {"reason": "refused by the recipient"},
         proof=ProofKind.refusal,  # CPCE R.53-3: preuve de refus
     ),
+    # AcceptanceRejectionExpiry: the 15-day window closed with neither acceptance nor refusal.
+    LetterUnclaimed: Recording(
+        EvidenceEvent.acceptance_rejection_expiry,
+        time=lambda e: e.window_closed_at,
+        item_number=_item_number,
+        details=lambda e: {
+            "reason": "neither accepted nor refused within the 15-day window: unclaimed (non réclamée)"
+        },
+        proof=ProofKind.non_claim,  # CPCE R.53-3: preuve de non-réclamation, to the sender at once
+    ),
+    # ReceiptAcknowledgement (platform extension, see EvidenceEvent): the signed AR, by
+    # certificate (hash of the signed PDF) or by one-time code (the verification case).
+    ReceiptSigned: Recording(
+        EvidenceEvent.receipt_acknowledgement,
+        time=lambda e: e.signed_at,
+        item_number=_item_number,
+        details=lambda e: {
+            "method": e.method.value,
+            "signer_name": e.signer_name,
+            "receipt_sha256": e.receipt_sha256,
+            "case_id": None if e.case_id is None else str(e.case_id),
+        },
+    ),
     # ContentHandover: the recipient's first download.
     ContentHandedOver: Recording(
         EvidenceEvent.content_handover,
@@ -260,3 +396,30 @@ async def record_event(
             proofs=proofs,
             assurance=sealer.assurance,
         )
+    await issue_envelope(
+        tx, letter_id=event.correlation_id, policy_id=policy_id, proofs=proofs, assurance=sealer.assurance
+    )
+
+
+async def list_evidence(query: ListEvidence, tx: Transaction) -> EvidenceListed:
+    """The letter's records in chain order, each negative one with its reasons (request/reply:
+    changes nothing). A letter with no evidence gets an empty list."""
+    rows = await tx.conn.fetch(
+        "SELECT evidence_id, event, event_time, record, record_sha256, previous_sha256"
+        " FROM evidence WHERE letter_id = $1 ORDER BY seq",
+        query.correlation_id,
+    )
+    entries = []
+    for row in rows:
+        event = EvidenceEvent(row["event"])
+        entries.append(
+            EvidenceEntry(
+                evidence_id=row["evidence_id"],
+                event=event.value,
+                event_time=row["event_time"],
+                record_sha256=row["record_sha256"],
+                previous_sha256=row["previous_sha256"],
+                reasons=reasons(json.loads(bytes(row["record"]))) if event.negative else (),
+            )
+        )
+    return EvidenceListed(correlation_id=query.correlation_id, records=tuple(entries))
