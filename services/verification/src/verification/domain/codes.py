@@ -120,6 +120,11 @@ def standing_problem(code: StoredCode, now: datetime, rules: CodeRules) -> CodeP
     return None
 
 
+def replaced(code: StoredCode, rules: CodeRules) -> bool:
+    """Whether a newer code replaced `code` (invalidated, yet neither used nor locked)."""
+    return code.invalidated_at is not None and code.used_at is None and code.tries < rules.max_tries
+
+
 def standing_verdict(code: StoredCode | None, now: datetime, rules: CodeRules) -> Verdict | None:
     """The verdict whatever is typed (no code, used, locked, expired), or None while the
     typed code decides."""
@@ -129,6 +134,17 @@ def standing_verdict(code: StoredCode | None, now: datetime, rules: CodeRules) -
     if problem is None:
         return None
     return Verdict(problem, 0 if problem is CodeProblem.locked else None)
+
+
+def check(key: bytes, code: StoredCode | None, typed: str, now: datetime, rules: CodeRules) -> Verdict:
+    """The verdict on `typed` against the letter's current code, as if nothing else changed
+    the code meanwhile (the service layer makes its change conditional on that)."""
+    standing = standing_verdict(code, now, rules)
+    if standing is not None or code is None:
+        return standing or Verdict(CodeProblem.none_issued)
+    if matches(key, code, typed):
+        return Verdict(None)
+    return after_wrong_try(code.tries + 1, rules)
 
 
 def after_wrong_try(tries: int, rules: CodeRules) -> Verdict:

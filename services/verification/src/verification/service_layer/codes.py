@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from lre_shared.bus import Transaction
-from lre_shared.messages import CheckCode, CodeChecked, CodeProblem, CodeRequested, RequestCode, SendCode
+from lre_shared.messages import CheckCode, CodeChecked, CodeRequested, RequestCode, SendCode
 from verification.domain import codes
 from verification.settings import VerificationSettings
 
@@ -104,38 +104,51 @@ async def check_code(
     letter_id = query.correlation_id
     now = clock()
     code_rules = rules(settings)
-    row = await _latest(tx.conn, letter_id)
-    stored = _stored(row) if row is not None else None
-    standing = codes.standing_verdict(stored, now, code_rules)
-    if standing is not None or stored is None:
-        return _checked(letter_id, standing or codes.Verdict(CodeProblem.none_issued), None)
-    if codes.matches(_key(settings), stored, query.code):
-        spent = await tx.conn.fetchval(
+    while True:
+        row = await _latest(tx.conn, letter_id)
+        stored = _stored(row) if row is not None else None
+        verdict = codes.check(_key(settings), stored, query.code, now, code_rules)
+        if stored is None or codes.standing_problem(stored, now, code_rules) is not None:
+            return _checked(letter_id, verdict, None)
+        settled = await _settle(tx.conn, stored, verdict, now, code_rules)
+        if settled is not None:
+            return _checked(letter_id, *settled)
+        # Another check or request changed the code meanwhile: spent or locked it, or a newer
+        # code replaced it (then the typed code is checked against that one).
+        fresh = _stored(await tx.conn.fetchrow("SELECT * FROM codes WHERE code_id = $1", stored.code_id))
+        standing = codes.standing_verdict(fresh, now, code_rules)
+        if standing is None:
+            raise RuntimeError(f"code {stored.code_id} of letter {letter_id} changed yet is still open")
+        if not codes.replaced(fresh, code_rules):
+            return _checked(letter_id, standing, None)
+
+
+async def _settle(
+    conn: asyncpg.Connection,
+    stored: codes.StoredCode,
+    verdict: codes.Verdict,
+    now: datetime,
+    rules: codes.CodeRules,
+) -> tuple[codes.Verdict, UUID | None] | None:
+    """Spend the code (right) or count the try (wrong), provided it is still open: of several
+    concurrent checks each sees the others' effect. None when it was not open any more."""
+    if verdict.valid:
+        case_id: UUID | None = await conn.fetchval(
             "UPDATE codes SET used_at = $2 WHERE code_id = $1"
             " AND used_at IS NULL AND invalidated_at IS NULL AND expires_at > $2 RETURNING case_id",
             stored.code_id,
             now,
         )
-        if spent is not None:
-            return _checked(letter_id, codes.Verdict(None), spent)
-    else:
-        tries = await tx.conn.fetchval(
-            "UPDATE codes SET tries = tries + 1,"
-            " invalidated_at = CASE WHEN tries + 1 >= $3 THEN $2 END"
-            " WHERE code_id = $1 AND used_at IS NULL AND invalidated_at IS NULL AND expires_at > $2"
-            " RETURNING tries",
-            stored.code_id,
-            now,
-            code_rules.max_tries,
-        )
-        if tries is not None:
-            return _checked(letter_id, codes.after_wrong_try(tries, code_rules), None)
-    # Another check changed the code meanwhile (spent it, or locked it): answer from its state now.
-    fresh = await tx.conn.fetchrow("SELECT * FROM codes WHERE code_id = $1", stored.code_id)
-    standing = codes.standing_verdict(_stored(fresh), now, code_rules)
-    if standing is None:
-        raise RuntimeError(f"code {stored.code_id} of letter {letter_id} changed yet is still open")
-    return _checked(letter_id, standing, None)
+        return None if case_id is None else (verdict, case_id)
+    tries: int | None = await conn.fetchval(
+        "UPDATE codes SET tries = tries + 1, invalidated_at = CASE WHEN tries + 1 >= $3 THEN $2 END"
+        " WHERE code_id = $1 AND used_at IS NULL AND invalidated_at IS NULL AND expires_at > $2"
+        " RETURNING tries",
+        stored.code_id,
+        now,
+        rules.max_tries,
+    )
+    return None if tries is None else (codes.after_wrong_try(tries, rules), None)
 
 
 async def _issue(
