@@ -11,6 +11,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class PlatformConfig:
     ports: Mapping[str, int]
     session_secret: str
     code_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))  # HMAC key of one-time codes
+    document_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))  # identity documents at rest
+    desk_smtp_port: int | None = None  # inbound SMTP of the verification desk; default: its HTTP port + 1
     mail_from: str = "notifications@lre.localhost"
     cookie_secure: bool = False  # plain HTTP on a developer's machine
 
@@ -85,7 +88,23 @@ def service_environment(config: PlatformConfig, service: str) -> dict[str, str]:
             "COOKIE_SECURE": str(config.cookie_secure).lower(),
         }
     elif service == "verification":
-        values |= {"CODE_HMAC_KEY": config.code_key}
+        from verification.entrypoints.desk_token import LOCAL_AUDIENCE, LOCAL_ISSUER, ensure_local_keys
+
+        # Agents' tokens for a local run: `lre-desk-token --dir <this directory>` signs them.
+        desk_keys = Path(tempfile.gettempdir()) / f"lre-desk-{config.database_prefix}"
+        smtp_port = config.desk_smtp_port or config.ports[service] + 1
+        values |= {
+            "CODE_HMAC_KEY": config.code_key,
+            "DOCUMENT_KEY": config.document_key,
+            "S3_ENDPOINT": infra.s3_endpoint,
+            "S3_ACCESS_KEY": infra.s3_access_key,
+            "S3_SECRET_KEY": infra.s3_secret_key,
+            "OIDC_ISSUER": LOCAL_ISSUER,
+            "OIDC_AUDIENCE": LOCAL_AUDIENCE,
+            "OIDC_JWKS_FILE": str(ensure_local_keys(desk_keys)),
+            "INBOUND_SMTP_PORT": str(smtp_port),
+            "OWN_URL": f"http://127.0.0.1:{config.ports[service]}",
+        }
     prefix = ENV_PREFIX[service]
     return {prefix + key: value for key, value in values.items()}
 

@@ -1,24 +1,149 @@
-"""Wires the verification desk's handlers into the bus."""
+"""Wires the verification desk: its bus handlers, its document vault, its inbound SMTP
+server and MMS webhook, the desk API and the retention sweeper."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+import asyncpg
+from starlette.applications import Starlette
+from starlette.routing import Route
+
 from lre_shared.bus import Bus
-from lre_shared.messages import CheckCode, LetterDeposited, RequestCode, now_utc
-from lre_shared.runtime import ServiceRuntime
+from lre_shared.messages import (
+    AddIdentityDocument,
+    CheckCode,
+    LetterAccepted,
+    LetterDeposited,
+    LetterRefused,
+    OpenVerificationCase,
+    RequestCode,
+    now_utc,
+)
+from lre_shared.runtime import PeriodicTask, ServiceRuntime
 from lre_shared.topology import Service
-from verification.service_layer import codes, handlers
+from verification.adapters.agents import TokenVerifier
+from verification.adapters.media import MediaFetcher, TwilioMedia
+from verification.adapters.vault import S3DocumentVault, Sealer, derive_key
+from verification.entrypoints.desk import DeskApi
+from verification.entrypoints.mail import InboundMailHandler, InboundSmtpServer
+from verification.entrypoints.mms import TWILIO_MMS_PATH, mms_webhook
+from verification.service_layer import cases, codes, handlers, retention
 from verification.settings import VerificationSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class Desk:
+    """The running desk: its runtime and the parts its HTTP routes and tests reach."""
+
+    runtime: ServiceRuntime
+    settings: VerificationSettings
+    vault: S3DocumentVault
+    api: DeskApi
+    sweeper: PeriodicTask
+    smtp: InboundSmtpServer | None
+    media: MediaFetcher | None
+
+    def site(self) -> Starlette:
+        webhook = mms_webhook(
+            lambda: self.runtime.pool,
+            self.vault,
+            self.media,
+            own_url=self.settings.own_url,
+            auth_token=_secret(self.settings.twilio_auth_token),
+            max_bytes=self.settings.max_document_bytes,
+            clock=self.api.clock,
+        )
+        return Starlette(routes=[*self.api.routes(), Route(TWILIO_MMS_PATH, webhook, methods=["POST"])])
+
+
+def _secret(value: object) -> str | None:
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter()) if getter is not None else None
+
+
+def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFetcher | None = None) -> Desk:
+    document_key = settings.document_key.get_secret_value()
+    vault = S3DocumentVault(
+        settings.s3_endpoint,
+        settings.s3_access_key.get_secret_value(),
+        settings.s3_secret_key.get_secret_value(),
+        settings.s3_region,
+        settings.identity_bucket,
+        Sealer(document_key),
+    )
+    if media is None and settings.twilio_account_sid and settings.twilio_auth_token:
+        media = TwilioMedia(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
+    bus = Bus(settings, Service.verification)
+    bus.subscribe(LetterDeposited, handlers.on_letter_deposited)
+    bus.subscribe(LetterAccepted, handlers.on_letter_accepted)
+    bus.subscribe(LetterRefused, handlers.on_letter_refused)
+    # Request/reply queries that change state stay idempotent: a redelivered one changes nothing twice.
+    bus.subscribe(
+        OpenVerificationCase, partial(cases.open_case, settings=settings, clock=clock), idempotent=True
+    )
+    bus.subscribe(
+        AddIdentityDocument,
+        partial(cases.add_identity_document, vault=vault, settings=settings, clock=clock),
+        idempotent=True,
+    )
+    # One-time codes: both queries change state (a new code; a code spent or a try counted).
+    bus.subscribe(RequestCode, partial(codes.request_code, settings=settings, clock=clock), idempotent=True)
+    bus.subscribe(CheckCode, partial(codes.check_code, settings=settings, clock=clock), idempotent=True)
+    runtime = ServiceRuntime(bus=bus, migrations=MIGRATIONS)
+
+    def pool() -> asyncpg.Pool:
+        return runtime.pool
+
+    verifier = TokenVerifier(
+        issuer=settings.oidc_issuer,
+        audience=settings.oidc_audience,
+        roles_claim=settings.oidc_roles_claim,
+        jwks_url=settings.oidc_jwks_url,
+        jwks_file=settings.oidc_jwks_file,
+    )
+    api = DeskApi(pool, vault, verifier, settings, clock, derive_key(document_key, b"links"))
+    sweeper = PeriodicTask(
+        "identity document sweeper",
+        retention.sweeper(vault, timedelta(days=settings.document_retention_days), clock),
+        settings.document_sweep_seconds,
+    )
+    smtp = None
+    if settings.inbound_smtp_port is not None:
+        handler = InboundMailHandler(
+            pool,
+            vault,
+            address=settings.inbound_email,
+            max_bytes=settings.max_document_bytes,
+            fax_senders=frozenset(s.casefold() for s in settings.inbound_fax_senders),
+            clock=clock,
+        )
+        # Room for a few documents in base64 (4/3) plus the text of the message.
+        limit = settings.max_document_bytes * 4 // 3 * 5 + 1_000_000
+        smtp = InboundSmtpServer(handler, settings.inbound_smtp_host, settings.inbound_smtp_port, limit)
+
+    async def started(pool: asyncpg.Pool) -> None:
+        await vault.ensure_bucket()
+        await sweeper.start(pool)
+        if smtp is not None:
+            await smtp.start()
+
+    async def stopping() -> None:
+        if smtp is not None:
+            await smtp.stop()
+        await sweeper.stop()
+
+    runtime.on_started = [started]
+    runtime.on_stopping = [stopping]
+    return Desk(runtime, settings, vault, api, sweeper, smtp, media)
 
 
 def bootstrap(settings: VerificationSettings) -> ServiceRuntime:
-    bus = Bus(settings, Service.verification)
-    bus.subscribe(LetterDeposited, handlers.on_letter_deposited)
-    # One-time codes: both queries change state (a new code; a code spent or a try counted).
-    bus.subscribe(RequestCode, partial(codes.request_code, settings=settings, clock=now_utc), idempotent=True)
-    bus.subscribe(CheckCode, partial(codes.check_code, settings=settings, clock=now_utc), idempotent=True)
-    return ServiceRuntime(bus=bus, migrations=MIGRATIONS)
+    return build(settings).runtime

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from lre_shared.runtime import ServiceApp, build_app, serve
-from verification.bootstrap import bootstrap
+from verification.bootstrap import build
 from verification.settings import VerificationSettings
 
 
 def create_app(settings: VerificationSettings | None = None) -> ServiceApp:
-    return build_app(bootstrap(settings or VerificationSettings()))
+    desk = build(settings or VerificationSettings())
+    return build_app(desk.runtime, site=desk.site())
 
 
 def run() -> None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from lre_shared.settings import ServiceSettings
@@ -22,3 +24,66 @@ class VerificationSettings(ServiceSettings):
         default=60, ge=0, description="Least time between two codes for one letter."
     )
     code_max_per_hour: int = Field(default=5, ge=1, description="Most codes for one letter in an hour.")
+
+    # Identity documents (DESIGN §2 step 5, §6).
+    max_document_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest identity document taken, in bytes."
+    )
+    document_retention_days: float = Field(
+        default=7, ge=0, description="Identity documents are deleted this long after the decision."
+    )
+    document_sweep_seconds: float = Field(default=300, gt=0, description="How often the sweeper runs.")
+    document_key: SecretStr = Field(
+        min_length=32,
+        description="Key encrypting identity documents at rest (AES-256-GCM, derived with HKDF; 32+ chars).",
+    )
+    document_link_seconds: int = Field(
+        default=120, ge=10, le=3600, description="Life of a link that shows a document to an agent."
+    )
+    s3_endpoint: str = Field(description="S3 endpoint, http(s)://host:port")
+    s3_access_key: SecretStr
+    s3_secret_key: SecretStr
+    s3_region: str = "us-east-1"
+    identity_bucket: str = Field(
+        default="lre-verification-documents", description="Bucket of identity documents (created at start)."
+    )
+
+    # Where recipients send documents; printed on the pickup site.
+    inbound_email: str = Field(
+        default="identite@lre.localhost", description="Address taking documents by email (and fax)."
+    )
+    inbound_mms: str | None = Field(default=None, description="E.164 number taking MMS (Twilio).")
+    inbound_fax: str | None = Field(
+        default=None, description="E.164 fax number; its fax-to-email gateway mails the inbound address."
+    )
+    inbound_fax_senders: tuple[str, ...] = Field(
+        default=(), description="Addresses or domains of fax-to-email gateways: their mail is filed as fax."
+    )
+    inbound_smtp_host: str = Field(default="127.0.0.1", description="Address the inbound SMTP server binds.")
+    inbound_smtp_port: int | None = Field(
+        default=None,
+        ge=0,
+        description="Port of the inbound SMTP server (0: any free port; unset: none).",
+    )
+    own_url: str = Field(
+        default="http://127.0.0.1:8104",
+        description="This service's URL as the public (Twilio) reaches it; webhook signatures cover it.",
+    )
+    twilio_account_sid: str | None = Field(default=None, description="Account fetching MMS media.")
+    twilio_auth_token: SecretStr | None = Field(
+        default=None,
+        description="Checks X-Twilio-Signature, fetches media; unset, the MMS webhook refuses.",
+    )
+
+    # Agents: OIDC bearer tokens (JWT) checked against the identity provider's keys.
+    oidc_issuer: str = Field(description="Expected `iss` of agents' tokens.")
+    oidc_audience: str = Field(default="lre-verification-desk", description="Expected `aud`.")
+    oidc_jwks_url: str | None = Field(default=None, description="JWKS URL of the identity provider.")
+    oidc_jwks_file: Path | None = Field(default=None, description="JWKS file (local runs: lre-desk-token).")
+    oidc_roles_claim: str = Field(default="roles", description="Claim listing `agent` / `supervisor`.")
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> VerificationSettings:
+        if (self.oidc_jwks_url is None) == (self.oidc_jwks_file is None):
+            raise ValueError("set exactly one of oidc_jwks_url and oidc_jwks_file")
+        return self

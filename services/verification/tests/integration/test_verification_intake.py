@@ -4,7 +4,7 @@ each deposited letter's verification policy and recipient."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -12,20 +12,15 @@ import pytest
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
 from lre_shared.messages import LetterDeposited, StoredDocument, now_utc
 from lre_shared.runtime import ServiceRuntime
-from tests.support.bus import eventually, publish, running
-from verification.bootstrap import bootstrap
-from verification.settings import VerificationSettings
+from tests.support.bus import eventually, publish
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def verification(amqp_url: str, database_url: str) -> AsyncIterator[ServiceRuntime]:
-    settings = VerificationSettings(
-        amqp_url=amqp_url, database_url=database_url, http_port=0, code_hmac_key="k" * 32
-    )
-    async with running(bootstrap(settings), amqp_url) as runtime:
-        yield runtime
+def verification(desk: Any) -> ServiceRuntime:
+    runtime: ServiceRuntime = desk.desk.runtime
+    return runtime
 
 
 def deposited(policy: str = "cnb") -> LetterDeposited:

@@ -1,24 +1,37 @@
-"""Verification use cases.
+"""What the desk learns from other services' events.
 
 The desk needs, for any letter a recipient may later ask a one-time code for, the
-verification policy the sender chose (`default` or `cnb`) and whom to expect: it learns
-both when the letter is deposited.
+verification policy the sender chose (`default` or `cnb`), whom to expect and where they
+may receive a code: it learns all of it when the letter is deposited, and the letter's
+fate from the pickup site's decisions.
 """
 
 from __future__ import annotations
 
 from lre_shared.bus import Transaction
-from lre_shared.messages import LetterDeposited
+from lre_shared.messages import LetterAccepted, LetterDeposited, LetterRefused
 
 
 async def on_letter_deposited(event: LetterDeposited, tx: Transaction) -> None:
     recipient = event.recipient
     await tx.conn.execute(
-        "INSERT INTO letters (letter_id, item_number, policy, recipient_name, recipient_company)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (letter_id) DO NOTHING",
+        "INSERT INTO letters (letter_id, item_number, policy, recipient_name, recipient_company,"
+        " recipient_email, recipient_mobile, recipient_landline)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (letter_id) DO NOTHING",
         event.correlation_id,
         event.item_number,
         event.verification_policy,
         f"{recipient.first_name} {recipient.last_name}",
         recipient.company,
+        str(recipient.email),
+        recipient.mobile,
+        recipient.landline,
     )
+
+
+async def on_letter_accepted(event: LetterAccepted, tx: Transaction) -> None:
+    await tx.conn.execute("UPDATE letters SET status = 'accepted' WHERE letter_id = $1", event.correlation_id)
+
+
+async def on_letter_refused(event: LetterRefused, tx: Transaction) -> None:
+    await tx.conn.execute("UPDATE letters SET status = 'refused' WHERE letter_id = $1", event.correlation_id)

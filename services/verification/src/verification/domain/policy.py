@@ -1,0 +1,110 @@
+"""Verification policies: what an agent must have checked before approving a case.
+
+The sender chooses the policy of each letter (`SubmitLetter.verification_policy`):
+
+- `default`: one identity document, valid today;
+- `cnb` (Conseil national des barreaux, for letters to lawyers): an identity document valid
+  for more than 6 more months, a company extract (Kbis) whose SIREN or SIRET passes its
+  check digit, and the bar registration certificate of the current year.
+
+The agent fills a checklist (one line per document looked at: its type, number, expiry
+or issue date); `unmet` lists, in words an agent can act on, what the checklist still
+lacks. Dates are French calendar dates (Europe/Paris).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PolicyName = Literal["default", "cnb"]
+CNB_IDENTITY_MONTHS = 6
+
+
+class DocumentKind(StrEnum):
+    identity = "identity"  # carte d'identité, passeport, titre de séjour
+    company_extract = "company_extract"  # extrait Kbis
+    bar_certificate = "bar_certificate"  # attestation d'inscription au barreau
+
+
+class ChecklistItem(BaseModel):
+    """One document the agent looked at, as the agent read it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: DocumentKind
+    document_type: str = Field(
+        min_length=1, max_length=60, description="e.g. passport, id_card, residence_permit, kbis"
+    )
+    number: str = Field(min_length=1, max_length=60, description="Document number; SIREN/SIRET for a Kbis.")
+    expiry_date: date | None = Field(default=None, description="Identity documents: valid until.")
+    issued_on: date | None = Field(default=None, description="Bar certificates and extracts: issue date.")
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn check digit of SIREN (9 digits) and SIRET (14 digits) numbers (INSEE)."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+# La Poste's establishments share SIREN 356000000 and number their SIRET otherwise: the sum
+# of the 14 digits is a multiple of 5 (INSEE's documented exception to the Luhn rule).
+LA_POSTE_SIREN = "356000000"
+
+
+def siren_or_siret_valid(number: str) -> bool:
+    compact = number.replace(" ", "").replace(".", "")
+    if not compact.isascii() or not compact.isdigit() or len(compact) not in (9, 14):
+        return False
+    if len(compact) == 14 and compact.startswith(LA_POSTE_SIREN) and sum(map(int, compact)) % 5 == 0:
+        return True
+    return luhn_valid(compact) and (len(compact) == 9 or luhn_valid(compact[:9]))
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    # Clamp to the month's last day (31 August + 6 months is 28 or 29 February).
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise ValueError(day)  # pragma: no cover - some day in 28..31 always exists
+
+
+def _identity_valid_until(items: list[ChecklistItem], after: date) -> bool:
+    return any(
+        i.kind is DocumentKind.identity and i.expiry_date is not None and i.expiry_date > after for i in items
+    )
+
+
+def unmet(policy: PolicyName, items: list[ChecklistItem], today: date) -> list[str]:
+    """What the checklist lacks for `policy` on `today`; empty when it satisfies it."""
+    problems: list[str] = []
+    if policy == "default":
+        if not _identity_valid_until(items, today - timedelta(days=1)):
+            problems.append("an identity document valid today (with its expiry date) is required")
+        return problems
+    limit = add_months(today, CNB_IDENTITY_MONTHS)
+    if not _identity_valid_until(items, limit):
+        problems.append(
+            f"an identity document valid after {limit.isoformat()} (more than 6 months) is required"
+        )
+    extracts = [i for i in items if i.kind is DocumentKind.company_extract]
+    if not extracts:
+        problems.append("a company extract (Kbis) with its SIREN or SIRET number is required")
+    elif not any(siren_or_siret_valid(i.number) for i in extracts):
+        problems.append("the company extract's SIREN/SIRET number fails its check digit")
+    certificates = [i for i in items if i.kind is DocumentKind.bar_certificate]
+    if not any(i.issued_on is not None and i.issued_on.year == today.year for i in certificates):
+        problems.append(f"a bar registration certificate issued in {today.year} is required")
+    return problems

@@ -1,0 +1,130 @@
+"""The desk's inbound SMTP server: identity documents sent by email, and faxes that a
+fax-to-email gateway turns into email to the same address.
+
+Mail is taken only for the desk's own address (never relayed). The case reference
+(LRE-XXXXXX) in the subject or the text files the attachments under their case; a message
+naming no open case goes to the triage list. Attachments that are not PDF, JPEG or PNG,
+or too large, are refused with the rule in the SMTP answer, so the sender's server
+returns it to the sender; when nothing of a message could be taken, the message is
+refused as a whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import parseaddr
+from typing import Any, Literal
+
+import asyncpg
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from verification.adapters.vault import DocumentVault
+from verification.service_layer.cases import Attachment, InboundMessage, receive
+
+log = logging.getLogger(__name__)
+MAX_ATTACHMENTS = 10
+
+
+def parse(raw: bytes, mail_from: str, fax_senders: frozenset[str]) -> InboundMessage:
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    body = message.get_body(preferencelist=("plain", "html"))
+    text = body.get_content() if body is not None else ""
+    attachments = []
+    for part in list(message.iter_attachments())[:MAX_ATTACHMENTS]:
+        content = part.get_content()
+        data = content if isinstance(content, bytes) else str(content).encode()
+        attachments.append(Attachment(part.get_filename() or "document", data))
+    sender = parseaddr(str(message.get("From", "")))[1] or mail_from
+    domain = sender.rpartition("@")[2].casefold()
+    channel: Literal["email", "fax"] = (
+        "fax" if sender.casefold() in fax_senders or domain in fax_senders else "email"
+    )
+    return InboundMessage(
+        channel=channel,
+        sender=sender,
+        subject=str(message.get("Subject", "")),
+        text=str(text),
+        attachments=attachments,
+    )
+
+
+class InboundMailHandler:
+    def __init__(
+        self,
+        pool: Callable[[], asyncpg.Pool],
+        vault: DocumentVault,
+        *,
+        address: str,
+        max_bytes: int,
+        fax_senders: frozenset[str],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._pool = pool
+        self._vault = vault
+        self._address = address.casefold()
+        self._max_bytes = max_bytes
+        self._fax_senders = fax_senders
+        self._clock = clock
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.casefold() != self._address:
+            return "550 5.1.1 no such mailbox here: identity documents go to " + self._address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content
+        data = raw if isinstance(raw, bytes) else str(raw).encode()
+        message = parse(data, str(envelope.mail_from or ""), self._fax_senders)
+        outcome = await receive(
+            self._pool(), self._vault, message, max_bytes=self._max_bytes, now=self._clock()
+        )
+        log.info(
+            "inbound %s filed",
+            message.channel,
+            extra={"case_id": str(outcome.case_id), "triage_id": str(outcome.triage_id)},
+        )
+        refusals = "; ".join(outcome.refused)
+        if outcome.refused and not outcome.accepted:
+            return f"550 5.7.1 refused: {refusals}"[:500]
+        where = outcome.reference or "review"
+        taken = f"250 OK {len(outcome.accepted)} document(s) filed for {where}"
+        return (f"{taken}; refused: {refusals}" if refusals else taken)[:500]
+
+
+class InboundSmtpServer:
+    """aiosmtpd's SMTP protocol served on the service's own event loop (not in a thread, as
+    aiosmtpd's Controller would), so the handler shares the database pool."""
+
+    def __init__(self, handler: InboundMailHandler, host: str, port: int, data_limit: int) -> None:
+        self._handler = handler
+        self._host = host
+        self.port = port
+        self._data_limit = data_limit
+        self._server: asyncio.Server | None = None
+
+    def _protocol(self) -> SMTP:
+        return SMTP(
+            self._handler, data_size_limit=self._data_limit, hostname="lre-verification", ident="LRE desk"
+        )
+
+    async def start(self, _pool: Any = None) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._protocol, self._host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("inbound SMTP listening", extra={"port": self.port})
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None

@@ -1,0 +1,378 @@
+"""Verification cases and the identity documents that feed them (DESIGN §2 step 5).
+
+A recipient who chooses to sign the acknowledgement of receipt with a one-time code opens
+a case (through the pickup site); documents then arrive by web upload, by email (a
+fax-to-email gateway mails the same address) or by MMS. Whatever arrives by email or MMS
+is matched to its case by the case reference in the subject or text; what matches no
+open case goes to the triage list for a supervisor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import asyncpg
+
+from lre_shared.bus import Transaction
+from lre_shared.messages import (
+    AddIdentityDocument,
+    CaseState,
+    IdentityDocumentAdded,
+    OpenVerificationCase,
+    VerificationCaseOpened,
+)
+from verification.adapters.vault import DocumentVault
+from verification.domain import documents
+from verification.domain.reference import find_references, new_reference
+from verification.settings import VerificationSettings
+
+Clock = Callable[[], datetime]
+Channel = Literal["upload", "email", "mms", "fax"]
+
+CLOSED = (CaseState.approved.value, CaseState.rejected.value)
+# Documents arriving move a case back into the agents' queue from these states.
+WAITING = (CaseState.awaiting_documents.value, CaseState.more_documents.value)
+CASE_COLUMNS = (
+    "case_id, letter_id, item_number, reference, policy, state, document_channel, code_channel,"
+    " code_address, language, opened_at, pending_since, claimed_by, claimed_at, decided_at, decided_by,"
+    " decision, reason, checklist"
+)
+
+
+async def record(
+    conn: asyncpg.Connection, case_id: UUID, actor: str, action: str, at: datetime, **detail: Any
+) -> None:
+    """Append to the case's audit trail (an append-only table)."""
+    await conn.execute(
+        "INSERT INTO case_events (case_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5::jsonb)",
+        case_id,
+        at,
+        actor,
+        action,
+        json.dumps(detail, default=str),
+    )
+
+
+# ------------------------------------------------------------------------ open a case
+
+
+def _opened(
+    query: OpenVerificationCase, settings: VerificationSettings, **values: Any
+) -> VerificationCaseOpened:
+    return VerificationCaseOpened(correlation_id=query.correlation_id, **values)
+
+
+def _reply(
+    query: OpenVerificationCase, settings: VerificationSettings, case: asyncpg.Record
+) -> VerificationCaseOpened:
+    return _opened(
+        query,
+        settings,
+        case_id=case["case_id"],
+        reference=case["reference"],
+        state=CaseState(case["state"]),
+        inbound_email=settings.inbound_email,
+        inbound_mms=settings.inbound_mms,
+        inbound_fax=settings.inbound_fax,
+        max_document_bytes=settings.max_document_bytes,
+    )
+
+
+def _address_problem(query: OpenVerificationCase, letter: asyncpg.Record) -> str | None:
+    # Codes go only where the sender said the recipient can be reached: a code sent elsewhere
+    # would let anyone who passed the identity step sign in the recipient's name.
+    if query.code_channel == "email":
+        declared = (letter["recipient_email"] or "").casefold()
+        if query.code_address.strip().casefold() != declared:
+            return "the code can only be sent to the recipient's declared email address"
+    elif query.code_address.strip() != (letter["recipient_mobile"] or ""):
+        return "the code can only be sent by SMS to the recipient's declared mobile number"
+    return None
+
+
+async def open_case(
+    query: OpenVerificationCase, tx: Transaction, *, settings: VerificationSettings, clock: Clock
+) -> VerificationCaseOpened:
+    """Open the letter's case, or give back the one already open (its channels updated)."""
+    conn, now = tx.conn, clock()
+    letter = await conn.fetchrow(
+        "SELECT letter_id, item_number, policy, status, recipient_email, recipient_mobile FROM letters"
+        " WHERE letter_id = $1 FOR UPDATE",
+        query.correlation_id,
+    )
+    if letter is None or letter["item_number"] != query.item_number:
+        return _opened(query, settings, case_id=None, reason="unknown letter")
+    if letter["status"] == "refused":
+        return _opened(
+            query, settings, case_id=None, reason="the letter was refused: there is no receipt to sign"
+        )
+    if problem := _address_problem(query, letter):
+        return _opened(query, settings, case_id=None, reason=problem)
+    channels = (query.document_channel.value, query.code_channel, query.code_address.strip(), query.language)
+    case = await conn.fetchrow(
+        f"SELECT {CASE_COLUMNS} FROM cases WHERE letter_id = $1 AND state <> 'rejected'"  # noqa: S608 - constant column list
+        " ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
+        letter["letter_id"],
+    )
+    if case is not None and case["state"] == CaseState.approved.value:
+        return _reply(query, settings, case)  # verified already: new codes come by RequestCode
+    if case is not None:
+        case = await conn.fetchrow(
+            "UPDATE cases SET document_channel = $2, code_channel = $3, code_address = $4, language = $5"  # noqa: S608 - constant column list
+            f" WHERE case_id = $1 RETURNING {CASE_COLUMNS}",
+            case["case_id"],
+            *channels,
+        )
+        await record(conn, case["case_id"], "recipient", "channels_chosen", now, document_channel=channels[0])
+        return _reply(query, settings, case)
+    case_id = uuid.uuid4()
+    for _ in range(10):
+        try:
+            async with conn.transaction():  # a savepoint: a taken reference is drawn again
+                case = await conn.fetchrow(
+                    "INSERT INTO cases (case_id, letter_id, item_number, reference, policy, state,"  # noqa: S608 - constant column list
+                    " document_channel, code_channel, code_address, language, opened_at)"
+                    " VALUES ($1, $2, $3, $4, $5, 'awaiting_documents', $6, $7, $8, $9, $10)"
+                    f" RETURNING {CASE_COLUMNS}",
+                    case_id,
+                    letter["letter_id"],
+                    letter["item_number"],
+                    new_reference(),
+                    letter["policy"],
+                    *channels,
+                    now,
+                )
+            break
+        except asyncpg.UniqueViolationError:
+            continue
+    else:
+        raise RuntimeError("no free case reference after 10 draws")
+    await record(
+        conn, case_id, "recipient", "opened", now, policy=letter["policy"], document_channel=channels[0]
+    )
+    return _reply(query, settings, case)
+
+
+# -------------------------------------------------------------------------- documents
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    document_id: UUID
+    filename: str
+    content_type: str
+
+
+async def store(
+    conn: asyncpg.Connection,
+    vault: DocumentVault,
+    attachment: Attachment,
+    *,
+    channel: Channel,
+    max_bytes: int,
+    now: datetime,
+    case_id: UUID | None = None,
+    triage_id: UUID | None = None,
+) -> StoredDocument | documents.Refusal:
+    kind = documents.check(attachment.filename, attachment.content, max_bytes)
+    if isinstance(kind, documents.Refusal):
+        return kind
+    document_id = uuid.uuid4()
+    key = f"documents/{document_id}"
+    # Stored before the row: a transaction that rolls back leaves an object nobody points at
+    # (encrypted, and unreadable without a row), never a row without its object.
+    await vault.put(key, attachment.content)
+    filename = documents.safe_filename(attachment.filename, kind)
+    await conn.execute(
+        "INSERT INTO documents (document_id, case_id, triage_id, channel, filename, content_type, size,"
+        " sha256, object_key, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        document_id,
+        case_id,
+        triage_id,
+        channel,
+        filename,
+        kind,
+        len(attachment.content),
+        hashlib.sha256(attachment.content).hexdigest(),
+        key,
+        now,
+    )
+    return StoredDocument(document_id, filename, kind)
+
+
+async def documents_arrived(conn: asyncpg.Connection, case_id: UUID, now: datetime) -> str:
+    """The case's state once a document is in: back in the agents' queue if it waited."""
+    state: str = await conn.fetchval(
+        "UPDATE cases SET state = CASE WHEN state = ANY($2::text[]) THEN 'pending' ELSE state END,"
+        " pending_since = CASE WHEN state = ANY($2::text[]) THEN $3 ELSE pending_since END"
+        " WHERE case_id = $1 RETURNING state",
+        case_id,
+        list(WAITING),
+        now,
+    )
+    return state
+
+
+async def add_identity_document(
+    command: AddIdentityDocument,
+    tx: Transaction,
+    *,
+    vault: DocumentVault,
+    settings: VerificationSettings,
+    clock: Clock,
+) -> IdentityDocumentAdded:
+    """A document uploaded on the pickup site."""
+    conn, now = tx.conn, clock()
+
+    def refused(reason: str, state: str | None = None) -> IdentityDocumentAdded:
+        return IdentityDocumentAdded(
+            correlation_id=command.correlation_id,
+            accepted=False,
+            reason=reason,
+            state=CaseState(state) if state else None,
+        )
+
+    case = await conn.fetchrow(
+        "SELECT case_id, state FROM cases WHERE case_id = $1 AND letter_id = $2 FOR UPDATE",
+        command.case_id,
+        command.correlation_id,
+    )
+    if case is None:
+        return refused("unknown case")
+    if case["state"] in CLOSED:
+        return refused("the case is already decided", case["state"])
+    stored = await store(
+        conn,
+        vault,
+        Attachment(command.filename, command.content),
+        channel="upload",
+        max_bytes=settings.max_document_bytes,
+        now=now,
+        case_id=case["case_id"],
+    )
+    if isinstance(stored, documents.Refusal):
+        await record(
+            conn,
+            case["case_id"],
+            "recipient",
+            "document_refused",
+            now,
+            channel="upload",
+            reason=stored.reason,
+        )
+        return refused(stored.reason, case["state"])
+    state = await documents_arrived(conn, case["case_id"], now)
+    await record(
+        conn,
+        case["case_id"],
+        "recipient",
+        "document_added",
+        now,
+        channel="upload",
+        document_id=stored.document_id,
+    )
+    return IdentityDocumentAdded(
+        correlation_id=command.correlation_id,
+        accepted=True,
+        document_id=stored.document_id,
+        state=CaseState(state),
+    )
+
+
+# ------------------------------------------------------------- email, fax and MMS
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    channel: Literal["email", "mms", "fax"]
+    sender: str
+    subject: str
+    text: str
+    attachments: Sequence[Attachment]
+
+
+@dataclass
+class InboundOutcome:
+    case_id: UUID | None = None
+    reference: str | None = None
+    triage_id: UUID | None = None
+    accepted: list[UUID] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+async def receive(
+    pool: asyncpg.Pool, vault: DocumentVault, message: InboundMessage, *, max_bytes: int, now: datetime
+) -> InboundOutcome:
+    """File what came by email, fax or MMS under the case its reference names, or in triage."""
+    outcome = InboundOutcome()
+    references = find_references(f"{message.subject}\n{message.text}")
+    async with pool.acquire() as conn, conn.transaction():
+        case = None
+        if references:
+            case = await conn.fetchrow(
+                "SELECT case_id, reference, state FROM cases WHERE reference = ANY($1::text[])"
+                " AND state NOT IN ('approved', 'rejected') ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
+                references,
+            )
+        if case is None:
+            problem = (
+                f"no open case with reference {', '.join(references)}"
+                if references
+                else "no case reference found"
+            )
+            outcome.triage_id = uuid.uuid4()
+            await conn.execute(
+                "INSERT INTO triage (triage_id, channel, sender, subject, excerpt, problem, received_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                outcome.triage_id,
+                message.channel,
+                message.sender[:320],
+                message.subject[:300],
+                message.text[:1000],
+                problem,
+                now,
+            )
+        else:
+            outcome.case_id, outcome.reference = case["case_id"], case["reference"]
+        for attachment in message.attachments:
+            stored = await store(
+                conn,
+                vault,
+                attachment,
+                channel=message.channel,
+                max_bytes=max_bytes,
+                now=now,
+                case_id=outcome.case_id,
+                triage_id=outcome.triage_id,
+            )
+            if isinstance(stored, documents.Refusal):
+                outcome.refused.append(stored.reason)
+            else:
+                outcome.accepted.append(stored.document_id)
+        if outcome.case_id is not None:
+            if outcome.accepted:
+                await documents_arrived(conn, outcome.case_id, now)
+            await record(
+                conn,
+                outcome.case_id,
+                f"{message.channel}:{message.sender}",
+                "documents_received",
+                now,
+                channel=message.channel,
+                accepted=[str(d) for d in outcome.accepted],
+                refused=outcome.refused,
+            )
+    return outcome
