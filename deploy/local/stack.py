@@ -25,7 +25,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from uuid import uuid4
 
-from deploy.local import platform
+from deploy.local import pki, platform
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.seaweed import start_seaweed, stop_seaweed
 from lre_shared.messages import Document, SubmitLetter
@@ -43,6 +43,8 @@ POSTGRES_URL = os.environ.get("LRE_POSTGRES_URL", "postgresql://postgres@127.0.0
 SERVICE_BASE_PORT = 8100  # pickup 8100, archive 8101, notifier 8102, signer 8103, verification 8104
 SEAWEED_BASE_PORT = 8330  # S3 on 8330; see deploy/local/seaweed.py for the rest
 SMTP_PORT = 2525
+PKI_PORT = 8320  # the signer's TEST-ONLY PKI (certomancer: CA, TSA, OCSP, CRL)
+PKI_DIR = VAR / "pki"
 
 
 def _port_open(port: int) -> bool:
@@ -99,6 +101,24 @@ def _latest_notice(item_after: float, timeout: float = 60.0) -> tuple[Path, str]
     raise SystemExit(f"no notice arrived in {MAIL_DIR} within {timeout:.0f} s; see {LOGS}")
 
 
+def _start_pki() -> subprocess.Popen[bytes]:
+    """certomancer serving the test PKI; its certificates are written before it listens."""
+    with (LOGS / "pki.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "deploy.local.pki", "--dir", str(PKI_DIR), "--port", str(PKI_PORT)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    for _ in range(120):
+        if _port_open(PKI_PORT):
+            return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.25)
+    raise SystemExit(f"the test PKI does not answer on 127.0.0.1:{PKI_PORT}; see {LOGS / 'pki.log'}")
+
+
 def up() -> None:
     if STATE.exists():
         print("the platform seems to be running already; stopping it first")
@@ -137,6 +157,8 @@ def up() -> None:
             )
         state["mail"] = mail.pid
         save()
+        state["pki"] = _start_pki().pid
+        save()
         config = platform.PlatformConfig(
             infra=platform.Infrastructure(
                 amqp_url=AMQP_URL,
@@ -153,7 +175,11 @@ def up() -> None:
         )
         processes = {}
         for service in platform.SERVICES:
-            processes[service] = platform.start_service(config, service, LOGS / f"{service}.log", detach=True)
+            # The signer seals with the test PKI: its records and proofs say "non qualifié".
+            extra_env = pki.signer_environment(PKI_DIR, PKI_PORT) if service == "signer" else None
+            processes[service] = platform.start_service(
+                config, service, LOGS / f"{service}.log", extra_env=extra_env, detach=True
+            )
             state[service] = processes[service].pid
             save()
         for service, process in processes.items():
@@ -183,6 +209,7 @@ The platform is running.
   Identity to type {r.company} / {r.last_name} / {r.first_name} / {r.address} / {r.postcode} / {r.city}
   Logs             {LOGS}/
   S3 (SeaweedFS)   {s3.endpoint}  (keys in {SECRETS})
+  Evidence         sealed with the TEST PKI ("non qualifié"); trust root {PKI_DIR}/root.cert.pem
 
 Stop everything with: make stop
 """
@@ -199,6 +226,8 @@ def down() -> None:
             platform.stop_process(state[service])
     if "mail" in state:
         platform.stop_process(state["mail"], timeout=5)
+    if "pki" in state:
+        platform.stop_process(state["pki"], timeout=5)
     if "seaweed" in state:
         stop_seaweed(state["seaweed"])
     STATE.unlink()

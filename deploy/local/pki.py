@@ -1,0 +1,72 @@
+"""The local stack's TEST-ONLY public key infrastructure: certomancer serving the CA, the
+time-stamping authority, OCSP and CRLs of `deploy/pki/certomancer.yml` on 127.0.0.1, so the
+signer of `make run` seals its records and proofs, labelled "non qualifié".
+
+    python -m deploy.local.pki --dir var/pki --port 8320
+
+Keys are generated into `--dir` on first start and kept, so bundles exported earlier still
+verify (`lre verify <bundle> --trust var/pki/root.cert.pem`). The certificates are written
+there too, at each start, for the signer to load. It is the same PKI as the tests' (see
+`tests/support/pki.py`): never a provider's real one.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from asn1crypto import pem
+from certomancer.integrations.animator import Animator, AnimatorArchStore
+from certomancer.registry import CertLabel, CertomancerConfig
+from werkzeug.serving import make_server
+
+from tests.support.pki import ARCH, CONFIG, KEYS, QuietHandler, generate_keys
+
+CERTIFICATES = ("root", "interm", "seal")
+
+
+def tsa_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/{ARCH}/tsa/tsa"
+
+
+def cert_file(directory: Path, label: str) -> Path:
+    return directory / f"{label}.cert.pem"
+
+
+def signer_environment(directory: Path, port: int) -> dict[str, str]:
+    """The signer's settings for this PKI: seal key, chain, root, TSA."""
+    return {
+        "SIGNER_SEAL_KEY_FILE": str(directory / "seal.key.pem"),
+        "SIGNER_SEAL_CERT_FILE": str(cert_file(directory, "seal")),
+        "SIGNER_SEAL_CHAIN_FILES": f'["{cert_file(directory, "interm")}"]',
+        "SIGNER_SEAL_ROOT_FILES": f'["{cert_file(directory, "root")}"]',
+        "SIGNER_TSA_URL": tsa_url(port),
+    }
+
+
+def serve(directory: Path, port: int) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    if not all((directory / f"{name}.key.pem").exists() for name in KEYS):
+        generate_keys(directory)
+    config = CertomancerConfig.from_file(
+        str(CONFIG), key_search_dir=str(directory), external_url_prefix=f"http://127.0.0.1:{port}"
+    )
+    arch = config.get_pki_arch(ARCH)
+    for label in CERTIFICATES:
+        cert_file(directory, label).write_bytes(
+            pem.armor("CERTIFICATE", arch.get_cert(CertLabel(label)).dump())
+        )
+    app = Animator(AnimatorArchStore(config.pki_archs), with_web_ui=False)
+    make_server("127.0.0.1", port, app, threaded=True, request_handler=QuietHandler).serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m deploy.local.pki")
+    parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    serve(args.dir, args.port)
+
+
+if __name__ == "__main__":
+    main()
