@@ -103,6 +103,12 @@ class Desk:
         query = RequestCode(correlation_id=letter_id)
         return await self.runtime.bus.ask(query, CodeRequested, timeout=30.0)
 
+    async def check_on(self, conn: asyncpg.Connection, letter_id: uuid.UUID, typed: str) -> CodeChecked:
+        """The handler itself, on a connection and in a transaction of the test's own."""
+        query = CheckCode(correlation_id=letter_id, code=typed)
+        async with conn.transaction():
+            return await codes.check_code(query, Transaction(conn), settings=self.settings, clock=self.clock)
+
     async def row(self, letter_id: uuid.UUID) -> asyncpg.Record:
         row: asyncpg.Record = await self.pool.fetchrow(
             "SELECT * FROM codes WHERE letter_id = $1 ORDER BY issued_at DESC LIMIT 1", letter_id
@@ -304,10 +310,8 @@ async def check_at_once(desk: Desk, letter_id: uuid.UUID, typed: list[str]) -> l
     barrier = asyncio.Barrier(len(typed))
 
     async def one(conn: asyncpg.Connection, code: str) -> CodeChecked:
-        async with conn.transaction():
-            await barrier.wait()
-            query = CheckCode(correlation_id=letter_id, code=code)
-            return await codes.check_code(query, Transaction(conn), settings=desk.settings, clock=desk.clock)
+        await barrier.wait()
+        return await desk.check_on(conn, letter_id, code)
 
     try:
         async with asyncio.timeout(30):
@@ -336,6 +340,45 @@ async def test_concurrent_wrong_tries_are_each_counted_and_lock_the_code_at_the_
     assert sorted(a.tries_left or 0 for a in answers if a.problem is CodeProblem.wrong) == [1, 2, 3, 4]
     assert [a.tries_left for a in answers if a.problem is CodeProblem.locked] == [0] * 6
     assert (await desk.row(issued.letter_id))["tries"] == 5
+
+
+async def test_a_check_racing_a_new_code_is_judged_against_the_new_code(desk: Desk) -> None:
+    issued = await desk.issue()
+    old = await desk.row(issued.letter_id)
+    desk.clock.advance(minutes=1)
+    url = desk.settings.database_url.get_secret_value()
+    requester, checker = await asyncpg.connect(url), await asyncpg.connect(url)
+    try:
+        # A new code is being issued: the old one is held while it is replaced.
+        request = requester.transaction()
+        await request.start()
+        await requester.execute("SELECT 1 FROM codes WHERE code_id = $1 FOR UPDATE", old["code_id"])
+        checking = asyncio.create_task(desk.check_on(checker, issued.letter_id, "00000000x"))
+        # The check read the old code and now waits on it.
+        pid = checker.get_server_pid()
+        waiting = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1"
+        await eventually(lambda: desk.pool.fetchval(waiting, pid))
+        await codes.issue_code(
+            Transaction(requester),
+            case_id=issued.case_id,
+            letter_id=issued.letter_id,
+            item_number=old["item_number"],
+            channel="email",
+            address=ADDRESS,
+            language="fr",
+            settings=desk.settings,
+            now=desk.clock(),
+        )
+        await request.commit()
+        checked = await asyncio.wait_for(checking, 30)
+    finally:
+        await requester.close()
+        await checker.close()
+
+    # Not "locked" (the old code was replaced, not locked): one wrong try of the new code.
+    assert (checked.problem, checked.tries_left) == (CodeProblem.wrong, 4)
+    new = await desk.row(issued.letter_id)
+    assert new["code_id"] != old["code_id"] and new["tries"] == 1
 
 
 async def test_a_check_delivered_twice_counts_one_try(desk: Desk, amqp_url: str) -> None:

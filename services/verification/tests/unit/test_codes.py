@@ -194,3 +194,11 @@ def test_the_longer_of_both_waits_is_given() -> None:
     assert codes.retry_after(five, now, RULES) == 55 * 60
     rules = replace(RULES, resend_interval=timedelta(hours=2))
     assert codes.retry_after(five, now, rules) == 2 * 3600 - 60
+
+
+def test_a_code_invalidated_without_use_or_lockout_was_replaced() -> None:
+    stored = issued("12345678")
+    assert not codes.replaced(stored, RULES)
+    assert codes.replaced(replace(stored, invalidated_at=T0, tries=2), RULES)
+    assert not codes.replaced(replace(stored, invalidated_at=T0, tries=5), RULES)  # locked
+    assert not codes.replaced(replace(stored, used_at=T0), RULES)
