@@ -5,6 +5,7 @@ HSM-held key and a qualified TSA."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -218,3 +219,35 @@ async def test_a_qualified_configuration_with_an_hsm_and_a_qualified_tsa_labels_
     finally:
         assert isinstance(sealer, CadesSealer)
         await sealer.close()
+
+
+async def test_records_and_proofs_sealed_at_once_share_the_hsm_key_safely(
+    softhsm: SoftHsm, test_pki: TestPki
+) -> None:
+    settings = hsm_settings(softhsm, test_pki)
+    key = load_seal_key(settings)
+    sealer, proofs = build_sealer(settings, key), build_proof_sealer(settings, key)
+    assert isinstance(sealer, CadesSealer)
+    assert isinstance(proofs, PadesSealer)
+    records = [first_record(EvidenceEvent.notification_for_acceptance, sealer) for _ in range(20)]
+    content = proof(
+        ProofKind.deposit,
+        FACTS,
+        EvidenceFact(EvidenceEvent.submission_acceptance, FACTS.deposited_at, "e-1", "b" * 64),
+        sealer.assurance,
+    )
+
+    try:
+        results = await asyncio.gather(
+            *(sealer.seal(body) for body in records), *(proofs.seal_proof(content) for _ in range(4))
+        )
+    finally:
+        await sealer.close()
+        await proofs.close()
+    seals, pdfs = results[: len(records)], results[len(records) :]
+    roots = [test_pki.cert("root")]
+    for n, (body, seal) in enumerate(zip(records, seals, strict=True)):
+        report = await check_seal(StoredRecord(f"r{n}", body), seal, claims_sealed=True, trust_roots=roots)
+        assert report.failures == []
+    for pdf in pdfs:
+        assert (await check_proof(content.filename, pdf, trust_roots=roots)).failures == []

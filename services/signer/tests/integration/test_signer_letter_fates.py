@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.local.seaweed import SeaweedS3
 from lre_shared.messages import (
     ContentHandedOver,
     EvidenceListed,
@@ -36,10 +37,12 @@ from services.signer.tests.integration.test_signer_seals import (
     DOCUMENT,
     deposited,
     lre_verify,
+    minio_client,
     publish,
     start,
     stop,
     wait_for_records,
+    with_bucket,
 )
 from signer.adapters.seal_check import check_proof
 from tests.support.bus import Probe, eventually, open_probe
@@ -336,3 +339,38 @@ async def test_lre_verify_accepts_a_signed_and_downloaded_letters_bundle(
     assert result.returncode == 0, result.stderr
     assert "chain: 4 records, positions 1 to 4, no gap" in result.stdout
     assert f"proof pli_{letter.item_number}.pdf: PAdES seal intact" in result.stdout
+
+
+async def test_each_envelope_reaches_the_evidence_bucket_the_latest_last(
+    test_pki: TestPki, amqp_url: str, database_url: str, s3: SeaweedS3
+) -> None:
+    bucket = f"evidence-{uuid.uuid4().hex[:12]}"
+    settings = with_bucket(with_proofs(test_pki, amqp_url, database_url), s3, bucket)
+    async with open_probe(amqp_url, (ProofIssued.exchange, ProofIssued.routing_key)) as probe:
+        runtime = await start(settings, amqp_url)
+        signer = Signer(runtime, amqp_url, probe)
+        try:
+            letter = deposited()
+            await signer.send(letter, letter, accepted(letter), receipt_signed(letter), handed_over(letter))
+            issued = await signer.proofs_issued(letter.correlation_id, 4)
+            await eventually(
+                lambda: runtime.pool.fetchval(
+                    "SELECT bool_and(archived_at IS NOT NULL) FROM proofs WHERE letter_id = $1",
+                    letter.correlation_id,
+                ),
+                timeout=30,
+            )
+        finally:
+            await stop(runtime)
+
+    latest = [proof for proof in issued if proof.kind is ProofKind.envelope][-1]
+    client = minio_client(s3)
+    key = f"letters/{letter.correlation_id}/proofs/pli_{letter.item_number}.pdf"
+    versions = list(client.list_objects(bucket, prefix=key, include_version=True))
+    response = client.get_object(bucket, key)
+    try:
+        assert response.read() == latest.pdf
+    finally:
+        response.close()
+        response.release_conn()
+    assert len(versions) == 2  # the first envelope stays, under compliance lock
