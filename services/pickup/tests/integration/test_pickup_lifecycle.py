@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,150 +15,33 @@ import pytest
 from deploy.local.demo import DEMO_RECIPIENT
 from lre_shared.messages import (
     LetterAccepted,
-    LetterDeposited,
     NoticeChannel,
     NoticeFailed,
-    NoticeSent,
-    Sender,
     SendNotice,
     SignatureMethod,
-    StoredDocument,
     now_utc,
 )
 from lre_shared.rules import FR_LRE
-from lre_shared.runtime import ServiceRuntime
-from lre_shared.topology import Service, commands_exchange, events_exchange
-from pickup.bootstrap import bootstrap
-from pickup.entrypoints.site import create_site
 from pickup.service_layer import handlers, signature
 from pickup.service_layer.handlers import DecisionRefused
-from pickup.settings import PickupSettings
-from tests.support.bus import Probe, eventually, open_probe, publish, running
+from services.pickup.tests.integration.recipients import (
+    RIGHT_IDENTITY,
+    WRONG_IDENTITY,
+    Pickup,
+    csrf,
+    deposit,
+    deposited,
+    notice_sent,
+    record_notice,
+    secret_sender,
+    to_identity_page,
+    wait_for_row,
+)
+from tests.support.bus import Probe, eventually, publish
 
 pytestmark = pytest.mark.integration
 
 PARIS = ZoneInfo("Europe/Paris")
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-RIGHT_IDENTITY = {
-    "company": "Société Exemple SAS",
-    "last_name": "Martin",
-    "first_name": "Camille",
-    "address": "12 avenue de l'Opéra",
-    "postcode": "75001",
-    "city": "Paris",
-}
-WRONG_IDENTITY = {**RIGHT_IDENTITY, "last_name": "Dupont"}
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-async def probe(amqp_url: str) -> AsyncIterator[Probe]:
-    async with open_probe(
-        amqp_url,
-        (commands_exchange(Service.notifier), SendNotice.routing_key),
-        (events_exchange(Service.pickup), "letter.*.v1"),
-    ) as found:
-        yield found
-
-
-@dataclass(frozen=True)
-class Pickup:
-    runtime: ServiceRuntime
-    settings: PickupSettings
-
-
-@pytest.fixture
-async def pickup(amqp_url: str, database_url: str, probe: Probe) -> AsyncIterator[Pickup]:
-    settings = PickupSettings(
-        amqp_url=amqp_url,
-        database_url=database_url,
-        http_port=0,
-        public_url="https://lre.example/",
-        session_secret=secrets.token_urlsafe(36),  # 48 characters
-        cookie_secure=False,
-        outbox_poll_seconds=0.2,
-    )
-    async with running(bootstrap(settings), amqp_url) as runtime:
-        yield Pickup(runtime, settings)
-
-
-@pytest.fixture
-async def site(pickup: Pickup) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_site(pickup.runtime, pickup.settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        yield client
-
-
-def secret_sender() -> Sender:
-    tag = uuid.uuid4().hex[:8]
-    return Sender(
-        id=f"sender-{tag}", name=f"Cabinet Confidentiel {tag}", email=f"greffe-{tag}@cabinet.example"
-    )
-
-
-def deposited(sender: Sender | None = None) -> LetterDeposited:
-    return LetterDeposited(
-        correlation_id=uuid.uuid4(),
-        item_number=f"{secrets.randbelow(10**12):012d}",
-        sender=sender or secret_sender(),
-        recipient=DEMO_RECIPIENT,
-        documents=(
-            StoredDocument(
-                document_id=uuid.uuid4(), filename="mise-en-demeure.pdf", size=1234, sha256="a" * 64
-            ),
-        ),
-        verification_policy="default",
-        deposited_at=now_utc(),
-    )
-
-
-async def deposit(amqp_url: str, pickup: Pickup, event: LetterDeposited | None = None) -> LetterDeposited:
-    """Publish a LetterDeposited as the archive would and wait until pickup knows the letter."""
-    event = event or deposited()
-    await publish(amqp_url, event)
-    await wait_for_row(pickup, f"letter_id = '{event.correlation_id}'")
-    return event
-
-
-async def wait_for_row(pickup: Pickup, condition: str, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await pickup.runtime.pool.fetchval(f"SELECT count(*) FROM letters WHERE {condition}"):  # noqa: S608
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"no letter where {condition}")
-        await asyncio.sleep(0.05)
-
-
-def notice_sent(event: LetterDeposited, sent_at: datetime) -> NoticeSent:
-    return NoticeSent(
-        correlation_id=event.correlation_id,
-        notice_id=uuid.uuid4(),
-        item_number=event.item_number,
-        channel=NoticeChannel.email,
-        address=event.recipient.email,
-        sent_at=sent_at,
-        provider_message_id="<test@lre.example>",
-    )
-
-
-async def record_notice(amqp_url: str, pickup: Pickup, event: LetterDeposited, sent_at: datetime) -> None:
-    await publish(amqp_url, notice_sent(event, sent_at))
-    await wait_for_row(pickup, f"letter_id = '{event.correlation_id}' AND first_notice_at IS NOT NULL")
-
-
-def csrf(page: httpx.Response) -> str:
-    match = CSRF.search(page.text)
-    assert match, f"no CSRF token on {page.url}"
-    return match.group(1)
-
-
-async def to_identity_page(site: httpx.AsyncClient, item_number: str) -> httpx.Response:
-    page = await site.get("/")
-    page = await site.post("/", data={"csrf_token": csrf(page), "item_number": item_number})
-    assert page.status_code == 303
-    assert page.headers["location"] == "/identite"
-    return await site.get("/identite")
 
 
 # ------------------------------------------------------------------------ the bus side
@@ -362,8 +242,7 @@ async def test_a_post_with_another_sessions_csrf_token_is_forbidden(
     site: httpx.AsyncClient, pickup: Pickup, amqp_url: str
 ) -> None:
     event = await deposit(amqp_url, pickup)
-    app = create_site(pickup.runtime, pickup.settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as other:
+    async with pickup.browser() as other:
         token = csrf(await other.get("/"))
     await site.get("/")
 
@@ -409,8 +288,7 @@ async def test_after_five_wrong_identities_the_item_is_locked_even_for_the_right
     # The right identity no longer opens it, from this browser or a fresh one.
     page = await site.post("/identite", data={"csrf_token": csrf(await site.get("/")), **RIGHT_IDENTITY})
     assert page.status_code == 429
-    app = create_site(pickup.runtime, pickup.settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as fresh:
+    async with pickup.browser() as fresh:
         page = await to_identity_page(fresh, event.item_number)
         assert page.status_code == 429
     failures = await pickup.runtime.pool.fetchval(
@@ -490,10 +368,7 @@ async def test_parallel_wrong_identities_cannot_test_more_guesses_than_the_attem
     pickup: Pickup, amqp_url: str
 ) -> None:
     event = await deposit(amqp_url, pickup)
-    app = create_site(pickup.runtime, pickup.settings)
-    browsers = [
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") for _ in range(20)
-    ]
+    browsers = [pickup.browser() for _ in range(20)]
     try:
         pages = [await to_identity_page(browser, event.item_number) for browser in browsers]
         answers = await asyncio.gather(

@@ -1,0 +1,237 @@
+"""Signing the acknowledgement of receipt with a personal certificate, through the site: the
+AR comes from the signer over the bus, the signed upload goes back to it for the check, and
+an accepted one is recorded and announced once (ReceiptSigned). The signer's answers are
+given by a responder on the bus: its own checks are tested with the signer."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import pytest
+
+from lre_shared.messages import (
+    CheckSignedReceipt,
+    IssueReceiptForm,
+    ReceiptFormIssued,
+    ReceiptProblem,
+    ReceiptSigned,
+    SignatureMethod,
+    SignedReceiptChecked,
+)
+from services.pickup.tests.integration.recipients import (
+    Pickup,
+    accepted,
+    answering,
+    csrf,
+    deposit,
+    deposited,
+    error_of,
+    started_pickup,
+)
+from tests.support.bus import Probe
+
+pytestmark = pytest.mark.integration
+
+AR = b"%PDF-1.7\n% the AR as the signer issues it\n%%EOF\n"
+SIGNED = AR + b"% a signature revision\n%%EOF\n"
+
+
+def issued(query: IssueReceiptForm) -> ReceiptFormIssued:
+    return ReceiptFormIssued(
+        correlation_id=query.correlation_id,
+        filename="ar_000000000000.pdf",
+        pdf=AR,
+        sha256=hashlib.sha256(AR).hexdigest(),
+    )
+
+
+def accepting(query: CheckSignedReceipt) -> SignedReceiptChecked:
+    return SignedReceiptChecked(
+        correlation_id=query.correlation_id,
+        accepted=True,
+        detail="signature valide",
+        signer_name="Camille Martin",
+    )
+
+
+def refusing(problem: ReceiptProblem) -> object:
+    def answer(query: CheckSignedReceipt) -> SignedReceiptChecked:
+        return SignedReceiptChecked(
+            correlation_id=query.correlation_id, accepted=False, problem=problem, detail=f"found: {problem}"
+        )
+
+    return answer
+
+
+async def test_only_the_methods_the_letter_allows_are_offered(pickup: Pickup) -> None:
+    event = await deposit(pickup.amqp_url, pickup, deposited(methods=(SignatureMethod.certificate,)))
+    async with pickup.browser() as site:
+        page = await accepted(site, event.item_number)
+        assert page.status_code == 200
+        assert 'href="/signature/certificat"' in page.text
+        assert 'href="/signature/code"' not in page.text
+        refused = await site.get("/signature/code")
+    assert refused.status_code == 303
+    assert refused.headers["location"] == "/signature"
+
+
+async def test_the_ar_downloads_as_the_signer_issued_it(pickup: Pickup) -> None:
+    event = await deposit(pickup.amqp_url, pickup)
+    async with answering(pickup.amqp_url, {IssueReceiptForm: issued}) as signer, pickup.browser() as site:
+        await accepted(site, event.item_number)
+        pdf = await site.get("/signature/certificat/avis.pdf")
+
+    assert pdf.status_code == 200
+    assert pdf.content == AR
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"] == 'attachment; filename="ar_000000000000.pdf"'
+    assert [q.correlation_id for q in signer.of(IssueReceiptForm)] == [event.correlation_id]
+
+
+async def test_an_accepted_signed_ar_is_recorded_announced_once_and_opens_the_downloads(
+    pickup: Pickup, probe: Probe
+) -> None:
+    event = await deposit(pickup.amqp_url, pickup)
+    async with (
+        answering(pickup.amqp_url, {CheckSignedReceipt: accepting}) as signer,
+        pickup.browser() as site,
+    ):
+        page = await accepted(site, event.item_number)
+        assert (await site.get("/courrier")).headers["location"] == "/signature"
+        page = await site.get("/signature/certificat")
+        assert "10 Mo" in page.text  # the size limit is stated
+        answer = await site.post(
+            "/signature/certificat",
+            data={"csrf_token": csrf(page)},
+            files={"receipt": ("ar signé.pdf", SIGNED, "application/pdf")},
+        )
+        assert answer.status_code == 303, answer.text
+        assert answer.headers["location"] == "/courrier"
+        letter = await site.get("/courrier")
+
+    assert letter.status_code == 200
+    assert event.sender.name in letter.text  # CPCE R.53-3: accepted, the sender is named
+    assert [q.pdf for q in signer.of(CheckSignedReceipt)] == [SIGNED]
+    signed = ReceiptSigned.model_validate_json(
+        (await probe.wait_for(ReceiptSigned.routing_key, event.correlation_id)).body
+    )
+    assert signed.method is SignatureMethod.certificate
+    assert signed.signer_name == "Camille Martin"
+    assert signed.receipt_sha256 == hashlib.sha256(SIGNED).hexdigest()
+    assert signed.item_number == event.item_number
+    row = await pickup.runtime.pool.fetchrow(
+        "SELECT signed_at, signature_method, signer_name FROM letters WHERE letter_id = $1",
+        event.correlation_id,
+    )
+    assert row["signed_at"] == signed.signed_at
+    assert (row["signature_method"], row["signer_name"]) == ("certificate", "Camille Martin")
+    await asyncio.sleep(0.5)
+    assert len(probe.of(ReceiptSigned.routing_key, event.correlation_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("problem", "words"),
+    [
+        (ReceiptProblem.revoked, "Votre certificat a été révoqué."),
+        (ReceiptProblem.untrusted, "pas délivré par une autorité reconnue"),
+        (ReceiptProblem.not_our_receipt, "n'est pas l'avis de réception émis pour ce courrier"),
+        (ReceiptProblem.name_mismatch, "au nom d'une autre personne que le destinataire"),
+    ],
+)
+async def test_a_refused_signed_ar_is_explained_in_plain_words_on_the_file_field(
+    pickup: Pickup, probe: Probe, problem: ReceiptProblem, words: str
+) -> None:
+    event = await deposit(pickup.amqp_url, pickup)
+    async with answering(pickup.amqp_url, {CheckSignedReceipt: refusing(problem)}), pickup.browser() as site:
+        await accepted(site, event.item_number)
+        page = await site.get("/signature/certificat")
+        answer = await site.post(
+            "/signature/certificat",
+            data={"csrf_token": csrf(page)},
+            files={"receipt": ("ar.pdf", SIGNED, "application/pdf")},
+        )
+        downloads = await site.get("/courrier")
+
+    assert answer.status_code == 422
+    assert words in error_of(answer, "receipt")
+    assert f"found: {problem}" in answer.text  # what the check found, as support staff read it
+    assert 'role="alert"' in answer.text
+    assert downloads.headers["location"] == "/signature"
+    await asyncio.sleep(0.5)
+    assert not probe.of(ReceiptSigned.routing_key, event.correlation_id)
+
+
+async def test_a_file_that_is_not_a_pdf_is_refused_without_asking_the_signer(pickup: Pickup) -> None:
+    event = await deposit(pickup.amqp_url, pickup)
+    async with (
+        answering(pickup.amqp_url, {CheckSignedReceipt: accepting}) as signer,
+        pickup.browser() as site,
+    ):
+        await accepted(site, event.item_number)
+        page = await site.get("/signature/certificat")
+        answer = await site.post(
+            "/signature/certificat",
+            data={"csrf_token": csrf(page)},
+            files={"receipt": ("ar.docx", b"PK\x03\x04 not a pdf", "application/octet-stream")},
+        )
+
+    assert answer.status_code == 422
+    assert error_of(answer, "receipt") == "Le fichier n'est pas un PDF."
+    assert not signer.of(CheckSignedReceipt)
+
+
+async def test_a_signed_ar_over_the_size_limit_is_refused_with_the_limit(
+    amqp_url: str, database_url: str, probe: Probe
+) -> None:
+    async with started_pickup(amqp_url, database_url, max_receipt_bytes=4096) as pickup:
+        event = await deposit(amqp_url, pickup)
+        async with pickup.browser() as site:
+            await accepted(site, event.item_number)
+            page = await site.get("/signature/certificat")
+            answer = await site.post(
+                "/signature/certificat",
+                data={"csrf_token": csrf(page)},
+                files={"receipt": ("ar.pdf", b"%PDF-" + b"0" * 200_000, "application/pdf")},
+            )
+
+    assert answer.status_code == 413
+    assert error_of(answer, "receipt") == "Le fichier dépasse 4 Ko."
+
+
+async def test_when_the_signer_does_not_answer_the_page_says_so_and_offers_to_retry(
+    amqp_url: str, database_url: str, probe: Probe
+) -> None:
+    async with started_pickup(amqp_url, database_url, request_timeout_seconds=0.5) as pickup:
+        event = await deposit(amqp_url, pickup)
+        async with answering(amqp_url, {IssueReceiptForm: lambda _: None}), pickup.browser() as site:
+            await accepted(site, event.item_number)
+            page = await site.get("/signature/certificat/avis.pdf")
+
+    assert page.status_code == 503
+    assert "Service momentanément indisponible" in page.text
+    assert 'href="/signature/certificat/avis.pdf"' in page.text
+
+
+async def test_a_letter_signed_once_is_not_signed_again(pickup: Pickup, probe: Probe) -> None:
+    event = await deposit(pickup.amqp_url, pickup)
+    async with answering(pickup.amqp_url, {CheckSignedReceipt: accepting}), pickup.browser() as site:
+        await accepted(site, event.item_number)
+        page = await site.get("/signature/certificat")
+        token = csrf(page)
+        first = await site.post(
+            "/signature/certificat",
+            data={"csrf_token": token},
+            files={"receipt": ("ar.pdf", SIGNED, "application/pdf")},
+        )
+        again = await site.post(
+            "/signature/certificat",
+            data={"csrf_token": token},
+            files={"receipt": ("ar.pdf", SIGNED, "application/pdf")},
+        )
+
+    assert first.headers["location"] == "/courrier"
+    assert again.headers["location"] == "/courrier"  # signed: the signing pages send on to the downloads
+    await probe.wait_for(ReceiptSigned.routing_key, event.correlation_id)
+    await asyncio.sleep(0.5)
+    assert len(probe.of(ReceiptSigned.routing_key, event.correlation_id)) == 1

@@ -1,0 +1,223 @@
+"""Downloads, once the acknowledgement of receipt is signed: each document through a link
+from the archive, the whole letter as one zip streamed through the site from the archive's
+link (served here by a local HTTP server), the time left of the 48-hour window, and the page
+once it is over. The archive's answers are given by a responder on the bus."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import threading
+import tracemalloc
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+import uvicorn
+
+from lre_shared.messages import (
+    DownloadLinkIssued,
+    IssueDownloadLink,
+    IssueZipLink,
+    SignatureMethod,
+    ZipLinkIssued,
+)
+from pickup.entrypoints.site import create_site
+from pickup.service_layer import signature
+from services.pickup.tests.integration.recipients import Pickup, accepted, answering, deposit
+from tests.support import infra
+from tests.support.bus import eventually
+
+pytestmark = pytest.mark.integration
+
+ZIP = os.urandom(16 * 1024 * 1024 + 17)  # many chunks, not a multiple of any
+
+
+class ZipHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path != "/zip/pli.zip":
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("content-type", "application/zip")
+        self.send_header("content-length", str(len(ZIP)))
+        self.end_headers()
+        for start in range(0, len(ZIP), 100_000):
+            self.wfile.write(ZIP[start : start + 100_000])
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def zip_server() -> Iterator[str]:
+    port = infra.free_port_block(1, 24000, 32000)
+    server = ThreadingHTTPServer(("127.0.0.1", port), ZipHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+async def signed(pickup: Pickup, site: httpx.AsyncClient, hours_ago: float = 0) -> uuid.UUID:
+    """A letter accepted `hours_ago` and signed: the browser may download."""
+    event = await deposit(pickup.amqp_url, pickup)
+    await accepted(site, event.item_number)
+    if hours_ago:
+        await pickup.runtime.pool.execute(
+            "UPDATE letters SET decided_at = decided_at - $2::interval WHERE letter_id = $1",
+            event.correlation_id,
+            timedelta(hours=hours_ago),
+        )
+    await signature.record_signature(
+        pickup.runtime.pool, event.correlation_id, SignatureMethod.certificate, "Camille Martin"
+    )
+    return event.correlation_id
+
+
+async def test_no_document_before_the_ar_is_signed(pickup: Pickup) -> None:
+    event = await deposit(pickup.amqp_url, pickup)
+    document_id = event.documents[0].document_id
+    async with (
+        answering(pickup.amqp_url, {IssueDownloadLink: lambda q: None}) as archive,
+        pickup.browser() as site,
+    ):
+        await accepted(site, event.item_number)
+        pages = [
+            await site.get("/courrier"),
+            await site.get(f"/courrier/documents/{document_id}"),
+            await site.get("/courrier/tout.zip"),
+        ]
+
+    assert [(p.status_code, p.headers.get("location")) for p in pages] == [(303, "/signature")] * 3
+    assert not archive.of(IssueDownloadLink)
+
+
+async def test_the_letter_page_lists_the_documents_the_zip_and_the_time_left(pickup: Pickup) -> None:
+    async with pickup.browser() as site:
+        letter_id = await signed(pickup, site, hours_ago=10)
+        page = await site.get("/courrier")
+
+    assert page.status_code == 200
+    assert "mise-en-demeure.pdf" in page.text
+    assert "Enregistrer tous les documents" in page.text
+    assert 'href="/courrier/tout.zip"' in page.text
+    assert (
+        "Temps restant pour télécharger : 37 h" in page.text
+        or "Temps restant pour télécharger : 38 h" in page.text
+    )
+    assert letter_id
+
+
+async def test_a_document_is_a_redirect_to_the_archives_link(pickup: Pickup) -> None:
+    def link(query: IssueDownloadLink) -> DownloadLinkIssued:
+        return DownloadLinkIssued(
+            correlation_id=query.correlation_id,
+            document_id=query.document_id,
+            url=f"https://s3.example/{query.document_id}",
+            expires_at=None,
+        )
+
+    async with answering(pickup.amqp_url, {IssueDownloadLink: link}) as archive, pickup.browser() as site:
+        letter_id = await signed(pickup, site)
+        row = await pickup.runtime.pool.fetchval(
+            "SELECT documents->0->>'document_id' FROM letters WHERE letter_id = $1", letter_id
+        )
+        answer = await site.get(f"/courrier/documents/{row}")
+
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"https://s3.example/{row}"
+    assert [str(q.document_id) for q in archive.of(IssueDownloadLink)] == [row]
+
+
+@asynccontextmanager
+async def served_site(pickup: Pickup) -> AsyncIterator[str]:
+    """The site behind a real HTTP server, so that a response arrives as it is streamed."""
+    port = infra.free_port_block(1, 24000, 32000)
+    app = create_site(pickup.runtime, pickup.settings, pickup.clock)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    await eventually(lambda: server.started)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_save_all_streams_the_archives_zip_through_the_site_byte_for_byte_in_constant_memory(
+    pickup: Pickup, zip_server: str
+) -> None:
+    def zip_link(query: IssueZipLink) -> ZipLinkIssued:
+        return ZipLinkIssued(
+            correlation_id=query.correlation_id,
+            url=f"{zip_server}/zip/pli.zip",
+            filename="pli_123456789012.zip",
+        )
+
+    archive_answers = answering(pickup.amqp_url, {IssueZipLink: zip_link})
+    async with (
+        archive_answers as archive,
+        served_site(pickup) as url,
+        httpx.AsyncClient(base_url=url) as site,
+    ):
+        letter_id = await signed(pickup, site)
+        digest = hashlib.sha256()
+        chunks = 0
+        tracemalloc.start()
+        try:
+            async with site.stream("GET", "/courrier/tout.zip") as answer:
+                async for chunk in answer.aiter_raw():
+                    digest.update(chunk)
+                    chunks += 1
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/zip"
+    assert answer.headers["content-disposition"].startswith('attachment; filename="pli_123456789012.zip"')
+    assert answer.headers["content-length"] == str(len(ZIP))
+    assert digest.hexdigest() == hashlib.sha256(ZIP).hexdigest()
+    assert chunks > 10  # passed on as it came, not gathered first
+    # The site (upstream reads, response writes) and this client together held a few chunks
+    # at a time, never the whole zip.
+    print(f"zip of {len(ZIP)} bytes streamed in {chunks} chunks, traced memory peak {peak} bytes")
+    assert peak < len(ZIP) // 4, f"peak {peak} bytes for a {len(ZIP)}-byte zip"
+    assert [q.correlation_id for q in archive.of(IssueZipLink)] == [letter_id]
+
+
+async def test_a_zip_link_the_archive_cannot_serve_gives_the_unavailable_page(
+    pickup: Pickup, zip_server: str
+) -> None:
+    def broken(query: IssueZipLink) -> ZipLinkIssued:
+        return ZipLinkIssued(correlation_id=query.correlation_id, url=f"{zip_server}/zip/gone.zip")
+
+    async with answering(pickup.amqp_url, {IssueZipLink: broken}), pickup.browser() as site:
+        await signed(pickup, site)
+        answer = await site.get("/courrier/tout.zip")
+
+    assert answer.status_code == 503
+    assert 'href="/courrier/tout.zip"' in answer.text
+
+
+async def test_after_48_hours_the_download_window_over_page_replaces_the_documents(pickup: Pickup) -> None:
+    async with (
+        answering(pickup.amqp_url, {IssueZipLink: lambda q: None}) as archive,
+        pickup.browser() as site,
+    ):
+        await signed(pickup, site, hours_ago=49)
+        page = await site.get("/courrier")
+        zip_answer = await site.get("/courrier/tout.zip")
+
+    assert page.status_code == 410
+    assert "<h1>Fenêtre de téléchargement terminée</h1>" in page.text
+    assert "mise-en-demeure.pdf" not in page.text
+    assert zip_answer.status_code == 410
+    assert not archive.of(IssueZipLink)
