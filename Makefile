@@ -4,6 +4,9 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
 PRISM := services/notifier/tests/tools/prism
+AXE := tests/browser/tools/axe
+# The browser tests drive the system's Chromium (/usr/bin/chromium); Playwright never downloads one.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: setup test-tools run stop test test-fast lint fmt typecheck bench bench-deposit bench-sign bench-notify docs
 
@@ -11,8 +14,9 @@ setup:  ## install uv if missing, then the locked environment
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
-test-tools:  ## Prism (Twilio's OpenAPI mock) from the committed npm lock file
+test-tools:  ## Prism (Twilio's OpenAPI mock) and axe-core from the committed npm lock files
 	npm ci --no-audit --no-fund --prefix $(PRISM)
+	npm ci --no-audit --no-fund --prefix $(AXE)
 
 run: setup  ## infrastructure, five services, a demo letter; prints where to look
 	$(UV) run python -m deploy.local.stack up

@@ -1,0 +1,156 @@
+"""Fixtures of the browser tests: the five services, one Chromium, a fresh tab per visitor,
+and letters deposited through the bus whose notices arrive at the SMTP catcher."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from deploy.local import platform
+from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
+from lre_shared.messages import Document, Recipient, Sender, SubmitLetter
+from lre_shared.sender import submit_letter
+from tests.browser.harness import Walk, launch, missing_tools, screenshot_root
+from tests.support.fixtures import SmtpServer
+from tests.support.pki import TestPki, test_pki
+from tests.support.running import RunningPlatform
+
+__all__ = ["test_pki"]
+
+ITEM_NUMBER = re.compile(r"Numéro de pli : (\d{12})")
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A deposited letter, as its recipient knows it from the notice."""
+
+    letter_id: uuid.UUID
+    item_number: str
+    sender: Sender
+    recipient: Recipient
+    documents: dict[str, bytes]
+    notice: EmailMessage
+
+
+Deposit = Callable[..., Awaitable[Letter]]
+Visitor = Callable[[str], Awaitable[Walk]]
+
+
+def notice_text(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _browser_tools() -> None:
+    if problem := missing_tools():
+        pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPlatform:
+    """The five services; the signer trusts the test PKI's root for signed receipts."""
+    trust = {"SIGNER_RECEIPT_TRUST_ROOT_FILES": json.dumps([str(test_pki.root_file)])}
+    for service in platform.SERVICES:
+        services.start(service, trust, wait=False)
+    for service in platform.SERVICES:
+        platform.wait_ready(
+            services.config.ports[service], services.processes[service], log_path=services.log_path(service)
+        )
+    return services
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await launch(playwright)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+def screenshots(request: pytest.FixtureRequest) -> Path:
+    test_name: str = request.node.name
+    directory = screenshot_root() / test_name
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
+
+
+@pytest.fixture
+async def visitor(
+    browser: Browser, platform_running: RunningPlatform, screenshots: Path
+) -> AsyncIterator[Visitor]:
+    """Open a tab of a new visitor (own cookies, own downloads); every one is checked at the end."""
+    contexts = []
+    walks: list[Walk] = []
+
+    async def open_tab(name: str) -> Walk:
+        context = await browser.new_context(
+            base_url=platform_running.config.pickup_url, locale="fr-FR", accept_downloads=True
+        )
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        directory = screenshots / name if name else screenshots
+        directory.mkdir(parents=True, exist_ok=True)
+        walk = Walk(await context.new_page(), directory)
+        walks.append(walk)
+        return walk
+
+    yield open_tab
+    for context in contexts:
+        await context.close()
+    for walk in walks:
+        walk.finish()
+
+
+@pytest.fixture
+def deposit(platform_running: RunningPlatform, smtp: SmtpServer) -> Deposit:
+    """Deposit a letter with the sender's name unique to it; wait for its notice by email."""
+
+    async def deposit_letter(attachments: int = 0) -> Letter:
+        tag = uuid.uuid4().hex[:8]
+        sender = DEMO_SENDER.model_copy(update={"name": f"Cabinet Témoin {tag}"})
+        recipient = DEMO_RECIPIENT.model_copy(update={"email": f"browser-{tag}@exemple.example"})
+        main = Document(filename="mise-en-demeure.pdf", content=demo_pdf(f"Mise en demeure {tag}"))
+        extra = tuple(
+            Document(filename=f"annexe-{n}.pdf", content=demo_pdf(f"Annexe {n} {tag}"))
+            for n in range(1, attachments + 1)
+        )
+        command = SubmitLetter(
+            correlation_id=uuid.uuid4(),
+            sender=sender,
+            recipient=recipient,
+            main_document=main,
+            attachments=extra,
+        )
+        letter_id = await submit_letter(platform_running.amqp_url, command)
+        notice = await smtp.store.wait_for_async(lambda m: m["To"] == recipient.email, timeout=60)
+        found = ITEM_NUMBER.search(notice_text(notice))
+        assert found, notice_text(notice)
+        return Letter(
+            letter_id=letter_id,
+            item_number=found.group(1),
+            sender=Sender.model_validate(sender.model_dump()),
+            recipient=Recipient.model_validate(recipient.model_dump()),
+            documents={d.filename: d.content for d in (main, *extra)},
+            notice=notice,
+        )
+
+    return deposit_letter
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    root = screenshot_root()
+    if root.exists() and any(root.rglob("*.png")):
+        terminalreporter.write_line(f"browser screenshots: {root}")

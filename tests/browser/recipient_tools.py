@@ -1,0 +1,45 @@
+"""What a recipient does outside the browser: sign the acknowledgement of receipt with a
+personal certificate (PAdES, as a desktop PDF signer would), open a downloaded zip."""
+
+from __future__ import annotations
+
+import zipfile
+from io import BytesIO
+from pathlib import Path
+
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import signers
+from pyhanko.sign.fields import enumerate_sig_fields
+
+from tests.support.pki import TestPki
+
+
+def empty_signature_field(pdf: bytes) -> str:
+    """The name of the first signature field not signed yet: where the AR is to be signed."""
+    fields = list(enumerate_sig_fields(PdfFileReader(BytesIO(pdf)), filled_status=False))
+    assert fields, "the acknowledgement of receipt has no empty signature field"
+    name: str = fields[0][0]
+    return name
+
+
+async def sign_with_certificate(pki: TestPki, label: str, pdf: bytes) -> bytes:
+    """`pdf` signed in its empty signature field with the personal certificate `label`."""
+    key = signers.SimpleSigner.load(  # type: ignore[no-untyped-call]
+        str(pki.key_file(label)),
+        str(pki.cert_file(label)),
+        ca_chain_files=[str(p) for p in pki.chain_files],
+    )
+    output = await signers.async_sign_pdf(
+        IncrementalPdfFileWriter(BytesIO(pdf)),
+        signers.PdfSignatureMetadata(field_name=empty_signature_field(pdf)),
+        signer=key,
+    )
+    signed: bytes = output.getvalue()
+    return signed
+
+
+def zip_members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None, "a member of the zip is corrupt"
+        return {name: archive.read(name) for name in archive.namelist()}
