@@ -220,6 +220,15 @@ async def accepted(site: httpx.AsyncClient, item_number: str) -> httpx.Response:
     return await site.get("/signature")
 
 
+async def send_file(
+    site: httpx.AsyncClient, path: str, field_name: str, file: tuple[str, bytes, str]
+) -> httpx.Response:
+    """Open the page at `path` and post its form with `file` (name, content, type) in `field_name`."""
+    page = await site.get(path)
+    assert page.status_code == 200, page.text
+    return await site.post(path, data={"csrf_token": csrf(page)}, files={field_name: file})
+
+
 def error_of(page: httpx.Response, field_name: str) -> str:
     """The error message tied to a field (aria-describedby), or fail."""
     tag = re.search(rf'<(?:input|select) id="{field_name}"[^>]*>', page.text, re.DOTALL)

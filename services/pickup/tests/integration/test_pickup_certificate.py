@@ -27,6 +27,7 @@ from services.pickup.tests.integration.recipients import (
     deposit,
     deposited,
     error_of,
+    send_file,
     started_pickup,
 )
 from tests.support.bus import Probe
@@ -145,11 +146,8 @@ async def test_a_refused_signed_ar_is_explained_in_plain_words_on_the_file_field
     event = await deposit(pickup.amqp_url, pickup)
     async with answering(pickup.amqp_url, {CheckSignedReceipt: refusing(problem)}), pickup.browser() as site:
         await accepted(site, event.item_number)
-        page = await site.get("/signature/certificat")
-        answer = await site.post(
-            "/signature/certificat",
-            data={"csrf_token": csrf(page)},
-            files={"receipt": ("ar.pdf", SIGNED, "application/pdf")},
+        answer = await send_file(
+            site, "/signature/certificat", "receipt", ("ar.pdf", SIGNED, "application/pdf")
         )
         downloads = await site.get("/courrier")
 
@@ -169,11 +167,11 @@ async def test_a_file_that_is_not_a_pdf_is_refused_without_asking_the_signer(pic
         pickup.browser() as site,
     ):
         await accepted(site, event.item_number)
-        page = await site.get("/signature/certificat")
-        answer = await site.post(
+        answer = await send_file(
+            site,
             "/signature/certificat",
-            data={"csrf_token": csrf(page)},
-            files={"receipt": ("ar.docx", b"PK\x03\x04 not a pdf", "application/octet-stream")},
+            "receipt",
+            ("ar.docx", b"PK\x03\x04 not a pdf", "application/octet-stream"),
         )
 
     assert answer.status_code == 422
@@ -188,11 +186,11 @@ async def test_a_signed_ar_over_the_size_limit_is_refused_with_the_limit(
         event = await deposit(amqp_url, pickup)
         async with pickup.browser() as site:
             await accepted(site, event.item_number)
-            page = await site.get("/signature/certificat")
-            answer = await site.post(
+            answer = await send_file(
+                site,
                 "/signature/certificat",
-                data={"csrf_token": csrf(page)},
-                files={"receipt": ("ar.pdf", b"%PDF-" + b"0" * 200_000, "application/pdf")},
+                "receipt",
+                ("ar.pdf", b"%PDF-" + b"0" * 200_000, "application/pdf"),
             )
 
     assert answer.status_code == 413

@@ -42,6 +42,7 @@ from services.pickup.tests.integration.recipients import (
     deposit,
     deposited,
     error_of,
+    send_file,
     wait_for_row,
 )
 from tests.support.bus import Probe, publish
@@ -273,11 +274,8 @@ async def test_a_refused_identity_document_is_shown_on_its_field(pickup: Pickup,
     async with pickup.browser() as site:
         await accepted(site, event.item_number)
         await ask_for_code(site, "upload")
-        page = await site.get("/signature/code/justificatifs")
-        answer = await site.post(
-            "/signature/code/justificatifs",
-            data={"csrf_token": csrf(page)},
-            files={"document": ("scan.gif", b"GIF89a", "image/gif")},
+        answer = await send_file(
+            site, "/signature/code/justificatifs", "document", ("scan.gif", b"GIF89a", "image/gif")
         )
 
     assert answer.status_code == 422
