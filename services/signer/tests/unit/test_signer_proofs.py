@@ -96,6 +96,15 @@ def test_the_envelope_is_named_after_the_item_number_and_lists_every_record() ->
     assert "Preuve 2 : ConsignmentAcceptance (lettre acceptée par le destinataire)" in labels
 
 
+def test_the_envelope_names_every_kind_of_event_in_french() -> None:
+    records = [fact(event) for event in EvidenceEvent]
+
+    labels = [label for label, _ in envelope(FACTS, records, SEAL).fields if label.startswith("Preuve ")]
+
+    assert len(labels) == len(EvidenceEvent)
+    assert "Preuve 10 : ReceiptAcknowledgement (avis de réception signé par le destinataire)" in labels
+
+
 def test_a_long_envelope_spans_several_pages() -> None:
     records = [fact(EvidenceEvent.notification_for_acceptance, h % 24) for h in range(80)]
 
