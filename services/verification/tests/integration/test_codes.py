@@ -204,7 +204,7 @@ async def test_five_wrong_tries_lock_the_code_even_against_the_right_one(desk: D
         (False, CodeProblem.wrong, 3),
         (False, CodeProblem.wrong, 2),
         (False, CodeProblem.wrong, 1),
-        (False, CodeProblem.locked, 0),
+        (False, CodeProblem.wrong, 0),
     ]
     assert (after.valid, after.problem, after.tries_left) == (False, CodeProblem.locked, 0)
     row = await desk.row(issued.letter_id)
@@ -337,8 +337,8 @@ async def test_concurrent_wrong_tries_are_each_counted_and_lock_the_code_at_the_
 
     answers = await check_at_once(desk, issued.letter_id, ["00000000x"] * 10)
 
-    assert sorted(a.tries_left or 0 for a in answers if a.problem is CodeProblem.wrong) == [1, 2, 3, 4]
-    assert [a.tries_left for a in answers if a.problem is CodeProblem.locked] == [0] * 6
+    assert sorted(a.tries_left or 0 for a in answers if a.problem is CodeProblem.wrong) == [0, 1, 2, 3, 4]
+    assert [a.tries_left for a in answers if a.problem is CodeProblem.locked] == [0] * 5
     assert (await desk.row(issued.letter_id))["tries"] == 5
 
 

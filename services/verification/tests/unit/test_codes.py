@@ -131,13 +131,13 @@ def test_a_used_code_is_refused_even_when_right() -> None:
     assert verdict(stored, "12345678", T0 + timedelta(minutes=2)) == Verdict(CodeProblem.used)
 
 
-def test_each_wrong_try_lowers_the_tries_left_and_the_fifth_locks_the_code() -> None:
+def test_each_wrong_try_lowers_the_tries_left_down_to_none_at_the_fifth() -> None:
     assert [codes.after_wrong_try(n, RULES) for n in range(1, 6)] == [
         Verdict(CodeProblem.wrong, 4),
         Verdict(CodeProblem.wrong, 3),
         Verdict(CodeProblem.wrong, 2),
         Verdict(CodeProblem.wrong, 1),
-        Verdict(CodeProblem.locked, 0),
+        Verdict(CodeProblem.wrong, 0),
     ]
 
 

@@ -148,9 +148,10 @@ def check(key: bytes, code: StoredCode | None, typed: str, now: datetime, rules:
 
 
 def after_wrong_try(tries: int, rules: CodeRules) -> Verdict:
-    """The verdict once the `tries`-th wrong try is counted: the last one locks the code."""
-    left = max(rules.max_tries - tries, 0)
-    return Verdict(CodeProblem.locked if left == 0 else CodeProblem.wrong, left)
+    """The verdict once the `tries`-th wrong try is counted. The last allowed one is still
+    answered `wrong` (it was a guess, and the pickup site counts guesses), with no try left:
+    the code is locked from then on."""
+    return Verdict(CodeProblem.wrong, max(rules.max_tries - tries, 0))
 
 
 def retry_after(issued: Sequence[datetime], now: datetime, rules: CodeRules) -> int | None:
