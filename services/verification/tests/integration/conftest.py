@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 import pytest
@@ -17,7 +17,15 @@ from faststream.rabbit import RabbitBroker
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import LetterDeposited, Message, Reply, StoredDocument
+from lre_shared.messages import (
+    DocumentChannel,
+    LetterDeposited,
+    Message,
+    OpenVerificationCase,
+    Reply,
+    StoredDocument,
+    VerificationCaseOpened,
+)
 from tests.support.bus import eventually, publish, running
 from verification.bootstrap import Desk, build
 from verification.entrypoints.desk_token import LOCAL_AUDIENCE, LOCAL_ISSUER, ensure_local_keys, issue_token
@@ -54,7 +62,8 @@ class RunningDesk:
         return self.desk.runtime.pool
 
     def token(self, subject: str = "alice", roles: tuple[str, ...] = ("agent",), minutes: float = 60) -> str:
-        return issue_token(self.keys, subject, list(roles), minutes=minutes, now=self.clock().timestamp())
+        # Token lifetimes are checked against the real time, not the desk's test clock.
+        return issue_token(self.keys, subject, list(roles), minutes=minutes)
 
     def auth(self, subject: str = "alice", roles: tuple[str, ...] = ("agent",)) -> dict[str, str]:
         return {"authorization": f"Bearer {self.token(subject, roles)}"}
@@ -70,6 +79,24 @@ class RunningDesk:
                 timeout=20.0,
             )
         return answer.model_validate_json(response.body)
+
+    async def open_case(
+        self,
+        letter: LetterDeposited,
+        channel: DocumentChannel = DocumentChannel.upload,
+        code_channel: Literal["email", "sms"] = "email",
+        code_address: str | None = None,
+    ) -> VerificationCaseOpened:
+        """What the pickup site asks when the recipient chooses the one-time code."""
+        address = code_address or (str(letter.recipient.email) if code_channel == "email" else MOBILE)
+        query = OpenVerificationCase(
+            correlation_id=letter.correlation_id,
+            item_number=letter.item_number,
+            document_channel=channel,
+            code_channel=code_channel,
+            code_address=address,
+        )
+        return await self.ask(query, VerificationCaseOpened)
 
     async def deposit(self, policy: str = "default") -> LetterDeposited:
         event = deposited(policy)

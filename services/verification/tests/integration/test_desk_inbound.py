@@ -38,16 +38,7 @@ async def open_case(
     desk: Any, channel: DocumentChannel = DocumentChannel.upload, policy: str = "default"
 ) -> Any:
     letter = await desk.deposit(policy)
-    reply = await desk.ask(
-        OpenVerificationCase(
-            correlation_id=letter.correlation_id,
-            item_number=letter.item_number,
-            document_channel=channel,
-            code_channel="email",
-            code_address=str(letter.recipient.email),
-        ),
-        VerificationCaseOpened,
-    )
+    reply = await desk.open_case(letter, channel)
     assert reply.case_id is not None, reply.reason
     return letter, reply
 
@@ -106,16 +97,7 @@ async def test_opening_a_case_gives_a_reference_and_where_to_send_documents(desk
 
 async def test_opening_again_gives_the_same_open_case(desk: Any) -> None:
     letter, first = await open_case(desk)
-    again = await desk.ask(
-        OpenVerificationCase(
-            correlation_id=letter.correlation_id,
-            item_number=letter.item_number,
-            document_channel=DocumentChannel.mms,
-            code_channel="sms",
-            code_address="+33612345678",
-        ),
-        VerificationCaseOpened,
-    )
+    again = await desk.open_case(letter, DocumentChannel.mms, code_channel="sms")
 
     assert (again.case_id, again.reference) == (first.case_id, first.reference)
     row = await desk.pool.fetchrow(
@@ -136,16 +118,7 @@ async def test_no_case_opens_for_an_unknown_letter_or_an_undeclared_code_address
         VerificationCaseOpened,
     )
     letter = await desk.deposit()
-    elsewhere = await desk.ask(
-        OpenVerificationCase(
-            correlation_id=letter.correlation_id,
-            item_number=letter.item_number,
-            document_channel=DocumentChannel.upload,
-            code_channel="email",
-            code_address="someone-else@example.com",
-        ),
-        VerificationCaseOpened,
-    )
+    elsewhere = await desk.open_case(letter, code_address="someone-else@example.com")
 
     assert unknown.case_id is None and unknown.reason == "unknown letter"
     assert elsewhere.case_id is None and "declared email" in (elsewhere.reason or "")

@@ -57,16 +57,20 @@ class TokenVerifier:
         """The token's claims, or Unauthenticated. Blocking (a JWKS URL may be fetched)."""
         try:
             key = self._key(token)
+            # Only the key's own algorithm: a token naming another (RS256 on an EC key, HS256
+            # with the public key as a secret, none) is refused.
+            if key.algorithm_name not in ALGORITHMS:
+                raise Unauthenticated(f"keys of algorithm {key.algorithm_name} are not accepted")
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key.key,
-                algorithms=ALGORITHMS,
+                algorithms=[key.algorithm_name],
                 issuer=self.issuer,
                 audience=self.audience,
                 options={"require": ["exp", "iss", "aud", "sub"]},
                 leeway=30,
             )
-        except (jwt.PyJWTError, ValueError, KeyError) as exc:
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
             raise Unauthenticated(str(exc)) from exc
         return claims
 

@@ -29,7 +29,10 @@ class TwilioMedia:
         # aiohttp drops the Authorization header on a redirect to another host.
         headers = {"Authorization": aiohttp.encode_basic_auth(self.account_sid, self.auth_token)}
         timeout = aiohttp.ClientTimeout(total=self.timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url, headers=headers) as response:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, headers=headers) as response,
+        ):
             response.raise_for_status()
             if (response.content_length or 0) > max_bytes:
                 raise TooLarge(f"{response.content_length} bytes is over the limit of {max_bytes} bytes")

@@ -1,0 +1,94 @@
+"""The verification policies as an agent's checklist: `default` wants one identity document
+valid today; `cnb` an identity document valid more than 6 more months, a company extract
+whose SIREN/SIRET passes its check digit and this year's bar registration certificate."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from verification.domain.policy import ChecklistItem, DocumentKind, add_months, siren_or_siret_valid, unmet
+
+TODAY = date(2026, 3, 2)
+
+
+def identity(expiry: date | None) -> ChecklistItem:
+    return ChecklistItem(kind=DocumentKind.identity, document_type="id_card", number="X1", expiry_date=expiry)
+
+
+def extract(number: str) -> ChecklistItem:
+    return ChecklistItem(kind=DocumentKind.company_extract, document_type="kbis", number=number)
+
+
+def bar(issued: date | None) -> ChecklistItem:
+    return ChecklistItem(
+        kind=DocumentKind.bar_certificate, document_type="attestation", number="B1", issued_on=issued
+    )
+
+
+def test_default_is_met_by_one_identity_document_valid_today() -> None:
+    assert unmet("default", [identity(TODAY)], TODAY) == []
+
+
+@pytest.mark.parametrize(
+    "items", [[], [identity(date(2026, 3, 1))], [identity(None)], [extract("732829320")]]
+)
+def test_default_is_not_met_without_an_identity_document_valid_today(items: list[ChecklistItem]) -> None:
+    assert unmet("default", items, TODAY) == [
+        "an identity document valid today (with its expiry date) is required"
+    ]
+
+
+def test_cnb_is_met_by_the_three_documents() -> None:
+    items = [identity(date(2026, 9, 3)), extract("732 829 320"), bar(date(2026, 1, 5))]
+
+    assert unmet("cnb", items, TODAY) == []
+
+
+def test_cnb_wants_an_identity_document_valid_more_than_six_more_months() -> None:
+    items = [identity(date(2026, 9, 2)), extract("73282932000074"), bar(date(2026, 1, 5))]
+
+    assert unmet("cnb", items, TODAY) == [
+        "an identity document valid after 2026-09-02 (more than 6 months) is required"
+    ]
+
+
+def test_cnb_wants_a_siren_or_siret_passing_its_check_digit() -> None:
+    items = [identity(date(2030, 1, 1)), extract("732829321"), bar(date(2026, 1, 5))]
+
+    assert unmet("cnb", items, TODAY) == ["the company extract's SIREN/SIRET number fails its check digit"]
+
+
+def test_cnb_wants_this_years_bar_certificate() -> None:
+    items = [identity(date(2030, 1, 1)), extract("732829320"), bar(date(2025, 12, 31))]
+
+    assert unmet("cnb", items, TODAY) == ["a bar registration certificate issued in 2026 is required"]
+
+
+def test_cnb_lists_everything_missing_at_once() -> None:
+    assert len(unmet("cnb", [], TODAY)) == 3
+
+
+@pytest.mark.parametrize(
+    ("number", "valid"),
+    [
+        ("732829320", True),  # SIREN
+        ("73282932000074", True),  # SIRET of that SIREN
+        ("732 829 320", True),
+        ("732829321", False),
+        ("73282932000075", False),
+        ("35600000000048", True),  # La Poste: digit sum a multiple of 5
+        ("35600000000049", False),
+        ("12345678", False),
+        ("７３２８２９３２０", False),  # full-width digits are not digits of a SIREN
+        ("", False),
+    ],
+)
+def test_siren_and_siret_check_digits(number: str, valid: bool) -> None:
+    assert siren_or_siret_valid(number) is valid
+
+
+def test_six_months_after_the_end_of_august_is_the_end_of_february() -> None:
+    assert add_months(date(2026, 8, 31), 6) == date(2027, 2, 28)
+    assert add_months(date(2027, 8, 31), 6) == date(2028, 2, 29)
