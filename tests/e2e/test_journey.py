@@ -1,14 +1,19 @@
 """One letter through the five services, as separate processes, on the real parts:
 deposit → stored with its hash → notice by email → item number → identity → accept →
-download, byte for byte what was deposited; with evidence recorded at each step."""
+acknowledgement of receipt signed with a personal certificate (test PKI) → download of the
+document and of the whole letter as a zip, byte for byte what was deposited; with evidence
+recorded at each step."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import itertools
+import json
 import re
 import uuid
+import zipfile
 from email.message import EmailMessage
 from typing import Any
 
@@ -16,10 +21,13 @@ import asyncpg
 import httpx
 import pytest
 
+from deploy.local import platform
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from lre_shared.messages import Document, SubmitLetter
 from lre_shared.sender import submit_letter
+from tests.browser.recipient_tools import sign_with_certificate
 from tests.support.fixtures import SmtpServer
+from tests.support.pki import TestPki
 from tests.support.running import RunningPlatform
 
 pytestmark = pytest.mark.e2e
@@ -40,13 +48,31 @@ def plain_text(message: EmailMessage) -> str:
 
 
 @pytest.fixture(scope="module")
-def platform_running(services: RunningPlatform) -> RunningPlatform:
-    services.start_all()
+def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPlatform:
+    """The five services; the signer trusts the test PKI's root for signed receipts."""
+    trust = {"SIGNER_RECEIPT_TRUST_ROOT_FILES": json.dumps([str(test_pki.root_file)])}
+    for service in platform.SERVICES:
+        services.start(service, trust, wait=False)
+    for service in platform.SERVICES:
+        platform.wait_ready(
+            services.config.ports[service], services.processes[service], log_path=services.log_path(service)
+        )
     return services
 
 
+async def eventually_downloaded(site: httpx.AsyncClient, path: str) -> httpx.Response:
+    """The archive learns of the signature from the bus a moment after the site: until then
+    the site asks to retry (503)."""
+    for _ in range(100):
+        answer = await site.get(path)
+        if answer.status_code != 503:
+            return answer
+        await asyncio.sleep(0.2)
+    return answer
+
+
 async def test_a_letter_goes_from_deposit_to_download_through_all_five_services(
-    platform_running: RunningPlatform, smtp: SmtpServer
+    platform_running: RunningPlatform, smtp: SmtpServer, test_pki: TestPki
 ) -> None:
     pdf = demo_pdf("Mise en demeure de test " + uuid.uuid4().hex)
     recipient = DEMO_RECIPIENT.model_copy(update={"email": f"e2e-{uuid.uuid4().hex[:8]}@exemple.example"})
@@ -94,14 +120,35 @@ async def test_a_letter_goes_from_deposit_to_download_through_all_five_services(
         assert item_number in page.text
 
         page = await site.post("/decision", data={"csrf_token": csrf(page), "decision": "accepter"})
-        assert page.url.path == "/courrier"
+        assert page.url.path == "/signature"
+        assert (await site.get("/courrier")).url.path == "/signature"  # downloads wait for the AR
+
+        # The acknowledgement of receipt, signed with the recipient's personal certificate.
+        page = await site.get("/signature/certificat")
+        receipt = await site.get("/signature/certificat/avis.pdf")
+        assert receipt.status_code == 200
+        assert receipt.headers["content-type"] == "application/pdf"
+        signed = await sign_with_certificate(test_pki, "recipient", receipt.content)
+        page = await site.post(
+            "/signature/certificat",
+            data={"csrf_token": csrf(page)},
+            files={"receipt": ("ar_signe.pdf", signed, "application/pdf")},
+        )
+        assert page.url.path == "/courrier", page.text
         assert DEMO_SENDER.name in page.text
+        assert "Temps restant pour télécharger : 47 h" in page.text
         link = re.search(r'href="(/courrier/documents/[^"]+)"', page.text)
         assert link
         download = await site.get(link.group(1))
+        everything = await eventually_downloaded(site, "/courrier/tout.zip")
 
     assert download.status_code == 200
     assert download.content == pdf
+    assert everything.status_code == 200, everything.text
+    assert f'filename="pli_{item_number}.zip"' in everything.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(everything.content)) as whole:
+        assert whole.testzip() is None
+        assert whole.read("mise-en-demeure.pdf") == pdf
 
     archive = await asyncpg.connect(platform_running.database_url("archive"))
     try:
@@ -115,12 +162,12 @@ async def test_a_letter_goes_from_deposit_to_download_through_all_five_services(
     assert stored["sha256"] == hashlib.sha256(pdf).hexdigest()
     assert stored["item_number"] == item_number
 
-    # The evidence of the acceptance and of the first download (ContentHandover, from the
-    # archive) may land just after the download, in either order: wait for both.
-    records = await _evidence_of(platform_running, letter_id, expected=4)
+    # The evidence of the acceptance, of the signed receipt and of the first download
+    # (ContentHandover, from the archive) may land in any order after the first two.
+    records = await _evidence_of(platform_running, letter_id, expected=5)
     events = [r["event"] for r in records]
     assert events[:2] == ["SubmissionAcceptance", "NotificationForAcceptance"]
-    assert sorted(events[2:]) == ["ConsignmentAcceptance", "ContentHandover"]
+    assert {"ConsignmentAcceptance", "ReceiptAcknowledgement", "ContentHandover"} <= set(events[2:])
     for previous, record in itertools.pairwise(records):
         assert record["previous_sha256"] == previous["record_sha256"]
 

@@ -9,7 +9,7 @@ hours after the pickup (rules profile), after which the archive deletes the cont
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import httpx
@@ -22,6 +22,7 @@ from pickup.entrypoints.pages import ServiceUnavailable, Site, step_of
 from pickup.service_layer.handlers import LetterView
 
 CHUNK_BYTES = 64 * 1024
+ARCHIVE_CATCH_UP = timedelta(minutes=2)
 
 
 def content_disposition(filename: str) -> str:
@@ -83,6 +84,11 @@ def routes(site: Site) -> list[BaseRoute]:
             return letter
         issued = await site.ask(IssueZipLink(correlation_id=letter.letter_id), ZipLinkIssued)
         if not issued.url:
+            signed_at = letter.signed_at or site.clock()
+            if site.clock() - signed_at < ARCHIVE_CATCH_UP:
+                # The archive learns of the signature from the bus (ReceiptSigned), a moment
+                # after this site recorded it: a retry shortly after will find the zip.
+                raise ServiceUnavailable(f"zip: {issued.reason}")
             return site.render(request, "not_found.html", 404)
         filename = issued.filename or f"pli_{letter.item_number}.zip"
         return await stream_from(issued.url, filename, site.settings.request_timeout_seconds)
