@@ -37,6 +37,9 @@ class VerificationSettings(ServiceSettings):
         min_length=32,
         description="Key encrypting identity documents at rest (AES-256-GCM, derived with HKDF; 32+ chars).",
     )
+    claim_minutes: int = Field(
+        default=30, ge=1, description="A case held this long without a decision goes back to the queue."
+    )
     document_link_seconds: int = Field(
         default=120, ge=10, le=3600, description="Life of a link that shows a document to an agent."
     )

@@ -77,6 +77,23 @@ async def test_twenty_agents_claiming_at_once_over_ten_cases_never_share_one(des
     assert len({row["claimed_by"] for row in holders}) == 10
 
 
+async def test_a_case_held_too_long_without_a_decision_goes_to_another_agent(desk: Any, files: Any) -> None:
+    _, case_id = await case_with_document(desk, files)
+    await claim(desk, "alice")
+    desk.clock.advance(timedelta(minutes=29))
+    too_early = await claim(desk, "bob")
+    desk.clock.advance(timedelta(minutes=2))
+
+    taken = await claim(desk, "bob")
+    alice = await desk.http.post(
+        f"/desk/api/cases/{case_id}/decision", json={"outcome": "approved"}, headers=desk.auth("alice")
+    )
+
+    assert too_early is None
+    assert (taken["case_id"], taken["claimed_by"]) == (str(case_id), "bob")
+    assert alice.status_code == 403
+
+
 async def test_the_queue_lists_open_cases_with_their_age(desk: Any, files: Any) -> None:
     _, case_id = await case_with_document(desk, files)
     desk.clock.advance(timedelta(minutes=30))
@@ -317,7 +334,7 @@ async def test_documents_are_deleted_after_the_retention_delay_while_the_decisio
     listed = await desk.http.get(path + "/documents", headers=desk.auth())
     assert "url" not in listed.json()["documents"][0]
     audit = await desk.http.get(path + "/audit", headers=desk.auth("dave", ("supervisor",)))
-    assert audit.json()["events"][-1]["action"] == "document_deleted"
+    assert [e["action"] for e in audit.json()["events"]][-2:] == ["document_deleted", "documents_shown"]
 
 
 async def test_the_api_describes_itself_in_openapi(desk: Any) -> None:

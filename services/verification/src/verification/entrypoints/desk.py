@@ -193,7 +193,8 @@ class DeskApi:
             return {"cases": await desk.queue(conn, self.clock(), state)}
 
     async def claim(self, request: Request, agent: Agent, _: None) -> Any:
-        return {"case": await desk.claim(self.pool(), agent, self.clock())}
+        hold = timedelta(minutes=self.settings.claim_minutes)
+        return {"case": await desk.claim(self.pool(), agent, self.clock(), hold)}
 
     async def get_case(self, request: Request, agent: Agent, _: None) -> Any:
         async with self.pool().acquire() as conn:
@@ -202,9 +203,8 @@ class DeskApi:
     async def documents(self, request: Request, agent: Agent, _: None) -> Any:
         now = self.clock()
         expires = now + timedelta(seconds=self.settings.document_link_seconds)
-        async with self.pool().acquire() as conn:
-            await desk.get_case(conn, request.path_params["case_id"])
-            rows = await desk.document_list(conn, request.path_params["case_id"])
+        async with self.pool().acquire() as conn, conn.transaction():
+            rows = await desk.documents_shown(conn, request.path_params["case_id"], agent, now)
         for row in rows:
             if row["deleted_at"] is None:
                 row["url"] = DOCUMENTS + links.sign(self.link_key, row["document_id"], expires)

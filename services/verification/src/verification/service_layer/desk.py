@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -68,12 +68,17 @@ async def queue(conn: asyncpg.Connection, now: datetime, state: str | None) -> l
     return [case_json(row, now) for row in rows]
 
 
-async def claim(pool: asyncpg.Pool, agent: Agent, now: datetime) -> dict[str, Any] | None:
-    """The oldest case waiting for an agent, now held by `agent`; None when the queue is empty."""
+async def claim(
+    pool: asyncpg.Pool, agent: Agent, now: datetime, hold: timedelta = timedelta(minutes=30)
+) -> dict[str, Any] | None:
+    """The oldest case waiting for an agent, now held by `agent`; None when the queue is empty.
+
+    A case held longer than `hold` without a decision (its agent went away) waits again."""
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
-            "SELECT case_id FROM cases WHERE state = 'pending' ORDER BY pending_since, opened_at"
-            " LIMIT 1 FOR UPDATE SKIP LOCKED"
+            "SELECT case_id FROM cases WHERE state = 'pending' OR (state = 'in_review' AND claimed_at <= $1)"
+            " ORDER BY pending_since, opened_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+            now - hold,
         )
         if row is None:
             return None
@@ -118,6 +123,15 @@ async def case_detail(conn: asyncpg.Connection, case_id: UUID, now: datetime) ->
         )
     ]
     return detail
+
+
+async def documents_shown(
+    conn: asyncpg.Connection, case_id: UUID, agent: Agent, now: datetime
+) -> list[dict[str, Any]]:
+    """The case's documents, for `agent` to open: who looked at identity documents is recorded."""
+    await get_case(conn, case_id)
+    await record(conn, case_id, agent.subject, "documents_shown", now)
+    return await document_list(conn, case_id)
 
 
 async def document_list(conn: asyncpg.Connection, case_id: UUID) -> list[dict[str, Any]]:
