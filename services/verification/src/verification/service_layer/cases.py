@@ -109,6 +109,8 @@ async def open_case(
     )
     if letter is None or letter["item_number"] != query.item_number:
         return _opened(query, settings, case_id=None, reason="unknown letter")
+    # The pickup site asks only once the recipient accepted; the desk learns of the acceptance
+    # by an event that may still be on its way, so it refuses only what it knows to be refused.
     if letter["status"] == "refused":
         return _opened(
             query, settings, case_id=None, reason="the letter was refused: there is no receipt to sign"
