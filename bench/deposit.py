@@ -5,12 +5,16 @@
 Starts a SeaweedFS of its own (`deploy/local/seaweed.py`, data in a temporary directory) and
 uses PostgreSQL at `--pg-url` (a database `lre_bench_deposit_<random>`, dropped at the end).
 
-- **project**: each deposit is the archive's own path for a `SubmitLetter` as delivered by the
-  bus: the JSON body parsed into the contract (base64 document included), every rule checked
-  (the PDF opened by pypdf), SHA-256 computed, the document put in the content bucket through
-  `S3ContentStore`, the letter and document rows, the item number and the `LetterDeposited`
-  outbox row committed in one transaction (`archive.service_layer.handlers.submit_letter`).
-  The broker hop itself is measured by `bench/bus.py`.
+- **project**: each deposit is the archive's own path for a 1 MiB document as a sender system
+  deposits it with `lre-send`: an upload granted for the letter id and the SHA-256 it declares
+  (`archive.service_layer.uploads.grant_upload`: the upload row and a presigned PUT URL to the
+  document's content key, written once), the PDF PUT to that URL with httpx, then the
+  `SubmitLetter` that references the upload, as delivered by the bus (JSON body parsed into the
+  contract), taken by `archive.service_layer.handlers.submit_letter`: every rule checked, the
+  upload read once from the store with its SHA-256 computed as it streams and checked against
+  the declared one (the PDF opened by pypdf from a spooled file), the letter and document rows,
+  the item number and the `LetterDeposited` outbox row committed in one transaction. The broker hop
+  itself is measured by `bench/bus.py`.
 - **raw**: the same PDFs put with the raw `minio` client (`put_object`), as many at once.
 
 Both use `--workers` concurrent tasks, alternately, `--rounds` rounds each, with fresh 1 MiB
@@ -44,11 +48,13 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
+import httpx
 from minio import Minio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,11 +65,12 @@ from archive.adapters.zipstream import ZipEntry, stream_zip  # noqa: E402
 from archive.bootstrap import MIGRATIONS  # noqa: E402
 from archive.domain.submission import Limits  # noqa: E402
 from archive.service_layer.handlers import submit_letter  # noqa: E402
+from archive.service_layer.uploads import UploadPolicy, grant_upload  # noqa: E402
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER  # noqa: E402
 from deploy.local.seaweed import SeaweedS3, ports_free, start_seaweed, stop_seaweed  # noqa: E402
 from lre_shared import db  # noqa: E402
 from lre_shared.bus import Transaction  # noqa: E402
-from lre_shared.messages import Document, SubmitLetter  # noqa: E402
+from lre_shared.messages import SubmitLetter  # noqa: E402
 
 MIB = 1024 * 1024
 J = TypeVar("J")
@@ -124,19 +131,9 @@ def minio_client(s3: SeaweedS3) -> Minio:
     )
 
 
-def submissions(count: int) -> list[tuple[bytes, bytes]]:
-    """(SubmitLetter JSON as the bus delivers it, its PDF) for `count` fresh letters."""
-    out = []
-    for _ in range(count):
-        pdf = pdf_of_size(MIB, secrets.token_bytes(16))
-        command = SubmitLetter(
-            correlation_id=uuid.uuid4(),
-            sender=DEMO_SENDER,
-            recipient=DEMO_RECIPIENT,
-            main_document=Document(filename="lettre.pdf", content=pdf),
-        )
-        out.append((command.to_json(), pdf))
-    return out
+def pdfs(count: int) -> list[bytes]:
+    """`count` fresh 1 MiB PDFs, each of other bytes."""
+    return [pdf_of_size(MIB, secrets.token_bytes(16)) for _ in range(count)]
 
 
 async def run_workers(jobs: list[J], workers: int, one: Callable[[J], Awaitable[None]]) -> float:
@@ -153,29 +150,56 @@ async def run_workers(jobs: list[J], workers: int, one: Callable[[J], Awaitable[
     return len(jobs) / (time.perf_counter() - started)
 
 
+class BenchClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
 async def deposit_round(
-    pool: asyncpg.Pool, store: S3ContentStore, limits: Limits, letters: int, workers: int
+    pool: asyncpg.Pool, store: S3ContentStore, http: httpx.AsyncClient, letters: int, workers: int
 ) -> float:
-    jobs = submissions(letters)
+    limits, policy, clock = Limits(), UploadPolicy(), BenchClock()
 
-    async def one(job: tuple[bytes, bytes]) -> None:
-        command = SubmitLetter.model_validate_json(job[0])
+    async def one(pdf: bytes) -> None:
+        letter_id = uuid.uuid4()
         async with pool.acquire() as conn, conn.transaction():
-            await submit_letter(command, Transaction(conn), store=store, limits=limits)
+            grant = await grant_upload(
+                conn,
+                sender_id=DEMO_SENDER.id,
+                filename="lettre.pdf",
+                size=len(pdf),
+                store=store,
+                limits=limits,
+                senders=None,
+                policy=policy,
+                clock=clock,
+                letter_id=letter_id,
+                sha256=hashlib.sha256(pdf).hexdigest(),  # as lre-send declares it
+            )
+        (await http.put(grant.url, content=pdf, headers=grant.headers)).raise_for_status()
+        body = SubmitLetter(
+            correlation_id=letter_id,
+            sender=DEMO_SENDER,
+            recipient=DEMO_RECIPIENT,
+            main_upload_id=grant.upload_id,
+        ).to_json()
+        command = SubmitLetter.model_validate_json(body)  # as the bus delivers it
+        async with pool.acquire() as conn, conn.transaction():
+            await submit_letter(
+                command, Transaction(conn), store=store, limits=limits, uploads=store, clock=clock
+            )
 
-    return await run_workers(jobs, workers, one)
+    return await run_workers(pdfs(letters), workers, one)
 
 
 async def raw_round(client: Minio, letters: int, workers: int) -> float:
-    jobs = [pdf for _, pdf in submissions(letters)]
-
     async def one(pdf: bytes) -> None:
         key = f"raw/{uuid.uuid4()}/{hashlib.sha256(pdf).hexdigest()}"
         await asyncio.to_thread(
             client.put_object, BUCKET, key, io.BytesIO(pdf), len(pdf), content_type="application/pdf"
         )
 
-    return await run_workers(jobs, workers, one)
+    return await run_workers(pdfs(letters), workers, one)
 
 
 def put_zip_documents(client: Minio, total_mib: int, workdir: Path) -> list[tuple[str, str]]:
@@ -252,21 +276,19 @@ async def main(args: argparse.Namespace) -> None:
         pool = await db.create_pool(db_url, args.workers)
         store = S3ContentStore(s3.endpoint, None, s3.access_key, s3.secret_key, "us-east-1", BUCKET)
         client = minio_client(s3)
-        # The bench configures the embedded limit: its documents are exactly 1 MiB.
-        limits = Limits(
-            document_bytes=20 * MIB, letter_bytes=50 * MIB, embedded_bytes=2 * MIB, attachments=20
-        )
-        await deposit_round(pool, store, limits, 4, args.workers)  # warm-up
+        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=args.workers))
+        await deposit_round(pool, store, http, 4, args.workers)  # warm-up
         await raw_round(client, 4, args.workers)
         project, raw = [], []
         for round_ in range(1, args.rounds + 1):
-            project.append(await deposit_round(pool, store, limits, args.letters, args.workers))
+            project.append(await deposit_round(pool, store, http, args.letters, args.workers))
             raw.append(await raw_round(client, args.letters, args.workers))
             print(
                 f"round {round_}: project {project[-1]:.1f} deposits/s"
                 f" ({project[-1]:.1f} MiB/s), raw {raw[-1]:.1f} puts/s"
             )
         ratio = statistics.median(project) / statistics.median(raw)
+        await http.aclose()
 
         entries = await asyncio.to_thread(put_zip_documents, client, args.zip_mib, workdir)
         spec = json.dumps(

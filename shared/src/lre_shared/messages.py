@@ -839,6 +839,12 @@ class RequestUpload(Message):
     size: int | None = Field(
         default=None, ge=0, description="Declared size; refused at once if over the limit."
     )
+    sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="Declared SHA-256: the upload then goes straight to the letter's content, no copy"
+        " (the deposit checks the bytes against it).",
+    )
 
 
 class UploadGranted(Reply):
@@ -851,6 +857,10 @@ class UploadGranted(Reply):
     url: str = ""
     expires_at: UtcDatetime | None = None
     max_bytes: int | None = Field(default=None, description="Largest document the archive takes.")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Headers the PUT must carry, as given (they are signed): the object is written once.",
+    )
     reason: str | None = None
 
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from archive.service_layer.handlers import content_key
+from archive.service_layer.uploads import content_key
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from lre_shared.messages import (
     Document,
@@ -30,24 +30,32 @@ pytestmark = pytest.mark.integration
 
 
 async def granted(
-    archive: ServedArchive, filename: str = "contrat.pdf", size: int | None = None
+    archive: ServedArchive,
+    filename: str = "contrat.pdf",
+    size: int | None = None,
+    letter_id: uuid.UUID | None = None,
+    sha256: str | None = None,
 ) -> UploadGranted:
-    reply = await archive.ask(
-        RequestUpload(correlation_id=uuid.uuid4(), sender_id=DEMO_SENDER.id, filename=filename, size=size),
-        UploadGranted,
+    query = RequestUpload(
+        correlation_id=letter_id or uuid.uuid4(),
+        sender_id=DEMO_SENDER.id,
+        filename=filename,
+        size=size,
+        sha256=sha256,
     )
+    reply = await archive.ask(query, UploadGranted)
     assert reply.upload_id is not None, reply.reason
     return reply
 
 
-async def put(url: str, content: bytes) -> httpx.Response:
+async def put(grant: UploadGranted, content: bytes) -> httpx.Response:
     async with httpx.AsyncClient() as client:
-        return await client.put(url, content=content)
+        return await client.put(grant.url, content=content, headers=grant.headers)
 
 
 async def upload(archive: ServedArchive, content: bytes, filename: str = "contrat.pdf") -> uuid.UUID:
     grant = await granted(archive, filename)
-    response = await put(grant.url, content)
+    response = await put(grant, content)
     assert response.status_code == 200, response.text
     assert grant.upload_id is not None
     return grant.upload_id
@@ -151,7 +159,9 @@ async def test_uploads_over_http_need_the_senders_bearer_token(
     grant = right.json()
     assert grant["max_bytes"] == DOCUMENT_LIMIT
     pdf = demo_pdf("Par HTTP " + uuid.uuid4().hex)
-    assert (await put(grant["url"], pdf)).status_code == 200
+    async with httpx.AsyncClient() as client:
+        stored = await client.put(grant["url"], content=pdf, headers=grant["headers"])
+    assert stored.status_code == 200
     event = await deposited(amqp_url, archive_events, by_reference(uuid.UUID(grant["upload_id"])))
     assert event.documents[0].sha256 == hashlib.sha256(pdf).hexdigest()
 
@@ -212,7 +222,7 @@ async def test_an_expired_grant_takes_no_put_and_deposits_nothing(
     archive.clock.move_to(now)
     assert grant.upload_id is not None
 
-    refused_put = await put(grant.url, demo_pdf("Trop tard"))
+    refused_put = await put(grant, demo_pdf("Trop tard"))
     refusal = await rejected(amqp_url, archive_events, by_reference(grant.upload_id))
 
     assert refused_put.status_code == 403
@@ -266,3 +276,56 @@ async def test_another_senders_upload_cannot_be_referenced(
 
     assert "main_upload_id" in [p.field for p in refusal.problems]
     assert any("no upload" in p.reason for p in refusal.problems)
+
+
+async def test_an_upload_declared_with_its_letter_and_hash_is_taken_where_it_was_put(
+    served_archive: ServedArchive, archive_events: Probe, amqp_url: str
+) -> None:
+    archive = served_archive
+    pdf = big_pdf(150_000)
+    digest = hashlib.sha256(pdf).hexdigest()
+    letter_id = uuid.uuid4()
+    grant = await granted(archive, "lettre.pdf", len(pdf), letter_id, digest)
+    assert (await put(grant, pdf)).status_code == 200
+    assert grant.upload_id is not None
+    command = by_reference(grant.upload_id).model_copy(update={"correlation_id": letter_id})
+
+    event = await deposited(amqp_url, archive_events, command)
+
+    assert event.documents[0].sha256 == digest
+    assert archive.keys(f"letters/{letter_id}/") == [content_key(letter_id, digest)]
+    assert archive.keys("uploads/") == []  # no copy was needed
+    assert await archive.sweep_uploads() == 0
+    archive.clock.move_to(archive.clock.now() + timedelta(hours=archive.settings.upload_keep_hours + 1))
+    assert await archive.sweep_uploads() == 0
+    assert archive.read(content_key(letter_id, digest)) == pdf
+
+
+async def test_an_upload_url_takes_one_put_never_a_second(served_archive: ServedArchive) -> None:
+    grant = await granted(served_archive)
+    first = await put(grant, demo_pdf("Premier"))
+
+    second = await put(grant, demo_pdf("Remplace"))
+    async with httpx.AsyncClient() as client:
+        unsigned = await client.put(grant.url, content=demo_pdf("Sans en-tete"))
+
+    assert first.status_code == 200
+    assert second.status_code == 412
+    assert unsigned.status_code == 403  # the header is part of the signature
+    assert served_archive.read(f"uploads/{grant.upload_id}") == demo_pdf("Premier")
+
+
+async def test_uploaded_bytes_that_do_not_match_the_declared_hash_are_refused(
+    served_archive: ServedArchive, archive_events: Probe, amqp_url: str
+) -> None:
+    letter_id = uuid.uuid4()
+    declared = hashlib.sha256(b"something else").hexdigest()
+    grant = await granted(served_archive, "lettre.pdf", None, letter_id, declared)
+    assert (await put(grant, demo_pdf("Autre chose"))).status_code == 200
+    assert grant.upload_id is not None
+    command = by_reference(grant.upload_id).model_copy(update={"correlation_id": letter_id})
+
+    refusal = await rejected(amqp_url, archive_events, command)
+
+    assert [p.field for p in refusal.problems] == ["main_upload_id"]
+    assert "not " + declared in refusal.problems[0].reason

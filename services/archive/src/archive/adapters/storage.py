@@ -24,6 +24,8 @@ from minio.objectlockconfig import DAYS, ObjectLockConfig
 from minio.sseconfig import Rule as SseRule
 from minio.sseconfig import SSEConfig
 
+from archive.adapters.presign import presign
+
 
 class IntegrityError(Exception):
     """Stored bytes no longer match the hash recorded at deposit."""
@@ -54,6 +56,9 @@ class SpooledUpload:
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
+
+
+UPLOAD_HEADERS = {"If-None-Match": "*"}  # signed into upload URLs: one PUT, never a second
 
 
 class UploadChanged(Exception):
@@ -90,6 +95,8 @@ class S3ContentStore:
     ) -> None:
         self._client = _client(endpoint, access_key, secret_key, region)
         self._public = _client(public_endpoint or endpoint, access_key, secret_key, region)
+        self._public_endpoint = public_endpoint or endpoint
+        self._credentials = (access_key, secret_key, region)
         self._bucket = bucket
 
     async def put(self, key: str, content: bytes, sha256: str) -> None:
@@ -138,9 +145,20 @@ class S3ContentStore:
 
     async def upload_url(self, key: str, expires: timedelta, issued_at: datetime) -> str:
         """A presigned PUT URL, as the sender reaches the store; valid `expires` from
-        `issued_at` (the archive's clock), after which the store refuses the PUT."""
-        return await asyncio.to_thread(
-            self._public.get_presigned_url, "PUT", self._bucket, key, expires, request_date=issued_at
+        `issued_at` (the archive's clock), after which the store refuses the PUT. The PUT must
+        carry UPLOAD_HEADERS: the object is written once, never replaced."""
+        access_key, secret_key, region = self._credentials
+        return presign(
+            "PUT",
+            self._public_endpoint,
+            self._bucket,
+            key,
+            access_key=access_key,
+            secret_key=secret_key,
+            region=region,
+            issued_at=issued_at,
+            expires=expires,
+            headers=UPLOAD_HEADERS,
         )
 
     async def spool(self, key: str, max_bytes: int) -> SpooledUpload | None:

@@ -1,7 +1,9 @@
 """The archive's HTTP routes.
 
 - `POST /uploads` (sender systems, bearer token of the sender): a presigned upload, as
-  `RequestUpload` gives on the bus. Body (JSON): `{"filename": "...", "size": 123}`.
+  `RequestUpload` gives on the bus. Body (JSON): `{"filename": "...", "size": 123,
+  "letter_id": "...", "sha256": "..."}` (all but the file name optional); answer:
+  `{"upload_id", "url", "expires_at", "max_bytes", "headers"}`, or `{"reason"}`.
 - `GET /letters/<letter id>/zip?expires=…&token=…` (the pickup site, with a link from
   `IssueZipLink`): the whole letter as one zip, streamed in constant memory; a document whose
   bytes no longer match their hash breaks the stream, so no altered zip is ever complete.
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 class UploadRequest(BaseModel):
     filename: str = Field(min_length=1, max_length=200)
     size: int | None = Field(default=None, ge=0)
+    letter_id: UUID | None = None  # with sha256: the PUT goes straight to the content key
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
 def sender_of(authorization: str, tokens: Mapping[str, str]) -> str | None:
@@ -82,9 +86,11 @@ def create_site(
                 senders=senders,
                 policy=upload_policy,
                 clock=clock,
+                letter_id=body.letter_id,
+                sha256=body.sha256,
             )
         payload = granted.model_dump(
-            mode="json", include={"upload_id", "url", "expires_at", "max_bytes", "reason"}
+            mode="json", include={"upload_id", "url", "expires_at", "max_bytes", "headers", "reason"}
         )
         return JSONResponse(payload, status_code=201 if granted.upload_id else 422)
 

@@ -21,7 +21,13 @@ from archive.domain.submission import (
     incoming_documents,
     submission_fingerprint,
 )
-from archive.service_layer.uploads import ReadUploads, closing_spools, read_uploads, take_upload
+from archive.service_layer.uploads import (
+    ReadUploads,
+    closing_spools,
+    content_key,
+    read_uploads,
+    take_upload,
+)
 from lre_shared.bus import PermanentError, Transaction
 from lre_shared.messages import (
     ContentHandedOver,
@@ -149,21 +155,22 @@ async def _deposit(
             role=incoming.role,
         )
         key = content_key(letter_id, incoming.sha256)
-        if all(key != known for _, known in stored):
-            # Stored before the row is committed: a crash leaves an orphan object under a
-            # deterministic key, which the retried message overwrites with the same bytes.
-            if incoming.content is not None:
-                await store.put(key, incoming.content, incoming.sha256)
-            elif uploads is not None and incoming.upload_id is not None:
-                await take_upload(
-                    tx.conn,
-                    incoming.upload_id,
-                    found,
-                    key=key,
-                    letter_id=letter_id,
-                    store=uploads,
-                    clock=clock,
-                )
+        first = all(key != known for _, known in stored)
+        # Stored before the row is committed: a crash leaves an orphan object under a
+        # deterministic key, which the retried message overwrites with the same bytes.
+        if incoming.content is not None and first:
+            await store.put(key, incoming.content, incoming.sha256)
+        elif uploads is not None and incoming.upload_id is not None:
+            await take_upload(
+                tx.conn,
+                incoming.upload_id,
+                found,
+                key=key,
+                letter_id=letter_id,
+                store=uploads,
+                clock=clock,
+                copy=first,
+            )
         stored.append((document, key))
 
     deposited_at = now_utc()
@@ -215,10 +222,6 @@ async def record_rejection(conn: asyncpg.Connection, rejected: LetterRejected) -
         json.dumps([p.model_dump() for p in rejected.problems]),
         rejected.occurred_at,
     )
-
-
-def content_key(letter_id: UUID, sha256: str) -> str:
-    return f"letters/{letter_id}/{sha256}"
 
 
 async def _announce_again(conn: asyncpg.Connection, body: bytes) -> None:

@@ -1,12 +1,18 @@
 """Documents uploaded before their deposit, through short-lived presigned PUT URLs.
 
 A sender asks for an upload (`RequestUpload` on the bus, or POST /uploads with its bearer
-token), PUTs the file's bytes to the URL, then deposits referencing the upload id. At the
-deposit the archive reads the object once, computing its SHA-256 as it streams and checking
-it is a readable, unencrypted PDF within the limits, and copies it inside the store to the
-content key of the letter (`letters/<letter id>/<sha256>`). The upload object itself is
-deleted by the sweeper once taken, or once `UploadPolicy.keep` has passed without a deposit:
-never inside the deposit's transaction, so a deposit retried after a crash reads it again.
+token), PUTs the file's bytes to the URL, then deposits referencing the upload id. The URL
+signs `If-None-Match: *`: the store takes one PUT and refuses any other, so the bytes cannot
+change once written. At the deposit the archive reads the object once, computing its SHA-256
+as it streams and checking it is a readable, unencrypted PDF within the limits.
+
+- A sender that declared the letter id and the SHA-256 with the upload PUTs straight to the
+  letter's content key (`letters/<letter id>/<sha256>`): the deposit checks the bytes against
+  that hash and takes the object where it is.
+- Otherwise the object is put under `uploads/<upload id>` and the deposit copies it, inside
+  the store, to its content key; the sweeper deletes the upload object once its URL expired,
+  or once `UploadPolicy.keep` has passed without a deposit: never inside the deposit's
+  transaction, so a deposit retried after a crash reads it again.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from archive.adapters.storage import SpooledUpload, UploadStore
+from archive.adapters.storage import UPLOAD_HEADERS, SpooledUpload, UploadStore
 from archive.domain.documents import check_pdf_stream
 from archive.domain.expiry import Clock
 from archive.domain.submission import Limits, UploadedDocument
@@ -53,24 +59,28 @@ async def grant_upload(
     policy: UploadPolicy,
     clock: Clock,
     letter_id: UUID | None = None,
+    sha256: str | None = None,
 ) -> UploadGranted:
-    """One upload for `sender_id`: a presigned PUT URL, or the reason there is none."""
+    """One upload for `sender_id`: a presigned PUT URL, or the reason there is none. With the
+    letter id and the SHA-256 declared, the URL is the document's content key itself."""
     correlation = letter_id or uuid4()
     reason = _refusal(sender_id.strip(), filename.strip(), size, limits, senders)
     if reason is not None:
         return UploadGranted(correlation_id=correlation, reason=reason, max_bytes=limits.document_bytes)
     upload_id, now = uuid4(), clock.now()
-    url = await store.upload_url(upload_key(upload_id), policy.url_lifetime, now)
+    key = content_key(letter_id, sha256) if letter_id and sha256 else upload_key(upload_id)
+    url = await store.upload_url(key, policy.url_lifetime, now)
     await conn.execute(
         "INSERT INTO uploads (upload_id, sender_id, filename, object_key, granted_at, url_expires_at,"
-        " usable_until) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        " usable_until, declared_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         upload_id,
         sender_id.strip(),
         filename.strip(),
-        upload_key(upload_id),
+        key,
         now,
         now + policy.url_lifetime,
         now + policy.keep,
+        sha256 if letter_id else None,
     )
     return UploadGranted(
         correlation_id=correlation,
@@ -78,7 +88,13 @@ async def grant_upload(
         url=url,
         expires_at=now + policy.url_lifetime,
         max_bytes=limits.document_bytes,
+        headers=UPLOAD_HEADERS,
     )
+
+
+def content_key(letter_id: UUID, sha256: str) -> str:
+    """Where a letter's document is kept: under its letter and its hash."""
+    return f"letters/{letter_id}/{sha256}"
 
 
 def _refusal(
@@ -114,6 +130,7 @@ async def request_upload(
         policy=policy,
         clock=clock,
         letter_id=query.correlation_id,
+        sha256=query.sha256,
     )
 
 
@@ -157,8 +174,8 @@ async def read_uploads(
             )
             continue
         row = await conn.fetchrow(
-            "SELECT filename, object_key, sender_id, letter_id, size, sha256, usable_until, url_expires_at"
-            " FROM uploads WHERE upload_id = $1 FOR UPDATE",
+            "SELECT filename, object_key, sender_id, letter_id, size, sha256, usable_until, url_expires_at,"
+            " declared_sha256 FROM uploads WHERE upload_id = $1 FOR UPDATE",
             upload_id,
         )
         if row is None or row["sender_id"] != sender_id:
@@ -233,6 +250,15 @@ async def read_uploads(
             problems = await asyncio.to_thread(
                 check_pdf_stream, field_name, spooled.file, spooled.size, limits.document_bytes
             )
+        declared = row["declared_sha256"]
+        if spooled.file is not None and declared is not None and declared != spooled.sha256:
+            problems.append(
+                Problem(
+                    field=field_name,
+                    reason=f"the uploaded bytes have SHA-256 {spooled.sha256}, not {declared} as declared:"
+                    " request a new upload with the right hash",
+                )
+            )
         found.documents[upload_id] = UploadedDocument(filename, spooled.size, spooled.sha256, tuple(problems))
 
 
@@ -250,19 +276,27 @@ async def take_upload(
     letter_id: UUID,
     store: UploadStore,
     clock: Clock,
+    copy: bool = True,
 ) -> None:
-    """Copy an accepted upload to the letter's content key and mark it taken by the letter."""
+    """Bring an accepted upload to the letter's content key (where it was put already, when its
+    letter id and hash were declared; else by a copy inside the store) and mark it taken.
+    `copy` is False when another document of the letter has the same bytes, stored already."""
     spooled = found.spooled.get(upload_id)
     if spooled is None:  # taken by this very letter already (a retried deposit)
         return
-    await store.adopt(found.keys[upload_id], key, spooled.sha256, spooled.etag)
+    in_place = found.keys[upload_id] == key
+    if copy and not in_place:
+        await store.adopt(found.keys[upload_id], key, spooled.sha256, spooled.etag)
+    now = clock.now()
     await conn.execute(
-        "UPDATE uploads SET letter_id = $2, consumed_at = $3, size = $4, sha256 = $5 WHERE upload_id = $1",
+        "UPDATE uploads SET letter_id = $2, consumed_at = $3, size = $4, sha256 = $5,"
+        " cleaned_at = CASE WHEN $6::boolean THEN $3::timestamptz END WHERE upload_id = $1",
         upload_id,
         letter_id,
-        clock.now(),
+        now,
         spooled.size,
         spooled.sha256,
+        in_place,  # the object is the document now: nothing to clean
     )
 
 
@@ -280,7 +314,14 @@ async def sweep_uploads(pool: asyncpg.Pool, *, store: UploadStore, clock: Clock,
                 batch,
             )
             for row in due:
-                await store.delete(row["object_key"])
+                # An upload put at a content key that a document of a letter holds now (the
+                # same bytes deposited another way) stays: it is that document.
+                if not await conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM documents WHERE object_key = $1"
+                    " UNION ALL SELECT 1 FROM envelopes WHERE object_key = $1)",
+                    row["object_key"],
+                ):
+                    await store.delete(row["object_key"])
             await conn.execute(
                 "UPDATE uploads SET cleaned_at = $2 WHERE upload_id = ANY($1::uuid[])",
                 [row["upload_id"] for row in due],

@@ -24,7 +24,8 @@ from archive.adapters.storage import ContentStore
 from archive.adapters.zipstream import ZipEntry
 from archive.domain.expiry import Clock
 from archive.domain.zip_link import zip_path, zip_query
-from archive.service_layer.handlers import content_key, letter_zip_entries, record_handover
+from archive.service_layer.handlers import letter_zip_entries, record_handover
+from archive.service_layer.uploads import content_key
 from lre_shared.bus import PermanentError, Transaction
 from lre_shared.messages import IssueZipLink, ProofIssued, ProofKind, ZipLinkIssued
 
