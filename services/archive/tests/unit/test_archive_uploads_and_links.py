@@ -1,0 +1,161 @@
+"""Pure parts of uploads and zip links: the deposit's view of uploaded documents, the
+presigned URL's signature, and the zip link's token."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from minio import Minio
+
+from archive.adapters.presign import presign
+from archive.domain.submission import (
+    Limits,
+    UploadedDocument,
+    check_submission,
+    incoming_documents,
+    submission_fingerprint,
+)
+from archive.domain.zip_link import check_zip_token, zip_query
+from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
+from lre_shared.messages import Document, Problem, SubmitLetter
+
+LIMITS = Limits(document_bytes=1000, letter_bytes=1500, embedded_bytes=100, attachments=2)
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def by_reference(main: uuid.UUID, *attachments: uuid.UUID) -> SubmitLetter:
+    return SubmitLetter(
+        correlation_id=uuid.uuid4(),
+        sender=DEMO_SENDER,
+        recipient=DEMO_RECIPIENT,
+        main_upload_id=main,
+        attachment_upload_ids=attachments,
+    )
+
+
+def test_a_letter_names_its_main_document_exactly_once() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        SubmitLetter(correlation_id=uuid.uuid4(), sender=DEMO_SENDER, recipient=DEMO_RECIPIENT)
+    with pytest.raises(ValueError, match="exactly one"):
+        SubmitLetter(
+            correlation_id=uuid.uuid4(),
+            sender=DEMO_SENDER,
+            recipient=DEMO_RECIPIENT,
+            main_document=Document(filename="l.pdf", content=b"%PDF-"),
+            main_upload_id=uuid.uuid4(),
+        )
+
+
+def test_an_embedded_letter_of_the_earlier_form_still_parses() -> None:
+    body = SubmitLetter(
+        correlation_id=uuid.uuid4(),
+        sender=DEMO_SENDER,
+        recipient=DEMO_RECIPIENT,
+        main_document=Document(filename="l.pdf", content=b"%PDF-"),
+    ).model_dump(mode="json", exclude={"main_upload_id", "attachment_upload_ids"})
+
+    assert SubmitLetter.model_validate(body).main_document is not None
+
+
+def test_uploaded_documents_come_after_the_embedded_ones_with_their_problems_by_field() -> None:
+    main, annex = uuid.uuid4(), uuid.uuid4()
+    command = by_reference(main, annex).model_copy(
+        update={"attachments": (Document(filename="petit.pdf", content=demo_pdf("petit")[:90]),)}
+    )
+    bad = Problem(field="attachment_upload_ids[0]", reason="the document is not a PDF")
+    uploads = {
+        main: UploadedDocument("contrat.pdf", 800, "a" * 64),
+        annex: UploadedDocument("annexe.pdf", 10, "b" * 64, (bad,)),
+    }
+
+    documents = incoming_documents(command, uploads)
+    problems = check_submission(command, documents, limits=LIMITS, senders=None)
+
+    assert [(d.field, d.filename) for d in documents] == [
+        ("main_upload_id", "contrat.pdf"),
+        ("attachments[0]", "petit.pdf"),
+        ("attachment_upload_ids[0]", "annexe.pdf"),
+    ]
+    assert bad in problems
+    assert all(p.field != "main_upload_id" for p in problems)  # over the embedded limit, yet uploaded
+
+
+def test_uploaded_and_embedded_count_together_against_the_letter_and_attachment_limits() -> None:
+    ids = [uuid.uuid4() for _ in range(4)]
+    command = by_reference(ids[0], *ids[1:])
+    uploads = {u: UploadedDocument(f"{i}.pdf", 600, f"{i}" * 64) for i, u in enumerate(ids)}
+
+    problems = check_submission(command, incoming_documents(command, uploads), limits=LIMITS, senders=None)
+
+    assert {p.field for p in problems} == {"attachments", "documents"}
+
+
+def test_a_document_is_the_same_for_the_idempotency_key_embedded_or_uploaded() -> None:
+    pdf = demo_pdf("Le meme")
+    embedded = SubmitLetter(
+        correlation_id=uuid.uuid4(),
+        sender=DEMO_SENDER,
+        recipient=DEMO_RECIPIENT,
+        main_document=Document(filename="l.pdf", content=pdf),
+    )
+    upload_id = uuid.uuid4()
+    uploaded = by_reference(upload_id)
+    found = {upload_id: UploadedDocument("l.pdf", len(pdf), hashlib.sha256(pdf).hexdigest())}
+
+    assert submission_fingerprint(embedded) == submission_fingerprint(
+        uploaded, incoming_documents(uploaded, found)
+    )
+
+
+def test_a_presigned_url_signing_the_host_alone_is_the_minio_clients_own() -> None:
+    client = Minio("127.0.0.1:8333", access_key="AK", secret_key="SK", secure=False, region="us-east-1")
+    lifetime = timedelta(minutes=5)
+    expected = client.get_presigned_url("PUT", "bucket", "uploads/x y", lifetime, request_date=NOW)
+
+    ours = presign(
+        "PUT",
+        "http://127.0.0.1:8333",
+        "bucket",
+        "uploads/x y",
+        access_key="AK",
+        secret_key="SK",
+        region="us-east-1",
+        issued_at=NOW,
+        expires=timedelta(minutes=5),
+        headers={},
+    )
+
+    assert ours == expected
+
+
+def test_an_upload_url_names_if_none_match_among_its_signed_headers() -> None:
+    url = presign(
+        "PUT",
+        "https://files.example",
+        "b",
+        "k",
+        access_key="AK",
+        secret_key="SK",
+        region="us-east-1",
+        issued_at=NOW,
+        expires=timedelta(minutes=5),
+        headers={"If-None-Match": "*"},
+    )
+
+    assert "X-Amz-SignedHeaders=host%3Bif-none-match" in url
+
+
+def test_a_zip_link_holds_until_it_expires_and_for_its_letter_only() -> None:
+    key, letter = b"k" * 32, uuid.uuid4()
+    query = dict(part.split("=", 1) for part in zip_query(key, letter, NOW + timedelta(minutes=5)).split("&"))
+
+    assert check_zip_token(key, letter, query["expires"], query["token"], NOW) is None
+    assert check_zip_token(key, letter, query["expires"], query["token"], NOW + timedelta(minutes=5))
+    assert check_zip_token(key, uuid.uuid4(), query["expires"], query["token"], NOW) == "invalid link"
+    assert check_zip_token(b"other" * 8, letter, query["expires"], query["token"], NOW) == "invalid link"
+    later = str(int(query["expires"]) + 60)
+    assert check_zip_token(key, letter, later, query["token"], NOW) == "invalid link"
+    assert check_zip_token(key, letter, "soon", query["token"], NOW) == "malformed link"
