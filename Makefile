@@ -8,7 +8,7 @@ AXE := tests/browser/tools/axe
 # The browser tests drive the system's Chromium (/usr/bin/chromium); Playwright never downloads one.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: setup test-tools run stop test test-fast lint fmt typecheck bench bench-deposit bench-sign bench-notify docs
+.PHONY: setup test-tools run stop test test-fast lint fmt typecheck bench bench-deposit bench-sign bench-notify bench-pickup docs
 
 setup:  ## install uv if missing, then the locked environment
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -52,6 +52,9 @@ bench-sign: setup  ## sealing through the signer against a naive pyHanko loop
 
 bench-notify: setup test-tools  ## notices through the notifier against a plain aiosmtplib loop
 	$(UV) run python bench/notify.py
+
+bench-pickup: setup  ## 100 concurrent visitors through the pickup site's item-number and identity steps
+	$(UV) run python bench/pickup.py
 
 docs: setup  ## message schemas, AsyncAPI, OpenAPI, the settings tables of OPERATIONS.md
 	$(UV) run python -m docs.generate

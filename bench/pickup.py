@@ -1,0 +1,286 @@
+"""The pickup site under 100 concurrent recipients: item number and identity steps.
+
+    uv run python bench/pickup.py [--clients 100] [--passes 3] [--runs 3]   # or: make bench-pickup
+
+Starts the pickup service as its own process (`python -m pickup.main`, as in production:
+one uvicorn process, plain HTTP, JSON logs to a file), on a RabbitMQ virtual host of its
+own and a PostgreSQL database `lre_bench_pickup_<random>_pickup` (both removed at the
+end). `--clients` letters are deposited by publishing `LetterDeposited` on the bus, as the
+archive does; the service's own handler stores them (its `SendNotice` goes to the virtual
+host's unrouted queue: no notifier runs).
+
+Each run, every client (an `httpx.AsyncClient` with its own cookie jar and connections)
+walks its own letter `--passes` times, each pass a new visitor (fresh cookies):
+
+    GET /  →  POST / (item number, CSRF token)  →  GET /identite  →  POST /identite
+
+and every answer is checked (200, or the 303 to the next step). All clients start
+together; the latency of each request is taken on the client, from sending to the last
+byte. A run's rate is its requests over its wall time. The figures printed are per run,
+then the medians of the runs; the last line is
+`RESULT pickup_rps=<median rate> pickup_p99_ms=<median p99>`. Goal: p99 ≤ 100 ms.
+
+The clients share the machine with the service: on a small machine their own CPU is part
+of the figure (printed as client CPU per request). `--profile FILE` runs the service under
+cProfile and writes its stats to FILE when the service stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import resource
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from deploy.local import platform  # noqa: E402
+from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER  # noqa: E402
+from lre_shared.messages import LetterDeposited, StoredDocument, now_utc  # noqa: E402
+from tests.support import infra  # noqa: E402
+from tests.support.bus import publish  # noqa: E402
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+IDENTITY = {
+    "company": "societe exemple SAS",
+    "last_name": "MARTIN",
+    "first_name": "camille",
+    "address": "12 av. de l'Opera",
+    "postcode": "75001",
+    "city": "PARIS",
+}
+
+
+@dataclass
+class Run:
+    latencies_ms: list[float] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    client_cpu_seconds: float = 0.0
+    service_cpu_seconds: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies_ms) / self.wall_seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = CSRF.search(page.text)
+    if not found:
+        raise RuntimeError(f"no CSRF token in the answer to {page.request.url} ({page.status_code})")
+    return found.group(1)
+
+
+def expect(page: httpx.Response, status: int, location: str | None = None) -> httpx.Response:
+    if page.status_code != status or (location and page.headers.get("location") != location):
+        raise RuntimeError(
+            f"{page.request.method} {page.request.url.path}: {page.status_code} "
+            f"{page.headers.get('location', '')}, expected {status} {location or ''}\n{page.text[:500]}"
+        )
+    return page
+
+
+async def timed(latencies: list[float], request: Awaitable[httpx.Response]) -> httpx.Response:
+    started = time.perf_counter()
+    page = await request
+    latencies.append((time.perf_counter() - started) * 1000)
+    return page
+
+
+async def visitor(base_url: str, item_number: str, passes: int, latencies: list[float]) -> None:
+    # One client (its own connection pool and cookie jar) per visitor; each pass starts with
+    # no cookies, as a new visitor would.
+    async with httpx.AsyncClient(
+        base_url=base_url, follow_redirects=False, timeout=60.0, trust_env=False
+    ) as site:
+        for _ in range(passes):
+            site.cookies.clear()
+            page = expect(await timed(latencies, site.get("/")), 200)
+            form = {"csrf_token": csrf_of(page), "item_number": item_number}
+            expect(await timed(latencies, site.post("/", data=form)), 303, "/identite")
+            page = expect(await timed(latencies, site.get("/identite")), 200)
+            form = {"csrf_token": csrf_of(page), **IDENTITY}
+            expect(await timed(latencies, site.post("/identite", data=form)), 303, "/decision")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def one_run(base_url: str, item_numbers: list[str], passes: int, service_pid: int) -> Run:
+    run = Run()
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    service_cpu = cpu_seconds(service_pid)
+    started = time.perf_counter()
+    await asyncio.gather(*(visitor(base_url, n, passes, run.latencies_ms) for n in item_numbers))
+    run.wall_seconds = time.perf_counter() - started
+    run.service_cpu_seconds = cpu_seconds(service_pid) - service_cpu
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    run.client_cpu_seconds = (after.ru_utime + after.ru_stime) - (cpu.ru_utime + cpu.ru_stime)
+    return run
+
+
+def letters(count: int) -> list[LetterDeposited]:
+    base = secrets.randbelow(10**11)
+    return [
+        LetterDeposited(
+            correlation_id=uuid.uuid4(),
+            item_number=f"{(base + i) % 10**12:012d}",
+            sender=DEMO_SENDER,
+            recipient=DEMO_RECIPIENT.model_copy(update={"email": f"bench-{i}@exemple.example"}),
+            documents=(
+                StoredDocument(document_id=uuid.uuid4(), filename="lettre.pdf", size=1024, sha256="0" * 64),
+            ),
+            verification_policy="default",
+            deposited_at=now_utc(),
+        )
+        for i in range(count)
+    ]
+
+
+async def seed(amqp_url: str, database_url: str, deposited: list[LetterDeposited]) -> None:
+    """Publish the deposits as the archive would; wait until the service has stored them all."""
+    await publish(amqp_url, *deposited)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        conn = await asyncpg.connect(database_url)
+        try:
+            stored: int = await conn.fetchval("SELECT count(*) FROM letters")
+        finally:
+            await conn.close()
+        if stored >= len(deposited):
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"only {stored} of {len(deposited)} letters stored after 120 s")
+
+
+@dataclass(frozen=True)
+class Service:
+    base_url: str
+    database_url: str
+    pid: int
+
+
+@contextmanager
+def pickup_service(amqp_url: str, pg_url: str, logs: Path, profile: Path | None) -> Iterator[Service]:
+    """The pickup service as a process, on a database of its own."""
+    prefix = f"lre_bench_pickup_{secrets.token_hex(4)}"
+    config = platform.PlatformConfig(
+        infra=platform.Infrastructure(
+            amqp_url=amqp_url,
+            postgres_url=pg_url,
+            # The pickup service uses none of these.
+            s3_endpoint="http://127.0.0.1:1",
+            s3_access_key="unused",
+            s3_secret_key="unused",
+            smtp_host="127.0.0.1",
+            smtp_port=1,
+        ),
+        database_prefix=prefix,
+        ports=platform.default_ports(infra.free_port_block(5, 23000, 32000)),
+        session_secret=secrets.token_urlsafe(48),
+    )
+    process = start(config, logs / "pickup.log", profile)
+    try:
+        platform.wait_ready(config.ports["pickup"], process, log_path=logs / "pickup.log")
+        yield Service(
+            base_url=config.pickup_url.rstrip("/"),
+            database_url=platform.service_environment(config, "pickup")["PICKUP_DATABASE_URL"],
+            pid=process.pid,
+        )
+    finally:
+        platform.stop_process(process.pid)
+        asyncio.run(infra.drop_databases(pg_url, prefix))
+
+
+def start(config: platform.PlatformConfig, log: Path, profile: Path | None) -> subprocess.Popen[bytes]:
+    if profile is None:
+        return platform.start_service(config, "pickup", log)
+    # The same service with the same settings, under cProfile; stats written once it stops.
+    env = dict(os.environ) | platform.service_environment(config, "pickup")
+    code = (
+        # uvicorn raises SIGTERM again once shut down; here the process must live on to write.
+        "import cProfile, signal, pickup.main as m; signal.raise_signal = lambda s: None\n"
+        "p = cProfile.Profile(); p.enable()\n"
+        f"try: m.run()\nfinally: p.disable(); p.dump_stats({str(profile)!r})"
+    )
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def report(name: str, run: Run) -> None:
+    print(
+        f"{name}: {len(run.latencies_ms)} requests in {run.wall_seconds:.2f} s = {run.rps:6.0f} req/s;"
+        f" latency ms p50 {run.percentile(50):.1f}  p90 {run.percentile(90):.1f}"
+        f"  p99 {run.percentile(99):.1f}  max {max(run.latencies_ms):.1f};"
+        f" CPU ms/request: service {run.service_cpu_seconds / len(run.latencies_ms) * 1000:.2f},"
+        f" clients {run.client_cpu_seconds / len(run.latencies_ms) * 1000:.2f}",
+        flush=True,
+    )
+
+
+async def drive(service: Service, item_numbers: list[str], options: argparse.Namespace) -> list[Run]:
+    # One pass of warm-up (connections, template cache, prepared statements), not counted.
+    await one_run(service.base_url, item_numbers, 1, service.pid)
+    runs = []
+    for index in range(options.runs):
+        run = await one_run(service.base_url, item_numbers, options.passes, service.pid)
+        report(f"run {index + 1}", run)
+        runs.append(run)
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--clients", type=int, default=100, help="concurrent visitors, one letter each")
+    parser.add_argument("--passes", type=int, default=3, help="journeys per visitor per run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--profile", type=Path, help="run the service under cProfile, stats to this file")
+    options = parser.parse_args()
+
+    deposited = letters(options.clients)
+    with (
+        tempfile.TemporaryDirectory(prefix="lre-bench-pickup-") as logs,
+        infra.rabbitmq_url() as amqp_url,
+        pickup_service(amqp_url, options.pg_url, Path(logs), options.profile) as service,
+    ):
+        asyncio.run(seed(amqp_url, service.database_url, deposited))
+        print(f"{len(deposited)} letters stored; {options.clients} clients, {options.passes} passes a run")
+        runs = asyncio.run(drive(service, [d.item_number for d in deposited], options))
+
+    rps = statistics.median(r.rps for r in runs)
+    p99 = statistics.median(r.percentile(99) for r in runs)
+    print(f"median of {len(runs)} runs: {rps:.0f} req/s, p99 {p99:.1f} ms (goal: p99 <= 100 ms)")
+    print(f"RESULT pickup_rps={rps:.0f} pickup_p99_ms={p99:.1f}")
+
+
+if __name__ == "__main__":
+    main()
