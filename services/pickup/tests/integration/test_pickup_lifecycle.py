@@ -15,6 +15,7 @@ import pytest
 from deploy.local.demo import DEMO_RECIPIENT
 from lre_shared.messages import (
     LetterAccepted,
+    LetterRefused,
     NoticeChannel,
     NoticeFailed,
     SendNotice,
@@ -31,6 +32,7 @@ from services.pickup.tests.integration.recipients import (
     csrf,
     deposit,
     deposited,
+    identified,
     notice_sent,
     record_notice,
     secret_sender,
@@ -387,3 +389,24 @@ async def test_parallel_wrong_identities_cannot_test_more_guesses_than_the_attem
     evaluated = [a for a in answers if a.status_code == 422]
     assert failures <= pickup.settings.max_identity_attempts
     assert len(evaluated) < pickup.settings.max_identity_attempts
+
+
+async def test_a_decision_taken_meanwhile_in_another_browser_gives_the_already_decided_page(
+    pickup: Pickup, probe: Probe, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+    async with pickup.browser() as first, pickup.browser("192.0.2.10") as second:
+        first_page = await identified(first, event.item_number)
+        second_page = await identified(second, event.item_number)
+        refused = await first.post("/decision", data={"csrf_token": csrf(first_page), "decision": "refuser"})
+        late = await second.post("/decision", data={"csrf_token": csrf(second_page), "decision": "accepter"})
+
+    assert refused.status_code == 200
+    assert "<h1>Courrier refusé</h1>" in refused.text
+    assert late.status_code == 409
+    assert "<h1>Courrier déjà traité</h1>" in late.text
+    assert "Ce courrier a déjà été refusé." in late.text
+    assert event.sender.name not in late.text
+    await probe.wait_for(LetterRefused.routing_key, event.correlation_id)
+    await asyncio.sleep(0.5)
+    assert not probe.of(LetterAccepted.routing_key, event.correlation_id)
