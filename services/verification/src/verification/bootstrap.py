@@ -112,7 +112,12 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
     api = DeskApi(pool, vault, verifier, settings, clock, derive_key(document_key, b"links"))
     sweeper = PeriodicTask(
         "identity document sweeper",
-        retention.sweeper(vault, timedelta(days=settings.document_retention_days), clock),
+        retention.sweeper(
+            vault,
+            timedelta(days=settings.document_retention_days),
+            timedelta(days=settings.document_longest_days),
+            clock,
+        ),
         settings.document_sweep_seconds,
     )
     smtp = None

@@ -32,6 +32,9 @@ class VerificationSettings(ServiceSettings):
     document_retention_days: float = Field(
         default=7, ge=0, description="Identity documents are deleted this long after the decision."
     )
+    document_longest_days: float = Field(
+        default=30, gt=0, description="Documents of a case never decided are deleted this long after arrival."
+    )
     document_sweep_seconds: float = Field(default=300, gt=0, description="How often the sweeper runs.")
     document_key: SecretStr = Field(
         min_length=32,

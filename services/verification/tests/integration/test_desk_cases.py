@@ -337,6 +337,25 @@ async def test_documents_are_deleted_after_the_retention_delay_while_the_decisio
     assert [e["action"] for e in audit.json()["events"]][-2:] == ["document_deleted", "documents_shown"]
 
 
+async def test_documents_of_a_case_never_decided_are_deleted_after_the_longest_delay(
+    desk: Any, files: Any
+) -> None:
+    from verification.service_layer.retention import sweep
+
+    _, case_id = await case_with_document(desk, files)
+    [key] = await desk.pool.fetch("SELECT object_key FROM documents WHERE case_id = $1", case_id)
+    limits = {"retention": timedelta(days=7), "longest": timedelta(days=30)}
+
+    desk.clock.advance(timedelta(days=29))
+    early = await sweep(desk.pool, desk.desk.vault, now=desk.clock(), **limits)
+    desk.clock.advance(timedelta(days=2))
+    late = await sweep(desk.pool, desk.desk.vault, now=desk.clock(), **limits)
+
+    assert (early, late) == (0, 1)
+    assert not await desk.desk.vault.exists(key["object_key"])
+    assert await desk.pool.fetchval("SELECT state FROM cases WHERE case_id = $1", case_id) == "pending"
+
+
 async def test_the_api_describes_itself_in_openapi(desk: Any) -> None:
     response = await desk.http.get("/desk/api/openapi.json", headers=desk.auth())
 

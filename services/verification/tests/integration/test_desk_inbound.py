@@ -274,6 +274,24 @@ async def test_an_email_whose_every_attachment_is_refused_is_bounced_with_the_ru
     assert await documents_of(desk, case.case_id) == []
 
 
+async def test_mail_is_deferred_not_lost_when_the_store_is_away(
+    desk: Any, files: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, case = await open_case(desk, DocumentChannel.email)
+
+    async def store_away(key: str, content: bytes) -> None:
+        raise ConnectionRefusedError("S3 unreachable")
+
+    monkeypatch.setattr(desk.desk.vault, "put", store_away)
+
+    with pytest.raises(aiosmtplib.SMTPDataError) as deferred:
+        await send(desk, mail(case.reference, "ci-joint", ("cni.pdf", files.pdf, "application/pdf")))
+
+    assert deferred.value.code == 451  # temporary: the sender's server tries again
+    assert await documents_of(desk, case.case_id) == []
+    assert await desk.pool.fetchval("SELECT count(*) FROM triage") == 0
+
+
 async def test_mail_for_any_other_address_is_not_taken(desk: Any, files: Any) -> None:
     message = mail("x", "y", ("a.png", files.png, "image/png"))
     message.replace_header("To", "someone@elsewhere.example")

@@ -85,9 +85,15 @@ class InboundMailHandler:
         raw = envelope.original_content or envelope.content
         data = raw if isinstance(raw, bytes) else str(raw).encode()
         message = parse(data, str(envelope.mail_from or ""), self._fax_senders)
-        outcome = await receive(
-            self._pool(), self._vault, message, max_bytes=self._max_bytes, now=self._clock()
-        )
+        try:
+            outcome = await receive(
+                self._pool(), self._vault, message, max_bytes=self._max_bytes, now=self._clock()
+            )
+        except Exception:
+            # The store or the database is away: the sender's server keeps the mail and tries
+            # again (a temporary answer), rather than bouncing documents we could have taken.
+            log.exception("inbound %s not filed; the sender is asked to try again", message.channel)
+            return "451 4.3.0 temporary failure, please try again later"
         log.info(
             "inbound %s filed",
             message.channel,

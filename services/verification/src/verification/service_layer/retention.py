@@ -1,6 +1,7 @@
 """Identity documents are personal data kept no longer than needed (DESIGN §6; GDPR art.
 5(1)(e)): each is deleted from the store a configurable time (7 days by default) after its
-case's final decision, and an unmatched one that long after it arrived. The row stays,
+case's final decision, an unmatched one that long after it arrived, and any one after
+a longer bound (30 days by default) when its case was never decided. The row stays,
 marked deleted, with its hash; the decision, the checklist and the audit trail stay too.
 """
 
@@ -18,17 +19,27 @@ from verification.service_layer.cases import record
 log = logging.getLogger(__name__)
 
 
-async def sweep(pool: asyncpg.Pool, vault: DocumentVault, *, retention: timedelta, now: datetime) -> int:
-    """Delete every document past its retention; returns how many. Safe to run twice."""
-    cutoff = now - retention
+async def sweep(
+    pool: asyncpg.Pool,
+    vault: DocumentVault,
+    *,
+    retention: timedelta,
+    longest: timedelta = timedelta(days=30),
+    now: datetime,
+) -> int:
+    """Delete every document past its retention; returns how many. Safe to run twice.
+
+    `longest` bounds what a case never decided (the recipient gave up) keeps."""
     rows = await pool.fetch(
         "SELECT d.document_id, d.case_id, d.object_key FROM documents d"
         " LEFT JOIN cases c ON c.case_id = d.case_id"
         " WHERE d.deleted_at IS NULL AND ("
         "   (c.state IN ('approved', 'rejected') AND c.decided_at <= $1)"
-        "   OR (d.case_id IS NULL AND d.received_at <= $1))"
+        "   OR (d.case_id IS NULL AND d.received_at <= $1)"
+        "   OR d.received_at <= $2)"
         " LIMIT 1000",
-        cutoff,
+        now - retention,
+        now - longest,
     )
     for row in rows:
         # The object first: a crash in between leaves a row to sweep again, never an object
@@ -48,9 +59,9 @@ async def sweep(pool: asyncpg.Pool, vault: DocumentVault, *, retention: timedelt
 
 
 def sweeper(
-    vault: DocumentVault, retention: timedelta, clock: Callable[[], datetime]
+    vault: DocumentVault, retention: timedelta, longest: timedelta, clock: Callable[[], datetime]
 ) -> Callable[[asyncpg.Pool], Awaitable[int]]:
     async def run(pool: asyncpg.Pool) -> int:
-        return await sweep(pool, vault, retention=retention, now=clock())
+        return await sweep(pool, vault, retention=retention, longest=longest, now=clock())
 
     return run
