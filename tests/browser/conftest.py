@@ -59,10 +59,22 @@ def _browser_tools() -> None:
 
 @pytest.fixture(scope="module")
 def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPlatform:
-    """The five services; the signer trusts the test PKI's root for signed receipts."""
-    trust = {"SIGNER_RECEIPT_TRUST_ROOT_FILES": json.dumps([str(test_pki.root_file)])}
+    """The five services; the signer seals with the test PKI and trusts its root for signed
+    receipts."""
+    root = json.dumps([str(test_pki.root_file)])
+    settings = {
+        "SIGNER_RECEIPT_TRUST_ROOT_FILES": root,
+        # Sealed evidence and proofs, the envelope pli_<number>.pdf of the zip among them.
+        "SIGNER_SEAL_KEY_FILE": str(test_pki.key_file("seal")),
+        "SIGNER_SEAL_CERT_FILE": str(test_pki.cert_file("seal")),
+        "SIGNER_SEAL_CHAIN_FILES": json.dumps([str(p) for p in test_pki.chain_files]),
+        "SIGNER_SEAL_ROOT_FILES": root,
+        "SIGNER_TSA_URL": test_pki.tsa_url,
+        # The waiting page of the one-time-code path asks for news this often.
+        "PICKUP_WAITING_REFRESH_SECONDS": "5",
+    }
     for service in platform.SERVICES:
-        services.start(service, trust, wait=False)
+        services.start(service, settings, wait=False)
     for service in platform.SERVICES:
         platform.wait_ready(
             services.config.ports[service], services.processes[service], log_path=services.log_path(service)

@@ -1,9 +1,12 @@
 """What a recipient does outside the browser: sign the acknowledgement of receipt with a
-personal certificate (PAdES, as a desktop PDF signer would), open a downloaded zip."""
+personal certificate (PAdES, as a desktop PDF signer would), open a downloaded zip, photograph
+an identity card."""
 
 from __future__ import annotations
 
+import struct
 import zipfile
+import zlib
 from io import BytesIO
 from pathlib import Path
 
@@ -43,3 +46,21 @@ def zip_members(path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as archive:
         assert archive.testzip() is None, "a member of the zip is corrupt"
         return {name: archive.read(name) for name in archive.namelist()}
+
+
+def identity_card_png() -> bytes:
+    """A small, valid PNG standing for the photo of an identity card."""
+    width, height = 40, 25
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + bytes([30, 60, 140]) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )

@@ -1,31 +1,41 @@
 """The recipient's journey on the pickup site, in real headless Chromium, against the five
 running services: the notice read from the SMTP server, the item number typed, the
-identity (once wrong, then right), the decision, and what follows it."""
+identity (once wrong, then right), the decision, the acknowledgement of receipt signed with a
+personal certificate or with a one-time code (identity checked at the verification desk),
+the downloads; and the refusal, by keyboard only."""
 
 from __future__ import annotations
 
-import pytest
-from playwright.async_api import FilePayload, Locator, Page, expect
+import asyncio
+import re
 
-from tests.browser.conftest import Deposit, Visitor, notice_text
+import asyncpg
+import pytest
+from playwright.async_api import Download, FilePayload, Locator, Page, expect
+
+from tests.browser.conftest import Deposit, Letter, Visitor, notice_text
+from tests.browser.desk import approve_next_case
 from tests.browser.harness import Walk
-from tests.browser.recipient_tools import sign_with_certificate
+from tests.browser.recipient_tools import identity_card_png, sign_with_certificate, zip_members
 from tests.browser.steps import (
     at,
     enter_identity,
     enter_item_number,
     field_error,
+    identify,
     open_site,
     typed_identity,
     wrong_identity,
 )
+from tests.support.fixtures import SmtpServer
 from tests.support.pki import TestPki
+from tests.support.running import RunningPlatform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
-async def test_recipient_accepts_signs_with_a_certificate_and_downloads_every_file(
-    deposit: Deposit, visitor: Visitor, test_pki: TestPki
+async def test_recipient_accepts_signs_with_a_certificate_and_downloads_every_file_and_the_zip(
+    deposit: Deposit, visitor: Visitor, test_pki: TestPki, platform_running: RunningPlatform
 ) -> None:
     letter = await deposit(attachments=1)
     # CPCE R.53-3: the notice never names the sender.
@@ -49,10 +59,7 @@ async def test_recipient_accepts_signs_with_a_certificate_and_downloads_every_fi
     await walk.see("decision")
     await expect(page.get_by_text(letter.item_number)).to_be_visible()
     assert letter.sender.name not in await page.content()
-
-    await page.get_by_role("button", name="Accepter").click()
-    await expect(page).to_have_url(at("/signature"))
-    await walk.see("signature method")
+    await accept(walk)
 
     await page.get_by_role("link", name="Signer avec mon certificat").click()
     await expect(page).to_have_url(at("/signature/certificat"))
@@ -67,13 +74,52 @@ async def test_recipient_accepts_signs_with_a_certificate_and_downloads_every_fi
 
     await upload_receipt(page, await sign_with_certificate(test_pki, "recipient", receipt))
     await expect(page).to_have_url(at("/courrier"))
-    await walk.see("letter")
-    # The sender appears only now that the letter is accepted.
-    await expect(page.get_by_text(letter.sender.name)).to_be_visible()
-    await expect(page.get_by_text("Temps restant pour télécharger")).to_be_visible()
+    await download_everything(walk, letter, platform_running)
 
-    for filename, content in letter.documents.items():
-        assert await downloaded(page, page.get_by_role("link", name=filename, exact=True)) == content
+
+async def test_recipient_signs_with_a_one_time_code_once_the_desk_has_checked_their_identity(
+    deposit: Deposit, visitor: Visitor, platform_running: RunningPlatform, smtp: SmtpServer
+) -> None:
+    letter = await deposit()
+    walk = await visitor("")
+    page = await identify(walk, letter.item_number, letter.recipient)
+    await accept(walk)
+
+    await page.get_by_role("link", name="Demander un code").click()
+    await expect(page).to_have_url(at("/signature/code"))
+    await walk.see("code request")
+    await page.get_by_label(re.compile("Comment transmettez-vous")).select_option("upload")
+    await page.get_by_label(re.compile("Comment souhaitez-vous recevoir")).select_option("email")
+    await page.get_by_role("button", name="OK").click()
+
+    await expect(page).to_have_url(at("/signature/code/justificatifs"))
+    await walk.see("identity document")
+    await page.get_by_label("Justificatif d'identité").set_input_files(
+        FilePayload(name="carte-identite.png", mimeType="image/png", buffer=identity_card_png())
+    )
+    await expect(page.get_by_role("img", name="carte-identite.png")).to_be_visible()  # the preview
+    await walk.see("identity document, preview")
+    await page.get_by_role("button", name="Envoyer le justificatif").click()
+    await expect(page).to_have_url(at("/signature/code/attente"))
+    await walk.see("waiting for the desk")
+
+    await approve_next_case(platform_running, letter.item_number)
+    # The waiting page notices the decision by itself and moves on to the code entry.
+    await expect(page).to_have_url(at("/signature/code/saisie"), timeout=30_000)
+    await walk.see("code entry")
+    code = await code_sent_to(smtp, letter.recipient.email)
+
+    await page.get_by_label("Code de signature").fill(
+        "0" * len(code) if code != "0" * len(code) else "1" * len(code)
+    )
+    await page.get_by_role("button", name="Signer", exact=True).click()
+    await walk.see("code entry, wrong code")
+    assert "n'est pas le bon" in await field_error(page, "Code de signature")
+
+    await page.get_by_label("Code de signature").fill(code)
+    await page.get_by_role("button", name="Signer", exact=True).click()
+    await expect(page).to_have_url(at("/courrier"))
+    await download_everything(walk, letter, platform_running)
 
 
 async def test_recipient_refuses_the_letter_using_only_the_keyboard(
@@ -119,11 +165,75 @@ async def tab_to(walk: Walk, element_id: str, presses: int = 10) -> None:
     raise AssertionError(f"#{element_id} cannot be reached with the Tab key")
 
 
+async def accept(walk: Walk) -> None:
+    await walk.page.get_by_role("button", name="Accepter").click()
+    await expect(walk.page).to_have_url(at("/signature"))
+    await walk.see("signature method")
+
+
+async def download_everything(walk: Walk, letter: Letter, platform: RunningPlatform) -> None:
+    """On the letter page: the sender shown at last, each document and the zip downloaded."""
+    page = walk.page
+    await walk.see("letter")
+    # CPCE R.53-3: the sender appears only now that the letter is accepted.
+    await expect(page.get_by_text(letter.sender.name)).to_be_visible()
+    await expect(page.get_by_text("Temps restant pour télécharger")).to_be_visible()
+
+    for filename, content in letter.documents.items():
+        assert await downloaded(page, page.get_by_role("link", name=filename, exact=True)) == content
+
+    # The envelope reaches the archive from the signer through the bus; the zip holds the
+    # latest one the archive has.
+    await envelope_kept(platform, letter)
+    whole = await download_of(page, page.get_by_role("link", name="Enregistrer tous les documents"))
+    assert whole.suggested_filename == f"pli_{letter.item_number}.zip"
+    members = zip_members(await whole.path())
+    for filename, content in letter.documents.items():
+        assert members.pop(filename) == content
+    envelope = members.pop(f"pli_{letter.item_number}.pdf")
+    assert envelope.startswith(b"%PDF-")
+    assert not members, f"unexpected files in the zip: {sorted(members)}"
+
+
+async def envelope_kept(platform: RunningPlatform, letter: Letter) -> None:
+    archive = await asyncpg.connect(platform.database_url("archive"))
+    try:
+        for _ in range(150):
+            if await archive.fetchval("SELECT 1 FROM envelopes WHERE letter_id = $1", letter.letter_id):
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await archive.close()
+    raise AssertionError(f"no envelope proof of letter {letter.letter_id} reached the archive")
+
+
+async def download_of(page: Page, link: Locator) -> Download:
+    """Click a download link until the download completes: the archive learns of the
+    signature from the bus a moment after the site, and until then the site asks to retry."""
+    for _ in range(50):
+        async with page.expect_download() as download_info:
+            await link.click()
+        download = await download_info.value
+        if await download.failure() is None:
+            return download
+        await asyncio.sleep(0.2)
+    raise AssertionError(
+        f"the download of {await link.inner_text()} kept failing: {await download.failure()}"
+    )
+
+
 async def downloaded(page: Page, link: Locator) -> bytes:
-    async with page.expect_download() as download_info:
-        await link.click()
-    download = await download_info.value
-    return (await download.path()).read_bytes()
+    return (await (await download_of(page, link)).path()).read_bytes()
+
+
+async def code_sent_to(smtp: SmtpServer, address: str) -> str:
+    """The one-time code in the email the notifier sent to `address`."""
+    mail = await smtp.store.wait_for_async(
+        lambda m: m["To"] == address and "code de signature" in str(m["Subject"]), timeout=60
+    )
+    found = re.search(r"Votre code de signature : (\d{6,8})", notice_text(mail))
+    assert found, notice_text(mail)
+    return found.group(1)
 
 
 async def upload_receipt(page: Page, pdf: bytes) -> None:
