@@ -8,13 +8,14 @@ uses PostgreSQL at `--pg-url` (a database `lre_bench_deposit_<random>`, dropped 
 - **project**: each deposit is the archive's own path for a 1 MiB document as a sender system
   deposits it with `lre-send`: an upload granted for the letter id and the SHA-256 it declares
   (`archive.service_layer.uploads.grant_upload`: the upload row and a presigned PUT URL to the
-  document's content key, written once), the PDF PUT to that URL with httpx, then the
+  document's content key, written once), the PDF PUT to that URL (urllib3 in a worker thread,
+  the HTTP client the raw side's minio uses), then the
   `SubmitLetter` that references the upload, as delivered by the bus (JSON body parsed into the
   contract), taken by `archive.service_layer.handlers.submit_letter`: every rule checked, the
   upload read once from the store with its SHA-256 computed as it streams and checked against
   the declared one (the PDF opened by pypdf from a spooled file), the letter and document rows,
-  the item number and the `LetterDeposited` outbox row committed in one transaction. The broker hop
-  itself is measured by `bench/bus.py`.
+  the item number and the `LetterDeposited` outbox row committed in one transaction. The
+  broker hop itself is measured by `bench/bus.py`.
 - **raw**: the same PDFs put with the raw `minio` client (`put_object`), as many at once.
 
 Both use `--workers` concurrent tasks, alternately, `--rounds` rounds each, with fresh 1 MiB
@@ -54,7 +55,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
-import httpx
+import urllib3
 from minio import Minio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,7 +157,7 @@ class BenchClock:
 
 
 async def deposit_round(
-    pool: asyncpg.Pool, store: S3ContentStore, http: httpx.AsyncClient, letters: int, workers: int
+    pool: asyncpg.Pool, store: S3ContentStore, http: urllib3.PoolManager, letters: int, workers: int
 ) -> float:
     limits, policy, clock = Limits(), UploadPolicy(), BenchClock()
 
@@ -176,7 +177,12 @@ async def deposit_round(
                 letter_id=letter_id,
                 sha256=hashlib.sha256(pdf).hexdigest(),  # as lre-send declares it
             )
-        (await http.put(grant.url, content=pdf, headers=grant.headers)).raise_for_status()
+        # The sender's PUT, with urllib3 in a worker thread as the raw minio client does it.
+        response = await asyncio.to_thread(
+            http.request, "PUT", grant.url, body=pdf, headers=grant.headers, retries=False
+        )
+        if response.status != 200:
+            raise RuntimeError(f"upload refused: {response.status}")
         body = SubmitLetter(
             correlation_id=letter_id,
             sender=DEMO_SENDER,
@@ -276,7 +282,7 @@ async def main(args: argparse.Namespace) -> None:
         pool = await db.create_pool(db_url, args.workers)
         store = S3ContentStore(s3.endpoint, None, s3.access_key, s3.secret_key, "us-east-1", BUCKET)
         client = minio_client(s3)
-        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=args.workers))
+        http = urllib3.PoolManager(maxsize=args.workers)
         await deposit_round(pool, store, http, 4, args.workers)  # warm-up
         await raw_round(client, 4, args.workers)
         project, raw = [], []
@@ -288,7 +294,7 @@ async def main(args: argparse.Namespace) -> None:
                 f" ({project[-1]:.1f} MiB/s), raw {raw[-1]:.1f} puts/s"
             )
         ratio = statistics.median(project) / statistics.median(raw)
-        await http.aclose()
+        http.clear()
 
         entries = await asyncio.to_thread(put_zip_documents, client, args.zip_mib, workdir)
         spec = json.dumps(
