@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -363,4 +363,46 @@ async def test_the_api_describes_itself_in_openapi(desk: Any) -> None:
     assert document["openapi"] == "3.1.0"
     assert "/desk/api/cases/{case_id}/decision" in document["paths"]
     assert "DecisionBody" in document["components"]["schemas"]
-    assert date(2026, 3, 2)  # the clock's day, on which CNB_CHECKLIST is valid
+    decision = document["paths"]["/desk/api/cases/{case_id}/decision"]["post"]
+    assert decision["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Decided")
+    assert decision["x-required-role"] == "agent"
+
+
+async def test_every_answer_matches_the_schema_its_openapi_description_gives(desk: Any, files: Any) -> None:
+    from verification.entrypoints import schemas
+    from verification.service_layer.cases import Attachment, InboundMessage, receive
+
+    _, case_id = await case_with_document(desk, files)
+    unmatched = await receive(
+        desk.pool,
+        desk.desk.vault,
+        InboundMessage("mms", "+33612345678", "", "papiers", [Attachment("a.png", files.png)]),
+        max_bytes=65536,
+        now=desk.clock(),
+    )
+    case = f"/desk/api/cases/{case_id}"
+    supervisor = desk.auth("sue", ("supervisor",))
+    callback = {"number": "+33142000000", "called_at": "2026-03-02T09:05:00Z", "outcome": "no answer"}
+    calls: list[tuple[type[Any], str, str, Any]] = [
+        (schemas.CaseList, "GET", "/desk/api/cases", None),
+        (schemas.Claimed, "POST", "/desk/api/cases/claim", None),
+        (schemas.CaseDetail, "GET", case, None),
+        (schemas.DocumentList, "GET", case + "/documents", None),
+        (schemas.ChecklistSaved, "PUT", case + "/checklist", {"items": CNB_CHECKLIST[:1]}),
+        (schemas.CallbackLogged, "POST", case + "/callbacks", callback),
+        (schemas.Decided, "POST", case + "/decision", {"outcome": "more_documents", "reason": "verso"}),
+        (schemas.AuditTrail, "GET", case + "/audit", None),
+        (schemas.TriageList, "GET", "/desk/api/triage", None),
+        (
+            schemas.Assigned,
+            "POST",
+            f"/desk/api/triage/{unmatched.triage_id}/assign",
+            {"case_id": str(case_id)},
+        ),
+        (schemas.Problem, "POST", case + "/decision", {"outcome": "approved"}),
+    ]
+
+    for model, method, path, body in calls:
+        response = await desk.http.request(method, path, json=body, headers=supervisor)
+        model.model_validate(response.json(), strict=False)
+        assert (response.status_code < 400) == (model is not schemas.Problem), (path, response.text)

@@ -31,6 +31,7 @@ from verification.adapters.agents import AGENT, SUPERVISOR, TokenVerifier, Unaut
 from verification.adapters.vault import DocumentVault
 from verification.domain import links
 from verification.domain.policy import ChecklistItem
+from verification.entrypoints import schemas
 from verification.service_layer import desk
 from verification.service_layer.desk import Agent, DeskError
 from verification.settings import VerificationSettings
@@ -95,6 +96,7 @@ class Operation:
     role: str
     summary: str
     endpoint: Endpoint
+    answer: type[BaseModel]
     body: type[BaseModel] | None = None
 
 
@@ -116,6 +118,7 @@ class DeskApi:
                 AGENT,
                 "The queue: open cases, oldest first, with their age (?state= one case state)",
                 self.list_cases,
+                schemas.CaseList,
             ),
             Operation(
                 "POST",
@@ -123,6 +126,7 @@ class DeskApi:
                 AGENT,
                 "Claim the next waiting case (never one another agent holds); {case: null} when none waits",
                 self.claim,
+                schemas.Claimed,
             ),
             Operation(
                 "GET",
@@ -130,6 +134,7 @@ class DeskApi:
                 AGENT,
                 "A case: policy, checklist and what it lacks, documents, callbacks",
                 self.get_case,
+                schemas.CaseDetail,
             ),
             Operation(
                 "GET",
@@ -137,6 +142,7 @@ class DeskApi:
                 AGENT,
                 "The case's documents, each with a short-lived link",
                 self.documents,
+                schemas.DocumentList,
             ),
             Operation(
                 "PUT",
@@ -144,6 +150,7 @@ class DeskApi:
                 AGENT,
                 "Fill the checklist (the agent holding the case)",
                 self.checklist,
+                schemas.ChecklistSaved,
                 ChecklistBody,
             ),
             Operation(
@@ -152,6 +159,7 @@ class DeskApi:
                 AGENT,
                 "Approve (the code is sent), reject with a reason, or ask for more documents",
                 self.decide,
+                schemas.Decided,
                 DecisionBody,
             ),
             Operation(
@@ -160,6 +168,7 @@ class DeskApi:
                 AGENT,
                 "Log a phone callback to the firm's landline",
                 self.callback,
+                schemas.CallbackLogged,
                 CallbackBody,
             ),
             Operation(
@@ -168,9 +177,15 @@ class DeskApi:
                 AGENT,
                 "The case's audit trail (its agent, or a supervisor)",
                 self.audit,
+                schemas.AuditTrail,
             ),
             Operation(
-                "GET", API + "/triage", AGENT, "Inbound messages that matched no open case", self.triage
+                "GET",
+                API + "/triage",
+                AGENT,
+                "Inbound messages that matched no open case",
+                self.triage,
+                schemas.TriageList,
             ),
             Operation(
                 "POST",
@@ -178,9 +193,17 @@ class DeskApi:
                 SUPERVISOR,
                 "File a triage entry's documents under a case (supervisor)",
                 self.assign,
+                schemas.Assigned,
                 AssignBody,
             ),
-            Operation("GET", API + "/openapi.json", AGENT, "This API's OpenAPI description", self.openapi),
+            Operation(
+                "GET",
+                API + "/openapi.json",
+                AGENT,
+                "This API's OpenAPI description",
+                self.openapi,
+                schemas.OpenApiDocument,
+            ),
         ]
 
     # -- endpoints
@@ -344,26 +367,41 @@ async def console_script(request: Request) -> Response:
     return FileResponse(STATIC / "console.js", headers=CONSOLE_HEADERS, media_type="text/javascript")
 
 
+ERRORS = {
+    "400": "refused: `error` says why, `problems` lists what is missing",
+    "401": "missing, expired or wrongly signed token",
+    "403": "the token lacks the role, or another agent holds the case",
+    "404": "no such case",
+    "409": "the case is not in a state that allows this",
+    "422": "the body does not match its schema",
+}
+
+
+def _json(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    """A reference to `model`'s schema, which joins `components` with the models it uses."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    components[model.__name__] = schema
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
+
+
 def openapi(operations: list[Operation]) -> dict[str, Any]:
-    """OpenAPI 3.1 of the desk API, request bodies from their pydantic models."""
+    """OpenAPI 3.1 of the desk API: bodies and answers from their pydantic models."""
     paths: dict[str, dict[str, Any]] = {}
-    schemas: dict[str, Any] = {}
+    components: dict[str, Any] = {}
+    refusal = _json(schemas.Problem, components)
     for op in operations:
         path = op.path.replace(":uuid", "")
+        responses: dict[str, Any] = {
+            "200": {"description": op.answer.__doc__ or "OK", "content": _json(op.answer, components)}
+        }
+        responses |= {status: {"description": text, "content": refusal} for status, text in ERRORS.items()}
         operation: dict[str, Any] = {
             "summary": op.summary,
             "operationId": op.endpoint.__name__,
             "security": [{"bearer": []}],
             "x-required-role": op.role,
-            "responses": {
-                "200": {"description": "JSON"},
-                "400": {"description": "refused: `error` says why, `problems` lists what is missing"},
-                "401": {"description": "missing, expired or wrongly signed token"},
-                "403": {"description": "the token lacks the role, or another agent holds the case"},
-                "404": {"description": "no such case"},
-                "409": {"description": "the case is not in a state that allows this"},
-                "422": {"description": "the body does not match its schema"},
-            },
+            "responses": responses,
         }
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
@@ -373,15 +411,7 @@ def openapi(operations: list[Operation]) -> dict[str, Any]:
         if parameters:
             operation["parameters"] = parameters
         if op.body is not None:
-            schema = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
-            schemas.update(schema.pop("$defs", {}))
-            schemas[op.body.__name__] = schema
-            operation["requestBody"] = {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}
-                },
-            }
+            operation["requestBody"] = {"required": True, "content": _json(op.body, components)}
         paths.setdefault(path, {})[op.method.lower()] = operation
     return {
         "openapi": "3.1.0",
@@ -392,7 +422,7 @@ def openapi(operations: list[Operation]) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }

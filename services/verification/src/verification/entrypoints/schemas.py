@@ -1,0 +1,146 @@
+"""What the desk API answers, as models: they describe the responses in the OpenAPI
+document (`/desk/api/openapi.json`) for an external support UI, and the tests check the
+answers against them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from lre_shared.messages import CaseState, DocumentChannel
+from verification.domain.policy import ChecklistItem
+
+
+class Problem(BaseModel):
+    """Every refusal: `error` says what was wrong, `problems` lists each missing item."""
+
+    error: str
+    problems: list[str] = []
+
+
+class CaseSummary(BaseModel):
+    case_id: UUID
+    letter_id: UUID
+    item_number: str = Field(description="Numéro de pli.")
+    reference: str = Field(description="What the recipient writes on documents, e.g. LRE-7K3M9Q.")
+    policy: str = Field(description="`default` or `cnb`.")
+    state: CaseState
+    document_channel: DocumentChannel
+    code_channel: str
+    code_address: str
+    language: str
+    opened_at: datetime
+    pending_since: datetime | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+    decided_at: datetime | None
+    decided_by: str | None
+    decision: str | None
+    reason: str | None
+    checklist: list[ChecklistItem]
+    age_seconds: int = Field(description="Since the case was opened.")
+
+
+class CaseList(BaseModel):
+    cases: list[CaseSummary]
+
+
+class Claimed(BaseModel):
+    case: CaseSummary | None
+
+
+class DocumentInfo(BaseModel):
+    document_id: UUID
+    channel: DocumentChannel
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    received_at: datetime
+    deleted_at: datetime | None = Field(description="Set once deleted after the retention delay.")
+    url: str | None = Field(default=None, description="Short-lived link showing the document.")
+    url_expires_at: datetime | None = None
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentInfo]
+
+
+class CallbackInfo(BaseModel):
+    callback_id: UUID
+    number: str
+    called_at: datetime
+    outcome: str
+    agent: str
+
+
+class RecipientInfo(BaseModel):
+    recipient_name: str
+    recipient_company: str | None
+    recipient_landline: str | None = Field(description="The firm's landline, to call back.")
+
+
+class CaseDetail(CaseSummary):
+    recipient: RecipientInfo | None
+    unmet: list[str] = Field(description="What the checklist still lacks for the policy; empty: approvable.")
+    documents: list[DocumentInfo]
+    callbacks: list[CallbackInfo]
+
+
+class ChecklistSaved(BaseModel):
+    unmet: list[str]
+
+
+class Decided(BaseModel):
+    case_id: UUID
+    state: CaseState
+    decision: str
+    reason: str | None
+
+
+class CallbackLogged(BaseModel):
+    callback_id: UUID
+
+
+class AuditEvent(BaseModel):
+    event_id: int
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+class AuditTrail(BaseModel):
+    events: list[AuditEvent]
+
+
+class TriageEntry(BaseModel):
+    triage_id: UUID
+    channel: str
+    sender: str
+    subject: str
+    excerpt: str
+    problem: str
+    received_at: datetime
+    assigned_to: UUID | None
+    assigned_by: str | None
+    assigned_at: datetime | None
+    documents: int
+
+
+class TriageList(BaseModel):
+    entries: list[TriageEntry]
+
+
+class Assigned(BaseModel):
+    case_id: UUID
+    state: CaseState
+    documents: list[UUID]
+
+
+class OpenApiDocument(BaseModel):
+    openapi: str
+    paths: dict[str, Any]
