@@ -30,7 +30,7 @@ from verification.adapters.agents import TokenVerifier
 from verification.adapters.media import MediaFetcher, TwilioMedia
 from verification.adapters.vault import S3DocumentVault, Sealer, derive_key
 from verification.entrypoints.desk import DeskApi
-from verification.entrypoints.mail import InboundMailHandler, InboundSmtpServer
+from verification.entrypoints.mail import InboundMailHandler, InboundSmtpServer, server_tls
 from verification.entrypoints.mms import TWILIO_MMS_PATH, mms_webhook
 from verification.service_layer import cases, codes, handlers, retention
 from verification.settings import VerificationSettings
@@ -132,7 +132,15 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
         )
         # Room for a few documents in base64 (4/3) plus the text of the message.
         limit = settings.max_document_bytes * 4 // 3 * 5 + 1_000_000
-        smtp = InboundSmtpServer(handler, settings.inbound_smtp_host, settings.inbound_smtp_port, limit)
+        cert, key = settings.inbound_smtp_tls_cert, settings.inbound_smtp_tls_key
+        smtp = InboundSmtpServer(
+            handler,
+            settings.inbound_smtp_host,
+            settings.inbound_smtp_port,
+            limit,
+            tls=server_tls(cert, key) if cert is not None and key is not None else None,
+            require_tls=settings.inbound_smtp_require_tls,
+        )
 
     async def started(pool: asyncpg.Pool) -> None:
         await vault.ensure_bucket()

@@ -71,6 +71,13 @@ class VerificationSettings(ServiceSettings):
         ge=0,
         description="Port of the inbound SMTP server (0: any free port; unset: none).",
     )
+    inbound_smtp_tls_cert: Path | None = Field(
+        default=None, description="PEM certificate (chain) offered with STARTTLS by the inbound SMTP server."
+    )
+    inbound_smtp_tls_key: Path | None = Field(default=None, description="Its PEM private key.")
+    inbound_smtp_require_tls: bool = Field(
+        default=False, description="Refuse mail sent without STARTTLS (needs the certificate)."
+    )
     own_url: str = Field(
         default="http://127.0.0.1:8104",
         description="This service's URL as the public (Twilio) reaches it; webhook signatures cover it.",
@@ -89,7 +96,11 @@ class VerificationSettings(ServiceSettings):
     oidc_roles_claim: str = Field(default="roles", description="Claim listing `agent` / `supervisor`.")
 
     @model_validator(mode="after")
-    def _one_key_source(self) -> VerificationSettings:
+    def _consistent(self) -> VerificationSettings:
         if (self.oidc_jwks_url is None) == (self.oidc_jwks_file is None):
             raise ValueError("set exactly one of oidc_jwks_url and oidc_jwks_file")
+        if (self.inbound_smtp_tls_cert is None) != (self.inbound_smtp_tls_key is None):
+            raise ValueError("set both inbound_smtp_tls_cert and inbound_smtp_tls_key, or neither")
+        if self.inbound_smtp_require_tls and self.inbound_smtp_tls_cert is None:
+            raise ValueError("inbound_smtp_require_tls needs inbound_smtp_tls_cert and inbound_smtp_tls_key")
         return self

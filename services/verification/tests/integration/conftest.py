@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -158,14 +159,12 @@ def desk_settings(
     return VerificationSettings.model_validate(values | overrides)
 
 
-DeskFactory = Callable[..., Any]
-
-
-@pytest.fixture
-async def desk(amqp_url: str, database_url: str, s3: SeaweedS3, tmp_path: Path) -> AsyncIterator[RunningDesk]:
+@asynccontextmanager
+async def started_desk(
+    amqp_url: str, database_url: str, s3: SeaweedS3, keys: Path, **overrides: Any
+) -> AsyncIterator[RunningDesk]:
     clock = Clock()
-    keys = tmp_path / "desk-keys"
-    built = build(desk_settings(amqp_url, database_url, s3, keys), clock=clock)
+    built = build(desk_settings(amqp_url, database_url, s3, keys, **overrides), clock=clock)
     transport = httpx.ASGITransport(app=built.site())
     async with (
         running(built.runtime, amqp_url),
@@ -175,6 +174,26 @@ async def desk(amqp_url: str, database_url: str, s3: SeaweedS3, tmp_path: Path) 
             yield RunningDesk(built, clock, keys, amqp_url, http)
         finally:
             await built.runtime.shutdown()
+
+
+@pytest.fixture
+def start_desk(
+    amqp_url: str, database_url: str, s3: SeaweedS3, tmp_path: Path
+) -> Callable[..., AbstractAsyncContextManager[RunningDesk]]:
+    """Starts a desk with some settings changed: `async with start_desk(name=value) as desk`."""
+
+    def start(**overrides: Any) -> AbstractAsyncContextManager[RunningDesk]:
+        return started_desk(amqp_url, database_url, s3, tmp_path / "desk-keys", **overrides)
+
+    return start
+
+
+@pytest.fixture
+async def desk(
+    start_desk: Callable[..., AbstractAsyncContextManager[RunningDesk]],
+) -> AsyncIterator[RunningDesk]:
+    async with start_desk() as running_desk:
+        yield running_desk
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,21 @@ are refused with the rule stated; what lies in S3 is never the plaintext."""
 from __future__ import annotations
 
 import base64
+import ssl
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import aiosmtplib
 import pytest
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from twilio.request_validator import RequestValidator
 
 from deploy.local.mailcatcher import free_port
@@ -298,6 +305,56 @@ async def test_mail_for_any_other_address_is_not_taken(desk: Any, files: Any) ->
 
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
         await send(desk, message)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "smtp.crt", directory / "smtp.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_with_a_certificate_mail_comes_over_starttls_and_plain_mail_can_be_refused(
+    start_desk: Any, files: Any, tmp_path: Path
+) -> None:
+    cert, key = self_signed(tmp_path)
+    trust = ssl.create_default_context(cafile=str(cert))
+
+    async with start_desk(
+        inbound_smtp_tls_cert=cert, inbound_smtp_tls_key=key, inbound_smtp_require_tls=True
+    ) as tls_desk:
+        _, case = await open_case(tls_desk, DocumentChannel.email)
+        message = mail(case.reference, "ci-joint", ("cni.pdf", files.pdf, "application/pdf"))
+        port = tls_desk.desk.smtp.port
+        with pytest.raises(aiosmtplib.SMTPResponseException) as plain:
+            async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False) as client:
+                await client.send_message(message)
+        async with aiosmtplib.SMTP(
+            hostname="localhost", port=port, start_tls=True, tls_context=trust
+        ) as client:
+            _, response = await client.send_message(message)
+
+        assert plain.value.code == 530  # "must issue a STARTTLS command first"
+        assert f"1 document(s) filed for {case.reference}" in response
+        assert len(await documents_of(tls_desk, case.case_id)) == 1
 
 
 # -------------------------------------------------------------------------------- MMS

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
+from pathlib import Path
 from typing import Any, Literal
 
 import asyncpg
@@ -107,20 +109,44 @@ class InboundMailHandler:
         return (f"{taken}; refused: {refusals}" if refusals else taken)[:500]
 
 
+def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
+
+
 class InboundSmtpServer:
     """aiosmtpd's SMTP protocol served on the service's own event loop (not in a thread, as
     aiosmtpd's Controller would), so the handler shares the database pool."""
 
-    def __init__(self, handler: InboundMailHandler, host: str, port: int, data_limit: int) -> None:
+    def __init__(
+        self,
+        handler: InboundMailHandler,
+        host: str,
+        port: int,
+        data_limit: int,
+        tls: ssl.SSLContext | None = None,
+        require_tls: bool = False,
+    ) -> None:
         self._handler = handler
         self._host = host
         self.port = port
         self._data_limit = data_limit
+        self._tls = tls
+        self._require_tls = require_tls
         self._server: asyncio.Server | None = None
 
     def _protocol(self) -> SMTP:
+        # Identity documents are personal data: STARTTLS is offered whenever a certificate is
+        # configured, and may be required.
         return SMTP(
-            self._handler, data_size_limit=self._data_limit, hostname="lre-verification", ident="LRE desk"
+            self._handler,
+            data_size_limit=self._data_limit,
+            hostname="lre-verification",
+            ident="LRE desk",
+            tls_context=self._tls,
+            require_starttls=self._require_tls,
         )
 
     async def start(self, _pool: Any = None) -> None:
