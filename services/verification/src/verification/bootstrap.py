@@ -26,6 +26,7 @@ from lre_shared.messages import (
 )
 from lre_shared.runtime import PeriodicTask, ServiceRuntime
 from lre_shared.topology import Service
+from verification.adapters import gauges
 from verification.adapters.agents import TokenVerifier
 from verification.adapters.media import MediaFetcher, TwilioMedia
 from verification.adapters.vault import S3DocumentVault, Sealer, derive_key
@@ -120,6 +121,7 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
         ),
         settings.document_sweep_seconds,
     )
+    gauges_task = PeriodicTask("desk queue gauges", lambda pool: gauges.measure(pool, clock()), 15.0)
     smtp = None
     if settings.inbound_smtp_port is not None:
         handler = InboundMailHandler(
@@ -145,6 +147,7 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
     async def started(pool: asyncpg.Pool) -> None:
         await vault.ensure_bucket()
         await sweeper.start(pool)
+        await gauges_task.start(pool)
         if smtp is not None:
             await smtp.start()
 
@@ -152,6 +155,7 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
         if smtp is not None:
             await smtp.stop()
         await sweeper.stop()
+        await gauges_task.stop()
 
     runtime.on_started = [started]
     runtime.on_stopping = [stopping]

@@ -94,6 +94,27 @@ async def test_a_case_held_too_long_without_a_decision_goes_to_another_agent(des
     assert alice.status_code == 403
 
 
+async def test_the_queue_and_its_oldest_wait_are_measured_for_prometheus(desk: Any, files: Any) -> None:
+    from prometheus_client import REGISTRY
+
+    from verification.adapters import gauges
+
+    await case_with_document(desk, files)
+    await case_with_document(desk, files)
+    await claim(desk)
+    desk.clock.advance(timedelta(minutes=12))
+
+    await gauges.measure(desk.pool, desk.clock())
+
+    def sample(name: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, labels)
+
+    assert sample("lre_verification_cases", state="pending") == 1
+    assert sample("lre_verification_cases", state="in_review") == 1
+    assert sample("lre_verification_oldest_waiting_seconds") == 720
+    assert sample("lre_verification_triage_entries") == 0
+
+
 async def test_the_queue_lists_open_cases_with_their_age(desk: Any, files: Any) -> None:
     _, case_id = await case_with_document(desk, files)
     desk.clock.advance(timedelta(minutes=30))
