@@ -30,9 +30,10 @@ class RunningPlatform:
         if wait:
             platform.wait_ready(self.config.ports[service], process, log_path=self.log_path(service))
 
-    def start_all(self) -> None:
+    def start_all(self, extra_env: Mapping[str, str] | None = None) -> None:
+        """Start the five services; `extra_env` goes to each (a service reads its own prefix)."""
         for service in platform.SERVICES:
-            self.start(service, wait=False)
+            self.start(service, extra_env, wait=False)
         for service in platform.SERVICES:
             platform.wait_ready(
                 self.config.ports[service], self.processes[service], log_path=self.log_path(service)

@@ -43,6 +43,7 @@ from faststream.rabbit import (
     RabbitQueue,
 )
 from faststream.rabbit.annotations import RabbitMessage
+from faststream.rabbit.subscriber.usecase import RabbitSubscriber
 from opentelemetry import trace
 from opentelemetry.trace import Span
 from pydantic import ValidationError
@@ -281,6 +282,9 @@ class Bus:
             queue,
             exchange_for(message_type.exchange),
             ack_policy=AckPolicy.MANUAL,
+            # Replies are ours (`_reply`, after the commit); FastStream's own would answer the
+            # asker a second time, empty, to a reply queue often gone by then.
+            no_reply=True,
             # The handler gets FastStream's message itself, body undecoded: we parse it with
             # the contract's model (and dead-letter what does not parse), so FastStream's JSON
             # decoding and its synchronous context lookup (a thread hop) would be wasted.
@@ -357,8 +361,29 @@ class Bus:
 
     async def stop(self) -> None:
         # Stop consuming first and let in-flight handlers finish, then stop the relay.
+        await self.stop_consuming()
         await self.broker.stop()
         await self.close()
+
+    async def stop_consuming(self) -> None:
+        """Cancel every consumer: the broker delivers nothing more to this process (it goes
+        to the other replicas, or waits), while what it had delivered is still handled,
+        committed and acknowledged; FastStream's own stop then waits for those.
+
+        FastStream stops the other way round (waits for in-flight messages, then cancels),
+        so a stopping replica would keep receiving messages it no longer handles.
+        """
+        cancelled = []
+        for subscriber in self.broker.subscribers:
+            if not isinstance(subscriber, RabbitSubscriber):
+                continue
+            queue, tag = subscriber._queue_obj, subscriber._consumer_tag
+            if queue is None or tag is None or queue.channel.is_closed:
+                continue
+            await queue.cancel(tag)
+            subscriber._consumer_tag = None  # cancelled: FastStream's stop must not cancel it again
+            cancelled.append(queue.name)
+        log.info("stopped consuming; finishing the messages in flight", extra={"queues": cancelled})
 
     # ------------------------------------------------------------------ consume path
 
@@ -419,25 +444,31 @@ class Bus:
             return
         self._fault_point(sub)
         for delivery, (reply, duplicate) in zip(batch, outcomes, strict=True):
-            message = delivery.message
-            if reply is not None and message.raw_message.reply_to:
-                await self._reply(reply, message)
-            await message.ack()
-            delivery.span.set_attribute(tracing.OUTCOME, "duplicate" if duplicate else "handled")
-            if duplicate:
-                self.stats.duplicates += 1
-                metrics.count(sub.queue, "duplicate")
-                log.info(
-                    "already handled; acknowledged again",
-                    extra={
-                        "queue": sub.queue,
-                        "message_id": str(delivery.parsed.message_id),
-                        "letter_id": str(delivery.parsed.correlation_id),
-                    },
-                )
-            else:
-                self.stats.handled += 1
-                metrics.count(sub.queue, "handled")
+            with trace.use_span(delivery.span, end_on_exit=False):
+                await self._acknowledge(sub, delivery, reply, duplicate)
+
+    async def _acknowledge(
+        self, sub: Subscription[Any], delivery: Delivery, reply: Message | None, duplicate: bool
+    ) -> None:
+        """After the commit: answer the asker, if any, then ack."""
+        message = delivery.message
+        if reply is not None and message.raw_message.reply_to:
+            await self._reply(reply, message)
+        await message.ack()
+        outcome: metrics.Outcome = "duplicate" if duplicate else "handled"
+        delivery.span.set_attribute(tracing.OUTCOME, outcome)
+        metrics.count(sub.queue, outcome)
+        about = {
+            "queue": sub.queue,
+            "message_id": str(delivery.parsed.message_id),
+            "letter_id": str(delivery.parsed.correlation_id),
+        }
+        if duplicate:
+            self.stats.duplicates += 1
+            log.info("already handled; acknowledged again", extra=about)
+        else:
+            self.stats.handled += 1
+            log.debug("handled", extra=about)
 
     async def _handle(
         self, sub: Subscription[Any], batch: list[Delivery]

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,7 @@ class ServiceRuntime:
 
     async def shutdown(self) -> None:
         self.ready = False
+        await self.bus.stop_consuming()
         for hook in self.on_stopping:
             await hook()
 
@@ -216,6 +218,10 @@ def build_app(runtime: ServiceRuntime, site: ASGIApp | None = None) -> ServiceAp
 def serve(app: AsgiFastStream, settings: ServiceSettings) -> None:
     import uvicorn
 
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again so the process
+    # dies of it; once the shutdown is complete that second SIGTERM is ignored: the stop
+    # asked for went well, and the process exits 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     uvicorn.run(
         app,
         host=settings.http_host,
