@@ -202,6 +202,21 @@ async def test_a_rejection_needs_a_reason_and_keeps_it(desk: Any, files: Any) ->
     assert await outbox(desk, "send_code.v1") == []
 
 
+async def test_after_a_rejection_the_recipient_may_open_a_new_case(desk: Any, files: Any) -> None:
+    letter, case_id = await case_with_document(desk, files)
+    await claim(desk)
+    await desk.http.post(
+        f"/desk/api/cases/{case_id}/decision",
+        json={"outcome": "rejected", "reason": "expired"},
+        headers=desk.auth(),
+    )
+
+    again = await desk.open_case(letter, code_channel="sms")
+
+    assert again.case_id is not None and again.case_id != case_id
+    assert again.state is not None and again.state.value == "awaiting_documents"
+
+
 async def test_asking_for_more_documents_reopens_the_case_until_one_arrives(desk: Any, files: Any) -> None:
     letter, case_id = await case_with_document(desk, files)
     await claim(desk)

@@ -207,3 +207,21 @@ def test_the_local_token_command_prints_a_token_the_desk_takes(
     claims_ = verifier.verify(capsys.readouterr().out.strip())
     assert (claims_["sub"], sorted(verifier.roles(claims_))) == ("zoe", ["agent", "supervisor"])
     assert (keys / "signing-key.pem").stat().st_mode & 0o777 == 0o600
+
+
+async def test_the_console_page_holds_no_data_and_a_strict_policy(api: DeskApi) -> None:
+    page = await call(api, "GET", "/desk/", {})
+    script = await call(api, "GET", "/desk/console.js", {})
+
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
+    assert '<script src="/desk/console.js"' in page.text
+    assert script.status_code == 200 and "Authorization" not in script.text  # the token is never logged
+    assert "innerHTML" not in script.text  # text goes in as text
+
+
+async def test_a_document_link_that_was_not_signed_by_the_desk_shows_nothing(api: DeskApi) -> None:
+    response = await call(api, "GET", "/desk/documents/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", {})
+
+    assert response.status_code == 403
