@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import asyncpg
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -149,7 +149,7 @@ class InboundSmtpServer:
             require_starttls=self._require_tls,
         )
 
-    async def start(self, _pool: Any = None) -> None:
+    async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._protocol, self._host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]

@@ -9,7 +9,7 @@ not (type, size limit), or that the message awaits review.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import aiohttp
@@ -50,7 +50,7 @@ def mms_webhook(
     auth_token: str | None,
     max_bytes: int,
     clock: Callable[[], datetime],
-) -> Callable[[Request], object]:
+) -> Callable[[Request], Awaitable[Response]]:
     validator = RequestValidator(auth_token) if auth_token else None
 
     async def inbound_mms(request: Request) -> Response:

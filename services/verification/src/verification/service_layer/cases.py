@@ -63,18 +63,15 @@ async def record(
 # ------------------------------------------------------------------------ open a case
 
 
-def _opened(
-    query: OpenVerificationCase, settings: VerificationSettings, **values: Any
-) -> VerificationCaseOpened:
-    return VerificationCaseOpened(correlation_id=query.correlation_id, **values)
+def _not_opened(query: OpenVerificationCase, reason: str) -> VerificationCaseOpened:
+    return VerificationCaseOpened(correlation_id=query.correlation_id, case_id=None, reason=reason)
 
 
 def _reply(
     query: OpenVerificationCase, settings: VerificationSettings, case: asyncpg.Record
 ) -> VerificationCaseOpened:
-    return _opened(
-        query,
-        settings,
+    return VerificationCaseOpened(
+        correlation_id=query.correlation_id,
         case_id=case["case_id"],
         reference=case["reference"],
         state=CaseState(case["state"]),
@@ -108,15 +105,13 @@ async def open_case(
         query.correlation_id,
     )
     if letter is None or letter["item_number"] != query.item_number:
-        return _opened(query, settings, case_id=None, reason="unknown letter")
+        return _not_opened(query, "unknown letter")
     # The pickup site asks only once the recipient accepted; the desk learns of the acceptance
     # by an event that may still be on its way, so it refuses only what it knows to be refused.
     if letter["status"] == "refused":
-        return _opened(
-            query, settings, case_id=None, reason="the letter was refused: there is no receipt to sign"
-        )
+        return _not_opened(query, "the letter was refused: there is no receipt to sign")
     if problem := _address_problem(query, letter):
-        return _opened(query, settings, case_id=None, reason=problem)
+        return _not_opened(query, problem)
     channels = (query.document_channel.value, query.code_channel, query.code_address.strip(), query.language)
     case = await conn.fetchrow(
         f"SELECT {CASE_COLUMNS} FROM cases WHERE letter_id = $1 AND state <> 'rejected'"  # noqa: S608 - constant column list

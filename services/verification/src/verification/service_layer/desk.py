@@ -55,7 +55,6 @@ def case_json(row: asyncpg.Record, now: datetime) -> dict[str, Any]:
     value = {key: row[key] for key in row.keys()}  # noqa: SIM118 - asyncpg records
     value["checklist"] = json.loads(value["checklist"])
     value["age_seconds"] = int((now - row["opened_at"]).total_seconds())
-    value["item_number"] = row["item_number"]
     return value
 
 
