@@ -8,6 +8,7 @@ identity, decision), `signing` (acknowledgement of receipt), `downloads`.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from pickup.service_layer.limits import AddressLimits
 from pickup.settings import PickupSettings
 
 HERE = Path(__file__).resolve().parent.parent
+
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = [
     (
@@ -71,6 +74,13 @@ class SecurityHeaders:
 
 def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock = now_utc) -> Starlette:
     rules = PROFILES[settings.rules_profile]
+    if settings.cookie_secure and not settings.trusted_proxies:
+        # Behind a TLS-terminating proxy every visitor would share the proxy's address, and
+        # one visitor's wrong answers would lock everyone out.
+        log.warning(
+            "no PICKUP_TRUSTED_PROXIES: per-address limits count the socket peer; behind a reverse"
+            " proxy, list it so that X-Forwarded-For is read"
+        )
     templates = Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(), enable_async=False
     )
