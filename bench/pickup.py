@@ -70,6 +70,7 @@ IDENTITY = {
 @dataclass
 class Run:
     latencies_ms: list[float] = field(default_factory=list)
+    by_step: dict[str, list[float]] = field(default_factory=dict)
     wall_seconds: float = 0.0
     client_cpu_seconds: float = 0.0
     service_cpu_seconds: float = 0.0
@@ -78,9 +79,17 @@ class Run:
     def rps(self) -> float:
         return len(self.latencies_ms) / self.wall_seconds
 
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies_ms)
+    def percentile(self, p: float, step: str | None = None) -> float:
+        ordered = sorted(self.latencies_ms if step is None else self.by_step[step])
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+    async def timed(self, step: str, request: Awaitable[httpx.Response]) -> httpx.Response:
+        started = time.perf_counter()
+        page = await request
+        elapsed = (time.perf_counter() - started) * 1000
+        self.latencies_ms.append(elapsed)
+        self.by_step.setdefault(step, []).append(elapsed)
+        return page
 
 
 def csrf_of(page: httpx.Response) -> str:
@@ -99,14 +108,7 @@ def expect(page: httpx.Response, status: int, location: str | None = None) -> ht
     return page
 
 
-async def timed(latencies: list[float], request: Awaitable[httpx.Response]) -> httpx.Response:
-    started = time.perf_counter()
-    page = await request
-    latencies.append((time.perf_counter() - started) * 1000)
-    return page
-
-
-async def visitor(base_url: str, item_number: str, passes: int, latencies: list[float]) -> None:
+async def visitor(base_url: str, item_number: str, passes: int, run: Run) -> None:
     # One client (its own connection pool and cookie jar) per visitor; each pass starts with
     # no cookies, as a new visitor would.
     async with httpx.AsyncClient(
@@ -114,12 +116,13 @@ async def visitor(base_url: str, item_number: str, passes: int, latencies: list[
     ) as site:
         for _ in range(passes):
             site.cookies.clear()
-            page = expect(await timed(latencies, site.get("/")), 200)
+            page = expect(await run.timed("GET /", site.get("/")), 200)
             form = {"csrf_token": csrf_of(page), "item_number": item_number}
-            expect(await timed(latencies, site.post("/", data=form)), 303, "/identite")
-            page = expect(await timed(latencies, site.get("/identite")), 200)
+            expect(await run.timed("POST /", site.post("/", data=form)), 303, "/identite")
+            page = expect(await run.timed("GET /identite", site.get("/identite")), 200)
             form = {"csrf_token": csrf_of(page), **IDENTITY}
-            expect(await timed(latencies, site.post("/identite", data=form)), 303, "/decision")
+            posted = await run.timed("POST /identite", site.post("/identite", data=form))
+            expect(posted, 303, "/decision")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -133,7 +136,7 @@ async def one_run(base_url: str, item_numbers: list[str], passes: int, service_p
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     service_cpu = cpu_seconds(service_pid)
     started = time.perf_counter()
-    await asyncio.gather(*(visitor(base_url, n, passes, run.latencies_ms) for n in item_numbers))
+    await asyncio.gather(*(visitor(base_url, n, passes, run) for n in item_numbers))
     run.wall_seconds = time.perf_counter() - started
     run.service_cpu_seconds = cpu_seconds(service_pid) - service_cpu
     after = resource.getrusage(resource.RUSAGE_SELF)
@@ -244,6 +247,10 @@ def report(name: str, run: Run) -> None:
         f" clients {run.client_cpu_seconds / len(run.latencies_ms) * 1000:.2f}",
         flush=True,
     )
+    steps = ", ".join(
+        f"{step} {run.percentile(50, step):.0f}/{run.percentile(99, step):.0f}" for step in run.by_step
+    )
+    print(f"    p50/p99 ms by step: {steps}", flush=True)
 
 
 async def drive(service: Service, item_numbers: list[str], options: argparse.Namespace) -> list[Run]:

@@ -3,13 +3,12 @@ and letters deposited through the bus whose notices arrive at the SMTP catcher."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from email.message import EmailMessage
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,38 +16,20 @@ from playwright.async_api import Browser, async_playwright
 
 from deploy.local import platform
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
+from deploy.local.seaweed import SeaweedS3
 from lre_shared.messages import Document, Recipient, Sender, SubmitLetter
 from lre_shared.sender import submit_letter
 from tests.browser.harness import Walk, launch, missing_tools, screenshot_root
+from tests.browser.letters import Deposit, Letter, Visitor
+from tests.browser.recipient_tools import notice_text
+from tests.support import infra
 from tests.support.fixtures import SmtpServer
 from tests.support.pki import TestPki, test_pki
-from tests.support.running import RunningPlatform
+from tests.support.running import RunningPlatform, platform_config
 
 __all__ = ["test_pki"]
 
 ITEM_NUMBER = re.compile(r"Numéro de pli : (\d{12})")
-
-
-@dataclass(frozen=True)
-class Letter:
-    """A deposited letter, as its recipient knows it from the notice."""
-
-    letter_id: uuid.UUID
-    item_number: str
-    sender: Sender
-    recipient: Recipient
-    documents: dict[str, bytes]
-    notice: EmailMessage
-
-
-Deposit = Callable[..., Awaitable[Letter]]
-Visitor = Callable[[str], Awaitable[Walk]]
-
-
-def notice_text(message: EmailMessage) -> str:
-    body = message.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,10 +38,18 @@ def _browser_tools() -> None:
         pytest.fail(problem, pytrace=False)
 
 
-@pytest.fixture(scope="module")
-def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPlatform:
-    """The five services; the signer seals with the test PKI and trusts its root for signed
-    receipts."""
+@pytest.fixture(scope="session")
+def platform_running(
+    postgres_server: str,
+    db_prefix: str,
+    s3: SeaweedS3,
+    smtp: SmtpServer,
+    test_pki: TestPki,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningPlatform]:
+    """The five services, started once for all the browser tests (on a virtual host and
+    databases of their own); the signer seals with the test PKI and trusts its root for
+    signed receipts."""
     root = json.dumps([str(test_pki.root_file)])
     settings = {
         "SIGNER_RECEIPT_TRUST_ROOT_FILES": root,
@@ -73,16 +62,26 @@ def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPla
         # The waiting page of the one-time-code path asks for news this often.
         "PICKUP_WAITING_REFRESH_SECONDS": "5",
     }
-    for service in platform.SERVICES:
-        services.start(service, settings, wait=False)
-    for service in platform.SERVICES:
-        platform.wait_ready(
-            services.config.ports[service], services.processes[service], log_path=services.log_path(service)
+    with infra.rabbitmq_url() as amqp_url:
+        running = RunningPlatform(
+            platform_config(amqp_url, postgres_server, db_prefix, s3, smtp, "browser"),
+            tmp_path_factory.mktemp("logs-browser"),
         )
-    return services
+        try:
+            for service in platform.SERVICES:
+                running.start(service, settings, wait=False)
+            for service in platform.SERVICES:
+                platform.wait_ready(
+                    running.config.ports[service],
+                    running.processes[service],
+                    log_path=running.log_path(service),
+                )
+            yield running
+        finally:
+            running.stop_all()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         chromium = await launch(playwright)
@@ -145,8 +144,9 @@ def deposit(platform_running: RunningPlatform, smtp: SmtpServer) -> Deposit:
             recipient=recipient,
             main_document=main,
             attachments=extra,
+            idempotency_key=f"browser-{tag}",
         )
-        letter_id = await submit_letter(platform_running.amqp_url, command)
+        letter_id = await submitted(platform_running.amqp_url, command)
         notice = await smtp.store.wait_for_async(lambda m: m["To"] == recipient.email, timeout=60)
         found = ITEM_NUMBER.search(notice_text(notice))
         assert found, notice_text(notice)
@@ -160,6 +160,18 @@ def deposit(platform_running: RunningPlatform, smtp: SmtpServer) -> Deposit:
         )
 
     return deposit_letter
+
+
+async def submitted(amqp_url: str, command: SubmitLetter) -> uuid.UUID:
+    """Submit as a sender system does: a broker that does not confirm within 30 s is asked
+    again (a loaded broker may leave a new connection hanging); the idempotency key makes
+    the archive take the letter once."""
+    for _ in range(3):
+        try:
+            return await asyncio.wait_for(submit_letter(amqp_url, command), timeout=30)
+        except TimeoutError:
+            continue
+    raise AssertionError("the broker confirmed no submission in 3 tries")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import struct
 import zipfile
 import zlib
+from email.message import EmailMessage
 from io import BytesIO
 from pathlib import Path
 
@@ -16,6 +17,13 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import enumerate_sig_fields
 
 from tests.support.pki import TestPki
+
+
+def notice_text(message: EmailMessage) -> str:
+    """The plain-text part of an email, as a mail reader shows it."""
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
 
 
 def empty_signature_field(pdf: bytes) -> str:

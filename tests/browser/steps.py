@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 from lre_shared.messages import Recipient
+from tests.browser.desk import approve_next_case
 from tests.browser.harness import Walk
+from tests.browser.letters import Letter
+from tests.browser.recipient_tools import identity_card_png, notice_text
+from tests.support.fixtures import SmtpServer
+from tests.support.running import RunningPlatform
 
 
 def at(path: str) -> re.Pattern[str]:
@@ -72,3 +77,58 @@ async def field_error(page: Page, label: str) -> str:
     errors = [await page.locator(f"#{i}").inner_text() for i in described_by if i.endswith("-error")]
     assert errors, f"the error of {label} is not tied to the field"
     return errors[0]
+
+
+async def accept(walk: Walk) -> None:
+    await walk.page.get_by_role("button", name="Accepter").click()
+    await expect(walk.page).to_have_url(at("/signature"))
+    await walk.see("signature method")
+
+
+async def reach_code_entry(walk: Walk, letter: Letter, platform: RunningPlatform) -> Page:
+    """Identify, accept, ask for a one-time code by email, upload an identity card (seen in
+    its preview); the desk approves; the waiting page moves on to the code entry by itself."""
+    page = await identify(walk, letter.item_number, letter.recipient)
+    await accept(walk)
+    await page.get_by_role("link", name="Demander un code").click()
+    await expect(page).to_have_url(at("/signature/code"))
+    await walk.see("code request")
+    await page.get_by_label(re.compile("Comment transmettez-vous")).select_option("upload")
+    await page.get_by_label(re.compile("Comment souhaitez-vous recevoir")).select_option("email")
+    await page.get_by_role("button", name="OK").click()
+
+    await expect(page).to_have_url(at("/signature/code/justificatifs"))
+    await walk.see("identity document")
+    await page.get_by_label("Justificatif d'identité").set_input_files(
+        FilePayload(name="carte-identite.png", mimeType="image/png", buffer=identity_card_png())
+    )
+    await expect(page.get_by_role("img", name="carte-identite.png")).to_be_visible()  # the preview
+    await walk.see("identity document, preview")
+    await page.get_by_role("button", name="Envoyer le justificatif").click()
+    await expect(page).to_have_url(at("/signature/code/attente"))
+    await walk.see("waiting for the desk")
+
+    await approve_next_case(platform, letter.item_number)
+    await expect(page).to_have_url(at("/signature/code/saisie"), timeout=30_000)
+    await walk.see("code entry")
+    return page
+
+
+async def code_sent_to(smtp: SmtpServer, address: str) -> str:
+    """The one-time code in the email the notifier sent to `address`."""
+    mail = await smtp.store.wait_for_async(
+        lambda m: m["To"] == address and "code de signature" in str(m["Subject"]), timeout=60
+    )
+    found = re.search(r"Votre code de signature : (\d{6,8})", notice_text(mail))
+    assert found, notice_text(mail)
+    return found.group(1)
+
+
+def a_wrong_code(code: str) -> str:
+    return "".join(str((int(digit) + 1) % 10) for digit in code)
+
+
+async def type_code(walk: Walk, code: str) -> Page:
+    await walk.page.get_by_label("Code de signature").fill(code)
+    await walk.page.get_by_role("button", name="Signer", exact=True).click()
+    return walk.page

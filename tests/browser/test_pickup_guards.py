@@ -1,6 +1,7 @@
 """The pickup site's guards, in real headless Chromium against the five running services:
-a page for each state a visitor can run into (unknown number, locked item, refused form,
-already decided) and nothing about a letter before the identity step."""
+a page for each state a visitor can run into (unknown number, item locked by wrong
+identities, address locked out by guessed numbers, code blocked by wrong codes, forged form
+token, already refused) and nothing about a letter before the identity step."""
 
 from __future__ import annotations
 
@@ -10,23 +11,29 @@ import asyncpg
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import Deposit, Visitor
+from tests.browser.letters import Deposit, Visitor
 from tests.browser.steps import (
+    a_wrong_code,
     at,
+    code_sent_to,
     enter_identity,
     enter_item_number,
     field_error,
     identify,
     open_site,
+    reach_code_entry,
+    type_code,
     typed_identity,
     wrong_identity,
 )
+from tests.support.fixtures import SmtpServer
 from tests.support.running import RunningPlatform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 MAX_IDENTITY_ATTEMPTS = 5  # PickupSettings.max_identity_attempts
 MAX_ADDRESS_FAILURES = 20  # PickupSettings.max_address_failures
+MAX_CODE_TRIES = 5  # the verification desk's code_max_tries
 
 
 async def test_a_number_of_the_wrong_shape_is_refused_with_the_error_on_its_field(visitor: Visitor) -> None:
@@ -126,6 +133,29 @@ async def test_a_refused_letter_shows_its_refusal_on_a_later_visit(
     await later.see("refused, later visit")
     await expect(page.get_by_role("heading", level=1)).to_contain_text("refusé")
     assert letter.sender.name not in await page.content()
+
+
+async def test_five_wrong_codes_block_the_code_even_for_the_right_one(
+    deposit: Deposit, visitor: Visitor, platform_running: RunningPlatform, smtp: SmtpServer
+) -> None:
+    letter = await deposit()
+    walk = await visitor("")
+    page = await reach_code_entry(walk, letter, platform_running)
+    code = await code_sent_to(smtp, letter.recipient.email)
+
+    for attempt in range(1, MAX_CODE_TRIES):
+        await type_code(walk, a_wrong_code(code))
+        await walk.see(f"code entry, wrong {attempt}")
+        assert f"{MAX_CODE_TRIES - attempt} essai" in await field_error(page, "Code de signature")
+    await type_code(walk, a_wrong_code(code))
+    await walk.see("code blocked")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Code bloqué")
+
+    await page.goto("/signature/code/saisie")
+    await walk.see("code entry again")
+    await type_code(walk, code)
+    await walk.see("code blocked, right code")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Code bloqué")
 
 
 async def test_an_address_that_guesses_item_numbers_is_locked_out_even_for_a_right_number(

@@ -7,23 +7,25 @@ the downloads; and the refusal, by keyboard only."""
 from __future__ import annotations
 
 import asyncio
-import re
 
 import asyncpg
 import pytest
 from playwright.async_api import Download, FilePayload, Locator, Page, expect
 
-from tests.browser.conftest import Deposit, Letter, Visitor, notice_text
-from tests.browser.desk import approve_next_case
 from tests.browser.harness import Walk
-from tests.browser.recipient_tools import identity_card_png, sign_with_certificate, zip_members
+from tests.browser.letters import Deposit, Letter, Visitor
+from tests.browser.recipient_tools import sign_with_certificate, zip_members
 from tests.browser.steps import (
+    a_wrong_code,
+    accept,
     at,
+    code_sent_to,
     enter_identity,
     enter_item_number,
     field_error,
-    identify,
     open_site,
+    reach_code_entry,
+    type_code,
     typed_identity,
     wrong_identity,
 )
@@ -82,42 +84,14 @@ async def test_recipient_signs_with_a_one_time_code_once_the_desk_has_checked_th
 ) -> None:
     letter = await deposit()
     walk = await visitor("")
-    page = await identify(walk, letter.item_number, letter.recipient)
-    await accept(walk)
-
-    await page.get_by_role("link", name="Demander un code").click()
-    await expect(page).to_have_url(at("/signature/code"))
-    await walk.see("code request")
-    await page.get_by_label(re.compile("Comment transmettez-vous")).select_option("upload")
-    await page.get_by_label(re.compile("Comment souhaitez-vous recevoir")).select_option("email")
-    await page.get_by_role("button", name="OK").click()
-
-    await expect(page).to_have_url(at("/signature/code/justificatifs"))
-    await walk.see("identity document")
-    await page.get_by_label("Justificatif d'identité").set_input_files(
-        FilePayload(name="carte-identite.png", mimeType="image/png", buffer=identity_card_png())
-    )
-    await expect(page.get_by_role("img", name="carte-identite.png")).to_be_visible()  # the preview
-    await walk.see("identity document, preview")
-    await page.get_by_role("button", name="Envoyer le justificatif").click()
-    await expect(page).to_have_url(at("/signature/code/attente"))
-    await walk.see("waiting for the desk")
-
-    await approve_next_case(platform_running, letter.item_number)
-    # The waiting page notices the decision by itself and moves on to the code entry.
-    await expect(page).to_have_url(at("/signature/code/saisie"), timeout=30_000)
-    await walk.see("code entry")
+    page = await reach_code_entry(walk, letter, platform_running)
     code = await code_sent_to(smtp, letter.recipient.email)
 
-    await page.get_by_label("Code de signature").fill(
-        "0" * len(code) if code != "0" * len(code) else "1" * len(code)
-    )
-    await page.get_by_role("button", name="Signer", exact=True).click()
+    await type_code(walk, a_wrong_code(code))
     await walk.see("code entry, wrong code")
     assert "n'est pas le bon" in await field_error(page, "Code de signature")
 
-    await page.get_by_label("Code de signature").fill(code)
-    await page.get_by_role("button", name="Signer", exact=True).click()
+    await type_code(walk, code)
     await expect(page).to_have_url(at("/courrier"))
     await download_everything(walk, letter, platform_running)
 
@@ -149,7 +123,6 @@ async def test_recipient_refuses_the_letter_using_only_the_keyboard(
     await walk.see("refused")
     await expect(page.get_by_role("heading", level=1)).to_contain_text("refusé")
     assert letter.sender.name not in await page.content()
-    assert "Numéro de pli" in notice_text(letter.notice)
 
 
 async def focused(walk: Walk) -> str:
@@ -163,12 +136,6 @@ async def tab_to(walk: Walk, element_id: str, presses: int = 10) -> None:
         if await focused(walk) == element_id:
             return
     raise AssertionError(f"#{element_id} cannot be reached with the Tab key")
-
-
-async def accept(walk: Walk) -> None:
-    await walk.page.get_by_role("button", name="Accepter").click()
-    await expect(walk.page).to_have_url(at("/signature"))
-    await walk.see("signature method")
 
 
 async def download_everything(walk: Walk, letter: Letter, platform: RunningPlatform) -> None:
@@ -224,16 +191,6 @@ async def download_of(page: Page, link: Locator) -> Download:
 
 async def downloaded(page: Page, link: Locator) -> bytes:
     return (await (await download_of(page, link)).path()).read_bytes()
-
-
-async def code_sent_to(smtp: SmtpServer, address: str) -> str:
-    """The one-time code in the email the notifier sent to `address`."""
-    mail = await smtp.store.wait_for_async(
-        lambda m: m["To"] == address and "code de signature" in str(m["Subject"]), timeout=60
-    )
-    found = re.search(r"Votre code de signature : (\d{6,8})", notice_text(mail))
-    assert found, notice_text(mail)
-    return found.group(1)
 
 
 async def upload_receipt(page: Page, pdf: bytes) -> None:
