@@ -33,6 +33,8 @@ def verify(key: bytes, token: str, now: datetime) -> UUID | None:
         raw = _unb64(token)
     except (ValueError, TypeError):
         return None
+    if _b64(raw) != token:  # one spelling per link: no variant in base64's unused bits
+        return None
     payload, mac = raw[: _LAYOUT.size], raw[_LAYOUT.size :]
     if len(payload) != _LAYOUT.size or not hmac.compare_digest(
         mac, hmac.new(key, payload, hashlib.sha256).digest()
