@@ -6,9 +6,8 @@ service's Prometheus counters moving.
 The trace starts with the `traceparent` the sender system puts on its SubmitLetter. The
 recipient's browser sends its own requests: here the test's HTTP client carries the same
 `traceparent`, as an instrumented front end (or the ingress) would, so the pages continue
-the letter's trace. The journey stops where the recipient must sign the acknowledgement
-of receipt (AR) before downloading: the last step reached without a signature is fetching
-the AR form, a request/reply from pickup to signer.
+the letter's trace, through the acknowledgement of receipt (AR) signed with a personal
+certificate (test PKI) to the download, whose link the pickup site asks of the archive.
 """
 
 from __future__ import annotations
@@ -28,17 +27,22 @@ from prometheus_client.parser import text_string_to_metric_families
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.platform import SERVICES
 from lre_shared.messages import (
+    CheckSignedReceipt,
     Document,
+    IssueDownloadLink,
     IssueReceiptForm,
     LetterAccepted,
     LetterDeposited,
     NoticeSent,
+    ReceiptSigned,
     SendNotice,
     SubmitLetter,
 )
 from lre_shared.topology import queue_name
+from tests.browser.recipient_tools import sign_with_certificate
 from tests.support.bus import eventually
 from tests.support.fixtures import SmtpServer
+from tests.support.pki import TestPki
 from tests.support.running import RunningPlatform
 from tests.support.site import csrf, plain_text
 
@@ -54,8 +58,10 @@ def traces(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def platform_running(services: RunningPlatform, traces: Path) -> RunningPlatform:
+def platform_running(services: RunningPlatform, traces: Path, test_pki: TestPki) -> RunningPlatform:
     env = {f"{service.upper()}_TRACES_FILE": str(traces / f"{service}.jsonl") for service in SERVICES}
+    # The signer trusts the test PKI's root for signed receipts.
+    env["SIGNER_RECEIPT_TRUST_ROOT_FILES"] = json.dumps([str(test_pki.root_file)])
     # At DEBUG the bus logs a line per message handled.
     env |= {f"{service.upper()}_LOG_LEVEL": "DEBUG" for service in SERVICES}
     # The pickup site is public: its /metrics answers only the scraper with the token.
@@ -126,7 +132,7 @@ async def deposit(amqp_url: str, command: SubmitLetter, traceparent: str) -> Non
 
 
 async def test_one_trace_follows_a_letter_through_the_five_services_and_their_counters_move(
-    platform_running: RunningPlatform, smtp: SmtpServer, traces: Path
+    platform_running: RunningPlatform, smtp: SmtpServer, traces: Path, test_pki: TestPki
 ) -> None:
     before = {service: await scrape(platform_running, service) for service in SERVICES}
     trace_id = secrets.token_hex(16)
@@ -158,9 +164,20 @@ async def test_one_trace_follows_a_letter_through_the_five_services_and_their_co
         page = await site.post("/identite", data={"csrf_token": csrf(page), **identity})
         assert page.url.path == "/decision"
         page = await site.post("/decision", data={"csrf_token": csrf(page), "decision": "accepter"})
-        # The download waits for the signed AR; the AR form to sign is the last step without one.
-        assert page.url.path.startswith("/signature"), page.url
-        await site.get("/signature/certificat/avis.pdf")
+        assert page.url.path == "/signature"
+        page = await site.get("/signature/certificat")
+        receipt = await site.get("/signature/certificat/avis.pdf")
+        signed = await sign_with_certificate(test_pki, "recipient", receipt.content)
+        page = await site.post(
+            "/signature/certificat",
+            data={"csrf_token": csrf(page)},
+            files={"receipt": ("ar_signe.pdf", signed, "application/pdf")},
+        )
+        assert page.url.path == "/courrier", page.text
+        link = re.search(r'href="(/courrier/documents/[^"]+)"', page.text)
+        assert link
+        download = await site.get(link.group(1))
+        assert download.status_code == 200
 
     def journey_spans() -> list[dict[str, Any]]:
         return [s for s in spans(traces) if s["trace_id"] == trace_id]
@@ -178,6 +195,9 @@ async def test_one_trace_follows_a_letter_through_the_five_services_and_their_co
         ("signer", NoticeSent),
         ("signer", LetterAccepted),
         ("signer", IssueReceiptForm),
+        ("signer", CheckSignedReceipt),
+        ("signer", ReceiptSigned),
+        ("archive", IssueDownloadLink),
     ]
     await eventually(lambda: all(consumed(c, m) for c, m in expected), timeout=90)
 
@@ -192,14 +212,23 @@ async def test_one_trace_follows_a_letter_through_the_five_services_and_their_co
     assert about_letter
     assert {s["trace_id"] for s in about_letter} == {trace_id}
     assert all(s["attributes"]["lre.outcome"] == "handled" for s in about_letter)
-    # The site's pages are server spans of the trace; the AR form was asked of the signer.
+    # The site's pages are server spans of the trace; the AR form, its check and the download
+    # link were asked of the signer and the archive.
     pages = {
         (s["attributes"]["http.request.method"], s["attributes"]["url.path"])
         for s in journey
         if s["kind"] == "SERVER"
     }
-    assert {("POST", "/"), ("POST", "/identite"), ("POST", "/decision")} <= pages
-    assert any(s["name"] == f"{IssueReceiptForm.routing_key} ask" and s["kind"] == "CLIENT" for s in journey)
+    assert {
+        ("POST", "/"),
+        ("POST", "/identite"),
+        ("POST", "/decision"),
+        ("POST", "/signature/certificat"),
+    } <= pages
+    asked = {s["name"] for s in journey if s["kind"] == "CLIENT"}
+    assert {
+        f"{m.routing_key} ask" for m in (IssueReceiptForm, CheckSignedReceipt, IssueDownloadLink)
+    } <= asked
     # Parents are spans of the same trace (or the sender's own span): one tree, no orphans.
     known = {s["span_id"] for s in journey} | {traceparent.split("-")[2]}
     assert all(s["parent_span_id"] in known for s in journey)

@@ -1,0 +1,3 @@
+from tests.support.pki import test_pki
+
+__all__ = ["test_pki"]
