@@ -18,7 +18,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,10 +50,11 @@ class Built:
     runtime: ServiceRuntime
     site_routes: list[BaseRoute]
     description: str
+    extra: dict[str, Any] = field(default_factory=dict)  # further documents: path under docs/ → JSON
 
 
 def _archive() -> Built:
-    from archive.bootstrap import bootstrap
+    from archive.bootstrap import bootstrap, http_site
     from archive.settings import ArchiveSettings
 
     settings = placeholder(
@@ -61,8 +62,11 @@ def _archive() -> Built:
         s3_endpoint="http://s3:8333",
         s3_access_key="key",
         s3_secret_key="placeholder",  # noqa: S106
+        zip_link_key="placeholder-" + "z" * 32,
     )
-    return Built(ArchiveSettings, bootstrap(settings), [], "Letter intake and the store of content.")
+    runtime = bootstrap(settings)
+    site = http_site(runtime, settings)
+    return Built(ArchiveSettings, runtime, site.routes, "Letter intake and the store of content.")
 
 
 def _notifier() -> Built:
@@ -102,11 +106,29 @@ def _signer() -> Built:
 
 
 def _verification() -> Built:
-    from verification.bootstrap import bootstrap
+    from verification.bootstrap import build
+    from verification.entrypoints.desk import openapi
     from verification.settings import VerificationSettings
 
-    settings = placeholder(VerificationSettings, code_hmac_key="placeholder-" + "k" * 32)
-    return Built(VerificationSettings, bootstrap(settings), [], "The verification desk.")
+    settings = placeholder(
+        VerificationSettings,
+        code_hmac_key="placeholder-" + "k" * 32,
+        document_key="placeholder-" + "d" * 32,
+        s3_endpoint="http://s3:8333",
+        s3_access_key="key",
+        s3_secret_key="placeholder",  # noqa: S106
+        oidc_issuer="https://idp.example",
+        oidc_jwks_url="https://idp.example/.well-known/jwks.json",
+    )
+    desk = build(settings)
+    return Built(
+        VerificationSettings,
+        desk.runtime,
+        desk.site().routes,
+        "The verification desk.",
+        # The desk API for support UIs, with its bodies and answers (the routes above only list it).
+        extra={"openapi/verification-desk.json": openapi(desk.api.operations())},
+    )
 
 
 BUILDERS: dict[Service, Callable[[], Built]] = {
@@ -145,6 +167,8 @@ def render_all(root: Path = DOCS) -> dict[Path, str]:
         out[root / "openapi" / f"{service}.json"] = docs.render_json(
             docs.openapi(routes, title=title, description=built.description, version=VERSION)
         )
+        for path, document in built.extra.items():
+            out[root / path] = docs.render_json(document)
         operations = docs.splice(operations, f"settings:{service}", docs.settings_table(built.settings))
     out[root / "OPERATIONS.md"] = operations
     return out
