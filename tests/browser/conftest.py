@@ -71,9 +71,11 @@ def platform_running(
             for service in platform.SERVICES:
                 running.start(service, settings, wait=False)
             for service in platform.SERVICES:
+                # Generous: on a busy machine a service may take a while to reach the broker.
                 platform.wait_ready(
                     running.config.ports[service],
                     running.processes[service],
+                    timeout=120,
                     log_path=running.log_path(service),
                 )
             yield running
