@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT
+from lre_shared import metrics
 from lre_shared.messages import (
     LetterAccepted,
     LetterRefused,
@@ -29,6 +30,7 @@ from services.pickup.tests.integration.recipients import (
     RIGHT_IDENTITY,
     WRONG_IDENTITY,
     Pickup,
+    accepted,
     csrf,
     deposit,
     deposited,
@@ -410,3 +412,28 @@ async def test_a_decision_taken_meanwhile_in_another_browser_gives_the_already_d
     await probe.wait_for(LetterRefused.routing_key, event.correlation_id)
     await asyncio.sleep(0.5)
     assert not probe.of(LetterAccepted.routing_key, event.correlation_id)
+
+
+async def test_the_pickup_funnel_counts_each_step_a_recipient_passes(pickup: Pickup, amqp_url: str) -> None:
+    def counts() -> dict[str, float]:
+        return {
+            step: metrics.PICKUP_FUNNEL.labels(step=step)._value.get()
+            for step in ("item_number", "identity", "accepted", "refused", "signed")
+        }
+
+    event = await deposit(amqp_url, pickup)
+    before = counts()
+    async with pickup.browser() as site:
+        page = await to_identity_page(site, event.item_number)
+        await site.post("/identite", data={"csrf_token": csrf(page), **WRONG_IDENTITY})
+        await accepted(site, event.item_number)
+    after = counts()
+
+    # Two visits to the item-number step, one identity passed (the wrong one is not), one acceptance.
+    assert {step: after[step] - before[step] for step in after} == {
+        "item_number": 2,
+        "identity": 1,
+        "accepted": 1,
+        "refused": 0,
+        "signed": 0,
+    }

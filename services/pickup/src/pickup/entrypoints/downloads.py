@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from lre_shared import metrics
 from lre_shared.messages import DownloadLinkIssued, IssueDownloadLink, IssueZipLink, ZipLinkIssued
 from pickup.entrypoints.pages import ServiceUnavailable, Site, step_of
 from pickup.service_layer.handlers import LetterView
@@ -76,6 +77,7 @@ def routes(site: Site) -> list[BaseRoute]:
         )
         if not reply.url:
             return site.render(request, "not_found.html", 404)
+        metrics.pickup_step("downloaded")
         return RedirectResponse(reply.url, 303)
 
     async def all_documents(request: Request) -> Response:
@@ -91,7 +93,9 @@ def routes(site: Site) -> list[BaseRoute]:
                 raise ServiceUnavailable(f"zip: {issued.reason}")
             return site.render(request, "not_found.html", 404)
         filename = issued.filename or f"pli_{letter.item_number}.zip"
-        return await stream_from(issued.url, filename, site.settings.request_timeout_seconds)
+        response = await stream_from(issued.url, filename, site.settings.request_timeout_seconds)
+        metrics.pickup_step("downloaded")
+        return response
 
     return [
         Route("/courrier", letter_page),

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from lre_shared import metrics
 from pickup.domain.identity import FIELDS
 from pickup.entrypoints.catalogue import LANGUAGES
 from pickup.entrypoints.pages import Site, field, step_of
@@ -48,6 +49,7 @@ def routes(site: Site) -> list[BaseRoute]:
             )
         request.session.pop("identified", None)
         request.session["item"] = str(letter.letter_id)
+        metrics.pickup_step("item_number")
         return RedirectResponse("/identite", 303)
 
     async def identity_page(request: Request) -> Response:
@@ -96,6 +98,7 @@ def routes(site: Site) -> list[BaseRoute]:
             request.session["lang"] = kept
         request.session["identified"] = str(letter.letter_id)
         request.session["seen"] = int(time.time())
+        metrics.pickup_step("identity")
         return RedirectResponse("/decision", 303)
 
     def decision_form(request: Request, letter: LetterView, status: int = 200, **context: object) -> Response:
@@ -123,6 +126,7 @@ def routes(site: Site) -> list[BaseRoute]:
                 letter = await handlers.decide(
                     site.runtime.pool, letter.letter_id, action == "accepter", site.rules, site.clock()
                 )
+                metrics.pickup_step("accepted" if action == "accepter" else "refused")
             except DecisionRefused as refused:
                 letter = await handlers.find(site.runtime.pool, letter.letter_id) or letter
                 if str(refused) == "already decided" and letter.state in ("accepted", "refused"):

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from lre_shared import metrics
 from lre_shared.messages import (
     AddIdentityDocument,
     CaseState,
@@ -152,6 +153,7 @@ def routes(site: Site) -> list[BaseRoute]:
             receipt_sha256=hashlib.sha256(pdf).hexdigest(),
             now=site.clock(),
         )
+        metrics.pickup_step("signed")
         return RedirectResponse("/courrier", 303)
 
     async def receipt_form(request: Request) -> Response:
@@ -337,6 +339,7 @@ def routes(site: Site) -> list[BaseRoute]:
                 case_id=checked.case_id or case.case_id,
                 now=site.clock(),
             )
+            metrics.pickup_step("signed")
             return RedirectResponse("/courrier", 303)
         return await code_refused(request, letter, checked)
 
