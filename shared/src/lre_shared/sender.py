@@ -34,7 +34,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from faststream.rabbit import Channel, RabbitBroker
 
-from lre_shared import outbox
+from lre_shared.bus import Publisher
 from lre_shared.messages import (
     Document,
     EvidenceListed,
@@ -67,18 +67,8 @@ async def submit_letter(amqp_url: str, command: SubmitLetter) -> UUID:
     )
     await broker.connect()
     try:
-        message = outbox.outgoing(command)
-        await broker.publish(
-            message.body,
-            exchange=message.exchange,
-            routing_key=message.routing_key,
-            persist=True,
-            mandatory=True,
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            content_type="application/json",
-            timeout=30.0,
-        )
+        # Persistent, confirmed, mandatory, with the sender's trace context in its headers.
+        await Publisher(broker).publish(command)
     finally:
         await broker.stop()
     return command.correlation_id
