@@ -2,15 +2,16 @@
 
     uv run python bench/pickup.py [--clients 100] [--passes 3] [--runs 3]   # or: make bench-pickup
 
-Starts the pickup service as its own process (`python -m pickup.main`, as in production:
-one uvicorn process, plain HTTP, JSON logs to a file), on a RabbitMQ virtual host of its
-own and a PostgreSQL database `lre_bench_pickup_<random>_pickup` (both removed at the
-end). `--clients` letters are deposited by publishing `LetterDeposited` on the bus, as the
+Starts the pickup service as its own process (the app of `pickup.main`, served by one
+uvicorn process as in production, plain HTTP, JSON logs to a file), on a RabbitMQ virtual
+host of its own and a PostgreSQL database `lre_bench_pickup_<random>_pickup` (both removed
+at the end). `--clients` letters are deposited by publishing `LetterDeposited` on the bus, as the
 archive does; the service's own handler stores them (its `SendNotice` goes to the virtual
 host's unrouted queue: no notifier runs).
 
-Each run, every client (an `httpx.AsyncClient` with its own cookie jar and connections)
-walks its own letter `--passes` times, each pass a new visitor (fresh cookies):
+Each run, every client (an `httpx.AsyncClient` with its own cookie jar and connections, all
+built before the clock starts) walks its own letter `--passes` times, each pass a new
+visitor (cookies cleared), on the connection it keeps:
 
     GET /  →  POST / (item number, CSRF token)  →  GET /identite  →  POST /identite
 
@@ -20,9 +21,15 @@ byte. A run's rate is its requests over its wall time. The figures printed are p
 then the medians of the runs; the last line is
 `RESULT pickup_rps=<median rate> pickup_p99_ms=<median p99>`. Goal: p99 ≤ 100 ms.
 
-The clients share the machine with the service: on a small machine their own CPU is part
-of the figure (printed as client CPU per request). `--profile FILE` runs the service under
-cProfile and writes its stats to FILE when the service stops.
+Besides the clients' figures, each run prints the time each step spent inside the service
+(from the request's arrival in the application to its last byte, measured by a thin ASGI
+wrapper around `pickup.main.create_app`; `--serve` is that child process) and the CPU the
+service and the clients used per request. The clients share the machine with the service
+(and PostgreSQL): with 100 visitors always waiting for an answer, the mean latency is 100
+over the rate (Little's law), so on a small machine the clients' own CPU is part of the
+figure. `--profile FILE` runs the service under cProfile and writes its stats to FILE when
+it stops. Settings of the service may be given in the environment (e.g.
+`PICKUP_DB_POOL_SIZE=50`).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import os
 import re
 import resource
 import secrets
+import ssl
 import statistics
 import subprocess
 import sys
@@ -48,7 +56,8 @@ import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# This file bears the service's name: the service's package must be the one `pickup` finds.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 from deploy.local import platform  # noqa: E402
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER  # noqa: E402
@@ -67,10 +76,16 @@ IDENTITY = {
 }
 
 
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
 @dataclass
 class Run:
     latencies_ms: list[float] = field(default_factory=list)
     by_step: dict[str, list[float]] = field(default_factory=dict)
+    in_app: dict[str, list[float]] = field(default_factory=dict)  # measured inside the service
     wall_seconds: float = 0.0
     client_cpu_seconds: float = 0.0
     service_cpu_seconds: float = 0.0
@@ -80,8 +95,7 @@ class Run:
         return len(self.latencies_ms) / self.wall_seconds
 
     def percentile(self, p: float, step: str | None = None) -> float:
-        ordered = sorted(self.latencies_ms if step is None else self.by_step[step])
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+        return percentile(self.latencies_ms if step is None else self.by_step[step], p)
 
     async def timed(self, step: str, request: Awaitable[httpx.Response]) -> httpx.Response:
         started = time.perf_counter()
@@ -108,21 +122,29 @@ def expect(page: httpx.Response, status: int, location: str | None = None) -> ht
     return page
 
 
-async def visitor(base_url: str, item_number: str, passes: int, run: Run) -> None:
-    # One client (its own connection pool and cookie jar) per visitor; each pass starts with
-    # no cookies, as a new visitor would.
-    async with httpx.AsyncClient(
-        base_url=base_url, follow_redirects=False, timeout=60.0, trust_env=False
-    ) as site:
-        for _ in range(passes):
-            site.cookies.clear()
-            page = expect(await run.timed("GET /", site.get("/")), 200)
-            form = {"csrf_token": csrf_of(page), "item_number": item_number}
-            expect(await run.timed("POST /", site.post("/", data=form)), 303, "/identite")
-            page = expect(await run.timed("GET /identite", site.get("/identite")), 200)
-            form = {"csrf_token": csrf_of(page), **IDENTITY}
-            posted = await run.timed("POST /identite", site.post("/identite", data=form))
-            expect(posted, 303, "/decision")
+async def visitor(site: httpx.AsyncClient, item_number: str, passes: int, run: Run) -> None:
+    for _ in range(passes):
+        site.cookies.clear()  # each pass is a new visitor
+        page = expect(await run.timed("GET /", site.get("/")), 200)
+        form = {"csrf_token": csrf_of(page), "item_number": item_number}
+        expect(await run.timed("POST /", site.post("/", data=form)), 303, "/identite")
+        page = expect(await run.timed("GET /identite", site.get("/identite")), 200)
+        form = {"csrf_token": csrf_of(page), **IDENTITY}
+        posted = await run.timed("POST /identite", site.post("/identite", data=form))
+        expect(posted, 303, "/decision")
+
+
+def clients(base_url: str, count: int) -> list[httpx.AsyncClient]:
+    """One client per visitor: its own connections and cookie jar. Built before the clock
+    starts, sharing one TLS context: httpx builds one per client otherwise (tens of
+    milliseconds of CPU each, though the site is plain HTTP here)."""
+    tls = ssl.create_default_context()
+    return [
+        httpx.AsyncClient(
+            base_url=base_url, follow_redirects=False, timeout=60.0, trust_env=False, verify=tls
+        )
+        for _ in range(count)
+    ]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -133,14 +155,18 @@ def cpu_seconds(pid: int) -> float:
 
 async def one_run(base_url: str, item_numbers: list[str], passes: int, service_pid: int) -> Run:
     run = Run()
-    cpu = resource.getrusage(resource.RUSAGE_SELF)
-    service_cpu = cpu_seconds(service_pid)
-    started = time.perf_counter()
-    await asyncio.gather(*(visitor(base_url, n, passes, run) for n in item_numbers))
-    run.wall_seconds = time.perf_counter() - started
-    run.service_cpu_seconds = cpu_seconds(service_pid) - service_cpu
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    run.client_cpu_seconds = (after.ru_utime + after.ru_stime) - (cpu.ru_utime + cpu.ru_stime)
+    sites = clients(base_url, len(item_numbers))
+    try:
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
+        service_cpu = cpu_seconds(service_pid)
+        started = time.perf_counter()
+        await asyncio.gather(*(visitor(s, n, passes, run) for s, n in zip(sites, item_numbers, strict=True)))
+        run.wall_seconds = time.perf_counter() - started
+        run.service_cpu_seconds = cpu_seconds(service_pid) - service_cpu
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        run.client_cpu_seconds = (after.ru_utime + after.ru_stime) - (cpu.ru_utime + cpu.ru_stime)
+    finally:
+        await asyncio.gather(*(site.aclose() for site in sites))
     return run
 
 
@@ -218,24 +244,81 @@ def pickup_service(amqp_url: str, pg_url: str, logs: Path, profile: Path | None)
 
 
 def start(config: platform.PlatformConfig, log: Path, profile: Path | None) -> subprocess.Popen[bytes]:
-    if profile is None:
-        return platform.start_service(config, "pickup", log)
-    # The same service with the same settings, under cProfile; stats written once it stops.
+    """The service in a process of its own, with its settings from the environment as the
+    platform gives them, run by `serve_measured` below (this file with --serve)."""
     env = dict(os.environ) | platform.service_environment(config, "pickup")
-    code = (
-        # uvicorn raises SIGTERM again once shut down; here the process must live on to write.
-        "import cProfile, signal, pickup.main as m; signal.raise_signal = lambda s: None\n"
-        "p = cProfile.Profile(); p.enable()\n"
-        f"try: m.run()\nfinally: p.disable(); p.dump_stats({str(profile)!r})"
-    )
+    command = [sys.executable, __file__, "--serve"] + (["--profile", str(profile)] if profile else [])
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-c", code],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
+
+
+TIMINGS_PATH = "/__bench/timings"
+
+
+def serve_measured(profile: Path | None) -> None:
+    """Serve the pickup app as `pickup.main.run` does, inside a thin ASGI wrapper that notes
+    how long each request spent in the application (from its arrival in the app to the last
+    byte handed to the server); `GET /__bench/timings` returns and forgets them. With
+    `profile`, the process runs under cProfile and writes the stats when it stops."""
+    import cProfile
+    import json
+    import signal
+
+    import uvicorn
+    from starlette.types import Receive, Scope, Send
+
+    from pickup.main import create_app
+    from pickup.settings import PickupSettings
+
+    settings = PickupSettings()
+    app = create_app(settings)
+    timings: dict[str, list[float]] = {}
+
+    async def measured(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        if scope["path"] == TIMINGS_PATH:
+            body = json.dumps(timings).encode()
+            timings.clear()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": body})
+            return
+        started = time.perf_counter()
+        await app(scope, receive, send)
+        step = f"{scope['method']} {scope['path']}"
+        timings.setdefault(step, []).append((time.perf_counter() - started) * 1000)
+
+    # As lre_shared.runtime.serve: a SIGTERM stops gracefully, and the process lives on
+    # after it (here, to write the profile).
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    signal.raise_signal = lambda signum: None
+    profiler = cProfile.Profile() if profile else None
+    if profiler:
+        profiler.enable()
+    try:
+        uvicorn.run(
+            measured,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            proxy_headers=True,
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        if profiler and profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
+
+
+async def server_timings(base_url: str) -> dict[str, list[float]]:
+    async with httpx.AsyncClient(base_url=base_url, trust_env=False) as client:
+        answer = await client.get(TIMINGS_PATH)
+        answer.raise_for_status()
+        timings: dict[str, list[float]] = answer.json()
+        return timings
 
 
 def report(name: str, run: Run) -> None:
@@ -250,15 +333,22 @@ def report(name: str, run: Run) -> None:
     steps = ", ".join(
         f"{step} {run.percentile(50, step):.0f}/{run.percentile(99, step):.0f}" for step in run.by_step
     )
-    print(f"    p50/p99 ms by step: {steps}", flush=True)
+    print(f"    p50/p99 ms by step, at the clients: {steps}", flush=True)
+    inside = ", ".join(
+        f"{step} {percentile(times, 50):.1f}/{percentile(times, 99):.1f}"
+        for step, times in run.in_app.items()
+    )
+    print(f"    p50/p99 ms by step, inside the service: {inside}", flush=True)
 
 
 async def drive(service: Service, item_numbers: list[str], options: argparse.Namespace) -> list[Run]:
     # One pass of warm-up (connections, template cache, prepared statements), not counted.
     await one_run(service.base_url, item_numbers, 1, service.pid)
+    await server_timings(service.base_url)
     runs = []
     for index in range(options.runs):
         run = await one_run(service.base_url, item_numbers, options.passes, service.pid)
+        run.in_app = await server_timings(service.base_url)
         report(f"run {index + 1}", run)
         runs.append(run)
     return runs
@@ -271,7 +361,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--profile", type=Path, help="run the service under cProfile, stats to this file")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.serve:
+        serve_measured(options.profile)
+        return
 
     deposited = letters(options.clients)
     with (
