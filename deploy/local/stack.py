@@ -198,6 +198,10 @@ def up() -> None:
     asyncio.run(submit_letter(AMQP_URL, command))
     notice, item_number = _latest_notice(sent_at)
     r = DEMO_RECIPIENT
+    desk = platform.service_environment(config, "verification")
+    desk_url = f"http://127.0.0.1:{config.ports['verification']}/"
+    desk_keys = Path(desk["VERIFICATION_OIDC_JWKS_FILE"]).parent
+    desk_smtp = desk["VERIFICATION_INBOUND_SMTP_PORT"]
     print(
         f"""
 The platform is running.
@@ -210,6 +214,9 @@ The platform is running.
   Logs             {LOGS}/
   S3 (SeaweedFS)   {s3.endpoint}  (keys in {SECRETS})
   Evidence         sealed with the TEST PKI ("non qualifié"); trust root {PKI_DIR}/root.cert.pem
+  Support desk     {desk_url}desk/  (JSON API under {desk_url}desk/api)
+  Agent token      uv run lre-desk-token --dir {desk_keys} --role agent
+  Desk inbound     identity documents by email to SMTP 127.0.0.1:{desk_smtp}
 
 Stop everything with: make stop
 """
