@@ -28,7 +28,7 @@ test: setup test-tools lint typecheck  ## lint, strict types, then every test on
 	$(UV) run pytest
 
 test-fast: setup  ## unit tests only
-	$(UV) run pytest -m "not integration and not e2e"
+	$(UV) run pytest -m "not integration and not e2e and not browser"
 
 lint:
 	$(UV) run ruff check .

@@ -29,6 +29,7 @@ from tests.support.running import RunningPlatform, platform_config
 
 __all__ = ["test_pki"]
 
+SCREENSHOTS_TAKEN: list[Path] = []  # directories this run wrote
 ITEM_NUMBER = re.compile(r"Numéro de pli : (\d{12})")
 
 
@@ -97,6 +98,7 @@ def screenshots(request: pytest.FixtureRequest) -> Path:
     directory = screenshot_root() / test_name
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
+    SCREENSHOTS_TAKEN.append(directory)
     return directory
 
 
@@ -177,6 +179,5 @@ async def submitted(amqp_url: str, command: SubmitLetter) -> uuid.UUID:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    root = screenshot_root()
-    if root.exists() and any(root.rglob("*.png")):
-        terminalreporter.write_line(f"browser screenshots: {root}")
+    if SCREENSHOTS_TAKEN:
+        terminalreporter.write_line(f"browser screenshots of this run: {screenshot_root()}")
