@@ -10,6 +10,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, async_playwright
@@ -29,6 +30,13 @@ from tests.support.running import RunningPlatform, platform_config
 
 __all__ = ["test_pki"]
 
+# A phone's screen, as a recipient reading the notice on their phone sees the site.
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 3,
+    "is_mobile": True,
+    "has_touch": True,
+}
 SCREENSHOTS_TAKEN: list[Path] = []  # directories this run wrote
 ITEM_NUMBER = re.compile(r"Numéro de pli : (\d{12})")
 
@@ -103,22 +111,32 @@ def screenshots(request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture
+def senders() -> list[str]:
+    """The names of the senders of the letters this test deposited."""
+    return []
+
+
+@pytest.fixture
 async def visitor(
-    browser: Browser, platform_running: RunningPlatform, screenshots: Path
+    browser: Browser, platform_running: RunningPlatform, screenshots: Path, senders: list[str]
 ) -> AsyncIterator[Visitor]:
     """Open a tab of a new visitor (own cookies, own downloads); every one is checked at the end."""
     contexts = []
     walks: list[Walk] = []
 
-    async def open_tab(name: str) -> Walk:
+    async def open_tab(name: str, phone: bool = False) -> Walk:
         context = await browser.new_context(
-            base_url=platform_running.config.pickup_url, locale="fr-FR", accept_downloads=True
+            base_url=platform_running.config.pickup_url,
+            locale="fr-FR",
+            accept_downloads=True,
+            **(PHONE if phone else {}),
         )
         context.set_default_timeout(15_000)
         contexts.append(context)
         directory = screenshots / name if name else screenshots
         directory.mkdir(parents=True, exist_ok=True)
-        walk = Walk(await context.new_page(), directory)
+        # CPCE R.53-3: no page shows a sender before the letter is accepted (`steps.accept`).
+        walk = Walk(await context.new_page(), directory, hidden=list(senders))
         walks.append(walk)
         return walk
 
@@ -130,12 +148,13 @@ async def visitor(
 
 
 @pytest.fixture
-def deposit(platform_running: RunningPlatform, smtp: SmtpServer) -> Deposit:
+def deposit(platform_running: RunningPlatform, smtp: SmtpServer, senders: list[str]) -> Deposit:
     """Deposit a letter with the sender's name unique to it; wait for its notice by email."""
 
     async def deposit_letter(attachments: int = 0) -> Letter:
         tag = uuid.uuid4().hex[:8]
         sender = DEMO_SENDER.model_copy(update={"name": f"Cabinet Témoin {tag}"})
+        senders.append(sender.name)
         recipient = DEMO_RECIPIENT.model_copy(update={"email": f"browser-{tag}@exemple.example"})
         main = Document(filename="mise-en-demeure.pdf", content=demo_pdf(f"Mise en demeure {tag}"))
         extra = tuple(

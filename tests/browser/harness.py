@@ -82,7 +82,8 @@ async def assert_accessible(page: Page, name: str) -> None:
 @dataclass
 class Walk:
     """One visitor's tab. `see(name)` checks the page now shown (axe, no CSP or script
-    error) and saves its screenshot; `finish()` fails if a page was loaded and not seen."""
+    error, none of the texts in `hidden` anywhere in it, no sideways scrolling) and saves
+    its screenshot; `finish()` fails if a page was loaded and not seen."""
 
     page: Page
     directory: Path
@@ -90,6 +91,8 @@ class Walk:
     loads: int = 0
     checked_loads: int = 0
     console_errors: list[str] = field(default_factory=list)
+    # What the visitor must not be shown yet (CPCE R.53-3: the sender, before acceptance).
+    hidden: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.page.on("load", self._loaded)
@@ -112,6 +115,11 @@ class Walk:
         await self.page.screenshot(path=self.directory / f"{len(self.seen):02d}-{slug}.png", full_page=True)
         blocked = [e for e in self.console_errors if "Content Security Policy" in e or "Uncaught" in e]
         assert not blocked, f"script or CSP errors on {name}: {blocked}"
+        content = await self.page.content()
+        shown = [text for text in self.hidden if text in content]
+        assert not shown, f"{name} shows {shown}"
+        overflow = await self.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} is {overflow} px wider than the screen"
         return self.page
 
     def finish(self) -> None:

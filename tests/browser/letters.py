@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Protocol
 
 from lre_shared.messages import Recipient, Sender
 from tests.browser.harness import Walk
@@ -25,4 +26,9 @@ class Letter:
 
 
 Deposit = Callable[..., Awaitable[Letter]]
-Visitor = Callable[[str], Awaitable[Walk]]
+
+
+class Visitor(Protocol):
+    """Opens the tab of a new visitor (own cookies); `phone` gives it a phone's screen."""
+
+    def __call__(self, name: str, phone: bool = False) -> Awaitable[Walk]: ...

@@ -80,6 +80,8 @@ async def field_error(page: Page, label: str) -> str:
 
 
 async def accept(walk: Walk) -> None:
+    """Accept the letter: from now on its sender may be shown (CPCE R.53-3)."""
+    walk.hidden.clear()
     await walk.page.get_by_role("button", name="Accepter").click()
     await expect(walk.page).to_have_url(at("/signature"))
     await walk.see("signature method")

@@ -85,7 +85,6 @@ async def test_an_item_locks_after_five_wrong_identities_for_every_visitor(
     page = await enter_item_number(other, letter.item_number)
     await other.see("locked, other visitor")
     await expect(page.get_by_role("heading", level=1)).to_contain_text("verrouillé")
-    assert letter.sender.name not in await page.content()
 
 
 async def test_a_tampered_form_token_is_refused_and_nothing_is_decided(
@@ -98,7 +97,6 @@ async def test_a_tampered_form_token_is_refused_and_nothing_is_decided(
     assert await submit_with_forged_token(page, "Accepter") == 403
     await walk.see("decision, token tampered")
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Session expirée")
-    assert letter.sender.name not in await page.content()
 
     # The letter is still undecided: a fresh visit reaches the decision page again.
     again = await visitor("after")
@@ -132,7 +130,6 @@ async def test_a_refused_letter_shows_its_refusal_on_a_later_visit(
     await enter_identity(later, typed_identity(letter.recipient))
     await later.see("refused, later visit")
     await expect(page.get_by_role("heading", level=1)).to_contain_text("refusé")
-    assert letter.sender.name not in await page.content()
 
 
 async def test_five_wrong_codes_block_the_code_even_for_the_right_one(
@@ -182,6 +179,19 @@ async def test_an_address_that_guesses_item_numbers_is_locked_out_even_for_a_rig
         await expect(page).not_to_have_url(at("/identite"))
     finally:
         await forget_address_failures(platform_running)
+
+
+async def test_the_first_steps_fit_a_phone_screen(deposit: Deposit, visitor: Visitor) -> None:
+    letter = await deposit()
+    walk = await visitor("", phone=True)  # every page seen is checked for sideways scrolling
+
+    page = await identify(walk, letter.item_number, letter.recipient)
+
+    accept = page.get_by_role("button", name="Accepter")
+    await accept.scroll_into_view_if_needed()
+    box = await accept.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
 
 
 async def test_the_site_switches_to_english_and_back(visitor: Visitor) -> None:

@@ -48,19 +48,16 @@ async def test_recipient_accepts_signs_with_a_certificate_and_downloads_every_fi
     await enter_item_number(walk, letter.item_number)
     await expect(page).to_have_url(at("/identite"))
     await walk.see("identity")
-    assert letter.sender.name not in await page.content()
 
     await enter_identity(walk, wrong_identity(letter.recipient))
     await expect(page.get_by_role("alert")).to_contain_text("ne correspondent pas")
     await expect(page.get_by_role("alert")).to_contain_text("4 essai")
     await walk.see("identity, wrong")
-    assert letter.sender.name not in await page.content()
 
     await enter_identity(walk, typed_identity(letter.recipient))
     await expect(page).to_have_url(at("/decision"))
     await walk.see("decision")
     await expect(page.get_by_text(letter.item_number)).to_be_visible()
-    assert letter.sender.name not in await page.content()
     await accept(walk)
 
     await page.get_by_role("link", name="Signer avec mon certificat").click()
@@ -117,12 +114,10 @@ async def test_recipient_refuses_the_letter_using_only_the_keyboard(
         await page.keyboard.press("Enter" if name == "city" else "Tab")
     await expect(page).to_have_url(at("/decision"))
     await walk.see("decision")
-    assert letter.sender.name not in await page.content()
 
     await page.get_by_role("button", name="Refuser").click()
     await walk.see("refused")
     await expect(page.get_by_role("heading", level=1)).to_contain_text("refusé")
-    assert letter.sender.name not in await page.content()
 
 
 async def focused(walk: Walk) -> str:
