@@ -33,6 +33,7 @@ from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
 import asyncpg
+from aiormq.exceptions import DeliveryError
 from faststream import AckPolicy
 from faststream.rabbit import (
     Channel,
@@ -297,19 +298,24 @@ class Bus:
         """Request/reply: send `query` and wait up to `timeout` seconds for its `answer`.
 
         For a person waiting on a page for another service (a download link, a code check):
-        raises `TimeoutError` when no answer comes in time, so the page can say so.
+        raises `TimeoutError` when no answer comes in time, so the page can say so, and also
+        when the broker returns the query because no queue takes it yet (the answering
+        service has never started): for the person waiting, both mean "not now".
         """
         with tracing.client_span(query.routing_key, str(query.message_id), str(query.correlation_id)):
-            response = await self.broker.request(
-                query.to_json(),
-                exchange=query.exchange,
-                routing_key=query.routing_key,
-                correlation_id=str(query.message_id),
-                message_id=str(query.message_id),
-                content_type="application/json",
-                headers=tracing.inject(),
-                timeout=timeout,
-            )
+            try:
+                response = await self.broker.request(
+                    query.to_json(),
+                    exchange=query.exchange,
+                    routing_key=query.routing_key,
+                    correlation_id=str(query.message_id),
+                    message_id=str(query.message_id),
+                    content_type="application/json",
+                    headers=tracing.inject(),
+                    timeout=timeout,
+                )
+            except DeliveryError as exc:
+                raise TimeoutError(f"no service takes {query.routing_key} now") from exc
             return answer.model_validate_json(response.body)
 
     async def declare(self) -> None:

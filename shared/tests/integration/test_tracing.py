@@ -4,6 +4,7 @@ the logs, and exported to a JSON-lines file."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -28,7 +29,9 @@ from lre_shared.messages import (
     DownloadLinkIssued,
     EvidenceRecorded,
     IssueDownloadLink,
+    IssueZipLink,
     LetterAccepted,
+    ZipLinkIssued,
     now_utc,
 )
 from lre_shared.runtime import ServiceRuntime, build_app
@@ -252,3 +255,12 @@ def test_the_file_exporter_writes_one_json_line_per_finished_span(tmp_path: Path
     assert lines[0]["parent_span_id"] == lines[1]["span_id"]
     assert lines[1]["parent_span_id"] == "00f067aa0ba902b7"
     assert lines[0]["attributes"] == {tracing.LETTER_ID: "L"}
+
+
+async def test_a_query_no_service_takes_yet_is_answered_as_a_timeout_at_once(bus: Bus) -> None:
+    # The archive's commands exchange exists, but nothing in this virtual host consumes zip links.
+    query = IssueZipLink(correlation_id=uuid.uuid4())
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(TimeoutError, match="issue_zip_link"):
+        await bus.ask(query, ZipLinkIssued, timeout=20)
+    assert asyncio.get_running_loop().time() - started < 10  # returned by the broker, not waited out
