@@ -47,7 +47,9 @@ def _browser_tools() -> None:
         pytest.fail(problem, pytrace=False)
 
 
-@pytest.fixture(scope="session")
+# Package scope: the platform (its virtual host and ~120 quorum queues) is gone before the
+# next package's platforms start, so the broker never holds two suites' queues at once.
+@pytest.fixture(scope="package")
 def platform_running(
     postgres_server: str,
     db_prefix: str,
@@ -92,7 +94,7 @@ def platform_running(
             running.stop_all()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         chromium = await launch(playwright)
