@@ -229,9 +229,15 @@ async def test_one_trace_follows_a_letter_through_the_five_services_and_their_co
     assert {
         f"{m.routing_key} ask" for m in (IssueReceiptForm, CheckSignedReceipt, IssueDownloadLink)
     } <= asked
+
     # Parents are spans of the same trace (or the sender's own span): one tree, no orphans.
-    known = {s["span_id"] for s in journey} | {traceparent.split("-")[2]}
-    assert all(s["parent_span_id"] in known for s in journey)
+    # A parent ends after its children, so its export may come a moment later: wait for it.
+    def one_tree() -> bool:
+        spans_now = journey_spans()
+        known = {s["span_id"] for s in spans_now} | {traceparent.split("-")[2]}
+        return all(s["parent_span_id"] in known for s in spans_now)
+
+    await eventually(one_tree, timeout=30)
 
     # The lines each service logged while handling the letter carry its trace id.
     handled_lines = [

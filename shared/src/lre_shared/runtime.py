@@ -62,6 +62,10 @@ class PeriodicTask:
 
     async def _loop(self, pool: asyncpg.Pool) -> None:
         while True:
+            if pool.is_closing():
+                # The service is stopping (or a caller forgot `stop`): nothing left to work with.
+                log.info("%s stops: the database pool is closed", self.name)
+                return
             try:
                 await self._run(pool)
             except Exception:
