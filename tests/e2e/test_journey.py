@@ -14,7 +14,6 @@ import json
 import re
 import uuid
 import zipfile
-from email.message import EmailMessage
 from typing import Any
 
 import asyncpg
@@ -29,22 +28,9 @@ from tests.browser.recipient_tools import sign_with_certificate
 from tests.support.fixtures import SmtpServer
 from tests.support.pki import TestPki
 from tests.support.running import RunningPlatform
+from tests.support.site import csrf, plain_text
 
 pytestmark = pytest.mark.e2e
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf(page: httpx.Response) -> str:
-    match = CSRF.search(page.text)
-    assert match, f"no CSRF token on {page.url}"
-    return match.group(1)
-
-
-def plain_text(message: EmailMessage) -> str:
-    body = message.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 @pytest.fixture(scope="module")

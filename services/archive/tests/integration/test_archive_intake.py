@@ -216,16 +216,7 @@ async def deposit(amqp_url: str, archive: Archive, probe: Probe, pdf: bytes) -> 
 
 
 async def ask_for_link(archive: Archive, query: IssueDownloadLink) -> DownloadLinkIssued:
-    response = await archive.runtime.bus.broker.request(
-        query.to_json(),
-        exchange=query.exchange,
-        routing_key=query.routing_key,
-        correlation_id=str(query.message_id),
-        message_id=str(query.message_id),
-        content_type="application/json",
-        timeout=10.0,
-    )
-    return DownloadLinkIssued.model_validate_json(response.body)
+    return await archive.runtime.bus.ask(query, DownloadLinkIssued, timeout=10.0)
 
 
 # ----------------------------------------------------------------------------- tests

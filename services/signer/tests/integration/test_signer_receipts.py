@@ -23,7 +23,6 @@ from lre_shared.messages import (
     IssueReceiptForm,
     LetterAccepted,
     LetterDeposited,
-    Message,
     ReceiptFormIssued,
     ReceiptProblem,
     Recipient,
@@ -53,27 +52,13 @@ class Signer:
     runtime: ServiceRuntime
     amqp_url: str
 
-    async def ask(self, query: Message) -> bytes:
-        response = await self.runtime.bus.broker.request(
-            query.to_json(),
-            exchange=query.exchange,
-            routing_key=query.routing_key,
-            correlation_id=str(query.message_id),
-            message_id=str(query.message_id),
-            content_type="application/json",
-            timeout=30.0,
-        )
-        body: bytes = response.body
-        return body
-
     async def receipt_form(self, letter_id: uuid.UUID) -> ReceiptFormIssued:
-        return ReceiptFormIssued.model_validate_json(
-            await self.ask(IssueReceiptForm(correlation_id=letter_id))
-        )
+        query = IssueReceiptForm(correlation_id=letter_id)
+        return await self.runtime.bus.ask(query, ReceiptFormIssued, timeout=30.0)
 
     async def check(self, letter_id: uuid.UUID, pdf: bytes) -> SignedReceiptChecked:
-        reply = await self.ask(CheckSignedReceipt(correlation_id=letter_id, pdf=pdf))
-        return SignedReceiptChecked.model_validate_json(reply)
+        query = CheckSignedReceipt(correlation_id=letter_id, pdf=pdf)
+        return await self.runtime.bus.ask(query, SignedReceiptChecked, timeout=30.0)
 
     async def accepted_letter(self, recipient: Recipient | None = None) -> LetterDeposited:
         letter = deposited()
