@@ -20,6 +20,8 @@ service from its scrape target.
 - `lre_pickup_funnel_total{step}`: recipients reaching each step of the pickup site
   (DESIGN §2): item number typed, identity passed, accepted, refused, receipt signed,
   downloaded; counted by the pickup service through `pickup_step`.
+- `lre_http_requests{state}`: HTTP requests of the service's web application `working`
+  now, or `waiting` their turn at its admission gate (`lre_shared.admission`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ DEAD_LETTERS = Gauge("lre_dead_letter_messages", "Messages waiting in a dead-let
 PUBLISHED = Counter("lre_events_published", "Messages the outbox relay published.", ["routing_key"])
 NOTICES = Counter("lre_notices", "Notices and reminders, by channel and outcome.", ["channel", "outcome"])
 CODES = Counter("lre_codes", "One-time codes sent or failed, by channel.", ["channel", "outcome"])
+HTTP_REQUESTS = Gauge("lre_http_requests", "Web requests working now or waiting their turn.", ["state"])
 PICKUP_FUNNEL = Counter("lre_pickup_funnel", "Recipients reaching each step of the pickup site.", ["step"])
 for _step in get_args(PickupStep):
     PICKUP_FUNNEL.labels(step=_step)  # every step shows, at 0, before its first recipient

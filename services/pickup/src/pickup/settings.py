@@ -55,3 +55,11 @@ class PickupSettings(ServiceSettings):
     request_timeout_seconds: float = Field(
         default=5.0, gt=0, description="Wait for another service's answer."
     )
+    concurrent_requests: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Requests the site works on at once; the others wait their turn in arrival order."
+            " Unset: the database pool size, so that no request waits for a connection."
+        ),
+    )

@@ -301,6 +301,26 @@ async def test_after_five_wrong_identities_the_item_is_locked_even_for_the_right
     assert failures == 5
 
 
+async def test_a_right_identity_uses_no_attempt_however_often_it_is_given(
+    pickup: Pickup, amqp_url: str
+) -> None:
+    event = await deposit(amqp_url, pickup)
+    async with pickup.browser() as first:
+        page = await to_identity_page(first, event.item_number)
+        for _ in range(pickup.settings.max_identity_attempts - 1):
+            page = await first.post("/identite", data={"csrf_token": csrf(page), **WRONG_IDENTITY})
+            assert page.status_code == 422
+    for _ in range(pickup.settings.max_identity_attempts + 1):
+        async with pickup.browser() as visitor:
+            page = await to_identity_page(visitor, event.item_number)
+            answer = await visitor.post("/identite", data={"csrf_token": csrf(page), **RIGHT_IDENTITY})
+            assert answer.headers["location"] == "/decision"
+    failures = await pickup.runtime.pool.fetchval(
+        "SELECT identity_failures FROM letters WHERE letter_id = $1", event.correlation_id
+    )
+    assert failures == pickup.settings.max_identity_attempts - 1
+
+
 async def test_pages_forbid_framing_through_their_content_security_policy(
     site: httpx.AsyncClient, pickup: Pickup, amqp_url: str
 ) -> None:

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lre_shared.admission import FairGate
 from lre_shared.messages import now_utc
 from lre_shared.rules import PROFILES
 from lre_shared.runtime import ServiceRuntime
@@ -119,6 +120,7 @@ def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock 
         routes=routes,
         exception_handlers={ServiceUnavailable: unavailable},
         middleware=[
+            Middleware(FairGate, limit=settings.concurrent_requests or settings.db_pool_size),
             Middleware(SecurityHeaders, hsts=settings.cookie_secure),
             Middleware(
                 SessionMiddleware,

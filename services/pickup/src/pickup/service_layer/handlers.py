@@ -133,24 +133,22 @@ async def check_identity(
 ) -> tuple[bool, list[str]]:
     """Whether the typed identity matches; a wrong one counts towards the item's lock.
 
-    Each try first takes one of the item's attempts in a single conditional update, and a
-    right answer gives it back: however many tries arrive at once, at most `max_attempts`
-    wrong identities are ever evaluated.
+    Every answer, right or wrong, is judged only while the item has an attempt left, in one
+    conditional update that takes the letter's row lock: a wrong answer uses the attempt, a
+    right one leaves the count as it is. However many tries arrive at once, they pass that
+    update one at a time, and after `max_attempts` wrong ones every answer, the right one
+    too, is refused. One statement and one commit an answer.
     """
-    taken = await pool.fetchval(
-        "UPDATE letters SET identity_failures = identity_failures + 1"
+    wrong = mismatched_fields(letter.recipient, typed)
+    judged = await pool.fetchval(
+        "UPDATE letters SET identity_failures = identity_failures + $3"
         " WHERE letter_id = $1 AND identity_failures < $2 RETURNING true",
         letter.letter_id,
         max_attempts,
+        1 if wrong else 0,
     )
-    if not taken:
+    if not judged:
         return False, []
-    wrong = mismatched_fields(letter.recipient, typed)
-    if not wrong:
-        await pool.execute(
-            "UPDATE letters SET identity_failures = identity_failures - 1 WHERE letter_id = $1",
-            letter.letter_id,
-        )
     return not wrong, wrong
 
 
