@@ -49,6 +49,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -257,6 +258,9 @@ def peak_rss_kib() -> int:
 
 async def main(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.WARNING)
+    # The blocking PUTs of both sides run in asyncio's default executor: as many threads as
+    # workers, or `--workers` would not mean that many PUTs at once (the default is cpu + 4).
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(args.workers))
     workdir = Path(tempfile.mkdtemp(prefix="lre-bench-deposit-"))
     tag = secrets.token_hex(4)
     db_url = f"{args.pg_url.rstrip('/').rsplit('/', 1)[0]}/lre_bench_deposit_{tag}"

@@ -29,23 +29,28 @@ log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "lre_outbox"
 
+ENQUEUE = (
+    "INSERT INTO outbox (message_id, correlation_id, exchange, routing_key, body, headers)"
+    " SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::bytea, $6::jsonb FROM pg_notify($7::text, '')"
+)
+
 
 async def enqueue(conn: asyncpg.Connection, message: Message, headers: dict[str, Any] | None = None) -> None:
     """Add `message` to the outbox inside the caller's transaction, with `headers` and the
     current trace context."""
     headers = _traced(message, headers)
+    # One statement: the row, and the NOTIFY that wakes the relay (PostgreSQL delivers it at
+    # commit only, once the row is visible).
     await conn.execute(
-        "INSERT INTO outbox (message_id, correlation_id, exchange, routing_key, body, headers)"
-        " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+        ENQUEUE,
         message.message_id,
         message.correlation_id,
         message.exchange,
         message.routing_key,
         message.to_json(),
         json.dumps(headers),
+        NOTIFY_CHANNEL,
     )
-    # Delivered at commit only, so the relay wakes when the row is visible.
-    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 @dataclass(frozen=True)

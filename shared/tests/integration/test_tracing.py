@@ -37,6 +37,7 @@ from lre_shared.messages import (
 from lre_shared.runtime import ServiceRuntime, build_app
 from lre_shared.settings import ServiceSettings
 from lre_shared.topology import Service, queue_name
+from tests.support import infra
 from tests.support.bus import eventually
 
 pytestmark = pytest.mark.integration
@@ -80,6 +81,14 @@ def logged() -> Iterator[list[dict[str, Any]]]:
 @pytest.fixture
 def pool(messaging_pool: asyncpg.Pool) -> asyncpg.Pool:
     return messaging_pool
+
+
+@pytest.fixture(scope="module")
+def amqp_url() -> Iterator[str]:
+    """A virtual host of this module's own: a test below needs one where no service's queues
+    were ever declared, whichever tests ran before."""
+    with infra.rabbitmq_url() as url:
+        yield url
 
 
 @pytest.fixture

@@ -147,6 +147,7 @@ def content_store(settings: ArchiveSettings) -> S3ContentStore:
         settings.s3_secret_key.get_secret_value(),
         settings.s3_region,
         settings.content_bucket,
+        threads=settings.s3_threads,
     )
 
 

@@ -19,6 +19,11 @@ class ArchiveSettings(ServiceSettings):
     s3_access_key: SecretStr
     s3_secret_key: SecretStr
     s3_region: str = "us-east-1"
+    s3_threads: int = Field(
+        default=16,
+        ge=1,
+        description="Threads for the store's blocking calls: upload reads, copies, zip streams.",
+    )
     content_bucket: str = "lre-content"
     evidence_bucket: str = "lre-evidence"
     identity_bucket: str = "lre-identity"

@@ -42,9 +42,9 @@ class FakeConn:
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         self.calls.append(("fetchval", sql, args))
-        if sql.startswith("SELECT 1 FROM letters"):
-            return 1 if self.letter_exists else None
         if sql.startswith("INSERT INTO letters"):
+            if self.letter_exists:
+                return None
             if self.item_number_collisions:
                 self.item_number_collisions -= 1
                 return None
@@ -55,8 +55,14 @@ class FakeConn:
         self.calls.append(("execute", sql, args))
         return "OK"
 
+    async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        for row in rows:
+            self.calls.append(("execute", sql, row))
+
     async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
         self.calls.append(("fetchrow", sql, args))
+        if sql.startswith("SELECT letter_id = $1 AS same_id"):  # why an insert found a clash
+            return {"same_id": self.letter_exists, "same_number": not self.letter_exists}
         if "idempotency_key" in sql:
             return self.earlier_letter
         return self.document_row
@@ -396,8 +402,9 @@ async def test_a_deposit_records_its_idempotency_key_fingerprint_and_event() -> 
     [event] = tx.published
     assert isinstance(event, LetterDeposited)
     assert event.idempotency_key == "k-1"
-    [args] = [args for sql, args in tx.conn.writes() if sql.startswith("UPDATE letters")]
-    assert args == (command.correlation_id, "k-1", submission_fingerprint(command), event.to_json())
+    [args] = [args for sql, args in tx.conn.writes() if sql.startswith("INSERT INTO letters")]
+    assert args[0] == command.correlation_id and args[1] == event.item_number
+    assert args[4:] == ("k-1", submission_fingerprint(command), event.to_json())
 
 
 async def test_the_same_key_with_the_same_content_announces_the_first_letter_again() -> None:

@@ -1,18 +1,24 @@
 """Content storage on an S3-compatible store (SeaweedFS here), through the minio client.
 
-The minio client is synchronous: every call runs in a worker thread.
+The minio client is synchronous: every call runs in a worker thread, on threads of the
+store's own (`threads`, ARCHIVE_S3_THREADS) rather than asyncio's default executor, which
+has cpu count + 4 threads: on a small node, a few zip downloads streaming at once would
+otherwise leave deposits queueing for a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import io
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import BinaryIO, Protocol, cast
+from functools import partial
+from typing import Any, BinaryIO, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
 from minio import Minio
@@ -32,6 +38,7 @@ class IntegrityError(Exception):
 
 
 CHUNK_BYTES = 1024 * 1024
+T = TypeVar("T")
 
 
 class ContentStore(Protocol):
@@ -92,15 +99,24 @@ class S3ContentStore:
         secret_key: str,
         region: str,
         bucket: str,
+        threads: int = 16,
     ) -> None:
+        self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3")
         self._client = _client(endpoint, access_key, secret_key, region)
         self._public = _client(public_endpoint or endpoint, access_key, secret_key, region)
         self._public_endpoint = public_endpoint or endpoint
         self._credentials = (access_key, secret_key, region)
         self._bucket = bucket
 
+    async def _blocking(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`call` on one of the store's threads, in the caller's context (as asyncio.to_thread)."""
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, partial(context.run, call, *args, **kwargs)
+        )
+
     async def put(self, key: str, content: bytes, sha256: str) -> None:
-        await asyncio.to_thread(
+        await self._blocking(
             self._client.put_object,
             self._bucket,
             key,
@@ -119,7 +135,7 @@ class S3ContentStore:
                 response.close()
                 response.release_conn()
 
-        content = await asyncio.to_thread(fetch)
+        content = await self._blocking(fetch)
         if hashlib.sha256(content).hexdigest() != sha256:
             raise IntegrityError(f"{key}: stored bytes do not match the deposit hash")
         return content
@@ -127,10 +143,10 @@ class S3ContentStore:
     async def stream(self, key: str, sha256: str) -> AsyncIterator[bytes]:
         """The object in chunks of at most CHUNK_BYTES, its hash checked on the way: the last
         step raises IntegrityError if the bytes are not those deposited."""
-        response = await asyncio.to_thread(self._client.get_object, self._bucket, key)
+        response = await self._blocking(self._client.get_object, self._bucket, key)
         digest = hashlib.sha256()
         try:
-            while chunk := await asyncio.to_thread(response.read, CHUNK_BYTES):
+            while chunk := await self._blocking(response.read, CHUNK_BYTES):
                 digest.update(chunk)
                 yield chunk
         finally:
@@ -141,7 +157,7 @@ class S3ContentStore:
 
     async def delete(self, key: str) -> None:
         # S3 answers a delete of a missing key with success: sweeping twice is harmless.
-        await asyncio.to_thread(self._client.remove_object, self._bucket, key)
+        await self._blocking(self._client.remove_object, self._bucket, key)
 
     async def upload_url(self, key: str, expires: timedelta, issued_at: datetime) -> str:
         """A presigned PUT URL, as the sender reaches the store; valid `expires` from
@@ -187,7 +203,7 @@ class S3ContentStore:
                 response.close()
                 response.release_conn()
 
-        return await asyncio.to_thread(read)
+        return await self._blocking(read)
 
     async def adopt(self, upload_key: str, key: str, sha256: str, etag: str) -> None:
         """Copy an uploaded object to its content key, inside the store: the copy must be the
@@ -205,7 +221,7 @@ class S3ContentStore:
             return str(result.etag) if result.etag else None
 
         try:
-            copied = await asyncio.to_thread(copy)
+            copied = await self._blocking(copy)
         except S3Error as exc:
             if exc.code == "PreconditionFailed":
                 raise UploadChanged(f"{upload_key} changed while it was being deposited") from exc
@@ -216,7 +232,7 @@ class S3ContentStore:
 
     async def download_url(self, key: str, filename: str, expires: timedelta) -> str:
         safe = filename.replace('"', "").replace("\\", "")
-        return await asyncio.to_thread(
+        return await self._blocking(
             self._public.presigned_get_object,
             self._bucket,
             key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 from uuid import UUID, uuid4
@@ -141,21 +142,42 @@ async def _deposit(
         await record_rejection(tx.conn, rejected)
         await tx.publish(rejected)
         return
-    if await tx.conn.fetchval("SELECT 1 FROM letters WHERE letter_id = $1", letter_id):
-        raise PermanentError(f"letter id {letter_id} is already used by another deposit")
-
     sender, recipient = accepted_parties(command)
-    stored: list[tuple[StoredDocument, str]] = []
-    for incoming in documents:
-        document = StoredDocument(
-            document_id=uuid4(),
-            filename=incoming.filename.strip(),
-            size=incoming.size,
-            sha256=incoming.sha256,
-            role=incoming.role,
+    planned = [
+        (
+            incoming,
+            StoredDocument(
+                document_id=uuid4(),
+                filename=incoming.filename.strip(),
+                size=incoming.size,
+                sha256=incoming.sha256,
+                role=incoming.role,
+            ),
+            content_key(letter_id, incoming.sha256),
         )
-        key = content_key(letter_id, incoming.sha256)
-        first = all(key != known for _, known in stored)
+        for incoming in documents
+    ]
+    deposited_at = now_utc()
+
+    def announced(item_number: str) -> LetterDeposited:
+        return LetterDeposited(
+            correlation_id=letter_id,
+            item_number=item_number,
+            sender=sender,
+            recipient=recipient,
+            documents=tuple(document for _, document, _ in planned),
+            verification_policy=command.verification_policy,
+            deposited_at=deposited_at,
+            alert_channels=tuple(dict.fromkeys((NoticeChannel.email, *command.alert_channels))),
+            signature_methods=tuple(dict.fromkeys(command.signature_methods)),
+            idempotency_key=command.idempotency_key,
+        )
+
+    # The letter's row first, complete: a letter id already taken is found before anything
+    # is stored or any upload taken.
+    event = await _insert_letter(tx.conn, announced, sender_id, command.idempotency_key, fingerprint)
+    for index, (incoming, _, key) in enumerate(planned):
+        first = all(key != known for _, _, known in planned[:index])
         # Stored before the row is committed: a crash leaves an orphan object under a
         # deterministic key, which the retried message overwrites with the same bytes.
         if incoming.content is not None and first:
@@ -171,41 +193,21 @@ async def _deposit(
                 clock=clock,
                 copy=first,
             )
-        stored.append((document, key))
-
-    deposited_at = now_utc()
-    item_number = await _insert_letter(tx.conn, letter_id, deposited_at, sender_id)
-    for document, key in stored:
-        await tx.conn.execute(
-            "INSERT INTO documents (document_id, letter_id, role, filename, size, sha256, object_key)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            document.document_id,
-            letter_id,
-            document.role,
-            document.filename,
-            document.size,
-            document.sha256,
-            key,
-        )
-    event = LetterDeposited(
-        correlation_id=letter_id,
-        item_number=item_number,
-        sender=sender,
-        recipient=recipient,
-        documents=tuple(document for document, _ in stored),
-        verification_policy=command.verification_policy,
-        deposited_at=deposited_at,
-        alert_channels=tuple(dict.fromkeys((NoticeChannel.email, *command.alert_channels))),
-        signature_methods=tuple(dict.fromkeys(command.signature_methods)),
-        idempotency_key=command.idempotency_key,
-    )
-    await tx.conn.execute(
-        "UPDATE letters SET idempotency_key = $2, submission_sha256 = $3, deposited_event = $4"
-        " WHERE letter_id = $1",
-        letter_id,
-        command.idempotency_key,
-        fingerprint,
-        event.to_json(),
+    await tx.conn.executemany(
+        "INSERT INTO documents (document_id, letter_id, role, filename, size, sha256, object_key)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [
+            (
+                document.document_id,
+                letter_id,
+                document.role,
+                document.filename,
+                document.size,
+                document.sha256,
+                key,
+            )
+            for _, document, key in planned
+        ],
     )
     await tx.publish(event)
 
@@ -246,21 +248,45 @@ async def _announce_again(conn: asyncpg.Connection, body: bytes) -> None:
 
 
 async def _insert_letter(
-    conn: asyncpg.Connection, letter_id: UUID, deposited_at: object, sender_id: str
-) -> str:
-    # A collision among 10^11 random numbers is rare but possible: draw again.
+    conn: asyncpg.Connection,
+    announced: Callable[[str], LetterDeposited],
+    sender_id: str,
+    idempotency_key: str | None,
+    fingerprint: str,
+) -> LetterDeposited:
+    """Insert the letter's row under a fresh item number, with the event that announces it;
+    returns that event."""
     for _ in range(10):
-        item_number = new_item_number()
+        event = announced(new_item_number())
         inserted = await conn.fetchval(
-            "INSERT INTO letters (letter_id, item_number, sender_id, deposited_at)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (item_number) DO NOTHING RETURNING true",
-            letter_id,
-            item_number,
+            "INSERT INTO letters (letter_id, item_number, sender_id, deposited_at, idempotency_key,"
+            " submission_sha256, deposited_event) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT DO NOTHING RETURNING true",
+            event.correlation_id,
+            event.item_number,
             sender_id,
-            deposited_at,
+            event.deposited_at,
+            idempotency_key,
+            fingerprint,
+            event.to_json(),
         )
         if inserted:
-            return item_number
+            return event
+        clash = await conn.fetchrow(
+            "SELECT letter_id = $1 AS same_id, item_number = $2 AS same_number FROM letters"
+            " WHERE letter_id = $1 OR item_number = $2 OR (sender_id = $3 AND idempotency_key = $4)",
+            event.correlation_id,
+            event.item_number,
+            sender_id,
+            idempotency_key,
+        )
+        if clash is not None and clash["same_id"]:
+            raise PermanentError(f"letter id {event.correlation_id} is already used by another deposit")
+        if clash is not None and not clash["same_number"]:
+            # The same idempotency key, committed meanwhile by another delivery: try again,
+            # and that letter is found and announced again.
+            raise RuntimeError(f"idempotency key {idempotency_key!r} was just taken by another deposit")
+        # A collision among 10^11 random numbers is rare but possible: draw again.
     raise RuntimeError("could not draw a free item number")
 
 
