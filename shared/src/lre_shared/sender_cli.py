@@ -54,7 +54,7 @@ from lre_shared.messages import (
     SubmittedRecipient,
     SubmittedSender,
 )
-from lre_shared.sender import EMBEDDED_LIMIT, NotTaken, Outcome, SenderClient, UploadRefused
+from lre_shared.sender import EMBED_UP_TO, EMBEDDED_LIMIT, NotTaken, Outcome, SenderClient, UploadRefused
 
 COMMANDS = ("send", "bulk", "status")
 RECIPIENT_FIELDS = (
@@ -120,9 +120,10 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--embed-up-to",
         type=int,
-        default=EMBEDDED_LIMIT,
+        default=EMBED_UP_TO,
         metavar="BYTES",
-        help="larger documents are uploaded first (the archive's MAX_EMBEDDED_BYTES, 1 MiB)",
+        help=f"larger documents are uploaded first (default {EMBED_UP_TO}; at most the archive's"
+        f" MAX_EMBEDDED_BYTES, {EMBEDDED_LIMIT} by default)",
     )
     depositing = argparse.ArgumentParser(add_help=False, parents=[common])
     depositing.add_argument("--sender-name", required=True)
