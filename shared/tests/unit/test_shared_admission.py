@@ -166,3 +166,117 @@ async def test_lifespan_and_other_scopes_pass_without_waiting() -> None:
 def test_a_gate_that_lets_nobody_in_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one"):
         FairGate(Recorder(), limit=0)
+
+
+def waiting_body() -> tuple[Receive, asyncio.Event]:
+    """A client still sending its body until `done` is set."""
+    done = asyncio.Event()
+
+    async def receive() -> Message:
+        await done.wait()
+        return {"type": "http.request", "body": b"item_number=1", "more_body": False}
+
+    return receive, done
+
+
+async def test_a_client_slow_to_send_its_form_holds_no_place() -> None:
+    app = Recorder()
+    gate = FairGate(app, limit=1)
+    slow_receive, sent = waiting_body()
+    slow = asyncio.create_task(gate({"type": "http", "path": "/slow", "headers": []}, slow_receive, ignore))
+    await settle()
+
+    other = request(gate, "/other")
+    await settle()
+
+    assert app.started == ["/other"]
+    sent.set()
+    await settle()
+    assert app.started == ["/other"]  # now it waits its turn
+    app.release["/other"].set()
+    await settle()
+    assert app.started == ["/other", "/slow"]
+    app.release["/slow"].set()
+    await asyncio.gather(slow, other)
+
+
+async def test_the_application_reads_the_body_the_client_sent_then_what_follows() -> None:
+    messages: list[Message] = [
+        {"type": "http.request", "body": b"a=1&", "more_body": True},
+        {"type": "http.request", "body": b"b=2", "more_body": False},
+        {"type": "http.disconnect"},
+    ]
+    seen: list[Message] = []
+
+    async def client() -> Message:
+        return messages.pop(0)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(await receive())
+        seen.append(await receive())
+
+    await FairGate(app, limit=1)({"type": "http", "path": "/", "headers": []}, client, ignore)
+
+    assert seen == [
+        {"type": "http.request", "body": b"a=1&b=2", "more_body": False},
+        {"type": "http.disconnect"},
+    ]
+
+
+async def test_a_client_gone_before_its_body_arrived_is_not_served() -> None:
+    called: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        called.append(scope["path"])
+
+    async def gone() -> Message:
+        return {"type": "http.disconnect"}
+
+    gate = FairGate(app, limit=1)
+    await gate({"type": "http", "path": "/", "headers": []}, gone, ignore)
+    assert called == [] and gate.inside == 0
+
+
+async def test_the_place_is_given_up_when_the_answer_starts_not_when_it_is_all_sent() -> None:
+    streaming = asyncio.Event()
+    finish = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/zip":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            streaming.set()
+            await finish.wait()  # a long download, written out slowly
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    gate = FairGate(app, limit=1)
+    download = asyncio.create_task(gate({"type": "http", "path": "/zip", "headers": []}, nothing, ignore))
+    await streaming.wait()
+
+    await asyncio.wait_for(gate({"type": "http", "path": "/page", "headers": []}, nothing, ignore), 1)
+
+    finish.set()
+    await download
+    assert gate.inside == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [[(b"content-length", b"70000")], [(b"transfer-encoding", b"chunked")]],
+    ids=["over the buffered size", "length unknown"],
+)
+async def test_an_upload_goes_in_without_waiting_its_turn(headers: list[tuple[bytes, bytes]]) -> None:
+    app = Recorder()
+    gate = FairGate(app, limit=1, max_buffered=64 * 1024)
+    first = request(gate, "/first")
+    await settle()
+
+    upload = asyncio.create_task(
+        gate({"type": "http", "path": "/upload", "headers": headers}, nothing, ignore)
+    )
+    await settle()
+
+    assert app.started == ["/first", "/upload"]
+    app.release["/first"].set()
+    app.release["/upload"].set()
+    await asyncio.gather(first, upload)
+    assert gate.inside == 0
