@@ -125,7 +125,7 @@ async def test_a_letter_goes_from_deposit_to_download_through_all_five_services(
         assert "Temps restant pour télécharger : 47 h" in page.text
         link = re.search(r'href="(/courrier/documents/[^"]+)"', page.text)
         assert link
-        download = await site.get(link.group(1))
+        download = await eventually_downloaded(site, link.group(1))
         everything = await eventually_downloaded(site, "/courrier/tout.zip")
 
     assert download.status_code == 200

@@ -23,7 +23,7 @@ from archive.service_layer.uploads import sweep_uploads
 from archive.settings import ArchiveSettings
 from deploy.local.demo import DEMO_SENDER
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import Message
+from lre_shared.messages import LetterDeposited, Message, ReceiptSigned, SignatureMethod
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service, events_exchange
 from tests.support import infra
@@ -89,6 +89,17 @@ class ServedArchive:
         finally:
             response.close()
             response.release_conn()
+
+
+def signed_receipt(letter: LetterDeposited, at: datetime) -> ReceiptSigned:
+    """The pickup site's announcement that the recipient signed `letter`'s receipt at `at`."""
+    return ReceiptSigned(
+        correlation_id=letter.correlation_id,
+        item_number=letter.item_number,
+        method=SignatureMethod.one_time_code,
+        signed_at=at,
+        signer_name="Camille Martin",
+    )
 
 
 def minio_client(s3: SeaweedS3) -> Minio:

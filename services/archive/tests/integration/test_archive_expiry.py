@@ -41,7 +41,12 @@ from lre_shared.messages import (
 )
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service, events_exchange
-from services.archive.tests.integration.served import MovableClock, minio_client, remove_bucket
+from services.archive.tests.integration.served import (
+    MovableClock,
+    minio_client,
+    remove_bucket,
+    signed_receipt,
+)
 from tests.support.bus import Probe, eventually, open_probe, publish, purge_queues
 
 pytestmark = pytest.mark.integration
@@ -167,6 +172,14 @@ async def accept(archive: Archive, amqp_url: str, letter: LetterDeposited, at: d
     await eventually(lambda: column_set(archive, letter, "accepted_at"))
 
 
+async def sign_receipt(archive: Archive, amqp_url: str, letter: LetterDeposited, at: datetime) -> None:
+    await publish(
+        amqp_url,
+        signed_receipt(letter, at),
+    )
+    await eventually(lambda: column_set(archive, letter, "receipt_signed_at"))
+
+
 async def column_set(archive: Archive, letter: LetterDeposited, column: str) -> bool:
     row = await archive.pool.fetchrow("SELECT * FROM letters WHERE letter_id = $1", letter.correlation_id)
     return row is not None and row[column] is not None
@@ -234,11 +247,15 @@ async def test_the_first_download_is_announced_once_and_spares_the_handover_fail
     letter = await deposit(archive, probe, amqp_url)
     picked_up = archive.clock.now()
     await accept(archive, amqp_url, letter, picked_up)
+    archive.clock.move_to(picked_up + timedelta(hours=1))
+    refused = await download_link(archive, letter)  # accepted, the receipt not signed yet
+    await sign_receipt(archive, amqp_url, letter, picked_up + timedelta(minutes=90))
 
     archive.clock.move_to(picked_up + timedelta(hours=2))
     first = await download_link(archive, letter)
     archive.clock.move_to(picked_up + timedelta(hours=3))
     await download_link(archive, letter)
+    assert refused.url == "" and refused.reason is not None and "not signed" in refused.reason
     assert first.url
 
     message = await probe.wait_for(ContentHandedOver.routing_key, letter.correlation_id)

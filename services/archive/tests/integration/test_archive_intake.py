@@ -41,6 +41,7 @@ from lre_shared.messages import (
     Document,
     DownloadLinkIssued,
     IssueDownloadLink,
+    LetterAccepted,
     LetterDeposited,
     LetterRejected,
     SubmitLetter,
@@ -48,7 +49,8 @@ from lre_shared.messages import (
 )
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import EXCHANGES, Service, events_exchange
-from services.archive.tests.integration.served import minio_client, remove_bucket
+from services.archive.tests.integration.served import minio_client, remove_bucket, signed_receipt
+from tests.support import bus as support
 from tests.support.bus import purge_queues
 
 pytestmark = pytest.mark.integration
@@ -215,6 +217,13 @@ async def deposit(amqp_url: str, archive: Archive, probe: Probe, pdf: bytes) -> 
     return LetterDeposited.model_validate_json(message.body)
 
 
+async def receipt_signed(archive: Archive, letter_id: uuid.UUID) -> bool:
+    signed = await archive.pool.fetchval(
+        "SELECT receipt_signed_at FROM letters WHERE letter_id = $1", letter_id
+    )
+    return signed is not None
+
+
 async def ask_for_link(archive: Archive, query: IssueDownloadLink) -> DownloadLinkIssued:
     return await archive.runtime.bus.ask(query, DownloadLinkIssued, timeout=10.0)
 
@@ -305,6 +314,13 @@ async def test_a_download_link_asked_by_request_reply_serves_the_deposited_bytes
     pdf = demo_pdf("A telecharger " + uuid.uuid4().hex)
     event = await deposit(amqp_url, archive, probe, pdf)
     document = event.documents[0]
+    now = datetime.now(UTC)
+    await support.publish(
+        amqp_url,
+        LetterAccepted(correlation_id=event.correlation_id, item_number=event.item_number, accepted_at=now),
+        signed_receipt(event, now),
+    )
+    await support.eventually(lambda: receipt_signed(archive, event.correlation_id))
 
     reply = await ask_for_link(
         archive, IssueDownloadLink(correlation_id=event.correlation_id, document_id=document.document_id)

@@ -27,12 +27,10 @@ from lre_shared.messages import (
     LetterUnclaimed,
     ProofIssued,
     ProofKind,
-    ReceiptSigned,
-    SignatureMethod,
     SubmitLetter,
     ZipLinkIssued,
 )
-from services.archive.tests.integration.served import ServedArchive
+from services.archive.tests.integration.served import ServedArchive, signed_receipt
 from tests.support.bus import Probe, eventually, publish
 
 pytestmark = pytest.mark.integration
@@ -90,13 +88,7 @@ async def accept_and_sign(archive: ServedArchive, amqp_url: str, letter: LetterD
     await publish(
         amqp_url,
         LetterAccepted(correlation_id=letter.correlation_id, item_number=letter.item_number, accepted_at=now),
-        ReceiptSigned(
-            correlation_id=letter.correlation_id,
-            item_number=letter.item_number,
-            method=SignatureMethod.one_time_code,
-            signed_at=now,
-            signer_name="Camille Martin",
-        ),
+        signed_receipt(letter, now),
     )
 
     async def signed() -> bool:

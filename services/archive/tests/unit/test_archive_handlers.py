@@ -270,6 +270,8 @@ def a_document_row(key: str = "letters/x/y", **letter: Any) -> dict[str, Any]:
         "item_number": "123456789012",
         "handed_over_at": None,
         "content_deleted_at": None,
+        "accepted_at": datetime(2026, 3, 1, 10, tzinfo=UTC),
+        "receipt_signed_at": datetime(2026, 3, 1, 10, 5, tzinfo=UTC),
     } | letter
 
 
@@ -342,6 +344,28 @@ async def test_a_later_link_announces_no_second_content_handover() -> None:
     await link(a_link_request(), tx, FakeStore(), FixedClock())
 
     assert tx.published == []
+
+
+@pytest.mark.parametrize(
+    ("letter", "reason"),
+    [
+        ({"accepted_at": None, "receipt_signed_at": None}, "not accepted"),
+        ({"receipt_signed_at": None}, "acknowledgement of receipt is not signed"),
+    ],
+    ids=["not accepted", "receipt not signed"],
+)
+async def test_no_link_before_the_receipt_is_signed_whoever_asks(letter: dict[str, Any], reason: str) -> None:
+    tx = FakeTransaction(conn=FakeConn(document_row=a_document_row(**letter)))
+    store = FakeStore()
+
+    reply = await link(a_link_request(), tx, store, FixedClock())
+
+    assert isinstance(reply, DownloadLinkIssued)
+    assert reply.url == ""
+    assert reply.reason is not None and reason in reply.reason
+    assert store.links == []
+    assert tx.published == []
+    assert tx.conn.writes() == []
 
 
 async def test_no_link_once_the_content_is_deleted() -> None:

@@ -136,6 +136,35 @@ async def test_a_document_is_a_redirect_to_the_archives_link(pickup: Pickup) -> 
     assert [str(q.document_id) for q in archive.of(IssueDownloadLink)] == [row]
 
 
+async def test_a_document_the_archive_refuses_just_after_signing_asks_to_retry_later_is_not_found(
+    pickup: Pickup,
+) -> None:
+    def refused(query: IssueDownloadLink) -> DownloadLinkIssued:
+        return DownloadLinkIssued(
+            correlation_id=query.correlation_id,
+            document_id=query.document_id,
+            url="",
+            expires_at=None,
+            reason="the acknowledgement of receipt is not signed yet",
+        )
+
+    async with answering(pickup.amqp_url, {IssueDownloadLink: refused}), pickup.browser() as site:
+        letter_id = await signed(pickup, site)
+        document = await pickup.runtime.pool.fetchval(
+            "SELECT documents->0->>'document_id' FROM letters WHERE letter_id = $1", letter_id
+        )
+        fresh = await site.get(f"/courrier/documents/{document}")
+        await pickup.runtime.pool.execute(
+            "UPDATE letters SET signed_at = signed_at - interval '10 minutes' WHERE letter_id = $1", letter_id
+        )
+        stale = await site.get(f"/courrier/documents/{document}")
+
+    # The archive hears of the signature by the bus a moment after the site: retry shortly.
+    assert fresh.status_code == 503
+    assert f'href="/courrier/documents/{document}"' in fresh.text
+    assert stale.status_code == 404
+
+
 @asynccontextmanager
 async def served_site(pickup: Pickup) -> AsyncIterator[str]:
     """The site behind a real HTTP server, so that a response arrives as it is streamed."""

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -322,6 +323,24 @@ async def record_handover(
     )
 
 
+def content_unavailable(letter: asyncpg.Record | dict[str, Any] | None) -> str | None:
+    """Why the letter's content cannot be handed over now; None when it can.
+
+    The pickup site shows documents only once the acknowledgement of receipt is signed; the
+    archive holds to the same rule itself (CPCE R.53-3: the content goes to the recipient
+    after acceptance, the signed receipt proving it), whatever asks for a link.
+    """
+    if letter is None:
+        return "no such letter"
+    if letter["content_deleted_at"] is not None:
+        return "the download window is over: the content was deleted"
+    if letter["accepted_at"] is None:
+        return "the letter is not accepted: its content is not available"
+    if letter["receipt_signed_at"] is None:
+        return "the acknowledgement of receipt is not signed yet"
+    return None
+
+
 async def issue_download_link(
     query: IssueDownloadLink,
     tx: Transaction,
@@ -332,21 +351,21 @@ async def issue_download_link(
 ) -> Message:
     now = (clock or SystemClock()).now()
     row = await tx.conn.fetchrow(
-        "SELECT d.filename, d.object_key, l.item_number, l.handed_over_at, l.content_deleted_at"
+        "SELECT d.filename, d.object_key, l.item_number, l.handed_over_at, l.content_deleted_at,"
+        " l.accepted_at, l.receipt_signed_at"
         " FROM documents d JOIN letters l USING (letter_id)"
         " WHERE d.document_id = $1 AND d.letter_id = $2 FOR UPDATE OF l",
         query.document_id,
         query.correlation_id,
     )
-    if row is None or row["content_deleted_at"] is not None:
+    reason = "no such document for this letter" if row is None else content_unavailable(row)
+    if row is None or reason is not None:
         return DownloadLinkIssued(
             correlation_id=query.correlation_id,
             document_id=query.document_id,
             url="",
             expires_at=None,
-            reason="no such document for this letter"
-            if row is None
-            else "the download window is over: the content was deleted",
+            reason=reason,
         )
     url = await store.download_url(row["object_key"], row["filename"], lifetime)
     await tx.conn.execute(

@@ -15,7 +15,6 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -24,7 +23,7 @@ from archive.adapters.storage import ContentStore
 from archive.adapters.zipstream import ZipEntry
 from archive.domain.expiry import Clock
 from archive.domain.zip_link import zip_path, zip_query
-from archive.service_layer.handlers import letter_zip_entries, record_handover
+from archive.service_layer.handlers import content_unavailable, letter_zip_entries, record_handover
 from archive.service_layer.uploads import content_key
 from lre_shared.bus import PermanentError, Transaction
 from lre_shared.messages import IssueZipLink, ProofIssued, ProofKind, ZipLinkIssued
@@ -39,19 +38,6 @@ class ZipLinks:
     lifetime: timedelta
 
 
-def zip_unavailable(letter: asyncpg.Record | dict[str, Any] | None) -> str | None:
-    """Why the letter cannot be downloaded as a zip now; None when it can."""
-    if letter is None:
-        return "no such letter"
-    if letter["content_deleted_at"] is not None:
-        return "the download window is over: the content was deleted"
-    if letter["accepted_at"] is None:
-        return "the letter is not accepted: its content is not available"
-    if letter["receipt_signed_at"] is None:
-        return "the acknowledgement of receipt is not signed yet"
-    return None
-
-
 LETTER_STATE = (
     "SELECT item_number, accepted_at, receipt_signed_at, content_deleted_at, handed_over_at"
     " FROM letters WHERE letter_id = $1"
@@ -62,7 +48,7 @@ async def issue_zip_link(
     query: IssueZipLink, tx: Transaction, *, links: ZipLinks, clock: Clock
 ) -> ZipLinkIssued:
     letter = await tx.conn.fetchrow(LETTER_STATE, query.correlation_id)
-    reason = zip_unavailable(letter)
+    reason = content_unavailable(letter)
     if reason is not None or letter is None:
         return ZipLinkIssued(correlation_id=query.correlation_id, url="", reason=reason)
     expires_at = clock.now() + links.lifetime
@@ -89,7 +75,7 @@ async def open_zip(conn: asyncpg.Connection, letter_id: UUID, *, store: ContentS
     """The letter's zip entries, or why there are none (the content may have gone since the
     link was issued)."""
     letter = await conn.fetchrow(LETTER_STATE, letter_id)
-    reason = zip_unavailable(letter)
+    reason = content_unavailable(letter)
     if reason is not None or letter is None:
         return reason or "no such letter"
     entries = await letter_zip_entries(conn, letter_id, store=store)

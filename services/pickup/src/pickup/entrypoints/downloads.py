@@ -35,6 +35,14 @@ def content_disposition(filename: str) -> str:
 
 
 def routes(site: Site) -> list[BaseRoute]:
+    def catching_up(letter: LetterView, refusal: str) -> None:
+        """The archive refused a link: when the signature is fresh, it has not heard of it yet
+        (ReceiptSigned goes by the bus, a moment after this site recorded it), and a retry
+        shortly after will find the content: the page asking to retry (503)."""
+        signed_at = letter.signed_at or site.clock()
+        if site.clock() - signed_at < ARCHIVE_CATCH_UP:
+            raise ServiceUnavailable(refusal)
+
     async def signed_letter(request: Request) -> LetterView | Response:
         """The identified letter when its content may be downloaded now, else the page to show."""
         letter = await site.identified_letter(request)
@@ -76,6 +84,7 @@ def routes(site: Site) -> list[BaseRoute]:
             IssueDownloadLink(correlation_id=letter.letter_id, document_id=document_id), DownloadLinkIssued
         )
         if not reply.url:
+            catching_up(letter, f"document: {reply.reason}")
             return site.render(request, "not_found.html", 404)
         metrics.pickup_step("downloaded")
         return RedirectResponse(reply.url, 303)
@@ -86,11 +95,7 @@ def routes(site: Site) -> list[BaseRoute]:
             return letter
         issued = await site.ask(IssueZipLink(correlation_id=letter.letter_id), ZipLinkIssued)
         if not issued.url:
-            signed_at = letter.signed_at or site.clock()
-            if site.clock() - signed_at < ARCHIVE_CATCH_UP:
-                # The archive learns of the signature from the bus (ReceiptSigned), a moment
-                # after this site recorded it: a retry shortly after will find the zip.
-                raise ServiceUnavailable(f"zip: {issued.reason}")
+            catching_up(letter, f"zip: {issued.reason}")
             return site.render(request, "not_found.html", 404)
         filename = issued.filename or f"pli_{letter.item_number}.zip"
         response = await stream_from(issued.url, filename, site.settings.request_timeout_seconds)
