@@ -4,7 +4,6 @@ and letters deposited through the bus whose notices arrive at the SMTP catcher."
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import shutil
 import uuid
@@ -61,15 +60,8 @@ def platform_running(
     """The five services, started once for all the browser tests (on a virtual host and
     databases of their own); the signer seals with the test PKI and trusts its root for
     signed receipts."""
-    root = json.dumps([str(test_pki.root_file)])
     settings = {
-        "SIGNER_RECEIPT_TRUST_ROOT_FILES": root,
-        # Sealed evidence and proofs, the envelope pli_<number>.pdf of the zip among them.
-        "SIGNER_SEAL_KEY_FILE": str(test_pki.key_file("seal")),
-        "SIGNER_SEAL_CERT_FILE": str(test_pki.cert_file("seal")),
-        "SIGNER_SEAL_CHAIN_FILES": json.dumps([str(p) for p in test_pki.chain_files]),
-        "SIGNER_SEAL_ROOT_FILES": root,
-        "SIGNER_TSA_URL": test_pki.tsa_url,
+        **test_pki.signer_environment(),
         # The waiting page of the one-time-code path asks for news this often.
         "PICKUP_WAITING_REFRESH_SECONDS": "5",
     }

@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import io
 import itertools
-import json
 import re
 import uuid
 import zipfile
@@ -35,10 +34,10 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPlatform:
-    """The five services; the signer trusts the test PKI's root for signed receipts."""
-    trust = {"SIGNER_RECEIPT_TRUST_ROOT_FILES": json.dumps([str(test_pki.root_file)])}
+    """The five services; the signer seals with the test PKI and trusts its root for signed
+    receipts."""
     for service in platform.SERVICES:
-        services.start(service, trust, wait=False)
+        services.start(service, test_pki.signer_environment(), wait=False)
     for service in platform.SERVICES:
         platform.wait_ready(
             services.config.ports[service], services.processes[service], log_path=services.log_path(service)
@@ -47,9 +46,10 @@ def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPla
 
 
 async def eventually_downloaded(site: httpx.AsyncClient, path: str) -> httpx.Response:
-    """The archive learns of the signature from the bus a moment after the site: until then
-    the site asks to retry (503)."""
-    for _ in range(100):
+    """The signer learns of the acceptance, the archive of the signature (and, for the zip, of
+    the envelope proof) from the bus a moment after the site: until then the site asks to
+    retry (503)."""
+    for _ in range(150):
         answer = await site.get(path)
         if answer.status_code != 503:
             return answer
@@ -111,7 +111,7 @@ async def test_a_letter_goes_from_deposit_to_download_through_all_five_services(
 
         # The acknowledgement of receipt, signed with the recipient's personal certificate.
         page = await site.get("/signature/certificat")
-        receipt = await site.get("/signature/certificat/avis.pdf")
+        receipt = await eventually_downloaded(site, "/signature/certificat/avis.pdf")
         assert receipt.status_code == 200
         assert receipt.headers["content-type"] == "application/pdf"
         signed = await sign_with_certificate(test_pki, "recipient", receipt.content)
@@ -134,7 +134,9 @@ async def test_a_letter_goes_from_deposit_to_download_through_all_five_services(
     assert f'filename="pli_{item_number}.zip"' in everything.headers["content-disposition"]
     with zipfile.ZipFile(io.BytesIO(everything.content)) as whole:
         assert whole.testzip() is None
+        assert whole.namelist() == ["mise-en-demeure.pdf", f"pli_{item_number}.pdf"]
         assert whole.read("mise-en-demeure.pdf") == pdf
+        assert whole.read(f"pli_{item_number}.pdf").startswith(b"%PDF-")
 
     archive = await asyncpg.connect(platform_running.database_url("archive"))
     try:

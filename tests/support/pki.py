@@ -10,6 +10,7 @@ the TSA, OCSP and CRL URLs written into the certificates are real and answer.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -110,6 +111,20 @@ class TestPki:
     def chain_files(self) -> tuple[Path, ...]:
         """The intermediate certificates between a leaf and the root."""
         return (self.cert_file("interm"),)
+
+    def signer_environment(self) -> dict[str, str]:
+        """A platform's signer on this PKI: it seals evidence and proofs (the zip's envelope
+        pli_<number>.pdf among them) with the seal key and this TSA, and trusts the root for
+        signed receipts."""
+        root = json.dumps([str(self.root_file)])
+        return {
+            "SIGNER_RECEIPT_TRUST_ROOT_FILES": root,
+            "SIGNER_SEAL_KEY_FILE": str(self.key_file("seal")),
+            "SIGNER_SEAL_CERT_FILE": str(self.cert_file("seal")),
+            "SIGNER_SEAL_CHAIN_FILES": json.dumps([str(p) for p in self.chain_files]),
+            "SIGNER_SEAL_ROOT_FILES": root,
+            "SIGNER_TSA_URL": self.tsa_url,
+        }
 
 
 @contextmanager

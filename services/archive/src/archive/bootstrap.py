@@ -172,6 +172,7 @@ def zip_links(settings: ArchiveSettings) -> ZipLinks:
         key=settings.zip_link_key.get_secret_value().encode(),
         base_url=settings.own_url or f"http://127.0.0.1:{settings.http_port}",
         lifetime=timedelta(seconds=settings.zip_link_seconds),
+        envelope_wait=timedelta(seconds=settings.zip_envelope_wait_seconds),
     )
 
 

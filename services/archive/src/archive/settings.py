@@ -81,3 +81,11 @@ class ArchiveSettings(ServiceSettings):
     )
     zip_link_key: SecretStr = Field(description="HMAC key signing zip download links.")
     zip_link_seconds: int = Field(default=300, ge=10, le=3600, description="How long a zip link is valid.")
+    zip_envelope_wait_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=110,
+        description="How long after the receipt's signature a zip link waits for the envelope proof"
+        " (refused as not ready meanwhile; the pickup site asks to retry for 2 minutes), then goes"
+        " without it.",
+    )

@@ -172,14 +172,44 @@ async def test_no_zip_link_before_the_receipt_is_signed(
     assert before_receipt.url == "" and "receipt is not signed" in (before_receipt.reason or "")
 
 
+async def test_a_zip_link_waits_for_the_envelope_proof_after_the_signature_then_goes_without_it(
+    served_archive: ServedArchive, archive_events: Probe, amqp_url: str
+) -> None:
+    archive = served_archive
+    waited, late = [await deposit(amqp_url, archive_events) for _ in range(2)]
+    for letter, _ in (waited, late):
+        await accept_and_sign(archive, amqp_url, letter)
+
+    # Just signed, the signer's first envelope not here yet: not ready, for both letters.
+    not_ready = [await zip_link(archive, letter) for letter, _ in (waited, late)]
+    proof = await envelope(archive, amqp_url, waited[0], "Enveloppe")
+    ready = await zip_link(archive, waited[0])
+    wait = timedelta(seconds=archive.settings.zip_envelope_wait_seconds)
+    archive.clock.move_to(archive.clock.now() + wait - timedelta(seconds=1))
+    still_waiting = await zip_link(archive, late[0])
+    archive.clock.move_to(archive.clock.now() + timedelta(seconds=1))
+    without = await zip_link(archive, late[0])
+    async with httpx.AsyncClient() as client:
+        with_envelope = await client.get(ready.url)
+        without_envelope = await client.get(without.url)
+
+    for refused in (*not_ready, still_waiting):
+        assert refused.url == "" and "envelope proof is on its way" in (refused.reason or "")
+    with zipfile.ZipFile(io.BytesIO(with_envelope.content)) as archived:
+        assert archived.read(f"pli_{waited[0].item_number}.pdf") == proof
+    with zipfile.ZipFile(io.BytesIO(without_envelope.content)) as archived:
+        assert archived.namelist() == ["mise-en-demeure.pdf", "annexe.pdf"]
+
+
 async def test_a_tampered_or_expired_zip_link_is_refused(
     served_archive: ServedArchive, archive_events: Probe, amqp_url: str
 ) -> None:
     archive = served_archive
     letter, _ = await deposit(amqp_url, archive_events)
     other, _ = await deposit(amqp_url, archive_events)
-    await accept_and_sign(archive, amqp_url, letter)
-    await accept_and_sign(archive, amqp_url, other)
+    for signed in (letter, other):
+        await envelope(archive, amqp_url, signed, "Enveloppe")
+        await accept_and_sign(archive, amqp_url, signed)
     link = await zip_link(archive, letter)
     query = dict(parse_qsl(urlsplit(link.url).query))
     later = str(int(query["expires"]) + 3600)
@@ -204,6 +234,7 @@ async def test_altered_stored_bytes_break_the_zip_download_and_count_no_handover
 ) -> None:
     archive = served_archive
     letter, contents = await deposit(amqp_url, archive_events)
+    await envelope(archive, amqp_url, letter, "Enveloppe")
     await accept_and_sign(archive, amqp_url, letter)
     annex = letter.documents[1]
     altered = contents["annexe.pdf"].replace(b"Annexe", b"Modifi")

@@ -90,6 +90,35 @@ async def test_the_ar_downloads_as_the_signer_issued_it(pickup: Pickup) -> None:
     assert [q.correlation_id for q in signer.of(IssueReceiptForm)] == [event.correlation_id]
 
 
+async def test_an_ar_the_signer_cannot_draw_just_after_acceptance_asks_to_retry_later_is_a_problem(
+    pickup: Pickup,
+) -> None:
+    def not_ready(query: IssueReceiptForm) -> ReceiptFormIssued:
+        return ReceiptFormIssued(
+            correlation_id=query.correlation_id,
+            filename="",
+            pdf=b"",
+            sha256=None,
+            reason="the letter's acceptance is not recorded yet",
+        )
+
+    event = await deposit(pickup.amqp_url, pickup)
+    async with answering(pickup.amqp_url, {IssueReceiptForm: not_ready}), pickup.browser() as site:
+        await accepted(site, event.item_number)
+        fresh = await site.get("/signature/certificat/avis.pdf")
+        await pickup.runtime.pool.execute(
+            "UPDATE letters SET decided_at = decided_at - interval '10 minutes' WHERE letter_id = $1",
+            event.correlation_id,
+        )
+        stale = await site.get("/signature/certificat/avis.pdf")
+
+    # The signer hears of the acceptance by the bus a moment after the site: retry shortly.
+    assert fresh.status_code == 503
+    assert 'href="/signature/certificat/avis.pdf"' in fresh.text
+    assert stale.status_code == 409
+    assert "acceptance is not recorded yet" in stale.text
+
+
 async def test_an_accepted_signed_ar_is_recorded_announced_once_and_opens_the_downloads(
     pickup: Pickup, probe: Probe
 ) -> None:

@@ -7,6 +7,12 @@ issued only after `letter.accepted.v1` and `receipt.signed.v1`, and never once t
 deleted. The zip holds the main document, the attachments and the latest envelope proof
 `pli_<number>.pdf` the signer issued (`proof.issued.v1`, kind envelope), each streamed from
 the store and hash-checked as it goes.
+
+The signer issues the first envelope when it records the signed receipt (ETSI EN 319 522
+ReceiptAcknowledgement), so it reaches the archive a moment after `receipt.signed.v1`: until
+it is here, and for at most `ZipLinks.envelope_wait` after the signature, the link is refused
+as not ready (the pickup site asks the recipient to retry). Past that wait the zip goes
+without it (the signer is down, say): the recipient's right to the content comes first.
 """
 
 from __future__ import annotations
@@ -36,10 +42,12 @@ class ZipLinks:
     key: bytes  # HMAC key of the links
     base_url: str  # where the pickup site reaches this service
     lifetime: timedelta
+    envelope_wait: timedelta = timedelta(minutes=1)  # for the first envelope, after the signature
 
 
 LETTER_STATE = (
-    "SELECT item_number, accepted_at, receipt_signed_at, content_deleted_at, handed_over_at"
+    "SELECT item_number, accepted_at, receipt_signed_at, content_deleted_at, handed_over_at,"
+    " EXISTS (SELECT 1 FROM envelopes e WHERE e.letter_id = letters.letter_id) AS has_envelope"
     " FROM letters WHERE letter_id = $1"
 )
 
@@ -48,10 +56,19 @@ async def issue_zip_link(
     query: IssueZipLink, tx: Transaction, *, links: ZipLinks, clock: Clock
 ) -> ZipLinkIssued:
     letter = await tx.conn.fetchrow(LETTER_STATE, query.correlation_id)
+    now = clock.now()
     reason = content_unavailable(letter)
+    if reason is None and letter is not None and not letter["has_envelope"]:
+        if now < letter["receipt_signed_at"] + links.envelope_wait:
+            reason = "the envelope proof is on its way from the signer: retry in a moment"
+        else:
+            log.warning(
+                "zip link of a letter without its envelope proof",
+                extra={"letter_id": str(query.correlation_id)},
+            )
     if reason is not None or letter is None:
         return ZipLinkIssued(correlation_id=query.correlation_id, url="", reason=reason)
-    expires_at = clock.now() + links.lifetime
+    expires_at = now + links.lifetime
     path = zip_path(query.correlation_id)
     return ZipLinkIssued(
         correlation_id=query.correlation_id,

@@ -9,7 +9,7 @@ hours after the pickup (rules profile), after which the archive deletes the cont
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import quote
 
 import httpx
@@ -23,7 +23,6 @@ from pickup.entrypoints.pages import ServiceUnavailable, Site, step_of
 from pickup.service_layer.handlers import LetterView
 
 CHUNK_BYTES = 64 * 1024
-ARCHIVE_CATCH_UP = timedelta(minutes=2)
 
 
 def content_disposition(filename: str) -> str:
@@ -35,14 +34,6 @@ def content_disposition(filename: str) -> str:
 
 
 def routes(site: Site) -> list[BaseRoute]:
-    def catching_up(letter: LetterView, refusal: str) -> None:
-        """The archive refused a link: when the signature is fresh, it has not heard of it yet
-        (ReceiptSigned goes by the bus, a moment after this site recorded it), and a retry
-        shortly after will find the content: the page asking to retry (503)."""
-        signed_at = letter.signed_at or site.clock()
-        if site.clock() - signed_at < ARCHIVE_CATCH_UP:
-            raise ServiceUnavailable(refusal)
-
     async def signed_letter(request: Request) -> LetterView | Response:
         """The identified letter when its content may be downloaded now, else the page to show."""
         letter = await site.identified_letter(request)
@@ -84,7 +75,8 @@ def routes(site: Site) -> list[BaseRoute]:
             IssueDownloadLink(correlation_id=letter.letter_id, document_id=document_id), DownloadLinkIssued
         )
         if not reply.url:
-            catching_up(letter, f"document: {reply.reason}")
+            # The archive hears of the signature by the bus, a moment after this site.
+            site.catching_up(letter.signed_at, f"document: {reply.reason}")
             return site.render(request, "not_found.html", 404)
         metrics.pickup_step("downloaded")
         return RedirectResponse(reply.url, 303)
@@ -95,7 +87,8 @@ def routes(site: Site) -> list[BaseRoute]:
             return letter
         issued = await site.ask(IssueZipLink(correlation_id=letter.letter_id), ZipLinkIssued)
         if not issued.url:
-            catching_up(letter, f"zip: {issued.reason}")
+            # The same, and the zip waits for the signer's envelope proof.
+            site.catching_up(letter.signed_at, f"zip: {issued.reason}")
             return site.render(request, "not_found.html", 404)
         filename = issued.filename or f"pli_{letter.item_number}.zip"
         response = await stream_from(issued.url, filename, site.settings.request_timeout_seconds)

@@ -40,6 +40,10 @@ Clock = Callable[[], datetime]
 R = TypeVar("R", bound=BusMessage)
 
 
+# How long after this site records a step the other services may still be hearing of it.
+CATCH_UP = timedelta(minutes=2)
+
+
 class ServiceUnavailable(Exception):
     """Another service did not answer in time: the page says so and offers to retry."""
 
@@ -119,6 +123,14 @@ class Site:
 
     def problem(self, request: Request, message: str, status: int = 409) -> HTMLResponse:
         return self.render(request, "problem.html", status, message=message)
+
+    def catching_up(self, recorded_at: datetime | None, refusal: str) -> None:
+        """Another service refused what this site's own record allows (the acceptance, the
+        signature): when the record is fresh, that service has not heard of it yet (events go
+        by the bus, a moment after this site recorded them) and a retry shortly after will
+        do: the page asking to retry (503). Older refusals are the caller's to show."""
+        if self.clock() - (recorded_at or self.clock()) < CATCH_UP:
+            raise ServiceUnavailable(refusal)
 
     # ------------------------------------------------------------- session and forms
 

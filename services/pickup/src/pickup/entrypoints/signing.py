@@ -164,6 +164,9 @@ def routes(site: Site) -> list[BaseRoute]:
             return RedirectResponse("/signature", 303)
         issued = await site.ask(IssueReceiptForm(correlation_id=letter.letter_id), ReceiptFormIssued)
         if not issued.pdf:
+            # The signer draws the AR from its record of the acceptance, which reaches it by
+            # the bus a moment after this site recorded the decision.
+            site.catching_up(letter.decided_at, f"receipt form: {issued.reason}")
             return site.problem(request, site.t(request, "cert.form_unavailable", reason=issued.reason or ""))
         filename = issued.filename or f"ar_{letter.item_number}.pdf"
         return Response(
