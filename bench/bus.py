@@ -52,7 +52,14 @@ from lre_shared.logs import configure_logging
 from lre_shared.messages import Message
 from lre_shared.migrations import MESSAGING_DDL
 from lre_shared.settings import ServiceSettings
-from lre_shared.topology import EXCHANGES, Service, dead_letter_queue, events_exchange
+from lre_shared.topology import (
+    EXCHANGES,
+    UNROUTED_EXCHANGE,
+    UNROUTED_QUEUE,
+    Service,
+    dead_letter_queue,
+    events_exchange,
+)
 
 log = logging.getLogger("bench")
 
@@ -272,6 +279,9 @@ async def existing_exchanges(connection: AbstractRobustConnection) -> set[str]:
 
 async def cleanup(run: Run, admin_url: str, queues: Sequence[str], exchanges: set[str]) -> None:
     problems: list[str] = []
+    if UNROUTED_EXCHANGE in exchanges:
+        # Declared with it by the bus, bound to it: the exchange goes only once it is gone.
+        queues = [*queues, UNROUTED_QUEUE]
     try:
         connection = await aio_pika.connect(run.options.amqp_url, timeout=30)
         async with connection:
