@@ -436,7 +436,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--access-log",
         action="store_true",
-        help="keep FastStream's per-message INFO access log on stdout, as services have it today",
+        help="keep FastStream's per-message access log (services write it at DEBUG, below their level)",
     )
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
