@@ -12,12 +12,13 @@ from starlette.applications import Starlette
 
 from archive.adapters.storage import BucketPlan, S3Buckets, S3ContentStore
 from archive.domain.expiry import Clock, RetentionPolicy, SystemClock
+from archive.domain.links import Links
 from archive.domain.submission import Limits
 from archive.entrypoints.http import create_site
 from archive.service_layer import expiry, handlers
 from archive.service_layer.status import get_letter_status
 from archive.service_layer.uploads import UploadPolicy, request_upload, sweep_uploads
-from archive.service_layer.zip import ZipLinks, issue_zip_link, on_proof_issued
+from archive.service_layer.zip import issue_zip_link, on_proof_issued
 from archive.settings import ArchiveSettings
 from lre_shared.bus import Bus
 from lre_shared.messages import (
@@ -77,14 +78,13 @@ def bootstrap(
         IssueDownloadLink,
         partial(
             handlers.issue_download_link,
-            store=content,
-            lifetime=timedelta(seconds=settings.download_link_seconds),
+            links=download_links(settings),
             clock=clock,
         ),
         idempotent=False,
     )
     bus.subscribe(
-        IssueZipLink, partial(issue_zip_link, links=zip_links(settings), clock=clock), idempotent=False
+        IssueZipLink, partial(issue_zip_link, links=download_links(settings), clock=clock), idempotent=False
     )
     bus.subscribe(GetLetterStatus, get_letter_status, idempotent=False)
     bus.subscribe(ProofIssued, partial(on_proof_issued, store=content))
@@ -124,7 +124,7 @@ def http_site(
     store: S3ContentStore | None = None,
     clock: Clock | None = None,
 ) -> Starlette:
-    """POST /uploads for sender systems, GET /letters/<id>/zip for the pickup site."""
+    """POST /uploads for sender systems; a letter's documents and zip for the pickup site."""
     content = store or content_store(settings)
     return create_site(
         lambda: runtime.pool,
@@ -134,7 +134,7 @@ def http_site(
         senders=settings.senders,
         tokens={sender: token.get_secret_value() for sender, token in settings.sender_tokens.items()},
         upload_policy=upload_policy(settings),
-        zip_key=settings.zip_link_key.get_secret_value().encode(),
+        links=download_links(settings),
         clock=clock or SystemClock(),
     )
 
@@ -167,11 +167,12 @@ def upload_policy(settings: ArchiveSettings) -> UploadPolicy:
     )
 
 
-def zip_links(settings: ArchiveSettings) -> ZipLinks:
-    return ZipLinks(
+def download_links(settings: ArchiveSettings) -> Links:
+    return Links(
         key=settings.zip_link_key.get_secret_value().encode(),
         base_url=settings.own_url or f"http://127.0.0.1:{settings.http_port}",
-        lifetime=timedelta(seconds=settings.zip_link_seconds),
+        document_lifetime=timedelta(seconds=settings.download_link_seconds),
+        zip_lifetime=timedelta(seconds=settings.zip_link_seconds),
         envelope_wait=timedelta(seconds=settings.zip_envelope_wait_seconds),
     )
 

@@ -14,7 +14,7 @@ class ArchiveSettings(ServiceSettings):
     s3_endpoint: str = Field(description="S3 endpoint the service talks to, http(s)://host:port")
     s3_public_endpoint: str | None = Field(
         default=None,
-        description="S3 endpoint as browsers reach it, for download links (default: s3_endpoint)",
+        description="S3 endpoint as sender systems reach it, for presigned uploads (default: s3_endpoint)",
     )
     s3_access_key: SecretStr
     s3_secret_key: SecretStr
@@ -47,7 +47,9 @@ class ArchiveSettings(ServiceSettings):
     max_letter_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     max_embedded_bytes: int = Field(default=1024 * 1024, ge=1)
     max_attachments: int = Field(default=20, ge=0)
-    download_link_seconds: int = Field(default=300, ge=10, le=3600)
+    download_link_seconds: int = Field(
+        default=300, ge=10, le=3600, description="How long a document's download link is valid."
+    )
     download_hours: int = Field(
         default=FR_LRE.download_hours,
         ge=1,
@@ -79,7 +81,9 @@ class ArchiveSettings(ServiceSettings):
         description="URL at which the pickup site reaches this service, for zip links"
         " (default http://127.0.0.1:<http_port>).",
     )
-    zip_link_key: SecretStr = Field(description="HMAC key signing zip download links.")
+    zip_link_key: SecretStr = Field(
+        description="HMAC key signing the download links this service serves (documents and zips)."
+    )
     zip_link_seconds: int = Field(default=300, ge=10, le=3600, description="How long a zip link is valid.")
     zip_envelope_wait_seconds: int = Field(
         default=60,

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import httpx
 import pytest
 from minio import Minio
 
 from archive.adapters.storage import S3ContentStore
-from archive.bootstrap import bootstrap, retention_policy
+from archive.bootstrap import bootstrap, download_links, http_site, retention_policy
 from archive.domain.expiry import RetentionPolicy
 from archive.service_layer.expiry import sweep
 from archive.service_layer.handlers import issue_download_link
@@ -192,12 +193,20 @@ async def download_link(archive: Archive, letter: LetterDeposited) -> DownloadLi
                 correlation_id=letter.correlation_id, document_id=letter.documents[0].document_id
             ),
             Transaction(conn),
-            store=archive.store,
-            lifetime=timedelta(minutes=5),
+            links=download_links(archive.settings),
             clock=archive.clock,
         )
     assert isinstance(reply, DownloadLinkIssued)
     return reply
+
+
+async def download(archive: Archive, link: DownloadLinkIssued) -> bytes:
+    """The document through its link, from the archive's own HTTP routes (in process)."""
+    site = http_site(archive.runtime, archive.settings, store=archive.store, clock=archive.clock)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=site)) as client:
+        response = await client.get(link.url)
+    assert response.status_code == 200, response.text
+    return response.content
 
 
 # ----------------------------------------------------------------------------- tests
@@ -252,15 +261,21 @@ async def test_the_first_download_is_announced_once_and_spares_the_handover_fail
     await sign_receipt(archive, amqp_url, letter, picked_up + timedelta(minutes=90))
 
     archive.clock.move_to(picked_up + timedelta(hours=2))
-    first = await download_link(archive, letter)
+    unused = await download_link(archive, letter)
+    # A link is not a download: the handover is the first document that went out whole.
+    await asyncio.sleep(1.0)
+    assert probe.of(ContentHandedOver.routing_key, letter.correlation_id) == []
     archive.clock.move_to(picked_up + timedelta(hours=3))
-    await download_link(archive, letter)
+    downloaded = await download(archive, await download_link(archive, letter))
+    archive.clock.move_to(picked_up + timedelta(hours=4))
+    await download(archive, await download_link(archive, letter))
     assert refused.url == "" and refused.reason is not None and "not signed" in refused.reason
-    assert first.url
+    assert unused.url
+    assert downloaded.startswith(b"%PDF-")
 
     message = await probe.wait_for(ContentHandedOver.routing_key, letter.correlation_id)
     handed = ContentHandedOver.model_validate_json(message.body)
-    assert handed.handed_over_at == picked_up + timedelta(hours=2)
+    assert handed.handed_over_at == picked_up + timedelta(hours=3)
     assert handed.document_id == letter.documents[0].document_id
 
     archive.clock.move_to(picked_up + DOWNLOAD)

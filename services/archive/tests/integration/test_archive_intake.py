@@ -32,7 +32,7 @@ from pypdf import PdfWriter
 
 from archive.adapters.storage import BucketError, IntegrityError, S3Buckets, S3ContentStore
 from archive.adapters.zipstream import ZipEntry, stream_zip
-from archive.bootstrap import bootstrap, bucket_plan
+from archive.bootstrap import bootstrap, bucket_plan, http_site
 from archive.service_layer.handlers import letter_zip_entries
 from archive.settings import ArchiveSettings
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
@@ -328,14 +328,17 @@ async def test_a_download_link_asked_by_request_reply_serves_the_deposited_bytes
 
     assert reply.correlation_id == event.correlation_id
     assert reply.document_id == document.document_id
-    assert reply.url.startswith(archive.settings.s3_endpoint)
+    # A link to the archive itself, which checks the bytes as it serves them.
+    assert reply.url.startswith(f"http://127.0.0.1:{archive.settings.http_port}/letters/")
     assert reply.expires_at is not None
     assert reply.reason is None
-    async with httpx.AsyncClient() as client:
+    site = http_site(archive.runtime, archive.settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=site)) as client:
         download = await client.get(reply.url)
     assert download.status_code == 200
     assert download.content == pdf
-    assert "mise-en-demeure.pdf" in download.headers.get("content-disposition", "")
+    assert download.headers["content-type"] == "application/pdf"
+    assert download.headers["content-length"] == str(len(pdf))
     first_link_at = await archive.pool.fetchval(
         "SELECT first_link_at FROM documents WHERE document_id = $1", document.document_id
     )
@@ -701,7 +704,7 @@ async def test_a_letter_zips_into_its_documents_byte_for_byte_main_document_firs
         assert archived.read("annexe.pdf") == annex
 
 
-async def test_altered_stored_bytes_break_the_read_and_the_zip_instead_of_being_served(
+async def test_altered_stored_bytes_break_the_read_the_stream_and_the_zip_instead_of_being_served(
     archive: Archive, probe: Probe, amqp_url: str, s3: SeaweedS3
 ) -> None:
     pdf = demo_pdf("Altere " + uuid.uuid4().hex)
@@ -713,10 +716,20 @@ async def test_altered_stored_bytes_break_the_read_and_the_zip_instead_of_being_
     await asyncio.to_thread(archive.s3.put_object, archive.bucket, key, io.BytesIO(altered), len(altered))
     store = content_store(archive, s3)
 
+    streamed = bytearray()
+
+    async def stream() -> None:
+        async for chunk in store.stream(key, event.documents[0].sha256):
+            streamed.extend(chunk)
+
     with pytest.raises(IntegrityError):
         await store.get(key, event.documents[0].sha256)
     with pytest.raises(IntegrityError):
+        await stream()
+    with pytest.raises(IntegrityError):
         await zip_of(archive, s3, event.correlation_id)
+    # A stream holds its last chunk back until the hash is checked: never the whole of it.
+    assert len(streamed) < len(altered)
 
 
 def random_object(client: Minio, bucket: str, key: str, size: int) -> str:

@@ -3,6 +3,7 @@ unclaimed letter's expiry, and the sender's status query, on the real parts."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import uuid
@@ -18,7 +19,9 @@ from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from lre_shared.messages import (
     ContentHandedOver,
     Document,
+    DownloadLinkIssued,
     GetLetterStatus,
+    IssueDownloadLink,
     IssueZipLink,
     LetterAccepted,
     LetterDeposited,
@@ -27,6 +30,7 @@ from lre_shared.messages import (
     LetterUnclaimed,
     ProofIssued,
     ProofKind,
+    StoredDocument,
     SubmitLetter,
     ZipLinkIssued,
 )
@@ -266,6 +270,44 @@ async def test_altered_stored_bytes_break_the_zip_download_and_count_no_handover
         )
         is None
     )
+
+
+async def test_altered_stored_bytes_never_reach_a_document_download_whole(
+    served_archive: ServedArchive, archive_events: Probe, amqp_url: str
+) -> None:
+    archive = served_archive
+    letter, contents = await deposit(amqp_url, archive_events)
+    await accept_and_sign(archive, amqp_url, letter)
+    main, annex = letter.documents
+    altered = contents["annexe.pdf"].replace(b"Annexe", b"Modifi")
+    archive.s3.put_object(
+        archive.bucket, content_key(letter.correlation_id, annex.sha256), io.BytesIO(altered), len(altered)
+    )
+    received = bytearray()
+
+    async def download(document: StoredDocument) -> None:
+        link = await archive.ask(
+            IssueDownloadLink(correlation_id=letter.correlation_id, document_id=document.document_id),
+            DownloadLinkIssued,
+        )
+        async with httpx.AsyncClient() as client, client.stream("GET", link.url) as response:
+            assert response.status_code == 200
+            assert response.headers["content-length"] == str(document.size)
+            async for chunk in response.aiter_bytes():
+                received.extend(chunk)
+
+    # The length was announced, the bytes held back from the end: an incomplete download.
+    with pytest.raises(httpx.RemoteProtocolError):
+        await download(annex)
+    assert len(received) < len(altered)
+    await asyncio.sleep(0.5)
+    assert not archive_events.of(ContentHandedOver.routing_key, letter.correlation_id)
+
+    received.clear()
+    await download(main)
+    assert bytes(received) == contents["mise-en-demeure.pdf"]
+    handed = await archive_events.wait_for(ContentHandedOver.routing_key, letter.correlation_id)
+    assert ContentHandedOver.model_validate_json(handed.body).document_id == main.document_id
 
 
 # ---------------------------------------------------------------------- expiry

@@ -11,12 +11,12 @@ from uuid import uuid4
 import pytest
 
 from archive.domain.item_number import is_valid_item_number
+from archive.domain.links import Links, check_link, document_path
 from archive.domain.submission import Limits, submission_fingerprint
 from archive.service_layer.handlers import issue_download_link, submit_letter
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from lre_shared.bus import PermanentError
 from lre_shared.messages import (
-    ContentHandedOver,
     Document,
     DownloadLinkIssued,
     IssueDownloadLink,
@@ -83,7 +83,6 @@ class FakeTransaction:
 @dataclass
 class FakeStore:
     objects: dict[str, tuple[bytes, str]] = field(default_factory=dict)
-    links: list[tuple[str, str, timedelta]] = field(default_factory=list)
 
     async def put(self, key: str, content: bytes, sha256: str) -> None:
         self.objects[key] = (content, sha256)
@@ -93,10 +92,6 @@ class FakeStore:
 
     async def delete(self, key: str) -> None:
         self.objects.pop(key, None)
-
-    async def download_url(self, key: str, filename: str, expires: timedelta) -> str:
-        self.links.append((key, filename, expires))
-        return f"https://s3.example/{key}?X-Amz-Signature=abc"
 
 
 def a_submission(content: bytes, filename: str = "lettre.pdf") -> SubmitLetter:
@@ -257,10 +252,11 @@ class FixedClock:
         return self.at
 
 
-async def link(
-    query: IssueDownloadLink, tx: FakeTransaction, store: FakeStore, clock: FixedClock | None = None
-) -> Message:
-    return await issue_download_link(query, tx, store=store, lifetime=LIFETIME, clock=clock)  # type: ignore[arg-type]
+LINKS = Links(b"k" * 32, "http://archive.internal:8101", LIFETIME, timedelta(minutes=5))
+
+
+async def link(query: IssueDownloadLink, tx: FakeTransaction, clock: FixedClock | None = None) -> Message:
+    return await issue_download_link(query, tx, links=LINKS, clock=clock)  # type: ignore[arg-type]
 
 
 def a_document_row(key: str = "letters/x/y", **letter: Any) -> dict[str, Any]:
@@ -277,9 +273,9 @@ def a_document_row(key: str = "letters/x/y", **letter: Any) -> dict[str, Any]:
 
 async def test_a_link_for_an_unknown_document_has_an_empty_url_and_a_reason() -> None:
     query = a_link_request()
-    tx, store = FakeTransaction(conn=FakeConn(document_row=None)), FakeStore()
+    tx = FakeTransaction(conn=FakeConn(document_row=None))
 
-    reply = await link(query, tx, store)
+    reply = await link(query, tx)
 
     assert isinstance(reply, DownloadLinkIssued)
     assert reply.url == ""
@@ -287,62 +283,46 @@ async def test_a_link_for_an_unknown_document_has_an_empty_url_and_a_reason() ->
     assert reply.expires_at is None
     assert reply.document_id == query.document_id
     assert reply.correlation_id == query.correlation_id
-    assert store.links == []
+    assert tx.conn.writes() == []
 
 
 async def test_a_link_is_looked_up_by_document_and_letter() -> None:
     query = a_link_request()
     tx = FakeTransaction()
 
-    await link(query, tx, FakeStore())
+    await link(query, tx)
 
-    [(method, _, args)] = tx.conn.calls
+    [(method, _, args), *_] = tx.conn.calls
     assert method == "fetchrow"
     assert args == (query.document_id, query.correlation_id)
 
 
-async def test_a_link_for_a_known_document_is_signed_by_the_store_and_expires() -> None:
-    query = a_link_request()
+async def test_a_link_for_a_known_document_is_signed_names_it_and_expires() -> None:
+    query, clock = a_link_request(), FixedClock()
     row = a_document_row(f"letters/{query.correlation_id}/{'a' * 64}")
-    tx, store = FakeTransaction(conn=FakeConn(document_row=row)), FakeStore()
-    before = datetime.now(UTC)
+    tx = FakeTransaction(conn=FakeConn(document_row=row))
 
-    reply = await link(query, tx, store)
+    reply = await link(query, tx, clock)
 
     assert isinstance(reply, DownloadLinkIssued)
-    assert store.links == [(row["object_key"], "lettre.pdf", LIFETIME)]
-    assert reply.url.startswith(f"https://s3.example/{row['object_key']}")
+    path, _, signed = reply.url.removeprefix(LINKS.base_url).partition("?")
+    assert path == document_path(query.correlation_id, query.document_id)
+    expires = dict(part.split("=", 1) for part in signed.split("&"))
+    assert check_link(LINKS.key, path, expires["expires"], expires["token"], clock.at) is None
     assert reply.reason is None
-    assert reply.expires_at is not None
-    assert before + LIFETIME <= reply.expires_at <= datetime.now(UTC) + LIFETIME
+    assert reply.expires_at == clock.at + LIFETIME
 
 
-async def test_the_first_link_of_a_letter_records_its_time_and_announces_the_content_handover() -> None:
+async def test_a_link_records_when_one_was_first_issued_and_no_content_handover_yet() -> None:
     query, clock = a_link_request(), FixedClock()
     tx = FakeTransaction(conn=FakeConn(document_row=a_document_row()))
 
-    await link(query, tx, FakeStore(), clock)
+    await link(query, tx, clock)
 
-    [(first_link, link_args), (handed_over, letter_args)] = tx.conn.writes()
+    # The handover is the download itself, recorded once the document went out whole.
+    [(first_link, link_args)] = tx.conn.writes()
     assert "first_link_at" in first_link
     assert link_args == (query.document_id, clock.at)
-    assert "handed_over_at" in handed_over
-    assert letter_args == (query.correlation_id, clock.at)
-    [event] = tx.published
-    assert isinstance(event, ContentHandedOver)
-    assert (event.item_number, event.document_id, event.handed_over_at) == (
-        "123456789012",
-        query.document_id,
-        clock.at,
-    )
-
-
-async def test_a_later_link_announces_no_second_content_handover() -> None:
-    earlier = datetime(2026, 3, 1, tzinfo=UTC)
-    tx = FakeTransaction(conn=FakeConn(document_row=a_document_row(handed_over_at=earlier)))
-
-    await link(a_link_request(), tx, FakeStore(), FixedClock())
-
     assert tx.published == []
 
 
@@ -356,14 +336,12 @@ async def test_a_later_link_announces_no_second_content_handover() -> None:
 )
 async def test_no_link_before_the_receipt_is_signed_whoever_asks(letter: dict[str, Any], reason: str) -> None:
     tx = FakeTransaction(conn=FakeConn(document_row=a_document_row(**letter)))
-    store = FakeStore()
 
-    reply = await link(a_link_request(), tx, store, FixedClock())
+    reply = await link(a_link_request(), tx, FixedClock())
 
     assert isinstance(reply, DownloadLinkIssued)
     assert reply.url == ""
     assert reply.reason is not None and reason in reply.reason
-    assert store.links == []
     assert tx.published == []
     assert tx.conn.writes() == []
 
@@ -371,15 +349,13 @@ async def test_no_link_before_the_receipt_is_signed_whoever_asks(letter: dict[st
 async def test_no_link_once_the_content_is_deleted() -> None:
     deleted = datetime(2026, 3, 1, tzinfo=UTC)
     tx = FakeTransaction(conn=FakeConn(document_row=a_document_row(content_deleted_at=deleted)))
-    store = FakeStore()
 
-    reply = await link(a_link_request(), tx, store, FixedClock())
+    reply = await link(a_link_request(), tx, FixedClock())
 
     assert isinstance(reply, DownloadLinkIssued)
     assert reply.url == ""
     assert reply.reason is not None and "download window is over" in reply.reason
-    assert store.links == []
-    assert tx.published == []
+    assert tx.conn.writes() == []
 
 
 async def test_attachments_are_stored_and_announced_after_the_main_document() -> None:

@@ -11,6 +11,7 @@ import pytest
 from minio import Minio
 
 from archive.adapters.presign import presign
+from archive.domain.links import Links, check_link, document_path, zip_path
 from archive.domain.submission import (
     Limits,
     UploadedDocument,
@@ -18,7 +19,6 @@ from archive.domain.submission import (
     incoming_documents,
     submission_fingerprint,
 )
-from archive.domain.zip_link import check_zip_token, zip_query
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from lre_shared.messages import Document, Problem, SubmitLetter
 
@@ -148,14 +148,22 @@ def test_an_upload_url_names_if_none_match_among_its_signed_headers() -> None:
     assert "X-Amz-SignedHeaders=host%3Bif-none-match" in url
 
 
-def test_a_zip_link_holds_until_it_expires_and_for_its_letter_only() -> None:
-    key, letter = b"k" * 32, uuid.uuid4()
-    query = dict(part.split("=", 1) for part in zip_query(key, letter, NOW + timedelta(minutes=5)).split("&"))
+def test_a_download_link_holds_until_it_expires_and_for_what_it_names_only() -> None:
+    key, letter, document = b"k" * 32, uuid.uuid4(), uuid.uuid4()
+    links = Links(key, "https://archive.internal/", timedelta(minutes=5), timedelta(minutes=5))
+    url = links.url(document_path(letter, document), NOW + timedelta(minutes=5))
+    path, _, query_string = url.removeprefix("https://archive.internal").partition("?")
+    query = dict(part.split("=", 1) for part in query_string.split("&"))
 
-    assert check_zip_token(key, letter, query["expires"], query["token"], NOW) is None
-    assert check_zip_token(key, letter, query["expires"], query["token"], NOW + timedelta(minutes=5))
-    assert check_zip_token(key, uuid.uuid4(), query["expires"], query["token"], NOW) == "invalid link"
-    assert check_zip_token(b"other" * 8, letter, query["expires"], query["token"], NOW) == "invalid link"
-    later = str(int(query["expires"]) + 60)
-    assert check_zip_token(key, letter, later, query["token"], NOW) == "invalid link"
-    assert check_zip_token(key, letter, "soon", query["token"], NOW) == "malformed link"
+    def check(path: str, expires: str = query["expires"], at: datetime = NOW, key: bytes = key) -> str | None:
+        return check_link(key, path, expires, query["token"], at)
+
+    assert path == f"/letters/{letter}/documents/{document}"
+    assert check(path) is None
+    assert check(path, at=NOW + timedelta(minutes=5)) == "the link has expired: ask for a new one"
+    assert check(document_path(letter, uuid.uuid4())) == "invalid link"
+    assert check(document_path(uuid.uuid4(), document)) == "invalid link"
+    assert check(zip_path(letter)) == "invalid link"  # a document's link opens no zip
+    assert check(path, key=b"other" * 8) == "invalid link"
+    assert check(path, expires=str(int(query["expires"]) + 60)) == "invalid link"
+    assert check(path, expires="soon") == "malformed link"

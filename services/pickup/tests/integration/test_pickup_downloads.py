@@ -1,7 +1,7 @@
-"""Downloads, once the acknowledgement of receipt is signed: each document through a link
-from the archive, the whole letter as one zip streamed through the site from the archive's
-link (served here by a local HTTP server), the time left of the 48-hour window, and the page
-once it is over. The archive's answers are given by a responder on the bus."""
+"""Downloads, once the acknowledgement of receipt is signed: each document and the whole
+letter as one zip, streamed through the site from the archive's links (served here by a local
+HTTP server), the time left of the 48-hour window, and the page once it is over. The
+archive's answers are given by a responder on the bus."""
 
 from __future__ import annotations
 
@@ -36,28 +36,36 @@ from tests.support.bus import eventually
 pytestmark = pytest.mark.integration
 
 ZIP = os.urandom(16 * 1024 * 1024 + 17)  # many chunks, not a multiple of any
+PDF = b"%PDF-1.7\n" + os.urandom(300_000) + b"\n%%EOF\n"
 
 
-class ZipHandler(BaseHTTPRequestHandler):
+class ArchiveHandler(BaseHTTPRequestHandler):
+    """The archive's download routes: the zip, a document, and a document whose stream the
+    archive breaks off (its bytes no longer match their hash)."""
+
     def do_GET(self) -> None:
-        if self.path != "/zip/pli.zip":
+        served = {"/zip/pli.zip": ZIP, "/documents/ok": PDF, "/documents/altered": PDF}.get(self.path)
+        if served is None:
             self.send_error(404)
             return
         self.send_response(200)
-        self.send_header("content-type", "application/zip")
-        self.send_header("content-length", str(len(ZIP)))
+        self.send_header("content-type", "application/zip" if served is ZIP else "application/pdf")
+        self.send_header("content-length", str(len(served)))
         self.end_headers()
-        for start in range(0, len(ZIP), 100_000):
-            self.wfile.write(ZIP[start : start + 100_000])
+        if self.path == "/documents/altered":
+            served = served[: len(served) // 2]
+            self.close_connection = True
+        for start in range(0, len(served), 100_000):
+            self.wfile.write(served[start : start + 100_000])
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
 @pytest.fixture(scope="module")
-def zip_server() -> Iterator[str]:
+def archive_server() -> Iterator[str]:
     port = infra.free_port_block(1, 24000, 32000)
-    server = ThreadingHTTPServer(("127.0.0.1", port), ZipHandler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), ArchiveHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
@@ -115,25 +123,65 @@ async def test_the_letter_page_lists_the_documents_the_zip_and_the_time_left(pic
     assert letter_id
 
 
-async def test_a_document_is_a_redirect_to_the_archives_link(pickup: Pickup) -> None:
+def document_link(archive_server: str, path: str) -> object:
     def link(query: IssueDownloadLink) -> DownloadLinkIssued:
         return DownloadLinkIssued(
             correlation_id=query.correlation_id,
             document_id=query.document_id,
-            url=f"https://s3.example/{query.document_id}",
+            url=f"{archive_server}{path}",
             expires_at=None,
         )
 
-    async with answering(pickup.amqp_url, {IssueDownloadLink: link}) as archive, pickup.browser() as site:
+    return link
+
+
+async def test_a_document_streams_from_the_archives_link_under_its_name(
+    pickup: Pickup, archive_server: str
+) -> None:
+    answers = {IssueDownloadLink: document_link(archive_server, "/documents/ok")}
+    async with answering(pickup.amqp_url, answers) as archive, pickup.browser() as site:
         letter_id = await signed(pickup, site)
         row = await pickup.runtime.pool.fetchval(
             "SELECT documents->0->>'document_id' FROM letters WHERE letter_id = $1", letter_id
         )
         answer = await site.get(f"/courrier/documents/{row}")
 
-    assert answer.status_code == 303
-    assert answer.headers["location"] == f"https://s3.example/{row}"
+    assert answer.status_code == 200
+    assert answer.content == PDF
+    assert answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["content-length"] == str(len(PDF))
+    assert answer.headers["content-disposition"].startswith('attachment; filename="mise-en-demeure.pdf"')
     assert [str(q.document_id) for q in archive.of(IssueDownloadLink)] == [row]
+
+
+async def test_a_document_the_archive_breaks_off_is_an_incomplete_download_never_a_whole_one(
+    pickup: Pickup, archive_server: str
+) -> None:
+    answers = {IssueDownloadLink: document_link(archive_server, "/documents/altered")}
+    received = bytearray()
+    lengths: list[str] = []
+
+    async def download(site: httpx.AsyncClient, path: str) -> None:
+        async with site.stream("GET", path) as answer:
+            lengths.append(answer.headers["content-length"])
+            async for chunk in answer.aiter_raw():
+                received.extend(chunk)
+
+    async with (
+        answering(pickup.amqp_url, answers),
+        served_site(pickup) as url,
+        httpx.AsyncClient(base_url=url) as site,
+    ):
+        letter_id = await signed(pickup, site)
+        row = await pickup.runtime.pool.fetchval(
+            "SELECT documents->0->>'document_id' FROM letters WHERE letter_id = $1", letter_id
+        )
+        with pytest.raises(httpx.RemoteProtocolError):
+            await download(site, f"/courrier/documents/{row}")
+
+    # The length the archive announced went on to the browser: it sees the download fail.
+    assert lengths == [str(len(PDF))]
+    assert len(received) < len(PDF)
 
 
 async def test_a_document_the_archive_refuses_just_after_signing_asks_to_retry_later_is_not_found(
@@ -181,12 +229,12 @@ async def served_site(pickup: Pickup) -> AsyncIterator[str]:
 
 
 async def test_save_all_streams_the_archives_zip_through_the_site_byte_for_byte_in_constant_memory(
-    pickup: Pickup, zip_server: str
+    pickup: Pickup, archive_server: str
 ) -> None:
     def zip_link(query: IssueZipLink) -> ZipLinkIssued:
         return ZipLinkIssued(
             correlation_id=query.correlation_id,
-            url=f"{zip_server}/zip/pli.zip",
+            url=f"{archive_server}/zip/pli.zip",
             filename="pli_123456789012.zip",
         )
 
@@ -223,10 +271,10 @@ async def test_save_all_streams_the_archives_zip_through_the_site_byte_for_byte_
 
 
 async def test_a_zip_link_the_archive_cannot_serve_gives_the_unavailable_page(
-    pickup: Pickup, zip_server: str
+    pickup: Pickup, archive_server: str
 ) -> None:
     def broken(query: IssueZipLink) -> ZipLinkIssued:
-        return ZipLinkIssued(correlation_id=query.correlation_id, url=f"{zip_server}/zip/gone.zip")
+        return ZipLinkIssued(correlation_id=query.correlation_id, url=f"{archive_server}/zip/gone.zip")
 
     async with answering(pickup.amqp_url, {IssueZipLink: broken}), pickup.browser() as site:
         await signed(pickup, site)

@@ -45,7 +45,6 @@ class ContentStore(Protocol):
     def stream(self, key: str, sha256: str) -> AsyncIterator[bytes]: ...
     async def put(self, key: str, content: bytes, sha256: str) -> None: ...
     async def get(self, key: str, sha256: str) -> bytes: ...
-    async def download_url(self, key: str, filename: str, expires: timedelta) -> str: ...
     async def delete(self, key: str) -> None: ...
 
 
@@ -103,7 +102,6 @@ class S3ContentStore:
     ) -> None:
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3")
         self._client = _client(endpoint, access_key, secret_key, region)
-        self._public = _client(public_endpoint or endpoint, access_key, secret_key, region)
         self._public_endpoint = public_endpoint or endpoint
         self._credentials = (access_key, secret_key, region)
         self._bucket = bucket
@@ -141,19 +139,27 @@ class S3ContentStore:
         return content
 
     async def stream(self, key: str, sha256: str) -> AsyncIterator[bytes]:
-        """The object in chunks of at most CHUNK_BYTES, its hash checked on the way: the last
-        step raises IntegrityError if the bytes are not those deposited."""
+        """The object in chunks of at most CHUNK_BYTES, its hash checked on the way. The last
+        chunk is held back until the hash is checked: bytes that are not those deposited
+        raise IntegrityError before it, so a reader never gets them whole."""
         response = await self._blocking(self._client.get_object, self._bucket, key)
         digest = hashlib.sha256()
         try:
-            while chunk := await self._blocking(response.read, CHUNK_BYTES):
-                digest.update(chunk)
-                yield chunk
+            held = await self._blocking(response.read, CHUNK_BYTES)
+            while held:
+                digest.update(held)
+                chunk = await self._blocking(response.read, CHUNK_BYTES)
+                if not chunk:
+                    break
+                yield held
+                held = chunk
         finally:
             response.close()
             response.release_conn()
         if digest.hexdigest() != sha256:
             raise IntegrityError(f"{key}: stored bytes do not match the deposit hash")
+        if held:
+            yield held
 
     async def delete(self, key: str) -> None:
         # S3 answers a delete of a missing key with success: sweeping twice is harmless.
@@ -229,16 +235,6 @@ class S3ContentStore:
         if (copied or "").strip('"') != etag:
             await self.delete(key)
             raise UploadChanged(f"{upload_key} changed while it was being deposited")
-
-    async def download_url(self, key: str, filename: str, expires: timedelta) -> str:
-        safe = filename.replace('"', "").replace("\\", "")
-        return await self._blocking(
-            self._public.presigned_get_object,
-            self._bucket,
-            key,
-            expires=expires,
-            response_headers={"response-content-disposition": f'attachment; filename="{safe}"'},
-        )
 
 
 @dataclass(frozen=True)

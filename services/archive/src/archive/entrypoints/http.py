@@ -4,9 +4,15 @@
   `RequestUpload` gives on the bus. Body (JSON): `{"filename": "...", "size": 123,
   "letter_id": "...", "sha256": "..."}` (all but the file name optional); answer:
   `{"upload_id", "url", "expires_at", "max_bytes", "headers"}`, or `{"reason"}`.
+- `GET /letters/<letter id>/documents/<document id>?expires=…&token=…` (the pickup site,
+  with a link from `IssueDownloadLink`): one document, streamed, its length announced; bytes
+  that no longer match their hash break the stream before its last chunk, so no altered
+  document is ever received whole.
 - `GET /letters/<letter id>/zip?expires=…&token=…` (the pickup site, with a link from
   `IssueZipLink`): the whole letter as one zip, streamed in constant memory; a document whose
   bytes no longer match their hash breaks the stream, so no altered zip is ever complete.
+
+A download that went out whole is the letter's first, if none was before: `ContentHandedOver`.
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ from starlette.routing import Route
 from archive.adapters.storage import ContentStore, UploadStore
 from archive.adapters.zipstream import stream_zip
 from archive.domain.expiry import Clock
+from archive.domain.links import Links, check_link, document_path, zip_path
 from archive.domain.submission import Limits
-from archive.domain.zip_link import check_zip_token
+from archive.service_layer.handlers import OpenDocument, open_document, record_download
 from archive.service_layer.uploads import UploadPolicy, grant_upload
-from archive.service_layer.zip import OpenZip, open_zip, record_zip_handover
+from archive.service_layer.zip import OpenZip, open_zip
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +67,7 @@ def create_site(
     senders: frozenset[str] | None,
     tokens: Mapping[str, str],
     upload_policy: UploadPolicy,
-    zip_key: bytes,
+    links: Links,
     clock: Clock,
 ) -> Starlette:
     async def request_upload(request: Request) -> Response:
@@ -94,43 +101,80 @@ def create_site(
         )
         return JSONResponse(payload, status_code=201 if granted.upload_id else 422)
 
+    def refused_link(request: Request, path: str) -> Response | None:
+        refused = check_link(
+            links.key,
+            path,
+            request.query_params.get("expires", ""),
+            request.query_params.get("token", ""),
+            clock.now(),
+        )
+        return None if refused is None else PlainTextResponse(refused, status_code=403)
+
+    async def letter_document(request: Request) -> Response:
+        try:
+            letter_id = UUID(request.path_params["letter_id"])
+            document_id = UUID(request.path_params["document_id"])
+        except ValueError:
+            return PlainTextResponse("no such document", status_code=404)
+        if refused := refused_link(request, document_path(letter_id, document_id)):
+            return refused
+        async with pool().acquire() as conn:
+            opened = await open_document(conn, letter_id, document_id, store=store)
+        if not isinstance(opened, OpenDocument):
+            return PlainTextResponse(opened, status_code=410)
+        return StreamingResponse(
+            _then_record(opened.chunks, letter_id, document_id),
+            media_type="application/pdf",
+            # Announced: a stream broken off before its end is an incomplete download. The
+            # pickup site, which streams it on, names the file.
+            headers={"content-length": str(opened.size)},
+        )
+
     async def letter_zip(request: Request) -> Response:
         try:
             letter_id = UUID(request.path_params["letter_id"])
         except ValueError:
             return PlainTextResponse("no such letter", status_code=404)
-        refused = check_zip_token(
-            zip_key,
-            letter_id,
-            request.query_params.get("expires", ""),
-            request.query_params.get("token", ""),
-            clock.now(),
-        )
-        if refused is not None:
-            return PlainTextResponse(refused, status_code=403)
+        if refused := refused_link(request, zip_path(letter_id)):
+            return refused
         async with pool().acquire() as conn:
             opened = await open_zip(conn, letter_id, store=store)
         if not isinstance(opened, OpenZip):
             return PlainTextResponse(opened, status_code=410)
         return StreamingResponse(
-            _zip_then_record(opened, letter_id),
+            _then_record(stream_zip(opened.entries), letter_id),
             media_type="application/zip",
             headers={"content-disposition": f'attachment; filename="{opened.filename}"'},
         )
 
-    async def _zip_then_record(opened: OpenZip, letter_id: UUID) -> AsyncIterator[bytes]:
+    async def _then_record(
+        chunks: AsyncIterator[bytes], letter_id: UUID, document_id: UUID | None = None
+    ) -> AsyncIterator[bytes]:
+        """`chunks` passed on; once they are all read (every byte hash-checked), the download
+        is recorded, then the last chunk goes. Recorded before it, not after: a client that
+        holds every announced byte may hang up at once, and this would be cancelled."""
+        held: bytes | None = None
         try:
-            async for chunk in stream_zip(opened.entries):
-                yield chunk
+            async for chunk in chunks:
+                if held is not None:
+                    yield held
+                held = chunk
         except Exception:
-            log.exception("zip download broken off", extra={"letter_id": str(letter_id)})
+            log.exception(
+                "download broken off",
+                extra={"letter_id": str(letter_id), "document_id": str(document_id or "zip")},
+            )
             raise
-        # The whole zip went out, every entry hash-checked: the letter's first download, if it is.
-        await record_zip_handover(pool(), letter_id, clock=clock)
+        # The letter's first download, if it is.
+        await record_download(pool(), letter_id, clock=clock, document_id=document_id)
+        if held is not None:
+            yield held
 
     return Starlette(
         routes=[
             Route("/uploads", request_upload, methods=["POST"]),
+            Route("/letters/{letter_id}/documents/{document_id}", letter_document, methods=["GET"]),
             Route("/letters/{letter_id}/zip", letter_zip, methods=["GET"]),
         ]
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
@@ -15,6 +16,7 @@ from archive.adapters.storage import ContentStore, UploadStore
 from archive.adapters.zipstream import ZipEntry
 from archive.domain.expiry import Clock, SystemClock
 from archive.domain.item_number import new_item_number
+from archive.domain.links import Links, document_path
 from archive.domain.submission import (
     IncomingDocument,
     Limits,
@@ -342,19 +344,15 @@ def content_unavailable(letter: asyncpg.Record | dict[str, Any] | None) -> str |
 
 
 async def issue_download_link(
-    query: IssueDownloadLink,
-    tx: Transaction,
-    *,
-    store: ContentStore,
-    lifetime: timedelta,
-    clock: Clock | None = None,
+    query: IssueDownloadLink, tx: Transaction, *, links: Links, clock: Clock | None = None
 ) -> Message:
+    """A short-lived link to one document, served by this service (which checks its hash as
+    it streams); the download, once complete, is recorded by `record_download`."""
     now = (clock or SystemClock()).now()
     row = await tx.conn.fetchrow(
-        "SELECT d.filename, d.object_key, l.item_number, l.handed_over_at, l.content_deleted_at,"
-        " l.accepted_at, l.receipt_signed_at"
+        "SELECT l.content_deleted_at, l.accepted_at, l.receipt_signed_at"
         " FROM documents d JOIN letters l USING (letter_id)"
-        " WHERE d.document_id = $1 AND d.letter_id = $2 FOR UPDATE OF l",
+        " WHERE d.document_id = $1 AND d.letter_id = $2",
         query.document_id,
         query.correlation_id,
     )
@@ -367,17 +365,61 @@ async def issue_download_link(
             expires_at=None,
             reason=reason,
         )
-    url = await store.download_url(row["object_key"], row["filename"], lifetime)
     await tx.conn.execute(
         "UPDATE documents SET first_link_at = coalesce(first_link_at, $2) WHERE document_id = $1",
         query.document_id,
         now,
     )
-    if row["handed_over_at"] is None:
-        await record_handover(tx, query.correlation_id, row["item_number"], query.document_id, now)
+    expires_at = now + links.document_lifetime
     return DownloadLinkIssued(
         correlation_id=query.correlation_id,
         document_id=query.document_id,
-        url=url,
-        expires_at=now + lifetime,
+        url=links.url(document_path(query.correlation_id, query.document_id), expires_at),
+        expires_at=expires_at,
     )
+
+
+@dataclass(frozen=True)
+class OpenDocument:
+    size: int
+    chunks: AsyncIterator[bytes]
+
+
+async def open_document(
+    conn: asyncpg.Connection, letter_id: UUID, document_id: UUID, *, store: ContentStore
+) -> OpenDocument | str:
+    """One document's bytes as the store streams them, hash-checked, or why there are none
+    (the content may have gone since the link was issued)."""
+    row = await conn.fetchrow(
+        "SELECT d.size, d.sha256, d.object_key,"
+        " l.content_deleted_at, l.accepted_at, l.receipt_signed_at"
+        " FROM documents d JOIN letters l USING (letter_id)"
+        " WHERE d.document_id = $1 AND d.letter_id = $2",
+        document_id,
+        letter_id,
+    )
+    reason = "no such document for this letter" if row is None else content_unavailable(row)
+    if row is None or reason is not None:
+        return reason or "no such document for this letter"
+    return OpenDocument(row["size"], store.stream(row["object_key"], row["sha256"]))
+
+
+async def record_download(
+    pool: asyncpg.Pool, letter_id: UUID, *, clock: Clock, document_id: UUID | None = None
+) -> None:
+    """A document, or the zip (`document_id` None: it counts as the main document), went out
+    whole, its bytes hash-checked: the letter's first download, if it is (ETSI EN 319 522
+    ContentHandover, recorded once)."""
+    async with pool.acquire() as conn, conn.transaction():
+        letter = await conn.fetchrow(
+            "SELECT l.item_number, l.handed_over_at, d.document_id FROM letters l"
+            " JOIN documents d USING (letter_id) WHERE l.letter_id = $1"
+            " AND (d.document_id = $2 OR ($2::uuid IS NULL AND d.role = 'main'))"
+            " FOR UPDATE OF l",
+            letter_id,
+            document_id,
+        )
+        if letter is not None and letter["handed_over_at"] is None:
+            await record_handover(
+                Transaction(conn), letter_id, letter["item_number"], letter["document_id"], clock.now()
+            )

@@ -10,7 +10,7 @@ the store and hash-checked as it goes.
 
 The signer issues the first envelope when it records the signed receipt (ETSI EN 319 522
 ReceiptAcknowledgement), so it reaches the archive a moment after `receipt.signed.v1`: until
-it is here, and for at most `ZipLinks.envelope_wait` after the signature, the link is refused
+it is here, and for at most `Links.envelope_wait` after the signature, the link is refused
 as not ready (the pickup site asks the recipient to retry). Past that wait the zip goes
 without it (the signer is down, say): the recipient's right to the content comes first.
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
@@ -28,21 +27,13 @@ import asyncpg
 from archive.adapters.storage import ContentStore
 from archive.adapters.zipstream import ZipEntry
 from archive.domain.expiry import Clock
-from archive.domain.zip_link import zip_path, zip_query
-from archive.service_layer.handlers import content_unavailable, letter_zip_entries, record_handover
+from archive.domain.links import Links, zip_path
+from archive.service_layer.handlers import content_unavailable, letter_zip_entries
 from archive.service_layer.uploads import content_key
 from lre_shared.bus import PermanentError, Transaction
 from lre_shared.messages import IssueZipLink, ProofIssued, ProofKind, ZipLinkIssued
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ZipLinks:
-    key: bytes  # HMAC key of the links
-    base_url: str  # where the pickup site reaches this service
-    lifetime: timedelta
-    envelope_wait: timedelta = timedelta(minutes=1)  # for the first envelope, after the signature
 
 
 LETTER_STATE = (
@@ -53,7 +44,7 @@ LETTER_STATE = (
 
 
 async def issue_zip_link(
-    query: IssueZipLink, tx: Transaction, *, links: ZipLinks, clock: Clock
+    query: IssueZipLink, tx: Transaction, *, links: Links, clock: Clock
 ) -> ZipLinkIssued:
     letter = await tx.conn.fetchrow(LETTER_STATE, query.correlation_id)
     now = clock.now()
@@ -68,11 +59,10 @@ async def issue_zip_link(
             )
     if reason is not None or letter is None:
         return ZipLinkIssued(correlation_id=query.correlation_id, url="", reason=reason)
-    expires_at = now + links.lifetime
-    path = zip_path(query.correlation_id)
+    expires_at = now + links.zip_lifetime
     return ZipLinkIssued(
         correlation_id=query.correlation_id,
-        url=f"{links.base_url.rstrip('/')}{path}?{zip_query(links.key, query.correlation_id, expires_at)}",
+        url=links.url(zip_path(query.correlation_id), expires_at),
         filename=zip_filename(letter["item_number"]),
         expires_at=expires_at,
     )
@@ -97,22 +87,6 @@ async def open_zip(conn: asyncpg.Connection, letter_id: UUID, *, store: ContentS
         return reason or "no such letter"
     entries = await letter_zip_entries(conn, letter_id, store=store)
     return OpenZip(zip_filename(letter["item_number"]), entries)
-
-
-async def record_zip_handover(pool: asyncpg.Pool, letter_id: UUID, *, clock: Clock) -> None:
-    """The zip went out whole: the letter's first download, if it is (ETSI EN 319 522
-    ContentHandover, recorded once like a document link's)."""
-    async with pool.acquire() as conn, conn.transaction():
-        letter = await conn.fetchrow(
-            "SELECT l.item_number, l.handed_over_at, d.document_id FROM letters l"
-            " JOIN documents d USING (letter_id) WHERE l.letter_id = $1 AND d.role = 'main'"
-            " FOR UPDATE OF l",
-            letter_id,
-        )
-        if letter is not None and letter["handed_over_at"] is None:
-            await record_handover(
-                Transaction(conn), letter_id, letter["item_number"], letter["document_id"], clock.now()
-            )
 
 
 async def on_proof_issued(event: ProofIssued, tx: Transaction, *, store: ContentStore) -> None:

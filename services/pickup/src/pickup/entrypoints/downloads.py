@@ -1,8 +1,10 @@
 """The letter's documents, once the acknowledgement of receipt is signed (DESIGN §2 step 6).
 
-Each document is a redirect to a short-lived link from the archive; "Enregistrer tous les
-documents" is one zip the archive builds, streamed through this site chunk by chunk, so
-memory stays flat whatever the letter's size. Both only within the download window: 48
+Each document, and "Enregistrer tous les documents" (one zip the archive builds), comes
+through a short-lived link from the archive, which checks the bytes against their hash as it
+reads them; this site streams it on chunk by chunk, so memory stays flat whatever the
+letter's size, and passes on the announced length, so a stream the archive broke off (bytes
+that no longer match) is an incomplete download, never a silent one. Both only within the download window: 48
 hours after the pickup (rules profile), after which the archive deletes the content.
 """
 
@@ -69,7 +71,8 @@ def routes(site: Site) -> list[BaseRoute]:
         if isinstance(letter, Response):
             return letter
         document_id = request.path_params["document_id"]
-        if not any(d["document_id"] == str(document_id) for d in letter.documents):
+        document = next((d for d in letter.documents if d["document_id"] == str(document_id)), None)
+        if document is None:
             return site.render(request, "not_found.html", 404)
         reply = await site.ask(
             IssueDownloadLink(correlation_id=letter.letter_id, document_id=document_id), DownloadLinkIssued
@@ -78,8 +81,11 @@ def routes(site: Site) -> list[BaseRoute]:
             # The archive hears of the signature by the bus, a moment after this site.
             site.catching_up(letter.signed_at, f"document: {reply.reason}")
             return site.render(request, "not_found.html", 404)
+        response = await stream_from(
+            reply.url, document["filename"], "application/pdf", site.settings.request_timeout_seconds
+        )
         metrics.pickup_step("downloaded")
-        return RedirectResponse(reply.url, 303)
+        return response
 
     async def all_documents(request: Request) -> Response:
         letter = await signed_letter(request)
@@ -91,7 +97,9 @@ def routes(site: Site) -> list[BaseRoute]:
             site.catching_up(letter.signed_at, f"zip: {issued.reason}")
             return site.render(request, "not_found.html", 404)
         filename = issued.filename or f"pli_{letter.item_number}.zip"
-        response = await stream_from(issued.url, filename, site.settings.request_timeout_seconds)
+        response = await stream_from(
+            issued.url, filename, "application/zip", site.settings.request_timeout_seconds
+        )
         metrics.pickup_step("downloaded")
         return response
 
@@ -110,18 +118,18 @@ def remaining(ends_at: datetime | None, now: datetime) -> tuple[int, int] | None
     return minutes // 60, minutes % 60
 
 
-async def stream_from(url: str, filename: str, connect_timeout: float) -> Response:
+async def stream_from(url: str, filename: str, media_type: str, connect_timeout: float) -> Response:
     """Pass the body at `url` on to the browser as it arrives, in constant memory."""
     client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=connect_timeout))
     try:
         upstream = await client.send(client.build_request("GET", url), stream=True)
     except httpx.HTTPError as exc:
         await client.aclose()
-        raise ServiceUnavailable("zip") from exc
+        raise ServiceUnavailable(f"{filename}: {exc!r}") from exc
     if upstream.status_code != 200:
         await upstream.aclose()
         await client.aclose()
-        raise ServiceUnavailable(f"zip: HTTP {upstream.status_code}")
+        raise ServiceUnavailable(f"{filename}: HTTP {upstream.status_code}")
 
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -135,4 +143,4 @@ async def stream_from(url: str, filename: str, connect_timeout: float) -> Respon
     length = upstream.headers.get("content-length")
     if length is not None and "content-encoding" not in upstream.headers:
         headers["content-length"] = length
-    return StreamingResponse(body(), media_type="application/zip", headers=headers)
+    return StreamingResponse(body(), media_type=media_type, headers=headers)
