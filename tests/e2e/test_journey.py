@@ -21,8 +21,8 @@ import pytest
 
 from deploy.local import platform
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
-from lre_shared.messages import Document, SubmitLetter
-from lre_shared.sender import submit_letter
+from lre_shared.messages import Document, EvidenceEntry, SubmitLetter
+from lre_shared.sender import SenderClient, submit_letter
 from tests.browser.recipient_tools import sign_with_certificate
 from tests.support.fixtures import SmtpServer
 from tests.support.pki import TestPki
@@ -182,3 +182,47 @@ async def _evidence_of(platform_running: RunningPlatform, letter_id: uuid.UUID, 
     finally:
         await signer.close()
     raise AssertionError(f"only {len(records)} evidence records for {letter_id}")
+
+
+async def test_a_refused_deposit_reaches_the_sender_and_the_evidence_by_field(
+    platform_running: RunningPlatform,
+) -> None:
+    """The archive refuses it and says why by field (LetterRejected); the signer records the
+    refusal, sealed: ETSI EN 319 522 SubmissionRejection, one reason per problem."""
+    command = SubmitLetter(
+        correlation_id=uuid.uuid4(),
+        sender=DEMO_SENDER,
+        recipient=DEMO_RECIPIENT.model_copy(update={"email": "not an address"}),
+        main_document=Document(filename="lettre.pdf", content=b"PK\x03\x04 a zip, not a PDF"),
+    )
+    async with SenderClient(platform_running.amqp_url, DEMO_SENDER.id, timeout=60) as sender:
+        await sender.send(command)
+        outcome = await sender.outcome(command)
+        records: tuple[EvidenceEntry, ...] = ()
+        for _ in range(100):
+            records = (await sender.evidence(command.correlation_id)).records
+            if records:
+                break
+            await asyncio.sleep(0.2)
+
+    signer = await asyncpg.connect(platform_running.database_url("signer"))
+    try:
+        for _ in range(100):
+            sealed = await signer.fetchval(
+                "SELECT bool_and(seal IS NOT NULL) FROM evidence WHERE letter_id = $1", command.correlation_id
+            )
+            if sealed:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await signer.close()
+
+    assert outcome is not None and not outcome.deposited
+    assert {problem.field for problem in outcome.problems} == {"recipient.email", "main_document.content"}
+    [record] = records
+    assert record.event == "SubmissionRejection"
+    assert sorted(reason.split(":")[0] for reason in record.reasons) == [
+        "main_document.content",
+        "recipient.email",
+    ]
+    assert sealed
