@@ -2,7 +2,7 @@
 deposit → stored with its hash → notice by email → item number → identity → accept →
 acknowledgement of receipt signed with a personal certificate (test PKI) → download of the
 document and of the whole letter as a zip, byte for byte what was deposited; with evidence
-recorded at each step."""
+recorded at each step. And a refused deposit: its sender told why, its refusal recorded."""
 
 from __future__ import annotations
 

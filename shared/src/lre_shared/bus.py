@@ -10,9 +10,10 @@ FastStream's defaults are unsafe for legal evidence, so every service goes throu
   effect, publishes through the **outbox** in that transaction too, and acks only after
   the commit;
 - a message that cannot be parsed, or fails for good (`PermanentError`), is moved to the
-  dead-letter queue at once with the reason in its headers; any other failure is
-  transient: the message is returned after a back-off and the broker's delivery limit
-  bounds the retries.
+  dead-letter queue at once with the reason in its headers, unless its subscriber answers
+  it itself (`refuse`: the archive tells a sender why its deposit does not parse); any
+  other failure is transient: the message is returned after a back-off and the broker's
+  delivery limit bounds the retries.
 
 Each delivery is handled inside an OpenTelemetry CONSUMER span that continues the trace
 its publisher put in the headers (`lre_shared.tracing`); what the handler publishes, and
@@ -75,6 +76,10 @@ R = TypeVar("R", bound=Message)
 
 class PermanentError(Exception):
     """The message can never succeed as it is: dead-letter it now, with this reason."""
+
+
+class _NotRefused(Exception):
+    """A subscriber's `refuse` could not answer a malformed message."""
 
 
 def make_broker(settings: ServiceSettings, service: Service) -> RabbitBroker:
@@ -161,6 +166,9 @@ class Transaction:
 
 
 Handler = Callable[[M, Transaction], Awaitable[Message | None]]
+# Answers a message that does not parse, inside the transaction that also records it in the
+# inbox: True when it did (the message is then acked), False to dead-letter it as malformed.
+Refusal = Callable[[bytes, ValidationError, Transaction], Awaitable[bool]]
 
 
 @dataclass
@@ -169,6 +177,7 @@ class Subscription(Generic[M]):
     message_type: type[M]
     handler: Handler[M]
     idempotent: bool = True
+    refuse: Refusal | None = None
 
     @property
     def queue(self) -> str:
@@ -266,13 +275,21 @@ class Bus:
             raise RuntimeError("the bus is not started")
         return self._pool
 
-    def subscribe(self, message_type: type[M], handler: Handler[M], *, idempotent: bool = True) -> None:
+    def subscribe(
+        self,
+        message_type: type[M],
+        handler: Handler[M],
+        *,
+        idempotent: bool = True,
+        refuse: Refusal | None = None,
+    ) -> None:
         """Consume `message_type` on this service's own quorum queue.
 
         `idempotent=False` is for queries answered by request/reply: they change nothing,
-        so they skip the inbox.
+        so they skip the inbox. `refuse` answers messages that do not parse (a sender's
+        command, say, told why it is refused) rather than only dead-lettering them.
         """
-        sub = Subscription(self.consumer, message_type, handler, idempotent)
+        sub = Subscription(self.consumer, message_type, handler, idempotent, refuse)
         self.subscriptions.append(sub)
         queue = quorum_queue(sub.queue, message_type.routing_key, self.settings.delivery_limit)
 
@@ -411,6 +428,8 @@ class Bus:
         try:
             parsed = sub.message_type.model_validate_json(message.body)
         except ValidationError as exc:
+            if sub.refuse is not None and await self._refused(sub, message, exc):
+                return
             name = sub.message_type.__name__
             await self.dead_letter(sub, message, f"malformed {name}: {_summary(exc)}")
             return
@@ -506,6 +525,39 @@ class Bus:
                     await self._slow_down(sub)
                     outcomes.append((await sub.handler(parsed, Transaction(conn)), False))
         return outcomes
+
+    async def _refused(self, sub: Subscription[Any], message: RabbitMessage, error: ValidationError) -> bool:
+        """Let the subscriber answer a message that does not parse, once (the inbox, by the
+        message's id); False when it cannot, and the message is dead-lettered."""
+        assert sub.refuse is not None
+        try:
+            message_id = UUID(message.raw_message.message_id or "")
+        except ValueError:
+            return False
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                fresh = await conn.fetchval(
+                    "INSERT INTO inbox (queue, message_id) VALUES ($1, $2)"
+                    " ON CONFLICT DO NOTHING RETURNING true",
+                    sub.queue,
+                    message_id,
+                )
+                if fresh and not await sub.refuse(message.body, error, Transaction(conn)):
+                    raise _NotRefused  # and the inbox row goes with the transaction
+        except _NotRefused:
+            return False
+        except Exception as exc:
+            await self._retry_later(sub, message, exc)
+            return True
+        await message.ack()
+        outcome: metrics.Outcome = "handled" if fresh else "duplicate"
+        metrics.count(sub.queue, outcome)
+        if fresh:
+            self.stats.handled += 1
+            log.info("refused as malformed: %s", _summary(error), extra={"queue": sub.queue})
+        else:
+            self.stats.duplicates += 1
+        return True
 
     async def _retry_later(self, sub: Subscription[Any], message: RabbitMessage, exc: Exception) -> None:
         deliveries = _delivery_count(message)

@@ -61,6 +61,7 @@ def bootstrap(
             uploads=content,
             clock=clock,
         ),
+        refuse=handlers.refuse_malformed_deposit,
     )
     # A grant writes its upload row: idempotent, like every query that changes state.
     bus.subscribe(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import os
 import re
 import tracemalloc
@@ -528,6 +529,64 @@ async def test_every_problem_comes_in_one_rejection_and_the_queue_goes_on(
         "main_document.content",
     ]
     assert len(probe.of(LetterRejected.routing_key, bad.correlation_id)) == 1
+
+
+def unparsable(**changes: Any) -> tuple[uuid.UUID, bytes]:
+    """A deposit as JSON, changed so that it no longer parses as a `SubmitLetter`."""
+    body = json.loads(submit_command(demo_pdf("Mal forme " + uuid.uuid4().hex)).to_json())
+    body.update(changes)
+    return uuid.UUID(body["correlation_id"]), json.dumps(
+        {k: v for k, v in body.items() if v is not None}
+    ).encode()
+
+
+async def test_a_deposit_that_does_not_parse_is_refused_to_its_sender_by_field_once(
+    archive: Archive, probe: Probe, amqp_url: str
+) -> None:
+    """Not even a `SubmitLetter` (an unknown channel, a file name too long, no main document):
+    its sender, named in it, is told why, field by field, as for any refusal; a redelivery
+    tells it once."""
+    letter_id, raw = unparsable(
+        alert_channels=["email", "pigeon"],
+        attachments=[{"filename": "x" * 201 + ".pdf", "content": "JVBERi0="}],
+        idempotency_key="lot-7/42",
+    )
+    headless_id, headless = unparsable(main_document=None)
+    message_id = str(uuid.uuid4())
+    stats = archive.runtime.bus.stats
+
+    await publish_raw(amqp_url, SubmitLetter.exchange, SubmitLetter.routing_key, raw, message_id)
+    await publish_raw(amqp_url, SubmitLetter.exchange, SubmitLetter.routing_key, raw, message_id)
+    await publish_raw(amqp_url, SubmitLetter.exchange, SubmitLetter.routing_key, headless, str(uuid.uuid4()))
+    message = await probe.wait_for(LetterRejected.routing_key, letter_id)
+    other = await probe.wait_for(LetterRejected.routing_key, headless_id)
+    await eventually(lambda: stats.handled + stats.duplicates >= 3)
+    await asyncio.sleep(0.5)  # a second rejection, if any, has the time to arrive
+
+    rejected = LetterRejected.model_validate_json(message.body)
+    assert rejected.sender_id == DEMO_SENDER.id
+    assert rejected.idempotency_key == "lot-7/42"
+    assert [(p.field, p.reason) for p in rejected.problems] == [
+        ("attachments[0].filename", "String should have at most 200 characters"),
+        ("alert_channels[1]", "Input should be 'email', 'sms', 'voice' or 'fax'"),
+    ]
+    [no_main] = LetterRejected.model_validate_json(other.body).problems
+    assert no_main.field == "letter" and "main_document" in no_main.reason
+    assert len(probe.of(LetterRejected.routing_key, letter_id)) == 1
+    assert (stats.duplicates, stats.dead_lettered) == (1, 0)
+    assert await archive.pool.fetchval("SELECT count(*) FROM rejections WHERE letter_id = $1", letter_id) == 1
+    assert await archive.pool.fetchval("SELECT count(*) FROM letters") == 0
+
+
+async def test_a_deposit_naming_no_sender_or_no_letter_is_dead_lettered_with_its_reason(
+    archive: Archive, amqp_url: str
+) -> None:
+    stats = archive.runtime.bus.stats
+    for raw in (b'{"correlation_id": "not a uuid", "sender": {"id": "acme"}}', b"[1, 2]", b"not json"):
+        await publish_raw(amqp_url, SubmitLetter.exchange, SubmitLetter.routing_key, raw, str(uuid.uuid4()))
+
+    await eventually(lambda: stats.dead_lettered >= 3)
+    assert stats.handled == 0
 
 
 async def test_a_letter_with_attachments_is_stored_document_by_document(

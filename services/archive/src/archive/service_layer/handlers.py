@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+from pydantic import ValidationError
 
 from archive.adapters.storage import ContentStore, UploadStore
 from archive.adapters.zipstream import ZipEntry
@@ -90,6 +91,40 @@ async def submit_letter(
             clock=clock or SystemClock(),
         )
     return None
+
+
+async def refuse_malformed_deposit(body: bytes, error: ValidationError, tx: Transaction) -> bool:
+    """A deposit that does not even parse as a `SubmitLetter` (an unknown alert channel, a
+    document name too long, both or neither main document...) from a sender it names: refused
+    like any other, every problem by field (`LetterRejected`, the signer's ETSI EN 319 522
+    SubmissionRejection). Without a letter id and a sender id there is no one to tell: False,
+    and the bus dead-letters it."""
+    try:
+        raw = json.loads(body)
+        letter_id = UUID(str(raw["correlation_id"]))
+        sender_id = str(raw["sender"]["id"]).strip()
+    except (ValueError, TypeError, KeyError):
+        return False
+    if not sender_id or len(sender_id) > 100:
+        return False
+    key = raw.get("idempotency_key")
+    rejected = LetterRejected(
+        correlation_id=letter_id,
+        sender_id=sender_id,
+        problems=tuple(Problem(field=_field(e["loc"]), reason=e["msg"]) for e in error.errors()),
+        idempotency_key=key if isinstance(key, str) and 0 < len(key) <= 200 else None,
+    )
+    await record_rejection(tx.conn, rejected)
+    await tx.publish(rejected)
+    return True
+
+
+def _field(location: tuple[int | str, ...]) -> str:
+    """A place in the message as refusals name it: `attachments[0].filename`."""
+    named = ""
+    for part in location:
+        named += f"[{part}]" if isinstance(part, int) else f".{part}" if named else str(part)
+    return named or "letter"
 
 
 def _upload_fields(command: SubmitLetter) -> tuple[tuple[str, UUID | None], ...]:
