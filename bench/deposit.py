@@ -78,7 +78,7 @@ from archive.domain.submission import Limits  # noqa: E402
 from archive.service_layer.handlers import submit_letter  # noqa: E402
 from archive.service_layer.uploads import UploadPolicy, grant_upload  # noqa: E402
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER  # noqa: E402
-from deploy.local.seaweed import SeaweedS3, ports_free, start_seaweed, stop_seaweed  # noqa: E402
+from deploy.local.seaweed import ports_free, start_seaweed, stop_seaweed  # noqa: E402
 from lre_shared import db  # noqa: E402
 from lre_shared.bus import Transaction  # noqa: E402
 from lre_shared.messages import Document, SubmitLetter  # noqa: E402
@@ -130,16 +130,6 @@ def free_base_port() -> int:
         if ports_free(base) and ports_free(base + 10000):
             return base
     raise RuntimeError("no free ports for SeaweedFS")
-
-
-def minio_client(s3: SeaweedS3) -> Minio:
-    return Minio(
-        s3.endpoint.removeprefix("http://"),
-        access_key=s3.access_key,
-        secret_key=s3.secret_key,
-        secure=False,
-        region="us-east-1",
-    )
 
 
 def pdfs(count: int) -> list[bytes]:
@@ -313,7 +303,7 @@ async def main(args: argparse.Namespace) -> None:
         await db.migrate(db_url, MIGRATIONS)
         pool = await db.create_pool(db_url, args.workers)
         store = S3ContentStore(s3.endpoint, None, s3.access_key, s3.secret_key, "us-east-1", BUCKET)
-        client = minio_client(s3)
+        client = s3.client()
         http = urllib3.PoolManager(maxsize=args.workers)
         # Warm-up, unmeasured: a whole round each, so every connection and thread is used.
         await deposit_round(pool, store, http, args.letters, args.workers)

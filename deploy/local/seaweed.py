@@ -78,6 +78,16 @@ class SeaweedS3:
     secret_key: str
     pid: int
 
+    def client(self) -> Minio:
+        """A `minio` client of this store, with its credentials."""
+        return Minio(
+            self.endpoint.removeprefix("http://").removeprefix("https://"),
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            secure=self.endpoint.startswith("https://"),
+            region="us-east-1",
+        )
+
 
 def port_layout(base_port: int) -> dict[str, int]:
     """All ports derived from ``base_port`` (the ones weed actually listens on, plus

@@ -102,16 +102,6 @@ def signed_receipt(letter: LetterDeposited, at: datetime) -> ReceiptSigned:
     )
 
 
-def minio_client(s3: SeaweedS3) -> Minio:
-    return Minio(
-        s3.endpoint.removeprefix("http://").removeprefix("https://"),
-        access_key=s3.access_key,
-        secret_key=s3.secret_key,
-        secure=s3.endpoint.startswith("https://"),
-        region="us-east-1",
-    )
-
-
 def remove_bucket(client: Minio, bucket: str) -> None:
     if not client.bucket_exists(bucket):
         return
@@ -166,7 +156,7 @@ async def served_archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> Asy
         await purge_queues(amqp_url, runtime)
         await runtime.bus.broker.start()
         try:
-            yield ServedArchive(runtime, settings, clock, minio_client(s3), f"http://127.0.0.1:{port}")
+            yield ServedArchive(runtime, settings, clock, s3.client(), f"http://127.0.0.1:{port}")
         finally:
             await runtime.bus.broker.stop()
     finally:
@@ -175,7 +165,7 @@ async def served_archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> Asy
         await runtime.shutdown()
         await runtime.after_shutdown()
         for name in (bucket, settings.evidence_bucket, settings.identity_bucket):
-            await asyncio.to_thread(remove_bucket, minio_client(s3), name)
+            await asyncio.to_thread(remove_bucket, s3.client(), name)
 
 
 @pytest.fixture

@@ -44,7 +44,6 @@ from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service, events_exchange
 from services.archive.tests.integration.served import (
     MovableClock,
-    minio_client,
     remove_bucket,
     signed_receipt,
 )
@@ -120,14 +119,14 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
         await purge_queues(amqp_url, runtime)
         await runtime.bus.broker.start()
         try:
-            yield Archive(runtime, settings, clock, minio_client(s3))
+            yield Archive(runtime, settings, clock, s3.client())
         finally:
             await runtime.bus.broker.stop()
     finally:
         await runtime.shutdown()
         await runtime.after_shutdown()
         for name in (bucket, settings.evidence_bucket, settings.identity_bucket):
-            await asyncio.to_thread(remove_bucket, minio_client(s3), name)
+            await asyncio.to_thread(remove_bucket, s3.client(), name)
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ from lre_shared.messages import (
 )
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import EXCHANGES, Service, events_exchange
-from services.archive.tests.integration.served import minio_client, remove_bucket, signed_receipt
+from services.archive.tests.integration.served import remove_bucket, signed_receipt
 from tests.support import bus as support
 from tests.support.bus import purge_queues
 
@@ -169,14 +169,14 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
         await purge_queues(amqp_url, runtime)
         await runtime.bus.broker.start()
         try:
-            yield Archive(runtime, settings, bucket, minio_client(s3))
+            yield Archive(runtime, settings, bucket, s3.client())
         finally:
             await runtime.bus.broker.stop()
     finally:
         await runtime.shutdown()
         await runtime.after_shutdown()
         for name in (bucket, settings.evidence_bucket, settings.identity_bucket):
-            await asyncio.to_thread(remove_bucket, minio_client(s3), name)
+            await asyncio.to_thread(remove_bucket, s3.client(), name)
 
 
 def submit_command(content: bytes, letter_id: uuid.UUID | None = None) -> SubmitLetter:

@@ -37,7 +37,6 @@ from services.signer.tests.integration.test_signer_seals import (
     DOCUMENT,
     deposited,
     lre_verify,
-    minio_client,
     publish,
     start,
     stop,
@@ -370,7 +369,7 @@ async def test_each_envelope_reaches_the_evidence_bucket_the_latest_last(
             await stop(runtime)
 
     latest = [proof for proof in issued if proof.kind is ProofKind.envelope][-1]
-    client = minio_client(s3)
+    client = s3.client()
     key = f"letters/{letter.correlation_id}/proofs/pli_{letter.item_number}.pdf"
     versions = list(client.list_objects(bucket, prefix=key, include_version=True))
     response = client.get_object(bucket, key)

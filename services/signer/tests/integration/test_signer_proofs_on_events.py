@@ -23,7 +23,6 @@ from services.signer.tests.integration.test_signer_seals import (
     deposited,
     life_of,
     lre_verify,
-    minio_client,
     publish,
     sealed_settings,
     start,
@@ -189,7 +188,7 @@ async def test_proofs_reach_the_evidence_bucket_under_compliance_lock(
     finally:
         await stop(runtime)
 
-    client = minio_client(s3)
+    client = s3.client()
     key = f"letters/{letter.correlation_id}/proofs/deposit_{letter.item_number}.pdf"
     stat = client.stat_object(bucket, key)
     retention = client.get_object_retention(bucket, key, version_id=stat.version_id)

@@ -13,11 +13,9 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
-from minio import Minio
 from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
 from pydantic import SecretStr
@@ -476,12 +474,6 @@ def test_a_seal_key_without_a_tsa_is_refused(tmp_path: Path) -> None:
 # ------------------------------------------------------------------- evidence bucket
 
 
-def minio_client(s3: SeaweedS3) -> Minio:
-    return Minio(
-        urlsplit(s3.endpoint).netloc, access_key=s3.access_key, secret_key=s3.secret_key, secure=False
-    )
-
-
 def with_bucket(settings: SignerSettings, s3: SeaweedS3, bucket: str) -> SignerSettings:
     return settings.model_copy(
         update={
@@ -518,7 +510,7 @@ async def test_sealed_records_reach_the_evidence_bucket_under_compliance_lock(
     finally:
         await stop(runtime)
 
-    client = minio_client(s3)
+    client = s3.client()
     key = f"letters/{letter.correlation_id}/records/0001"
     for suffix in (".json", ".seal.json"):
         stat = client.stat_object(bucket, key + suffix)
@@ -541,7 +533,7 @@ async def test_a_bucket_without_object_lock_is_refused_at_start(
     test_pki: TestPki, amqp_url: str, database_url: str, s3: SeaweedS3
 ) -> None:
     bucket = f"nolock-{uuid.uuid4().hex[:12]}"
-    minio_client(s3).make_bucket(bucket)
+    s3.client().make_bucket(bucket)
     runtime = bootstrap(with_bucket(sealed_settings(test_pki, amqp_url, database_url), s3, bucket))
 
     try:

@@ -51,7 +51,9 @@ class VerificationSettings(ServiceSettings):
     s3_secret_key: SecretStr
     s3_region: str = "us-east-1"
     identity_bucket: str = Field(
-        default="lre-verification-documents", description="Bucket of identity documents (created at start)."
+        default="lre-identity",
+        description="Bucket of identity documents, the archive's identity bucket (created at start,"
+        " encrypted at rest by default).",
     )
 
     # Where recipients send documents; printed on the pickup site.

@@ -6,6 +6,7 @@ are refused with the rule stated; what lies in S3 is never the plaintext."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
 import uuid
@@ -25,6 +26,7 @@ from cryptography.x509.oid import NameOID
 from twilio.request_validator import RequestValidator
 
 from deploy.local.mailcatcher import free_port
+from deploy.local.seaweed import SeaweedS3
 from lre_shared.messages import (
     AddIdentityDocument,
     CaseState,
@@ -186,7 +188,9 @@ async def test_an_upload_over_the_size_limit_is_refused_with_the_limit_stated(de
     assert await state_of(desk, case.case_id) == "awaiting_documents"
 
 
-async def test_documents_in_the_store_are_ciphertext_that_the_desk_decrypts(desk: Any, files: Any) -> None:
+async def test_documents_in_the_store_are_ciphertext_that_the_desk_decrypts(
+    desk: Any, files: Any, s3: SeaweedS3
+) -> None:
     letter, case = await open_case(desk)
     await desk.ask(
         AddIdentityDocument(
@@ -201,6 +205,12 @@ async def test_documents_in_the_store_are_ciphertext_that_the_desk_decrypts(desk
     assert files.pdf not in stored and b"%PDF" not in stored
     assert len(stored) >= len(files.pdf) + 16  # nonce and GCM tag
     assert await desk.desk.vault.get(document["object_key"]) == files.pdf
+    # And the store encrypts them at rest as well (SSE-S3, the bucket's default).
+    client = s3.client()
+    encryption = await asyncio.to_thread(client.get_bucket_encryption, desk.desk.vault.bucket)
+    stat = await asyncio.to_thread(client.stat_object, desk.desk.vault.bucket, document["object_key"])
+    assert encryption is not None and encryption.rule.sse_algorithm == "AES256"
+    assert stat.metadata is not None and stat.metadata.get("x-amz-server-side-encryption") == "AES256"
 
 
 # ------------------------------------------------------------------------------ email

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from minio import Minio
 from minio.error import S3Error
+from minio.sseconfig import Rule, SSEConfig
 
 NONCE_BYTES = 12
 FORMAT = b"LREv1"  # leading bytes of every object: the format, should it ever change
@@ -72,6 +73,10 @@ class S3DocumentVault:
         self._sealer = sealer
 
     async def ensure_bucket(self) -> None:
+        """The bucket, created if missing, encrypted at rest by the store by default (SSE-S3),
+        set again at every start: the documents are sealed by this service already, and the
+        store encrypts what it keeps as well. The archive sets the same on the same bucket."""
+
         def create() -> None:
             if not self._client.bucket_exists(self.bucket):
                 try:
@@ -79,6 +84,7 @@ class S3DocumentVault:
                 except S3Error as exc:  # another replica created it first
                     if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise
+            self._client.set_bucket_encryption(self.bucket, SSEConfig(Rule.new_sse_s3_rule()))
 
         await asyncio.to_thread(create)
 
