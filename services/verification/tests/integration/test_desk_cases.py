@@ -392,6 +392,28 @@ async def test_documents_of_a_case_never_decided_are_deleted_after_the_longest_d
     assert await desk.pool.fetchval("SELECT state FROM cases WHERE case_id = $1", case_id) == "pending"
 
 
+async def test_two_sweeps_at_once_delete_a_document_once_in_the_audit_trail(desk: Any, files: Any) -> None:
+    from verification.service_layer.retention import sweep
+
+    _, case_id = await case_with_document(desk, files)
+    desk.clock.advance(timedelta(days=31))
+    limits = {"retention": timedelta(days=7), "longest": timedelta(days=30)}
+
+    # Two replicas' sweepers, the same document due for both.
+    await asyncio.gather(*(sweep(desk.pool, desk.desk.vault, now=desk.clock(), **limits) for _ in range(2)))
+
+    deleted = await desk.pool.fetchval(
+        "SELECT count(*) FROM case_events WHERE case_id = $1 AND action = 'document_deleted'", case_id
+    )
+    assert deleted == 1
+    assert (
+        await desk.pool.fetchval(
+            "SELECT count(*) FROM documents WHERE case_id = $1 AND deleted_at IS NOT NULL", case_id
+        )
+        == 1
+    )
+
+
 async def test_the_api_describes_itself_in_openapi(desk: Any) -> None:
     response = await desk.http.get("/desk/api/openapi.json", headers=desk.auth())
 

@@ -46,10 +46,13 @@ async def sweep(
         # nobody would delete.
         await vault.delete(row["object_key"])
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "UPDATE documents SET deleted_at = $2 WHERE document_id = $1", row["document_id"], now
+            marked = await conn.execute(
+                "UPDATE documents SET deleted_at = $2 WHERE document_id = $1 AND deleted_at IS NULL",
+                row["document_id"],
+                now,
             )
-            if row["case_id"] is not None:
+            # Another replica's sweep marked it meanwhile: its audit entry is written already.
+            if marked != "UPDATE 0" and row["case_id"] is not None:
                 await record(
                     conn, row["case_id"], "retention", "document_deleted", now, document_id=row["document_id"]
                 )
