@@ -51,8 +51,9 @@ from tests.support.bus import Probe, eventually, open_probe, publish, purge_queu
 
 pytestmark = pytest.mark.integration
 
-DOWNLOAD = timedelta(hours=48)
-GRACE = timedelta(hours=24)
+# Not the defaults (48 and 24 hours): the sweeper follows the settings.
+DOWNLOAD = timedelta(hours=36)
+GRACE = timedelta(hours=12)
 
 
 @dataclass
@@ -108,8 +109,8 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
         identity_bucket=f"{bucket}-identity",
         outbox_poll_seconds=0.2,
         zip_link_key=uuid.uuid4().hex,
-        download_hours=48,
-        unaccepted_grace_hours=24,
+        download_hours=36,
+        unaccepted_grace_hours=12,
         sweep_seconds=3600,  # the tests sweep themselves, when they have moved the clock
     )
     clock = MovableClock(datetime.now(UTC))
@@ -211,7 +212,7 @@ async def download(archive: Archive, link: DownloadLinkIssued) -> bytes:
 # ----------------------------------------------------------------------------- tests
 
 
-async def test_content_never_downloaded_goes_48_hours_after_pickup_with_a_handover_failure(
+async def test_content_never_downloaded_goes_the_download_hours_after_pickup_with_a_handover_failure(
     archive: Archive, probe: Probe, amqp_url: str
 ) -> None:
     letter = await deposit(archive, probe, amqp_url)

@@ -29,7 +29,6 @@ import pytest
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
-from pypdf import PdfWriter
 
 from archive.adapters.storage import BucketError, IntegrityError, S3Buckets, S3ContentStore
 from archive.adapters.zipstream import ZipEntry, stream_zip
@@ -50,7 +49,7 @@ from lre_shared.messages import (
 )
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import EXCHANGES, Service, events_exchange
-from services.archive.tests.integration.served import remove_bucket, signed_receipt
+from services.archive.tests.integration.served import encrypted, remove_bucket, signed_receipt
 from tests.support import bus as support
 from tests.support.bus import purge_queues
 
@@ -398,14 +397,6 @@ async def deposit_command(amqp_url: str, probe: Probe, command: SubmitLetter) ->
 
 
 # ---------------------------------------------------------------- refusal reasons
-
-
-def encrypted(pdf: bytes) -> bytes:
-    writer = PdfWriter(clone_from=io.BytesIO(pdf))
-    writer.encrypt("secret")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def big_pdf(size: int) -> bytes:

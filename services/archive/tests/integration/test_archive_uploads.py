@@ -23,7 +23,13 @@ from lre_shared.messages import (
     SubmitLetter,
     UploadGranted,
 )
-from services.archive.tests.integration.served import DOCUMENT_LIMIT, SENDER_TOKEN, ServedArchive
+from services.archive.tests.integration.served import (
+    DOCUMENT_LIMIT,
+    EMBEDDED_LIMIT,
+    SENDER_TOKEN,
+    ServedArchive,
+    encrypted,
+)
 from tests.support.bus import Probe, publish
 
 pytestmark = pytest.mark.integration
@@ -198,10 +204,11 @@ async def test_a_declared_oversize_upload_gets_no_url(served_archive: ServedArch
     [
         (b"PK\x03\x04 a zip archive named .pdf", "not a PDF"),
         (b"%PDF-1.7\n this is no PDF body at all", "cannot be read"),
+        (encrypted(demo_pdf("Sous mot de passe")), "encrypted"),
     ],
-    ids=["zip-bytes", "broken-pdf"],
+    ids=["zip-bytes", "broken-pdf", "encrypted-pdf"],
 )
-async def test_an_upload_that_is_not_a_pdf_by_its_bytes_is_refused(
+async def test_an_upload_that_is_not_a_readable_pdf_by_its_bytes_is_refused(
     served_archive: ServedArchive, archive_events: Probe, amqp_url: str, content: bytes, reason: str
 ) -> None:
     main = await upload(served_archive, content)
@@ -210,6 +217,29 @@ async def test_an_upload_that_is_not_a_pdf_by_its_bytes_is_refused(
 
     assert [p.field for p in refusal.problems] == ["main_upload_id"]
     assert reason in refusal.problems[0].reason
+
+
+async def test_an_embedded_document_over_the_embedded_limit_is_refused_with_the_way_to_send_it(
+    served_archive: ServedArchive, archive_events: Probe, amqp_url: str
+) -> None:
+    pdf = big_pdf(EMBEDDED_LIMIT + 1000)  # under the document limit: uploaded, it would go
+    command = SubmitLetter(
+        correlation_id=uuid.uuid4(),
+        sender=DEMO_SENDER,
+        recipient=DEMO_RECIPIENT,
+        main_document=Document(filename="gros.pdf", content=pdf),
+    )
+
+    refusal = await rejected(amqp_url, archive_events, command)
+
+    assert [p.field for p in refusal.problems] == ["main_document.content"]
+    assert f"limited to {EMBEDDED_LIMIT} bytes: upload it first" in refusal.problems[0].reason
+    assert (
+        await served_archive.pool.fetchval(
+            "SELECT count(*) FROM letters WHERE letter_id = $1", command.correlation_id
+        )
+        == 0
+    )
 
 
 async def test_an_expired_grant_takes_no_put_and_deposits_nothing(

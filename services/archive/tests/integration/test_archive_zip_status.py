@@ -233,6 +233,32 @@ async def test_a_tampered_or_expired_zip_link_is_refused(
     assert not archive_events.of(ContentHandedOver.routing_key, letter.correlation_id)
 
 
+async def test_a_tampered_or_expired_document_link_is_refused(
+    served_archive: ServedArchive, archive_events: Probe, amqp_url: str
+) -> None:
+    archive = served_archive
+    letter, _ = await deposit(amqp_url, archive_events)
+    await accept_and_sign(archive, amqp_url, letter)
+    main, annex = letter.documents
+    link = await archive.ask(
+        IssueDownloadLink(correlation_id=letter.correlation_id, document_id=main.document_id),
+        DownloadLinkIssued,
+    )
+    query = dict(parse_qsl(urlsplit(link.url).query))
+
+    async with httpx.AsyncClient() as client:
+        forged_token = await client.get(tampered(link.url, token=query["token"][:-2] + "AA"))
+        longer = await client.get(tampered(link.url, expires=str(int(query["expires"]) + 3600)))
+        other_document = await client.get(link.url.replace(str(main.document_id), str(annex.document_id)))
+        archive.clock.move_to(archive.clock.now() + timedelta(seconds=archive.settings.download_link_seconds))
+        expired = await client.get(link.url)
+
+    assert [r.status_code for r in (forged_token, longer, other_document, expired)] == [403] * 4
+    assert "expired" in expired.text
+    await asyncio.sleep(0.5)
+    assert not archive_events.of(ContentHandedOver.routing_key, letter.correlation_id)
+
+
 async def test_altered_stored_bytes_break_the_zip_download_and_count_no_handover(
     served_archive: ServedArchive, archive_events: Probe, amqp_url: str
 ) -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from pydantic import ValidationError
+
 from archive.domain.expiry import RetentionPolicy
+from archive.settings import ArchiveSettings
 from lre_shared.rules import FR_LRE
 
 
@@ -36,3 +40,22 @@ def test_content_of_a_letter_never_accepted_stays_for_the_grace_after_the_window
     closes = datetime(2026, 3, 17, 23, 0, tzinfo=UTC)
 
     assert policy.unaccepted_content_ends_at(closes) == closes + timedelta(hours=36)
+
+
+@pytest.mark.parametrize(("days", "accepted"), [(364, False), (365, True), (3650, True)])
+def test_evidence_is_retained_at_least_a_year_whatever_the_setting(days: int, accepted: bool) -> None:
+    required = {
+        "amqp_url": "amqp://guest:guest@127.0.0.1/",
+        "database_url": "postgresql://postgres@127.0.0.1/archive",
+        "s3_endpoint": "http://127.0.0.1:8333",
+        "s3_access_key": "k",
+        "s3_secret_key": "s",
+        "zip_link_key": "z" * 32,
+    }
+    settings = {**required, "evidence_retention_days": days}
+
+    if accepted:
+        assert ArchiveSettings.model_validate(settings).evidence_retention_days == days
+    else:
+        with pytest.raises(ValidationError, match="evidence_retention_days"):
+            ArchiveSettings.model_validate(settings)
