@@ -4,7 +4,6 @@ routes served by uvicorn on a port of their own, and a clock the tests move."""
 from __future__ import annotations
 
 import asyncio
-import io
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ import pytest
 import uvicorn
 from minio import Minio
 from minio.error import S3Error
-from pypdf import PdfWriter
 
 from archive.adapters.storage import S3ContentStore
 from archive.bootstrap import bootstrap, content_store, http_site, retention_policy
@@ -174,12 +172,3 @@ async def served_archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> Asy
 async def archive_events(amqp_url: str) -> AsyncIterator[Probe]:
     async with open_probe(amqp_url, (events_exchange(Service.archive), "#")) as found:
         yield found
-
-
-def encrypted(pdf: bytes) -> bytes:
-    """`pdf` with a password."""
-    writer = PdfWriter(clone_from=io.BytesIO(pdf))
-    writer.encrypt("secret")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()

@@ -49,9 +49,10 @@ from lre_shared.messages import (
 )
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import EXCHANGES, Service, events_exchange
-from services.archive.tests.integration.served import encrypted, remove_bucket, signed_receipt
+from services.archive.tests.integration.served import remove_bucket, signed_receipt
 from tests.support import bus as support
 from tests.support.bus import purge_queues
+from tests.support.documents import encrypted
 
 pytestmark = pytest.mark.integration
 

@@ -28,9 +28,9 @@ from services.archive.tests.integration.served import (
     EMBEDDED_LIMIT,
     SENDER_TOKEN,
     ServedArchive,
-    encrypted,
 )
 from tests.support.bus import Probe, publish
+from tests.support.documents import encrypted
 
 pytestmark = pytest.mark.integration
 

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import io
 
 import pytest
-from pypdf import PdfWriter
 
 from archive.domain.documents import check_pdf, sha256_hex
 from deploy.local.demo import demo_pdf
+from tests.support.documents import encrypted
 
 FIELD = "main_document.content"
 LIMIT = 1_000_000
-
-
-def encrypted(pdf: bytes) -> bytes:
-    writer = PdfWriter(clone_from=io.BytesIO(pdf))
-    writer.encrypt("secret")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def test_a_pdf_is_accepted() -> None:

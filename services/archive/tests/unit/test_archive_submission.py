@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 from uuid import uuid4
 
 import pytest
-from pypdf import PdfWriter
 
 from archive.domain.submission import (
     Limits,
@@ -25,6 +23,7 @@ from lre_shared.messages import (
     SubmittedRecipient,
     SubmittedSender,
 )
+from tests.support.documents import encrypted
 
 LIMITS = Limits(document_bytes=100_000, letter_bytes=150_000, embedded_bytes=60_000, attachments=2)
 
@@ -59,14 +58,6 @@ def fields(command: SubmitLetter, senders: frozenset[str] | None = None) -> list
 def padded_pdf(size: int) -> bytes:
     pdf = demo_pdf()
     return pdf + b"%" + b"x" * (size - len(pdf) - 2) + b"\n"
-
-
-def encrypted_pdf() -> bytes:
-    writer = PdfWriter(clone_from=io.BytesIO(demo_pdf()))
-    writer.encrypt("secret")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def test_the_demo_letter_has_no_problem() -> None:
@@ -235,7 +226,9 @@ def test_an_attachment_that_is_not_a_pdf_is_named_by_position() -> None:
 
 
 def test_an_encrypted_main_document_is_refused() -> None:
-    [problem] = problems(a_submission(main_document=Document(filename="l.pdf", content=encrypted_pdf())))
+    [problem] = problems(
+        a_submission(main_document=Document(filename="l.pdf", content=encrypted(demo_pdf())))
+    )
 
     assert problem.field == "main_document.content"
     assert "encrypted" in problem.reason
