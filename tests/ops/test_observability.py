@@ -28,6 +28,7 @@ from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.platform import SERVICES
 from lre_shared.messages import (
     CheckSignedReceipt,
+    ContentHandedOver,
     Document,
     IssueDownloadLink,
     IssueReceiptForm,
@@ -198,6 +199,8 @@ async def test_one_trace_follows_a_letter_through_the_five_services_and_their_co
         ("signer", CheckSignedReceipt),
         ("signer", ReceiptSigned),
         ("archive", IssueDownloadLink),
+        # The archive records the download as it serves it, in the trace the site passed on.
+        ("signer", ContentHandedOver),
     ]
     await eventually(lambda: all(consumed(c, m) for c, m in expected), timeout=90)
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from lre_shared import metrics
+from lre_shared import metrics, tracing
 from lre_shared.messages import DownloadLinkIssued, IssueDownloadLink, IssueZipLink, ZipLinkIssued
 from pickup.entrypoints.pages import ServiceUnavailable, Site, step_of
 from pickup.service_layer.handlers import LetterView
@@ -122,7 +122,9 @@ async def stream_from(url: str, filename: str, media_type: str, connect_timeout:
     """Pass the body at `url` on to the browser as it arrives, in constant memory."""
     client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=connect_timeout))
     try:
-        upstream = await client.send(client.build_request("GET", url), stream=True)
+        # The trace goes on into the archive, which records the download as it ends.
+        request = client.build_request("GET", url, headers=tracing.inject())
+        upstream = await client.send(request, stream=True)
     except httpx.HTTPError as exc:
         await client.aclose()
         raise ServiceUnavailable(f"{filename}: {exc!r}") from exc
