@@ -10,6 +10,7 @@ tests never meet a developer's running platform or another session's leftovers.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -43,6 +44,7 @@ def rabbitmq_url() -> Iterator[str]:
         yield url
         return
     if port_open("127.0.0.1", 5672) and shutil.which("rabbitmqctl"):
+        check_broker_headroom()
         vhost = f"lre-test-{uuid.uuid4().hex[:8]}"
         subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
         subprocess.run(
@@ -63,6 +65,37 @@ def rabbitmq_url() -> Iterator[str]:
             yield f"amqp://guest:guest@{params.host}:{params.port}/"
         return
     raise RuntimeError("no RabbitMQ: set LRE_TEST_AMQP_URL or run one on 127.0.0.1:5672")
+
+
+# The tests run up to two five-service platforms at once, each holding about 240 of the
+# broker's file handles through its quorum queues; below this many free, the broker stops
+# accepting connections part-way and the tests hang until their timeouts.
+BROKER_HANDLES_NEEDED = 500
+
+
+def check_broker_headroom() -> None:
+    """Fail at once, saying why, when the local broker has too few file handles left (a
+    running `make run` platform's queues, another session's leftovers, a low `ulimit -n`)."""
+    try:
+        shown = subprocess.run(
+            ["rabbitmqctl", "-q", "eval", "file_handle_cache:info()."],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return  # not known: go on
+    found = re.search(r"\{total_limit,(\d+)\},\{total_used,(\d+)\}", shown)
+    if found is None:
+        return
+    limit, used = int(found.group(1)), int(found.group(2))
+    if limit - used < BROKER_HANDLES_NEEDED:
+        raise RuntimeError(
+            f"RabbitMQ has {limit - used} of its {limit} file handles free; the tests need about"
+            f" {BROKER_HANDLES_NEEDED}. Quorum queues hold them: delete the queues and virtual hosts"
+            " of other platforms (`rabbitmqctl list_queues`, `rabbitmqctl list_vhosts`; `make stop`"
+            " leaves the local platform's queues), or start the broker with a higher `ulimit -n`."
+        )
 
 
 @contextmanager
