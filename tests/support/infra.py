@@ -37,40 +37,11 @@ def docker_answers() -> bool:
         return False
 
 
-@contextmanager
-def rabbitmq_url() -> Iterator[str]:
-    """An AMQP URL to a virtual host of this session's own, deleted afterwards."""
-    if url := os.environ.get("LRE_TEST_AMQP_URL"):
-        yield url
-        return
-    if port_open("127.0.0.1", 5672) and shutil.which("rabbitmqctl"):
-        check_broker_headroom()
-        vhost = f"lre-test-{uuid.uuid4().hex[:8]}"
-        subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
-        subprocess.run(
-            ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-            check=True,
-            capture_output=True,
-        )
-        try:
-            yield f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}"
-        finally:
-            subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
-        return
-    if docker_answers():
-        from testcontainers.rabbitmq import RabbitMqContainer
-
-        with RabbitMqContainer("rabbitmq:3.13-management") as container:
-            params = container.get_connection_params()
-            yield f"amqp://guest:guest@{params.host}:{params.port}/"
-        return
-    raise RuntimeError("no RabbitMQ: set LRE_TEST_AMQP_URL or run one on 127.0.0.1:5672")
-
-
 # The tests run up to two five-service platforms at once, each holding about 240 of the
 # broker's file handles through its quorum queues; below this many free, the broker stops
 # accepting connections part-way and the tests hang until their timeouts.
 BROKER_HANDLES_NEEDED = 500
+_SESSION_CHECKED: list[bool] = []
 
 
 def check_broker_headroom() -> None:
@@ -96,6 +67,38 @@ def check_broker_headroom() -> None:
             " of other platforms (`rabbitmqctl list_queues`, `rabbitmqctl list_vhosts`; `make stop`"
             " leaves the local platform's queues), or start the broker with a higher `ulimit -n`."
         )
+
+
+@contextmanager
+def rabbitmq_url() -> Iterator[str]:
+    """An AMQP URL to a virtual host of this session's own, deleted afterwards."""
+    if url := os.environ.get("LRE_TEST_AMQP_URL"):
+        yield url
+        return
+    if port_open("127.0.0.1", 5672) and shutil.which("rabbitmqctl"):
+        if not _SESSION_CHECKED:  # once, before this session holds any of the broker's handles
+            _SESSION_CHECKED.append(True)
+            check_broker_headroom()
+        vhost = f"lre-test-{uuid.uuid4().hex[:8]}"
+        subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
+        subprocess.run(
+            ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            yield f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}"
+        finally:
+            subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
+        return
+    if docker_answers():
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        with RabbitMqContainer("rabbitmq:3.13-management") as container:
+            params = container.get_connection_params()
+            yield f"amqp://guest:guest@{params.host}:{params.port}/"
+        return
+    raise RuntimeError("no RabbitMQ: set LRE_TEST_AMQP_URL or run one on 127.0.0.1:5672")
 
 
 @contextmanager
