@@ -111,6 +111,15 @@ async def zip_link(archive: ServedArchive, letter: LetterDeposited) -> ZipLinkIs
     return await archive.ask(IssueZipLink(correlation_id=letter.correlation_id), ZipLinkIssued)
 
 
+async def document_link(
+    archive: ServedArchive, letter: LetterDeposited, document: StoredDocument
+) -> DownloadLinkIssued:
+    return await archive.ask(
+        IssueDownloadLink(correlation_id=letter.correlation_id, document_id=document.document_id),
+        DownloadLinkIssued,
+    )
+
+
 def tampered(url: str, **changes: str) -> str:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query)) | changes
@@ -240,10 +249,7 @@ async def test_a_tampered_or_expired_document_link_is_refused(
     letter, _ = await deposit(amqp_url, archive_events)
     await accept_and_sign(archive, amqp_url, letter)
     main, annex = letter.documents
-    link = await archive.ask(
-        IssueDownloadLink(correlation_id=letter.correlation_id, document_id=main.document_id),
-        DownloadLinkIssued,
-    )
+    link = await document_link(archive, letter, main)
     query = dict(parse_qsl(urlsplit(link.url).query))
 
     async with httpx.AsyncClient() as client:
@@ -312,10 +318,7 @@ async def test_altered_stored_bytes_never_reach_a_document_download_whole(
     received = bytearray()
 
     async def download(document: StoredDocument) -> None:
-        link = await archive.ask(
-            IssueDownloadLink(correlation_id=letter.correlation_id, document_id=document.document_id),
-            DownloadLinkIssued,
-        )
+        link = await document_link(archive, letter, document)
         async with httpx.AsyncClient() as client, client.stream("GET", link.url) as response:
             assert response.status_code == 200
             assert response.headers["content-length"] == str(document.size)

@@ -378,27 +378,38 @@ def content_unavailable(letter: asyncpg.Record | dict[str, Any] | None) -> str |
     return None
 
 
+async def available_document(
+    conn: asyncpg.Connection, letter_id: UUID, document_id: UUID
+) -> asyncpg.Record | str:
+    """The document's row (size, hash, object key) when its content may be handed over now,
+    else why not: what a link is issued on, and checked again when the link is used."""
+    row = await conn.fetchrow(
+        "SELECT d.size, d.sha256, d.object_key,"
+        " l.content_deleted_at, l.accepted_at, l.receipt_signed_at"
+        " FROM documents d JOIN letters l USING (letter_id)"
+        " WHERE d.document_id = $1 AND d.letter_id = $2",
+        document_id,
+        letter_id,
+    )
+    if row is None:
+        return "no such document for this letter"
+    return content_unavailable(row) or row
+
+
 async def issue_download_link(
     query: IssueDownloadLink, tx: Transaction, *, links: Links, clock: Clock | None = None
 ) -> Message:
     """A short-lived link to one document, served by this service (which checks its hash as
     it streams); the download, once complete, is recorded by `record_download`."""
     now = (clock or SystemClock()).now()
-    row = await tx.conn.fetchrow(
-        "SELECT l.content_deleted_at, l.accepted_at, l.receipt_signed_at"
-        " FROM documents d JOIN letters l USING (letter_id)"
-        " WHERE d.document_id = $1 AND d.letter_id = $2",
-        query.document_id,
-        query.correlation_id,
-    )
-    reason = "no such document for this letter" if row is None else content_unavailable(row)
-    if row is None or reason is not None:
+    available = await available_document(tx.conn, query.correlation_id, query.document_id)
+    if isinstance(available, str):
         return DownloadLinkIssued(
             correlation_id=query.correlation_id,
             document_id=query.document_id,
             url="",
             expires_at=None,
-            reason=reason,
+            reason=available,
         )
     await tx.conn.execute(
         "UPDATE documents SET first_link_at = coalesce(first_link_at, $2) WHERE document_id = $1",
@@ -425,17 +436,9 @@ async def open_document(
 ) -> OpenDocument | str:
     """One document's bytes as the store streams them, hash-checked, or why there are none
     (the content may have gone since the link was issued)."""
-    row = await conn.fetchrow(
-        "SELECT d.size, d.sha256, d.object_key,"
-        " l.content_deleted_at, l.accepted_at, l.receipt_signed_at"
-        " FROM documents d JOIN letters l USING (letter_id)"
-        " WHERE d.document_id = $1 AND d.letter_id = $2",
-        document_id,
-        letter_id,
-    )
-    reason = "no such document for this letter" if row is None else content_unavailable(row)
-    if row is None or reason is not None:
-        return reason or "no such document for this letter"
+    row = await available_document(conn, letter_id, document_id)
+    if isinstance(row, str):
+        return row
     return OpenDocument(row["size"], store.stream(row["object_key"], row["sha256"]))
 
 
