@@ -57,7 +57,7 @@ def _ensure_local_engines() -> None:
     """RabbitMQ and PostgreSQL run on the machine; start them if they are stopped."""
     if not _port_open(5672):
         print("starting RabbitMQ …")
-        subprocess.run(["rabbitmq-server", "-detached"], check=True)
+        subprocess.run(["bash", str(Path(__file__).with_name("start-rabbitmq.sh"))], check=True)
     if not _port_open(5432):
         print("starting PostgreSQL …")
         version = sorted(os.listdir("/etc/postgresql"))[-1]
