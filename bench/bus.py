@@ -50,7 +50,7 @@ from lre_shared.bus import Bus, Transaction, quorum_queue
 from lre_shared.db import create_pool
 from lre_shared.logs import configure_logging
 from lre_shared.messages import Message
-from lre_shared.migrations import MESSAGING_DDL
+from lre_shared.migrations import CURRENT_MESSAGING_DDL
 from lre_shared.settings import ServiceSettings
 from lre_shared.topology import (
     EXCHANGES,
@@ -354,7 +354,7 @@ async def bench(run: Run) -> float:
             await admin.close()
         setup = await asyncpg.connect(db_url, timeout=30)
         try:
-            await setup.execute(MESSAGING_DDL + EFFECT_DDL)
+            await setup.execute(CURRENT_MESSAGING_DDL + EFFECT_DDL)
         finally:
             await setup.close()
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
+import hashlib
 import logging
 import os
 import random
@@ -31,7 +33,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import asyncpg
 from aiormq.exceptions import DeliveryError
@@ -76,6 +78,20 @@ R = TypeVar("R", bound=Message)
 
 class PermanentError(Exception):
     """The message can never succeed as it is: dead-letter it now, with this reason."""
+
+
+def permanent_reason(exc: BaseException) -> str | None:
+    """Why `exc` can never go away by retrying, or None when it may (a lost connection, a
+    deadlock, a store that is down): a retry of such a message would only reach the delivery
+    limit and be dead-lettered as "delivery_limit", its real cause lost."""
+    if isinstance(exc, PermanentError):
+        return str(exc)
+    if isinstance(exc, asyncpg.DataError):
+        # SQLSTATE class 22: the value itself (a NUL in text, a number out of range).
+        return f"the database cannot hold this message's data: {type(exc).__name__}: {exc}"
+    if isinstance(exc, RecursionError | UnicodeError):
+        return f"the message cannot be handled: {type(exc).__name__}: {exc}"
+    return None
 
 
 class _NotRefused(Exception):
@@ -166,9 +182,24 @@ class Transaction:
 
 
 Handler = Callable[[M, Transaction], Awaitable[Message | None]]
-# Answers a message that does not parse, inside the transaction that also records it in the
-# inbox: True when it did (the message is then acked), False to dead-letter it as malformed.
-Refusal = Callable[[bytes, ValidationError, Transaction], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One reason a message is refused: where in it (`sender.name`, `attachments[0]`), and why."""
+
+    field: str
+    reason: str
+
+
+# Answers a message that cannot be taken as it is (it does not parse, or reuses the id of
+# another message), inside the transaction that also records it in the inbox: True when it
+# did (the message is then acked), False to dead-letter it with the reason.
+Refusal = Callable[[bytes, tuple[Fault, ...], Transaction], Awaitable[bool]]
+
+# The inbox key under which a message reusing another message's id is recorded once refused,
+# so that its redeliveries are not refused again.
+_REUSED_ID = UUID("5b0c3f0e-6d0a-4a53-8f6e-2b1d3c4e5f60")
 
 
 @dataclass
@@ -428,10 +459,10 @@ class Bus:
         try:
             parsed = sub.message_type.model_validate_json(message.body)
         except ValidationError as exc:
-            if sub.refuse is not None and await self._refused(sub, message, exc):
-                return
-            name = sub.message_type.__name__
-            await self.dead_letter(sub, message, f"malformed {name}: {_summary(exc)}")
+            faults = faults_of(exc)
+            reason = f"malformed {sub.message_type.__name__}: {_summary(faults)}"
+            if sub.refuse is None or not await self._refused(sub, message, faults, reason):
+                await self.dead_letter(sub, message, reason)
             return
         delivery = Delivery(message, parsed, span)
         if sub.idempotent and self.settings.consume_batch > 1:
@@ -462,60 +493,59 @@ class Bus:
                 return
             message = batch[0].message
             with trace.use_span(batch[0].span, end_on_exit=False):
-                if isinstance(exc, PermanentError):
-                    await self.dead_letter(sub, message, str(exc))
+                if (reason := permanent_reason(exc)) is not None:
+                    await self.dead_letter(sub, message, reason)
                 else:
                     await self._retry_later(sub, message, exc)
             return
         self._fault_point(sub)
-        for delivery, (reply, duplicate) in zip(batch, outcomes, strict=True):
+        for delivery, outcome in zip(batch, outcomes, strict=True):
             with trace.use_span(delivery.span, end_on_exit=False):
-                await self._acknowledge(sub, delivery, reply, duplicate)
+                if outcome.dead_letter is not None:
+                    await self.dead_letter(sub, delivery.message, outcome.dead_letter)
+                else:
+                    await self._acknowledge(sub, delivery, outcome)
 
-    async def _acknowledge(
-        self, sub: Subscription[Any], delivery: Delivery, reply: Message | None, duplicate: bool
-    ) -> None:
+    async def _acknowledge(self, sub: Subscription[Any], delivery: Delivery, outcome: _Outcome) -> None:
         """After the commit: answer the asker, if any, then ack."""
         message = delivery.message
-        if reply is not None and message.raw_message.reply_to:
-            await self._reply(reply, message)
+        if outcome.reply is not None and message.raw_message.reply_to:
+            await self._reply(outcome.reply, message)
         await message.ack()
-        outcome: metrics.Outcome = "duplicate" if duplicate else "handled"
-        delivery.span.set_attribute(tracing.OUTCOME, outcome)
-        metrics.count(sub.queue, outcome)
+        counted: metrics.Outcome = "duplicate" if outcome.duplicate else "handled"
+        delivery.span.set_attribute(tracing.OUTCOME, counted)
+        metrics.count(sub.queue, counted)
         about = {
             "queue": sub.queue,
             "message_id": str(delivery.parsed.message_id),
             "letter_id": str(delivery.parsed.correlation_id),
         }
-        if duplicate:
+        if outcome.duplicate:
             self.stats.duplicates += 1
             log.info("already handled; acknowledged again", extra=about)
+        elif outcome.refused is not None:
+            self.stats.handled += 1
+            log.warning("refused: %s", outcome.refused, extra=about)
         else:
             self.stats.handled += 1
             log.debug("handled", extra=about)
 
-    async def _handle(
-        self, sub: Subscription[Any], batch: list[Delivery]
-    ) -> list[tuple[Message | None, bool]]:
-        outcomes: list[tuple[Message | None, bool]] = []
+    async def _handle(self, sub: Subscription[Any], batch: list[Delivery]) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            fresh: set[UUID] = set()
-            if sub.idempotent:
-                rows = await conn.fetch(
-                    "INSERT INTO inbox (queue, message_id) SELECT $1, unnest($2::uuid[])"
-                    " ON CONFLICT DO NOTHING RETURNING message_id",
-                    sub.queue,
-                    [delivery.parsed.message_id for delivery in batch],
-                )
-                fresh = {row["message_id"] for row in rows}
-            for delivery in batch:
+            claims = (
+                await _claim(conn, sub.queue, [(d.parsed.message_id, _digest(d.message)) for d in batch])
+                if sub.idempotent
+                else [_Claim.fresh] * len(batch)
+            )
+            for delivery, claim in zip(batch, claims, strict=True):
                 parsed = delivery.parsed
-                if sub.idempotent:
-                    if parsed.message_id not in fresh:
-                        outcomes.append((None, True))
-                        continue
-                    fresh.discard(parsed.message_id)  # the same message twice in one batch
+                if claim is _Claim.duplicate:
+                    outcomes.append(_Outcome(duplicate=True))
+                    continue
+                if claim is _Claim.reused:
+                    outcomes.append(await self._reused(conn, sub, delivery.message, parsed.message_id))
+                    continue
                 letter_id_var.set(str(parsed.correlation_id))
                 message_id_var.set(str(parsed.message_id))
                 with (
@@ -523,10 +553,38 @@ class Bus:
                     metrics.HANDLER_SECONDS.labels(sub.queue).time(),
                 ):
                     await self._slow_down(sub)
-                    outcomes.append((await sub.handler(parsed, Transaction(conn)), False))
+                    outcomes.append(_Outcome(reply=await sub.handler(parsed, Transaction(conn))))
         return outcomes
 
-    async def _refused(self, sub: Subscription[Any], message: RabbitMessage, error: ValidationError) -> bool:
+    async def _reused(
+        self, conn: asyncpg.Connection, sub: Subscription[Any], message: RabbitMessage, message_id: UUID
+    ) -> _Outcome:
+        """A message under the id of another, different one already handled: never taken as
+        a duplicate of it (it would be acked and lost), but refused to its sender, once, by the
+        subscriber's `refuse`; without one, dead-lettered with that reason."""
+        reason = (
+            f"message_id {message_id} was already used by a different message;"
+            " send this one again under a new message_id"
+        )
+        if sub.refuse is None:
+            return _Outcome(dead_letter=reason)
+        # Recorded under a key of its own (the id and this body), so its redeliveries are
+        # recognised as such and it is refused only once.
+        key = uuid5(_REUSED_ID, f"{message_id}:{_digest(message).hex()}")
+        try:
+            async with conn.transaction():  # a savepoint: undone if the refusal cannot be made
+                claim = (await _claim(conn, sub.queue, [(key, _digest(message))]))[0]
+                if claim is not _Claim.fresh:
+                    return _Outcome(duplicate=True)
+                if not await sub.refuse(message.body, (Fault("message_id", reason),), Transaction(conn)):
+                    raise _NotRefused
+        except _NotRefused:
+            return _Outcome(dead_letter=reason)
+        return _Outcome(refused=reason)
+
+    async def _refused(
+        self, sub: Subscription[Any], message: RabbitMessage, faults: tuple[Fault, ...], reason: str
+    ) -> bool:
         """Let the subscriber answer a message that does not parse, once (the inbox, by the
         message's id); False when it cannot, and the message is dead-lettered."""
         assert sub.refuse is not None
@@ -536,25 +594,28 @@ class Bus:
             return False
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                fresh = await conn.fetchval(
-                    "INSERT INTO inbox (queue, message_id) VALUES ($1, $2)"
-                    " ON CONFLICT DO NOTHING RETURNING true",
-                    sub.queue,
-                    message_id,
-                )
-                if fresh and not await sub.refuse(message.body, error, Transaction(conn)):
+                claim = (await _claim(conn, sub.queue, [(message_id, _digest(message))]))[0]
+                if claim is _Claim.reused:
+                    outcome = await self._reused(conn, sub, message, message_id)
+                    if outcome.dead_letter is not None:
+                        raise _NotRefused
+                    claim = _Claim.duplicate if outcome.duplicate else _Claim.fresh
+                elif claim is _Claim.fresh and not await sub.refuse(message.body, faults, Transaction(conn)):
                     raise _NotRefused  # and the inbox row goes with the transaction
         except _NotRefused:
             return False
         except Exception as exc:
-            await self._retry_later(sub, message, exc)
+            if (permanent := permanent_reason(exc)) is not None:
+                await self.dead_letter(sub, message, f"{reason}; and its refusal failed: {permanent}")
+            else:
+                await self._retry_later(sub, message, exc)
             return True
         await message.ack()
-        outcome: metrics.Outcome = "handled" if fresh else "duplicate"
-        metrics.count(sub.queue, outcome)
-        if fresh:
+        counted: metrics.Outcome = "handled" if claim is _Claim.fresh else "duplicate"
+        metrics.count(sub.queue, counted)
+        if claim is _Claim.fresh:
             self.stats.handled += 1
-            log.info("refused as malformed: %s", _summary(error), extra={"queue": sub.queue})
+            log.info("refused: %s", reason, extra={"queue": sub.queue})
         else:
             self.stats.duplicates += 1
         return True
@@ -655,9 +716,72 @@ def _delivery_count(message: RabbitMessage) -> int:
         return 0
 
 
-def _summary(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:10]:
-        where = ".".join(str(p) for p in error["loc"]) or "(body)"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+def faults_of(error: ValidationError) -> tuple[Fault, ...]:
+    """Each problem pydantic found, named by where it is in the message."""
+    return tuple(Fault(field_path(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in error.errors())
+
+
+def field_path(location: tuple[int | str, ...]) -> str:
+    """A place in a message as refusals name it: `attachments[0].filename`."""
+    named = ""
+    for part in location:
+        named += f"[{part}]" if isinstance(part, int) else f".{part}" if named else str(part)
+    return named or "(body)"
+
+
+def _summary(faults: tuple[Fault, ...]) -> str:
+    return "; ".join(f"{fault.field}: {fault.reason}" for fault in faults[:10])
+
+
+def _digest(message: RabbitMessage) -> bytes:
+    return hashlib.sha256(message.body).digest()
+
+
+class _Claim(enum.Enum):
+    fresh = "fresh"  # first time: handle it
+    duplicate = "duplicate"  # the same message again: acknowledge, nothing more
+    reused = "reused"  # another message under an id already taken
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    reply: Message | None = None
+    duplicate: bool = False
+    refused: str | None = None  # answered to its sender with this reason
+    dead_letter: str | None = None  # to be dead-lettered with this reason
+
+
+async def _claim(conn: asyncpg.Connection, queue: str, messages: list[tuple[UUID, bytes]]) -> list[_Claim]:
+    """Record each (message id, SHA-256 of its body) in the inbox; say of each whether it is
+    new, a redelivery of a message handled before (same body), or a different message under
+    an id already taken. In one round trip when all are new."""
+    rows = await conn.fetch(
+        "INSERT INTO inbox (queue, message_id, body_sha256)"
+        " SELECT $1, m, h FROM unnest($2::uuid[], $3::bytea[]) AS t(m, h)"
+        " ON CONFLICT DO NOTHING RETURNING message_id",
+        queue,
+        [message_id for message_id, _ in messages],
+        [digest for _, digest in messages],
+    )
+    fresh = {row["message_id"] for row in rows}
+    claims: list[_Claim] = []
+    known: dict[UUID, bytes | None] | None = None
+    for message_id, digest in messages:
+        if message_id in fresh:
+            fresh.discard(message_id)  # the same id twice in one batch: the second is not new
+            claims.append(_Claim.fresh)
+            continue
+        if known is None:
+            known = {
+                row["message_id"]: row["body_sha256"]
+                for row in await conn.fetch(
+                    "SELECT message_id, body_sha256 FROM inbox"
+                    " WHERE queue = $1 AND message_id = ANY($2::uuid[])",
+                    queue,
+                    [message_id for message_id, _ in messages],
+                )
+            }
+        stored = known.get(message_id)
+        # A row recorded before bodies were fingerprinted has none: taken as the same message.
+        claims.append(_Claim.reused if stored is not None and bytes(stored) != digest else _Claim.duplicate)
+    return claims

@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from lre_shared.text import FileName, SafeText
 from lre_shared.topology import Service, commands_exchange, events_exchange
 
 
@@ -110,21 +111,21 @@ class SubmittedSender(Contract):
     # equal after a JSON round trip.
     model_config = ConfigDict(frozen=True, extra="ignore", revalidate_instances="subclass-instances")
 
-    id: str = Field(default="", description="Sender system id (the archive may keep an allow-list).")
-    name: str = Field(default="", description="Person or company name; the company's if empty.")
-    company: str | None = Field(default=None, description="Company name, when the sender is one.")
-    email: str = ""
-    siret: str | None = Field(default=None, description="French SIRET, 14 digits (Luhn check).")
+    id: SafeText = Field(default="", description="Sender system id (the archive may keep an allow-list).")
+    name: SafeText = Field(default="", description="Person or company name; the company's if empty.")
+    company: SafeText | None = Field(default=None, description="Company name, when the sender is one.")
+    email: SafeText = ""
+    siret: SafeText | None = Field(default=None, description="French SIRET, 14 digits (Luhn check).")
 
 
 class Sender(SubmittedSender):
     """A sender the archive accepted."""
 
-    id: str = Field(min_length=1, max_length=100, description="Sender system id.")
-    name: str = Field(min_length=1, max_length=200, description="Person or company name.")
-    company: str | None = Field(default=None, max_length=200)
+    id: SafeText = Field(min_length=1, max_length=100, description="Sender system id.")
+    name: SafeText = Field(min_length=1, max_length=200, description="Person or company name.")
+    company: SafeText | None = Field(default=None, max_length=200)
     email: EmailStr
-    siret: str | None = Field(default=None, pattern=r"^[0-9]{14}$")
+    siret: SafeText | None = Field(default=None, pattern=r"^[0-9]{14}$")
 
 
 class SubmittedRecipient(Contract):
@@ -135,43 +136,43 @@ class SubmittedRecipient(Contract):
     # equal after a JSON round trip.
     model_config = ConfigDict(frozen=True, extra="ignore", revalidate_instances="subclass-instances")
 
-    company: str | None = None
-    last_name: str = ""
-    first_name: str = ""
-    address: str = Field(default="", description="First address line (number and street).")
-    address_lines: tuple[str, ...] = Field(
+    company: SafeText | None = None
+    last_name: SafeText = ""
+    first_name: SafeText = ""
+    address: SafeText = Field(default="", description="First address line (number and street).")
+    address_lines: tuple[SafeText, ...] = Field(
         default=(), description="Further address lines (building, floor, BP, lieu-dit), at most 4."
     )
-    postcode: str = ""
-    city: str = ""
-    country: str = Field(default="FR", description="ISO 3166-1 alpha-2 code.")
-    email: str = ""
-    mobile: str | None = Field(default=None, description="E.164, e.g. +33612345678.")
-    fax: str | None = Field(default=None, description="E.164.")
-    landline: str | None = Field(default=None, description="E.164.")
+    postcode: SafeText = ""
+    city: SafeText = ""
+    country: SafeText = Field(default="FR", description="ISO 3166-1 alpha-2 code.")
+    email: SafeText = ""
+    mobile: SafeText | None = Field(default=None, description="E.164, e.g. +33612345678.")
+    fax: SafeText | None = Field(default=None, description="E.164.")
+    landline: SafeText | None = Field(default=None, description="E.164.")
 
 
 class Recipient(SubmittedRecipient):
     """A recipient the archive accepted."""
 
-    company: str | None = Field(default=None, max_length=200)
-    last_name: str = Field(min_length=1, max_length=100)
-    first_name: str = Field(min_length=1, max_length=100)
-    address: str = Field(min_length=1, max_length=300)
-    address_lines: tuple[str, ...] = Field(default=(), max_length=4)
-    postcode: str = Field(min_length=1, max_length=20)
-    city: str = Field(min_length=1, max_length=100)
-    country: str = Field(default="FR", min_length=2, max_length=2)
+    company: SafeText | None = Field(default=None, max_length=200)
+    last_name: SafeText = Field(min_length=1, max_length=100)
+    first_name: SafeText = Field(min_length=1, max_length=100)
+    address: SafeText = Field(min_length=1, max_length=300)
+    address_lines: tuple[SafeText, ...] = Field(default=(), max_length=4)
+    postcode: SafeText = Field(min_length=1, max_length=20)
+    city: SafeText = Field(min_length=1, max_length=100)
+    country: SafeText = Field(default="FR", min_length=2, max_length=2)
     email: EmailStr
-    mobile: str | None = Field(default=None, pattern=E164_PATTERN)
-    fax: str | None = Field(default=None, pattern=E164_PATTERN)
-    landline: str | None = Field(default=None, pattern=E164_PATTERN)
+    mobile: SafeText | None = Field(default=None, pattern=E164_PATTERN)
+    fax: SafeText | None = Field(default=None, pattern=E164_PATTERN)
+    landline: SafeText | None = Field(default=None, pattern=E164_PATTERN)
 
 
 class Document(Contract):
     """A document as the sender hands it over (embedded, small letters only)."""
 
-    filename: str = Field(min_length=1, max_length=200)
+    filename: FileName = Field(min_length=1, max_length=200)
     content: Base64Bytes = Field(description="The file, base64.")
 
 
@@ -179,7 +180,7 @@ class StoredDocument(Contract):
     """A document the archive keeps, known by its hash."""
 
     document_id: UUID
-    filename: str
+    filename: FileName
     size: int
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     role: Literal["main", "attachment"] = "main"
@@ -239,7 +240,7 @@ class SubmitLetter(Message):
         default=(SignatureMethod.certificate, SignatureMethod.one_time_code),
         description="How the recipient may sign the acknowledgement of receipt.",
     )
-    idempotency_key: str | None = Field(
+    idempotency_key: SafeText | None = Field(
         default=None,
         max_length=200,
         description="The sender's key: the same key with the same content gives the same letter"
@@ -616,7 +617,7 @@ class OpenVerificationCase(Message):
     item_number: str = Field(pattern=r"^[0-9]{12}$")
     document_channel: DocumentChannel
     code_channel: Literal["email", "sms"]
-    code_address: str = Field(
+    code_address: SafeText = Field(
         min_length=3,
         max_length=320,
         description="Where the code goes: the recipient's declared email, or declared mobile (E.164).",
@@ -649,7 +650,7 @@ class AddIdentityDocument(Message):
     routing_key: ClassVar[str] = "add_identity_document.v1"
 
     case_id: UUID
-    filename: str = Field(min_length=1, max_length=200)
+    filename: FileName = Field(min_length=1, max_length=200)
     content: Base64Bytes
 
 
@@ -712,7 +713,7 @@ class CheckCode(Message):
     exchange: ClassVar[str] = commands_exchange(Service.verification)
     routing_key: ClassVar[str] = "check_code.v1"
 
-    code: str = Field(max_length=32, description="As typed; the desk normalises spaces.")
+    code: SafeText = Field(max_length=32, description="As typed; the desk normalises spaces.")
 
 
 class CodeChecked(Reply):
@@ -834,8 +835,8 @@ class RequestUpload(Message):
     exchange: ClassVar[str] = commands_exchange(Service.archive)
     routing_key: ClassVar[str] = "request_upload.v1"
 
-    sender_id: str = Field(max_length=100)
-    filename: str = Field(min_length=1, max_length=200, description="The document's file name.")
+    sender_id: SafeText = Field(max_length=100)
+    filename: FileName = Field(min_length=1, max_length=200, description="The document's file name.")
     size: int | None = Field(
         default=None, ge=0, description="Declared size; refused at once if over the limit."
     )
@@ -871,8 +872,8 @@ class GetLetterStatus(Message):
     exchange: ClassVar[str] = commands_exchange(Service.archive)
     routing_key: ClassVar[str] = "get_letter_status.v1"
 
-    sender_id: str = Field(max_length=100)
-    idempotency_key: str | None = Field(default=None, max_length=200)
+    sender_id: SafeText = Field(max_length=100)
+    idempotency_key: SafeText | None = Field(default=None, max_length=200)
 
 
 class LetterStatus(Reply):

@@ -15,7 +15,7 @@ from lre_shared import dlq
 from lre_shared.bus import Bus, PermanentError, Transaction
 from lre_shared.db import create_pool, ensure_database
 from lre_shared.messages import EvidenceRecorded, now_utc
-from lre_shared.migrations import MESSAGING_DDL
+from lre_shared.migrations import CURRENT_MESSAGING_DDL
 from lre_shared.settings import ServiceSettings
 from lre_shared.topology import Service, queue_name
 
@@ -30,7 +30,7 @@ class ReplaySettings(ServiceSettings):
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await ensure_database(database_url)
     pool = await create_pool(database_url, 5)
-    for statement in (MESSAGING_DDL + "; CREATE TABLE effects (message_id uuid NOT NULL)").split(";"):
+    for statement in (CURRENT_MESSAGING_DDL + "; CREATE TABLE effects (message_id uuid NOT NULL)").split(";"):
         if statement.strip():
             await pool.execute(statement)
     yield pool

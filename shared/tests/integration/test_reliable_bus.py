@@ -10,10 +10,10 @@ import asyncpg
 import pytest
 from pydantic_settings import SettingsConfigDict
 
-from lre_shared.bus import Bus, PermanentError, Transaction
+from lre_shared.bus import Bus, Fault, PermanentError, Transaction
 from lre_shared.db import create_pool, ensure_database
 from lre_shared.messages import EvidenceRecorded, LetterAccepted, Message, SendNotice, now_utc
-from lre_shared.migrations import MESSAGING_DDL
+from lre_shared.migrations import CURRENT_MESSAGING_DDL
 from lre_shared.outbox import enqueue
 from lre_shared.settings import ServiceSettings
 from lre_shared.topology import (
@@ -53,7 +53,7 @@ async def record_effect(event: EvidenceRecorded, tx: Transaction) -> None:
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await ensure_database(database_url)
     pool = await create_pool(database_url, 5)
-    for statement in (MESSAGING_DDL + "; CREATE TABLE effects (message_id uuid NOT NULL)").split(";"):
+    for statement in (CURRENT_MESSAGING_DDL + "; CREATE TABLE effects (message_id uuid NOT NULL)").split(";"):
         if statement.strip():
             await pool.execute(statement)
     yield pool
@@ -301,3 +301,69 @@ async def _is(value: Awaitable[int], expected: int) -> bool:
 
 async def _is_value(value: Callable[[], int], expected: int) -> bool:
     return value() == expected
+
+
+async def test_a_different_message_under_a_taken_id_is_dead_lettered_saying_so_not_dropped(
+    start_bus: Callable[..., Awaitable[Bus]], pool: asyncpg.Pool, amqp_url: str, consumer: str
+) -> None:
+    bus = await start_bus()
+    first = evidence()
+    second = first.model_copy(update={"correlation_id": uuid.uuid4()})  # same message_id, other body
+    for message in (first, first, second):
+        await publish_raw(
+            amqp_url, message.exchange, message.routing_key, message.to_json(), str(message.message_id)
+        )
+    dead = await get_one(amqp_url, dead_letter_queue(queue_name(consumer, EvidenceRecorded)))
+    assert dead.body == second.to_json()
+    assert "already used by a different message" in str(dead.headers[DLQ_REASON_HEADER])
+    assert await effects(pool, first) == 1
+    assert bus.stats.duplicates == 1  # the true redelivery of the first one
+
+
+async def test_a_different_message_under_a_taken_id_is_refused_once_by_a_subscriber_that_answers(
+    amqp_url: str, database_url: str, pool: asyncpg.Pool, consumer: str
+) -> None:
+    refusals: list[tuple[bytes, tuple[Fault, ...]]] = []
+
+    async def refuse(body: bytes, faults: tuple[Fault, ...], tx: Transaction) -> bool:
+        refusals.append((body, faults))
+        return True
+
+    settings = BusSettings(amqp_url=amqp_url, database_url=database_url, http_port=0, outbox_poll_seconds=0.2)
+    bus = Bus(settings, Service.signer, consumer=consumer)
+    bus.subscribe(EvidenceRecorded, record_effect, refuse=refuse)
+    await bus.start(pool)
+    try:
+        first = evidence()
+        second = first.model_copy(update={"correlation_id": uuid.uuid4()})
+        for message in (first, second, second):  # the reused id, and its redelivery
+            await publish_raw(
+                amqp_url, message.exchange, message.routing_key, message.to_json(), str(message.message_id)
+            )
+        await eventually(lambda: _is_value(lambda: bus.stats.handled + bus.stats.duplicates, 3))
+    finally:
+        await bus.stop()
+    assert [body for body, _ in refusals] == [second.to_json()]
+    assert refusals[0][1][0].field == "message_id"
+    assert await effects(pool, first) == 1
+
+
+async def test_data_the_database_cannot_hold_is_dead_lettered_at_once_with_its_cause(
+    start_bus: Callable[..., Awaitable[Bus]], amqp_url: str, consumer: str
+) -> None:
+    calls = 0
+
+    async def store_event_name(event: EvidenceRecorded, tx: Transaction) -> None:
+        nonlocal calls
+        calls += 1
+        await tx.conn.execute("INSERT INTO effects (message_id) VALUES ($1::text::uuid)", event.event)
+
+    bus = await start_bus(store_event_name)
+    message = evidence().model_copy(update={"event": "not a uuid"})
+    await publish_raw(
+        amqp_url, message.exchange, message.routing_key, message.to_json(), str(message.message_id)
+    )
+    dead = await get_one(amqp_url, dead_letter_queue(queue_name(consumer, EvidenceRecorded)))
+    assert "InvalidTextRepresentation" in str(dead.headers[DLQ_REASON_HEADER])
+    assert calls == 1
+    assert bus.stats.retried == 0

@@ -825,3 +825,125 @@ async def test_zipping_a_large_letter_streams_in_constant_memory(archive: Archiv
 
     assert total > size * count
     assert peak < 16 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB while zipping {total / 2**20:.0f} MiB"
+
+
+# ------------------------------------------------------------------ text no service can hold
+
+
+def deposit_body(change: Callable[[dict[str, Any]], None]) -> tuple[uuid.UUID, bytes]:
+    """A deposit as JSON, changed by `change` (what no model would write)."""
+    body = json.loads(submit_command(demo_pdf("Hostile " + uuid.uuid4().hex)).to_json())
+    change(body)
+    return uuid.UUID(body["correlation_id"]), json.dumps(body).encode()
+
+
+UNHOLDABLE: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
+    "nul-in-last-name": (
+        lambda b: b["recipient"].update(last_name="Dupont\u0000"),
+        "recipient.last_name",
+        "control character U+0000 at position 7",
+    ),
+    "bidi-override-in-sender-name": (
+        lambda b: b["sender"].update(name="Cabinet \u202eeniluM"),
+        "sender.name",
+        "invisible formatting character (bidirectional or zero-width) U+202E",
+    ),
+    "zero-width-in-city": (
+        lambda b: b["recipient"].update(city="Pa\u200bris"),
+        "recipient.city",
+        "U+200B",
+    ),
+    "c1-control-in-address-line": (
+        lambda b: b["recipient"].update(address_lines=["Bâtiment B\u0085"]),
+        "recipient.address_lines[0]",
+        "control character U+0085",
+    ),
+    "nul-in-file-name": (
+        lambda b: b["main_document"].update(filename="lettre\u0000.pdf"),
+        "main_document.filename",
+        "U+0000",
+    ),
+    "file-name-over-255-bytes": (
+        lambda b: b["main_document"].update(filename="é" * 150 + ".pdf"),
+        "main_document.filename",
+        "longer than 255 bytes in UTF-8",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNHOLDABLE))
+async def test_text_no_service_can_hold_is_refused_to_the_sender_before_anything_is_numbered(
+    archive: Archive, probe: Probe, amqp_url: str, case: str
+) -> None:
+    """Whatever the archive accepts, every service downstream stores: a NUL, a bidirectional
+    override or a zero-width character never gets an item number, a seal or a notice."""
+    change, field, reason = UNHOLDABLE[case]
+    letter_id, body = deposit_body(change)
+    stats = archive.runtime.bus.stats
+
+    await publish_raw(amqp_url, SubmitLetter.exchange, SubmitLetter.routing_key, body, str(uuid.uuid4()))
+    message = await probe.wait_for(LetterRejected.routing_key, letter_id)
+
+    rejected = LetterRejected.model_validate_json(message.body)
+    assert [p.field for p in rejected.problems] == [field]
+    assert reason in rejected.problems[0].reason
+    assert probe.of(LetterDeposited.routing_key, letter_id) == []
+    assert await archive.pool.fetchval("SELECT count(*) FROM letters") == 0
+    assert (stats.retried, stats.dead_lettered) == (0, 0)
+
+
+async def test_a_nul_in_the_idempotency_key_is_refused_at_once_not_retried_to_the_delivery_limit(
+    archive: Archive, probe: Probe, amqp_url: str
+) -> None:
+    letter_id, body = deposit_body(lambda b: b.update(idempotency_key="lot\u00007"))
+    stats = archive.runtime.bus.stats
+
+    await publish_raw(amqp_url, SubmitLetter.exchange, SubmitLetter.routing_key, body, str(uuid.uuid4()))
+    message = await probe.wait_for(LetterRejected.routing_key, letter_id)
+
+    rejected = LetterRejected.model_validate_json(message.body)
+    assert [p.field for p in rejected.problems] == ["idempotency_key"]
+    assert rejected.idempotency_key is None  # not repeated back: it cannot be stored
+    assert (stats.retried, stats.dead_lettered) == (0, 0)
+
+
+async def test_a_deposit_nested_100000_deep_is_refused_to_its_sender_at_once_with_the_cause(
+    archive: Archive, probe: Probe, amqp_url: str
+) -> None:
+    letter_id, body = deposit_body(lambda b: b.update(note=None))
+    deep = body[:-1] + b', "note": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    stats = archive.runtime.bus.stats
+
+    await publish_raw(amqp_url, SubmitLetter.exchange, SubmitLetter.routing_key, deep, str(uuid.uuid4()))
+    message = await probe.wait_for(LetterRejected.routing_key, letter_id)
+
+    [problem] = LetterRejected.model_validate_json(message.body).problems
+    assert "recursion limit exceeded" in problem.reason
+    assert (stats.retried, stats.dead_lettered) == (0, 0)
+
+
+async def test_a_second_deposit_under_a_taken_message_id_is_refused_to_its_sender_once(
+    archive: Archive, probe: Probe, amqp_url: str
+) -> None:
+    """A reused message id is not a redelivery when the body differs: the second letter is
+    neither dropped as a duplicate nor stored; its sender is told, once."""
+    first = submit_command(demo_pdf("Premier " + uuid.uuid4().hex))
+    second = submit_command(demo_pdf("Second " + uuid.uuid4().hex)).model_copy(
+        update={"message_id": first.message_id}
+    )
+    stats = archive.runtime.bus.stats
+
+    await submit(amqp_url, first)
+    await probe.wait_for(LetterDeposited.routing_key, first.correlation_id)
+    await submit(amqp_url, second)
+    await submit(amqp_url, second)
+    message = await probe.wait_for(LetterRejected.routing_key, second.correlation_id)
+    await eventually(lambda: stats.handled + stats.duplicates >= 3)
+    await asyncio.sleep(0.5)  # a second rejection, if any, has the time to arrive
+
+    [problem] = LetterRejected.model_validate_json(message.body).problems
+    assert problem.field == "message_id"
+    assert "already used by a different message" in problem.reason
+    assert len(probe.of(LetterRejected.routing_key, second.correlation_id)) == 1
+    assert await archive.pool.fetchval("SELECT count(*) FROM letters") == 1
+    assert stats.dead_lettered == 0

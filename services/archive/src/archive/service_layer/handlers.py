@@ -11,7 +11,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
-from pydantic import ValidationError
 
 from archive.adapters.storage import ContentStore, UploadStore
 from archive.adapters.zipstream import ZipEntry
@@ -33,7 +32,8 @@ from archive.service_layer.uploads import (
     read_uploads,
     take_upload,
 )
-from lre_shared.bus import PermanentError, Transaction
+from lre_shared.bus import Fault, PermanentError, Transaction
+from lre_shared.jsonscan import top_level_members
 from lre_shared.messages import (
     ContentHandedOver,
     DownloadLinkIssued,
@@ -48,6 +48,7 @@ from lre_shared.messages import (
     now_utc,
 )
 from lre_shared.outbox import NOTIFY_CHANNEL
+from lre_shared.text import text_fault
 
 
 async def submit_letter(
@@ -93,38 +94,33 @@ async def submit_letter(
     return None
 
 
-async def refuse_malformed_deposit(body: bytes, error: ValidationError, tx: Transaction) -> bool:
-    """A deposit that does not even parse as a `SubmitLetter` (an unknown alert channel, a
-    document name too long, both or neither main document...) from a sender it names: refused
-    like any other, every problem by field (`LetterRejected`, the signer's ETSI EN 319 522
-    SubmissionRejection). Without a letter id and a sender id there is no one to tell: False,
-    and the bus dead-letters it."""
+async def refuse_malformed_deposit(body: bytes, faults: tuple[Fault, ...], tx: Transaction) -> bool:
+    """A deposit that cannot be taken as it is, from a sender it names: it does not parse as a
+    `SubmitLetter` (an unknown alert channel, a control character in a name, both or neither
+    main document, JSON nested too deep...), or it reuses the message id of another deposit.
+    Refused like any other, every problem by field (`LetterRejected`, the signer's ETSI EN
+    319 522 SubmissionRejection). Without a letter id and a sender id that can be stored there
+    is no one to tell: False, and the bus dead-letters it with the reason."""
+    members = top_level_members(body, ("correlation_id", "sender", "idempotency_key"))
     try:
-        raw = json.loads(body)
-        letter_id = UUID(str(raw["correlation_id"]))
-        sender_id = str(raw["sender"]["id"]).strip()
+        letter_id = UUID(str(members["correlation_id"]))
+        sender_id = str(members["sender"]["id"]).strip()
     except (ValueError, TypeError, KeyError):
         return False
-    if not sender_id or len(sender_id) > 100:
+    if not sender_id or text_fault(sender_id, max_chars=100):
         return False
-    key = raw.get("idempotency_key")
+    key = members.get("idempotency_key")
     rejected = LetterRejected(
         correlation_id=letter_id,
         sender_id=sender_id,
-        problems=tuple(Problem(field=_field(e["loc"]), reason=e["msg"]) for e in error.errors()),
-        idempotency_key=key if isinstance(key, str) and 0 < len(key) <= 200 else None,
+        problems=tuple(
+            Problem(field=f.field if f.field != "(body)" else "letter", reason=f.reason) for f in faults
+        ),
+        idempotency_key=key if isinstance(key, str) and key and not text_fault(key, max_chars=200) else None,
     )
     await record_rejection(tx.conn, rejected)
     await tx.publish(rejected)
     return True
-
-
-def _field(location: tuple[int | str, ...]) -> str:
-    """A place in the message as refusals name it: `attachments[0].filename`."""
-    named = ""
-    for part in location:
-        named += f"[{part}]" if isinstance(part, int) else f".{part}" if named else str(part)
-    return named or "letter"
 
 
 def _upload_fields(command: SubmitLetter) -> tuple[tuple[str, UUID | None], ...]:
