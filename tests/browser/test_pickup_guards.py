@@ -223,7 +223,8 @@ async def forget_address_failures(platform_running: RunningPlatform) -> None:
 
 async def submit_with_forged_token(page: Page, button: str) -> int:
     """Change the form's hidden CSRF token, press `button`; the status of the answer."""
-    token = page.locator("input[name=csrf_token]")
+    # The form's own token: the banner's sign-out form carries one too.
+    token = page.locator("#contenu input[name=csrf_token]")
     await token.evaluate("input => { input.value = 'forged-' + input.value }")
     async with page.expect_response(lambda r: r.request.method == "POST") as posted:
         await page.get_by_role("button", name=button).click()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.resources
+import ipaddress
 import json
 import os
 import re
@@ -263,6 +264,76 @@ def test_only_services_behind_an_ingress_accept_traffic_from_the_ingress_control
     for service in SERVICES:
         peers = [peer for rule in policies[f"lre-{service}"]["spec"]["ingress"] for peer in rule["from"]]
         assert peers == ALLOWED_IN[service], service
+
+
+def trusted_proxy_problems(objects: list[Manifest]) -> list[str]:
+    """Why the pickup site, behind the ingress, would not tell visitors apart: without
+    PICKUP_TRUSTED_PROXIES naming the ingress controller's pods, every visitor has the
+    controller's address, and one visitor's wrong item numbers lock out everyone."""
+    data = by_kind(objects, "ConfigMap")["lre-pickup-config"].get("data", {})
+    if "PICKUP_TRUSTED_PROXIES" not in data:
+        return ["PICKUP_TRUSTED_PROXIES is not set"]
+    try:
+        proxies = json.loads(data["PICKUP_TRUSTED_PROXIES"])
+    except json.JSONDecodeError as exc:
+        return [f"PICKUP_TRUSTED_PROXIES is not a JSON list: {exc}"]
+    if not isinstance(proxies, list) or not proxies or not all(isinstance(p, str) for p in proxies):
+        return ["PICKUP_TRUSTED_PROXIES is not a non-empty JSON list of addresses"]
+    problems = []
+    for proxy in proxies:
+        try:
+            network = ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(f"{proxy!r} is no address or CIDR")
+            continue
+        # The pods' network is private; a public range would let anyone there choose
+        # their own address.
+        if not network.is_private or network.prefixlen < 8:
+            problems.append(f"{proxy} is no pod network")
+    return problems
+
+
+def test_the_pickup_site_tells_apart_the_visitors_behind_the_ingress(rendered: list[Manifest]) -> None:
+    # Trusting the whole pod network is sound because the site's network policy admits only
+    # the ingress controller (and Prometheus): see the test above.
+    assert trusted_proxy_problems(rendered) == []
+
+
+def test_an_overlay_without_the_trusted_proxies_is_caught(kubectl: str, tmp_path: Path) -> None:
+    copy = tmp_path / "k8s"
+    shutil.copytree(K8S, copy)
+    for overlay in OVERLAYS:
+        config = copy / "overlays" / overlay / "config.yaml"
+        text = config.read_text()
+        assert "  PICKUP_TRUSTED_PROXIES: " in text, overlay
+        config.write_text(re.sub(r"\n  PICKUP_TRUSTED_PROXIES: [^\n]*", "", text))
+
+        problems = trusted_proxy_problems(render(kubectl, copy / "overlays" / overlay))
+
+        assert problems == ["PICKUP_TRUSTED_PROXIES is not set"], overlay
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("10.244.0.0/16", "not a JSON list"),
+        ("[]", "not a non-empty JSON list"),
+        ('["0.0.0.0/0"]', "0.0.0.0/0 is no pod network"),
+        ('["ingress-nginx"]', "'ingress-nginx' is no address or CIDR"),
+    ],
+)
+def test_trusted_proxies_that_are_no_pod_network_are_caught(value: str, problem: str) -> None:
+    objects: list[Manifest] = [
+        {
+            "kind": "ConfigMap",
+            "metadata": {"name": "lre-pickup-config"},
+            "data": {"PICKUP_TRUSTED_PROXIES": value},
+        }
+    ]
+
+    (found,) = trusted_proxy_problems(objects)
+
+    assert problem in found
 
 
 def test_the_support_desk_has_its_host_and_twilio_reaches_the_mms_webhook(rendered: list[Manifest]) -> None:

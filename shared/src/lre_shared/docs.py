@@ -229,8 +229,10 @@ def _default(field: FieldInfo) -> str:
         return "(secret)"
     if default is PydanticUndefined:
         return "**required**"
-    if isinstance(default, tuple | frozenset | set | list):
+    if isinstance(default, frozenset | set):
         return f"`{json.dumps(sorted(map(str, default)))}`"
+    if isinstance(default, tuple | list):  # in order: a schedule's order is its meaning
+        return f"`{json.dumps([v if isinstance(v, int | float) else str(v) for v in default])}`"
     if isinstance(default, bool):
         return f"`{str(default).lower()}`"
     return f"`{default}`"

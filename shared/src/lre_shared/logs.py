@@ -1,10 +1,17 @@
 """JSON logs that carry the letter id and the message id of the message being handled,
-and the trace and span ids of the OpenTelemetry span they were written in."""
+and the trace and span ids of the OpenTelemetry span they were written in.
+
+No secret of a link reaches the log: the archive's signed download links (`?expires=…&token=…`)
+grant the document to whoever holds them until they expire, and logs are read by more people,
+and kept longer, than the links live. Whatever writes a URL (the HTTP client, uvicorn's access
+log, an exception), its secret query values are replaced here, as each line is written.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -16,6 +23,20 @@ letter_id_var: ContextVar[str | None] = ContextVar("letter_id", default=None)
 message_id_var: ContextVar[str | None] = ContextVar("message_id", default=None)
 
 _RESERVED = set(vars(logging.makeLogRecord({})))
+
+# Query parameters whose value is a credential: the archive's link token, and the signatures
+# and credentials of presigned storage URLs.
+SECRET_PARAMETERS = ("token", "signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token")
+_SECRET_VALUE = re.compile(
+    r"(?P<name>[?&;](?:" + "|".join(map(re.escape, SECRET_PARAMETERS)) + r")=)[^&;#\s\"'\\<>]+",
+    re.IGNORECASE,
+)
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """`text` with the value of every secret query parameter replaced."""
+    return _SECRET_VALUE.sub(rf"\g<name>{REDACTED}", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,7 +65,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return redact(json.dumps(entry, default=str, ensure_ascii=False))
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

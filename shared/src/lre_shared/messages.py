@@ -689,7 +689,7 @@ class RequestCode(Message):
 
 class CodeRequested(Reply):
     """Reply to `RequestCode`: `issued` is False, with `reason` and, when throttled,
-    `retry_after_seconds`."""
+    `retry_after_seconds`, or, while the letter's codes are locked, `locked_until`."""
 
     routing_key: ClassVar[str] = "code.requested.v1"
 
@@ -697,6 +697,9 @@ class CodeRequested(Reply):
     expires_at: UtcDatetime | None = None
     reason: str | None = None
     retry_after_seconds: int | None = None
+    locked_until: UtcDatetime | None = Field(
+        default=None, description="Codes for the letter are locked until then: none was sent."
+    )
 
 
 class CodeProblem(StrEnum):
@@ -754,6 +757,63 @@ class LetterUnclaimed(Message):
 
     item_number: str
     window_closed_at: UtcDatetime
+
+
+# ------------------------------------------------------------------------ pickup (locks)
+# Wrong identities or one-time codes hold an item for a while (the pickup site's
+# `domain.locks` says how long and for whom); a supervisor may lift the holds from the
+# verification desk, since a hold that nobody lifts could keep the recipient out until the
+# 15-day window closes (CPCE R.53-3).
+
+
+class LockKind(StrEnum):
+    identity = "identity"  # the identity step (DESIGN §2 step 3)
+    code = "code"  # the one-time code of the signing step (step 5)
+
+
+class LetterLocked(Message):
+    """Wrong answers started a hold on the item: for one client address (`address`) or for
+    everyone (`item`). While a `code` hold lasts the desk sends no code for the letter."""
+
+    exchange: ClassVar[str] = events_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "letter.locked.v1"
+
+    item_number: str
+    kind: LockKind
+    scope: Literal["address", "item"]
+    locked_at: UtcDatetime
+    locked_until: UtcDatetime
+
+
+class LiftLetterLock(Message):
+    """A supervisor at the verification desk lifts the letter's holds of `kinds`; the desk
+    keeps who asked and why in its audit trail."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "lift_letter_lock.v1"
+
+    item_number: str
+    kinds: tuple[LockKind, ...] = Field(min_length=1)
+    supervisor: str = Field(min_length=1, max_length=200, description="The desk token's subject.")
+    reason: str = Field(min_length=1, max_length=1000)
+    requested_at: UtcDatetime
+
+
+class LetterLockLifted(Message):
+    """A supervisor lifted the letter's holds of `kinds` (every address's and the item's):
+    the next right answer works at once."""
+
+    exchange: ClassVar[str] = events_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "letter.lock_lifted.v1"
+
+    item_number: str
+    kinds: tuple[LockKind, ...]
+    supervisor: str = Field(description="The supervisor who lifted it (the desk token's subject).")
+    reason: str
+    lifted_at: UtcDatetime
+    locked_until: UtcDatetime | None = Field(
+        default=None, description="The latest hold that was in force, if any."
+    )
 
 
 # ------------------------------------------------------------------- signer (proofs)
@@ -896,3 +956,4 @@ class LetterStatus(Reply):
 
 
 ALL_MESSAGES = (*ALL_MESSAGES, RequestUpload, UploadGranted, GetLetterStatus, LetterStatus)
+ALL_MESSAGES = (*ALL_MESSAGES, LetterLocked, LiftLetterLock, LetterLockLifted)

@@ -8,7 +8,7 @@ import pytest
 
 from archive.domain.documents import check_pdf, sha256_hex
 from deploy.local.demo import demo_pdf
-from tests.support.documents import encrypted
+from tests.support.documents import blank_pdf, encrypted, with_document_javascript, zip_of
 
 FIELD = "main_document.content"
 LIMIT = 1_000_000
@@ -67,6 +67,19 @@ def test_an_encrypted_pdf_is_refused() -> None:
 
     assert [p.field for p in problems] == [FIELD]
     assert "encrypted" in problems[0].reason
+
+
+def test_a_pdf_with_javascript_is_refused_saying_so() -> None:
+    problems = check_pdf(FIELD, with_document_javascript(), LIMIT)
+
+    assert [p.field for p in problems] == [FIELD]
+    assert "active content (JavaScript)" in problems[0].reason
+
+
+def test_a_pdf_that_is_also_a_zip_archive_is_refused() -> None:
+    problems = check_pdf(FIELD, blank_pdf() + zip_of(), LIMIT)
+
+    assert [p.reason for p in problems] == ["the file is also a ZIP archive; send the document alone"]
 
 
 def test_problems_carry_the_field_they_are_given() -> None:

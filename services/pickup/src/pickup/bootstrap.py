@@ -6,11 +6,18 @@ from functools import partial
 from pathlib import Path
 
 from lre_shared.bus import Bus
-from lre_shared.messages import LetterDeposited, NoticeFailed, NoticeSent, VerificationDecided, now_utc
+from lre_shared.messages import (
+    LetterDeposited,
+    LiftLetterLock,
+    NoticeFailed,
+    NoticeSent,
+    VerificationDecided,
+    now_utc,
+)
 from lre_shared.rules import PROFILES
 from lre_shared.runtime import PeriodicTask, ServiceRuntime
 from lre_shared.topology import Service
-from pickup.service_layer import handlers, signature, unclaimed
+from pickup.service_layer import handlers, locks, signature, unclaimed
 from pickup.service_layer.unclaimed import Clock
 from pickup.settings import PickupSettings
 
@@ -24,6 +31,8 @@ def bootstrap(settings: PickupSettings, clock: Clock = now_utc) -> ServiceRuntim
     bus.subscribe(NoticeSent, partial(handlers.on_notice_sent, rules=rules))
     bus.subscribe(NoticeFailed, handlers.on_notice_failed)
     bus.subscribe(VerificationDecided, signature.on_verification_decided)
+    # A supervisor of the verification desk lifts a letter's holds (pickup.domain.locks).
+    bus.subscribe(LiftLetterLock, partial(locks.on_lift_letter_lock, clock=clock))
     sweeper = PeriodicTask(
         "unclaimed-sweeper",
         partial(unclaimed.sweep, rules=rules, clock=clock),

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from lre_shared.settings import ServiceSettings
@@ -20,9 +20,28 @@ class PickupSettings(ServiceSettings):
     )
     session_idle_minutes: int = Field(default=15, ge=1)
     rules_profile: str = "fr_lre"
-    max_identity_attempts: int = Field(default=5, ge=1, description="Wrong identities before an item locks.")
+    max_identity_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong identities from one client address before it is held for the item.",
+    )
     max_code_attempts: int = Field(
-        default=10, ge=1, description="Wrong one-time codes, over all codes of an item, before it locks."
+        default=10,
+        ge=1,
+        description="Wrong one-time codes (over all codes of the item) from one client address before it"
+        " is held for the item.",
+    )
+    lock_delays_minutes: tuple[int, ...] = Field(
+        default=(15, 60, 240, 1440),
+        min_length=1,
+        description="How long the 1st, 2nd, ... hold of an address or an item lasts, as a JSON list; the"
+        " last repeats. Every hold ends, so a stranger cannot keep the recipient out of the 15-day window.",
+    )
+    lock_addresses: int = Field(
+        default=3,
+        ge=1,
+        description="Client addresses held on an item (each after its own wrong answers) before the item is"
+        " held for everyone.",
     )
     max_address_failures: int = Field(
         default=20,
@@ -63,3 +82,10 @@ class PickupSettings(ServiceSettings):
             " Unset: the database pool size, so that no request waits for a connection."
         ),
     )
+
+    @field_validator("lock_delays_minutes")
+    @classmethod
+    def _positive_delays(cls, delays: tuple[int, ...]) -> tuple[int, ...]:
+        if any(minutes < 1 for minutes in delays):
+            raise ValueError("every delay is at least one minute")
+        return delays

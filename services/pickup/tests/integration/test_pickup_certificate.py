@@ -31,11 +31,12 @@ from services.pickup.tests.integration.recipients import (
     started_pickup,
 )
 from tests.support.bus import Probe
+from tests.support.documents import blank_pdf, signed_pdf, with_document_javascript
 
 pytestmark = pytest.mark.integration
 
-AR = b"%PDF-1.7\n% the AR as the signer issues it\n%%EOF\n"
-SIGNED = AR + b"% a signature revision\n%%EOF\n"
+AR = blank_pdf()  # the AR as the signer issues it
+SIGNED = signed_pdf(AR)  # an incremental revision with the recipient's signature field
 
 
 def issued(query: IssueReceiptForm) -> ReceiptFormIssued:
@@ -206,6 +207,36 @@ async def test_a_file_that_is_not_a_pdf_is_refused_without_asking_the_signer(pic
     assert answer.status_code == 422
     assert error_of(answer, "receipt") == "Le fichier n'est pas un PDF."
     assert not signer.of(CheckSignedReceipt)
+
+
+async def test_a_pdf_with_javascript_is_refused_on_the_file_field_and_nothing_is_signed(
+    pickup: Pickup, probe: Probe
+) -> None:
+    event = await deposit(pickup.amqp_url, pickup)
+    async with (
+        answering(pickup.amqp_url, {CheckSignedReceipt: accepting}) as signer,
+        pickup.browser() as site,
+    ):
+        await accepted(site, event.item_number)
+        answer = await send_file(
+            site,
+            "/signature/certificat",
+            "receipt",
+            ("ar.pdf", with_document_javascript(), "application/pdf"),
+        )
+        downloads = await site.get("/courrier")
+
+    assert answer.status_code == 422
+    assert '<form method="post" action="/signature/certificat"' in answer.text
+    assert error_of(answer, "receipt").startswith(
+        "Avis de réception refusé : le PDF contient du contenu actif (script, action automatique,"
+    )
+    assert not signer.of(CheckSignedReceipt)
+    assert downloads.headers["location"] == "/signature"
+    signed_at = await pickup.runtime.pool.fetchval(
+        "SELECT signed_at FROM letters WHERE letter_id = $1", event.correlation_id
+    )
+    assert signed_at is None
 
 
 async def test_a_signed_ar_over_the_size_limit_is_refused_with_the_limit(

@@ -6,7 +6,10 @@ archive's answers are given by a responder on the bus."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import io
+import logging
 import os
 import threading
 import tracemalloc
@@ -15,11 +18,13 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import uvicorn
 
+from lre_shared.logs import configure_logging
 from lre_shared.messages import (
     DownloadLinkIssued,
     IssueDownloadLink,
@@ -44,7 +49,8 @@ class ArchiveHandler(BaseHTTPRequestHandler):
     archive breaks off (its bytes no longer match their hash)."""
 
     def do_GET(self) -> None:
-        served = {"/zip/pli.zip": ZIP, "/documents/ok": PDF, "/documents/altered": PDF}.get(self.path)
+        path = urlsplit(self.path).path  # the link's expiry and token are the archive's to check
+        served = {"/zip/pli.zip": ZIP, "/documents/ok": PDF, "/documents/altered": PDF}.get(path)
         if served is None:
             self.send_error(404)
             return
@@ -52,7 +58,7 @@ class ArchiveHandler(BaseHTTPRequestHandler):
         self.send_header("content-type", "application/zip" if served is ZIP else "application/pdf")
         self.send_header("content-length", str(len(served)))
         self.end_headers()
-        if self.path == "/documents/altered":
+        if path == "/documents/altered":
             served = served[: len(served) // 2]
             self.close_connection = True
         for start in range(0, len(served), 100_000):
@@ -211,6 +217,67 @@ async def test_a_document_the_archive_refuses_just_after_signing_asks_to_retry_l
     assert fresh.status_code == 503
     assert f'href="/courrier/documents/{document}"' in fresh.text
     assert stale.status_code == 404
+
+
+LINK_TOKEN = "Zk3q9-secret_link_token"
+SIGNED_QUERY = f"?expires=4102444800&token={LINK_TOKEN}"
+
+
+@pytest.fixture
+def service_log() -> Iterator[io.StringIO]:
+    """The log as the running service writes it (configure_logging's JSON lines), at DEBUG and
+    with the access log on, kept for the test beside pytest's own capture."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    access = logging.getLogger("uvicorn.access")
+    access_level = access.level
+    written = io.StringIO()
+    with contextlib.redirect_stderr(written):
+        configure_logging("pickup", "DEBUG")
+    handler = root.handlers[0]
+    root.handlers[:] = [*handlers, handler]
+    access.setLevel(logging.INFO)
+    try:
+        yield written
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        access.setLevel(access_level)
+
+
+async def test_the_secret_of_the_archives_links_never_reaches_the_log(
+    pickup: Pickup, archive_server: str, service_log: io.StringIO
+) -> None:
+    def zip_link(query: IssueZipLink) -> ZipLinkIssued:
+        return ZipLinkIssued(
+            correlation_id=query.correlation_id, url=f"{archive_server}/zip/pli.zip{SIGNED_QUERY}"
+        )
+
+    def gone_link(query: IssueDownloadLink) -> DownloadLinkIssued:
+        url = f"{archive_server}/documents/gone{SIGNED_QUERY}"
+        return DownloadLinkIssued(
+            correlation_id=query.correlation_id, document_id=query.document_id, url=url, expires_at=None
+        )
+
+    answers = {IssueZipLink: zip_link, IssueDownloadLink: gone_link}
+    async with (
+        answering(pickup.amqp_url, answers),
+        served_site(pickup) as url,
+        httpx.AsyncClient(base_url=url) as site,
+    ):
+        letter_id = await signed(pickup, site)
+        document = await pickup.runtime.pool.fetchval(
+            "SELECT documents->0->>'document_id' FROM letters WHERE letter_id = $1", letter_id
+        )
+        whole = await site.get("/courrier/tout.zip")
+        failed = await site.get(f"/courrier/documents/{document}")
+
+    assert whole.status_code == 200
+    assert failed.status_code == 503
+    written = service_log.getvalue()
+    # The links were logged (the HTTP client writes each request), their secret was not.
+    assert "/zip/pli.zip?expires=4102444800&token=[redacted]" in written
+    assert LINK_TOKEN not in written
 
 
 @asynccontextmanager

@@ -146,20 +146,22 @@ async def type_code(site: httpx.AsyncClient, code: str = "000000") -> httpx.Resp
     return await site.post("/signature/code/saisie", data={"csrf_token": csrf(page), "code": code})
 
 
-async def test_wrong_codes_lock_the_item_for_every_address(strict: Pickup) -> None:
+async def test_wrong_codes_hold_that_address_for_the_item_until_a_stated_time(strict: Pickup) -> None:
     async with answering(strict.amqp_url, {CheckCode: wrong_code}) as desk:
         async with strict.browser(ATTACKER) as first:
             event = await approved(strict, first)
-            statuses = [(await type_code(first)).status_code for _ in range(2)]
+            statuses = [(await type_code(first)).status_code for _ in range(3)]
+            locked = await first.get("/signature/code/saisie")
         async with strict.browser(NEIGHBOUR) as second:
             await identified(second, event.item_number)
-            statuses.append((await type_code(second)).status_code)
-            locked = await second.get("/signature/code/saisie")
+            other = await second.get("/signature/code/saisie")
 
     assert statuses == [422, 422, 429]
     assert locked.status_code == 429
     assert "Trop de codes erronés pour ce pli" in locked.text
-    assert len(desk.of(CheckCode)) == 3  # locked: no more guesses reach the desk
+    assert "verrouillée jusqu&#39;au" in locked.text
+    assert len(desk.of(CheckCode)) == 3  # held: no more guesses from there reach the desk
+    assert other.status_code == 200  # another address is not held (pickup.domain.locks)
 
 
 async def test_wrong_codes_from_one_address_on_several_items_lock_the_address(strict: Pickup) -> None:

@@ -46,10 +46,11 @@ from services.pickup.tests.integration.recipients import (
     wait_for_row,
 )
 from tests.support.bus import Probe, publish
+from tests.support.documents import image, png_bomb, zip_of
 
 pytestmark = pytest.mark.integration
 
-PHOTO = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2048
+PHOTO = image("PNG")
 RIGHT_CODE = "482913"
 
 
@@ -275,13 +276,51 @@ async def test_a_refused_identity_document_is_shown_on_its_field(pickup: Pickup,
         await accepted(site, event.item_number)
         await ask_for_code(site, "upload")
         answer = await send_file(
-            site, "/signature/code/justificatifs", "document", ("scan.gif", b"GIF89a", "image/gif")
+            site, "/signature/code/justificatifs", "document", ("scan.png", PHOTO, "image/png")
         )
 
     assert answer.status_code == 422
     assert (
         error_of(answer, "document") == "Justificatif refusé : type de fichier non accepté (PDF, JPEG ou PNG)"
     )
+
+
+async def test_a_hostile_identity_document_re_renders_the_form_saying_why_and_reaches_no_one(
+    pickup: Pickup, desk: AtTheDesk
+) -> None:
+    event = await deposit(pickup.amqp_url, pickup)
+    async with pickup.browser() as site:
+        await accepted(site, event.item_number)
+        await ask_for_code(site, "upload")
+        polyglot = await send_file(
+            site,
+            "/signature/code/justificatifs",
+            "document",
+            ("cni.jpg", image("JPEG") + zip_of(), "image/jpeg"),
+        )
+        await site.get("/langue/en")
+        bomb = await send_file(
+            site,
+            "/signature/code/justificatifs",
+            "document",
+            ("cni.png", png_bomb(10_000, 10_000), "image/png"),
+        )
+
+    assert polyglot.status_code == 422
+    assert '<form method="post" action="/signature/code/justificatifs"' in polyglot.text
+    assert error_of(polyglot, "document") == (
+        "Justificatif refusé : des données suivent la fin de l'image. Déposez l'image seule."
+    )
+    assert bomb.status_code == 422
+    assert error_of(bomb, "document") == (
+        "Document refused: the image is too large (10000 × 10000 pixels): the limit is 50 megapixels."
+        " Reduce its resolution and try again."
+    )
+    assert not desk.asked.of(AddIdentityDocument)
+    documents_sent = await pickup.runtime.pool.fetchval(
+        "SELECT documents_sent FROM verification_cases WHERE letter_id = $1", event.correlation_id
+    )
+    assert documents_sent == 0
 
 
 async def test_a_rejected_identity_shows_the_reason(pickup: Pickup, desk: AtTheDesk) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pickup.domain.identity import mismatched_fields, normalise
+from pickup.domain.identity import incomplete_fields, mismatched_fields, normalise
 
 DECLARED = {
     "company": "Société Exemple SAS",
@@ -105,3 +105,133 @@ def test_the_oe_ligature_matches_o_e() -> None:
     assert (
         mismatched_fields(typed(address="5 rue du Sacré-Cœur"), typed(address="5 rue du Sacre-Coeur")) == []
     )
+
+
+# Letters of every script, and nothing matched on an empty remainder
+
+
+def test_names_in_chinese_characters_must_be_the_declared_ones() -> None:
+    declared = typed(last_name="王", first_name="小明")
+
+    assert mismatched_fields(declared, typed(last_name="李", first_name="大伟")) == [
+        "last_name",
+        "first_name",
+    ]
+    assert mismatched_fields(declared, typed(last_name="王", first_name="小明")) == []
+
+
+@pytest.mark.parametrize(
+    ("declared", "other"),
+    [("Пётр", "Иван"), ("Ελένη", "Σοφία"), ("ليلى", "سارة"), ("דוד", "משה"), ("さくら", "はなこ")],
+)
+def test_letters_of_any_script_are_compared_never_dropped(declared: str, other: str) -> None:
+    assert mismatched_fields(typed(first_name=declared), typed(first_name=other)) == ["first_name"]
+    assert mismatched_fields(typed(first_name=declared), typed(first_name=declared)) == []
+
+
+def test_diacritics_of_other_scripts_do_not_matter() -> None:
+    assert normalise("Пётр") == normalise("ПЕТР")
+    assert normalise("Ελένη") == normalise("ΕΛΕΝΗ")
+    assert normalise("لَيْلَى") == normalise("ليلى")
+
+
+def test_a_declared_field_without_letters_or_digits_is_matched_by_nothing() -> None:
+    declared = typed(last_name="-", first_name="-")
+
+    assert mismatched_fields(declared, typed(last_name="-", first_name="-")) == ["last_name", "first_name"]
+    assert mismatched_fields(declared, typed(last_name="", first_name="")) == ["last_name", "first_name"]
+    assert mismatched_fields(declared, typed(last_name="?", first_name="#")) == ["last_name", "first_name"]
+
+
+def test_a_declared_company_without_letters_or_digits_is_matched_by_nothing() -> None:
+    declared = typed(company="—")
+
+    assert mismatched_fields(declared, typed(company="—")) == ["company"]
+    assert mismatched_fields(declared, typed(company="")) == ["company"]
+
+
+def test_letters_without_an_accent_to_strip_match_their_usual_spelling() -> None:
+    declared = typed(first_name="Søren", last_name="Łukasiewicz")
+
+    assert mismatched_fields(declared, typed(first_name="Soren", last_name="Lukasiewicz")) == []
+
+
+def test_a_letter_replaced_by_a_symbol_is_a_mismatch() -> None:
+    declared = typed(first_name="Søren", last_name="Łukasiewicz")
+
+    assert mismatched_fields(declared, typed(first_name="S#ren", last_name="?ukasiewicz")) == [
+        "last_name",
+        "first_name",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("declared", "typed_value"),
+    [
+        ("Bjørn Ærø", "Bjorn Aero"),
+        ("Łódź", "Lodz"),
+        ("Strauß", "Strauss"),
+        ("Œdipe", "Oedipe"),
+        ("Đorđević", "Dordevic"),
+        ("Þórr Guðmundsson", "Thorr Gudmundsson"),
+        ("Işıl", "Isil"),
+        ("İnönü", "Inonu"),
+        ("Ｍａｒｔｉｎ", "Martin"),
+    ],
+)
+def test_letters_are_compared_as_keyboards_without_them_type_them(declared: str, typed_value: str) -> None:
+    assert normalise(declared) == normalise(typed_value)
+
+
+def test_invisible_characters_do_not_matter() -> None:
+    assert mismatched_fields(DECLARED, typed(last_name="Mar\u00adtin", first_name="H\u200belène")) == []
+
+
+# Careless typing
+
+
+@pytest.mark.parametrize("postcode", ["75 001", " 75001 ", "75-001", "７５００１"])
+def test_spaces_in_a_postcode_do_not_matter(postcode: str) -> None:
+    assert mismatched_fields(DECLARED, typed(postcode=postcode)) == []
+
+
+@pytest.mark.parametrize(
+    ("declared", "typed_value"),
+    [
+        ("Exemple SARL", "Exemple s.a.r.l."),
+        ("Exemple S.A.R.L.", "EXEMPLE SARL"),
+        ("Société Exemple SAS", "Société Exemple S.A.S."),
+        ("Exemple S.A.", "exemple SA"),
+    ],
+)
+def test_dotted_initials_match_the_same_letters_undotted(declared: str, typed_value: str) -> None:
+    assert mismatched_fields(typed(company=declared), typed(company=typed_value)) == []
+
+
+def test_scripts_without_spaces_match_however_they_are_spaced() -> None:
+    assert mismatched_fields(typed(first_name="小明"), typed(first_name="小 明")) == []
+
+
+def test_an_optional_company_left_without_letters_matches_when_none_was_declared() -> None:
+    assert mismatched_fields(typed(company=None), typed(company="-")) == []
+
+
+def test_a_company_typed_where_none_was_declared_is_a_mismatch() -> None:
+    assert mismatched_fields(typed(company=None), typed(company="Exemple SAS")) == ["company"]
+
+
+# What the form asks for again instead of judging
+
+
+def test_a_complete_form_is_judged() -> None:
+    assert incomplete_fields(typed(company="")) == []
+
+
+@pytest.mark.parametrize("empty", ["", "   ", "-", "?", "#", "..."])
+def test_a_required_field_without_letters_or_digits_makes_the_form_incomplete(empty: str) -> None:
+    assert incomplete_fields(typed(last_name=empty, city=empty)) == ["last_name", "city"]
+
+
+def test_an_empty_company_never_makes_the_form_incomplete() -> None:
+    assert incomplete_fields(typed(company="-")) == []
+    assert incomplete_fields({k: v for k, v in DECLARED.items() if k != "company"}) == []

@@ -19,6 +19,8 @@ from lre_shared.messages import (
     CheckCode,
     LetterAccepted,
     LetterDeposited,
+    LetterLocked,
+    LetterLockLifted,
     LetterRefused,
     OpenVerificationCase,
     RequestCode,
@@ -86,6 +88,9 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
     bus.subscribe(LetterDeposited, handlers.on_letter_deposited)
     bus.subscribe(LetterAccepted, handlers.on_letter_accepted)
     bus.subscribe(LetterRefused, handlers.on_letter_refused)
+    # The pickup site's holds on a letter's codes: no code is sent while one lasts.
+    bus.subscribe(LetterLocked, handlers.on_letter_locked)
+    bus.subscribe(LetterLockLifted, handlers.on_letter_lock_lifted)
     # Request/reply queries that change state stay idempotent: a redelivered one changes nothing twice.
     bus.subscribe(
         OpenVerificationCase, partial(cases.open_case, settings=settings, clock=clock), idempotent=True

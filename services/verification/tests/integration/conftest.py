@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -28,6 +28,7 @@ from lre_shared.messages import (
     VerificationCaseOpened,
 )
 from tests.support.bus import eventually, publish, running
+from tests.support.documents import blank_pdf, image
 from verification.bootstrap import Desk, build
 from verification.entrypoints.desk_token import LOCAL_AUDIENCE, LOCAL_ISSUER, ensure_local_keys, issue_token
 from verification.settings import VerificationSettings
@@ -198,11 +199,11 @@ async def desk(
 
 @dataclass(frozen=True)
 class Samples:
-    """Small files of each accepted type (by their magic numbers), and one of none."""
+    """Small well-formed files of each accepted type, and one of none."""
 
-    pdf: bytes = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-    png: bytes = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(64)) * 4
-    jpeg: bytes = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(64)) + b"\xff\xd9"
+    pdf: bytes = field(default_factory=blank_pdf)
+    png: bytes = field(default_factory=lambda: image("PNG"))
+    jpeg: bytes = field(default_factory=lambda: image("JPEG"))
     exe: bytes = b"MZ\x90\x00" + bytes(200)
 
 

@@ -74,7 +74,11 @@ OPERATIONS = [
 
 
 def concrete(path: str) -> str:
-    return path.replace("{case_id:uuid}", str(uuid.uuid4())).replace("{triage_id:uuid}", str(uuid.uuid4()))
+    return (
+        path.replace("{case_id:uuid}", str(uuid.uuid4()))
+        .replace("{triage_id:uuid}", str(uuid.uuid4()))
+        .replace("{item_number:item_number}", "123456789012")
+    )
 
 
 async def call(api: DeskApi, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
@@ -104,7 +108,7 @@ def claims(**overrides: Any) -> dict[str, Any]:
 
 
 def test_every_route_is_covered() -> None:
-    assert len(OPERATIONS) == 11
+    assert len(OPERATIONS) == 13
     assert {role for _, _, role in OPERATIONS} == {"agent", "supervisor"}
 
 

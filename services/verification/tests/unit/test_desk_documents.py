@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.exceptions import InvalidTag
 
+from tests.support.documents import blank_pdf, image, png_bomb, with_document_javascript, zip_of
 from verification.adapters.vault import Sealer
 from verification.domain import links
 from verification.domain.documents import Refusal, check, safe_filename
@@ -18,14 +19,28 @@ from verification.domain.reference import ALPHABET, find_references, new_referen
 
 @pytest.mark.parametrize(
     ("content", "kind"),
-    [
-        (b"%PDF-1.4 ...", "application/pdf"),
-        (b"\xff\xd8\xff\xe1rest", "image/jpeg"),
-        (b"\x89PNG\r\n\x1a\nrest", "image/png"),
-    ],
+    [(blank_pdf(), "application/pdf"), (image("JPEG"), "image/jpeg"), (image("PNG"), "image/png")],
 )
 def test_documents_are_recognised_by_their_bytes(content: bytes, kind: str) -> None:
-    assert check("whatever.bin", content, 1000) == kind
+    assert check("whatever.bin", content, 100_000) == kind
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (with_document_javascript(), "the PDF holds active content (JavaScript)"),
+        (image("JPEG") + zip_of(), "bytes follow the end of the image"),
+        (png_bomb(10_000, 10_000), "over the limit of 50000000 pixels (50 megapixels)"),
+        (b"%PDF-1.4 ...", "the file cannot be read"),
+    ],
+    ids=["pdf-javascript", "jpeg-zip-polyglot", "png-bomb", "pdf-header-only"],
+)
+def test_documents_that_only_look_right_are_refused_saying_why(content: bytes, reason: str) -> None:
+    refusal = check("cni.pdf", content, 100_000)
+
+    assert isinstance(refusal, Refusal)
+    assert refusal.reason.startswith("cni.pdf: ")
+    assert reason in refusal.reason
 
 
 @pytest.mark.parametrize("content", [b"GIF89a...", b"PK\x03\x04docx", b"<html>", b" %PDF-1.4"])

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 from typing import BinaryIO
 
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-
+from lre_shared import uploads
 from lre_shared.messages import Problem
 
 PDF_MAGIC = b"%PDF-"
-
-logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 def check_pdf(field: str, content: bytes, max_bytes: int) -> list[Problem]:
@@ -32,17 +27,16 @@ def check_pdf_stream(field: str, stream: BinaryIO, size: int, max_bytes: int) ->
     stream.seek(0)
     if not stream.read(1024).lstrip().startswith(PDF_MAGIC):
         return [Problem(field=field, reason="the document is not a PDF (no %PDF- header)")]
-    stream.seek(0)
-    try:
-        reader = PdfReader(stream, strict=False)
-        encrypted = reader.is_encrypted
-        if not encrypted:
-            _ = len(reader.pages)
-    except (PyPdfError, ValueError, KeyError, TypeError) as exc:
-        return [Problem(field=field, reason=f"the PDF cannot be read: {exc}")]
-    if encrypted:
+    # The same inspection as every upload (lre_shared.uploads): the recipient opens what is
+    # deposited, so no scripts, actions, attached files or hidden archive.
+    refused = uploads.inspect_pdf(stream)
+    if refused is None:
+        return []
+    if refused.flaw is uploads.Flaw.encrypted:
         return [Problem(field=field, reason="the PDF is encrypted; deposit it without a password")]
-    return []
+    if refused.flaw is uploads.Flaw.unreadable:
+        return [Problem(field=field, reason=f"the PDF cannot be read: {refused.detail}")]
+    return [Problem(field=field, reason=str(refused))]
 
 
 def sha256_hex(content: bytes) -> str:

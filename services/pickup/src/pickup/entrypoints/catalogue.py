@@ -25,6 +25,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "site.skip": ("Aller au contenu", "Skip to content"),
     "site.another": ("Relever un autre pli", "Pick up another letter"),
     "site.retry": ("Réessayer", "Try again"),
+    "site.sign_out": ("Se déconnecter", "Sign out"),
+    "site.signed_out": (
+        "Vous êtes déconnecté. Pour revenir à votre courrier, saisissez de nouveau le numéro de pli.",
+        "You are signed out. To come back to your letter, enter the item number again.",
+    ),
     "form.errors_title": ("Le formulaire contient des erreurs :", "The form has errors:"),
     "form.optional": ("facultatif", "optional"),
     "form.required": ("Ce champ est obligatoire.", "This field is required."),
@@ -66,6 +71,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "identity.postcode": ("Code postal", "Postcode"),
     "identity.city": ("Commune", "City"),
     "identity.submit": ("Relever le pli", "Pick up the letter"),
+    "identity.unreadable": (
+        "Le champ « {field} » ne contient ni lettre ni chiffre : renseignez-le comme sur vos papiers.",
+        "The field “{field}” has no letters or digits: fill it in as on your papers.",
+    ),
     "identity.mismatch": (
         "Ces coordonnées ne correspondent pas à celles du destinataire. Il vous reste {left} essai(s).",
         "These details do not match the recipient's. You have {left} attempt(s) left.",
@@ -165,6 +174,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "cert.missing": ("Choisissez le fichier PDF signé.", "Choose the signed PDF file."),
     "cert.too_big": ("Le fichier dépasse {size}.", "The file is larger than {size}."),
     "cert.not_pdf": ("Le fichier n'est pas un PDF.", "The file is not a PDF."),
+    "cert.refused": ("Avis de réception refusé : {reason}", "Acknowledgement of receipt refused: {reason}"),
     "cert.form_unavailable": (
         "L'avis de réception n'a pas pu être préparé : {reason}",
         "The acknowledgement of receipt could not be prepared: {reason}",
@@ -272,6 +282,44 @@ TEXTS: dict[str, tuple[str, str]] = {
     "docs.missing": ("Choisissez le fichier de votre justificatif.", "Choose your document's file."),
     "docs.too_big": ("Le fichier dépasse {size}.", "The file is larger than {size}."),
     "docs.refused": ("Justificatif refusé : {reason}", "Document refused: {reason}"),
+    # ------------------------------------------- why an uploaded file is refused
+    "upload.empty": ("le fichier est vide.", "the file is empty."),
+    "upload.not_accepted": (
+        "seuls les fichiers {kinds} sont acceptés.",
+        "only {kinds} files are accepted.",
+    ),
+    "upload.unreadable": (
+        "le fichier est illisible ou incomplet. Enregistrez-le de nouveau et réessayez.",
+        "the file cannot be read or is incomplete. Save it again and try again.",
+    ),
+    "upload.encrypted": (
+        "le PDF est protégé par un mot de passe. Déposez-le sans mot de passe.",
+        "the PDF is protected by a password. Upload it without a password.",
+    ),
+    "upload.active_content": (
+        "le PDF contient du contenu actif (script, action automatique, pièce jointe ou multimédia)."
+        " Déposez une copie sans ce contenu, imprimée en PDF par exemple.",
+        "the PDF holds active content (a script, an automatic action, an attached file or"
+        " multimedia). Upload a copy without it, printed to PDF for instance.",
+    ),
+    "upload.too_many_pixels": (
+        "l'image est trop grande ({detail} pixels) : la limite est de {megapixels} mégapixels."
+        " Réduisez sa définition et réessayez.",
+        "the image is too large ({detail} pixels): the limit is {megapixels} megapixels."
+        " Reduce its resolution and try again.",
+    ),
+    "upload.animated": (
+        "l'image compte plus de {limit} vues. Déposez une image fixe.",
+        "the image has more than {limit} frames. Upload a still image.",
+    ),
+    "upload.trailing_data": (
+        "des données suivent la fin de l'image. Déposez l'image seule.",
+        "data follows the end of the image. Upload the image alone.",
+    ),
+    "upload.hidden_archive": (
+        "le fichier contient aussi une archive ZIP. Déposez le document seul.",
+        "the file also holds a ZIP archive. Upload the document alone.",
+    ),
     "docs.sent": ("{count} justificatif(s) reçu(s).", "{count} document(s) received."),
     "docs.done": ("J'ai déposé tous mes justificatifs", "I have uploaded all my documents"),
     # -------------------------------------------------------------------- waiting
@@ -404,9 +452,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     # -------------------------------------------------------------- other states
     "locked.title": ("Pli verrouillé", "Letter locked"),
     "locked.item": (
-        "Trop d'essais infructueux : ce pli est verrouillé. Contactez le support de votre"
-        " prestataire pour le débloquer.",
-        "Too many failed attempts: this letter is locked. Contact your provider's support to unlock it.",
+        "Trop d'essais infructueux : ce pli est verrouillé jusqu'au {until}. Vous pourrez alors"
+        " réessayer ; le support de votre prestataire peut aussi le débloquer plus tôt.",
+        "Too many failed attempts: this letter is locked until {until}. You may try again then;"
+        " your provider's support can also unlock it sooner.",
     ),
     "locked.address_title": ("Trop d'essais infructueux", "Too many failed attempts"),
     "locked.address": (
@@ -414,9 +463,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Too many failed attempts from your connection. Try again after {until}.",
     ),
     "locked.code": (
-        "Trop de codes erronés pour ce pli : la signature par code est verrouillée. Contactez le"
-        " support de votre prestataire.",
-        "Too many wrong codes for this letter: signing by code is locked. Contact your provider's support.",
+        "Trop de codes erronés pour ce pli : la signature par code est verrouillée jusqu'au {until}."
+        " Vous pourrez alors demander un nouveau code ; le support de votre prestataire peut aussi la"
+        " débloquer plus tôt.",
+        "Too many wrong codes for this letter: signing by code is locked until {until}. You may ask for"
+        " a new code then; your provider's support can also unlock it sooner.",
     ),
     "expired.title": ("Session expirée", "Session expired"),
     "expired.body": (

@@ -10,9 +10,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lre_shared import metrics
-from pickup.domain.identity import FIELDS
-from pickup.entrypoints.catalogue import LANGUAGES
-from pickup.entrypoints.pages import Site, field, step_of
+from lre_shared.messages import LockKind
+from pickup.domain.identity import FIELDS, incomplete_fields
+from pickup.entrypoints.pages import Site, field, forget, step_of
 from pickup.service_layer import handlers
 from pickup.service_layer.handlers import DecisionRefused, LetterView
 from pickup.service_layer.limits import Guess
@@ -24,7 +24,8 @@ def routes(site: Site) -> list[BaseRoute]:
     async def item_number_page(request: Request) -> Response:
         site.touch(request)
         if request.method == "GET":
-            return site.render(request, "item_number.html", item_number="")
+            signed_out = request.session.pop("signed_out", False)
+            return site.render(request, "item_number.html", item_number="", signed_out=signed_out)
         form = await site.form_of(request)
         if form is None:
             return site.forbidden(request)
@@ -49,6 +50,7 @@ def routes(site: Site) -> list[BaseRoute]:
             )
         request.session.pop("identified", None)
         request.session["item"] = str(letter.letter_id)
+        await site.renew_session(request)
         metrics.pickup_step("item_number")
         return RedirectResponse("/identite", 303)
 
@@ -61,9 +63,8 @@ def routes(site: Site) -> list[BaseRoute]:
         letter = await handlers.find(site.runtime.pool, UUID(letter_id))
         if letter is None:
             return RedirectResponse("/", 303)
-        max_attempts = site.settings.max_identity_attempts
-        if letter.identity_failures >= max_attempts:
-            return site.render(request, "locked.html", 429, reason="item")
+        if held := site.held(request, letter, LockKind.identity):
+            return held
         if request.method == "GET":
             return site.render(request, "identity.html", fields=FIELDS, values={})
         form = await site.form_of(request)
@@ -72,17 +73,30 @@ def routes(site: Site) -> list[BaseRoute]:
         if locked := await site.address_locked(request, Guess.identity):
             return locked
         typed: dict[str, str | None] = {f: field(form, f) for f in FIELDS}
-        errors = {f: site.t(request, "form.required") for f in FIELDS if f != "company" and not typed[f]}
+        # An obviously incomplete form is asked for again, naming the field, and costs no
+        # attempt: only a complete identity is judged.
+        errors = {
+            f: site.t(request, "form.required")
+            if not typed[f]
+            else site.t(request, "identity.unreadable", field=site.t(request, f"identity.{f}"))
+            for f in incomplete_fields(typed)
+        }
         if errors:
             return site.render(request, "identity.html", 422, fields=FIELDS, values=typed, errors=errors)
-        ok, _ = await handlers.check_identity(site.runtime.pool, letter, typed, max_attempts)
-        if not ok:
-            if locked := await site.wrong_answer(request, Guess.identity):
+        judgement, wrong = await handlers.check_identity(
+            site.runtime.pool,
+            letter,
+            typed,
+            site.address(request),
+            site.hold_rules(LockKind.identity),
+            site.clock(),
+        )
+        if not judgement.judged or wrong:
+            if judgement.judged and (locked := await site.wrong_answer(request, Guess.identity)):
                 return locked
-            fresh = await handlers.find(site.runtime.pool, letter.letter_id)
-            left = max_attempts - (fresh.identity_failures if fresh else max_attempts)
-            if left <= 0:
-                return site.render(request, "locked.html", 429, reason="item")
+            if judgement.held_until is not None:
+                return site.item_locked(request, LockKind.identity, judgement.held_until)
+            left = judgement.left
             return site.render(
                 request,
                 "identity.html",
@@ -92,10 +106,9 @@ def routes(site: Site) -> list[BaseRoute]:
                 form_error=site.t(request, "identity.mismatch", left=left),
             )
         # A new session after identification: nothing from before carries over but the language.
-        kept = request.session.get("lang")
-        request.session.clear()
-        if kept in LANGUAGES:
-            request.session["lang"] = kept
+        previous = request.session.get("sid")
+        forget(request.session)
+        await site.renew_session(request, previous)
         request.session["identified"] = str(letter.letter_id)
         request.session["seen"] = int(time.time())
         metrics.pickup_step("identity")
@@ -140,8 +153,21 @@ def routes(site: Site) -> list[BaseRoute]:
             return site.render(request, "unclaimed.html", letter=letter)
         return decision_form(request, letter)
 
+    async def sign_out(request: Request) -> Response:
+        """End the session here and on the server: the cookie, or any copy of it, no longer
+        reaches the letter (a shared or public computer)."""
+        if request.method == "GET":
+            return RedirectResponse("/", 303)
+        form = await site.form_of(request)
+        if form is None:
+            return site.forbidden(request)
+        await site.sign_out(request)
+        request.session["signed_out"] = True
+        return RedirectResponse("/", 303)
+
     return [
         Route("/", item_number_page, methods=["GET", "POST"]),
+        Route("/deconnexion", sign_out, methods=["GET", "POST"]),
         Route("/identite", identity_page, methods=["GET", "POST"]),
         Route("/decision", decision_page, methods=["GET", "POST"]),
     ]

@@ -27,11 +27,13 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from lre_shared.messages import LockKind
 from lre_shared.messages import Message as BusMessage
 from lre_shared.rules import RulesProfile
 from lre_shared.runtime import ServiceRuntime
+from pickup.domain.locks import HoldRules, Holds
 from pickup.entrypoints.catalogue import LANGUAGES, Language, language_of, text
-from pickup.service_layer import handlers, limits
+from pickup.service_layer import handlers, limits, sessions
 from pickup.service_layer.handlers import LetterView
 from pickup.service_layer.limits import AddressLimits, Guess
 from pickup.settings import PickupSettings
@@ -107,6 +109,7 @@ class Site:
         context.setdefault("csrf_token", self.csrf_token(request))
         context.setdefault("errors", {})
         context.setdefault("form_error", None)
+        context.setdefault("signed_in", signed_in(request.session))
         body = self.templates.get_template(name).render(
             request=request,
             lang=language,
@@ -162,13 +165,34 @@ class Site:
         now = int(time.time())
         seen = request.session.get("seen")
         if isinstance(seen, int) and now - seen > self.settings.session_idle_minutes * 60:
-            language = request.session.get("lang")
-            request.session.clear()
-            if language in LANGUAGES:
-                request.session["lang"] = language
+            forget(request.session)
             return False
         request.session["seen"] = now
         return True
+
+    async def renew_session(self, request: Request, previous: object = None) -> None:
+        """A new server-side session for this cookie; the one it had (or `previous`) ends."""
+        previous = previous or request.session.get("sid")
+        request.session["sid"] = await sessions.begin(
+            self.runtime.pool,
+            timedelta(minutes=self.settings.session_idle_minutes),
+            previous if isinstance(previous, str) else None,
+        )
+
+    async def live_session(self, session: dict[str, Any]) -> bool:
+        """Whether a session that grants a step still has its server-side session."""
+        if not signed_in(session):
+            return True
+        session_id = session.get("sid")
+        return isinstance(session_id, str) and await sessions.live(
+            self.runtime.pool, session_id, timedelta(minutes=self.settings.session_idle_minutes)
+        )
+
+    async def sign_out(self, request: Request) -> None:
+        session_id = request.session.get("sid")
+        if isinstance(session_id, str):
+            await sessions.end(self.runtime.pool, session_id)
+        forget(request.session)
 
     async def identified_letter(self, request: Request) -> LetterView | None:
         if not self.touch(request):
@@ -208,6 +232,31 @@ class Site:
             request, "locked.html", 429, reason="address", until=self.when(until, self.language(request))
         )
 
+    # ------------------------------------------------------- holds on one item (domain.locks)
+
+    def hold_rules(self, kind: LockKind) -> HoldRules:
+        settings = self.settings
+        return HoldRules(
+            max_failures=settings.max_identity_attempts
+            if kind is LockKind.identity
+            else settings.max_code_attempts,
+            delays=tuple(timedelta(minutes=m) for m in settings.lock_delays_minutes),
+            hold_addresses=settings.lock_addresses,
+        )
+
+    def held(self, request: Request, letter: LetterView, kind: LockKind) -> HTMLResponse | None:
+        """The locked page, with its end, while a hold keeps this client address out of the
+        item's `kind` step."""
+        stored = letter.identity_holds if kind is LockKind.identity else letter.code_holds
+        until = Holds.from_json(stored).held_until(self.address(request), self.clock())
+        return None if until is None else self.item_locked(request, kind, until)
+
+    def item_locked(self, request: Request, kind: LockKind, until: datetime) -> HTMLResponse:
+        reason = "item" if kind is LockKind.identity else "code"
+        return self.render(
+            request, "locked.html", 429, reason=reason, until=self.when(until, self.language(request))
+        )
+
     # ---------------------------------------------------------------------- journey
 
     def download_window_ends_at(self, letter: LetterView) -> datetime | None:
@@ -215,6 +264,22 @@ class Site:
         if letter.decided_at is None:
             return None
         return letter.decided_at + timedelta(hours=self.rules.download_hours)
+
+
+# What a session holds once the visitor is past the item number step.
+GRANTS = ("item", "identified", "sid")
+
+
+def signed_in(session: dict[str, Any]) -> bool:
+    return any(key in session for key in GRANTS)
+
+
+def forget(session: dict[str, Any]) -> None:
+    """Empty the session but for the visitor's language."""
+    language = session.get("lang")
+    session.clear()
+    if language in LANGUAGES:
+        session["lang"] = language
 
 
 def step_of(letter: LetterView) -> str:

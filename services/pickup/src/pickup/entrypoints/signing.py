@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lre_shared import metrics
+from lre_shared import metrics, uploads
 from lre_shared.messages import (
     AddIdentityDocument,
     CaseState,
@@ -30,6 +30,7 @@ from lre_shared.messages import (
     DocumentChannel,
     IdentityDocumentAdded,
     IssueReceiptForm,
+    LockKind,
     OpenVerificationCase,
     ReceiptFormIssued,
     RequestCode,
@@ -38,7 +39,7 @@ from lre_shared.messages import (
     VerificationCaseOpened,
 )
 from pickup.entrypoints.pages import Site, field, format_size, step_of, too_large, upload
-from pickup.service_layer import signature
+from pickup.service_layer import locks, signature
 from pickup.service_layer.handlers import LetterView
 from pickup.service_layer.limits import Guess
 from pickup.service_layer.signature import Case
@@ -132,8 +133,12 @@ def routes(site: Site) -> list[BaseRoute]:
                 413,
                 errors={"receipt": site.t(request, "cert.too_big", size=format_bytes(site, request, size))},
             )
-        if not pdf.startswith(b"%PDF-"):
-            return certificate_form(request, 422, errors={"receipt": site.t(request, "cert.not_pdf")})
+        judged = uploads.inspect_document(pdf, (uploads.PDF,))
+        if isinstance(judged, uploads.Refused):
+            if judged.flaw is uploads.Flaw.not_accepted:
+                return certificate_form(request, 422, errors={"receipt": site.t(request, "cert.not_pdf")})
+            refused = site.t(request, "cert.refused", reason=refusal(site, request, judged))
+            return certificate_form(request, 422, errors={"receipt": refused})
         checked = await site.ask(
             CheckSignedReceipt(correlation_id=letter.letter_id, pdf=pdf), SignedReceiptChecked
         )
@@ -263,6 +268,12 @@ def routes(site: Site) -> list[BaseRoute]:
         content = await uploaded.read(limit + 1)
         if len(content) > limit:
             return documents_form(request, case, 413, errors=big)
+        # The desk inspects it too (documents reach it by mail and MMS as well); judged here
+        # first, the refusal is in the page's language and nothing goes to the desk.
+        judged = uploads.inspect_document(content)
+        if isinstance(judged, uploads.Refused):
+            refused = site.t(request, "docs.refused", reason=refusal(site, request, judged))
+            return documents_form(request, case, 422, errors={"document": refused})
         added = await site.ask(
             AddIdentityDocument(
                 correlation_id=letter.letter_id,
@@ -320,8 +331,8 @@ def routes(site: Site) -> list[BaseRoute]:
         letter, case = found
         if case.state is not CaseState.approved:
             return RedirectResponse("/signature/code/attente", 303)
-        if letter.code_failures >= site.settings.max_code_attempts:
-            return site.render(request, "locked.html", 429, reason="code")
+        if held := site.held(request, letter, LockKind.code):
+            return held
         if request.method == "GET":
             return code_form(request, notice=site.t(request, "enter.approved"))
         form = await site.form_of(request)
@@ -356,11 +367,19 @@ def routes(site: Site) -> list[BaseRoute]:
         if checked.problem is CodeProblem.locked:
             return site.render(request, "code_problem.html", 429, problem="codelocked")
         # A wrong code counts against the item and against the client address.
-        failures = await signature.count_code_failure(site.runtime.pool, letter.letter_id)
+        judgement = await locks.answer(
+            site.runtime.pool,
+            letter.letter_id,
+            LockKind.code,
+            site.address(request),
+            True,
+            site.hold_rules(LockKind.code),
+            site.clock(),
+        )
         if locked := await site.wrong_answer(request, Guess.code):
             return locked
-        if failures >= site.settings.max_code_attempts:
-            return site.render(request, "locked.html", 429, reason="code")
+        if judgement.held_until is not None:
+            return site.item_locked(request, LockKind.code, judgement.held_until)
         left = checked.tries_left
         if left is not None and left <= 0:
             return site.render(request, "code_problem.html", 429, problem="codelocked")
@@ -381,7 +400,12 @@ def routes(site: Site) -> list[BaseRoute]:
         form = await site.form_of(request)
         if form is None:
             return site.forbidden(request)
+        # No code is sent while the letter's codes are held: the locked page says until when.
+        if held := site.held(request, letter, LockKind.code):
+            return held
         requested = await site.ask(RequestCode(correlation_id=letter.letter_id), CodeRequested)
+        if requested.locked_until is not None:
+            return site.item_locked(request, LockKind.code, requested.locked_until)
         if requested.issued:
             return code_form(request, notice=site.t(request, "enter.new_sent"))
         if requested.retry_after_seconds is not None:
@@ -402,6 +426,20 @@ def routes(site: Site) -> list[BaseRoute]:
         Route("/signature/code/saisie", code_entry_page, methods=["GET", "POST"]),
         Route("/signature/code/nouveau", new_code, methods=["GET", "POST"]),
     ]
+
+
+def refusal(site: Site, request: Request, refused: uploads.Refused) -> str:
+    """Why an uploaded file is refused, in the page's language, with the limit it went past."""
+    limit = refused.limit or 0
+    kinds = refused.detail.replace(" and ", " et ") if site.language(request) == "fr" else refused.detail
+    return site.t(
+        request,
+        f"upload.{refused.flaw}",
+        kinds=kinds,
+        detail=refused.detail,
+        limit=limit,
+        megapixels=f"{limit / 1_000_000:g}",
+    )
 
 
 def format_bytes(site: Site, request: Request, size: int) -> str:

@@ -28,7 +28,7 @@ from lre_shared.rules import PROFILES
 from lre_shared.runtime import ServiceRuntime
 from pickup.entrypoints import downloads, journey, signing
 from pickup.entrypoints.catalogue import LANGUAGES
-from pickup.entrypoints.pages import Clock, ServiceUnavailable, Site, local_path
+from pickup.entrypoints.pages import Clock, ServiceUnavailable, Site, forget, local_path
 from pickup.service_layer.limits import AddressLimits
 from pickup.settings import PickupSettings
 
@@ -50,6 +50,22 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+
+
+class LiveSessions:
+    """Inside the session middleware: a cookie whose server-side session has ended (signed
+    out, idle) is read as a new visit, its language kept, whatever its signature says."""
+
+    def __init__(self, app: ASGIApp, site: Site) -> None:
+        self.app = app
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/static/"):
+            session = scope.get("session")
+            if session is not None and not await self.site.live_session(session):
+                forget(session)
+        await self.app(scope, receive, send)
 
 
 class SecurityHeaders:
@@ -130,5 +146,6 @@ def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock 
                 same_site="lax",
                 https_only=settings.cookie_secure,
             ),
+            Middleware(LiveSessions, site=site),
         ],
     )

@@ -15,6 +15,7 @@ from lre_shared.messages import (
     LetterAccepted,
     LetterDeposited,
     LetterRefused,
+    LockKind,
     NoticeFailed,
     NoticeSent,
     SendNotice,
@@ -24,6 +25,8 @@ from lre_shared.messages import (
 from lre_shared.outbox import enqueue
 from lre_shared.rules import RulesProfile
 from pickup.domain.identity import mismatched_fields
+from pickup.domain.locks import HoldRules, Judgement
+from pickup.service_layer import locks
 
 
 async def on_letter_deposited(event: LetterDeposited, tx: Transaction, *, rules: RulesProfile) -> None:
@@ -86,6 +89,9 @@ class LetterView:
     signed_at: datetime | None
     code_failures: int
     first_notice_at: datetime | None
+    # The holds after wrong answers, as stored (`pickup.domain.locks`), by kind.
+    identity_holds: str = "{}"
+    code_holds: str = "{}"
 
     @property
     def recipient_name(self) -> str:
@@ -108,13 +114,16 @@ def _view(row: asyncpg.Record) -> LetterView:
         signed_at=row["signed_at"],
         code_failures=row["code_failures"],
         first_notice_at=row["first_notice_at"],
+        identity_holds=row["identity_holds"],
+        code_holds=row["code_holds"],
     )
 
 
 _SELECT = (
     "SELECT letter_id, item_number, state, recipient::text AS recipient, sender::text AS sender,"
     " documents::text AS documents, deposited_at, deadline, decided_at, identity_failures,"
-    " signature_methods, signed_at, code_failures, first_notice_at FROM letters"
+    " signature_methods, signed_at, code_failures, first_notice_at,"
+    " identity_holds::text AS identity_holds, code_holds::text AS code_holds FROM letters"
 )
 
 
@@ -129,27 +138,25 @@ async def find(pool: asyncpg.Pool, letter_id: UUID) -> LetterView | None:
 
 
 async def check_identity(
-    pool: asyncpg.Pool, letter: LetterView, typed: dict[str, str | None], max_attempts: int
-) -> tuple[bool, list[str]]:
-    """Whether the typed identity matches; a wrong one counts towards the item's lock.
+    pool: asyncpg.Pool,
+    letter: LetterView,
+    typed: dict[str, str | None],
+    address: str,
+    rules: HoldRules,
+    now: datetime,
+) -> tuple[Judgement, list[str]]:
+    """Whether the typed identity matches, judged only while no hold keeps `address` out; a
+    wrong one counts towards the holds of the address and of the item (`domain.locks`).
 
-    Every answer, right or wrong, is judged only while the item has an attempt left, in one
-    conditional update that takes the letter's row lock: a wrong answer uses the attempt, a
-    right one leaves the count as it is. However many tries arrive at once, they pass that
-    update one at a time, and after `max_attempts` wrong ones every answer, the right one
-    too, is refused. One statement and one commit an answer.
+    The answer is settled by one conditional update of the letter's row (`locks.answer`):
+    however many tries arrive at once they are judged one at a time, and while a hold is in
+    force every answer, the right one too, is refused unseen.
     """
     wrong = mismatched_fields(letter.recipient, typed)
-    judged = await pool.fetchval(
-        "UPDATE letters SET identity_failures = identity_failures + $3"
-        " WHERE letter_id = $1 AND identity_failures < $2 RETURNING true",
-        letter.letter_id,
-        max_attempts,
-        1 if wrong else 0,
+    judgement = await locks.answer(
+        pool, letter.letter_id, LockKind.identity, address, bool(wrong), rules, now, letter.identity_holds
     )
-    if not judged:
-        return False, []
-    return not wrong, wrong
+    return judgement, wrong if judgement.judged else []
 
 
 class DecisionRefused(Exception):

@@ -72,15 +72,6 @@ async def record_signature(
     return True
 
 
-async def count_code_failure(pool: asyncpg.Pool, letter_id: UUID) -> int:
-    """One more wrong code on this letter; returns how many so far."""
-    failures: int = await pool.fetchval(
-        "UPDATE letters SET code_failures = code_failures + 1 WHERE letter_id = $1 RETURNING code_failures",
-        letter_id,
-    )
-    return failures
-
-
 # ------------------------------------------------------------------ verification case
 
 

@@ -45,6 +45,11 @@ class EvidenceEvent(StrEnum):
     # hash of the signed AR), so it gets its own record rather than a second
     # ConsignmentAcceptance.
     receipt_acknowledgement = "ReceiptAcknowledgement"
+    # Platform extension, not an ETSI EN 319 522-2 event (the standard names none for it): a
+    # supervisor lifted the holds that wrong identities or codes had put on the letter, so
+    # that the recipient may answer again within the 15-day window (CPCE R.53-3). The record
+    # keeps who lifted them, why and when, beside the letter's other evidence.
+    letter_lock_lifted = "LetterLockLifted"
 
     @property
     def is_platform_extension(self) -> bool:
@@ -60,7 +65,7 @@ class EvidenceEvent(StrEnum):
         return self in NEGATIVE_EVENTS
 
 
-PLATFORM_EVENTS = frozenset({EvidenceEvent.receipt_acknowledgement})
+PLATFORM_EVENTS = frozenset({EvidenceEvent.receipt_acknowledgement, EvidenceEvent.letter_lock_lifted})
 NEGATIVE_EVENTS = frozenset(
     {
         EvidenceEvent.submission_rejection,

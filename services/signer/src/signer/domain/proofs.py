@@ -202,6 +202,7 @@ EVENT_LABELS = {
     EvidenceEvent.content_handover: "contenu téléchargé par le destinataire",
     EvidenceEvent.content_handover_failure: "contenu non téléchargé dans le délai",
     EvidenceEvent.receipt_acknowledgement: "avis de réception signé par le destinataire",
+    EvidenceEvent.letter_lock_lifted: "verrouillage du pli levé par le support",
 }
 
 

@@ -38,6 +38,7 @@ from lre_shared.messages import (
     EvidenceRecorded,
     LetterAccepted,
     LetterDeposited,
+    LetterLockLifted,
     LetterRefused,
     LetterRejected,
     LetterUnclaimed,
@@ -347,6 +348,19 @@ RECORDINGS: dict[type[Message], Recording] = {
             "signer_name": e.signer_name,
             "receipt_sha256": e.receipt_sha256,
             "case_id": None if e.case_id is None else str(e.case_id),
+        },
+    ),
+    # LetterLockLifted (platform extension, see EvidenceEvent): a supervisor lifted the holds
+    # that wrong identities or codes put on the letter; who, why, and which holds.
+    LetterLockLifted: Recording(
+        EvidenceEvent.letter_lock_lifted,
+        time=lambda e: e.lifted_at,
+        item_number=_item_number,
+        details=lambda e: {
+            "kinds": [kind.value for kind in e.kinds],
+            "supervisor": e.supervisor,
+            "reason": e.reason,
+            "locked_until": None if e.locked_until is None else e.locked_until.isoformat(),
         },
     ),
     # ContentHandover: the recipient's first download.

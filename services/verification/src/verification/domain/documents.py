@@ -1,31 +1,20 @@
-"""What the desk takes as an identity document: PDF, JPEG or PNG, recognised by their
-bytes (never by a file name or a declared type, both chosen by whoever sends), up to a
-size limit stated in every refusal."""
+"""What the desk takes as an identity document: PDF, JPEG or PNG, judged by parsing their
+bytes (never by a file name or a declared type, both chosen by whoever sends; see
+lre_shared.uploads for what is refused), up to a size limit stated in every refusal."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-# Magic numbers: the first bytes every file of the type starts with.
-SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", "application/pdf"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-)
-EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+from lre_shared import uploads
+
+EXTENSIONS = {uploads.PDF: "pdf", uploads.JPEG: "jpg", uploads.PNG: "png"}
 
 
 @dataclass(frozen=True)
 class Refusal:
     reason: str
-
-
-def content_type(content: bytes) -> str | None:
-    for signature, kind in SIGNATURES:
-        if content.startswith(signature):
-            return kind
-    return None
 
 
 def check(filename: str, content: bytes, max_bytes: int) -> str | Refusal:
@@ -37,10 +26,11 @@ def check(filename: str, content: bytes, max_bytes: int) -> str | Refusal:
             f"{filename}: {len(content)} bytes is over the limit of {max_bytes} bytes"
             f" ({max_bytes / 1_000_000:.1f} MB) per document"
         )
-    kind = content_type(content)
-    if kind is None:
-        return Refusal(f"{filename}: only PDF, JPEG and PNG files are accepted")
-    return kind
+    # Parsed, not sniffed: the desk's agents open what passes (lre_shared.uploads).
+    judged = uploads.inspect_document(content)
+    if isinstance(judged, uploads.Refused):
+        return Refusal(f"{filename}: {judged}")
+    return judged
 
 
 _UNSAFE = re.compile(r"[^\w.\- ]+")

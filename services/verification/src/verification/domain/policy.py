@@ -20,6 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lre_shared.text import SafeText
+
 PolicyName = Literal["default", "cnb"]
 CNB_IDENTITY_MONTHS = 6
 
@@ -36,10 +38,12 @@ class ChecklistItem(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: DocumentKind
-    document_type: str = Field(
+    document_type: SafeText = Field(
         min_length=1, max_length=60, description="e.g. passport, id_card, residence_permit, kbis"
     )
-    number: str = Field(min_length=1, max_length=60, description="Document number; SIREN/SIRET for a Kbis.")
+    number: SafeText = Field(
+        min_length=1, max_length=60, description="Document number; SIREN/SIRET for a Kbis."
+    )
     expiry_date: date | None = Field(default=None, description="Identity documents: valid until.")
     issued_on: date | None = Field(default=None, description="Bar certificates and extracts: issue date.")
 

@@ -6,27 +6,35 @@ identity provider (see `adapters.agents`), and a role: `agent`, or `supervisor` 
 assigning triage. A missing, expired or wrongly signed token is answered 401, a token
 without the role 403. Documents are shown through short-lived signed links of this
 service (`domain.links`), decrypted on the fly: never a public or presigned S3 URL.
+
+Text an agent types (checklist lines, reasons, call notes) is held to the platform's rule
+for text (`lre_shared.text`: no control, format or private-use character, no lone
+surrogate), line breaks allowed in notes; anything else is answered 422 naming the field.
 """
 
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 from uuid import UUID
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import to_json
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lre_shared.bus import Transaction
-from lre_shared.messages import E164_PATTERN, CaseState
+from lre_shared.messages import E164_PATTERN, CaseState, LockKind
+from lre_shared.text import text_fault
 from verification.adapters.agents import AGENT, SUPERVISOR, TokenVerifier, Unauthenticated
 from verification.adapters.vault import DocumentVault
 from verification.domain import links
@@ -35,6 +43,21 @@ from verification.entrypoints import schemas
 from verification.service_layer import desk
 from verification.service_layer.desk import Agent, DeskError
 from verification.settings import VerificationSettings
+
+
+class ItemNumber(Convertor[str]):
+    """An item number in a path: its 12 digits, nothing else."""
+
+    regex = "[0-9]{12}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("item_number", ItemNumber())
 
 API = "/desk/api"
 DOCUMENTS = "/desk/documents/"
@@ -48,6 +71,18 @@ NO_STORE = {
 
 # ------------------------------------------------------------------------ bodies
 
+_LINE_BREAKS = str.maketrans("\t\n\r", "   ")
+
+
+def _note(value: str) -> str:
+    # Notes may run over several lines (a textarea); otherwise the platform's rule for text.
+    if fault := text_fault(value.translate(_LINE_BREAKS)):
+        raise ValueError(fault)
+    return value
+
+
+Note = Annotated[str, AfterValidator(_note)]
+
 
 class ChecklistBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -57,7 +92,7 @@ class ChecklistBody(BaseModel):
 class DecisionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["approved", "rejected", "more_documents"]
-    reason: str | None = Field(default=None, max_length=1000, description="Required unless approved.")
+    reason: Note | None = Field(default=None, max_length=1000, description="Required unless approved.")
 
 
 class CallbackBody(BaseModel):
@@ -66,7 +101,15 @@ class CallbackBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     number: str = Field(pattern=E164_PATTERN, description="The number called, E.164.")
     called_at: datetime
-    outcome: str = Field(min_length=1, max_length=500, description="What the call established.")
+    outcome: Note = Field(min_length=1, max_length=500, description="What the call established.")
+
+
+class LiftLockBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kinds: list[LockKind] = Field(
+        default=[LockKind.identity, LockKind.code], min_length=1, description="Which holds to lift."
+    )
+    reason: Note = Field(min_length=1, max_length=1000, description="Why: for the audit trail and evidence.")
 
 
 class AssignBody(BaseModel):
@@ -76,6 +119,23 @@ class AssignBody(BaseModel):
 
 def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(to_json(content), status, {**NO_STORE, **(headers or {})}, media_type="application/json")
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """Printable ASCII, bounded: what of a client's own input an answer may repeat."""
+    return "".join(c if " " <= c <= "~" else "?" for c in str(value)[:limit])
+
+
+def inline_disposition(filename: str) -> str:
+    """`Content-Disposition` for a document's name in any script (RFC 6266): the name in
+    UTF-8 (RFC 5987 `filename*`), and an ASCII approximation for clients without it."""
+    decomposed = unicodedata.normalize("NFKD", filename)
+    fallback = "".join(
+        c if " " <= c <= "~" and c not in '"\\' else "" if unicodedata.combining(c) else "_"
+        for c in decomposed
+    )
+    encoded = quote(filename, safe="", errors="replace")
+    return f"inline; filename=\"{fallback[:150]}\"; filename*=UTF-8''{encoded}"
 
 
 def problem(
@@ -197,6 +257,23 @@ class DeskApi:
                 AssignBody,
             ),
             Operation(
+                "POST",
+                API + "/letters/{item_number:item_number}/lock/lift",
+                SUPERVISOR,
+                "Lift a letter's holds after wrong identities or codes, with a reason (supervisor)",
+                self.lift_lock,
+                schemas.LockLiftRequested,
+                LiftLockBody,
+            ),
+            Operation(
+                "GET",
+                API + "/letters/{item_number:item_number}/audit",
+                SUPERVISOR,
+                "The letter's audit trail: its locks lifted, by whom and why (supervisor)",
+                self.letter_audit,
+                schemas.LetterAuditTrail,
+            ),
+            Operation(
                 "GET",
                 API + "/openapi.json",
                 AGENT,
@@ -278,6 +355,21 @@ class DeskApi:
                 conn, request.path_params["triage_id"], body.case_id, agent, self.clock()
             )
 
+    async def lift_lock(self, request: Request, agent: Agent, body: LiftLockBody) -> Any:
+        async with self.pool().acquire() as conn, conn.transaction():
+            return await desk.lift_lock(
+                Transaction(conn),
+                request.path_params["item_number"],
+                agent,
+                body.kinds,
+                body.reason,
+                self.clock(),
+            )
+
+    async def letter_audit(self, request: Request, agent: Agent, _: None) -> Any:
+        async with self.pool().acquire() as conn:
+            return {"events": await desk.letter_audit(conn, request.path_params["item_number"])}
+
     async def openapi(self, request: Request, agent: Agent, _: None) -> Any:
         return openapi(self.operations())
 
@@ -312,7 +404,8 @@ class DeskApi:
                 try:
                     body = operation.body.model_validate_json(await request.body())
                 except ValidationError as exc:
-                    details = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+                    # `loc` may hold a key the client sent: repeated only as printable ASCII.
+                    details = [f"{'.'.join(map(shown, e['loc']))}: {e['msg']}" for e in exc.errors()]
                     return problem(422, "the request body is not valid", details)
             try:
                 return json_response(await operation.endpoint(request, agent, body))
@@ -335,7 +428,7 @@ class DeskApi:
         content = await self.vault.get(row["object_key"])
         headers = {
             **NO_STORE,
-            "content-disposition": f'inline; filename="{row["filename"]}"',
+            "content-disposition": inline_disposition(row["filename"]),
             "content-security-policy": "default-src 'none'; img-src 'self'; sandbox",
         }
         return Response(content, 200, headers, media_type=row["content_type"])
@@ -371,7 +464,7 @@ ERRORS = {
     "400": "refused: `error` says why, `problems` lists what is missing",
     "401": "missing, expired or wrongly signed token",
     "403": "the token lacks the role, or another agent holds the case",
-    "404": "no such case",
+    "404": "no such case (or letter)",
     "409": "the case is not in a state that allows this",
     "422": "the body does not match its schema",
 }
@@ -391,7 +484,7 @@ def openapi(operations: list[Operation]) -> dict[str, Any]:
     components: dict[str, Any] = {}
     refusal = _json(schemas.Problem, components)
     for op in operations:
-        path = op.path.replace(":uuid", "")
+        path = op.path.replace(":uuid", "").replace(":item_number", "")
         responses: dict[str, Any] = {
             "200": {"description": op.answer.__doc__ or "OK", "content": _json(op.answer, components)}
         }
@@ -408,6 +501,9 @@ def openapi(operations: list[Operation]) -> dict[str, Any]:
             for name in ("case_id", "triage_id")
             if "{" + name in op.path
         ]
+        if "{item_number" in op.path:
+            item = {"type": "string", "pattern": "^[0-9]{12}$", "description": "Numéro de pli."}
+            parameters.append({"name": "item_number", "in": "path", "required": True, "schema": item})
         if parameters:
             operation["parameters"] = parameters
         if op.body is not None:

@@ -1,19 +1,26 @@
 """The desk's inbound SMTP server: identity documents sent by email, and faxes that a
 fax-to-email gateway turns into email to the same address.
 
-Mail is taken only for the desk's own address (never relayed). The case reference
-(LRE-XXXXXX) in the subject or the text files the attachments under their case; a message
-naming no open case goes to the triage list. Attachments that are not PDF, JPEG or PNG,
-or too large, are refused with the rule in the SMTP answer, so the sender's server
-returns it to the sender; when nothing of a message could be taken, the message is
-refused as a whole.
+Mail is taken only for the desk's own address (never relayed). The one case reference
+(LRE-XXXXXX) in the subject, or else in the text, files the attachments under their case; a
+message naming no open case goes to the triage list. Attachments that are not PDF, JPEG or
+PNG, or too large, are refused with the rule in the SMTP answer; when nothing of a message
+could be taken, the message is refused as a whole (a 5xx answer, which the sender's server
+returns to the sender), and nothing of it is kept.
+
+A mail naming several references is refused (550) without saying whether any is open. A
+mail that cannot be read as sent (an unknown character set, a NUL, a control character in a
+file name) is refused for good (554, never 4xx: sending it again would not help). Every
+answer is one line of printable ASCII, whatever names a mail carries (RFC 5321 4.2).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import ssl
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from email import policy
@@ -27,21 +34,55 @@ import asyncpg
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from verification.adapters.vault import DocumentVault
-from verification.service_layer.cases import Attachment, InboundMessage, receive
+from verification.service_layer.cases import (
+    Attachment,
+    InboundMessage,
+    Malformed,
+    MessageRefused,
+    SeveralCases,
+    receive,
+)
 
 log = logging.getLogger(__name__)
 MAX_ATTACHMENTS = 10
+MAX_ANSWER = 500  # characters of an SMTP answer, code included (RFC 5321 4.5.3.1.5 allows 512)
+
+
+def answer(text: str) -> str:
+    """An SMTP answer as one line of printable ASCII: letters lose their accents, what has no
+    ASCII form becomes "?", and no CR or LF from a sender's file name can start a line."""
+    decomposed = unicodedata.normalize("NFKD", text[: MAX_ANSWER * 2])
+    ascii_text = "".join(
+        c if " " <= c <= "~" else "" if unicodedata.combining(c) else "?" for c in decomposed
+    )
+    return ascii_text[:MAX_ANSWER]
+
+
+def _printable(value: str, limit: int = 40) -> str:
+    return "".join(c if " " < c <= "~" else "?" for c in value[:limit])
 
 
 def parse(raw: bytes, mail_from: str, fax_senders: frozenset[str]) -> InboundMessage:
+    """The mail as the desk files it; raises MessageRefused when it cannot be taken.
+
+    Takes a while on a large mail: called in a worker thread."""
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
+    parts = list(itertools.islice(message.iter_attachments(), MAX_ATTACHMENTS + 1))
+    if len(parts) > MAX_ATTACHMENTS:
+        raise MessageRefused(f"at most {MAX_ATTACHMENTS} documents per mail: send the others in another mail")
     body = message.get_body(preferencelist=("plain", "html"))
-    text = body.get_content() if body is not None else ""
+    try:
+        text = body.get_content() if body is not None else ""
+    except LookupError:
+        assert body is not None
+        charset = _printable(body.get_content_charset() or "")
+        raise Malformed(f"its text is in an unknown character set ({charset}); send it in UTF-8") from None
     attachments = []
-    for part in list(message.iter_attachments())[:MAX_ATTACHMENTS]:
-        content = part.get_content()
-        data = content if isinstance(content, bytes) else str(content).encode()
+    for part in parts:
+        # The bytes as sent, whatever charset a part declares: documents are told by their bytes.
+        content = part.get_payload(decode=True)
+        data = content if isinstance(content, bytes) else b""
         attachments.append(Attachment(part.get_filename() or "document", data))
     sender = parseaddr(str(message.get("From", "")))[1] or mail_from
     domain = sender.rpartition("@")[2].casefold()
@@ -86,11 +127,25 @@ class InboundMailHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content
         data = raw if isinstance(raw, bytes) else str(raw).encode()
-        message = parse(data, str(envelope.mail_from or ""), self._fax_senders)
+        try:
+            # Parsing a mail of many megabytes takes seconds: off the event loop, the desk
+            # answers its agents and other senders meanwhile.
+            message = await asyncio.to_thread(parse, data, str(envelope.mail_from or ""), self._fax_senders)
+        except MessageRefused as exc:
+            return self._refusal(exc)
+        except Exception:
+            log.exception("inbound mail unreadable; refused")
+            return "554 5.6.0 malformed mail: its MIME structure cannot be read"
         try:
             outcome = await receive(
                 self._pool(), self._vault, message, max_bytes=self._max_bytes, now=self._clock()
             )
+        except MessageRefused as exc:
+            return self._refusal(exc)
+        except (asyncpg.DataError, UnicodeError):
+            # Text the checks let through and PostgreSQL refuses would be refused again.
+            log.exception("inbound %s holds text that cannot be stored; refused", message.channel)
+            return "554 5.6.0 malformed mail: it holds text that cannot be stored"
         except Exception:
             # The store or the database is away: the sender's server keeps the mail and tries
             # again (a temporary answer), rather than bouncing documents we could have taken.
@@ -103,10 +158,22 @@ class InboundMailHandler:
         )
         refusals = "; ".join(outcome.refused)
         if outcome.refused and not outcome.accepted:
-            return f"550 5.7.1 refused: {refusals}"[:500]
+            return answer(f"550 5.7.1 refused: {refusals}")
         where = outcome.reference or "review"
         taken = f"250 OK {len(outcome.accepted)} document(s) filed for {where}"
-        return (f"{taken}; refused: {refusals}" if refusals else taken)[:500]
+        return answer(f"{taken}; refused: {refusals}" if refusals else taken)
+
+    @staticmethod
+    def _refusal(refused: MessageRefused) -> str:
+        if isinstance(refused, SeveralCases):
+            # Nothing about which reference is open: the answer is the same for any of them.
+            return answer(
+                "550 5.7.1 one reference per mail: this mail names several case references;"
+                " send each case's documents in a mail of its own"
+            )
+        if isinstance(refused, Malformed):
+            return answer(f"554 5.6.0 malformed mail: {refused.reason}")
+        return answer(f"550 5.7.1 {refused.reason}")
 
 
 def server_tls(cert: Path, key: Path) -> ssl.SSLContext:

@@ -3,12 +3,14 @@
 The request is taken only with a valid X-Twilio-Signature (HMAC-SHA1 of our public URL and
 the form, under the account's auth token); the media are then fetched with the account's
 credentials. The answer is TwiML: Twilio texts the recipient back what was taken or why
-not (type, size limit), or that the message awaits review.
+not (type, size limit, a message naming several cases or holding a NUL), or that the
+message awaits review. A message refused whole leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -21,16 +23,26 @@ from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[im
 
 from verification.adapters.media import MediaFetcher, TooLarge
 from verification.adapters.vault import DocumentVault
-from verification.service_layer.cases import Attachment, InboundMessage, InboundOutcome, receive
+from verification.service_layer.cases import (
+    Attachment,
+    InboundMessage,
+    InboundOutcome,
+    MessageRefused,
+    receive,
+)
 
 log = logging.getLogger(__name__)
 TWILIO_MMS_PATH = "/inbound/twilio/mms"
 MAX_MEDIA = 10
+# Media are named after Twilio's message id: only what such an id is made of (SM/MM + hex).
+_NOT_IN_SID = re.compile(r"[^A-Za-z0-9]")
 
 
 def reply_text(outcome: InboundOutcome, refused: list[str]) -> str:
     problems = [*refused, *outcome.refused]
-    if outcome.case_id is None:
+    if outcome.case_id is None and outcome.triage_id is None:
+        text = "Aucun document reçu."
+    elif outcome.case_id is None:
         text = "Message reçu : il sera examiné (aucune référence de dossier LRE-… reconnue)."
     elif outcome.accepted:
         text = f"{len(outcome.accepted)} document(s) reçu(s) pour le dossier {outcome.reference}."
@@ -61,11 +73,15 @@ def mms_webhook(
         signature = request.headers.get("X-Twilio-Signature", "")
         if validator is None or fetcher is None or not validator.validate(url, form, signature):
             return PlainTextResponse("invalid signature", status_code=403)
+        try:
+            count = min(int(form.get("NumMedia", "0") or 0), MAX_MEDIA)
+        except ValueError:
+            return PlainTextResponse("NumMedia must be a whole number", status_code=400)
         attachments, refused = [], []
-        count = min(int(form.get("NumMedia", "0") or 0), MAX_MEDIA)
+        sid = _NOT_IN_SID.sub("", form.get("MessageSid", ""))[:64] or "media"
         for index in range(count):
             media_url = form.get(f"MediaUrl{index}", "")
-            name = f"mms-{form.get('MessageSid', 'media')}-{index}"
+            name = f"mms-{sid}-{index}"
             try:
                 attachments.append(Attachment(name, await fetcher.fetch(media_url, max_bytes)))
             except TooLarge as exc:
@@ -81,9 +97,13 @@ def mms_webhook(
             text=form.get("Body", ""),
             attachments=attachments,
         )
-        outcome = await receive(pool(), vault, message, max_bytes=max_bytes, now=clock())
         twiml = MessagingResponse()
-        twiml.message(reply_text(outcome, refused))
+        try:
+            outcome = await receive(pool(), vault, message, max_bytes=max_bytes, now=clock())
+        except MessageRefused as exc:
+            twiml.message(f"Message refusé, rien n'a été reçu : {exc.reason}")
+        else:
+            twiml.message(reply_text(outcome, refused))
         return Response(str(twiml), media_type="application/xml")
 
     return inbound_mms

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from lre_shared.messages import CaseState, DocumentChannel
+from lre_shared.messages import CaseState, DocumentChannel, LockKind
 from verification.domain.policy import ChecklistItem
 
 
@@ -115,6 +115,23 @@ class AuditEvent(BaseModel):
 
 class AuditTrail(BaseModel):
     events: list[AuditEvent]
+
+
+class LockLiftRequested(BaseModel):
+    """The lift is on its way to the pickup site (which announces `LetterLockLifted`)."""
+
+    letter_id: UUID
+    item_number: str
+    kinds: list[LockKind]
+    requested_at: datetime
+
+
+class LetterAuditEvent(AuditEvent):
+    letter_id: UUID
+
+
+class LetterAuditTrail(BaseModel):
+    events: list[LetterAuditEvent]
 
 
 class TriageEntry(BaseModel):

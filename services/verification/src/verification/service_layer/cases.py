@@ -9,6 +9,7 @@ open case goes to the triage list for a supervisor.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -28,9 +29,10 @@ from lre_shared.messages import (
     OpenVerificationCase,
     VerificationCaseOpened,
 )
+from lre_shared.text import text_fault
 from verification.adapters.vault import DocumentVault
 from verification.domain import documents
-from verification.domain.reference import find_references, new_reference
+from verification.domain.reference import SeveralReferences, named_reference, new_reference
 from verification.settings import VerificationSettings
 
 Clock = Callable[[], datetime]
@@ -183,8 +185,10 @@ async def store(
     now: datetime,
     case_id: UUID | None = None,
     triage_id: UUID | None = None,
+    judged: str | None = None,
 ) -> StoredDocument | documents.Refusal:
-    kind = documents.check(attachment.filename, attachment.content, max_bytes)
+    """Keep a document; `judged` is its content type when `documents.check` already ran."""
+    kind = judged or documents.check(attachment.filename, attachment.content, max_bytes)
     if isinstance(kind, documents.Refusal):
         return kind
     document_id = uuid.uuid4()
@@ -310,26 +314,96 @@ class InboundOutcome:
     refused: list[str] = field(default_factory=list)
 
 
+class MessageRefused(Exception):
+    """A message refused whole, before anything of it was kept; `reason` says why, in words
+    the sender can act on and that name no file as sent."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Malformed(MessageRefused):
+    """A message that cannot be read as it was sent: sending it again will not help."""
+
+
+class SeveralCases(MessageRefused):
+    """A message naming more than one case reference."""
+
+
+def _unkeepable(value: str) -> str | None:
+    """Why PostgreSQL could not keep `value` as text (a NUL, or a lone surrogate, which
+    UTF-8 cannot encode); None when it can."""
+    if (position := value.find("\x00")) >= 0:
+        return f"contains a NUL character at position {position + 1}"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains a lone surrogate at position {exc.start + 1}"
+    return None
+
+
+def _shown(filename: str) -> str:
+    # Refusals name the file, within bounds: they go into answers and the audit trail.
+    return filename if len(filename) <= 80 else filename[:77] + "..."
+
+
+def _judge(attachments: Sequence[Attachment], max_bytes: int) -> list[str | documents.Refusal]:
+    judged: list[str | documents.Refusal] = []
+    for attachment in attachments:
+        kind = documents.check(_shown(attachment.filename), attachment.content, max_bytes)
+        if isinstance(kind, documents.Refusal):
+            # A parser's message may quote the file's own bytes: only printable text goes on.
+            kind = documents.Refusal("".join(c if c.isprintable() else "?" for c in kind.reason[:300]))
+        judged.append(kind)
+    return judged
+
+
+def _named_reference(message: InboundMessage) -> str | None:
+    """The case reference the message names, once it is known to be readable; raises
+    MessageRefused otherwise."""
+    for place, value in (("sender", message.sender), ("subject", message.subject), ("text", message.text)):
+        if fault := _unkeepable(value):
+            raise Malformed(f"its {place} {fault}")
+    for position, attachment in enumerate(message.attachments, 1):
+        if fault := text_fault(attachment.filename):
+            raise Malformed(f"the file name of attachment {position} {fault}")
+    try:
+        return named_reference(message.subject, message.text)
+    except SeveralReferences:
+        # Never which of them is open: a message naming many would test them all at once.
+        raise SeveralCases(
+            "one reference per message: it names several case references;"
+            " send each case's documents in a message of its own"
+        ) from None
+
+
 async def receive(
     pool: asyncpg.Pool, vault: DocumentVault, message: InboundMessage, *, max_bytes: int, now: datetime
 ) -> InboundOutcome:
-    """File what came by email, fax or MMS under the case its reference names, or in triage."""
-    outcome = InboundOutcome()
-    references = find_references(f"{message.subject}\n{message.text}")
+    """File what came by email, fax or MMS under the case its reference names, or in triage.
+
+    What is kept is decided before anything is: a message refused whole (MessageRefused, or
+    every attachment refused) leaves no document, no object in the store and no triage
+    entry; only the case's audit trail records documents refused for a case it names.
+    """
+    reference = _named_reference(message)
+    # Each document is parsed (up to ten of several megabytes): in a worker thread, so that the
+    # desk answers meanwhile.
+    checks = await asyncio.to_thread(_judge, message.attachments, max_bytes)
+    taken = [(a, kind) for a, kind in zip(message.attachments, checks, strict=True) if isinstance(kind, str)]
+    outcome = InboundOutcome(refused=[kind.reason for kind in checks if isinstance(kind, documents.Refusal)])
     async with pool.acquire() as conn, conn.transaction():
         case = None
-        if references:
+        if reference is not None:
             case = await conn.fetchrow(
-                "SELECT case_id, reference, state FROM cases WHERE reference = ANY($1::text[])"
+                "SELECT case_id, reference, state FROM cases WHERE reference = $1"
                 " AND state NOT IN ('approved', 'rejected') ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
-                references,
+                reference,
             )
-        if case is None:
-            problem = (
-                f"no open case with reference {', '.join(references)}"
-                if references
-                else "no case reference found"
-            )
+        if case is not None:
+            outcome.case_id, outcome.reference = case["case_id"], case["reference"]
+        elif taken or not outcome.refused:
             outcome.triage_id = uuid.uuid4()
             await conn.execute(
                 "INSERT INTO triage (triage_id, channel, sender, subject, excerpt, problem, received_at)"
@@ -339,12 +413,12 @@ async def receive(
                 message.sender[:320],
                 message.subject[:300],
                 message.text[:1000],
-                problem,
+                f"no open case with reference {reference}" if reference else "no case reference found",
                 now,
             )
         else:
-            outcome.case_id, outcome.reference = case["case_id"], case["reference"]
-        for attachment in message.attachments:
+            return outcome  # every attachment refused, and no case to tell
+        for attachment, kind in taken:
             stored = await store(
                 conn,
                 vault,
@@ -354,8 +428,9 @@ async def receive(
                 now=now,
                 case_id=outcome.case_id,
                 triage_id=outcome.triage_id,
+                judged=kind,
             )
-            if isinstance(stored, documents.Refusal):
+            if isinstance(stored, documents.Refusal):  # pragma: no cover - judged above
                 outcome.refused.append(stored.reason)
             else:
                 outcome.accepted.append(stored.document_id)

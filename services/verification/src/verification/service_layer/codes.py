@@ -53,11 +53,15 @@ async def issue_code(
     language: Literal["fr", "en"],
     settings: VerificationSettings,
     now: datetime,
-) -> datetime:
+) -> datetime | None:
     """Issue a new code for the letter, replacing any earlier one, and have the notifier send
     it by the channel the recipient chose; returns until when it works. Not throttled: the
-    desk calls it when support staff approve the case."""
+    desk calls it when support staff approve the case. None, and nothing sent, while the
+    pickup site holds the letter's codes after wrong ones: the recipient asks for a code once
+    the hold is over (or lifted)."""
     await _lock_letter(tx.conn, letter_id)
+    if await codes_locked_until(tx.conn, letter_id, now) is not None:
+        return None
     return await _issue(tx, case_id, letter_id, item_number, channel, address, language, settings, now)
 
 
@@ -68,7 +72,18 @@ async def request_code(
     letter_id = query.correlation_id
     now = clock()
     await _lock_letter(tx.conn, letter_id)
+    if locked_until := await codes_locked_until(tx.conn, letter_id, now):
+        reason = "too many wrong codes: codes for this letter are locked for now"
+        return CodeRequested(correlation_id=letter_id, issued=False, reason=reason, locked_until=locked_until)
     last = await _latest(tx.conn, letter_id)
+    if last is None:
+        # Approved while the letter's codes were held: no code went out then; it goes now.
+        last = await tx.conn.fetchrow(
+            "SELECT case_id, item_number, code_channel AS channel, code_address AS address, language,"
+            " NULL AS used_at FROM cases WHERE letter_id = $1 AND state = 'approved'"
+            " ORDER BY decided_at DESC LIMIT 1",
+            letter_id,
+        )
     if last is None:
         return _not_issued(letter_id, "no code was ever issued for this letter: its identity is not verified")
     if last["used_at"] is not None:
@@ -197,6 +212,16 @@ async def _issue(
         )
     )
     return expires_at
+
+
+async def codes_locked_until(conn: asyncpg.Connection, letter_id: UUID, now: datetime) -> datetime | None:
+    """Until when the pickup site holds the letter's codes after wrong ones, if it does now."""
+    until: datetime | None = await conn.fetchval(
+        "SELECT codes_locked_until FROM letters WHERE letter_id = $1 AND codes_locked_until > $2",
+        letter_id,
+        now,
+    )
+    return until
 
 
 async def _lock_letter(conn: asyncpg.Connection, letter_id: UUID) -> None:

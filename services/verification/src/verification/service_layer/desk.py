@@ -20,7 +20,7 @@ import asyncpg
 from pydantic import TypeAdapter
 
 from lre_shared.bus import Transaction
-from lre_shared.messages import CaseState, VerificationDecided
+from lre_shared.messages import CaseState, LiftLetterLock, LockKind, VerificationDecided
 from verification.domain.policy import ChecklistItem, unmet
 from verification.service_layer import codes
 from verification.service_layer.cases import CASE_COLUMNS, CLOSED, documents_arrived, record
@@ -206,7 +206,7 @@ async def decide(
         )
     )
     if outcome == "approved":
-        await codes.issue_code(
+        expires_at = await codes.issue_code(
             tx,
             case_id=case_id,
             letter_id=case["letter_id"],
@@ -217,6 +217,9 @@ async def decide(
             settings=settings,
             now=now,
         )
+        if expires_at is None:
+            # The pickup site holds the letter's codes after wrong ones: none is sent now.
+            await record(conn, case_id, agent.subject, "code_withheld", now, reason="codes locked")
     return {"case_id": case_id, "state": state, "decision": outcome, "reason": reason}
 
 
@@ -315,3 +318,52 @@ async def document_for_view(conn: asyncpg.Connection, document_id: UUID) -> asyn
         document_id,
     )
     return row
+
+
+# ------------------------------------------------------------------ letter locks
+
+
+async def lift_lock(
+    tx: Transaction, item_number: str, agent: Agent, kinds: list[LockKind], reason: str, now: datetime
+) -> dict[str, Any]:
+    """A supervisor lifts the pickup site's holds on a letter (wrong identities or codes), for
+    instance once the recipient has called support: a hold must not keep them out until the
+    15-day window closes (CPCE R.53-3). Who asked and why join the letter's audit trail, and
+    the command goes to the pickup service in the same transaction (outbox)."""
+    if not agent.supervisor:
+        raise DeskError(403, "only a supervisor lifts a letter's lock")
+    if not reason.strip():
+        raise DeskError(400, "a reason is required to lift a lock")
+    letter_id = await tx.conn.fetchval("SELECT letter_id FROM letters WHERE item_number = $1", item_number)
+    if letter_id is None:
+        raise DeskError(404, f"no letter has the item number {item_number}")
+    chosen = tuple(dict.fromkeys(kinds))
+    await tx.conn.execute(
+        "INSERT INTO letter_events (letter_id, item_number, at, actor, action, detail)"
+        " VALUES ($1, $2, $3, $4, 'lock_lifted', $5::jsonb)",
+        letter_id,
+        item_number,
+        now,
+        agent.subject,
+        json.dumps({"kinds": [str(kind) for kind in chosen], "reason": reason}),
+    )
+    await tx.publish(
+        LiftLetterLock(
+            correlation_id=letter_id,
+            item_number=item_number,
+            kinds=chosen,
+            supervisor=agent.subject,
+            reason=reason,
+            requested_at=now,
+        )
+    )
+    return {"letter_id": letter_id, "item_number": item_number, "kinds": list(chosen), "requested_at": now}
+
+
+async def letter_audit(conn: asyncpg.Connection, item_number: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT event_id, letter_id, at, actor, action, detail FROM letter_events WHERE item_number = $1"
+        " ORDER BY event_id",
+        item_number,
+    )
+    return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]

@@ -9,7 +9,14 @@ fate from the pickup site's decisions.
 from __future__ import annotations
 
 from lre_shared.bus import Transaction
-from lre_shared.messages import LetterAccepted, LetterDeposited, LetterRefused
+from lre_shared.messages import (
+    LetterAccepted,
+    LetterDeposited,
+    LetterLocked,
+    LetterLockLifted,
+    LetterRefused,
+    LockKind,
+)
 
 
 async def on_letter_deposited(event: LetterDeposited, tx: Transaction) -> None:
@@ -35,3 +42,33 @@ async def on_letter_accepted(event: LetterAccepted, tx: Transaction) -> None:
 
 async def on_letter_refused(event: LetterRefused, tx: Transaction) -> None:
     await tx.conn.execute("UPDATE letters SET status = 'refused' WHERE letter_id = $1", event.correlation_id)
+
+
+# Lock events come on two queues and may arrive out of order: each applies only if it is not
+# older than the latest one applied.
+
+
+async def on_letter_locked(event: LetterLocked, tx: Transaction) -> None:
+    """Wrong codes held the letter's codes (for an address or for everyone): no code is sent
+    until the hold ends, so that none goes out that could not be used."""
+    if event.kind is not LockKind.code:
+        return
+    await tx.conn.execute(
+        "UPDATE letters SET codes_locked_until = CASE WHEN codes_locked_until > $2"
+        " THEN greatest(codes_locked_until, $3) ELSE $3 END, codes_lock_changed_at = $2"
+        " WHERE letter_id = $1 AND (codes_lock_changed_at IS NULL OR codes_lock_changed_at <= $2)",
+        event.correlation_id,
+        event.locked_at,
+        event.locked_until,
+    )
+
+
+async def on_letter_lock_lifted(event: LetterLockLifted, tx: Transaction) -> None:
+    if LockKind.code not in event.kinds:
+        return
+    await tx.conn.execute(
+        "UPDATE letters SET codes_locked_until = NULL, codes_lock_changed_at = $2"
+        " WHERE letter_id = $1 AND (codes_lock_changed_at IS NULL OR codes_lock_changed_at <= $2)",
+        event.correlation_id,
+        event.lifted_at,
+    )
