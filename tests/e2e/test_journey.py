@@ -19,7 +19,6 @@ import asyncpg
 import httpx
 import pytest
 
-from deploy.local import platform
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from lre_shared.messages import Document, EvidenceEntry, SubmitLetter
 from lre_shared.sender import SenderClient, submit_letter
@@ -34,15 +33,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPlatform:
-    """The five services; the signer seals with the test PKI and trusts its root for signed
-    receipts."""
-    for service in platform.SERVICES:
-        services.start(service, test_pki.signer_environment(), wait=False)
-    for service in platform.SERVICES:
-        platform.wait_ready(
-            services.config.ports[service], services.processes[service], log_path=services.log_path(service)
-        )
-    return services
+    return services.start_sealing(test_pki.signer_environment())
 
 
 async def eventually_downloaded(site: httpx.AsyncClient, path: str) -> httpx.Response:

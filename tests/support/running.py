@@ -39,6 +39,12 @@ class RunningPlatform:
                 self.config.ports[service], self.processes[service], log_path=self.log_path(service)
             )
 
+    def start_sealing(self, pki_environment: Mapping[str, str]) -> RunningPlatform:
+        """The five services as `make run` starts them: the signer seals with the test PKI and
+        trusts its root for signed receipts (`TestPki.signer_environment()`)."""
+        self.start_all(pki_environment)
+        return self
+
     def stop(self, service: str) -> None:
         process = self.processes.pop(service, None)
         if process is not None and process.poll() is None:

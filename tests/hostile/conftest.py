@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.support.pki import TestPki, test_pki
+from tests.support.running import RunningPlatform
+
+__all__ = ["platform_running", "test_pki"]
+
+
+@pytest.fixture(scope="module")
+def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPlatform:
+    return services.start_sealing(test_pki.signer_environment())
