@@ -8,7 +8,7 @@ AXE := tests/browser/tools/axe
 # The browser tests drive the system's Chromium (/usr/bin/chromium); Playwright never downloads one.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: setup test-tools run stop test test-fast lint fmt typecheck bench bench-deposit bench-sign bench-notify bench-pickup docs
+.PHONY: setup test-tools prism run stop test test-fast lint fmt typecheck bench bench-deposit bench-sign bench-notify bench-pickup docs
 
 setup:  ## install uv if missing, then the locked environment
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -18,7 +18,10 @@ test-tools:  ## Prism (Twilio's OpenAPI mock) and axe-core from the committed np
 	npm ci --no-audit --no-fund --prefix $(PRISM)
 	npm ci --no-audit --no-fund --prefix $(AXE)
 
-run: setup  ## infrastructure, five services, a demo letter; prints where to look
+prism:  ## Prism (Twilio's API for local SMS and calls), from its npm lock file, once
+	@test -x $(PRISM)/node_modules/.bin/prism || npm ci --no-audit --no-fund --prefix $(PRISM)
+
+run: setup prism  ## infrastructure, five services, a demo letter; prints where to look
 	$(UV) run python -m deploy.local.stack up
 
 stop:  ## stop everything `make run` started

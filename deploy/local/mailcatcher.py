@@ -93,6 +93,17 @@ class MailStore:
             directory.mkdir(parents=True, exist_ok=True)
         self._mails: list[CaughtMail] = []
         self._cond = threading.Condition()
+        self._refused: set[str] = set()
+
+    def refuse(self, address: str) -> None:
+        """Refuse ``address`` for good from now on (``550`` at RCPT TO), as a mailbox that does
+        not exist: what a sender's permanent failure looks like."""
+        with self._cond:
+            self._refused.add(address.lower())
+
+    def refuses(self, address: str) -> bool:
+        with self._cond:
+            return address.lower() in self._refused
 
     def add(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> CaughtMail:
         """Store one message (``raw`` is the DATA payload as received)."""
@@ -166,10 +177,19 @@ class MailStore:
 
 
 class MailCatcherHandler:
-    """aiosmtpd handler that accepts every message and puts it in a :class:`MailStore`."""
+    """aiosmtpd handler that accepts every message and puts it in a :class:`MailStore`,
+    except to the addresses the store refuses (:meth:`MailStore.refuse`)."""
 
     def __init__(self, store: MailStore) -> None:
         self.store = store
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if self.store.refuses(address):
+            return f"550 5.1.1 <{address}>: no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content

@@ -20,9 +20,8 @@ from certomancer.integrations.animator import Animator, AnimatorArchStore
 from certomancer.registry import CertLabel, CertomancerConfig
 from werkzeug.serving import make_server
 
-from tests.support.pki import ARCH, CONFIG, KEYS, QuietHandler, generate_keys
-
-CERTIFICATES = ("root", "interm", "seal")
+from deploy.local.platform import LocalPki
+from tests.support.pki import ARCH, CONFIG, KEYS, LOCAL_CERTIFICATES, QuietHandler, generate_keys
 
 
 def tsa_url(port: int) -> str:
@@ -33,26 +32,28 @@ def cert_file(directory: Path, label: str) -> Path:
     return directory / f"{label}.cert.pem"
 
 
+def local_pki(directory: Path, port: int) -> LocalPki:
+    """This PKI as the platform's configuration names it: the signer's settings (seal key,
+    chain, root, TSA, the root trusted for recipients' certificates) follow from it."""
+    return LocalPki(directory, f"http://127.0.0.1:{port}")
+
+
 def signer_environment(directory: Path, port: int) -> dict[str, str]:
-    """The signer's settings for this PKI: seal key, chain, root, TSA."""
-    return {
-        "SIGNER_SEAL_KEY_FILE": str(directory / "seal.key.pem"),
-        "SIGNER_SEAL_CERT_FILE": str(cert_file(directory, "seal")),
-        "SIGNER_SEAL_CHAIN_FILES": f'["{cert_file(directory, "interm")}"]',
-        "SIGNER_SEAL_ROOT_FILES": f'["{cert_file(directory, "root")}"]',
-        "SIGNER_TSA_URL": tsa_url(port),
-    }
+    """The signer's settings for this PKI."""
+    return {f"SIGNER_{key}": value for key, value in local_pki(directory, port).signer_values().items()}
 
 
 def serve(directory: Path, port: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    if not all((directory / f"{name}.key.pem").exists() for name in KEYS):
-        generate_keys(directory)
+    # Only the missing keys: the root and the seal stay, so bundles exported earlier still verify.
+    missing = tuple(name for name in KEYS if not (directory / f"{name}.key.pem").exists())
+    if missing:
+        generate_keys(directory, missing)
     config = CertomancerConfig.from_file(
         str(CONFIG), key_search_dir=str(directory), external_url_prefix=f"http://127.0.0.1:{port}"
     )
     arch = config.get_pki_arch(ARCH)
-    for label in CERTIFICATES:
+    for label in LOCAL_CERTIFICATES:
         cert_file(directory, label).write_bytes(
             pem.armor("CERTIFICATE", arch.get_cert(CertLabel(label)).dump())
         )

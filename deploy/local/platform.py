@@ -6,6 +6,8 @@ start the platform the same way.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import secrets
 import signal
@@ -34,6 +36,72 @@ class Infrastructure:
     smtp_port: int
 
 
+# Twilio's test credentials format; Prism checks the shape, never the account.
+TEST_TWILIO_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+TEST_TWILIO_FROM_NUMBER = "+15005550006"
+
+
+def ensure_dkim_key(path: Path, selector: str, domain: str) -> str:
+    """The DKIM private key (PEM) at `path`, generated on first use (RSA 2048), with the DNS
+    record that publishes its public half beside it (`<path>.dns.txt`)."""
+    if not path.exists():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        public = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(pem)
+        tmp.chmod(0o600)
+        os.replace(tmp, path)
+        record = f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
+        path.with_name(path.name + ".dns.txt").write_text(f'{selector}._domainkey.{domain}. TXT "{record}"\n')
+    return path.read_text()
+
+
+def dkim_public_record(path: Path) -> bytes:
+    """The TXT record's value, as a DNS lookup of the selector would return it."""
+    line = path.with_name(path.name + ".dns.txt").read_text()
+    return line.split('"')[1].encode()
+
+
+@dataclass(frozen=True)
+class LocalPki:
+    """The TEST-ONLY PKI of `deploy/pki/certomancer.yml` (served by `deploy/local/pki.py` for
+    `make run`, by `tests/support/pki.py` in tests): where its keys and certificates are written,
+    and where certomancer answers (TSA, OCSP, CRLs)."""
+
+    directory: Path
+    base_url: str
+
+    def file(self, name: str) -> Path:
+        return self.directory / name
+
+    @property
+    def tsa_url(self) -> str:
+        return f"{self.base_url}/lre-test/tsa/tsa"
+
+    def signer_values(self) -> dict[str, str]:
+        """The signer on this PKI (settings without their SIGNER_ prefix): it seals records and
+        proofs with the seal key and the TSA, and trusts the root for recipients' certificates
+        and for the timestamps on their signatures (the demo recipient's certificate chains to it)."""
+        root = json.dumps([str(self.file("root.cert.pem"))])
+        return {
+            "SEAL_KEY_FILE": str(self.file("seal.key.pem")),
+            "SEAL_CERT_FILE": str(self.file("seal.cert.pem")),
+            "SEAL_CHAIN_FILES": json.dumps([str(self.file("interm.cert.pem"))]),
+            "SEAL_ROOT_FILES": root,
+            "TSA_URL": self.tsa_url,
+            "RECEIPT_TRUST_ROOT_FILES": root,
+        }
+
+
 @dataclass(frozen=True)
 class PlatformConfig:
     infra: Infrastructure
@@ -45,6 +113,21 @@ class PlatformConfig:
     desk_smtp_port: int | None = None  # inbound SMTP of the verification desk; default: its HTTP port + 1
     mail_from: str = "notifications@lre.localhost"
     cookie_secure: bool = False  # plain HTTP on a developer's machine
+    # SMS and voice calls: Twilio's API as Prism serves it locally (deploy/local/prism.py),
+    # with a test account; without it, SMS and calls fail for good as "not configured".
+    twilio_base_url: str | None = None
+    twilio_account_sid: str = TEST_TWILIO_ACCOUNT_SID
+    twilio_auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    twilio_from_number: str = TEST_TWILIO_FROM_NUMBER
+    # Faxes: the email-to-fax gateway's address; the local SMTP catcher keeps them as files.
+    fax_gateway_pattern: str = "{number}@fax.localhost"
+    # DKIM: the notices' signing key, generated at first run (`ensure_dkim_key`).
+    dkim_key_file: Path | None = None
+    dkim_selector: str = "lre-local"
+
+    # The signer's test PKI (`make run`'s, or the tests'); without it the signer runs unsealed
+    # and trusts no personal certificate.
+    pki: LocalPki | None = None
 
     @property
     def pickup_url(self) -> str:
@@ -80,12 +163,31 @@ def service_environment(config: PlatformConfig, service: str) -> dict[str, str]:
             "SMTP_STARTTLS": "false",
             "MAIL_FROM": config.mail_from,
             "PICKUP_URL": config.pickup_url,
+            "FAX_GATEWAY_PATTERN": config.fax_gateway_pattern,
         }
+        if config.twilio_base_url:
+            values |= {
+                "TWILIO_BASE_URL": config.twilio_base_url,
+                "TWILIO_ACCOUNT_SID": config.twilio_account_sid,
+                "TWILIO_AUTH_TOKEN": config.twilio_auth_token,
+                "TWILIO_FROM_NUMBER": config.twilio_from_number,
+                "TWILIO_RATE_PER_SECOND": "20",
+            }
+        if config.dkim_key_file is not None:
+            domain = config.mail_from.rpartition("@")[2]
+            values |= {
+                "DKIM_SELECTOR": config.dkim_selector,
+                "DKIM_PRIVATE_KEY": ensure_dkim_key(config.dkim_key_file, config.dkim_selector, domain),
+            }
     elif service == "pickup":
         values |= {
             "PUBLIC_URL": config.pickup_url,
             "SESSION_SECRET": config.session_secret,
             "COOKIE_SECURE": str(config.cookie_secure).lower(),
+            # The local desk has no MMS or fax number: documents by upload or email; codes by SMS
+            # only when the notifier has Twilio (Prism) to send them.
+            "DOCUMENT_CHANNELS": '["upload", "email"]',
+            "SMS_CODES": str(bool(config.twilio_base_url)).lower(),
         }
     elif service == "verification":
         from verification.entrypoints.desk_token import LOCAL_AUDIENCE, LOCAL_ISSUER, ensure_local_keys
@@ -105,6 +207,8 @@ def service_environment(config: PlatformConfig, service: str) -> dict[str, str]:
             "INBOUND_SMTP_PORT": str(smtp_port),
             "OWN_URL": f"http://127.0.0.1:{config.ports[service]}",
         }
+    if service == "signer" and config.pki is not None:
+        values |= config.pki.signer_values()
     prefix = ENV_PREFIX[service]
     return {prefix + key: value for key, value in values.items()}
 

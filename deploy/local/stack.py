@@ -27,8 +27,9 @@ from uuid import uuid4
 
 from deploy.local import pki, platform
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
+from deploy.local.prism import start_prism
 from deploy.local.seaweed import start_seaweed, stop_seaweed
-from lre_shared.messages import Document, SubmitLetter
+from lre_shared.messages import Document, NoticeChannel, SubmitLetter
 from lre_shared.sender import submit_letter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +46,8 @@ SEAWEED_BASE_PORT = 8330  # S3 on 8330; see deploy/local/seaweed.py for the rest
 SMTP_PORT = 2525
 PKI_PORT = 8320  # the signer's TEST-ONLY PKI (certomancer: CA, TSA, OCSP, CRL)
 PKI_DIR = VAR / "pki"
+PRISM_PORT = 8310  # Twilio's API (SMS, calls) as Prism serves it from Twilio's description
+DKIM_KEY = VAR / "dkim" / "lre-local.pem"  # the notices' DKIM key, generated at first run
 
 
 def _port_open(port: int) -> bool:
@@ -159,6 +162,8 @@ def up() -> None:
         save()
         state["pki"] = _start_pki().pid
         save()
+        state["prism"] = start_prism(PRISM_PORT, LOGS / "prism.log", detach=True).pid
+        save()
         config = platform.PlatformConfig(
             infra=platform.Infrastructure(
                 amqp_url=AMQP_URL,
@@ -172,14 +177,16 @@ def up() -> None:
             database_prefix="lre",
             ports=platform.default_ports(SERVICE_BASE_PORT),
             session_secret=keys["session_secret"],
+            # The signer seals with the test PKI (its records and proofs say "non qualifié") and
+            # trusts its root for the AR signed with a personal certificate.
+            pki=pki.local_pki(PKI_DIR, PKI_PORT),
+            twilio_base_url=f"http://127.0.0.1:{PRISM_PORT}",
+            twilio_auth_token=keys.setdefault("twilio_auth_token", secrets.token_hex(16)),
+            dkim_key_file=DKIM_KEY,
         )
         processes = {}
         for service in platform.SERVICES:
-            # The signer seals with the test PKI: its records and proofs say "non qualifié".
-            extra_env = pki.signer_environment(PKI_DIR, PKI_PORT) if service == "signer" else None
-            processes[service] = platform.start_service(
-                config, service, LOGS / f"{service}.log", extra_env=extra_env, detach=True
-            )
+            processes[service] = platform.start_service(config, service, LOGS / f"{service}.log", detach=True)
             state[service] = processes[service].pid
             save()
         for service, process in processes.items():
@@ -192,8 +199,12 @@ def up() -> None:
     command = SubmitLetter(
         correlation_id=uuid4(),
         sender=DEMO_SENDER,
-        recipient=DEMO_RECIPIENT,
+        # Every channel at work: the notice by email, an SMS, a call and a fax as alerts.
+        recipient=DEMO_RECIPIENT.model_copy(
+            update={"mobile": "+33612345678", "landline": "+33142680000", "fax": "+33142680001"}
+        ),
         main_document=Document(filename="lettre-demo.pdf", content=demo_pdf()),
+        alert_channels=(NoticeChannel.email, NoticeChannel.sms, NoticeChannel.voice, NoticeChannel.fax),
     )
     asyncio.run(submit_letter(AMQP_URL, command))
     notice, item_number = _latest_notice(sent_at)
@@ -209,11 +220,21 @@ The platform is running.
   Pickup site      {config.pickup_url}
   Item number      {item_number}
   Notice email     {notice}
-  All emails       {MAIL_DIR}/ (one .eml file each)
+  All emails       {MAIL_DIR}/ (one .eml file each), DKIM-signed; public key record in
+                   {DKIM_KEY}.dns.txt
+  SMS and calls    sent to Twilio's API as Prism serves it: every request in {LOGS / "prism.log"}
+                   (ask for them with alert_channels sms, voice; the recipient's mobile or landline)
+  Faxes            emails to <number>@fax.localhost in {MAIL_DIR}/, the notice as a PDF
+                   (alert_channels fax; the recipient's fax number)
   Identity to type {r.company} / {r.last_name} / {r.first_name} / {r.address} / {r.postcode} / {r.city}
   Logs             {LOGS}/
   S3 (SeaweedFS)   {s3.endpoint}  (keys in {SECRETS})
   Evidence         sealed with the TEST PKI ("non qualifié"); trust root {PKI_DIR}/root.cert.pem
+  Sign the AR      with {r.first_name} {r.last_name}'s TEST certificate: accept the letter, download the
+                   AR on the "sign with your certificate" page, then
+                   uv run python -m deploy.local.sign_receipt ar_{item_number}.pdf --out signed.pdf
+                   and upload signed.pdf (PAdES, timestamped by the test TSA; certificate
+                   {PKI_DIR}/recipient.cert.pem, key beside it)
   Support desk     {desk_url}desk/  (JSON API under {desk_url}desk/api)
   Agent token      uv run lre-desk-token --dir {desk_keys} --role agent
   Desk inbound     identity documents by email to SMTP 127.0.0.1:{desk_smtp}
@@ -235,6 +256,8 @@ def down() -> None:
         platform.stop_process(state["mail"], timeout=5)
     if "pki" in state:
         platform.stop_process(state["pki"], timeout=5)
+    if "prism" in state:
+        platform.stop_process(state["prism"], timeout=5)
     if "seaweed" in state:
         stop_seaweed(state["seaweed"])
     STATE.unlink()

@@ -8,22 +8,22 @@ import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from deploy.local import platform
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import Document, Recipient, Sender, SubmitLetter
-from lre_shared.sender import submit_letter
+from lre_shared.messages import Document, NoticeChannel, Recipient, Sender, SubmitLetter
+from lre_shared.sender import SenderClient, submit_letter
 from tests.browser.harness import Walk, launch, missing_tools, screenshot_root
 from tests.browser.letters import Deposit, Letter, Visitor
 from tests.browser.recipient_tools import notice_text
 from tests.support import infra
-from tests.support.fixtures import SmtpServer
+from tests.support.fixtures import SmtpServer, TwilioApi
 from tests.support.pki import TestPki, test_pki
 from tests.support.running import RunningPlatform, platform_config
 
@@ -38,6 +38,7 @@ PHONE: dict[str, Any] = {
 }
 SCREENSHOTS_TAKEN: list[Path] = []  # directories this run wrote
 ITEM_NUMBER = re.compile(r"Numéro de pli : (\d{12})")
+ITEM_NUMBER_EN = re.compile(r"[Ii]tem number: (\d{12})")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -54,33 +55,34 @@ def platform_running(
     db_prefix: str,
     s3: SeaweedS3,
     smtp: SmtpServer,
+    twilio_api: TwilioApi,
     test_pki: TestPki,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningPlatform]:
-    """The five services, started once for all the browser tests (on a virtual host and
-    databases of their own); the signer seals with the test PKI and trusts its root for
-    signed receipts."""
-    settings = {
-        **test_pki.signer_environment(),
-        # The waiting page of the one-time-code path asks for news this often.
-        "PICKUP_WAITING_REFRESH_SECONDS": "5",
-    }
+    """The five services as `make run` configures them (the test PKI, SMS and calls to Prism,
+    faxes through the SMTP catcher, DKIM-signed email), started once for all the browser tests
+    on a virtual host and databases of their own. Two settings of a test run: the waiting page
+    of the one-time-code path asks for news every 5 s, and letters past their window are
+    looked for every second."""
+    logs = tmp_path_factory.mktemp("logs-browser")
     with infra.rabbitmq_url() as amqp_url:
         running = RunningPlatform(
-            platform_config(amqp_url, postgres_server, db_prefix, s3, smtp, "browser"),
-            tmp_path_factory.mktemp("logs-browser"),
+            platform_config(
+                amqp_url,
+                postgres_server,
+                db_prefix,
+                s3,
+                smtp,
+                "browser",
+                twilio_api.url,
+                logs / "dkim" / "key.pem",
+            ),
+            logs,
         )
         try:
-            for service in platform.SERVICES:
-                running.start(service, settings, wait=False)
-            for service in platform.SERVICES:
-                # Generous: on a busy machine a service may take a while to reach the broker.
-                platform.wait_ready(
-                    running.config.ports[service],
-                    running.processes[service],
-                    timeout=120,
-                    log_path=running.log_path(service),
-                )
+            running.start_on_test_pki(
+                test_pki, {"PICKUP_WAITING_REFRESH_SECONDS": "5", "PICKUP_UNCLAIMED_SWEEP_SECONDS": "1"}
+            )
             yield running
         finally:
             running.stop_all()
@@ -143,13 +145,22 @@ async def visitor(
 
 @pytest.fixture
 def deposit(platform_running: RunningPlatform, smtp: SmtpServer, senders: list[str]) -> Deposit:
-    """Deposit a letter with the sender's name unique to it; wait for its notice by email."""
+    """Deposit a letter with the sender's name unique to it; wait for its notice by email
+    (`notice=False`: for its item number from the sender's status instead). `alerts` are the
+    sender's extra channels, `recipient` changes the declared recipient."""
 
-    async def deposit_letter(attachments: int = 0) -> Letter:
+    async def deposit_letter(
+        attachments: int = 0,
+        alerts: tuple[NoticeChannel, ...] = (),
+        notice: bool = True,
+        **recipient_changes: Any,
+    ) -> Letter:
         tag = uuid.uuid4().hex[:8]
         sender = DEMO_SENDER.model_copy(update={"name": f"Cabinet Témoin {tag}"})
         senders.append(sender.name)
-        recipient = DEMO_RECIPIENT.model_copy(update={"email": f"browser-{tag}@exemple.example"})
+        recipient = DEMO_RECIPIENT.model_copy(
+            update={"email": f"browser-{tag}@exemple.example"} | recipient_changes
+        )
         main = Document(filename="mise-en-demeure.pdf", content=demo_pdf(f"Mise en demeure {tag}"))
         extra = tuple(
             Document(filename=f"annexe-{n}.pdf", content=demo_pdf(f"Annexe {n} {tag}"))
@@ -161,22 +172,38 @@ def deposit(platform_running: RunningPlatform, smtp: SmtpServer, senders: list[s
             recipient=recipient,
             main_document=main,
             attachments=extra,
+            alert_channels=(NoticeChannel.email, *alerts),
             idempotency_key=f"browser-{tag}",
         )
         letter_id = await submitted(platform_running.amqp_url, command)
-        notice = await smtp.store.wait_for_async(lambda m: m["To"] == recipient.email, timeout=60)
-        found = ITEM_NUMBER.search(notice_text(notice))
-        assert found, notice_text(notice)
+        if notice:
+            mail = await smtp.store.wait_for_async(lambda m: m["To"] == recipient.email, timeout=60)
+            found = ITEM_NUMBER.search(notice_text(mail)) or ITEM_NUMBER_EN.search(notice_text(mail))
+            assert found, notice_text(mail)
+            item_number = found.group(1)
+        else:
+            mail, item_number = EmailMessage(), await deposited_item_number(platform_running, letter_id)
         return Letter(
             letter_id=letter_id,
-            item_number=found.group(1),
+            item_number=item_number,
             sender=Sender.model_validate(sender.model_dump()),
             recipient=Recipient.model_validate(recipient.model_dump()),
             documents={d.filename: d.content for d in (main, *extra)},
-            notice=notice,
+            notice=mail,
         )
 
     return deposit_letter
+
+
+async def deposited_item_number(platform: RunningPlatform, letter_id: uuid.UUID) -> str:
+    """The item number, as the sender learns it from its status query."""
+    async with SenderClient(platform.amqp_url, DEMO_SENDER.id) as client:
+        for _ in range(150):
+            status = await client.status(letter_id)
+            if status.item_number:
+                return status.item_number
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{letter_id} was never numbered")
 
 
 async def submitted(amqp_url: str, command: SubmitLetter) -> uuid.UUID:

@@ -117,13 +117,17 @@ async def reach_code_entry(walk: Walk, letter: Letter, platform: RunningPlatform
 
 
 async def code_sent_to(smtp: SmtpServer, address: str) -> str:
-    """The one-time code in the email the notifier sent to `address`."""
+    """The one-time code in the email the notifier sent to `address` (not the confirmation of
+    the request, which comes first)."""
     mail = await smtp.store.wait_for_async(
-        lambda m: m["To"] == address and "code de signature" in str(m["Subject"]), timeout=60
+        lambda m: m["To"] == address and CODE.search(notice_text(m)) is not None, timeout=60
     )
-    found = re.search(r"Votre code de signature : (\d{6,8})", notice_text(mail))
+    found = CODE.search(notice_text(mail))
     assert found, notice_text(mail)
     return found.group(1)
+
+
+CODE = re.compile(r"Votre code de signature : (\d{6,8})")
 
 
 def a_wrong_code(code: str) -> str:

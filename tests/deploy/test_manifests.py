@@ -369,6 +369,81 @@ def test_prometheus_scrapes_every_service_and_traces_reach_the_collector(rendere
         assert "lre-observability" in sources, name
 
 
+def receipt_trust_problems(objects: list[Manifest]) -> list[str]:
+    """Why the signer would not find the trusted roots for ARs signed with a personal
+    certificate: each file SIGNER_RECEIPT_TRUST_ROOT_FILES names must be a key of a ConfigMap
+    mounted, read-only, into the signer's container at that path."""
+    config = by_kind(objects, "ConfigMap")["lre-signer-config"].get("data", {})
+    if "SIGNER_RECEIPT_TRUST_ROOT_FILES" not in config:
+        return ["SIGNER_RECEIPT_TRUST_ROOT_FILES is not set"]
+    files = [Path(f) for f in json.loads(config["SIGNER_RECEIPT_TRUST_ROOT_FILES"])]
+    if not files:
+        return ["SIGNER_RECEIPT_TRUST_ROOT_FILES names no file"]
+    pod = by_kind(objects, "Deployment")["lre-signer"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    mounts = {Path(m["mountPath"]): m for m in container.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    config_maps = by_kind(objects, "ConfigMap")
+    problems = []
+    for file in files:
+        mount = mounts.get(file.parent)
+        source = volumes.get(mount["name"], {}).get("configMap") if mount else None
+        if mount is None or source is None:
+            problems.append(f"{file}: no ConfigMap is mounted at {file.parent}")
+            continue
+        paths = {item["key"]: item["path"] for item in source.get("items", [])}
+        data = config_maps.get(source["name"], {}).get("data", {})
+        key = next((k for k, p in paths.items() if p == file.name), file.name if not paths else None)
+        if key is None or key not in data:
+            problems.append(f"{file}: ConfigMap {source['name']} has no key for {file.name}")
+        elif not mount.get("readOnly"):
+            problems.append(f"{file}: mounted writable")
+    return problems
+
+
+def test_the_signer_reads_the_trusted_roots_for_signed_ars_from_a_mounted_pem_bundle(
+    rendered: list[Manifest],
+) -> None:
+    assert receipt_trust_problems(rendered) == []
+    bundle = by_kind(rendered, "ConfigMap")["lre-signer-receipt-trust"]["data"]["roots.pem"]
+    assert "PLACEHOLDER" in bundle or "-----BEGIN CERTIFICATE-----" in bundle
+
+
+def test_a_signer_without_its_trusted_roots_bundle_is_caught(kubectl: str, tmp_path: Path) -> None:
+    copy = tmp_path / "k8s"
+    shutil.copytree(K8S, copy)
+    signer = copy / "base" / "signer.yaml"
+    text = signer.read_text()
+    mount = "".join(
+        f"{indent}{line}\n"
+        for indent, line in (
+            ("        ", "- name: receipt-trust"),
+            ("          ", "mountPath: /etc/lre/receipt-trust"),
+            ("          ", "readOnly: true"),
+        )
+    )
+    assert mount in text
+    signer.write_text(text.replace(mount, ""))
+
+    for overlay in OVERLAYS:
+        problems = receipt_trust_problems(render(kubectl, copy / "overlays" / overlay))
+
+        assert problems == [
+            "/etc/lre/receipt-trust/roots.pem: no ConfigMap is mounted at /etc/lre/receipt-trust"
+        ]
+
+
+def test_the_placeholder_bundle_holds_no_root_and_the_signer_reads_it_as_none(tmp_path: Path) -> None:
+    from signer.adapters.receipt_check import read_trust_roots
+
+    config = yaml.safe_load_all((K8S / "base" / "signer.yaml").read_text())
+    bundle = next(d for d in config if d and d["metadata"]["name"] == "lre-signer-receipt-trust")
+    placeholder = tmp_path / "roots.pem"
+    placeholder.write_text(bundle["data"]["roots.pem"])
+
+    assert read_trust_roots([placeholder]) == []
+
+
 def required_settings(service: str) -> set[str]:
     """The environment variables `service` refuses to start without."""
     module = importlib.import_module(f"{service}.settings")

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPlatform:
-    return services.start_sealing(test_pki.signer_environment())
+    return services.start_on_test_pki(test_pki)
 
 
 async def eventually_downloaded(site: httpx.AsyncClient, path: str) -> httpx.Response:

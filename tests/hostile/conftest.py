@@ -10,4 +10,4 @@ __all__ = ["platform_running", "test_pki"]
 
 @pytest.fixture(scope="module")
 def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPlatform:
-    return services.start_sealing(test_pki.signer_environment())
+    return services.start_on_test_pki(test_pki)

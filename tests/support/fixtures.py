@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,3 +90,29 @@ def smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
 
 def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class TwilioApi:
+    url: str
+    log: Path  # every request Prism received
+
+
+@pytest.fixture(scope="session")
+def twilio_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwilioApi]:
+    """Twilio's API as Prism serves it from Twilio's own description (deploy/local/prism.py),
+    for platforms started as `make run` starts them."""
+    from deploy.local.prism import PrismMissing, start_prism
+
+    log = tmp_path_factory.mktemp("prism") / "prism.log"
+    port = infra.free_port_block(1, 22500, 23000)
+    try:
+        process = start_prism(port, log)
+    except PrismMissing as exc:
+        pytest.fail(str(exc))
+    yield TwilioApi(f"http://127.0.0.1:{port}", log)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -16,16 +16,24 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from asn1crypto import pem, x509
+from asn1crypto import pem, tsp, x509
 from certomancer.integrations.animator import Animator, AnimatorArchStore
-from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig, PKIArchitecture
+from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig, PKIArchitecture, ServiceLabel
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from deploy.local.platform import LocalPki
+
+# The certificates a platform's signer reads (LocalPki): its seal, chain and the root it trusts.
+# What a local platform's PKI writes at each start: the signer's certificates, and the demo
+# recipient's personal certificate to sign the AR with (`python -m deploy.local.sign_receipt`).
+LOCAL_CERTIFICATES = ("root", "interm", "seal", "recipient")
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "pki" / "certomancer.yml"
 ARCH = ArchLabel("lre-test")
 KEYS = (
@@ -36,6 +44,9 @@ KEYS = (
     "seal",
     "recipient",
     "recipient-revoked",
+    "recipient-expired",
+    "recipient-future",
+    "recipient-encipher",
     "rogue-root",
     "rogue-recipient",
 )
@@ -55,9 +66,9 @@ def free_port() -> int:
         return port
 
 
-def generate_keys(directory: Path) -> None:
+def generate_keys(directory: Path, names: tuple[str, ...] = KEYS) -> None:
     """Fresh P-256 keys, unencrypted PEM: test-only, thrown away with the directory."""
-    for name in KEYS:
+    for name in names:
         key = ec.generate_private_key(ec.SECP256R1())
         (directory / f"{name}.key.pem").write_bytes(
             key.private_bytes(
@@ -112,6 +123,20 @@ class TestPki:
         """The intermediate certificates between a leaf and the root."""
         return (self.cert_file("interm"),)
 
+    def timestamper(self, at: datetime | None = None) -> TimeStamper:
+        """The test TSA, for signature timestamps: over HTTP (now), or, `at` a given time, the
+        same TSA key answering in process as if it were then."""
+        if at is None:
+            return HTTPTimeStamper(self.tsa_url)
+        return _TsaAt(self.arch, at)
+
+    def local(self) -> LocalPki:
+        """This PKI as a platform's configuration names it (`deploy/local/platform.py`), its
+        certificates written where the signer reads them."""
+        for label in LOCAL_CERTIFICATES:
+            self.cert_file(label)
+        return LocalPki(self.directory, self.base_url)
+
     def signer_environment(self) -> dict[str, str]:
         """A platform's signer on this PKI: it seals evidence and proofs (the zip's envelope
         pli_<number>.pdf among them) with the seal key and this TSA, and trusts the root for
@@ -125,6 +150,15 @@ class TestPki:
             "SIGNER_SEAL_ROOT_FILES": root,
             "SIGNER_TSA_URL": self.tsa_url,
         }
+
+
+class _TsaAt(TimeStamper):
+    def __init__(self, arch: PKIArchitecture, at: datetime) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._tsa = arch.service_registry.summon_timestamper(ServiceLabel("tsa"), at_time=at)
+
+    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        return self._tsa.request_tsa_response(req)
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -12,7 +13,12 @@ import pytest
 from deploy.local import platform
 from deploy.local.seaweed import SeaweedS3
 from tests.support import infra
-from tests.support.fixtures import SmtpServer
+from tests.support.fixtures import SmtpServer, TwilioApi
+from tests.support.pki import TestPki
+
+# A service is ready within seconds on an idle machine; on a busy one (a test session beside
+# other work) its migrations alone may take a minute. A service that dies is seen at once.
+STARTUP_SECONDS = 180.0
 
 
 class RunningPlatform:
@@ -28,7 +34,9 @@ class RunningPlatform:
         process = platform.start_service(self.config, service, self.log_path(service), extra_env)
         self.processes[service] = process
         if wait:
-            platform.wait_ready(self.config.ports[service], process, log_path=self.log_path(service))
+            platform.wait_ready(
+                self.config.ports[service], process, timeout=STARTUP_SECONDS, log_path=self.log_path(service)
+            )
 
     def start_all(self, extra_env: Mapping[str, str] | None = None) -> None:
         """Start the five services; `extra_env` goes to each (a service reads its own prefix)."""
@@ -36,13 +44,18 @@ class RunningPlatform:
             self.start(service, extra_env, wait=False)
         for service in platform.SERVICES:
             platform.wait_ready(
-                self.config.ports[service], self.processes[service], log_path=self.log_path(service)
+                self.config.ports[service],
+                self.processes[service],
+                timeout=STARTUP_SECONDS,
+                log_path=self.log_path(service),
             )
 
-    def start_sealing(self, pki_environment: Mapping[str, str]) -> RunningPlatform:
-        """The five services as `make run` starts them: the signer seals with the test PKI and
-        trusts its root for signed receipts (`TestPki.signer_environment()`)."""
-        self.start_all(pki_environment)
+    def start_on_test_pki(self, pki: TestPki, extra_env: Mapping[str, str] | None = None) -> RunningPlatform:
+        """The five services as `make run` starts them: the platform's configuration names the
+        test PKI, and `deploy/local/platform.py` gives the signer every setting that follows
+        from it (seal key, TSA, the root trusted for ARs signed with a personal certificate)."""
+        self.config = dataclasses.replace(self.config, pki=pki.local())
+        self.start_all(extra_env)
         return self
 
     def stop(self, service: str) -> None:
@@ -64,7 +77,14 @@ class RunningPlatform:
 
 
 def platform_config(
-    amqp_url: str, postgres_server: str, db_prefix: str, s3: SeaweedS3, smtp: SmtpServer, name: str
+    amqp_url: str,
+    postgres_server: str,
+    db_prefix: str,
+    s3: SeaweedS3,
+    smtp: SmtpServer,
+    name: str,
+    twilio_api: str | None = None,
+    dkim_key_file: Path | None = None,
 ) -> platform.PlatformConfig:
     return platform.PlatformConfig(
         infra=platform.Infrastructure(
@@ -80,6 +100,8 @@ def platform_config(
         # Below the kernel's ephemeral range (32768+), where outgoing connections take ports.
         ports=platform.default_ports(infra.free_port_block(5, 23000, 32000)),
         session_secret=secrets.token_urlsafe(48),
+        twilio_base_url=twilio_api,
+        dkim_key_file=dkim_key_file,
     )
 
 
@@ -90,15 +112,28 @@ def services(
     db_prefix: str,
     s3: SeaweedS3,
     smtp: SmtpServer,
+    twilio_api: TwilioApi,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningPlatform]:
     """A platform of this test module's own (its own virtual host and databases), not
-    started yet: what one module leaves on the bus never reaches another's services."""
+    started yet: what one module leaves on the bus never reaches another's services. Every
+    notice channel is configured as `make run` configures it: SMS and calls to Prism, faxes
+    through the SMTP catcher, DKIM-signed email."""
     name = request.module.__name__.rpartition(".")[2].removeprefix("test_")[:20]
+    logs = tmp_path_factory.mktemp(f"logs-{name}")
     with infra.rabbitmq_url() as amqp_url:
         running = RunningPlatform(
-            platform_config(amqp_url, postgres_server, db_prefix, s3, smtp, name),
-            tmp_path_factory.mktemp(f"logs-{name}"),
+            platform_config(
+                amqp_url,
+                postgres_server,
+                db_prefix,
+                s3,
+                smtp,
+                name,
+                twilio_api.url,
+                logs / "dkim" / "key.pem",
+            ),
+            logs,
         )
         yield running
         running.stop_all()

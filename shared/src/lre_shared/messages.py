@@ -98,6 +98,9 @@ class Reply(Message):
 
 E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
 
+Language = Literal["fr", "en"]
+LANGUAGES: tuple[Language, ...] = ("fr", "en")
+
 
 class SubmittedSender(Contract):
     """The sender as a sender system declares it in `SubmitLetter`.
@@ -150,6 +153,10 @@ class SubmittedRecipient(Contract):
     mobile: SafeText | None = Field(default=None, description="E.164, e.g. +33612345678.")
     fax: SafeText | None = Field(default=None, description="E.164.")
     landline: SafeText | None = Field(default=None, description="E.164.")
+    language: SafeText = Field(
+        default="fr",
+        description="The recipient's language (fr or en): notices, reminders, codes and pages use it.",
+    )
 
 
 class Recipient(SubmittedRecipient):
@@ -167,6 +174,7 @@ class Recipient(SubmittedRecipient):
     mobile: SafeText | None = Field(default=None, pattern=E164_PATTERN)
     fax: SafeText | None = Field(default=None, pattern=E164_PATTERN)
     landline: SafeText | None = Field(default=None, pattern=E164_PATTERN)
+    language: Language = "fr"
 
 
 class Document(Contract):
@@ -356,6 +364,19 @@ class SendNotice(Message):
         default=(),
         description="Channels to try, in this order, when `channel` fails for good (e.g. email → sms).",
     )
+    landline: str | None = Field(
+        default=None, description="E.164 landline, called on the voice channel when there is no `phone`."
+    )
+    channels: tuple[NoticeChannel, ...] = Field(
+        default=(),
+        description="Every channel the letter's notices go on, email first (lre_shared.notices):"
+        " reminders go on the same ones.",
+    )
+    round_id: UUID | None = Field(
+        default=None,
+        description="Shared by the commands of one notice or reminder, one per channel: each channel"
+        " is used once a round, and a fallback skips the channels another command of it used.",
+    )
 
 
 class NoticeSent(Message):
@@ -484,8 +505,11 @@ class ReceiptProblem(StrEnum):
     signature_broken = "signature_broken"  # the signature does not match the signed bytes
     modified_after_signing = "modified_after_signing"  # bytes added after the signature
     untrusted = "untrusted"  # the certificate does not chain to a trusted root
-    revoked = "revoked"  # the certificate was revoked when checked (OCSP or CRL)
+    expired = "expired"  # the certificate (or a CA of its chain) had expired at the signature's time
+    not_yet_valid = "not_yet_valid"  # the certificate (or a CA of its chain) was not valid yet then
+    revoked = "revoked"  # the certificate was revoked at the signature's time (OCSP or CRL)
     revocation_unknown = "revocation_unknown"  # no OCSP response or CRL could settle it
+    wrong_key_usage = "wrong_key_usage"  # the certificate's key is not for signing (key usage)
     name_mismatch = "name_mismatch"  # the certificate names someone other than the recipient
 
 
@@ -524,8 +548,23 @@ class SignedReceiptChecked(Reply):
 
     accepted: bool
     problem: ReceiptProblem | None = None
-    detail: str = Field(description="What was found, for the recipient and for support staff.")
+    detail: str = Field(
+        description="What was found, in English, for logs and support staff; pages word it from the"
+        " fields below."
+    )
     signer_name: str | None = None
+    certificate_issuer: str | None = Field(default=None, description="Who issued the signing certificate.")
+    problem_at: UtcDatetime | None = Field(
+        default=None,
+        description="When the problem took effect: the end of validity (expired), its start"
+        " (not_yet_valid) or the revocation (revoked).",
+    )
+    judged_at: UtcDatetime | None = Field(
+        default=None,
+        description="The time the certificate was judged at: the signature's time when a trusted"
+        " timestamp proves it, else the time the signed AR was received.",
+    )
+    timestamped: bool = Field(default=False, description="`judged_at` is proved by a signature timestamp.")
 
 
 ALL_MESSAGES: tuple[type[Message], ...] = (
@@ -597,6 +636,15 @@ class DocumentChannel(StrEnum):
     fax = "fax"  # to the desk's fax number (a fax-to-email gateway), reference on the cover page
 
 
+class RequiredDocument(StrEnum):
+    """A document the sender's verification policy asks of the recipient."""
+
+    identity = "identity"  # an identity document valid today (policy `default`)
+    identity_six_months = "identity_six_months"  # valid for more than 6 more months (policy `cnb`)
+    company_extract = "company_extract"  # extrait Kbis with a valid SIREN/SIRET (policy `cnb`)
+    bar_certificate = "bar_certificate"  # this year's bar registration certificate (policy `cnb`)
+
+
 class CaseState(StrEnum):
     awaiting_documents = "awaiting_documents"  # opened, nothing received yet
     pending = "pending"  # documents in, waiting for an agent
@@ -641,6 +689,9 @@ class VerificationCaseOpened(Reply):
     inbound_fax: str | None = Field(default=None, description="E.164 fax number.")
     max_document_bytes: int | None = None
     reason: str | None = None
+    required_documents: tuple[RequiredDocument, ...] = Field(
+        default=(), description="What the sender's verification policy asks the recipient to send."
+    )
 
 
 class AddIdentityDocument(Message):
@@ -686,6 +737,12 @@ class RequestCode(Message):
     exchange: ClassVar[str] = commands_exchange(Service.verification)
     routing_key: ClassVar[str] = "request_code.v1"
 
+    channel: Literal["email", "sms"] | None = Field(
+        default=None,
+        description="Send it by this channel, to the recipient's declared address for it, instead of"
+        " the last code's (e.g. once that one could not be sent, CodeFailed).",
+    )
+
 
 class CodeRequested(Reply):
     """Reply to `RequestCode`: `issued` is False, with `reason` and, when throttled,
@@ -700,6 +757,26 @@ class CodeRequested(Reply):
     locked_until: UtcDatetime | None = Field(
         default=None, description="Codes for the letter are locked until then: none was sent."
     )
+
+
+class SendCaseConfirmation(Message):
+    """Confirm to the recipient, by the channel chosen for the code, that their verification
+    case is open: its reference, how the documents are to be sent and which ones the sender's
+    policy requires. Like a code, it names neither the sender nor the subject (CPCE R.53-3)."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.notifier)
+    routing_key: ClassVar[str] = "send_case_confirmation.v1"
+
+    channel: Literal["email", "sms"]
+    address: str = Field(min_length=3, max_length=320, description="Email address or E.164 number.")
+    reference: str = Field(min_length=1, max_length=40, description="The case reference, e.g. LRE-7K3M9Q.")
+    document_channel: DocumentChannel
+    document_address: str | None = Field(
+        default=None,
+        description="Where the documents go: the desk's email address, MMS or fax number; none for upload.",
+    )
+    required_documents: tuple[RequiredDocument, ...] = Field(min_length=1)
+    language: Language = "fr"
 
 
 class CodeProblem(StrEnum):
@@ -757,6 +834,18 @@ class LetterUnclaimed(Message):
 
     item_number: str
     window_closed_at: UtcDatetime
+
+
+class LetterLanguageChanged(Message):
+    """The recipient switched the pickup site's language on the letter's pages: the letter's
+    notices, reminders, codes and confirmations use it from now on."""
+
+    exchange: ClassVar[str] = events_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "letter.language_changed.v1"
+
+    item_number: str
+    language: Language
+    changed_at: UtcDatetime
 
 
 # ------------------------------------------------------------------------ pickup (locks)
@@ -855,6 +944,9 @@ class EvidenceEntry(Contract):
     record_sha256: str
     previous_sha256: str | None
     reasons: tuple[str, ...] = ()
+    channel: NoticeChannel | None = Field(
+        default=None, description="For a notification: the channel it went by (or failed on)."
+    )
 
 
 class EvidenceListed(Reply):
@@ -936,9 +1028,23 @@ class GetLetterStatus(Message):
     idempotency_key: SafeText | None = Field(default=None, max_length=200)
 
 
+# Where a deposited letter stands, furthest step first: what `LetterStatus.stage` says.
+LetterStage = Literal[
+    "deposited",  # taken by the archive, no notice sent yet
+    "notified",  # the first notice left (NotificationForAcceptance)
+    "accepted",  # the recipient accepted (ConsignmentAcceptance)
+    "refused",  # the recipient refused (ConsignmentRejection)
+    "unclaimed",  # non réclamée: no decision within the window (AcceptanceRejectionExpiry)
+    "signed",  # the acknowledgement of receipt (avis de réception) is signed
+    "downloaded",  # a document went out whole (ContentHandover)
+    "expired",  # the download window passed without a download (ContentHandoverFailure)
+]
+
+
 class LetterStatus(Reply):
     """Reply to `GetLetterStatus`: `state` is unknown when the archive has no such deposit of
-    this sender (not yet handled, or never sent)."""
+    this sender (not yet handled, or never sent). `state` says what became of the deposit;
+    `stage` where the letter stands since, each step with its time."""
 
     routing_key: ClassVar[str] = "letter.status.v1"
 
@@ -953,7 +1059,16 @@ class LetterStatus(Reply):
     unclaimed_at: UtcDatetime | None = None
     handed_over_at: UtcDatetime | None = None
     content_deleted_at: UtcDatetime | None = None
+    stage: LetterStage | None = Field(
+        default=None, description="Where a deposited letter stands (None unless `state` is deposited)."
+    )
+    notified_at: UtcDatetime | None = Field(default=None, description="The first notice left.")
+    refused_at: UtcDatetime | None = Field(default=None, description="The recipient refused the letter.")
+    content_expires_at: UtcDatetime | None = Field(
+        default=None, description="When the content goes, as far as the archive knows now."
+    )
 
 
 ALL_MESSAGES = (*ALL_MESSAGES, RequestUpload, UploadGranted, GetLetterStatus, LetterStatus)
 ALL_MESSAGES = (*ALL_MESSAGES, LetterLocked, LiftLetterLock, LetterLockLifted)
+ALL_MESSAGES = (*ALL_MESSAGES, SendCaseConfirmation, LetterLanguageChanged)

@@ -18,10 +18,16 @@ class RulesProfile:
     acceptance_days: int
     # Whether the sender's identity stays hidden until the recipient accepts.
     sender_hidden_until_acceptance: bool
-    # Hours the content stays downloadable after pickup.
+    # Hours the content stays downloadable once available (the AR signed).
     download_hours: int
     # Minimum retention of evidence, in days.
     evidence_retention_days: int
+    # The notice channels whose first notice starts the window; the others only alert.
+    window_channels: frozenset[str] = frozenset({"email"})
+    # Hours the content of a letter not yet available (not accepted, or its AR not signed)
+    # stays after the acceptance window closes, so that a decision at the window's last
+    # instant still finds it.
+    content_grace_hours: int = 24
 
     def acceptance_deadline(self, first_notice_at: datetime) -> date:
         """Last day (local date) on which the recipient may still accept or refuse."""
@@ -35,6 +41,49 @@ class RulesProfile:
         local = datetime.combine(deadline + timedelta(days=1), time(0, 0), tzinfo=self.timezone)
         return local.astimezone(UTC)
 
+    def starts_window(self, channel: str) -> bool:
+        """Whether a first notice on `channel` starts the acceptance window."""
+        return channel in self.window_channels
+
+    def download_window_ends_at(self, receipt_signed_at: datetime) -> datetime:
+        """End of the download window: `download_hours` after the content became available to
+        the recipient, which is when the AR was signed, not the acceptance (CPCE R.53-3: the
+        content is handed over after acceptance, the signed AR proving it). A recipient whose
+        identity check takes days (one-time code path) still gets the whole window."""
+        return receipt_signed_at + timedelta(hours=self.download_hours)
+
+    def content_kept_until(
+        self,
+        *,
+        window_closes_at: datetime | None,
+        accepted_at: datetime | None,
+        receipt_signed_at: datetime | None,
+    ) -> datetime | None:
+        """When a letter's content goes: the one rule of the archive, its sweeper, its links and
+        the pickup site.
+
+        - AR signed: the end of the download window (`download_window_ends_at`).
+        - Otherwise (not accepted, refused, or accepted and the AR not signed yet): kept until
+          the acceptance window closes plus `content_grace_hours`, and no longer. An accepted
+          letter whose window close is unknown (its notice never heard of) is given the
+          latest close its acceptance allows: the window of a notice sent at that instant.
+        - None: no window known yet (no notice, no decision); nothing to schedule.
+        """
+        if receipt_signed_at is not None:
+            return self.download_window_ends_at(receipt_signed_at)
+        if window_closes_at is None and accepted_at is not None:
+            window_closes_at = self.window_closes_at(self.acceptance_deadline(accepted_at))
+        if window_closes_at is None:
+            return None
+        return window_closes_at + timedelta(hours=self.content_grace_hours)
+
+    def longest_content_life(self) -> timedelta:
+        """The longest the content may be kept after the first notice: the window (its days,
+        the day after the notice, an hour of daylight saving), the grace, then a download
+        window opened at the grace's last instant."""
+        window = timedelta(days=self.acceptance_days + 1, hours=1)
+        return window + timedelta(hours=self.content_grace_hours + self.download_hours)
+
 
 # France: CPCE L.100 and R.53-1 to R.53-3.
 FR_LRE = RulesProfile(
@@ -47,6 +96,9 @@ FR_LRE = RulesProfile(
     download_hours=48,
     # R.53-2/R.53-3: proofs kept at least one year.
     evidence_retention_days=365,
+    # R.53-3: the notice is the email; SMS, voice call and fax are alerts beside it.
+    window_channels=frozenset({"email"}),
+    content_grace_hours=24,
 )
 
 PROFILES = {FR_LRE.name: FR_LRE}

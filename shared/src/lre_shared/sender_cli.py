@@ -28,6 +28,10 @@ The bulk CSV (UTF-8, header row, comma-separated) has one letter a row; its colu
 
 A progress bar goes to stderr; the summary (row, letter id, item number or the errors) to
 stdout. The exit status is 0 when every letter was deposited, 1 otherwise.
+
+`status` prints where the letter stands (deposited, notified, accepted, refused, unclaimed,
+signed, downloaded, expired; or rejected, for a deposit the archive refused), each step with
+its time, then the evidence the signer holds.
 """
 
 from __future__ import annotations
@@ -356,17 +360,21 @@ async def show_status(client: SenderClient, letter: str, out: TextIO) -> int:
 def _status_text(status: LetterStatus, asked: str) -> str:
     if status.state == "unknown":
         return f"{asked}: unknown to the archive (not handled yet, or not sent by this sender)"
-    lines = [f"letter {status.letter_id}: {status.state}"]
+    # Where the letter stands (an archive older than `stage` gives the deposit's state only).
+    lines = [f"letter {status.letter_id}: {status.stage or status.state}"]
     if status.item_number:
         lines.append(f"  item number     {status.item_number}")
     for label, value in (
         ("deposited at", status.deposited_at),
-        ("refused at", status.rejected_at),
+        ("rejected at", status.rejected_at),  # the deposit, by the archive
+        ("notified at", status.notified_at),
         ("accepted at", status.accepted_at),
-        ("receipt signed", status.receipt_signed_at),
+        ("refused at", status.refused_at),  # the letter, by its recipient
         ("unclaimed at", status.unclaimed_at),
+        ("receipt signed", status.receipt_signed_at),
         ("downloaded at", status.handed_over_at),
-        ("content deleted", status.content_deleted_at),
+        ("content until", status.content_expires_at),
+        ("expired at" if status.stage == "expired" else "content deleted", status.content_deleted_at),
     ):
         if value is not None:
             lines.append(f"  {label:<15} {value.isoformat()}")

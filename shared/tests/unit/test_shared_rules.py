@@ -99,3 +99,59 @@ def test_the_window_of_a_deadline_is_open_on_the_whole_last_day() -> None:
 
     assert datetime(2025, 10, 26, 23, 59, 59, tzinfo=PARIS) < closes
     assert closes == datetime(2025, 10, 27, 0, 0, tzinfo=PARIS)
+
+
+# ------------------------------------------------------------ when the content goes
+
+ACCEPTED = datetime(2026, 3, 6, 17, 0, tzinfo=UTC)  # a Friday
+CLOSES = datetime(2026, 3, 17, 23, 0, tzinfo=UTC)
+
+
+def test_the_download_window_runs_48_hours_from_the_signature_of_the_ar() -> None:
+    signed = ACCEPTED + timedelta(days=3)  # the identity checked over the weekend
+
+    assert FR_LRE.download_window_ends_at(signed) == signed + timedelta(hours=48)
+    assert FR_LRE.content_kept_until(
+        window_closes_at=CLOSES, accepted_at=ACCEPTED, receipt_signed_at=signed
+    ) == signed + timedelta(hours=48)
+
+
+def test_a_signature_late_in_the_grace_still_gets_its_48_hours_past_the_window() -> None:
+    signed = CLOSES + timedelta(hours=20)
+
+    assert FR_LRE.content_kept_until(
+        window_closes_at=CLOSES, accepted_at=ACCEPTED, receipt_signed_at=signed
+    ) == signed + timedelta(hours=48)
+
+
+def test_accepted_and_not_signed_the_content_waits_until_the_window_closes_plus_the_grace() -> None:
+    kept = FR_LRE.content_kept_until(window_closes_at=CLOSES, accepted_at=ACCEPTED, receipt_signed_at=None)
+
+    assert kept == CLOSES + timedelta(hours=FR_LRE.content_grace_hours)
+    assert kept > ACCEPTED + timedelta(hours=FR_LRE.download_hours)
+
+
+def test_never_accepted_the_content_stays_until_the_window_closes_plus_the_grace() -> None:
+    assert FR_LRE.content_kept_until(
+        window_closes_at=CLOSES, accepted_at=None, receipt_signed_at=None
+    ) == CLOSES + timedelta(hours=24)
+
+
+def test_accepted_with_no_known_notice_the_latest_window_its_acceptance_allows_is_kept() -> None:
+    # Accepted on 6 March (Paris): a notice could not be later, so its window closes by
+    # midnight after 21 March at the latest.
+    kept = FR_LRE.content_kept_until(window_closes_at=None, accepted_at=ACCEPTED, receipt_signed_at=None)
+
+    assert kept == datetime(2026, 3, 21, 23, 0, tzinfo=UTC) + timedelta(hours=24)
+
+
+def test_no_window_and_no_decision_schedules_nothing() -> None:
+    assert FR_LRE.content_kept_until(window_closes_at=None, accepted_at=None, receipt_signed_at=None) is None
+
+
+def test_the_longest_content_life_covers_a_signature_at_the_grace_s_last_instant() -> None:
+    notice = datetime(2026, 3, 28, 22, 59, tzinfo=UTC)  # the eve of summer time, in Paris
+    closes = FR_LRE.window_closes_at(FR_LRE.acceptance_deadline(notice))
+    signed = closes + timedelta(hours=FR_LRE.content_grace_hours)
+
+    assert FR_LRE.download_window_ends_at(signed) <= notice + FR_LRE.longest_content_life()

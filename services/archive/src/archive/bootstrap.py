@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -26,6 +27,7 @@ from lre_shared.messages import (
     IssueDownloadLink,
     IssueZipLink,
     LetterAccepted,
+    LetterRefused,
     LetterUnclaimed,
     NoticeSent,
     ProofIssued,
@@ -33,6 +35,7 @@ from lre_shared.messages import (
     RequestUpload,
     SubmitLetter,
 )
+from lre_shared.rules import FR_LRE
 from lre_shared.runtime import PeriodicTask, ServiceRuntime
 from lre_shared.topology import Service
 
@@ -91,12 +94,16 @@ def bootstrap(
     bus.subscribe(ProofIssued, partial(on_proof_issued, store=content))
     policy = retention_policy(settings)
     bus.subscribe(NoticeSent, partial(expiry.on_notice_sent, policy=policy))
-    bus.subscribe(LetterAccepted, expiry.on_letter_accepted)
-    bus.subscribe(ReceiptSigned, expiry.on_receipt_signed)
-    bus.subscribe(LetterUnclaimed, expiry.on_letter_unclaimed)
+    bus.subscribe(LetterAccepted, partial(expiry.on_letter_accepted, policy=policy))
+    bus.subscribe(LetterRefused, expiry.on_letter_refused)
+    bus.subscribe(ReceiptSigned, partial(expiry.on_receipt_signed, policy=policy))
+    bus.subscribe(LetterUnclaimed, partial(expiry.on_letter_unclaimed, policy=policy))
+
+    async def reschedule_content(pool: asyncpg.Pool) -> None:
+        await expiry.reschedule_all(pool, policy=policy)
 
     async def sweep_everything(pool: asyncpg.Pool) -> None:
-        await expiry.sweep(pool, store=content, clock=clock, policy=policy)
+        await expiry.sweep(pool, store=content, clock=clock)
         await sweep_uploads(pool, store=content, clock=clock)
 
     sweeper = PeriodicTask("archive-sweeper", sweep_everything, settings.sweep_seconds)
@@ -114,7 +121,7 @@ def bootstrap(
     return ServiceRuntime(
         bus=bus,
         migrations=MIGRATIONS,
-        on_started=[ensure_buckets, sweeper.start],
+        on_started=[ensure_buckets, reschedule_content, sweeper.start],
         on_stopping=[sweeper.stop],
     )
 
@@ -179,16 +186,23 @@ def download_links(settings: ArchiveSettings) -> Links:
 
 
 def retention_policy(settings: ArchiveSettings) -> RetentionPolicy:
-    return RetentionPolicy(
-        download=timedelta(hours=settings.download_hours),
-        unaccepted_grace=timedelta(hours=settings.unaccepted_grace_hours),
+    return RetentionPolicy.of(
+        FR_LRE, download_hours=settings.download_hours, grace_hours=settings.unaccepted_grace_hours
     )
+
+
+def longest_content_days(settings: ArchiveSettings) -> int:
+    """Days the content may be kept after the first notice under the rule, and one more for
+    a notice that left a while after the deposit (the lifecycle counts from the deposit)."""
+    life = retention_policy(settings).rules.longest_content_life()
+    return math.ceil(life / timedelta(days=1)) + 1
 
 
 def bucket_plan(settings: ArchiveSettings) -> BucketPlan:
     return BucketPlan(
         content=settings.content_bucket,
-        content_expiry_days=settings.content_expiry_days,
+        # A backstop: never before the sweeper, whatever the setting says.
+        content_expiry_days=max(settings.content_expiry_days, longest_content_days(settings)),
         evidence=settings.evidence_bucket,
         evidence_retention_days=settings.evidence_retention_days,
         identity=settings.identity_bucket,

@@ -31,7 +31,8 @@ class ArchiveSettings(ServiceSettings):
         default=30,
         ge=1,
         description="Lifecycle backstop of the content bucket: objects older than this are deleted"
-        " (acceptance window + download window + grace; the sweeper deletes earlier).",
+        " (the sweeper deletes earlier); never shorter than the acceptance window + grace +"
+        " download window, which it is raised to.",
     )
     evidence_retention_days: int = Field(
         default=365,
@@ -53,12 +54,14 @@ class ArchiveSettings(ServiceSettings):
     download_hours: int = Field(
         default=FR_LRE.download_hours,
         ge=1,
-        description="Hours the content stays after the first pickup (acceptance), then deleted.",
+        description="Hours the content stays downloadable from the signature of the acknowledgement"
+        " of receipt (when it becomes available), then deleted.",
     )
     unaccepted_grace_hours: int = Field(
-        default=24,
+        default=FR_LRE.content_grace_hours,
         ge=0,
-        description="Hours the content of a letter never accepted stays after its acceptance window closes.",
+        description="Hours the content of a letter not yet available (not accepted, or its"
+        " acknowledgement of receipt not signed) stays after its acceptance window closes.",
     )
     sweep_seconds: float = Field(
         default=60.0, gt=0, description="How often the sweeper looks for due content."

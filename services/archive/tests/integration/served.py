@@ -17,7 +17,7 @@ from minio import Minio
 from minio.error import S3Error
 
 from archive.adapters.storage import S3ContentStore
-from archive.bootstrap import bootstrap, content_store, http_site, retention_policy
+from archive.bootstrap import bootstrap, content_store, http_site
 from archive.service_layer.expiry import sweep
 from archive.service_layer.uploads import sweep_uploads
 from archive.settings import ArchiveSettings
@@ -71,9 +71,7 @@ class ServedArchive:
         return await self.runtime.bus.ask(query, answer, timeout=10.0)
 
     async def sweep(self) -> int:
-        return await sweep(
-            self.pool, store=self.store, clock=self.clock, policy=retention_policy(self.settings)
-        )
+        return await sweep(self.pool, store=self.store, clock=self.clock)
 
     async def sweep_uploads(self) -> int:
         return await sweep_uploads(self.pool, store=self.store, clock=self.clock)

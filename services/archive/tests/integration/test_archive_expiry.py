@@ -1,8 +1,9 @@
 """Expiry of letters' content on the real parts (RabbitMQ, PostgreSQL, SeaweedFS), with a
 clock the tests move instead of waiting 48 hours or 16 days.
 
-The archive runs in-process; the notice and the acceptance arrive as the notifier and the
-pickup publish them; the sweeper is called as the periodic task calls it.
+The archive runs in-process; the notice, the acceptance and the signed AR arrive as the
+notifier and the pickup publish them; the sweeper is called as the periodic task calls it.
+The download window runs from the AR's signature (rules profile).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from minio import Minio
 from archive.adapters.storage import S3ContentStore
 from archive.bootstrap import bootstrap, download_links, http_site, retention_policy
 from archive.domain.expiry import RetentionPolicy
-from archive.service_layer.expiry import sweep
+from archive.service_layer.expiry import reschedule_all, sweep
 from archive.service_layer.handlers import issue_download_link
 from archive.settings import ArchiveSettings
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
@@ -72,7 +73,7 @@ class Archive:
         return retention_policy(self.settings)
 
     async def sweep(self) -> int:
-        return await sweep(self.pool, store=self.store, clock=self.clock, policy=self.policy)
+        return await sweep(self.pool, store=self.store, clock=self.clock)
 
     @property
     def store(self) -> S3ContentStore:
@@ -212,13 +213,18 @@ async def download(archive: Archive, link: DownloadLinkIssued) -> bytes:
 # ----------------------------------------------------------------------------- tests
 
 
-async def test_content_never_downloaded_goes_the_download_hours_after_pickup_with_a_handover_failure(
+async def accept_and_sign(archive: Archive, amqp_url: str, letter: LetterDeposited, at: datetime) -> None:
+    await accept(archive, amqp_url, letter, at)
+    await sign_receipt(archive, amqp_url, letter, at)
+
+
+async def test_content_never_downloaded_goes_the_download_hours_after_the_signature_with_a_handover_failure(
     archive: Archive, probe: Probe, amqp_url: str
 ) -> None:
     letter = await deposit(archive, probe, amqp_url)
     picked_up = archive.clock.now()
     await notice(archive, amqp_url, letter, picked_up - timedelta(days=1))
-    await accept(archive, amqp_url, letter, picked_up)
+    await accept_and_sign(archive, amqp_url, letter, picked_up)
 
     archive.clock.move_to(picked_up + DOWNLOAD - timedelta(seconds=1))
     assert await archive.sweep() == 0
@@ -239,7 +245,7 @@ async def test_a_sweep_run_again_deletes_nothing_more_and_announces_nothing_twic
 ) -> None:
     letter = await deposit(archive, probe, amqp_url)
     picked_up = archive.clock.now()
-    await accept(archive, amqp_url, letter, picked_up)
+    await accept_and_sign(archive, amqp_url, letter, picked_up)
     archive.clock.move_to(picked_up + DOWNLOAD + timedelta(days=3))
 
     assert await archive.sweep() == 1
@@ -258,7 +264,8 @@ async def test_the_first_download_is_announced_once_and_spares_the_handover_fail
     await accept(archive, amqp_url, letter, picked_up)
     archive.clock.move_to(picked_up + timedelta(hours=1))
     refused = await download_link(archive, letter)  # accepted, the receipt not signed yet
-    await sign_receipt(archive, amqp_url, letter, picked_up + timedelta(minutes=90))
+    signed_at = picked_up + timedelta(minutes=90)
+    await sign_receipt(archive, amqp_url, letter, signed_at)
 
     archive.clock.move_to(picked_up + timedelta(hours=2))
     unused = await download_link(archive, letter)
@@ -278,7 +285,7 @@ async def test_the_first_download_is_announced_once_and_spares_the_handover_fail
     assert handed.handed_over_at == picked_up + timedelta(hours=3)
     assert handed.document_id == letter.documents[0].document_id
 
-    archive.clock.move_to(picked_up + DOWNLOAD)
+    archive.clock.move_to(signed_at + DOWNLOAD)
     assert await archive.sweep() == 1
     assert archive.objects(letter.correlation_id) == []
     await asyncio.sleep(1.0)
@@ -291,7 +298,7 @@ async def test_after_the_sweep_a_download_link_is_refused_as_out_of_window(
 ) -> None:
     letter = await deposit(archive, probe, amqp_url)
     picked_up = archive.clock.now()
-    await accept(archive, amqp_url, letter, picked_up)
+    await accept_and_sign(archive, amqp_url, letter, picked_up)
     archive.clock.move_to(picked_up + DOWNLOAD)
     await archive.sweep()
 
@@ -345,7 +352,7 @@ async def test_concurrent_sweepers_take_each_letter_once(
     picked_up = archive.clock.now()
     letters = [await deposit(archive, probe, amqp_url) for _ in range(6)]
     for letter in letters:
-        await accept(archive, amqp_url, letter, picked_up)
+        await accept_and_sign(archive, amqp_url, letter, picked_up)
     archive.clock.move_to(picked_up + DOWNLOAD)
 
     counts = await asyncio.gather(*(archive.sweep() for _ in range(4)))
@@ -364,7 +371,7 @@ async def test_a_sweep_restarted_after_its_objects_went_finishes_the_letter(
 ) -> None:
     letter = await deposit(archive, probe, amqp_url)
     picked_up = archive.clock.now()
-    await accept(archive, amqp_url, letter, picked_up)
+    await accept_and_sign(archive, amqp_url, letter, picked_up)
     # A sweeper that crashed after deleting the objects and before its commit.
     for key in archive.objects(letter.correlation_id):
         archive.s3.remove_object(archive.settings.content_bucket, key)
@@ -377,3 +384,75 @@ async def test_a_sweep_restarted_after_its_objects_went_finishes_the_letter(
         "SELECT content_deleted_at FROM letters WHERE letter_id = $1", letter.correlation_id
     )
     assert deleted == picked_up + DOWNLOAD
+
+
+async def test_signed_3_days_after_acceptance_the_documents_are_served_the_download_hours_after_signing(
+    archive: Archive, probe: Probe, amqp_url: str
+) -> None:
+    letter = await deposit(archive, probe, amqp_url)
+    accepted_at = archive.clock.now()
+    await notice(archive, amqp_url, letter, accepted_at - timedelta(hours=2))
+    await accept(archive, amqp_url, letter, accepted_at)
+    # The identity checked over a weekend (one-time code path): the AR signed 3 days later.
+    signed_at = accepted_at + timedelta(days=3)
+    archive.clock.move_to(signed_at - timedelta(minutes=1))
+    assert await archive.sweep() == 0
+    await sign_receipt(archive, amqp_url, letter, signed_at)
+
+    archive.clock.move_to(signed_at + DOWNLOAD - timedelta(seconds=1))
+    assert await archive.sweep() == 0
+    served = await download(archive, await download_link(archive, letter))
+    last_link = await download_link(archive, letter)
+
+    archive.clock.move_to(signed_at + DOWNLOAD)
+    refused = await download_link(archive, letter)  # due, even before the sweeper runs
+    assert await archive.sweep() == 1
+
+    assert served.startswith(b"%PDF-")
+    assert refused.url == "" and refused.reason is not None and "download window is over" in refused.reason
+    assert archive.objects(letter.correlation_id) == []
+    site = http_site(archive.runtime, archive.settings, store=archive.store, clock=archive.clock)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=site)) as client:
+        assert (await client.get(last_link.url)).status_code == 410
+
+
+async def test_accepted_and_not_signed_the_content_waits_until_the_window_closes_plus_grace(
+    archive: Archive, probe: Probe, amqp_url: str
+) -> None:
+    letter = await deposit(archive, probe, amqp_url)
+    noticed = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the window closes 17 March, 23:00 UTC
+    closes = datetime(2026, 3, 17, 23, 0, tzinfo=UTC)
+    accepted_at = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    await notice(archive, amqp_url, letter, noticed)
+    await accept(archive, amqp_url, letter, accepted_at)
+
+    archive.clock.move_to(accepted_at + DOWNLOAD + timedelta(days=1))
+    assert await archive.sweep() == 0
+    archive.clock.move_to(closes + GRACE - timedelta(seconds=1))
+    assert await archive.sweep() == 0
+    assert len(archive.objects(letter.correlation_id)) == 2
+
+    archive.clock.move_to(closes + GRACE)
+    assert await archive.sweep() == 1
+    assert archive.objects(letter.correlation_id) == []
+    message = await probe.wait_for(ContentHandoverFailed.routing_key, letter.correlation_id)
+    assert ContentHandoverFailed.model_validate_json(message.body).window_closed_at == closes + GRACE
+
+
+async def test_at_start_up_every_kept_letter_gets_the_expiry_the_rule_gives(
+    archive: Archive, probe: Probe, amqp_url: str
+) -> None:
+    letter = await deposit(archive, probe, amqp_url)
+    signed_at = archive.clock.now()
+    await accept_and_sign(archive, amqp_url, letter, signed_at)
+    # A letter from before the expiry was stored.
+    await archive.pool.execute(
+        "UPDATE letters SET content_expires_at = NULL WHERE letter_id = $1", letter.correlation_id
+    )
+
+    assert await reschedule_all(archive.pool, policy=archive.policy) >= 1
+
+    stored = await archive.pool.fetchval(
+        "SELECT content_expires_at FROM letters WHERE letter_id = $1", letter.correlation_id
+    )
+    assert stored == signed_at + DOWNLOAD

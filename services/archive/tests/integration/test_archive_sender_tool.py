@@ -15,11 +15,11 @@ import aio_pika
 import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
-from lre_shared.messages import EvidenceEntry, EvidenceListed, ListEvidence
+from lre_shared.messages import EvidenceEntry, EvidenceListed, LetterRefused, ListEvidence
 from lre_shared.sender_cli import run
 from lre_shared.topology import Service, commands_exchange
 from services.archive.tests.integration.served import EMBEDDED_LIMIT, ServedArchive
-from tests.support.bus import declare_exchange
+from tests.support.bus import declare_exchange, eventually, publish
 
 pytestmark = pytest.mark.integration
 
@@ -228,3 +228,35 @@ async def test_status_says_so_when_the_signer_does_not_answer(
     assert code == 0
     assert ": deposited" in shown
     assert "the signer did not answer in time" in shown
+
+
+async def test_status_of_a_refused_letter_says_refused_with_its_time(
+    served_archive: ServedArchive, amqp_url: str, tmp_path: Path
+) -> None:
+    pdf = tmp_path / "lettre.pdf"
+    pdf.write_bytes(demo_pdf("Refusée " + uuid.uuid4().hex))
+    recipient = tmp_path / "recipient.json"
+    recipient.write_text(DEMO_RECIPIENT.model_dump_json(), encoding="utf-8")
+    _, out, _ = await lre_send(
+        "send", *sender_options(amqp_url), "--recipient-json", str(recipient), str(pdf)
+    )
+    letter_id, item_number = uuid.UUID(out.split()[1]), out.rsplit(" ", 1)[1].strip()
+    refused_at = datetime(2026, 3, 4, 16, 30, tzinfo=UTC)
+    await publish(
+        amqp_url, LetterRefused(correlation_id=letter_id, item_number=item_number, refused_at=refused_at)
+    )
+
+    async def recorded() -> bool:
+        found = await served_archive.pool.fetchval(
+            "SELECT refused_at FROM letters WHERE letter_id = $1", letter_id
+        )
+        return found is not None
+
+    await eventually(recorded)
+    async with signer_stand_in(amqp_url, ()):
+        code, shown, _ = await lre_send("status", *sender_options(amqp_url)[:4], str(letter_id))
+
+    assert code == 0
+    assert f"letter {letter_id}: refused" in shown
+    assert "  refused at      2026-03-04T16:30:00+00:00" in shown
+    assert ": deposited" not in shown

@@ -12,12 +12,26 @@ from archive.settings import ArchiveSettings
 from lre_shared.rules import FR_LRE
 
 
-def test_the_download_window_defaults_to_the_profile_s_48_hours_after_pickup() -> None:
+def test_the_content_goes_the_profile_s_48_hours_after_the_signature_not_the_acceptance() -> None:
     accepted = datetime(2026, 3, 5, 14, 0, tzinfo=UTC)
+    signed = accepted + timedelta(days=3)
 
-    assert RetentionPolicy().download_window_ends_at(accepted) == accepted + timedelta(
-        hours=FR_LRE.download_hours
-    )
+    assert RetentionPolicy().content_expires_at(
+        window_closes_at=None, accepted_at=accepted, receipt_signed_at=signed
+    ) == signed + timedelta(hours=FR_LRE.download_hours)
+
+
+def test_the_deployment_s_hours_replace_the_profile_s() -> None:
+    policy = RetentionPolicy.of(FR_LRE, download_hours=36, grace_hours=12)
+    closes = datetime(2026, 3, 17, 23, 0, tzinfo=UTC)
+    signed = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
+
+    assert policy.content_expires_at(
+        window_closes_at=closes, accepted_at=None, receipt_signed_at=None
+    ) == closes + timedelta(hours=12)
+    assert policy.content_expires_at(
+        window_closes_at=closes, accepted_at=signed, receipt_signed_at=signed
+    ) == signed + timedelta(hours=36)
 
 
 def test_the_acceptance_window_runs_15_days_from_the_day_after_the_first_notice_paris_time() -> None:
@@ -36,10 +50,12 @@ def test_a_notice_just_after_midnight_paris_counts_from_the_next_local_day() -> 
 
 
 def test_content_of_a_letter_never_accepted_stays_for_the_grace_after_the_window() -> None:
-    policy = RetentionPolicy(unaccepted_grace=timedelta(hours=36))
+    policy = RetentionPolicy.of(FR_LRE, download_hours=48, grace_hours=36)
     closes = datetime(2026, 3, 17, 23, 0, tzinfo=UTC)
 
-    assert policy.unaccepted_content_ends_at(closes) == closes + timedelta(hours=36)
+    assert policy.content_expires_at(
+        window_closes_at=closes, accepted_at=None, receipt_signed_at=None
+    ) == closes + timedelta(hours=36)
 
 
 @pytest.mark.parametrize(("days", "accepted"), [(364, False), (365, True), (3650, True)])

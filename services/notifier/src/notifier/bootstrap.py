@@ -10,7 +10,15 @@ from functools import partial
 from pathlib import Path
 
 from lre_shared.bus import Bus
-from lre_shared.messages import LetterAccepted, LetterRefused, NoticeChannel, SendCode, SendNotice
+from lre_shared.messages import (
+    LetterAccepted,
+    LetterLanguageChanged,
+    LetterRefused,
+    NoticeChannel,
+    SendCaseConfirmation,
+    SendCode,
+    SendNotice,
+)
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service
 from notifier.adapters.attempts import AttemptLog, PgAttemptLog
@@ -139,6 +147,12 @@ def build(
     )
     texts: TextMessenger = TwilioSms(twilio) if twilio else UnconfiguredChannel("sms", TWILIO_SETTINGS)
     bus.subscribe(SendCode, partial(handlers.send_code, mailer=email, texts=texts, attempts=log))
+    bus.subscribe(
+        SendCaseConfirmation,
+        partial(handlers.send_case_confirmation, mailer=email, texts=texts, attempts=log),
+    )
+    # Reminders go in the language the recipient last chose on the pickup site.
+    bus.subscribe(LetterLanguageChanged, reminders.on_language_changed)
     bus.subscribe(LetterAccepted, reminders.stop_on_decision)
     bus.subscribe(LetterRefused, reminders.stop_on_decision)
     notifier = Notifier(runtime, email, channels, ticker, twilio)

@@ -55,6 +55,10 @@ class FakeTransaction:
 @dataclass
 class FakeAttempts:
     recorded: list[Attempt] = field(default_factory=list)
+    claims: dict[tuple[UUID, NoticeChannel], UUID] = field(default_factory=dict)
+
+    async def claim(self, round_id: UUID, channel: NoticeChannel, notice_id: UUID) -> UUID:
+        return self.claims.setdefault((round_id, channel), notice_id)
 
     async def record(self, attempt: Attempt) -> None:
         self.recorded.append(attempt)
@@ -168,7 +172,8 @@ async def test_a_first_notice_sent_schedules_reminders() -> None:
 
     await run(a_command(deadline=date.today() + timedelta(days=15)), tx)
 
-    [(sql, args)] = tx.conn.executed
+    [kept, (sql, args)] = tx.conn.executed
+    assert kept[0].startswith("INSERT INTO notices")  # for the provider's later report
     assert sql.startswith("INSERT INTO reminders")
     assert args[5] > datetime.now(UTC) + timedelta(days=2, hours=23)
 
@@ -182,7 +187,7 @@ async def test_a_permanent_failure_publishes_notice_failed_permanent() -> None:
     [event] = tx.published
     assert isinstance(event, NoticeFailed)
     assert event.permanent is True
-    assert event.reason == "email: SMTP 550: no such user"
+    assert (event.channel, event.reason) == (NoticeChannel.email, "SMTP 550: no such user")
     assert event.notice_id == command.message_id
     assert event.correlation_id == command.correlation_id
 
@@ -216,9 +221,10 @@ async def test_an_email_refused_for_good_falls_back_to_sms() -> None:
         command, tx, FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user")), attempts, sms=sms
     )
 
-    [event] = tx.published
-    assert isinstance(event, NoticeSent)
-    assert (event.channel, event.address, event.provider_message_id) == ("sms", "+33612345678", "SM0001")
+    failed, sent = tx.published
+    assert isinstance(failed, NoticeFailed) and failed.channel == NoticeChannel.email
+    assert isinstance(sent, NoticeSent)
+    assert (sent.channel, sent.address, sent.provider_message_id) == ("sms", "+33612345678", "SM0001")
     assert [(a.channel, a.outcome) for a in attempts.recorded] == [("email", "failed"), ("sms", "sent")]
 
 
@@ -234,10 +240,12 @@ async def test_a_redelivered_command_does_not_retry_a_channel_that_failed_for_go
     await run(command, tx, mailer, attempts, sms=FakeChannel())
 
     assert len(mailer.sent) == 1
-    assert isinstance(tx.published[0], NoticeSent)
+    # The email's failure is given again (its first event went with the rolled-back delivery).
+    assert [type(e) for e in tx.published] == [NoticeFailed, NoticeSent]
+    assert tx.published[0].channel == NoticeChannel.email
 
 
-async def test_every_channel_failing_gives_one_notice_failed_with_every_reason() -> None:
+async def test_every_channel_failing_gives_one_notice_failed_a_channel_with_its_reason() -> None:
     command = a_command(phone="+33612345678", fallback=(NoticeChannel.sms, NoticeChannel.voice))
     tx = FakeTransaction()
     unconfigured = UnconfiguredChannel("voice", ("NOTIFIER_TWILIO_ACCOUNT_SID",))
@@ -250,10 +258,13 @@ async def test_every_channel_failing_gives_one_notice_failed_with_every_reason()
         voice=unconfigured,
     )
 
-    [event] = tx.published
-    assert isinstance(event, NoticeFailed)
-    assert event.channel == NoticeChannel.email
-    assert event.attempts == (
+    assert all(isinstance(event, NoticeFailed) for event in tx.published)
+    assert [(e.channel, e.reason) for e in tx.published] == [  # type: ignore[attr-defined]
+        ("email", "SMTP 550: no such user"),
+        ("sms", "Twilio HTTP 400: 21211 invalid To"),
+        ("voice", "the voice channel is not configured: set NOTIFIER_TWILIO_ACCOUNT_SID"),
+    ]
+    assert tx.published[-1].attempts == (  # type: ignore[attr-defined]
         "email: SMTP 550: no such user",
         "sms: Twilio HTTP 400: 21211 invalid To",
         "voice: the voice channel is not configured: set NOTIFIER_TWILIO_ACCOUNT_SID",
@@ -267,7 +278,7 @@ async def test_a_channel_without_an_address_in_the_command_fails_for_good() -> N
 
     [event] = tx.published
     assert isinstance(event, NoticeFailed)
-    assert event.reason == "sms: no address for the sms channel in the command"
+    assert (event.channel, event.reason) == ("sms", "no address for the sms channel in the command")
 
 
 async def test_a_reminder_carries_the_opt_out_link_and_list_unsubscribe() -> None:
@@ -286,7 +297,8 @@ async def test_a_reminder_carries_the_opt_out_link_and_list_unsubscribe() -> Non
     [event] = tx.published
     assert isinstance(event, NoticeSent)
     assert event.kind is NoticeKind.reminder
-    assert tx.conn.executed == []  # a reminder schedules nothing more
+    # A reminder schedules nothing more (the command is kept for the provider's report).
+    assert [sql for sql, _ in tx.conn.executed if "reminders" in sql] == []
 
 
 async def test_a_reminder_for_a_stopped_schedule_sends_nothing() -> None:
@@ -330,3 +342,127 @@ async def test_a_notice_for_a_letter_from_cabinet_dupont_never_mentions_dupont()
     assert "dupont" not in f"{mail.subject} {mail.text} {mail.html}".lower()
     assert "dupont" not in command.to_json().decode().lower()
     assert all("dupont" not in message.to_json().decode().lower() for message in tx.published)
+
+
+# ----------------------------------------------------------------- a round, one command a channel
+
+
+def a_round(**fields: Any) -> list[SendNotice]:
+    from lre_shared.notices import per_channel
+
+    return per_channel(a_command(phone="+33612345678", fax="+33142680001", **fields))
+
+
+async def test_every_channel_asked_is_sent_by_its_own_command_naming_its_channel() -> None:
+    attempts, mailer, sms, voice, fax = (
+        FakeAttempts(),
+        FakeMailer(),
+        FakeChannel(),
+        FakeChannel(),
+        FakeChannel(),
+    )
+    published: list[Message] = []
+    for command in a_round(channels=(NoticeChannel.sms, NoticeChannel.voice, NoticeChannel.fax)):
+        tx = FakeTransaction()
+        await run(command, tx, mailer, attempts, sms=sms, voice=voice, fax=fax)
+        published += tx.published
+
+    assert [(e.channel, e.address) for e in published if isinstance(e, NoticeSent)] == [  # type: ignore[attr-defined]
+        ("email", "camille.martin@exemple.example"),
+        ("sms", "+33612345678"),
+        ("voice", "+33612345678"),
+        ("fax", "+33142680001"),
+    ]
+    assert (len(mailer.sent), len(sms.delivered), len(voice.delivered), len(fax.delivered)) == (1, 1, 1, 1)
+
+
+async def test_a_call_goes_to_the_landline_when_there_is_no_mobile() -> None:
+    voice = FakeChannel()
+
+    await run(a_command(channel=NoticeChannel.voice, landline="+33142680000"), FakeTransaction(), voice=voice)
+
+    assert [address for _, address in voice.delivered] == ["+33142680000"]
+
+
+async def test_an_email_refused_for_good_skips_the_channels_the_round_used_already() -> None:
+    email, sms = a_round(channels=(NoticeChannel.sms,))
+    attempts, voice = FakeAttempts(), FakeChannel()
+    await run(sms, FakeTransaction(), attempts=attempts, sms=FakeChannel())
+
+    tx = FakeTransaction()
+    await run(
+        email, tx, FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user")), attempts, voice=voice
+    )
+
+    # SMS was used by its own command: the email falls back to the next one, a call.
+    assert [(type(e).__name__, e.channel) for e in tx.published] == [  # type: ignore[attr-defined]
+        ("NoticeFailed", "email"),
+        ("NoticeSent", "voice"),
+    ]
+    assert len(voice.delivered) == 1
+
+
+async def test_a_command_whose_channel_another_took_as_its_fallback_stays_silent() -> None:
+    email, sms = a_round(channels=(NoticeChannel.sms,))
+    attempts, mailer = FakeAttempts(), FakeMailer()
+    # The SMS failed for good first and fell back to the email before the email's own command ran.
+    await run(sms, FakeTransaction(), mailer, attempts, sms=FakeChannel(PermanentDeliveryError("HTTP 400")))
+
+    tx, voice = FakeTransaction(), FakeChannel()
+    await run(email, tx, mailer, attempts, voice=voice)
+
+    assert tx.published == [] and voice.delivered == []
+    assert len(mailer.sent) == 1  # the email went once, by the SMS's fallback
+
+
+async def test_the_same_command_again_keeps_its_own_channel() -> None:
+    [email] = a_round()
+    attempts, mailer = FakeAttempts(), FakeMailer(error=TransientDeliveryError("SMTP 421"))
+    with pytest.raises(TransientDeliveryError):
+        await run(email, FakeTransaction(), mailer, attempts)
+
+    tx = FakeTransaction()
+    await run(email, tx, FakeMailer(), attempts)
+
+    assert [type(e) for e in tx.published] == [NoticeSent]
+
+
+async def test_a_first_notice_keeps_the_letters_channels_for_its_reminders() -> None:
+    email, *_ = a_round(channels=(NoticeChannel.sms, NoticeChannel.fax))
+    tx = FakeTransaction()
+
+    await run(email, tx)
+
+    [(_, args)] = [(sql, args) for sql, args in tx.conn.executed if sql.startswith("INSERT INTO reminders")]
+    assert args[7:] == (["email", "sms", "fax"], "+33612345678", None, "+33142680001")
+
+
+async def test_a_due_reminder_goes_on_the_letters_channels_one_command_each() -> None:
+    from notifier.service_layer.reminders import queue_due
+
+    @dataclass
+    class DueConn(FakeConn):
+        async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+            return [
+                {
+                    "letter_id": uuid4(),
+                    "item_number": "799273987130",
+                    "address": "camille.martin@exemple.example",
+                    "language": "fr",
+                    "deadline": date.today() + timedelta(days=10),
+                    "next_at": datetime.now(UTC),
+                    "channels": ["email", "sms", "voice"],
+                    "phone": "+33612345678",
+                    "landline": None,
+                    "fax": None,
+                }
+            ]
+
+    tx = FakeTransaction(conn=DueConn())
+
+    assert await queue_due(tx, datetime.now(UTC), timedelta(days=3)) == 1  # type: ignore[arg-type]
+
+    commands = [m for m in tx.published if isinstance(m, SendNotice)]
+    assert [c.channel for c in commands] == ["email", "sms", "voice"]
+    assert {c.kind for c in commands} == {NoticeKind.reminder}
+    assert len({c.round_id for c in commands}) == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lre_shared.bus import Bus
 from lre_shared.messages import (
+    CodeFailed,
     LetterDeposited,
     LiftLetterLock,
     NoticeFailed,
@@ -31,6 +32,8 @@ def bootstrap(settings: PickupSettings, clock: Clock = now_utc) -> ServiceRuntim
     bus.subscribe(NoticeSent, partial(handlers.on_notice_sent, rules=rules))
     bus.subscribe(NoticeFailed, handlers.on_notice_failed)
     bus.subscribe(VerificationDecided, signature.on_verification_decided)
+    # A code the notifier could not send: the code entry page offers another channel.
+    bus.subscribe(CodeFailed, signature.on_code_failed)
     # A supervisor of the verification desk lifts a letter's holds (pickup.domain.locks).
     bus.subscribe(LiftLetterLock, partial(locks.on_lift_letter_lock, clock=clock))
     sweeper = PeriodicTask(

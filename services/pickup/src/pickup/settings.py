@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from lre_shared.messages import DocumentChannel
 from lre_shared.settings import ServiceSettings
 
 
@@ -64,6 +65,18 @@ class PickupSettings(ServiceSettings):
         default=10 * 1024 * 1024,
         ge=1024,
         description="Largest identity document the site takes, unless the desk states a smaller limit.",
+    )
+    document_channels: tuple[DocumentChannel, ...] = Field(
+        default=(DocumentChannel.upload, DocumentChannel.email),
+        min_length=1,
+        description="How recipients may send identity documents, as a JSON list of upload, email, mms,"
+        " fax: offer mms and fax only when the desk has an MMS or fax number (VERIFICATION_INBOUND_MMS,"
+        " VERIFICATION_INBOUND_FAX).",
+    )
+    sms_codes: bool = Field(
+        default=False,
+        description="Offer one-time codes by SMS (to a declared mobile): only when the notifier can"
+        " send SMS (its Twilio settings).",
     )
     waiting_refresh_seconds: int = Field(
         default=15, ge=5, description="How often the waiting page reloads itself."

@@ -90,7 +90,8 @@ async def started_pickup(amqp_url: str, database_url: str, **overrides: Any) -> 
         session_secret=secrets.token_urlsafe(36),  # 48 characters
         cookie_secure=False,
         outbox_poll_seconds=0.2,
-        **overrides,
+        # A desk with MMS and fax numbers, a notifier able to send SMS, unless a test says otherwise.
+        **{"document_channels": ("upload", "email", "mms", "fax"), "sms_codes": True, **overrides},
     )
     clock = MovableClock()
     async with running(bootstrap(settings, clock), amqp_url) as runtime:

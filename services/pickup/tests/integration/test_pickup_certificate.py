@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
+import re
+from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from lre_shared.messages import (
@@ -55,15 +59,6 @@ def accepting(query: CheckSignedReceipt) -> SignedReceiptChecked:
         detail="signature valide",
         signer_name="Camille Martin",
     )
-
-
-def refusing(problem: ReceiptProblem) -> object:
-    def answer(query: CheckSignedReceipt) -> SignedReceiptChecked:
-        return SignedReceiptChecked(
-            correlation_id=query.correlation_id, accepted=False, problem=problem, detail=f"found: {problem}"
-        )
-
-    return answer
 
 
 async def test_only_the_methods_the_letter_allows_are_offered(pickup: Pickup) -> None:
@@ -161,32 +156,183 @@ async def test_an_accepted_signed_ar_is_recorded_announced_once_and_opens_the_do
     assert len(probe.of(ReceiptSigned.routing_key, event.correlation_id)) == 1
 
 
-@pytest.mark.parametrize(
-    ("problem", "words"),
-    [
-        (ReceiptProblem.revoked, "Votre certificat a été révoqué."),
-        (ReceiptProblem.untrusted, "pas délivré par une autorité reconnue"),
-        (ReceiptProblem.not_our_receipt, "n'est pas l'avis de réception émis pour ce courrier"),
-        (ReceiptProblem.name_mismatch, "au nom d'une autre personne que le destinataire"),
-    ],
-)
-async def test_a_refused_signed_ar_is_explained_in_plain_words_on_the_file_field(
-    pickup: Pickup, probe: Probe, problem: ReceiptProblem, words: str
+REVOKED_AT = datetime(2021, 1, 1, 9, 30, tzinfo=UTC)  # 10:30 in Paris
+SIGNED_AT = datetime(2026, 3, 2, 14, 5, tzinfo=UTC)  # 15:05 in Paris
+
+
+def refusing(problem: ReceiptProblem, **facts: object) -> object:
+    """The signer's refusal, with its technical detail in English and the facts behind it."""
+
+    def answer(query: CheckSignedReceipt) -> SignedReceiptChecked:
+        return SignedReceiptChecked(
+            correlation_id=query.correlation_id,
+            accepted=False,
+            problem=problem,
+            detail=f"technical finding: {problem}",
+            **facts,  # type: ignore[arg-type]
+        )
+
+    return answer
+
+
+CERTIFICATE = {"signer_name": "Camille Martin", "certificate_issuer": "LRE TEST Intermediate CA"}
+STAMPED = {**CERTIFICATE, "judged_at": SIGNED_AT, "timestamped": True}
+RECEIVED = {**CERTIFICATE, "judged_at": SIGNED_AT, "timestamped": False}
+
+# Each reason: the signer's facts, then (message, detail line) in French and in English.
+REASONS: dict[ReceiptProblem, tuple[dict[str, object], tuple[str, str], tuple[str, str]]] = {
+    ReceiptProblem.expired: (
+        {**STAMPED, "problem_at": REVOKED_AT},
+        (
+            "Votre certificat avait expiré au moment de la signature.",
+            "le certificat de Camille Martin a expiré le 01/01/2021 à 10:30 ; vérifié à l'heure de la"
+            " signature attestée par son horodatage, le 02/03/2026 à 15:05.",
+        ),
+        (
+            "Your certificate had expired when you signed.",
+            "the certificate of Camille Martin expired on 01/01/2021 at 10:30; checked at the signing"
+            " time its timestamp proves, 02/03/2026 at 15:05.",
+        ),
+    ),
+    ReceiptProblem.not_yet_valid: (
+        {**RECEIVED, "problem_at": datetime(2090, 1, 1, tzinfo=UTC)},
+        (
+            "Votre certificat n'était pas encore valable au moment de la signature.",
+            "le certificat de Camille Martin n'est valable qu'à partir du 01/01/2090 à 01:00 ; vérifié à"
+            " la réception de l'avis signé, le 02/03/2026 à 15:05 (la signature n'est pas horodatée).",
+        ),
+        (
+            "Your certificate was not valid yet when you signed.",
+            "the certificate of Camille Martin is valid only from 01/01/2090 at 01:00; checked when the"
+            " signed acknowledgement was received, 02/03/2026 at 15:05 (the signature has no timestamp).",
+        ),
+    ),
+    ReceiptProblem.revoked: (
+        {**RECEIVED, "problem_at": REVOKED_AT},
+        (
+            "Votre certificat a été révoqué.",
+            "le certificat de Camille Martin a été révoqué le 01/01/2021 à 10:30 ; vérifié à la"
+            " réception de l'avis signé, le 02/03/2026 à 15:05 (la signature n'est pas horodatée).",
+        ),
+        (
+            "Your certificate has been revoked.",
+            "the certificate of Camille Martin was revoked on 01/01/2021 at 10:30; checked when the"
+            " signed acknowledgement was received, 02/03/2026 at 15:05 (the signature has no timestamp).",
+        ),
+    ),
+    ReceiptProblem.untrusted: (
+        {"signer_name": "Camille Martin", "certificate_issuer": "LRE TEST Untrusted CA"},
+        (
+            "Votre certificat n'est pas délivré par une autorité reconnue par ce service.",
+            "le certificat de Camille Martin est délivré par « LRE TEST Untrusted CA », qui ne fait pas"
+            " partie des autorités reconnues par ce service.",
+        ),
+        (
+            "Your certificate is not issued by an authority this service trusts.",
+            "the certificate of Camille Martin is issued by “LRE TEST Untrusted CA”, which is not among"
+            " the authorities this service trusts.",
+        ),
+    ),
+    ReceiptProblem.wrong_key_usage: (
+        RECEIVED,
+        (
+            "Votre certificat n'est pas un certificat de signature",
+            "l'usage de la clé du certificat de Camille Martin ne comprend ni la signature numérique ni"
+            " la non-répudiation.",
+        ),
+        (
+            "Your certificate is not a signing certificate",
+            "the key usage of the certificate of Camille Martin allows neither digital signature nor"
+            " non-repudiation.",
+        ),
+    ),
+    ReceiptProblem.name_mismatch: (
+        {"signer_name": "Dominique Durand", "certificate_issuer": "LRE TEST Intermediate CA"},
+        (
+            "Le certificat est au nom d'une autre personne que le destinataire du courrier.",
+            "le certificat est au nom de Dominique Durand ; le destinataire du courrier est Camille Martin.",
+        ),
+        (
+            "The certificate is in the name of someone other than the letter's recipient.",
+            "the certificate is in the name of Dominique Durand; the letter's recipient is Camille Martin.",
+        ),
+    ),
+    ReceiptProblem.signature_broken: (
+        CERTIFICATE,
+        (
+            "La signature ne correspond pas au contenu du document.",
+            "la signature de Camille Martin ne correspond plus au contenu du document : il a été altéré"
+            " après la signature.",
+        ),
+        (
+            "The signature does not match the document's content.",
+            "the signature of Camille Martin no longer matches the document's content: it was altered"
+            " after signing.",
+        ),
+    ),
+    ReceiptProblem.modified_after_signing: (
+        CERTIFICATE,
+        (
+            "Le document a été modifié après sa signature.",
+            "des modifications ont été enregistrées dans le document après la signature de Camille"
+            " Martin : la signature ne couvre pas tout le document.",
+        ),
+        (
+            "The document was changed after it was signed.",
+            "changes were saved into the document after Camille Martin signed it: the signature does not"
+            " cover the whole document.",
+        ),
+    ),
+    ReceiptProblem.not_our_receipt: (
+        CERTIFICATE,
+        (
+            "Le document signé n'est pas l'avis de réception émis pour ce courrier",
+            "le document signé par Camille Martin n'est pas, octet pour octet, l'avis de réception émis"
+            " pour ce courrier.",
+        ),
+        (
+            "The signed document is not the acknowledgement of receipt issued for this letter",
+            "the document Camille Martin signed is not, byte for byte, the acknowledgement of receipt"
+            " issued for this letter.",
+        ),
+    ),
+}
+
+
+def detail_of(page: httpx.Response) -> str:
+    found = re.search(r'<p class="detail">([^<]+)</p>', page.text)
+    assert found, page.text
+    return html.unescape(found.group(1))
+
+
+@pytest.mark.parametrize("problem", list(REASONS), ids=str)
+@pytest.mark.parametrize("language", ["fr", "en"])
+async def test_each_refusal_reason_has_its_message_and_detail_line_in_the_pages_language(
+    pickup: Pickup, probe: Probe, problem: ReceiptProblem, language: str
 ) -> None:
+    facts, french, english = REASONS[problem]
+    message, detail = french if language == "fr" else english
+    found = "Constat de la vérification : " if language == "fr" else "What the check found: "
     event = await deposit(pickup.amqp_url, pickup)
-    async with answering(pickup.amqp_url, {CheckSignedReceipt: refusing(problem)}), pickup.browser() as site:
+    async with (
+        answering(pickup.amqp_url, {CheckSignedReceipt: refusing(problem, **facts)}),
+        pickup.browser() as site,
+    ):
         await accepted(site, event.item_number)
+        await site.get(f"/langue/{language}", params={"retour": "/signature"})
         answer = await send_file(
             site, "/signature/certificat", "receipt", ("ar.pdf", SIGNED, "application/pdf")
         )
         downloads = await site.get("/courrier")
 
     assert answer.status_code == 422
-    assert words in error_of(answer, "receipt")
-    assert f"found: {problem}" in answer.text  # what the check found, as support staff read it
+    assert f'<html lang="{language}">' in answer.text
+    assert message in error_of(answer, "receipt")
+    assert detail_of(answer) == found + detail
+    assert "technical finding" not in answer.text  # the signer's English is for logs and support
     assert 'role="alert"' in answer.text
     assert downloads.headers["location"] == "/signature"
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.3)
     assert not probe.of(ReceiptSigned.routing_key, event.correlation_id)
 
 

@@ -1,7 +1,7 @@
 """Downloads, once the acknowledgement of receipt is signed: each document and the whole
 letter as one zip, streamed through the site from the archive's links (served here by a local
-HTTP server), the time left of the 48-hour window, and the page once it is over. The
-archive's answers are given by a responder on the bus."""
+HTTP server), the time left of the 48-hour window from the AR's signature, and the page once
+it is over. The archive's answers are given by a responder on the bus."""
 
 from __future__ import annotations
 
@@ -79,18 +79,26 @@ def archive_server() -> Iterator[str]:
     thread.join(timeout=5)
 
 
-async def signed(pickup: Pickup, site: httpx.AsyncClient, hours_ago: float = 0) -> uuid.UUID:
-    """A letter accepted `hours_ago` and signed: the browser may download."""
+async def signed(
+    pickup: Pickup, site: httpx.AsyncClient, hours_ago: float = 0, *, accepted_hours_ago: float | None = None
+) -> uuid.UUID:
+    """A letter whose AR was signed `hours_ago`, accepted then or `accepted_hours_ago`: the
+    browser may download."""
     event = await deposit(pickup.amqp_url, pickup)
     await accepted(site, event.item_number)
-    if hours_ago:
+    accepted_ago = hours_ago if accepted_hours_ago is None else accepted_hours_ago
+    if accepted_ago:
         await pickup.runtime.pool.execute(
             "UPDATE letters SET decided_at = decided_at - $2::interval WHERE letter_id = $1",
             event.correlation_id,
-            timedelta(hours=hours_ago),
+            timedelta(hours=accepted_ago),
         )
     await signature.record_signature(
-        pickup.runtime.pool, event.correlation_id, SignatureMethod.certificate, "Camille Martin"
+        pickup.runtime.pool,
+        event.correlation_id,
+        SignatureMethod.certificate,
+        "Camille Martin",
+        now=pickup.clock() - timedelta(hours=hours_ago),
     )
     return event.correlation_id
 
@@ -127,6 +135,36 @@ async def test_the_letter_page_lists_the_documents_the_zip_and_the_time_left(pic
         or "Temps restant pour télécharger : 38 h" in page.text
     )
     assert letter_id
+
+
+async def test_the_time_left_counts_from_the_signature_not_from_the_acceptance(pickup: Pickup) -> None:
+    # Accepted 3 days ago, the identity checked over a weekend, the AR signed 10 hours ago:
+    # the content became available 10 hours ago, 38 hours are left.
+    async with pickup.browser() as site:
+        await signed(pickup, site, hours_ago=10, accepted_hours_ago=72)
+        page = await site.get("/courrier")
+
+    assert page.status_code == 200
+    assert "mise-en-demeure.pdf" in page.text
+    assert (
+        "Temps restant pour télécharger : 37 h" in page.text
+        or "Temps restant pour télécharger : 38 h" in page.text
+    )
+    assert "à partir de la signature de l&#39;avis de réception" in page.text
+
+
+async def test_the_window_closes_48_hours_after_the_signature_however_late_it_came(pickup: Pickup) -> None:
+    async with pickup.browser() as site:
+        await signed(pickup, site, hours_ago=47, accepted_hours_ago=120)
+        still_open = await site.get("/courrier")
+    async with pickup.browser() as site:
+        await signed(pickup, site, hours_ago=49, accepted_hours_ago=120)
+        over = await site.get("/courrier")
+
+    assert still_open.status_code == 200
+    assert "Temps restant pour télécharger : 0 h" in still_open.text
+    assert over.status_code == 410
+    assert "<h1>Fenêtre de téléchargement terminée</h1>" in over.text
 
 
 def document_link(archive_server: str, path: str) -> object:

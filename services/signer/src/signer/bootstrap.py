@@ -21,7 +21,7 @@ from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service
 from signer.adapters.evidence_store import S3EvidenceStore
 from signer.adapters.pdf import PadesSealer, render_receipt_form
-from signer.adapters.receipt_check import ReceiptChecker
+from signer.adapters.receipt_check import ReceiptChecker, read_trust_roots
 from signer.adapters.sealing import (
     CadesSealer,
     UnsealedSealer,
@@ -113,12 +113,14 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
         partial(receipts.issue_receipt_form, policy_id=policy, render=render_receipt_form),
         idempotent=False,
     )
-    if not settings.receipt_trust_root_files:
+    receipt_roots = read_trust_roots(settings.receipt_trust_root_files)
+    if not receipt_roots:
         log.warning(
-            "no trust roots for personal certificates (SIGNER_RECEIPT_TRUST_ROOT_FILES):"
-            " every signed acknowledgement of receipt will be refused as untrusted"
+            "no trust roots for personal certificates (SIGNER_RECEIPT_TRUST_ROOT_FILES: %s):"
+            " every signed acknowledgement of receipt will be refused as untrusted",
+            ", ".join(map(str, settings.receipt_trust_root_files)) or "not set",
         )
-    checker = ReceiptChecker(load_roots(settings.receipt_trust_root_files))
+    checker = ReceiptChecker(receipt_roots)
     bus.subscribe(
         CheckSignedReceipt, partial(receipts.check_signed_receipt, checker=checker), idempotent=False
     )

@@ -65,7 +65,9 @@ class SignerSettings(ServiceSettings):
     receipt_trust_root_files: tuple[Path, ...] = Field(
         default=(),
         description="Root certificates recipients' personal certificates may chain to, for signed"
-        " acknowledgements of receipt (AR). None: every signed AR is refused as untrusted.",
+        " acknowledgements of receipt (AR), and of the TSAs whose signature timestamps date those"
+        " signatures: PEM bundles (several certificates a file) or DER files. None: every signed"
+        " AR is refused as untrusted.",
     )
 
     evidence_s3_endpoint: str | None = Field(

@@ -1,7 +1,8 @@
 """The acknowledgement of receipt (AR) on the personal-certificate path, on the real parts:
 the signer issues the AR of an accepted letter over the bus (request/reply), the recipient
 signs it (PAdES) with a personal certificate of the test PKI, and the signer checks the
-upload against the configured trust root, online (OCSP, CRL): one reason for each failure."""
+upload against the configured trust root, online (OCSP, CRL), at the signature's time when a
+timestamp of the test TSA proves it, else at receipt: one reason for each failure."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
+from pyhanko.sign.timestamps import TimeStamper
 from pypdf import PdfReader
 
 from lre_shared.messages import (
@@ -92,8 +95,11 @@ async def signer(test_pki: TestPki, amqp_url: str, database_url: str) -> AsyncIt
         await stop(runtime)
 
 
-async def signed_by(pki: TestPki, label: str, pdf: bytes, *, chain: bool = True) -> bytes:
-    """The recipient signs the AR in its signature field, with a personal certificate."""
+async def signed_by(
+    pki: TestPki, label: str, pdf: bytes, *, chain: bool = True, timestamper: TimeStamper | None = None
+) -> bytes:
+    """The recipient signs the AR in its signature field, with a personal certificate (and a
+    signature timestamp from `timestamper`)."""
     key = signers.SimpleSigner.load(  # type: ignore[no-untyped-call]
         str(pki.key_file(label)),
         str(pki.cert_file(label)),
@@ -103,6 +109,7 @@ async def signed_by(pki: TestPki, label: str, pdf: bytes, *, chain: bool = True)
         IncrementalPdfFileWriter(BytesIO(pdf)),
         signers.PdfSignatureMetadata(field_name=RECIPIENT_FIELD_NAME),
         signer=key,
+        timestamper=timestamper,
     )
     signed: bytes = output.getvalue()
     return signed
@@ -172,6 +179,8 @@ async def test_an_ar_signed_with_a_revoked_certificate_is_refused_as_revoked(
     assert not reply.accepted
     assert reply.problem is ReceiptProblem.revoked
     assert "revoked on 2021-01-01" in reply.detail
+    assert reply.problem_at == datetime(2021, 1, 1, tzinfo=UTC)
+    assert reply.timestamped is False  # no timestamp: judged at receipt
 
 
 async def test_an_ar_signed_with_a_certificate_of_an_untrusted_root_is_refused_as_untrusted(
@@ -274,8 +283,131 @@ async def test_an_ar_whose_certificate_status_cannot_be_learnt_is_refused_as_unk
         signed = await signed_by(gone, "recipient", issued)
         checker = ReceiptChecker([gone.cert("root")])
     try:
-        verdict = await checker.check(signed, issued, letter.recipient)
+        verdict = await checker.check(signed, issued, letter.recipient, datetime.now(UTC))
     finally:
         await checker.close()
 
     assert verdict.problem is ReceiptProblem.revocation_unknown
+
+
+# ------------------------------------------------------ the certificate, at the signature's time
+
+IN_2020 = datetime(2020, 6, 1, tzinfo=UTC)  # within recipient-expired's validity, before any revocation
+
+
+async def test_an_ar_signed_with_an_expired_certificate_is_refused_as_expired(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+
+    reply = await signer.check(
+        letter.correlation_id, await signed_by(test_pki, "recipient-expired", form.pdf)
+    )
+
+    assert not reply.accepted
+    assert reply.problem is ReceiptProblem.expired
+    assert reply.problem_at == datetime(2021, 1, 1, tzinfo=UTC)
+    assert reply.timestamped is False
+    assert reply.judged_at is not None and reply.judged_at > reply.problem_at
+    assert reply.certificate_issuer is not None and "LRE TEST Intermediate CA" in reply.certificate_issuer
+
+
+async def test_an_expired_certificate_is_refused_when_the_timestamp_proves_a_signature_after_expiry(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+    signed = await signed_by(test_pki, "recipient-expired", form.pdf, timestamper=test_pki.timestamper())
+
+    reply = await signer.check(letter.correlation_id, signed)
+
+    assert reply.problem is ReceiptProblem.expired
+    assert reply.timestamped is True  # judged at the time the test TSA vouches for
+    assert reply.judged_at is not None and reply.judged_at.year >= 2025
+
+
+async def test_a_signature_timestamped_while_its_certificate_was_valid_is_accepted_after_expiry(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+    signed = await signed_by(
+        test_pki, "recipient-expired", form.pdf, timestamper=test_pki.timestamper(IN_2020)
+    )
+
+    reply = await signer.check(letter.correlation_id, signed)
+
+    assert reply.accepted, reply.detail
+    assert reply.timestamped is True
+    assert reply.judged_at == IN_2020
+
+
+async def test_a_signature_timestamped_before_its_certificate_was_revoked_is_accepted(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+    signed = await signed_by(
+        test_pki, "recipient-revoked", form.pdf, timestamper=test_pki.timestamper(IN_2020)
+    )
+
+    reply = await signer.check(letter.correlation_id, signed)
+
+    assert reply.accepted, reply.detail
+    assert reply.judged_at == IN_2020
+
+
+async def test_a_revoked_certificate_is_refused_when_the_timestamp_proves_a_signature_after_revocation(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+    signed = await signed_by(test_pki, "recipient-revoked", form.pdf, timestamper=test_pki.timestamper())
+
+    reply = await signer.check(letter.correlation_id, signed)
+
+    assert reply.problem is ReceiptProblem.revoked
+    assert reply.timestamped is True
+    assert reply.problem_at == datetime(2021, 1, 1, tzinfo=UTC)
+
+
+async def test_an_ar_signed_with_a_certificate_not_valid_yet_is_refused_as_not_yet_valid(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+
+    reply = await signer.check(letter.correlation_id, await signed_by(test_pki, "recipient-future", form.pdf))
+
+    assert reply.problem is ReceiptProblem.not_yet_valid
+    assert reply.problem_at == datetime(2090, 1, 1, tzinfo=UTC)
+
+
+async def test_an_ar_signed_with_a_key_not_meant_for_signing_is_refused_as_wrong_key_usage(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+
+    reply = await signer.check(
+        letter.correlation_id, await signed_by(test_pki, "recipient-encipher", form.pdf)
+    )
+
+    assert reply.problem is ReceiptProblem.wrong_key_usage
+    assert reply.signer_name == "Camille Martin"
+
+
+async def test_an_ar_signed_with_a_timestamp_is_accepted_and_judged_at_the_timestamp(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+    before = datetime.now(UTC)
+    signed = await signed_by(test_pki, "recipient", form.pdf, timestamper=test_pki.timestamper())
+
+    reply = await signer.check(letter.correlation_id, signed)
+
+    assert reply.accepted, reply.detail
+    assert reply.timestamped is True
+    assert reply.judged_at is not None and before <= reply.judged_at <= datetime.now(UTC)

@@ -17,8 +17,10 @@ from lre_shared.bus import Bus
 from lre_shared.messages import (
     AddIdentityDocument,
     CheckCode,
+    CodeFailed,
     LetterAccepted,
     LetterDeposited,
+    LetterLanguageChanged,
     LetterLocked,
     LetterLockLifted,
     LetterRefused,
@@ -91,6 +93,9 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
     # The pickup site's holds on a letter's codes: no code is sent while one lasts.
     bus.subscribe(LetterLocked, handlers.on_letter_locked)
     bus.subscribe(LetterLockLifted, handlers.on_letter_lock_lifted)
+    bus.subscribe(LetterLanguageChanged, handlers.on_letter_language_changed)
+    # A code the notifier could not send is void and not counted: the recipient picks another channel.
+    bus.subscribe(CodeFailed, codes.on_code_failed)
     # Request/reply queries that change state stay idempotent: a redelivered one changes nothing twice.
     bus.subscribe(
         OpenVerificationCase, partial(cases.open_case, settings=settings, clock=clock), idempotent=True

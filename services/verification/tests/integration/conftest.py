@@ -152,6 +152,7 @@ def desk_settings(
         "inbound_email": "identite@desk.example",
         "inbound_fax_senders": ("fax.example",),
         "inbound_mms": "+33700000000",
+        "inbound_fax": "+33100000000",
         "own_url": "https://desk.example",
         "twilio_account_sid": TWILIO_SID,
         "twilio_auth_token": TWILIO_TOKEN,

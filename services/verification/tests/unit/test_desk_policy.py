@@ -78,8 +78,14 @@ def test_cnb_lists_everything_missing_at_once() -> None:
         ("732 829 320", True),
         ("732829321", False),
         ("73282932000075", False),
-        ("35600000000048", True),  # La Poste: digit sum a multiple of 5
+        ("35600000000048", True),  # La Poste's head office: passes Luhn
+        ("35600000049837", True),  # a La Poste establishment: digit sum 45, a multiple of 5
         ("35600000000049", False),
+        ("000000000", False),  # zeros pass Luhn but are no SIREN
+        ("00000000000000", False),
+        ("7328293200007", False),  # 13 digits
+        ("732829320000740", False),  # 15 digits
+        ("73282932O00074", False),  # a letter O
         ("12345678", False),
         ("７３２８２９３２０", False),  # full-width digits are not digits of a SIREN
         ("", False),

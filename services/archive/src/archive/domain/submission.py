@@ -21,6 +21,7 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 from archive.domain.documents import check_pdf
 from lre_shared.messages import (
     E164_PATTERN,
+    LANGUAGES,
     Document,
     NoticeChannel,
     Problem,
@@ -30,13 +31,13 @@ from lre_shared.messages import (
     SubmittedRecipient,
     SubmittedSender,
 )
+from lre_shared.siret import siret_valid
 
 MiB = 1024 * 1024
 
 E164 = re.compile(E164_PATTERN)
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 FRENCH_POSTCODE = re.compile(r"^[0-9]{5}$")
-LA_POSTE_SIREN = "356000000"  # La Poste's establishments: digit sum a multiple of 5, not Luhn
 MAX_ADDRESS_LINES = 4  # AFNOR NF Z10-011: six lines at most, two of them name and city
 
 _email = TypeAdapter(EmailStr)
@@ -181,6 +182,7 @@ def accepted_parties(command: SubmitLetter) -> tuple[Sender, Recipient]:
         mobile=_compact(r.mobile),
         fax=_compact(r.fax),
         landline=_compact(r.landline),
+        language=r.language.strip().lower(),
     )
     return sender, recipient
 
@@ -195,25 +197,15 @@ def submission_fingerprint(
         mode="json",
         include={"sender", "recipient", "verification_policy", "alert_channels", "signature_methods"},
     )
+    if content["recipient"].get("language") == "fr":
+        # The default language: fingerprints of deposits made before it existed stay the same.
+        del content["recipient"]["language"]
     if documents is None:
         documents = incoming_documents(command)
     # Embedded or uploaded, a document is the same by its name and hash.
     content["documents"] = [[d.role, d.filename, d.sha256] for d in documents]
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def is_valid_siret(siret: str) -> bool:
-    """14 digits passing the Luhn check (La Poste's establishments: digit sum divisible by 5)."""
-    if len(siret) != 14 or not siret.isascii() or not siret.isdigit():
-        return False
-    if siret.startswith(LA_POSTE_SIREN) and siret != "35600000000048":
-        return sum(int(c) for c in siret) % 5 == 0
-    total = 0
-    for position, char in enumerate(reversed(siret)):
-        value = int(char) * (2 if position % 2 else 1)
-        total += value - 9 if value > 9 else value
-    return total % 10 == 0
 
 
 # ---------------------------------------------------------------------------- rules
@@ -236,10 +228,11 @@ def _sender_problems(sender: SubmittedSender, senders: frozenset[str] | None) ->
     yield from _too_long("sender.company", sender.company, 200)
     yield from _email_problems("sender.email", sender.email)
     siret = _compact(sender.siret)
-    if siret is not None and not is_valid_siret(siret):
+    if siret is not None and not siret_valid(siret):
         yield Problem(
             field="sender.siret",
-            reason=f"{sender.siret!r} is not a valid SIRET: 14 digits with a correct check digit",
+            reason=f"{sender.siret!r} is not a valid SIRET: 14 digits, not all zeros, with a correct"
+            " check digit (La Poste's establishments: digits summing to a multiple of 5)",
         )
 
 
@@ -262,6 +255,11 @@ def _recipient_problems(recipient: SubmittedRecipient) -> Iterator[Problem]:
         )
     for i, line in enumerate(recipient.address_lines):
         yield from _too_long(f"recipient.address_lines[{i}]", line, 300)
+    if recipient.language.strip().lower() not in LANGUAGES:
+        yield Problem(
+            field="recipient.language",
+            reason=f"{recipient.language[:20]!r} is not a language of the platform: fr or en",
+        )
     country = recipient.country.strip().upper()
     if not COUNTRY.match(country):
         yield Problem(

@@ -120,7 +120,7 @@ def create_site(
         if refused := refused_link(request, document_path(letter_id, document_id)):
             return refused
         async with pool().acquire() as conn:
-            opened = await open_document(conn, letter_id, document_id, store=store)
+            opened = await open_document(conn, letter_id, document_id, store=store, now=clock.now())
         if not isinstance(opened, OpenDocument):
             return PlainTextResponse(opened, status_code=410)
         return StreamingResponse(
@@ -139,7 +139,7 @@ def create_site(
         if refused := refused_link(request, zip_path(letter_id)):
             return refused
         async with pool().acquire() as conn:
-            opened = await open_zip(conn, letter_id, store=store)
+            opened = await open_zip(conn, letter_id, store=store, now=clock.now())
         if not isinstance(opened, OpenZip):
             return PlainTextResponse(opened, status_code=410)
         return StreamingResponse(

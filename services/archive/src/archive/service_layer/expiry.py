@@ -1,16 +1,20 @@
-"""Expiry of letters' content (see `archive.domain.expiry` for the rules).
+"""Expiry of letters' content (see `archive.domain.expiry` for the rule).
 
-The archive learns the first notice (`notice.sent.v1`) and the acceptance
-(`letter.accepted.v1`); `sweep` deletes what is due. The sweeper claims letters with
-`FOR UPDATE SKIP LOCKED`, deletes their objects, publishes through the outbox and marks them,
-in one transaction: several sweepers (replicas, a restart mid-run) never take the same letter,
-and a crash before commit leaves the letter to the next run, which deletes again (deleting a
+The archive learns the first notice (`notice.sent.v1`), the acceptance (`letter.accepted.v1`),
+the signed AR (`receipt.signed.v1`) and the unclaimed letter (`letter.unclaimed.v1`); each
+writes the fact, then `reschedule` writes when the content goes (`content_expires_at`, from
+the rules profile), with the letter row locked, so two events at once leave the value both
+facts give. `sweep` deletes what is due. The sweeper claims letters with `FOR UPDATE SKIP
+LOCKED`, deletes their objects, publishes through the outbox and marks them, in one
+transaction: several sweepers (replicas, a restart mid-run) never take the same letter, and a
+crash before commit leaves the letter to the next run, which deletes again (deleting a
 missing object is no error) and publishes once, since only the commit publishes.
 """
 
 from __future__ import annotations
 
 import logging
+from uuid import UUID
 
 import asyncpg
 
@@ -21,6 +25,7 @@ from lre_shared.bus import Transaction
 from lre_shared.messages import (
     ContentHandoverFailed,
     LetterAccepted,
+    LetterRefused,
     LetterUnclaimed,
     NoticeKind,
     NoticeSent,
@@ -29,10 +34,54 @@ from lre_shared.messages import (
 
 log = logging.getLogger(__name__)
 
+FACTS = (
+    "SELECT letter_id, window_closes_at, accepted_at, receipt_signed_at, content_expires_at"
+    " FROM letters WHERE content_deleted_at IS NULL"
+)
+
+
+async def reschedule(conn: asyncpg.Connection, letter_id: UUID, policy: RetentionPolicy) -> None:
+    """Write when the letter's content goes, from what the archive knows of it now."""
+    letter = await conn.fetchrow(FACTS + " AND letter_id = $1 FOR UPDATE", letter_id)
+    if letter is not None:
+        await _write_expiry(conn, letter, policy)
+
+
+async def _write_expiry(conn: asyncpg.Connection, letter: asyncpg.Record, policy: RetentionPolicy) -> None:
+    expires_at = policy.content_expires_at(
+        window_closes_at=letter["window_closes_at"],
+        accepted_at=letter["accepted_at"],
+        receipt_signed_at=letter["receipt_signed_at"],
+    )
+    if expires_at != letter["content_expires_at"]:
+        await conn.execute(
+            "UPDATE letters SET content_expires_at = $2 WHERE letter_id = $1", letter["letter_id"], expires_at
+        )
+
+
+async def reschedule_all(pool: asyncpg.Pool, *, policy: RetentionPolicy, batch: int = 500) -> int:
+    """At start-up: every letter whose content is kept gets the expiry this deployment's rule
+    gives (letters from before the rule was stored, or a changed `DOWNLOAD_HOURS`). Returns
+    how many letters it looked at."""
+    seen = 0
+    after = UUID(int=0)
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            letters = await conn.fetch(
+                FACTS + " AND letter_id > $1 ORDER BY letter_id LIMIT $2 FOR UPDATE", after, batch
+            )
+            for letter in letters:
+                await _write_expiry(conn, letter, policy)
+        seen += len(letters)
+        if len(letters) < batch:
+            return seen
+        after = letters[-1]["letter_id"]
+
 
 async def on_notice_sent(event: NoticeSent, tx: Transaction, *, policy: RetentionPolicy) -> None:
-    """The first notice starts the acceptance window (CPCE R.53-3: from the day after)."""
-    if event.kind is not NoticeKind.notice:
+    """The first notice starts the acceptance window (CPCE R.53-3: from the day after); an
+    SMS, call or fax alert does not (`RulesProfile.window_channels`)."""
+    if event.kind is not NoticeKind.notice or not policy.rules.starts_window(event.channel):
         return
     await tx.conn.execute(
         "UPDATE letters SET first_notice_at = $2, window_closes_at = $3"
@@ -41,10 +90,11 @@ async def on_notice_sent(event: NoticeSent, tx: Transaction, *, policy: Retentio
         event.sent_at,
         policy.window_closes_at(event.sent_at),
     )
+    await reschedule(tx.conn, event.correlation_id, policy)
 
 
-async def on_letter_accepted(event: LetterAccepted, tx: Transaction) -> None:
-    """The first pickup: the download window starts."""
+async def on_letter_accepted(event: LetterAccepted, tx: Transaction, *, policy: RetentionPolicy) -> None:
+    """The acceptance: the content waits for the signed AR (the download window starts then)."""
     updated = await tx.conn.execute(
         "UPDATE letters SET accepted_at = coalesce(accepted_at, $2) WHERE letter_id = $1",
         event.correlation_id,
@@ -54,21 +104,34 @@ async def on_letter_accepted(event: LetterAccepted, tx: Transaction) -> None:
         log.warning(
             "acceptance of a letter the archive does not hold", extra={"letter_id": str(event.correlation_id)}
         )
+    await reschedule(tx.conn, event.correlation_id, policy)
 
 
-async def on_receipt_signed(event: ReceiptSigned, tx: Transaction) -> None:
-    """The acknowledgement of receipt is signed (CPCE R.53-3): the zip may be downloaded."""
+async def on_letter_refused(event: LetterRefused, tx: Transaction) -> None:
+    """The recipient refused the letter: the sender's status says so. The content stays until
+    the window closes plus the grace, as for any letter never accepted."""
+    await tx.conn.execute(
+        "UPDATE letters SET refused_at = coalesce(refused_at, $2) WHERE letter_id = $1",
+        event.correlation_id,
+        event.refused_at,
+    )
+
+
+async def on_receipt_signed(event: ReceiptSigned, tx: Transaction, *, policy: RetentionPolicy) -> None:
+    """The acknowledgement of receipt is signed (CPCE R.53-3): the content is available to the
+    recipient, and the download window runs from now."""
     await tx.conn.execute(
         "UPDATE letters SET receipt_signed_at = coalesce(receipt_signed_at, $2) WHERE letter_id = $1",
         event.correlation_id,
         event.signed_at,
     )
+    await reschedule(tx.conn, event.correlation_id, policy)
 
 
-async def on_letter_unclaimed(event: LetterUnclaimed, tx: Transaction) -> None:
+async def on_letter_unclaimed(event: LetterUnclaimed, tx: Transaction, *, policy: RetentionPolicy) -> None:
     """The window closed without a decision (non réclamée): the pickup, which owns the window,
-    says when it closed; the content goes `unaccepted_grace` after that, even when the archive
-    never heard of the notice."""
+    says when it closed; the content goes the grace after that, even when the archive never
+    heard of the notice."""
     await tx.conn.execute(
         "UPDATE letters SET unclaimed_at = coalesce(unclaimed_at, $2), window_closes_at = $3"
         " WHERE letter_id = $1 AND accepted_at IS NULL",
@@ -76,6 +139,7 @@ async def on_letter_unclaimed(event: LetterUnclaimed, tx: Transaction) -> None:
         event.occurred_at,
         event.window_closed_at,
     )
+    await reschedule(tx.conn, event.correlation_id, policy)
 
 
 async def sweep(
@@ -83,7 +147,6 @@ async def sweep(
     *,
     store: ContentStore,
     clock: Clock,
-    policy: RetentionPolicy,
     batch: int = 50,
 ) -> int:
     """Delete the content of every letter that is due; returns how many letters it swept."""
@@ -91,15 +154,13 @@ async def sweep(
     while True:
         async with pool.acquire() as conn, conn.transaction():
             now = clock.now()
+            # `content_expires_at` is the rules profile's (`reschedule`): the sweeper only
+            # compares it with the clock.
             due = await conn.fetch(
-                "SELECT letter_id, item_number, accepted_at, handed_over_at FROM letters"
-                " WHERE content_deleted_at IS NULL AND ("
-                "   (accepted_at IS NOT NULL AND accepted_at + $2::interval <= $1)"
-                "   OR (accepted_at IS NULL AND window_closes_at + $3::interval <= $1))"
-                " ORDER BY letter_id LIMIT $4 FOR UPDATE SKIP LOCKED",
+                "SELECT letter_id, item_number, accepted_at, handed_over_at, content_expires_at"
+                " FROM letters WHERE content_deleted_at IS NULL AND content_expires_at <= $1"
+                " ORDER BY letter_id LIMIT $2 FOR UPDATE SKIP LOCKED",
                 now,
-                policy.download,
-                policy.unaccepted_grace,
                 batch,
             )
             for letter in due:
@@ -110,15 +171,14 @@ async def sweep(
                 )
                 for key in keys:
                     await store.delete(key["object_key"])
-                accepted_at = letter["accepted_at"]
-                if accepted_at is not None and letter["handed_over_at"] is None:
+                if letter["accepted_at"] is not None and letter["handed_over_at"] is None:
                     # ETSI EN 319 522 ContentHandoverFailure: accepted, never downloaded.
                     await outbox.enqueue(
                         conn,
                         ContentHandoverFailed(
                             correlation_id=letter["letter_id"],
                             item_number=letter["item_number"],
-                            window_closed_at=policy.download_window_ends_at(accepted_at),
+                            window_closed_at=letter["content_expires_at"],
                         ),
                     )
                 await conn.execute(

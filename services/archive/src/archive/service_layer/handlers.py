@@ -356,16 +356,23 @@ async def record_handover(
     )
 
 
-def content_unavailable(letter: asyncpg.Record | dict[str, Any] | None) -> str | None:
+def content_unavailable(
+    letter: asyncpg.Record | dict[str, Any] | None, now: datetime | None = None
+) -> str | None:
     """Why the letter's content cannot be handed over now; None when it can.
 
     The pickup site shows documents only once the acknowledgement of receipt is signed; the
     archive holds to the same rule itself (CPCE R.53-3: the content goes to the recipient
-    after acceptance, the signed receipt proving it), whatever asks for a link.
+    after acceptance, the signed receipt proving it), whatever asks for a link. Past the
+    content's expiry (the rules profile's, `archive.domain.expiry`) nothing is handed over,
+    even before the sweeper has deleted it.
     """
     if letter is None:
         return "no such letter"
-    if letter["content_deleted_at"] is not None:
+    expires_at = letter.get("content_expires_at")
+    if letter["content_deleted_at"] is not None or (
+        now is not None and expires_at is not None and now >= expires_at
+    ):
         return "the download window is over: the content was deleted"
     if letter["accepted_at"] is None:
         return "the letter is not accepted: its content is not available"
@@ -375,13 +382,13 @@ def content_unavailable(letter: asyncpg.Record | dict[str, Any] | None) -> str |
 
 
 async def available_document(
-    conn: asyncpg.Connection, letter_id: UUID, document_id: UUID
+    conn: asyncpg.Connection, letter_id: UUID, document_id: UUID, now: datetime | None = None
 ) -> asyncpg.Record | str:
     """The document's row (size, hash, object key) when its content may be handed over now,
     else why not: what a link is issued on, and checked again when the link is used."""
     row = await conn.fetchrow(
         "SELECT d.size, d.sha256, d.object_key,"
-        " l.content_deleted_at, l.accepted_at, l.receipt_signed_at"
+        " l.content_deleted_at, l.content_expires_at, l.accepted_at, l.receipt_signed_at"
         " FROM documents d JOIN letters l USING (letter_id)"
         " WHERE d.document_id = $1 AND d.letter_id = $2",
         document_id,
@@ -389,7 +396,7 @@ async def available_document(
     )
     if row is None:
         return "no such document for this letter"
-    return content_unavailable(row) or row
+    return content_unavailable(row, now) or row
 
 
 async def issue_download_link(
@@ -398,7 +405,7 @@ async def issue_download_link(
     """A short-lived link to one document, served by this service (which checks its hash as
     it streams); the download, once complete, is recorded by `record_download`."""
     now = (clock or SystemClock()).now()
-    available = await available_document(tx.conn, query.correlation_id, query.document_id)
+    available = await available_document(tx.conn, query.correlation_id, query.document_id, now)
     if isinstance(available, str):
         return DownloadLinkIssued(
             correlation_id=query.correlation_id,
@@ -428,11 +435,16 @@ class OpenDocument:
 
 
 async def open_document(
-    conn: asyncpg.Connection, letter_id: UUID, document_id: UUID, *, store: ContentStore
+    conn: asyncpg.Connection,
+    letter_id: UUID,
+    document_id: UUID,
+    *,
+    store: ContentStore,
+    now: datetime | None = None,
 ) -> OpenDocument | str:
     """One document's bytes as the store streams them, hash-checked, or why there are none
     (the content may have gone since the link was issued)."""
-    row = await available_document(conn, letter_id, document_id)
+    row = await available_document(conn, letter_id, document_id, now)
     if isinstance(row, str):
         return row
     return OpenDocument(row["size"], store.stream(row["object_key"], row["sha256"]))

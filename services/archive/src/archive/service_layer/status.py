@@ -1,15 +1,20 @@
-"""Where a sender's deposit stands (`GetLetterStatus`), for the sender's tooling."""
+"""Where a sender's deposit stands (`GetLetterStatus`), for the sender's tooling: what became
+of the deposit (`state`) and, once deposited, where the letter stands (`stage`, from the
+events the archive consumes: notice.sent, letter.accepted, letter.refused, letter.unclaimed,
+receipt.signed, and its own first download and expiry)."""
 
 from __future__ import annotations
 
 import json
 
+from archive.domain.stage import letter_stage
 from lre_shared.bus import Transaction
 from lre_shared.messages import GetLetterStatus, LetterStatus, Problem
 
 LETTER = (
-    "SELECT letter_id, item_number, deposited_at, accepted_at, receipt_signed_at, unclaimed_at,"
-    " handed_over_at, content_deleted_at FROM letters WHERE sender_id = $1"
+    "SELECT letter_id, item_number, deposited_at, first_notice_at, accepted_at, refused_at,"
+    " receipt_signed_at, unclaimed_at, handed_over_at, content_deleted_at, content_expires_at"
+    " FROM letters WHERE sender_id = $1"
 )
 REJECTION = "SELECT letter_id, problems, rejected_at FROM rejections WHERE sender_id = $1"
 
@@ -36,6 +41,19 @@ async def get_letter_status(query: GetLetterStatus, tx: Transaction) -> LetterSt
             unclaimed_at=letter["unclaimed_at"],
             handed_over_at=letter["handed_over_at"],
             content_deleted_at=letter["content_deleted_at"],
+            stage=letter_stage(
+                notified_at=letter["first_notice_at"],
+                accepted_at=letter["accepted_at"],
+                refused_at=letter["refused_at"],
+                unclaimed_at=letter["unclaimed_at"],
+                receipt_signed_at=letter["receipt_signed_at"],
+                handed_over_at=letter["handed_over_at"],
+                content_deleted_at=letter["content_deleted_at"],
+            ),
+            notified_at=letter["first_notice_at"],
+            refused_at=letter["refused_at"],
+            # Once deleted, the content has no expiry to come.
+            content_expires_at=None if letter["content_deleted_at"] else letter["content_expires_at"],
         )
     rejection = await tx.conn.fetchrow(
         REJECTION + where + " ORDER BY rejected_at DESC LIMIT 1", sender_id, key

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -37,7 +38,8 @@ log = logging.getLogger(__name__)
 
 
 LETTER_STATE = (
-    "SELECT item_number, accepted_at, receipt_signed_at, content_deleted_at, handed_over_at,"
+    "SELECT item_number, accepted_at, receipt_signed_at, content_deleted_at, content_expires_at,"
+    " handed_over_at,"
     " EXISTS (SELECT 1 FROM envelopes e WHERE e.letter_id = letters.letter_id) AS has_envelope"
     " FROM letters WHERE letter_id = $1"
 )
@@ -48,7 +50,7 @@ async def issue_zip_link(
 ) -> ZipLinkIssued:
     letter = await tx.conn.fetchrow(LETTER_STATE, query.correlation_id)
     now = clock.now()
-    reason = content_unavailable(letter)
+    reason = content_unavailable(letter, now)
     if reason is None and letter is not None and not letter["has_envelope"]:
         if now < letter["receipt_signed_at"] + links.envelope_wait:
             reason = "the envelope proof is on its way from the signer: retry in a moment"
@@ -78,11 +80,13 @@ class OpenZip:
     entries: list[ZipEntry]
 
 
-async def open_zip(conn: asyncpg.Connection, letter_id: UUID, *, store: ContentStore) -> OpenZip | str:
+async def open_zip(
+    conn: asyncpg.Connection, letter_id: UUID, *, store: ContentStore, now: datetime | None = None
+) -> OpenZip | str:
     """The letter's zip entries, or why there are none (the content may have gone since the
     link was issued)."""
     letter = await conn.fetchrow(LETTER_STATE, letter_id)
-    reason = content_unavailable(letter)
+    reason = content_unavailable(letter, now)
     if reason is not None or letter is None:
         return reason or "no such letter"
     entries = await letter_zip_entries(conn, letter_id, store=store)

@@ -40,6 +40,12 @@ class AttemptLog(Protocol):
         """Channels already tried for this notice that failed for good, with the reason."""
         ...
 
+    async def claim(self, round_id: UUID, channel: NoticeChannel, notice_id: UUID) -> UUID:
+        """Take `channel` in the round for `notice_id`, unless a command took it first; return
+        the command that holds it. Kept whatever becomes of the handler's transaction: a
+        channel tried is used, and the command that tried it is the one to try it again."""
+        ...
+
 
 @dataclass
 class PgAttemptLog:
@@ -80,3 +86,20 @@ class PgAttemptLog:
             notice_id,
         )
         return {NoticeChannel(row["channel"]): row["reason"] or "" for row in rows}
+
+    async def claim(self, round_id: UUID, channel: NoticeChannel, notice_id: UUID) -> UUID:
+        pool = await self.pool()
+        owner: UUID | None = await pool.fetchval(
+            "INSERT INTO notice_channels (round_id, channel, notice_id) VALUES ($1, $2, $3)"
+            " ON CONFLICT (round_id, channel) DO NOTHING RETURNING notice_id",
+            round_id,
+            channel.value,
+            notice_id,
+        )
+        if owner is None:
+            owner = await pool.fetchval(
+                "SELECT notice_id FROM notice_channels WHERE round_id = $1 AND channel = $2",
+                round_id,
+                channel.value,
+            )
+        return owner or notice_id

@@ -1,6 +1,6 @@
 """The one-time signing code message: the code and until when it works, nothing else.
 
-Codes go by email or SMS only (issue 4 content rules); like the notice, the message names
+Codes go by email or SMS only (DESIGN §2 step 5); like the notice, the message names
 neither the sender nor the subject of the letter (CPCE R.53-3). The SMS fits one GSM-7
 segment.
 """

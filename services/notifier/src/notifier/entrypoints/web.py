@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import asyncpg
 from starlette.applications import Starlette
@@ -12,13 +11,9 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from lre_shared import outbox
-from lre_shared.messages import NoticeChannel, NoticeDelivered
-from notifier.service_layer import reminders
+from notifier.service_layer import provider_status, reminders
 
 TWILIO_STATUS_PATH = "/providers/twilio/status"
-FINAL_DELIVERED = {"delivered", "completed"}
-FINAL_FAILED = {"failed", "undelivered", "busy", "no-answer", "canceled"}
 
 CONFIRM = (
     '<!doctype html><html lang="fr"><body><form method="post">'
@@ -47,50 +42,8 @@ def create_site(
         sid = form.get("MessageSid") or form.get("CallSid") or ""
         status = form.get("MessageStatus") or form.get("CallStatus") or ""
         async with pool().acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "SELECT notice_id, letter_id, channel, address, kind FROM delivery_attempts"
-                " WHERE provider_message_id = $1 AND outcome = 'sent'",
-                sid,
-            )
-            if row is None:
-                return PlainTextResponse("unknown sid", status_code=200)
-            if status in FINAL_FAILED:
-                # Kept with the attempts; email stays the legal channel (CPCE R.53-3).
-                await conn.execute(
-                    "INSERT INTO delivery_attempts (notice_id, letter_id, channel, address, outcome,"
-                    " reason, provider_message_id, kind) VALUES ($1, $2, $3, $4, 'failed', $5, $6, $7)",
-                    row["notice_id"],
-                    row["letter_id"],
-                    row["channel"],
-                    row["address"],
-                    f"provider status {status} {form.get('ErrorCode', '')}".strip(),
-                    sid,
-                    row["kind"],
-                )
-            if status in FINAL_DELIVERED:
-                await conn.execute(
-                    "INSERT INTO delivery_attempts (notice_id, letter_id, channel, address, outcome,"
-                    " reason, provider_message_id, kind) VALUES ($1, $2, $3, $4, 'delivered', $5, $6, $7)",
-                    row["notice_id"],
-                    row["letter_id"],
-                    row["channel"],
-                    row["address"],
-                    status,
-                    sid,
-                    row["kind"],
-                )
-                await outbox.enqueue(
-                    conn,
-                    NoticeDelivered(
-                        correlation_id=row["letter_id"],
-                        notice_id=row["notice_id"],
-                        channel=NoticeChannel(row["channel"]),
-                        provider_message_id=sid,
-                        status=status,
-                        delivered_at=datetime.now(UTC),
-                    ),
-                )
-        return PlainTextResponse("ok")
+            known = await provider_status.report(conn, sid, status, form.get("ErrorCode", ""))
+        return PlainTextResponse("ok" if known else "unknown sid")
 
     async def opt_out(request: Request) -> Response:
         token = request.path_params["token"]

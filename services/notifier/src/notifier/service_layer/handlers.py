@@ -1,11 +1,15 @@
 """Notifier use cases.
 
-A `SendNotice` names a channel and, optionally, a fallback order (e.g. email failed for
-good → SMS). Each channel is tried in turn; every attempt is stored. The first channel
-that takes the notice ends it with `NoticeSent`; a transient failure ends the handler
-with an exception so the bus retries the command later (bounded, with back-off); when
-every channel failed for good, `NoticeFailed` gives each reason. Either event feeds the
-NotificationForAcceptance / NotificationForAcceptanceFailure evidence (ETSI EN 319 522).
+A `SendNotice` names a channel and a fallback order (lre_shared.notices: one command a
+channel the letter asked, all of a round sharing its `round_id`). The command's channel is
+tried, and when it fails for good, each fallback in turn that no other command of the round
+used yet; every attempt is stored. Each channel tried gives its own event, naming it:
+`NoticeSent` when the provider took the notice, `NoticeFailed` when it refused it for good,
+which feed the NotificationForAcceptance / NotificationForAcceptanceFailure evidence (ETSI
+EN 319 522). A transient failure ends the handler with an exception so the bus retries the
+command later (bounded, with back-off); a channel that failed for good before is not tried
+again. A provider's later report that a sent notice was undelivered (`provider_status`)
+moves on the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from lre_shared.messages import (
     NoticeFailed,
     NoticeKind,
     NoticeSent,
+    SendCaseConfirmation,
     SendCode,
     SendNotice,
     now_utc,
@@ -30,6 +35,7 @@ from notifier.adapters.attempts import Attempt, AttemptLog
 from notifier.adapters.channels import Channel, TextMessenger
 from notifier.adapters.email import Email, Mailer
 from notifier.domain.code import code_text
+from notifier.domain.confirmation import CaseConfirmation, confirmation_email, confirmation_sms
 from notifier.domain.delivery import PermanentDeliveryError, TransientDeliveryError
 from notifier.domain.notice import Notice
 from notifier.service_layer import reminders
@@ -40,7 +46,7 @@ def route(command: SendNotice) -> list[tuple[NoticeChannel, str | None]]:
     addresses = {
         NoticeChannel.email: str(command.address),
         NoticeChannel.sms: command.phone,
-        NoticeChannel.voice: command.phone,
+        NoticeChannel.voice: command.phone or command.landline,  # a mobile first, else the landline
         NoticeChannel.fax: command.fax,
     }
     order = list(dict.fromkeys((command.channel, *command.fallback)))
@@ -67,13 +73,21 @@ async def send_notice(
         command.item_number, pickup_url, command.deadline, command.language, command.kind, opt_out
     )
     channels_in_order = route(command)
+    round_id = command.round_id or command.message_id
     # Only a command with a fallback can come back after one of its channels failed for good
     # (a later channel failed for now): skip the look-up for the common single-channel case.
     failed_before = await attempts.failed_for_good(command.message_id) if len(channels_in_order) > 1 else {}
     reasons: list[str] = []
-    for channel, address in channels_in_order:
+    for index, (channel, address) in enumerate(channels_in_order):
+        if await attempts.claim(round_id, channel, command.message_id) != command.message_id:
+            if index == 0:
+                return None  # another command of the round has this channel (e.g. as its fallback)
+            continue  # used in this round already: the next one
         if channel in failed_before:
+            # Failed for good on an earlier delivery of this command; its event went with
+            # that delivery's rolled-back transaction: give it again, do not try again.
             reasons.append(f"{channel}: {failed_before[channel]}")
+            await tx.publish(_failed(command, channel, address, failed_before[channel], reasons))
             continue
         adapter = channels.get(channel)
         try:
@@ -85,6 +99,7 @@ async def send_notice(
         except PermanentDeliveryError as exc:
             await attempts.record(_attempt(command, channel, address, "failed", str(exc)))
             reasons.append(f"{channel}: {exc}")
+            await tx.publish(_failed(command, channel, address, str(exc), reasons))
             continue
         except TransientDeliveryError as exc:
             await attempts.record(_attempt(command, channel, address, "deferred", str(exc)))
@@ -103,23 +118,34 @@ async def send_notice(
                 kind=command.kind,
             )
         )
+        # Kept for the provider's later report (undelivered: the next channel goes on from it).
+        await tx.conn.execute(
+            "INSERT INTO notices (notice_id, letter_id, command) VALUES ($1, $2, $3::jsonb)"
+            " ON CONFLICT (notice_id) DO NOTHING",
+            command.message_id,
+            command.correlation_id,
+            command.model_dump_json(),
+        )
         if command.kind is NoticeKind.notice and reminder_every is not None:
             await reminders.schedule(tx, command, sent_at, reminder_every)
         return None
-    await tx.publish(
-        NoticeFailed(
-            correlation_id=command.correlation_id,
-            notice_id=command.message_id,
-            item_number=command.item_number,
-            channel=command.channel,
-            address=channels_in_order[0][1] or "",
-            reason="; ".join(reasons),
-            permanent=True,
-            kind=command.kind,
-            attempts=tuple(reasons),
-        )
-    )
     return None
+
+
+def _failed(
+    command: SendNotice, channel: NoticeChannel, address: str | None, reason: str, reasons: list[str]
+) -> NoticeFailed:
+    return NoticeFailed(
+        correlation_id=command.correlation_id,
+        notice_id=command.message_id,
+        item_number=command.item_number,
+        channel=channel,
+        address=address or "",
+        reason=reason,
+        permanent=True,
+        kind=command.kind,
+        attempts=tuple(reasons),
+    )
 
 
 def _attempt(
@@ -195,4 +221,53 @@ async def send_code(
             provider_message_id=provider_id,
         )
     )
+    return None
+
+
+async def send_case_confirmation(
+    command: SendCaseConfirmation,
+    tx: Transaction,
+    *,
+    mailer: Mailer,
+    texts: TextMessenger,
+    attempts: AttemptLog,
+) -> Message | None:
+    """The recipient's verification case is open: its reference, how to send the documents
+    and which ones, by the channel chosen for the code. A confirmation that cannot be sent
+    for good is recorded and dropped: the pickup site shows the same, and the case goes on."""
+    confirmation = CaseConfirmation(
+        reference=command.reference,
+        document_channel=command.document_channel,
+        document_address=command.document_address,
+        required_documents=command.required_documents,
+        code_channel=command.channel,
+        language=command.language,
+    )
+    channel = NoticeChannel(command.channel)
+
+    def attempt(outcome: str, reason: str | None = None, provider_id: str | None = None) -> Attempt:
+        return Attempt(
+            command.message_id,
+            command.correlation_id,
+            channel,
+            command.address,
+            outcome,
+            reason,
+            provider_id,
+            "confirmation",
+        )
+
+    try:
+        if channel is NoticeChannel.email:
+            email = confirmation_email(confirmation)
+            provider_id = await mailer.send(Email(command.address, email.subject, email.text))
+        else:
+            provider_id = await texts.send_text(command.address, confirmation_sms(confirmation))
+    except PermanentDeliveryError as exc:
+        await attempts.record(attempt("failed", str(exc)))
+        return None
+    except TransientDeliveryError as exc:
+        await attempts.record(attempt("deferred", str(exc)))
+        raise
+    await attempts.record(attempt("sent", None, provider_id))
     return None

@@ -226,7 +226,82 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Le certificat est au nom d'une autre personne que le destinataire du courrier.",
         "The certificate is in the name of someone other than the letter's recipient.",
     ),
+    "receipt.expired": (
+        "Votre certificat avait expiré au moment de la signature. Signez avec un certificat en cours"
+        " de validité, ou demandez un code de signature.",
+        "Your certificate had expired when you signed. Sign with a certificate that is still valid,"
+        " or ask for a signing code.",
+    ),
+    "receipt.not_yet_valid": (
+        "Votre certificat n'était pas encore valable au moment de la signature. Signez avec un"
+        " certificat en cours de validité, ou demandez un code de signature.",
+        "Your certificate was not valid yet when you signed. Sign with a certificate that is valid"
+        " now, or ask for a signing code.",
+    ),
+    "receipt.wrong_key_usage": (
+        "Votre certificat n'est pas un certificat de signature (il sert par exemple au chiffrement)."
+        " Signez avec votre certificat de signature, ou demandez un code de signature.",
+        "Your certificate is not a signing certificate (it is meant for encryption, for instance)."
+        " Sign with your signing certificate, or ask for a signing code.",
+    ),
     "receipt.found": ("Constat de la vérification : {detail}", "What the check found: {detail}"),
+    # the detail line under a refusal, from the signer's findings
+    "receipt.judged.timestamp": (
+        "à l'heure de la signature attestée par son horodatage, le {when}",
+        "at the signing time its timestamp proves, {when}",
+    ),
+    "receipt.judged.received": (
+        "à la réception de l'avis signé, le {when} (la signature n'est pas horodatée)",
+        "when the signed acknowledgement was received, {when} (the signature has no timestamp)",
+    ),
+    "receipt.detail.expired": (
+        "le certificat de {signer} a expiré le {at} ; vérifié {judged}.",
+        "the certificate of {signer} expired on {at}; checked {judged}.",
+    ),
+    "receipt.detail.not_yet_valid": (
+        "le certificat de {signer} n'est valable qu'à partir du {at} ; vérifié {judged}.",
+        "the certificate of {signer} is valid only from {at}; checked {judged}.",
+    ),
+    "receipt.detail.revoked": (
+        "le certificat de {signer} a été révoqué le {at} ; vérifié {judged}.",
+        "the certificate of {signer} was revoked on {at}; checked {judged}.",
+    ),
+    "receipt.detail.untrusted": (
+        "le certificat de {signer} est délivré par « {issuer} », qui ne fait pas partie des"
+        " autorités reconnues par ce service.",
+        "the certificate of {signer} is issued by “{issuer}”, which is not among the authorities"
+        " this service trusts.",
+    ),
+    "receipt.detail.revocation_unknown": (
+        "ni le répondeur OCSP ni la liste de révocation de « {issuer} » n'ont répondu ; vérifié {judged}.",
+        "neither the OCSP responder nor the revocation list of “{issuer}” answered; checked {judged}.",
+    ),
+    "receipt.detail.wrong_key_usage": (
+        "l'usage de la clé du certificat de {signer} ne comprend ni la signature numérique ni la"
+        " non-répudiation.",
+        "the key usage of the certificate of {signer} allows neither digital signature nor non-repudiation.",
+    ),
+    "receipt.detail.name_mismatch": (
+        "le certificat est au nom de {signer} ; le destinataire du courrier est {recipient}.",
+        "the certificate is in the name of {signer}; the letter's recipient is {recipient}.",
+    ),
+    "receipt.detail.signature_broken": (
+        "la signature de {signer} ne correspond plus au contenu du document : il a été altéré après"
+        " la signature.",
+        "the signature of {signer} no longer matches the document's content: it was altered after signing.",
+    ),
+    "receipt.detail.modified_after_signing": (
+        "des modifications ont été enregistrées dans le document après la signature de {signer} :"
+        " la signature ne couvre pas tout le document.",
+        "changes were saved into the document after {signer} signed it: the signature does not"
+        " cover the whole document.",
+    ),
+    "receipt.detail.not_our_receipt": (
+        "le document signé par {signer} n'est pas, octet pour octet, l'avis de réception émis pour"
+        " ce courrier.",
+        "the document {signer} signed is not, byte for byte, the acknowledgement of receipt issued"
+        " for this letter.",
+    ),
     # --------------------------------------------------------------- code request
     "code.title": ("Demandez un code de signature", "Ask for a signing code"),
     "code.intro": (
@@ -268,6 +343,28 @@ TEXTS: dict[str, tuple[str, str]] = {
     "code.not_opened": (
         "Votre demande n'a pas pu être enregistrée : {reason}",
         "Your request could not be recorded: {reason}",
+    ),
+    # -------------------------------------------- documents the sender's policy requires
+    "required.title": ("Pièces à fournir", "Documents to send"),
+    "required.identity": (
+        "une pièce d'identité en cours de validité (carte d'identité, passeport ou titre de séjour)",
+        "a valid identity document (identity card, passport or residence permit)",
+    ),
+    "required.identity_six_months": (
+        "une pièce d'identité en cours de validité dont l'expiration éventuelle est postérieure à 6 mois",
+        "an identity document valid for more than 6 more months",
+    ),
+    "required.company_extract": (
+        "un extrait Kbis portant un numéro SIREN ou SIRET valide",
+        "a company extract (Kbis) with a valid SIREN or SIRET number",
+    ),
+    "required.bar_certificate": (
+        "l'attestation d'inscription à l'Ordre de l'année en cours",
+        "this year's bar registration certificate",
+    ),
+    "wait.confirmation": (
+        "Une confirmation de votre demande vous a été envoyée {channel}.",
+        "A confirmation of your request has been sent to you {channel}.",
     ),
     # ------------------------------------------------------------------ documents
     "docs.title": ("Déposez votre justificatif d'identité", "Upload your proof of identity"),
@@ -391,6 +488,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "enter.new_sent": ("Un nouveau code vous a été envoyé.", "A new code has been sent to you."),
     "enter.new": ("Demander un nouveau code", "Ask for a new code"),
+    "enter.failed": (
+        "Votre code de signature n'a pas pu vous être envoyé {channel}. Choisissez comment recevoir un"
+        " nouveau code :",
+        "Your signing code could not be sent to you {channel}. Choose how to receive a new code:",
+    ),
+    "enter.resend.email": ("Recevoir un code par e-mail, à {address}", "Get a code by email, at {address}"),
+    "enter.resend.sms": (
+        "Recevoir un code par SMS, au {address}",
+        "Get a code by text message, at {address}",
+    ),
     "enter.throttled": (
         "Un code vient d'être envoyé. Patientez {seconds} secondes avant d'en demander un nouveau.",
         "A code was just sent. Wait {seconds} seconds before asking for a new one.",
@@ -422,9 +529,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "letter.picked_up": ("Date de relève", "Picked up on"),
     "letter.signed": ("Avis de réception signé le", "Acknowledgement of receipt signed on"),
     "letter.notice": (
-        "Les courriers sont téléchargeables pendant {hours} heures à partir de la relève."
-        " Pensez à enregistrer les fichiers ouverts.",
-        "Letters can be downloaded for {hours} hours after pickup. Remember to save the files you open.",
+        "Les courriers sont téléchargeables pendant {hours} heures à partir de la signature de"
+        " l'avis de réception. Pensez à enregistrer les fichiers ouverts.",
+        "Letters can be downloaded for {hours} hours from the signature of the acknowledgement of"
+        " receipt. Remember to save the files you open.",
     ),
     "letter.remaining": (
         "Temps restant pour télécharger : {hours} h {minutes} min (jusqu'au {until}).",
@@ -443,11 +551,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "over.title": ("Fenêtre de téléchargement terminée", "Download window over"),
     "over.body": (
-        "La fenêtre de téléchargement de {hours} heures après la relève est terminée depuis le"
-        " {until} : les documents ne sont plus disponibles. Les preuves restent conservées ;"
-        " l'expéditeur peut vous renvoyer le courrier.",
-        "The {hours}-hour download window after pickup ended on {until}: the documents are no"
-        " longer available. The proofs are kept; the sender may send you the letter again.",
+        "La fenêtre de téléchargement de {hours} heures après la signature de l'avis de réception"
+        " est terminée depuis le {until} : les documents ne sont plus disponibles. Les preuves"
+        " restent conservées ; l'expéditeur peut vous renvoyer le courrier.",
+        "The {hours}-hour download window after the signature of the acknowledgement of receipt"
+        " ended on {until}: the documents are no longer available. The proofs are kept; the"
+        " sender may send you the letter again.",
     ),
     # -------------------------------------------------------------- other states
     "locked.title": ("Pli verrouillé", "Letter locked"),

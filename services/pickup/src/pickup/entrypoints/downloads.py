@@ -4,8 +4,10 @@ Each document, and "Enregistrer tous les documents" (one zip the archive builds)
 through a short-lived link from the archive, which checks the bytes against their hash as it
 reads them; this site streams it on chunk by chunk, so memory stays flat whatever the
 letter's size, and passes on the announced length, so a stream the archive broke off (bytes
-that no longer match) is an incomplete download, never a silent one. Both only within the download window: 48
-hours after the pickup (rules profile), after which the archive deletes the content.
+that no longer match) is an incomplete download, never a silent one. Both only within the
+download window: 48 hours from the signature of the acknowledgement of receipt, when the
+content became available (rules profile, the archive's rule too), after which the archive
+deletes the content.
 """
 
 from __future__ import annotations

@@ -111,6 +111,8 @@ def routes(site: Site) -> list[BaseRoute]:
         await site.renew_session(request, previous)
         request.session["identified"] = str(letter.letter_id)
         request.session["seen"] = int(time.time())
+        # The recipient's language from here on, unless the visitor chose one on the site.
+        request.session.setdefault("lang", letter.language)
         metrics.pickup_step("identity")
         return RedirectResponse("/decision", 303)
 

@@ -6,8 +6,8 @@ The pickup site (relevé du pli): the recipient's pages, server-rendered, French
 Nothing about a letter is shown to a visitor who has not passed the identity step, and
 the sender stays hidden until acceptance (CPCE R.53-3). The journey: item number →
 identity → accept or refuse → sign the acknowledgement of receipt (personal certificate
-or one-time code) → downloads for 48 hours. Each page sends a visitor who is not at its
-step to the step they are at.
+or one-time code) → downloads for 48 hours from the signature. Each page sends a visitor
+who is not at its step to the step they are at.
 """
 
 from __future__ import annotations
@@ -260,10 +260,11 @@ class Site:
     # ---------------------------------------------------------------------- journey
 
     def download_window_ends_at(self, letter: LetterView) -> datetime | None:
-        # The archive deletes the content this long after the pickup (acceptance).
-        if letter.decided_at is None:
+        # The rules profile's, as the archive's: the window runs from the AR's signature, when
+        # the content became available, not from the acceptance.
+        if letter.signed_at is None:
             return None
-        return letter.decided_at + timedelta(hours=self.rules.download_hours)
+        return self.rules.download_window_ends_at(letter.signed_at)
 
 
 # What a session holds once the visitor is past the item number step.

@@ -38,6 +38,7 @@ from lre_shared.messages import (
     SignedReceiptChecked,
     VerificationCaseOpened,
 )
+from pickup.entrypoints import receipt_verdict
 from pickup.entrypoints.pages import Site, field, format_size, step_of, too_large, upload
 from pickup.service_layer import locks, signature
 from pickup.service_layer.handlers import LetterView
@@ -49,10 +50,11 @@ CodeChannel = Literal["email", "sms"]
 WAITING = (CaseState.awaiting_documents, CaseState.pending, CaseState.in_review, CaseState.more_documents)
 
 
-def code_channels(letter: LetterView) -> dict[CodeChannel, str]:
-    """Where a code may go: the declared email, and the declared mobile when there is one."""
+def code_channels(letter: LetterView, sms: bool = True) -> dict[CodeChannel, str]:
+    """Where a code may go: the declared email, and the declared mobile when there is one and
+    codes may go by SMS (`sms`: the notifier can send them)."""
     channels: dict[CodeChannel, str] = {"email": str(letter.recipient["email"])}
-    if letter.recipient.get("mobile"):
+    if sms and letter.recipient.get("mobile"):
         channels["sms"] = str(letter.recipient["mobile"])
     return channels
 
@@ -77,6 +79,9 @@ def routes(site: Site) -> list[BaseRoute]:
 
     def allowed(letter: LetterView, method: SignatureMethod) -> bool:
         return method in letter.signature_methods
+
+    def channels_for(letter: LetterView) -> dict[CodeChannel, str]:
+        return code_channels(letter, site.settings.sms_codes)
 
     # ---------------------------------------------------------------- method choice
 
@@ -143,13 +148,8 @@ def routes(site: Site) -> list[BaseRoute]:
             CheckSignedReceipt(correlation_id=letter.letter_id, pdf=pdf), SignedReceiptChecked
         )
         if not checked.accepted:
-            problem = f"receipt.{checked.problem}" if checked.problem else None
-            message = (
-                site.t(request, problem)
-                if problem
-                else site.t(request, "receipt.found", detail=checked.detail)
-            )
-            return certificate_form(request, 422, errors={"receipt": message}, detail=checked.detail)
+            message, detail = receipt_verdict.explain(site, request, checked, letter.recipient_name)
+            return certificate_form(request, 422, errors={"receipt": message}, detail=detail)
         await signature.record_signature(
             site.runtime.pool,
             letter.letter_id,
@@ -188,24 +188,34 @@ def routes(site: Site) -> list[BaseRoute]:
             return letter
         if not allowed(letter, SignatureMethod.one_time_code):
             return RedirectResponse("/signature", 303)
-        channels = code_channels(letter)
+        channels = channels_for(letter)
         choices = {name: masked(address) for name, address in channels.items()}
+        # Only the ways the desk takes documents and the notifier sends codes are offered.
+        offered = [str(channel) for channel in site.settings.document_channels]
         if request.method == "GET":
-            return site.render(request, "code_request.html", code_channels=choices, values={})
+            return site.render(
+                request, "code_request.html", code_channels=choices, document_channels=offered, values={}
+            )
         form = await site.form_of(request)
         if form is None:
             return site.forbidden(request)
         document_channel = field(form, "document_channel")
         code_channel = field(form, "code_channel")
         errors = {}
-        if document_channel not in DocumentChannel.__members__:
+        if document_channel not in offered:
             errors["document_channel"] = site.t(request, "code.pick_document_channel")
         if code_channel not in channels:
             errors["code_channel"] = site.t(request, "code.pick_code_channel")
         if errors:
             values = {"document_channel": document_channel, "code_channel": code_channel}
             return site.render(
-                request, "code_request.html", 422, code_channels=choices, values=values, errors=errors
+                request,
+                "code_request.html",
+                422,
+                code_channels=choices,
+                document_channels=offered,
+                values=values,
+                errors=errors,
             )
         chosen: CodeChannel = "sms" if code_channel == "sms" else "email"
         opened = await site.ask(
@@ -321,8 +331,20 @@ def routes(site: Site) -> list[BaseRoute]:
 
     # ------------------------------------------------------------------ code entry
 
-    def code_form(request: Request, status: int = 200, **context: object) -> Response:
-        return site.render(request, "code_entry.html", status, **context)
+    async def code_form(request: Request, status: int = 200, **context: object) -> Response:
+        """The code entry page; when the last code could not be sent, it says so and offers the
+        recipient's channels to send a new one, the failed one last."""
+        letter = await site.identified_letter(request)
+        case = await signature.find_case(site.runtime.pool, letter.letter_id) if letter else None
+        resend: list[tuple[str, str]] = []
+        failed_by = None
+        if letter is not None and case is not None and case.code_failure:
+            channels = channels_for(letter)
+            failed = case.code_failed_channel
+            order = sorted(channels, key=lambda name: name == failed)
+            resend = [(name, masked(channels[name])) for name in order]
+            failed_by = site.t(request, "wait.by_sms" if failed == "sms" else "wait.by_email")
+        return site.render(request, "code_entry.html", status, resend=resend, failed_by=failed_by, **context)
 
     async def code_entry_page(request: Request) -> Response:
         found = await case_of(request)
@@ -334,7 +356,9 @@ def routes(site: Site) -> list[BaseRoute]:
         if held := site.held(request, letter, LockKind.code):
             return held
         if request.method == "GET":
-            return code_form(request, notice=site.t(request, "enter.approved"))
+            if case.code_failure:
+                return await code_form(request)
+            return await code_form(request, notice=site.t(request, "enter.approved"))
         form = await site.form_of(request)
         if form is None:
             return site.forbidden(request)
@@ -342,7 +366,7 @@ def routes(site: Site) -> list[BaseRoute]:
             return locked
         typed = field(form, "code")[:32]
         if not typed:
-            return code_form(request, 422, errors={"code": site.t(request, "enter.missing")})
+            return await code_form(request, 422, errors={"code": site.t(request, "enter.missing")})
         checked = await site.ask(CheckCode(correlation_id=letter.letter_id, code=typed), CodeChecked)
         if checked.valid:
             await signature.record_signature(
@@ -388,7 +412,7 @@ def routes(site: Site) -> list[BaseRoute]:
             if left is not None
             else site.t(request, "enter.wrong_plain")
         )
-        return code_form(request, 422, errors={"code": message})
+        return await code_form(request, 422, errors={"code": message})
 
     async def new_code(request: Request) -> Response:
         found = await case_of(request)
@@ -403,15 +427,22 @@ def routes(site: Site) -> list[BaseRoute]:
         # No code is sent while the letter's codes are held: the locked page says until when.
         if held := site.held(request, letter, LockKind.code):
             return held
-        requested = await site.ask(RequestCode(correlation_id=letter.letter_id), CodeRequested)
+        chosen = field(form, "channel")
+        channel: CodeChannel | None = None
+        if chosen in channels_for(letter):
+            channel = "sms" if chosen == "sms" else "email"
+        requested = await site.ask(
+            RequestCode(correlation_id=letter.letter_id, channel=channel), CodeRequested
+        )
         if requested.locked_until is not None:
             return site.item_locked(request, LockKind.code, requested.locked_until)
         if requested.issued:
-            return code_form(request, notice=site.t(request, "enter.new_sent"))
+            await signature.code_requested(site.runtime.pool, letter.letter_id, channel)
+            return await code_form(request, notice=site.t(request, "enter.new_sent"))
         if requested.retry_after_seconds is not None:
             throttled = site.t(request, "enter.throttled", seconds=requested.retry_after_seconds)
-            return code_form(request, 429, form_error=throttled)
-        return code_form(
+            return await code_form(request, 429, form_error=throttled)
+        return await code_form(
             request, 409, form_error=site.t(request, "enter.not_issued", reason=requested.reason or "")
         )
 

@@ -11,6 +11,7 @@ import ipaddress
 import logging
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -29,6 +30,7 @@ from lre_shared.runtime import ServiceRuntime
 from pickup.entrypoints import downloads, journey, signing
 from pickup.entrypoints.catalogue import LANGUAGES
 from pickup.entrypoints.pages import Clock, ServiceUnavailable, Site, forget, local_path
+from pickup.service_layer import handlers
 from pickup.service_layer.limits import AddressLimits
 from pickup.settings import PickupSettings
 
@@ -119,6 +121,12 @@ def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock 
         chosen = request.path_params["language"]
         if chosen in LANGUAGES:
             request.session["lang"] = chosen
+            letter_id = request.session.get("identified")
+            if isinstance(letter_id, str):
+                # On the letter's pages: its notices, reminders and codes follow the choice.
+                await handlers.change_language(
+                    site.runtime.pool, UUID(letter_id), "en" if chosen == "en" else "fr", site.clock()
+                )
         return RedirectResponse(local_path(request.query_params.get("retour")), 303)
 
     async def unavailable(request: Request, exc: Exception) -> Response:

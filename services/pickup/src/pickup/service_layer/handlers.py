@@ -12,16 +12,20 @@ import asyncpg
 
 from lre_shared.bus import Transaction
 from lre_shared.messages import (
+    Language,
     LetterAccepted,
     LetterDeposited,
+    LetterLanguageChanged,
     LetterRefused,
     LockKind,
     NoticeFailed,
+    NoticeKind,
     NoticeSent,
     SendNotice,
     SignatureMethod,
     now_utc,
 )
+from lre_shared.notices import per_channel
 from lre_shared.outbox import enqueue
 from lre_shared.rules import RulesProfile
 from pickup.domain.identity import mismatched_fields
@@ -34,8 +38,8 @@ async def on_letter_deposited(event: LetterDeposited, tx: Transaction, *, rules:
     deadline = rules.acceptance_deadline(now_utc())
     await tx.conn.execute(
         "INSERT INTO letters (letter_id, item_number, state, recipient, sender, documents,"
-        " deposited_at, deadline, signature_methods)"
-        " VALUES ($1, $2, 'awaiting', $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8)",
+        " deposited_at, deadline, signature_methods, language)"
+        " VALUES ($1, $2, 'awaiting', $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9)",
         event.correlation_id,
         event.item_number,
         event.recipient.model_dump_json(),
@@ -44,19 +48,30 @@ async def on_letter_deposited(event: LetterDeposited, tx: Transaction, *, rules:
         event.deposited_at,
         deadline,
         [str(method) for method in event.signature_methods],
+        event.recipient.language,
     )
-    await tx.publish(
-        SendNotice(
-            correlation_id=event.correlation_id,
-            item_number=event.item_number,
-            address=event.recipient.email,
-            deadline=deadline,
-        )
+    notice = SendNotice(
+        correlation_id=event.correlation_id,
+        item_number=event.item_number,
+        address=event.recipient.email,
+        deadline=deadline,
+        language=event.recipient.language,
+        # The legal notice by email and the alerts the sender asked for, on the recipient's
+        # numbers; each channel is its own command, falling back in the letter's order.
+        channels=event.alert_channels,
+        phone=event.recipient.mobile,
+        landline=event.recipient.landline,
+        fax=event.recipient.fax,
     )
+    for command in per_channel(notice):
+        await tx.publish(command)
 
 
 async def on_notice_sent(event: NoticeSent, tx: Transaction, *, rules: RulesProfile) -> None:
-    # CPCE R.53-3: the 15 days run from the day after the first notice.
+    # CPCE R.53-3: the 15 days run from the day after the first notice, which is the email:
+    # an SMS, a call or a fax only alert the recipient (`RulesProfile.window_channels`).
+    if event.kind is not NoticeKind.notice or not rules.starts_window(event.channel):
+        return
     await tx.conn.execute(
         "UPDATE letters SET first_notice_at = $2, deadline = $3"
         " WHERE letter_id = $1 AND first_notice_at IS NULL",
@@ -92,6 +107,7 @@ class LetterView:
     # The holds after wrong answers, as stored (`pickup.domain.locks`), by kind.
     identity_holds: str = "{}"
     code_holds: str = "{}"
+    language: Language = "fr"  # the recipient's: notices, reminders and codes go in it
 
     @property
     def recipient_name(self) -> str:
@@ -116,6 +132,7 @@ def _view(row: asyncpg.Record) -> LetterView:
         first_notice_at=row["first_notice_at"],
         identity_holds=row["identity_holds"],
         code_holds=row["code_holds"],
+        language="en" if row["language"] == "en" else "fr",
     )
 
 
@@ -123,7 +140,7 @@ _SELECT = (
     "SELECT letter_id, item_number, state, recipient::text AS recipient, sender::text AS sender,"
     " documents::text AS documents, deposited_at, deadline, decided_at, identity_failures,"
     " signature_methods, signed_at, code_failures, first_notice_at,"
-    " identity_holds::text AS identity_holds, code_holds::text AS code_holds FROM letters"
+    " identity_holds::text AS identity_holds, code_holds::text AS code_holds, language FROM letters"
 )
 
 
@@ -157,6 +174,26 @@ async def check_identity(
         pool, letter.letter_id, LockKind.identity, address, bool(wrong), rules, now, letter.identity_holds
     )
     return judgement, wrong if judgement.judged else []
+
+
+async def change_language(pool: asyncpg.Pool, letter_id: UUID, language: Language, now: datetime) -> bool:
+    """The recipient switched the site's language on the letter's pages: keep it for the letter
+    and tell the notifier (reminders) and the desk (codes). False when it was already that."""
+    async with pool.acquire() as conn, conn.transaction():
+        item_number = await conn.fetchval(
+            "UPDATE letters SET language = $2 WHERE letter_id = $1 AND language <> $2 RETURNING item_number",
+            letter_id,
+            language,
+        )
+        if item_number is None:
+            return False
+        await enqueue(
+            conn,
+            LetterLanguageChanged(
+                correlation_id=letter_id, item_number=item_number, language=language, changed_at=now
+            ),
+        )
+    return True
 
 
 class DecisionRefused(Exception):

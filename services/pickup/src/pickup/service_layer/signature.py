@@ -18,8 +18,10 @@ import asyncpg
 from lre_shared.bus import Transaction
 from lre_shared.messages import (
     CaseState,
+    CodeFailed,
     DocumentChannel,
     ReceiptSigned,
+    RequiredDocument,
     SignatureMethod,
     VerificationCaseOpened,
     VerificationDecided,
@@ -88,18 +90,23 @@ class Case:
     inbound_fax: str | None
     max_document_bytes: int | None
     documents_sent: int
+    required_documents: tuple[RequiredDocument, ...] = ()
+    code_failure: str | None = None  # the last code could not be sent (CodeFailed)
+    code_failed_channel: str | None = None
 
 
 async def find_case(pool: asyncpg.Pool, letter_id: UUID) -> Case | None:
     row = await pool.fetchrow(
         "SELECT case_id, reference, state, reason, document_channel, code_channel, inbound_email,"
-        " inbound_mms, inbound_fax, max_document_bytes, documents_sent"
-        " FROM verification_cases WHERE letter_id = $1",
+        " inbound_mms, inbound_fax, max_document_bytes, documents_sent, required_documents,"
+        " code_failure, code_failed_channel FROM verification_cases WHERE letter_id = $1",
         letter_id,
     )
     if row is None:
         return None
-    return Case(**{**dict(row), "state": CaseState(row["state"])})
+    known = {d.value for d in RequiredDocument}
+    required = tuple(RequiredDocument(d) for d in row["required_documents"] if d in known)
+    return Case(**{**dict(row), "state": CaseState(row["state"]), "required_documents": required})
 
 
 async def case_opened(
@@ -112,14 +119,14 @@ async def case_opened(
     """Keep the case the desk opened (or gave again, with its channels updated)."""
     await pool.execute(
         "INSERT INTO verification_cases (letter_id, case_id, reference, state, document_channel,"
-        " code_channel, inbound_email, inbound_mms, inbound_fax, max_document_bytes)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " code_channel, inbound_email, inbound_mms, inbound_fax, max_document_bytes, required_documents)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT (letter_id) DO UPDATE SET case_id = EXCLUDED.case_id,"
         " reference = EXCLUDED.reference, state = EXCLUDED.state,"
         " document_channel = EXCLUDED.document_channel, code_channel = EXCLUDED.code_channel,"
         " inbound_email = EXCLUDED.inbound_email, inbound_mms = EXCLUDED.inbound_mms,"
         " inbound_fax = EXCLUDED.inbound_fax, max_document_bytes = EXCLUDED.max_document_bytes,"
-        " updated_at = now()",
+        " required_documents = EXCLUDED.required_documents, updated_at = now()",
         letter_id,
         opened.case_id,
         opened.reference,
@@ -130,6 +137,7 @@ async def case_opened(
         opened.inbound_mms,
         opened.inbound_fax,
         opened.max_document_bytes,
+        [str(document) for document in opened.required_documents],
     )
 
 
@@ -139,6 +147,29 @@ async def document_added(pool: asyncpg.Pool, letter_id: UUID, state: CaseState |
         " state = coalesce($2, state), updated_at = now() WHERE letter_id = $1",
         letter_id,
         None if state is None else str(state),
+    )
+
+
+async def on_code_failed(event: CodeFailed, tx: Transaction) -> None:
+    """The notifier could not send the letter's code: the code entry page says so and offers
+    the recipient's other channel."""
+    await tx.conn.execute(
+        "UPDATE verification_cases SET code_failure = $2, code_failed_channel = $3, code_failed_at = $4,"
+        " updated_at = now() WHERE letter_id = $1",
+        event.correlation_id,
+        event.reason[:1000],
+        event.channel,
+        event.occurred_at,
+    )
+
+
+async def code_requested(pool: asyncpg.Pool, letter_id: UUID, channel: str | None) -> None:
+    """A new code is on its way (by `channel` when the recipient chose another one)."""
+    await pool.execute(
+        "UPDATE verification_cases SET code_failure = NULL, code_failed_channel = NULL,"
+        " code_channel = coalesce($2, code_channel), updated_at = now() WHERE letter_id = $1",
+        letter_id,
+        channel,
     )
 
 

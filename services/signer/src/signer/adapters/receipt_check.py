@@ -5,12 +5,19 @@ In order: the file reads and holds a signature; the signature is intact and cove
 up to its end (or only long-term validation data follows); the signed revision is the AR we
 issued, byte for byte (our bytes are the file's first revision, and the signing update
 changed nothing but the signature field: pyHanko's difference analysis, at most form
-filling); the certificate chains to a configured trust root and is not revoked, asked
-online (OCSP, else CRL) and hard-failing when neither answers; the certificate names the
-recipient.
+filling); the certificate chains to a configured trust root, was within its validity and not
+revoked, asked online (OCSP, else CRL) and hard-failing when neither answers; its key is
+meant for signing; the certificate names the recipient.
 
-The certificate's status is checked at the moment of the check: a signature without a
-trusted timestamp proves no earlier signing time, and the upload follows the signing.
+When is the certificate judged? At the signature's time when a signature timestamp from a
+trusted TSA (RFC 3161, its own chain and revocation checked now) proves it: a certificate
+that expired or was revoked after that time still vouches for the signature (ETSI EN 319
+102-1, validation at a past time). Without one, nothing proves an earlier signing time than
+the upload's, so the certificate is judged at the time the platform received the AR.
+Revocation data fetched now is taken as evidence of the status at that earlier time (it
+says whether, and since when, the certificate is revoked); holds, which are reversible, are
+not used by the CAs of personal signing certificates.
+
 The work runs on its own thread and event loop, like sealing: parsing, difference analysis
 and OCSP round trips never stall the loop that consumes messages.
 """
@@ -18,18 +25,28 @@ and OCSP round trips never stall the loop that consumes messages.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from io import BytesIO
+from pathlib import Path
 
-from asn1crypto import x509
+from asn1crypto import pem, x509
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
-from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.errors import InsufficientRevinfoError
+from pyhanko_certvalidator.errors import (
+    ExpiredError,
+    InsufficientRevinfoError,
+    InvalidCertificateError,
+    NotYetValidError,
+    PathBuildingError,
+    PathValidationError,
+    RevokedError,
+)
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
 from lre_shared.messages import ReceiptProblem
@@ -79,18 +96,57 @@ def _is_our_receipt(
     return ""
 
 
+# A key meant for signing: digitalSignature or nonRepudiation (contentCommitment; ETSI EN
+# 319 412-2 sets it on certificates for electronic signatures). Not a key for encipherment or
+# key agreement only, nor a CA's.
+SIGNING_KEY_USAGE = KeyUsageConstraints(
+    key_usage=frozenset({"digital_signature", "non_repudiation"}), match_all_key_usages=False
+)
+
+
+def read_trust_roots(files: Sequence[Path]) -> list[x509.Certificate]:
+    """The certificates of PEM bundles (several certificates a file, text around them ignored)
+    or DER files. A file of comments only (the manifests' placeholder, before the operator puts
+    the roots in) holds none."""
+    roots = []
+    for path in files:
+        data = path.read_bytes()
+        if pem.detect(data):
+            roots += [
+                x509.Certificate.load(der)
+                for kind, _, der in pem.unarmor(data, multiple=True)
+                if kind == "CERTIFICATE"
+            ]
+        elif all(not line.strip() or line.lstrip().startswith(b"#") for line in data.splitlines()):
+            continue
+        else:
+            roots.append(x509.Certificate.load(data))
+    return roots
+
+
+def _timestamp_time(status: PdfSignatureStatus) -> datetime | None:
+    """The signing time a signature timestamp proves: intact, valid and from a trusted TSA."""
+    stamp = status.timestamp_validity
+    if stamp is None or not (stamp.intact and stamp.valid and stamp.trusted):
+        return None
+    return stamp.timestamp
+
+
 class ReceiptChecker:
-    """Checks signed ARs against `trust_roots` (the roots personal certificates may chain to)."""
+    """Checks signed ARs against `trust_roots`: the roots personal certificates may chain to,
+    and the roots of the TSAs whose signature timestamps are believed."""
 
     def __init__(self, trust_roots: Sequence[x509.Certificate]) -> None:
         self._trust_roots = list(trust_roots)
         self._checking: WorkerLoop | None = None  # started at the first check
         self._fetchers = AIOHttpFetcherBackend()  # one HTTP session for OCSP and CRLs
 
-    async def check(self, signed: bytes, issued: bytes, recipient: Recipient) -> Verdict:
+    async def check(
+        self, signed: bytes, issued: bytes, recipient: Recipient, received_at: datetime
+    ) -> Verdict:
         if self._checking is None:
             self._checking = WorkerLoop("receipt-checking")
-        return await self._checking.run_async(self._check(signed, issued, recipient))
+        return await self._checking.run_async(self._check(signed, issued, recipient, received_at))
 
     async def close(self) -> None:
         if self._checking is not None:
@@ -98,24 +154,20 @@ class ReceiptChecker:
             self._checking.close()
             self._checking = None
 
-    @staticmethod
-    async def _revocation_unknown(signature: EmbeddedPdfSignature, context: ValidationContext) -> bool:
-        """pyHanko reports a chain whose revocation status nobody could give as a general chain
-        failure; the path validator's own error tells it apart."""
-        validator = CertificateValidator(
-            signature.signer_cert,
-            intermediate_certs=signature.other_embedded_certs,
-            validation_context=context,
+    def _online(self, moment: datetime | None = None) -> ValidationContext:
+        """Revocation asked online and required (hard-fail), at `moment` (default: now)."""
+        return ValidationContext(
+            trust_roots=self._trust_roots,
+            moment=moment,
+            allow_fetching=True,
+            revocation_mode="hard-fail",
+            retroactive_revinfo=moment is not None,
+            fetcher_backend=self._fetchers,
         )
-        try:
-            await validator.async_validate_usage(set())  # type: ignore[no-untyped-call]
-        except InsufficientRevinfoError:
-            return True
-        except Exception:
-            return False
-        return False
 
-    async def _check(self, signed: bytes, issued: bytes, recipient: Recipient) -> Verdict:
+    async def _check(
+        self, signed: bytes, issued: bytes, recipient: Recipient, received_at: datetime
+    ) -> Verdict:
         try:
             reader = PdfFileReader(BytesIO(signed))
             signatures = sorted(reader.embedded_signatures, key=lambda s: s.signed_revision)
@@ -126,23 +178,25 @@ class ReceiptChecker:
                 ReceiptProblem.unsigned, "the document holds no signature: sign it, then upload it"
             )
         signature = signatures[0]
-        context = ValidationContext(
-            trust_roots=self._trust_roots,
-            allow_fetching=True,
-            revocation_mode="hard-fail",
-            fetcher_backend=self._fetchers,
-        )
+        # This first pass settles the signature's integrity and its timestamp (whose TSA is
+        # checked online, now); the signer's certificate is judged below, at the right time.
+        offline = ValidationContext(trust_roots=self._trust_roots, revocation_mode="soft-fail")
         try:
-            status = await async_validate_pdf_signature(signature, context)
+            status = await async_validate_pdf_signature(
+                signature, signer_validation_context=offline, ts_validation_context=self._online()
+            )
         except Exception as e:
             return Verdict(ReceiptProblem.signature_broken, f"the signature cannot be validated: {e}")
-        names = certificate_names(status.signing_cert)
-        signer = names[0] if names else status.signing_cert.subject.human_friendly
+        cert = status.signing_cert
+        names = certificate_names(cert)
+        signer = names[0] if names else cert.subject.human_friendly
+        issuer = cert.issuer.human_friendly
         if not (status.intact and status.valid):
             return Verdict(
                 ReceiptProblem.signature_broken,
                 "the signature does not match the signed bytes: the document was altered after signing",
                 signer,
+                issuer,
             )
         later = status.modification_level
         if status.coverage < SignatureCoverageLevel.ENTIRE_REVISION or (
@@ -152,39 +206,66 @@ class ReceiptChecker:
                 ReceiptProblem.modified_after_signing,
                 "the document was changed after it was signed: upload it as signed",
                 signer,
+                issuer,
             )
         if difference := _is_our_receipt(reader, signature, signed, issued):
-            return Verdict(ReceiptProblem.not_our_receipt, difference, signer)
-        if status.revoked:
-            details = status.revocation_details
-            when = "" if details is None else f" on {details.revocation_date.isoformat()}"
-            return Verdict(ReceiptProblem.revoked, f"the certificate of {signer} was revoked{when}", signer)
-        indication = status.trust_problem_indic
-        if indication in (AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE):
-            return Verdict(ReceiptProblem.revoked, f"the certificate chain of {signer} was revoked", signer)
-        if indication is AdESFailure.REVOKED:
-            return Verdict(ReceiptProblem.revoked, f"the certificate of {signer} was revoked", signer)
-        if indication is AdESIndeterminate.TRY_LATER or (
-            indication is AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE
-            and await self._revocation_unknown(signature, context)
-        ):
+            return Verdict(ReceiptProblem.not_our_receipt, difference, signer, issuer)
+
+        stamped = _timestamp_time(status)
+        judged_at = stamped or received_at
+        when = f"at {judged_at.isoformat()} ({'signature timestamp' if stamped else 'receipt'})"
+
+        def refused(problem: ReceiptProblem, detail: str, problem_at: datetime | None = None) -> Verdict:
             return Verdict(
-                ReceiptProblem.revocation_unknown,
-                "no OCSP responder or CRL could say whether the certificate is revoked; try again later",
-                signer,
+                problem, f"{detail}, judged {when}", signer, issuer, problem_at, judged_at, bool(stamped)
             )
-        if indication is not None or status.validation_path is None:
-            issuer = status.signing_cert.issuer.human_friendly
-            why = "" if indication is None else f" ({indication})"
-            return Verdict(
+
+        validator = CertificateValidator(
+            cert,
+            intermediate_certs=signature.other_embedded_certs,
+            validation_context=self._online(judged_at),
+        )
+        try:
+            await validator.async_validate_path()
+        except PathBuildingError:
+            return refused(
                 ReceiptProblem.untrusted,
-                f"the certificate of {signer}, issued by {issuer}, does not chain to a trusted root{why}",
-                signer,
+                f"the certificate of {signer}, issued by {issuer}, does not chain to a trusted root",
             )
+        except ExpiredError as e:
+            return refused(ReceiptProblem.expired, f"the certificate of {signer}: {e}", e.expired_dt)
+        except NotYetValidError as e:
+            return refused(ReceiptProblem.not_yet_valid, f"the certificate of {signer}: {e}", e.valid_from)
+        except RevokedError as e:
+            revoked = f"the certificate of {signer} was revoked on {e.revocation_dt.isoformat()}"
+            return refused(ReceiptProblem.revoked, f"{revoked} ({e})", e.revocation_dt)
+        except InsufficientRevinfoError as e:
+            return refused(
+                ReceiptProblem.revocation_unknown,
+                f"no OCSP responder or CRL could say whether the certificate of {signer} is revoked ({e})",
+            )
+        except (PathValidationError, InvalidCertificateError) as e:
+            return refused(
+                ReceiptProblem.untrusted, f"the certificate chain of {signer} does not validate: {e}"
+            )
+        try:
+            SIGNING_KEY_USAGE.validate(cert)
+        except InvalidCertificateError as e:
+            return refused(ReceiptProblem.wrong_key_usage, f"the key of {signer} is not for signing: {e}")
         if not names_match(recipient, names):
             return Verdict(
                 ReceiptProblem.name_mismatch,
                 f"the certificate names {signer}, not the recipient {recipient.name}",
                 signer,
+                issuer,
+                judged_at=judged_at,
+                timestamped=bool(stamped),
             )
-        return Verdict(None, f"signed by {signer}: intact, trusted, not revoked, the AR issued", signer)
+        return Verdict(
+            None,
+            f"signed by {signer}: intact, the AR issued, certificate trusted, valid and not revoked {when}",
+            signer,
+            issuer,
+            judged_at=judged_at,
+            timestamped=bool(stamped),
+        )

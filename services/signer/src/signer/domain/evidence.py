@@ -22,6 +22,8 @@ from uuid import UUID
 
 import rfc8785
 
+from lre_shared.messages import NoticeChannel
+
 EVENT_URI_BASE = "http://uri.etsi.org/19522/Event/"
 # Events of this platform that ETSI EN 319 522-2 does not name get a URI of our own, never
 # one under uri.etsi.org: a verifier must not take them for ETSI events.
@@ -84,6 +86,13 @@ FINAL_EVENTS = frozenset(
         EvidenceEvent.acceptance_rejection_expiry,
     }
 )
+
+
+def notice_channel(record: dict[str, Any]) -> NoticeChannel | None:
+    """The channel a notification record speaks of (email, sms, voice, fax), if any."""
+    details = record.get("details")
+    channel = details.get("channel") if isinstance(details, dict) else None
+    return NoticeChannel(channel) if channel in set(NoticeChannel) else None
 
 
 def reasons(record: dict[str, Any]) -> tuple[str, ...]:

@@ -3,10 +3,11 @@
 CPCE R.53-3: the provider gives the sender proof of the recipient's receipt. On the personal
 certificate path the recipient signs, with their own certificate (PAdES), an AR PDF that
 the signer issues once the letter is accepted (ETSI EN 319 522-2 ConsignmentAcceptance), and
-uploads it. The signer accepts the signed AR only if the signature is intact, its
-certificate chains to a configured trust root and was not revoked (OCSP or CRL), the signed
-revision is, byte for byte, the AR issued for this letter (the recipient signed what we
-asked them to sign, nothing else), and the certificate names the recipient.
+uploads it. The signer accepts the signed AR only if the signature is intact, the signed
+revision is, byte for byte, the AR issued for this letter (the recipient signed what we asked
+them to sign, nothing else), its certificate chains to a configured trust root, was valid and
+not revoked (OCSP or CRL) at the signature's time (proved by a signature timestamp, else the
+time the AR was received), is meant for signing (key usage), and names the recipient.
 
 This module is what the AR says, and what "names the recipient" means; the pyHanko checks
 are in `adapters/receipt_check.py`.
@@ -57,11 +58,17 @@ class AcceptedLetter:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of checking a signed AR: `problem` None when it is accepted."""
+    """The outcome of checking a signed AR: `problem` None when it is accepted. `detail` is the
+    technical finding, in English, for logs and support; the other fields let a page word it in
+    its own language."""
 
     problem: ReceiptProblem | None
     detail: str
     signer_name: str | None = None
+    issuer_name: str | None = None
+    problem_at: datetime | None = None  # the certificate's end or start of validity, or revocation
+    judged_at: datetime | None = None  # the moment the certificate was judged at
+    timestamped: bool = False  # `judged_at` is a trusted signature timestamp's time
 
     @property
     def accepted(self) -> bool:

@@ -49,7 +49,14 @@ from lre_shared.messages import (
     ProofIssued,
     ReceiptSigned,
 )
-from signer.domain.evidence import FINAL_EVENTS, EvidenceEvent, SealAssurance, build_record, reasons
+from signer.domain.evidence import (
+    FINAL_EVENTS,
+    EvidenceEvent,
+    SealAssurance,
+    build_record,
+    notice_channel,
+    reasons,
+)
 from signer.domain.proofs import (
     EvidenceFact,
     LetterFacts,
@@ -426,6 +433,7 @@ async def list_evidence(query: ListEvidence, tx: Transaction) -> EvidenceListed:
     entries = []
     for row in rows:
         event = EvidenceEvent(row["event"])
+        record = json.loads(bytes(row["record"]))
         entries.append(
             EvidenceEntry(
                 evidence_id=row["evidence_id"],
@@ -433,7 +441,8 @@ async def list_evidence(query: ListEvidence, tx: Transaction) -> EvidenceListed:
                 event_time=row["event_time"],
                 record_sha256=row["record_sha256"],
                 previous_sha256=row["previous_sha256"],
-                reasons=reasons(json.loads(bytes(row["record"]))) if event.negative else (),
+                reasons=reasons(record) if event.negative else (),
+                channel=notice_channel(record),
             )
         )
     return EvidenceListed(correlation_id=query.correlation_id, records=tuple(entries))

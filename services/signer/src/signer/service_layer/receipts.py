@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 from lre_shared.bus import Transaction
@@ -34,7 +35,9 @@ MAX_SIGNED_RECEIPT_BYTES = 10 * 1024 * 1024
 
 
 class SignedReceiptChecker(Protocol):
-    async def check(self, signed: bytes, issued: bytes, recipient: Recipient) -> Verdict: ...
+    async def check(
+        self, signed: bytes, issued: bytes, recipient: Recipient, received_at: datetime
+    ) -> Verdict: ...
 
 
 async def issue_receipt_form(
@@ -101,6 +104,8 @@ async def check_signed_receipt(
             query.pdf,
             bytes(row["pdf"]),
             Recipient(recipient["first_name"], recipient["last_name"], recipient["email"]),
+            # The pickup site asks at once: its message's time is when the platform received it.
+            query.occurred_at,
         )
     if verdict.accepted:
         await tx.conn.execute(
@@ -122,4 +127,8 @@ async def check_signed_receipt(
         problem=verdict.problem,
         detail=verdict.detail,
         signer_name=verdict.signer_name,
+        certificate_issuer=verdict.issuer_name,
+        problem_at=verdict.problem_at,
+        judged_at=verdict.judged_at,
+        timestamped=verdict.timestamped,
     )

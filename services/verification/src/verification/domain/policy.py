@@ -4,8 +4,9 @@ The sender chooses the policy of each letter (`SubmitLetter.verification_policy`
 
 - `default`: one identity document, valid today;
 - `cnb` (Conseil national des barreaux, for letters to lawyers): an identity document valid
-  for more than 6 more months, a company extract (Kbis) whose SIREN or SIRET passes its
-  check digit, and the bar registration certificate of the current year.
+  for more than 6 more months, a company extract (Kbis) whose SIREN or SIRET is valid
+  (`lre_shared.siret`: its check digit, La Poste's exception, never all zeros), and the bar
+  registration certificate of the current year.
 
 The agent fills a checklist (one line per document looked at: its type, number, expiry
 or issue date); `unmet` lists, in words an agent can act on, what the checklist still
@@ -20,6 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lre_shared.messages import RequiredDocument
+from lre_shared.siret import siren_or_siret_valid
 from lre_shared.text import SafeText
 
 PolicyName = Literal["default", "cnb"]
@@ -46,31 +49,6 @@ class ChecklistItem(BaseModel):
     )
     expiry_date: date | None = Field(default=None, description="Identity documents: valid until.")
     issued_on: date | None = Field(default=None, description="Bar certificates and extracts: issue date.")
-
-
-def luhn_valid(digits: str) -> bool:
-    """The Luhn check digit of SIREN (9 digits) and SIRET (14 digits) numbers (INSEE)."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-# La Poste's establishments share SIREN 356000000 and number their SIRET otherwise: the sum
-# of the 14 digits is a multiple of 5 (INSEE's documented exception to the Luhn rule).
-LA_POSTE_SIREN = "356000000"
-
-
-def siren_or_siret_valid(number: str) -> bool:
-    compact = number.replace(" ", "").replace(".", "")
-    if not compact.isascii() or not compact.isdigit() or len(compact) not in (9, 14):
-        return False
-    if len(compact) == 14 and compact.startswith(LA_POSTE_SIREN) and sum(map(int, compact)) % 5 == 0:
-        return True
-    return luhn_valid(compact) and (len(compact) == 9 or luhn_valid(compact[:9]))
 
 
 def add_months(day: date, months: int) -> date:
@@ -112,3 +90,14 @@ def unmet(policy: PolicyName, items: list[ChecklistItem], today: date) -> list[s
     if not any(i.issued_on is not None and i.issued_on.year == today.year for i in certificates):
         problems.append(f"a bar registration certificate issued in {today.year} is required")
     return problems
+
+
+def required_documents(policy: PolicyName) -> tuple[RequiredDocument, ...]:
+    """What the recipient is asked to send under `policy`: what `unmet` checks, as a list."""
+    if policy == "cnb":
+        return (
+            RequiredDocument.identity_six_months,
+            RequiredDocument.company_extract,
+            RequiredDocument.bar_certificate,
+        )
+    return (RequiredDocument.identity,)

@@ -25,13 +25,16 @@ from lre_shared.bus import Transaction
 from lre_shared.messages import (
     AddIdentityDocument,
     CaseState,
+    DocumentChannel,
     IdentityDocumentAdded,
     OpenVerificationCase,
+    SendCaseConfirmation,
     VerificationCaseOpened,
 )
 from lre_shared.text import text_fault
 from verification.adapters.vault import DocumentVault
 from verification.domain import documents
+from verification.domain.policy import required_documents
 from verification.domain.reference import SeveralReferences, named_reference, new_reference
 from verification.settings import VerificationSettings
 
@@ -81,6 +84,36 @@ def _reply(
         inbound_mms=settings.inbound_mms,
         inbound_fax=settings.inbound_fax,
         max_document_bytes=settings.max_document_bytes,
+        required_documents=required_documents(case["policy"]),
+    )
+
+
+def document_address(channel: DocumentChannel, settings: VerificationSettings) -> str | None:
+    """Where the recipient sends documents by `channel`; None when the desk takes none that way
+    (no MMS or fax number configured), or for the pickup site's upload."""
+    return {
+        DocumentChannel.upload: None,
+        DocumentChannel.email: settings.inbound_email,
+        DocumentChannel.mms: settings.inbound_mms,
+        DocumentChannel.fax: settings.inbound_fax,
+    }[channel]
+
+
+async def _confirm(tx: Transaction, settings: VerificationSettings, case: asyncpg.Record) -> None:
+    """Confirm the open case to the recipient, where the code will go (the 2014 pickup guide's
+    confirmation email): its reference, how to send the documents and which ones."""
+    channel = DocumentChannel(case["document_channel"])
+    await tx.publish(
+        SendCaseConfirmation(
+            correlation_id=case["letter_id"],
+            channel=case["code_channel"],
+            address=case["code_address"],
+            reference=case["reference"],
+            document_channel=channel,
+            document_address=document_address(channel, settings),
+            required_documents=required_documents(case["policy"]),
+            language=case["language"],
+        )
     )
 
 
@@ -114,6 +147,10 @@ async def open_case(
         return _not_opened(query, "the letter was refused: there is no receipt to sign")
     if problem := _address_problem(query, letter):
         return _not_opened(query, problem)
+    if query.document_channel is not DocumentChannel.upload and not document_address(
+        query.document_channel, settings
+    ):
+        return _not_opened(query, f"this desk takes no documents by {query.document_channel}")
     channels = (query.document_channel.value, query.code_channel, query.code_address.strip(), query.language)
     case = await conn.fetchrow(
         f"SELECT {CASE_COLUMNS} FROM cases WHERE letter_id = $1 AND state <> 'rejected'"  # noqa: S608 - constant column list
@@ -123,6 +160,7 @@ async def open_case(
     if case is not None and case["state"] == CaseState.approved.value:
         return _reply(query, settings, case)  # verified already: new codes come by RequestCode
     if case is not None:
+        before = (case["document_channel"], case["code_channel"], case["code_address"], case["language"])
         case = await conn.fetchrow(
             "UPDATE cases SET document_channel = $2, code_channel = $3, code_address = $4, language = $5"  # noqa: S608 - constant column list
             f" WHERE case_id = $1 RETURNING {CASE_COLUMNS}",
@@ -130,6 +168,8 @@ async def open_case(
             *channels,
         )
         await record(conn, case["case_id"], "recipient", "channels_chosen", now, document_channel=channels[0])
+        if before != channels:
+            await _confirm(tx, settings, case)
         return _reply(query, settings, case)
     case_id = uuid.uuid4()
     for _ in range(10):
@@ -156,6 +196,7 @@ async def open_case(
     await record(
         conn, case_id, "recipient", "opened", now, policy=letter["policy"], document_channel=channels[0]
     )
+    await _confirm(tx, settings, case)
     return _reply(query, settings, case)
 
 

@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from lre_shared.bus import Transaction
-from lre_shared.messages import CheckCode, CodeChecked, CodeRequested, RequestCode, SendCode
+from lre_shared.messages import CheckCode, CodeChecked, CodeFailed, CodeRequested, RequestCode, SendCode
 from verification.domain import codes
 from verification.settings import VerificationSettings
 
@@ -88,8 +88,21 @@ async def request_code(
         return _not_issued(letter_id, "no code was ever issued for this letter: its identity is not verified")
     if last["used_at"] is not None:
         return _not_issued(letter_id, "this letter's code was already used to sign the acknowledgement")
+    channel, address = last["channel"], last["address"]
+    if query.channel is not None and query.channel != channel:
+        declared = await _declared_address(tx.conn, letter_id, query.channel)
+        if declared is None:
+            return _not_issued(letter_id, f"no {query.channel} address was declared for the recipient")
+        channel, address = query.channel, declared
+        await tx.conn.execute(
+            "UPDATE cases SET code_channel = $2, code_address = $3 WHERE case_id = $1",
+            last["case_id"],
+            channel,
+            address,
+        )
+    # A code the notifier could not send (CodeFailed) never reached anyone: it does not count.
     issued = await tx.conn.fetch(
-        "SELECT issued_at FROM codes WHERE letter_id = $1 AND issued_at > $2",
+        "SELECT issued_at FROM codes WHERE letter_id = $1 AND issued_at > $2 AND send_failed_at IS NULL",
         letter_id,
         now - codes.HOUR,
     )
@@ -97,18 +110,45 @@ async def request_code(
     if wait is not None:
         reason = f"a new code may be asked for in {wait} seconds"
         return CodeRequested(correlation_id=letter_id, issued=False, reason=reason, retry_after_seconds=wait)
+    # In the case's language: the recipient may have switched it since the last code.
+    language = await tx.conn.fetchval("SELECT language FROM cases WHERE case_id = $1", last["case_id"])
     expires_at = await _issue(
         tx,
         last["case_id"],
         letter_id,
         last["item_number"],
-        last["channel"],
-        last["address"],
-        last["language"],
+        channel,
+        address,
+        language or last["language"],
         settings,
         now,
     )
     return CodeRequested(correlation_id=letter_id, issued=True, expires_at=expires_at)
+
+
+async def _declared_address(
+    conn: asyncpg.Connection, letter_id: UUID, channel: Literal["email", "sms"]
+) -> str | None:
+    """Where the sender said the recipient receives `channel`: codes go nowhere else."""
+    column = "recipient_email" if channel == "email" else "recipient_mobile"
+    address: str | None = await conn.fetchval(
+        f"SELECT {column} FROM letters WHERE letter_id = $1",  # noqa: S608 - one of two constant names
+        letter_id,
+    )
+    return address or None
+
+
+async def on_code_failed(event: CodeFailed, tx: Transaction) -> None:
+    """The notifier could not send a code (`code_id` is the SendCode's message id): it is
+    void, and does not count against the codes the recipient may ask for; the pickup site
+    offers another channel."""
+    await tx.conn.execute(
+        "UPDATE codes SET send_failed_at = $2, send_failure = $3,"
+        " invalidated_at = coalesce(invalidated_at, $2) WHERE code_id = $1",
+        event.code_id,
+        event.occurred_at,
+        event.reason[:1000],
+    )
 
 
 async def check_code(
@@ -203,6 +243,7 @@ async def _issue(
     )
     await tx.publish(
         SendCode(
+            message_id=code_id,  # the notifier's CodeSent / CodeFailed name the code by it
             correlation_id=letter_id,
             channel=channel,
             address=address,

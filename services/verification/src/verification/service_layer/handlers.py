@@ -12,6 +12,7 @@ from lre_shared.bus import Transaction
 from lre_shared.messages import (
     LetterAccepted,
     LetterDeposited,
+    LetterLanguageChanged,
     LetterLocked,
     LetterLockLifted,
     LetterRefused,
@@ -33,6 +34,15 @@ async def on_letter_deposited(event: LetterDeposited, tx: Transaction) -> None:
         str(recipient.email),
         recipient.mobile,
         recipient.landline,
+    )
+
+
+async def on_letter_language_changed(event: LetterLanguageChanged, tx: Transaction) -> None:
+    """Codes still to come for the letter go in the language the recipient last chose."""
+    await tx.conn.execute(
+        "UPDATE cases SET language = $2 WHERE letter_id = $1 AND state <> 'rejected'",
+        event.correlation_id,
+        event.language,
     )
 
 
