@@ -49,12 +49,19 @@ from pyhanko_certvalidator import ValidationContext
 from signer.adapters.pdf import PadesSealer, render_pdf
 from signer.adapters.sealing import CadesSealer, load_signer, timestamper
 from signer.domain.evidence import EvidenceEvent, SealAssurance, build_record
-from signer.domain.proofs import DocumentFact, EvidenceFact, LetterFacts, Party, envelope
+from signer.domain.proofs import DocumentFact, EvidenceFact, LetterFacts, Party, Provider, envelope
 
 if TYPE_CHECKING:
     from tests.support.pki import TestPki
 
 ROOT = Path(__file__).resolve().parents[1]
+PROVIDER = Provider(
+    "LRE Démo SAS (fictif)",
+    "RCS Paris 000 000 000 (fictif)",
+    "1 rue de l'Exemple, 75001 Paris, France",
+    "urn:lre:policy:fr_lre:v1",
+    SealAssurance(sealed=True),
+)
 
 
 def proof_pdf() -> bytes:
@@ -77,7 +84,7 @@ def proof_pdf() -> bytes:
             ]
         )
     ]
-    return render_pdf(envelope(facts, events, SealAssurance(sealed=True)))
+    return render_pdf(envelope(facts, events, SealAssurance(sealed=True)), PROVIDER)
 
 
 def naive_seal(pki: TestPki, pdf: bytes) -> bytes:
@@ -155,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         signer = load_signer(
             pki.key_file("seal"), cert_file=pki.cert_file("seal"), chain_files=pki.chain_files
         )
-        pades = PadesSealer(signer, timestamper(pki.tsa_url), trust_roots=[pki.cert("root")])
+        pades = PadesSealer(
+            signer, timestamper(pki.tsa_url), trust_roots=[pki.cert("root")], provider=PROVIDER
+        )
         pades.seal_blocking(pdf)  # warm-up: imports, first fetches
         naive_seal(pki, pdf)
         ours: list[float] = []

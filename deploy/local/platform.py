@@ -22,6 +22,13 @@ from pathlib import Path
 import httpx
 
 SERVICES = ("archive", "notifier", "pickup", "signer", "verification")
+# The provider the local platform's proofs name (signer settings without their prefix):
+# made up, and saying so, as the test PKI's seal is "non qualifié".
+LOCAL_PROVIDER = {
+    "PROVIDER_LEGAL_NAME": "LRE Démo SAS (fictif)",
+    "PROVIDER_REGISTRATION": "RCS Paris 000 000 000 (fictif)",
+    "PROVIDER_ADDRESS": "1 rue de l'Exemple, 75001 Paris, France",
+}
 ENV_PREFIX = {name: f"{name.upper()}_" for name in SERVICES}
 
 
@@ -207,8 +214,17 @@ def service_environment(config: PlatformConfig, service: str) -> dict[str, str]:
             "INBOUND_SMTP_PORT": str(smtp_port),
             "OWN_URL": f"http://127.0.0.1:{config.ports[service]}",
         }
-    if service == "signer" and config.pki is not None:
-        values |= config.pki.signer_values()
+    elif service == "signer":
+        # Every record is copied to the bucket the archive creates with compliance-mode object
+        # lock (DESIGN §3), as in production: without these the signer keeps evidence in
+        # PostgreSQL only and `archived_at` stays empty.
+        values |= {
+            "EVIDENCE_S3_ENDPOINT": infra.s3_endpoint,
+            "EVIDENCE_S3_ACCESS_KEY": infra.s3_access_key,
+            "EVIDENCE_S3_SECRET_KEY": infra.s3_secret_key,
+        } | LOCAL_PROVIDER
+        if config.pki is not None:
+            values |= config.pki.signer_values()
     prefix = ENV_PREFIX[service]
     return {prefix + key: value for key, value in values.items()}
 

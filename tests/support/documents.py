@@ -160,3 +160,33 @@ def with_document_javascript(code: str = "app.alert('bonjour');") -> bytes:
     )
     writer._root_object[NameObject("/Names")] = DictionaryObject({NameObject("/JavaScript"): tree})
     return written(writer)
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text of every page, as a reader extracts it (the proofs' text is in an embedded
+    font, its content streams compressed: searching the bytes finds nothing)."""
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def pdf_of_at_least(size: int) -> bytes:
+    """A well-formed one-page PDF of `size` bytes or a little more (a document at a limit)."""
+    from deploy.local.demo import demo_pdf
+
+    low, high = 0, max(size, 1)
+    while len(demo_pdf("x" * high)) < size:
+        low, high = high, high * 2
+    while low < high:  # the shortest text that makes it that large
+        middle = (low + high) // 2
+        if len(demo_pdf("x" * middle)) >= size:
+            high = middle
+        else:
+            low = middle + 1
+    return demo_pdf("x" * high)
+
+
+def one_byte_changed(pdf: bytes) -> bytes:
+    """`pdf` with one bit flipped inside its first content stream: the same length, other bytes."""
+    at = pdf.index(b"stream\n") + 20
+    return pdf[:at] + bytes([pdf[at] ^ 1]) + pdf[at + 1 :]

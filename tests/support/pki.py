@@ -42,6 +42,7 @@ KEYS = (
     "interm-ocsp",
     "tsa",
     "seal",
+    "seal-retired",
     "recipient",
     "recipient-revoked",
     "recipient-expired",

@@ -52,7 +52,7 @@ from lre_shared.topology import EXCHANGES, Service, events_exchange
 from services.archive.tests.integration.served import remove_bucket, signed_receipt
 from tests.support import bus as support
 from tests.support.bus import purge_queues
-from tests.support.documents import encrypted
+from tests.support.documents import encrypted, one_byte_changed, pdf_of_at_least
 
 pytestmark = pytest.mark.integration
 
@@ -402,7 +402,7 @@ async def deposit_command(amqp_url: str, probe: Probe, command: SubmitLetter) ->
 
 def big_pdf(size: int) -> bytes:
     """A readable PDF of at least `size` bytes: a long line of text."""
-    return demo_pdf("x" * size)
+    return pdf_of_at_least(size)
 
 
 def with_changes(**changes: Any) -> SubmitLetter:
@@ -455,7 +455,7 @@ REFUSALS: dict[str, tuple[Callable[[], SubmitLetter], str, str]] = {
         "encrypted",
     ),
     "document-over-limit": (
-        lambda: with_changes(main_document=Document(filename="l.pdf", content=big_pdf(DOCUMENT_LIMIT))),
+        lambda: with_changes(main_document=Document(filename="l.pdf", content=big_pdf(DOCUMENT_LIMIT + 1))),
         "main_document.content",
         f"the limit is {DOCUMENT_LIMIT} bytes",
     ),
@@ -763,7 +763,7 @@ async def test_altered_stored_bytes_break_the_read_the_stream_and_the_zip_instea
     key = await archive.pool.fetchval(
         "SELECT object_key FROM documents WHERE letter_id = $1", event.correlation_id
     )
-    altered = pdf.replace(b"Altere", b"Modifi")
+    altered = one_byte_changed(pdf)
     await asyncio.to_thread(archive.s3.put_object, archive.bucket, key, io.BytesIO(altered), len(altered))
     store = content_store(archive, s3)
 

@@ -30,7 +30,7 @@ from services.archive.tests.integration.served import (
     ServedArchive,
 )
 from tests.support.bus import Probe, publish
-from tests.support.documents import encrypted
+from tests.support.documents import encrypted, pdf_of_at_least
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +91,7 @@ async def deposited(amqp_url: str, probe: Probe, command: SubmitLetter) -> Lette
 
 
 def big_pdf(size: int) -> bytes:
-    return demo_pdf("x" * size)
+    return pdf_of_at_least(size)
 
 
 # ----------------------------------------------------------------------------- tests

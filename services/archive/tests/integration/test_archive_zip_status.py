@@ -36,6 +36,7 @@ from lre_shared.messages import (
 )
 from services.archive.tests.integration.served import ServedArchive, signed_receipt
 from tests.support.bus import Probe, eventually, publish
+from tests.support.documents import one_byte_changed
 
 pytestmark = pytest.mark.integration
 
@@ -273,7 +274,7 @@ async def test_altered_stored_bytes_break_the_zip_download_and_count_no_handover
     await envelope(archive, amqp_url, letter, "Enveloppe")
     await accept_and_sign(archive, amqp_url, letter)
     annex = letter.documents[1]
-    altered = contents["annexe.pdf"].replace(b"Annexe", b"Modifi")
+    altered = one_byte_changed(contents["annexe.pdf"])
     archive.s3.put_object(
         archive.bucket, content_key(letter.correlation_id, annex.sha256), io.BytesIO(altered), len(altered)
     )
@@ -311,7 +312,7 @@ async def test_altered_stored_bytes_never_reach_a_document_download_whole(
     letter, contents = await deposit(amqp_url, archive_events)
     await accept_and_sign(archive, amqp_url, letter)
     main, annex = letter.documents
-    altered = contents["annexe.pdf"].replace(b"Annexe", b"Modifi")
+    altered = one_byte_changed(contents["annexe.pdf"])
     archive.s3.put_object(
         archive.bucket, content_key(letter.correlation_id, annex.sha256), io.BytesIO(altered), len(altered)
     )

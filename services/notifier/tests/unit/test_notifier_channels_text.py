@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import date
+from io import BytesIO
 
 import pytest
+from pypdf import PdfReader
 
 from notifier.adapters.fax import fax_pages
 from notifier.adapters.pdf import text_pdf
@@ -83,4 +85,12 @@ def test_the_fax_has_a_cover_page_then_the_notice_and_is_a_pdf() -> None:
     assert any("799273987130" in line for line in pages[1])
     assert pdf.startswith(b"%PDF-1.7") and pdf.rstrip().endswith(b"%%EOF")
     assert b"/Count 2" in pdf
-    assert "Télécopie".encode("cp1252") in pdf
+    assert PdfReader(BytesIO(pdf)).pages[0].extract_text().startswith("Télécopie")
+
+
+@pytest.mark.parametrize("name", ["Łukasz Dvořák", "Ørsted", "Nguyễn Thị Minh Khai"])
+def test_the_fax_spells_the_recipients_name_exactly(name: str) -> None:
+    pdf = text_pdf([["Télécopie", f"Destinataire : {name}"], ["Avis"]])
+
+    assert f"Destinataire : {name}" in PdfReader(BytesIO(pdf)).pages[0].extract_text()
+    assert b"/FontFile2" in pdf and b"/Helvetica" not in pdf

@@ -29,7 +29,10 @@ from signer.adapters.sealing import (
     load_signer,
     timestamper,
 )
+from signer.domain.evidence import SealAssurance
+from signer.domain.proofs import Provider
 from signer.entrypoints.archiver import EvidenceArchiver
+from signer.entrypoints.tree_head_signer import TreeHeadSigner
 from signer.service_layer import handlers, receipts
 from signer.service_layer.ports import EvidenceSealer, ProofSealer
 from signer.settings import SignerSettings
@@ -80,9 +83,31 @@ def load_roots(files: tuple[Path, ...]) -> list[x509.Certificate]:
     return list(load_certs_from_pemder([str(p) for p in files]))  # type: ignore[no-untyped-call]
 
 
-def build_proof_sealer(settings: SignerSettings, key: Signer | None) -> ProofSealer | None:
+def provider(settings: SignerSettings, assurance: SealAssurance) -> Provider:
+    """The provider as every proof names it; a proof must not leave its reader to guess."""
+    unset = [
+        f"SIGNER_{name.upper()}"
+        for name in ("provider_legal_name", "provider_registration", "provider_address")
+        if getattr(settings, name) is None
+    ]
+    if unset:
+        log.warning("proofs will say 'non renseigné' for the provider's %s: set them", ", ".join(unset))
+    return Provider(
+        legal_name=settings.provider_legal_name,
+        registration=settings.provider_registration,
+        address=settings.provider_address,
+        policy_id=settings.policy_id,
+        assurance=assurance,
+    )
+
+
+def build_proof_sealer(
+    settings: SignerSettings, key: Signer | None, named: Provider | None = None
+) -> ProofSealer | None:
     if key is None:
         return None
+    # Sealed with this key, qualified exactly when the records are (`build_sealer`).
+    named = named or provider(settings, SealAssurance(sealed=True, qualified=settings.qualified))
     if not settings.seal_root_files:
         log.warning("no proof PDFs will be issued: no root for the seal certificate (SIGNER_SEAL_ROOT_FILES)")
         return None
@@ -91,6 +116,7 @@ def build_proof_sealer(settings: SignerSettings, key: Signer | None) -> ProofSea
         key,
         timestamper(settings.tsa_url),
         trust_roots=load_roots(settings.seal_root_files),
+        provider=named,
         lta=settings.proof_lta,
     )
 
@@ -100,7 +126,8 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
     policy = settings.policy_id
     key = None if sealer is not None else load_seal_key(settings)
     seal = sealer or build_sealer(settings, key)
-    proofs = build_proof_sealer(settings, key)
+    named = provider(settings, seal.assurance)
+    proofs = build_proof_sealer(settings, key, named)
     for message_type, recording in handlers.RECORDINGS.items():
         bus.subscribe(
             message_type,
@@ -110,7 +137,9 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
     bus.subscribe(ListEvidence, handlers.list_evidence, idempotent=False)
     bus.subscribe(
         IssueReceiptForm,
-        partial(receipts.issue_receipt_form, policy_id=policy, render=render_receipt_form),
+        partial(
+            receipts.issue_receipt_form, policy_id=policy, render=partial(render_receipt_form, provider=named)
+        ),
         idempotent=False,
     )
     receipt_roots = read_trust_roots(settings.receipt_trust_root_files)
@@ -125,13 +154,19 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
         CheckSignedReceipt, partial(receipts.check_signed_receipt, checker=checker), idempotent=False
     )
     archiver = build_archiver(settings)
+    tree_heads = (
+        None
+        if settings.log_tree_head_seconds is None
+        else TreeHeadSigner(seal, every_seconds=settings.log_tree_head_seconds)
+    )
+    background = [task for task in (archiver, tree_heads) if task is not None]
     return ServiceRuntime(
         bus=bus,
         migrations=MIGRATIONS,
-        on_started=[] if archiver is None else [archiver.start],
+        on_started=[task.start for task in background],
         # The sealers and the checker are not closed here: stopping hooks run while in-flight
         # messages may still use them; their threads are daemons and end with the process.
-        on_stopping=[] if archiver is None else [archiver.stop],
+        on_stopping=[task.stop for task in background],
     )
 
 

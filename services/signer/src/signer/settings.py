@@ -27,6 +27,12 @@ class SignerSettings(ServiceSettings):
 
     http_port: int = 8103
     policy_id: str = "urn:lre:policy:fr_lre:v1"
+    # The provider every proof names (with `policy_id` and whether its seal is qualified).
+    provider_legal_name: str | None = Field(default=None, description="The provider's legal name.")
+    provider_registration: str | None = Field(
+        default=None, description='The provider\'s registration number, e.g. "RCS Paris 123 456 789".'
+    )
+    provider_address: str | None = Field(default=None, description="The provider's registered address.")
 
     seal_key_file: Path | None = Field(
         default=None,
@@ -84,6 +90,12 @@ class SignerSettings(ServiceSettings):
         description="Compliance-mode retention of each record (DESIGN §3: at least a year).",
     )
     evidence_archive_poll_seconds: float = Field(default=1.0, gt=0)
+    log_tree_head_seconds: float | None = Field(
+        default=3600.0,
+        gt=0,
+        description="How often a signed tree head (RFC 6962) of the whole evidence log is sealed,"
+        " timestamped and stored; unset: never.",
+    )
 
     @property
     def sealed(self) -> bool:

@@ -45,6 +45,7 @@ from services.signer.tests.integration.test_signer_seals import (
 )
 from signer.adapters.seal_check import check_proof
 from tests.support.bus import Probe, eventually, open_probe
+from tests.support.documents import one_byte_changed, pdf_text
 from tests.support.pki import TestPki
 
 pytestmark = pytest.mark.integration
@@ -167,7 +168,7 @@ async def test_the_envelope_of_an_unclaimed_letter_lists_its_whole_chain(signer:
 
     (pli,) = [proof for proof in issued if proof.kind is ProofKind.envelope]
     assert pli.filename == f"pli_{letter.item_number}.pdf"
-    text = pli.pdf.decode("latin-1")
+    text = pdf_text(pli.pdf)
     for event in ("SubmissionAcceptance", "NotificationForAcceptanceFailure", "AcceptanceRejectionExpiry"):
         assert event in text
 
@@ -237,8 +238,8 @@ async def test_the_envelope_is_issued_again_when_the_content_is_handed_over(sign
     assert len(first) == 1
     assert len(envelopes) == 2
     assert envelopes[0].filename == envelopes[1].filename == f"pli_{letter.item_number}.pdf"
-    assert "ContentHandover" not in envelopes[0].pdf.decode("latin-1")
-    assert "ContentHandover" in envelopes[1].pdf.decode("latin-1")
+    assert "ContentHandover" not in pdf_text(envelopes[0].pdf)
+    assert "ContentHandover" in pdf_text(envelopes[1].pdf)
     row = await signer.runtime.pool.fetchrow(
         "SELECT p.sha256, e.event FROM proofs p JOIN evidence e USING (evidence_id)"
         " WHERE p.letter_id = $1 AND p.kind = 'envelope'",
@@ -314,8 +315,7 @@ async def test_lre_verify_names_one_changed_byte_in_a_proof_of_non_claim(
     bundle, number = unclaimed_bundle
     pdf = bundle / "proofs" / f"non_claim_{number}.pdf"
     original = pdf.read_bytes()
-    pdf.write_bytes(original.replace(b"(Num\xe9ro de pli)", b"(Num\xe9ro de plj)", 1))
-    assert pdf.read_bytes() != original
+    pdf.write_bytes(one_byte_changed(original))
 
     result = lre_verify(bundle, test_pki.root_file)
 

@@ -14,7 +14,16 @@ from pypdf import PdfReader
 from signer.adapters.pdf import PadesSealer, render_pdf
 from signer.adapters.sealing import load_signer, timestamper
 from signer.domain.evidence import EvidenceEvent, SealAssurance
-from signer.domain.proofs import DocumentFact, EvidenceFact, LetterFacts, Party, ProofKind, envelope, proof
+from signer.domain.proofs import (
+    DocumentFact,
+    EvidenceFact,
+    LetterFacts,
+    Party,
+    ProofKind,
+    Provider,
+    envelope,
+    proof,
+)
 from tests.support.pki import TestPki
 
 pytestmark = pytest.mark.integration
@@ -27,11 +36,20 @@ FACTS = LetterFacts(
     documents=(DocumentFact("mise-en-demeure.pdf", "a" * 64),),
     policy_id="urn:lre:policy:fr_lre:v1",
 )
+PROVIDER = Provider(
+    "LRE Démo SAS",
+    "RCS Paris 000 000 000",
+    "1 rue de l'Exemple, 75001 Paris",
+    "urn:lre:policy:fr_lre:v1",
+    SealAssurance(sealed=True),
+)
 
 
 def pades(pki: TestPki, *, lta: bool = False) -> PadesSealer:
     signer = load_signer(pki.key_file("seal"), cert_file=pki.cert_file("seal"), chain_files=pki.chain_files)
-    return PadesSealer(signer, timestamper(pki.tsa_url), trust_roots=[pki.cert("root")], lta=lta)
+    return PadesSealer(
+        signer, timestamper(pki.tsa_url), trust_roots=[pki.cert("root")], provider=PROVIDER, lta=lta
+    )
 
 
 async def sealed(pki: TestPki, pdf: bytes, *, lta: bool = False) -> bytes:
@@ -66,7 +84,7 @@ def contents(kind: ProofKind) -> object:
 async def test_every_proof_is_sealed_pades_b_lt_and_validates_offline(
     test_pki: TestPki, kind: ProofKind
 ) -> None:
-    pdf = await sealed(test_pki, render_pdf(contents(kind)))  # type: ignore[arg-type]
+    pdf = await sealed(test_pki, render_pdf(contents(kind), PROVIDER))  # type: ignore[arg-type]
 
     status, dss = await validate_offline(pdf, test_pki)
 
@@ -84,7 +102,9 @@ async def test_the_envelope_is_sealed_pades_b_lta_by_configuration(test_pki: Tes
         EvidenceFact(EvidenceEvent.submission_acceptance, FACTS.deposited_at, "e-1", "b" * 64),
         EvidenceFact(EvidenceEvent.consignment_acceptance, datetime(2025, 3, 2, tzinfo=UTC), "e-2", "c" * 64),
     ]
-    pdf = await sealed(test_pki, render_pdf(envelope(FACTS, facts, SealAssurance(sealed=True))), lta=True)
+    pdf = await sealed(
+        test_pki, render_pdf(envelope(FACTS, facts, SealAssurance(sealed=True)), PROVIDER), lta=True
+    )
 
     status, _ = await validate_offline(pdf, test_pki)
     reader = PdfFileReader(BytesIO(pdf))
@@ -94,9 +114,18 @@ async def test_the_envelope_is_sealed_pades_b_lta_by_configuration(test_pki: Tes
 
 
 async def test_one_changed_byte_in_a_sealed_proof_is_detected(test_pki: TestPki) -> None:
-    pdf = await sealed(test_pki, render_pdf(contents(ProofKind.receipt)))  # type: ignore[arg-type]
-    tampered = pdf.replace(b"Camille Martin", b"Camille Martjn", 1)
+    pdf = await sealed(test_pki, render_pdf(contents(ProofKind.receipt), PROVIDER))  # type: ignore[arg-type]
+    at = pdf.index(b"stream\n") + 20  # inside the first page's (compressed) text
+    tampered = pdf[:at] + bytes([pdf[at] ^ 1]) + pdf[at + 1 :]
 
     status, _ = await validate_offline(tampered, test_pki)
 
     assert not status.intact  # type: ignore[attr-defined]
+
+
+async def test_a_sealed_proof_names_the_provider_and_its_registration(test_pki: TestPki) -> None:
+    pdf = await sealed(test_pki, render_pdf(contents(ProofKind.deposit), PROVIDER))  # type: ignore[arg-type]
+
+    text = " ".join(PdfReader(BytesIO(pdf)).pages[0].extract_text().split())
+    assert "LRE Démo SAS" in text and "RCS Paris 000 000 000" in text
+    assert "prestataire non qualifié (not qualified)" in text

@@ -43,6 +43,8 @@ from services.signer.tests.integration.test_signer_seals import (
 from services.signer.tests.unit.test_signer_receipt import ACCEPTANCE, DEPOSIT
 from signer.adapters.pdf import RECIPIENT_FIELD_NAME, render_receipt_form
 from signer.adapters.receipt_check import ReceiptChecker
+from signer.domain.evidence import SealAssurance
+from signer.domain.proofs import Provider
 from signer.domain.receipt import accepted_letter, receipt_form
 from signer.settings import SignerSettings
 from tests.support.pki import TestPki, running_pki
@@ -258,8 +260,9 @@ async def test_an_ar_altered_after_signing_is_refused_as_broken(signer: Signer, 
     form = await signer.receipt_form(letter.correlation_id)
     signed = await signed_by(test_pki, "recipient", form.pdf)
 
+    at = signed.index(b"stream\n") + 20  # inside the first page's (compressed) text
     reply = await signer.check(
-        letter.correlation_id, signed.replace(b"(Num\xe9ro de pli)", b"(Num\xe9ro de plj)", 1)
+        letter.correlation_id, signed[:at] + bytes([signed[at] ^ 1]) + signed[at + 1 :]
     )
 
     assert reply.problem is ReceiptProblem.signature_broken
@@ -278,7 +281,16 @@ async def test_a_signed_ar_for_a_letter_with_no_ar_issued_is_refused(
 async def test_an_ar_whose_certificate_status_cannot_be_learnt_is_refused_as_unknown(tmp_path: Path) -> None:
     """A PKI whose OCSP responder and CRLs are gone by the time of the check: hard-fail."""
     letter = accepted_letter([DEPOSIT, ACCEPTANCE], policy_id="urn:lre:policy:test")
-    issued = render_receipt_form(receipt_form(letter, str(uuid.uuid4())))
+    issued = render_receipt_form(
+        receipt_form(letter, str(uuid.uuid4())),
+        Provider(
+            "LRE Démo SAS",
+            "RCS Paris 000 000 000",
+            "Paris",
+            "urn:lre:policy:test",
+            SealAssurance(sealed=True),
+        ),
+    )
     with running_pki(tmp_path) as gone:
         signed = await signed_by(gone, "recipient", issued)
         checker = ReceiptChecker([gone.cert("root")])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+from io import BytesIO
 
 import pytest
+from pypdf import PdfReader
 
 from lre_shared import messages
 from signer.adapters.pdf import render_pdf
@@ -15,6 +18,7 @@ from signer.domain.proofs import (
     LetterFacts,
     Party,
     ProofKind,
+    Provider,
     envelope,
     french_time,
     proof,
@@ -29,6 +33,13 @@ FACTS = LetterFacts(
     policy_id="urn:lre:policy:fr_lre:v1",
 )
 SEAL = SealAssurance(sealed=True)
+PROVIDER = Provider(
+    "LRE Démo SAS",
+    "RCS Paris 000 000 000",
+    "1 rue de l'Exemple, 75001 Paris",
+    "urn:lre:policy:fr_lre:v1",
+    SealAssurance(sealed=True),
+)
 
 
 def fact(event: EvidenceEvent, hour: int = 10) -> EvidenceFact:
@@ -108,6 +119,30 @@ def test_the_envelope_names_every_kind_of_event_in_french() -> None:
 def test_a_long_envelope_spans_several_pages() -> None:
     records = [fact(EvidenceEvent.notification_for_acceptance, h % 24) for h in range(80)]
 
-    pdf = render_pdf(envelope(FACTS, records, SEAL))
+    pdf = render_pdf(envelope(FACTS, records, SEAL), PROVIDER)
 
-    assert pdf.count(b"/Type /Page ") >= 2
+    assert len(PdfReader(BytesIO(pdf)).pages) >= 2
+
+
+@pytest.mark.parametrize("name", ["Łukasz Dvořák", "Ørsted", "Nguyễn Thị Minh Khai"])
+def test_every_proof_spells_the_recipients_name_exactly_in_an_embedded_font(name: str) -> None:
+    facts = replace(FACTS, recipient=Party(name, "r@example.org"))
+    for content in (
+        proof(ProofKind.deposit, facts, fact(EvidenceEvent.submission_acceptance), SEAL),
+        envelope(facts, [fact(EvidenceEvent.submission_acceptance)], SEAL),
+    ):
+        pdf = render_pdf(content, PROVIDER)
+
+        assert name in "".join(page.extract_text() for page in PdfReader(BytesIO(pdf)).pages)
+        assert b"/FontFile2" in pdf and b"/Helvetica" not in pdf
+
+
+def test_a_proof_names_the_provider_its_registration_policy_and_that_it_is_not_qualified() -> None:
+    pdf = render_pdf(
+        proof(ProofKind.deposit, FACTS, fact(EvidenceEvent.submission_acceptance), SEAL), PROVIDER
+    )
+
+    text = " ".join(PdfReader(BytesIO(pdf)).pages[0].extract_text().split())
+    assert "LRE Démo SAS" in text and "RCS Paris 000 000 000" in text
+    assert "1 rue de l'Exemple, 75001 Paris" in text and "urn:lre:policy:fr_lre:v1" in text
+    assert "prestataire non qualifié (not qualified)" in text

@@ -1,39 +1,20 @@
-"""A minimal PDF writer: pages of Helvetica text, enough for a fax cover page and notice."""
+"""The fax's pages, rendered by `lre_shared.documents`: every name spelled as written."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lre_shared.pdf import assemble
-
-
-def _escape(line: str) -> bytes:
-    # WinAnsi covers French accents; anything else becomes '?'.
-    safe = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-    return safe.encode("cp1252", errors="replace")
+from lre_shared.documents import Block, PageBreak, Paragraph, render_document
 
 
 def text_pdf(pages: Sequence[Sequence[str]]) -> bytes:
     """One A4 page per item of `pages`, each a list of lines (the first one larger)."""
-    page_count = len(pages)
-    font_id = 3 + 2 * page_count
-    objects: list[bytes] = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids ["
-        + b" ".join(f"{3 + 2 * i} 0 R".encode() for i in range(page_count))
-        + f"] /Count {page_count} >>".encode(),
-    ]
+    blocks: list[Block] = []
     for index, lines in enumerate(pages):
-        content = bytearray(b"BT /F1 20 Tf 72 770 Td 24 TL")
-        for number, line in enumerate(lines):
-            if number == 1:
-                content += b" /F1 12 Tf 16 TL"
-            content += b" (" + _escape(line) + b") Tj T*"
-        content += b" ET"
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {4 + 2 * index} 0 R"
-            f" /Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
-        )
-        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + bytes(content) + b"\nendstream")
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
-    return assemble(objects)
+        if index:
+            blocks.append(PageBreak())
+        blocks += [
+            Paragraph(line, size=20 if number == 0 else 12, leading=1.2 if number == 0 else 1.35)
+            for number, line in enumerate(lines)
+        ]
+    return render_document(blocks, title=pages[0][0] if pages and pages[0] else "Fax")

@@ -6,6 +6,8 @@ A bundle is a directory, or a zip of one:
     records/0001.seal.json  its seal: batch statement, CAdES-T seal, inclusion proof (absent if unsealed)
     documents/<name>    the letter's documents, if included
     proofs/<name>.pdf   the proofs (deposit, receipt, refusal, non-claim, envelope), if included
+    checkpoint.json     the letter's latest checkpoint: where its chain ends (once its fate is settled)
+    checkpoint.seal.json  its seal, as a record's
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from signer.domain.verification import Bundle, StoredRecord
 RECORDS = "records"
 DOCUMENTS = "documents"
 PROOFS = "proofs"
+CHECKPOINT = "checkpoint.json"
+CHECKPOINT_SEAL = "checkpoint.seal.json"
 
 
 def record_name(seq: int) -> str:
@@ -47,6 +51,8 @@ def _files(path: Path) -> dict[str, bytes]:
                 # a zip made of the directory itself: drop its top folder
                 if len(parts) > 2 and parts[-2] in {RECORDS, DOCUMENTS, PROOFS}:
                     parts = parts[-2:]
+                elif len(parts) == 2 and parts[-1] in {CHECKPOINT, CHECKPOINT_SEAL}:
+                    parts = parts[-1:]
                 files["/".join(parts)] = archive.read(info)
             return files
     raise FileNotFoundError(f"{path}: not a directory or a zip file")
@@ -65,6 +71,8 @@ def read_bundle(path: Path) -> Bundle:
             bundle.documents[leaf] = files[name]
         elif folder == PROOFS and leaf.endswith(".pdf"):
             bundle.proofs[leaf] = files[name]
+    bundle.checkpoint = files.get(CHECKPOINT)
+    bundle.checkpoint_seal = files.get(CHECKPOINT_SEAL)
     return bundle
 
 
@@ -78,6 +86,9 @@ def bundle_files(bundle: Bundle) -> dict[str, bytes]:
     for folder, named in ((DOCUMENTS, bundle.documents), (PROOFS, bundle.proofs)):
         for name, content in named.items():
             files[f"{folder}/{PurePosixPath(name).name}"] = content
+    for top, optional in ((CHECKPOINT, bundle.checkpoint), (CHECKPOINT_SEAL, bundle.checkpoint_seal)):
+        if optional is not None:
+            files[top] = optional
     return files
 
 
@@ -89,17 +100,10 @@ def write_zip(path: Path, bundle: Bundle) -> None:
 
 
 def write_bundle(path: Path, bundle: Bundle) -> None:
-    for record in bundle.records:
-        target = path / record.name
+    for name, content in bundle_files(bundle).items():
+        target = path / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(record.body)
-        if (seal := bundle.seals.get(record.name)) is not None:
-            (path / seal_name(record.name)).write_bytes(seal)
-    for folder, files in ((DOCUMENTS, bundle.documents), (PROOFS, bundle.proofs)):
-        for name, content in files.items():
-            target = path / folder / PurePosixPath(name).name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+        target.write_bytes(content)
 
 
 async def load_bundle(pool: asyncpg.Pool | asyncpg.Connection, letter_id: UUID) -> Bundle:
@@ -107,10 +111,18 @@ async def load_bundle(pool: asyncpg.Pool | asyncpg.Connection, letter_id: UUID) 
     The documents are the archive's: a bundle from here holds their SHA-256 (in the records),
     not the files."""
     bundle = Bundle()
+    # One statement, one snapshot: the records and the checkpoint stored with the last of them.
     rows = await pool.fetch(
-        "SELECT seq, record, seal FROM evidence WHERE letter_id = $1 ORDER BY seq", letter_id
+        "SELECT 'record' AS kind, seq, record, seal FROM evidence WHERE letter_id = $1"
+        " UNION ALL SELECT 'checkpoint', size, statement, seal FROM letter_checkpoints WHERE letter_id = $1"
+        " ORDER BY kind DESC, seq",
+        letter_id,
     )
     for row in rows:
+        if row["kind"] == "checkpoint":
+            bundle.checkpoint = bytes(row["record"])
+            bundle.checkpoint_seal = None if row["seal"] is None else bytes(row["seal"])
+            continue
         name = record_name(row["seq"])
         bundle.records.append(StoredRecord(name, bytes(row["record"])))
         if row["seal"] is not None:

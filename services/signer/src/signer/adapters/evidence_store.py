@@ -19,6 +19,8 @@ from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
 from minio.retention import Retention
 
+from signer.domain.archived import ArchivedCopy
+
 
 class EvidenceBucketError(RuntimeError):
     """The evidence bucket cannot keep evidence safely: the service must not start."""
@@ -27,6 +29,12 @@ class EvidenceBucketError(RuntimeError):
 class EvidenceStore(Protocol):
     async def ensure_bucket(self) -> None: ...
     async def put(self, key: str, content: bytes, *, content_type: str, retain_until: datetime) -> None: ...
+
+
+class ArchivedEvidence(Protocol):
+    """Reading the bucket back, for `lre verify --evidence-bucket`."""
+
+    async def archived(self, key: str) -> ArchivedCopy | None: ...
 
 
 class S3EvidenceStore:
@@ -44,8 +52,14 @@ class S3EvidenceStore:
     async def ensure_bucket(self) -> None:
         def ensure() -> None:
             if not self._client.bucket_exists(self._bucket):
-                self._client.make_bucket(self._bucket, object_lock=True)
-                return
+                try:
+                    self._client.make_bucket(self._bucket, object_lock=True)
+                    return
+                except S3Error as e:
+                    # The archive service creates it too, at the same start: the first one wins,
+                    # the other checks the lock below.
+                    if e.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                        raise
             try:
                 self._client.get_object_lock_config(self._bucket)
             except S3Error as e:
@@ -66,3 +80,24 @@ class S3EvidenceStore:
             content_type=content_type,
             retention=Retention(COMPLIANCE, retain_until),
         )
+
+    async def archived(self, key: str) -> ArchivedCopy | None:
+        def read() -> ArchivedCopy | None:
+            try:
+                stat = self._client.stat_object(self._bucket, key)
+            except S3Error as e:
+                if e.code in {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}:
+                    return None
+                raise
+            response = self._client.get_object(self._bucket, key, version_id=stat.version_id)
+            try:
+                content = response.read()
+            finally:
+                response.close()
+                response.release_conn()
+            retention = self._client.get_object_retention(self._bucket, key, version_id=stat.version_id)
+            if retention is None:
+                return ArchivedCopy(content, None, None)
+            return ArchivedCopy(content, retention.mode, retention.retain_until_date)
+
+        return await asyncio.to_thread(read)

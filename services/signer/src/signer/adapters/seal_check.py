@@ -6,16 +6,25 @@ timestamp must hold.
 
 Offline means no fetching: the chain is built from the certificates embedded in the seal
 and checked against the trust roots given on the command line; revocation is checked only
-if its data is embedded (soft-fail otherwise, said in the report).
+if its data is embedded (soft-fail otherwise, said in the report), or when CRLs are given
+(`lre verify --crl`).
+
+Revocation and key rotation (docs/OPERATIONS.md, seal-key rotation): a seal counts from its
+RFC 3161 timestamp, so a record timestamped before its seal certificate's revocation date
+stays valid (the timestamp proves it was sealed while the key was good); one timestamped at
+or after that date fails. This is what lets an old key be revoked once it is rotated out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
 
 from asn1crypto import cms, x509
+from cryptography import x509 as cx509
+from cryptography.exceptions import InvalidSignature
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import DocumentSecurityStore, async_validate_pdf_signature
 from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
@@ -40,6 +49,7 @@ async def check_seal(
     *,
     claims_sealed: bool,
     trust_roots: Sequence[x509.Certificate],
+    crls: Sequence[bytes] = (),
 ) -> Report:
     report = Report()
     name = record.name
@@ -92,7 +102,83 @@ async def check_seal(
         report.passed.append(
             f"{name}: timestamped {timestamp.timestamp.isoformat()} by {_subject(timestamp)}"
         )
+        if crls and status.trusted:
+            report.extend(check_revocation(name, status.signing_cert, signed_data, timestamp.timestamp, crls))
     return report
+
+
+def check_revocation(
+    name: str,
+    signing_cert: x509.Certificate,
+    signed_data: cms.SignedData,
+    sealed_at: datetime,
+    crls: Sequence[bytes],
+) -> Report:
+    """The seal certificate against the CRLs given: revoked before the seal's timestamp fails;
+    revoked after it, the record stays valid (module docstring)."""
+    report = Report()
+    leaf = cx509.load_der_x509_certificate(signing_cert.dump())
+    issuers = [
+        cx509.load_der_x509_certificate(choice.chosen.dump())
+        for choice in signed_data["certificates"]
+        if choice.name == "certificate"
+    ]
+    issuer = next((c for c in issuers if c.subject == leaf.issuer and _issued(leaf, c)), None)
+    subject = leaf.subject.rfc4514_string()
+    if issuer is None:
+        report.fail(name, f"revocation not checked: the seal does not carry the issuer of {subject}")
+        return report
+    for data in crls:
+        crl = _load_crl(data)
+        if crl is None or crl.issuer != leaf.issuer or not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+            continue
+        revoked = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
+        if revoked is None:
+            report.passed.append(
+                f"{name}: seal certificate not revoked (CRL of {crl.last_update_utc.date()})"
+            )
+            return report
+        when = revoked.revocation_date_utc
+        reason = _reason(revoked)
+        if sealed_at.astimezone(UTC) < when:
+            report.passed.append(
+                f"{name}: seal certificate revoked on {when.isoformat()}{reason}, after the record's"
+                f" timestamp {sealed_at.isoformat()}: the record stays valid"
+            )
+        else:
+            report.fail(
+                name,
+                f"its seal certificate ({subject}) was revoked on {when.isoformat()}{reason}, before"
+                f" the record's timestamp {sealed_at.isoformat()}: the seal is not valid",
+            )
+        return report
+    report.fail(name, f"revocation not checked: no CRL given signed by the issuer of {subject}")
+    return report
+
+
+def _issued(leaf: cx509.Certificate, issuer: cx509.Certificate) -> bool:
+    try:
+        leaf.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _load_crl(data: bytes) -> cx509.CertificateRevocationList | None:
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return cx509.load_pem_x509_crl(data)
+        return cx509.load_der_x509_crl(data)
+    except ValueError:
+        return None
+
+
+def _reason(revoked: cx509.RevokedCertificate) -> str:
+    try:
+        reason = revoked.extensions.get_extension_for_class(cx509.CRLReason).value.reason
+    except cx509.ExtensionNotFound:
+        return ""
+    return f" ({reason.name})"
 
 
 async def check_proof(name: str, pdf: bytes, *, trust_roots: Sequence[x509.Certificate]) -> Report:

@@ -114,6 +114,37 @@ class EvidenceFact:
     record_sha256: str
 
 
+NOT_CONFIGURED = "non renseigné (not configured)"
+# What the seal is worth, in both languages: a proof may be read outside France.
+ASSURANCE_LABELS = {
+    (True, True): "prestataire qualifié (qualified provider)",
+    (True, False): "prestataire non qualifié (not qualified)",
+    (False, False): "non scellé (not sealed)",
+}
+
+
+@dataclass(frozen=True)
+class Provider:
+    """The provider that seals, named on every proof: who stands behind the seal, under which
+    policy, and whether it is qualified (eIDAS art. 44; CPCE R.53-1). A provider without a
+    qualified seal says so, rather than let a reader assume it."""
+
+    legal_name: str | None
+    registration: str | None  # e.g. "RCS Paris 123 456 789"
+    address: str | None
+    policy_id: str
+    assurance: SealAssurance
+
+    def fields(self) -> tuple[tuple[str, str], ...]:
+        return (
+            ("Prestataire (provider)", self.legal_name or NOT_CONFIGURED),
+            ("Immatriculation (registration)", self.registration or NOT_CONFIGURED),
+            ("Adresse (address)", self.address or NOT_CONFIGURED),
+            ("Politique de scellement (sealing policy)", self.policy_id),
+            ("Statut (status)", ASSURANCE_LABELS[(self.assurance.sealed, self.assurance.qualified)]),
+        )
+
+
 @dataclass(frozen=True)
 class ProofContent:
     """A proof as text: a title, labelled fields, and closing notes."""

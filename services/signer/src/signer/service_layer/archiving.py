@@ -9,12 +9,16 @@ on the next pass (a second upload of the same key only adds an identical version
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import asyncpg
 
-from signer.adapters.evidence_store import EvidenceStore
+from signer.adapters.evidence_store import ArchivedEvidence, EvidenceStore
+from signer.domain.archived import check_archived_copy
+from signer.domain.verification import Bundle, Report
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +41,8 @@ async def archive_pending(
             " ORDER BY recorded_at LIMIT $1 FOR UPDATE SKIP LOCKED",
             batch,
         )
-        retain_until = (datetime.now(UTC) + retention).replace(microsecond=0)
+        # S3 keeps retention dates to the second: round up, never keep a record a moment short.
+        retain_until = (datetime.now(UTC) + retention + timedelta(seconds=1)).replace(microsecond=0)
         for row in rows:
             key = record_key(row["letter_id"], row["seq"])
             await store.put(
@@ -76,3 +81,41 @@ async def archive_pending(
                 proof["kind"],
             )
     return len(rows) + len(proofs)
+
+
+async def check_bundle_archived(bundle: Bundle, bucket: ArchivedEvidence, *, retention: timedelta) -> Report:
+    """Each record of the bundle, and its seal, is in the evidence bucket byte for byte, under
+    compliance-mode object lock until at least its event time plus `retention`."""
+    report = Report()
+    for record in bundle.records:
+        try:
+            fields = json.loads(record.body)
+            key = record_key(UUID(fields["letter_id"]), int(fields["seq"]))
+            event_time = datetime.fromisoformat(fields["event_time"])
+            if event_time.tzinfo is None:
+                event_time = event_time.replace(tzinfo=UTC)
+        except (ValueError, KeyError, TypeError):
+            report.fail(record.name, "not found in the evidence bucket: no letter id, position or event time")
+            continue
+        report.extend(
+            check_archived_copy(
+                record.name,
+                key + ".json",
+                record.body,
+                await bucket.archived(key + ".json"),
+                event_time=event_time,
+                retention=retention,
+            )
+        )
+        if (seal := bundle.seals.get(record.name)) is not None:
+            report.extend(
+                check_archived_copy(
+                    record.name.removesuffix(".json") + ".seal.json",
+                    key + ".seal.json",
+                    seal,
+                    await bucket.archived(key + ".seal.json"),
+                    event_time=event_time,
+                    retention=retention,
+                )
+            )
+    return report

@@ -16,10 +16,15 @@ letter's fate is settled (receipt signed, refused, unclaimed: `FINAL_EVENTS`) an
 again with each later record (ContentHandover, ContentHandoverFailure, ...): the latest one
 replaces the stored one and is published again, and the archive keeps the latest for the
 download zip. Before that moment an envelope would only be out of date sooner.
+
+From the same moment (`SETTLING_EVENTS`), each record is stored with the letter's checkpoint,
+sealed in the same batch: the chain's length and its last record's SHA-256, so that a bundle
+cut short is refused (`domain/checkpoint.py`); the latest replaces the one before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -49,6 +54,7 @@ from lre_shared.messages import (
     ProofIssued,
     ReceiptSigned,
 )
+from signer.domain.checkpoint import SETTLING_EVENTS, LetterCheckpoint
 from signer.domain.evidence import (
     FINAL_EVENTS,
     EvidenceEvent,
@@ -104,7 +110,12 @@ async def record_evidence(
         previous_sha256=previous_sha,
         seal=sealer.assurance,
     )
-    seal = await sealer.seal(body)
+    checkpoint = await _checkpoint_after(tx, letter_id, event, seq, digest)
+    if checkpoint is None:
+        seal, checkpoint_seal = await sealer.seal(body), None
+    else:
+        # Sealed together: one batch, one timestamp, no second round trip to the TSA.
+        seal, checkpoint_seal = await asyncio.gather(sealer.seal(body), sealer.seal(checkpoint.statement()))
     await tx.conn.execute(
         "INSERT INTO evidence (evidence_id, letter_id, seq, event, event_time, source_message_id,"
         " record, record_sha256, previous_sha256, seal, seal_label)"
@@ -121,6 +132,15 @@ async def record_evidence(
         seal,
         sealer.assurance.label,
     )
+    if checkpoint is not None:
+        await tx.conn.execute(
+            UPSERT_CHECKPOINT,
+            letter_id,
+            checkpoint.size,
+            checkpoint.last_sha256,
+            checkpoint.statement(),
+            checkpoint_seal,
+        )
     await tx.publish(
         EvidenceRecorded(
             correlation_id=letter_id,
@@ -132,6 +152,27 @@ async def record_evidence(
         )
     )
     return EvidenceFact(event, event_time, str(evidence_id), digest)
+
+
+UPSERT_CHECKPOINT = (
+    "INSERT INTO letter_checkpoints (letter_id, size, last_sha256, statement, seal)"
+    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (letter_id) DO UPDATE SET size = EXCLUDED.size,"
+    " last_sha256 = EXCLUDED.last_sha256, statement = EXCLUDED.statement, seal = EXCLUDED.seal,"
+    " created_at = now() WHERE letter_checkpoints.size < EXCLUDED.size"
+)
+
+
+async def _checkpoint_after(
+    tx: Transaction, letter_id: UUID, event: EvidenceEvent, seq: int, digest: str
+) -> LetterCheckpoint | None:
+    """The letter's checkpoint once this record is in: when it settles the letter's fate, or
+    follows a record that did (the new checkpoint supersedes the old). Called under the
+    letter's lock, so checkpoints grow with the chain."""
+    if event not in SETTLING_EVENTS and not await tx.conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM letter_checkpoints WHERE letter_id = $1)", letter_id
+    ):
+        return None
+    return LetterCheckpoint.of(letter_id, seq, digest)
 
 
 async def letter_facts(
