@@ -25,8 +25,10 @@ FONTS = Path(__file__).parent / "fonts"
 FAMILY = "DejaVuSans"
 MARGIN = 56.0  # points, on A4
 PDFA = "PDFA_3B"
-# A fixed date for documents whose bytes must not depend on when they were made.
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+# A fixed date for documents whose bytes must not depend on when they were made: fpdf2 writes
+# the time of writing into the XMP metadata, except for this creation time, its mark of a
+# reproducible document. The same text then gives the same bytes.
+EPOCH = datetime(1969, 12, 31, 19, 0, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
