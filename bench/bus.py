@@ -47,9 +47,9 @@ from pydantic_settings import SettingsConfigDict
 
 from lre_shared import outbox
 from lre_shared.bus import Bus, Transaction, quorum_queue
+from lre_shared.contracts import Message
 from lre_shared.db import create_pool
 from lre_shared.logs import configure_logging
-from lre_shared.messages import Message
 from lre_shared.migrations import CURRENT_MESSAGING_DDL
 from lre_shared.settings import ServiceSettings
 from lre_shared.topology import (

@@ -7,7 +7,7 @@ uses PostgreSQL at `--pg-url` (a database `lre_bench_deposit_<random>`, dropped 
 
 - **project**: each deposit is the archive's own path for a 1 MiB document as a sender system
   deposits it with `lre-send`: an upload granted for the letter id and the SHA-256 it declares
-  (`archive.service_layer.uploads.grant_upload`: the upload row and a presigned PUT URL to the
+  (`archive.service_layer.uploads.UploadDesk.grant`: the upload row and a presigned PUT URL to the
   document's content key, written once), the PDF PUT to that URL (urllib3 in a worker thread,
   the HTTP client the raw side's minio uses), then the
   `SubmitLetter` that references the upload, as delivered by the bus (JSON body parsed into the
@@ -58,7 +58,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -71,17 +70,18 @@ from minio import Minio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from archive.adapters.postgres import units_of_work  # noqa: E402
 from archive.adapters.storage import BucketPlan, S3Buckets, S3ContentStore  # noqa: E402
 from archive.adapters.zipstream import ZipEntry, stream_zip  # noqa: E402
 from archive.bootstrap import MIGRATIONS  # noqa: E402
 from archive.domain.submission import Limits  # noqa: E402
 from archive.service_layer.handlers import submit_letter  # noqa: E402
-from archive.service_layer.uploads import UploadPolicy, grant_upload  # noqa: E402
+from archive.service_layer.uploads import UploadDesk, UploadPolicy  # noqa: E402
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER  # noqa: E402
 from deploy.local.seaweed import ports_free, start_seaweed, stop_seaweed  # noqa: E402
 from lre_shared import db  # noqa: E402
-from lre_shared.bus import Transaction  # noqa: E402
-from lre_shared.messages import Document, SubmitLetter  # noqa: E402
+from lre_shared.clock import now_utc  # noqa: E402
+from lre_shared.contracts import Document, SubmitLetter  # noqa: E402
 
 MIB = 1024 * 1024
 J = TypeVar("J")
@@ -151,29 +151,20 @@ async def run_workers(jobs: list[J], workers: int, one: Callable[[J], Awaitable[
     return len(jobs) / (time.perf_counter() - started)
 
 
-class BenchClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 async def deposit_round(
     pool: asyncpg.Pool, store: S3ContentStore, http: urllib3.PoolManager, letters: int, workers: int
 ) -> float:
-    limits, policy, clock = Limits(), UploadPolicy(), BenchClock()
+    limits, units = Limits(), units_of_work(lambda: pool)
+    desk = UploadDesk(store, limits, None, UploadPolicy(), now_utc)
 
     async def one(pdf: bytes) -> None:
         letter_id = uuid.uuid4()
-        async with pool.acquire() as conn, conn.transaction():
-            grant = await grant_upload(
-                conn,
+        async with units() as uow:
+            grant = await desk.grant(
+                uow.uploads,
                 sender_id=DEMO_SENDER.id,
                 filename="lettre.pdf",
                 size=len(pdf),
-                store=store,
-                limits=limits,
-                senders=None,
-                policy=policy,
-                clock=clock,
                 letter_id=letter_id,
                 sha256=hashlib.sha256(pdf).hexdigest(),  # as lre-send declares it
             )
@@ -190,10 +181,8 @@ async def deposit_round(
             main_upload_id=grant.upload_id,
         ).to_json()
         command = SubmitLetter.model_validate_json(body)  # as the bus delivers it
-        async with pool.acquire() as conn, conn.transaction():
-            await submit_letter(
-                command, Transaction(conn), store=store, limits=limits, uploads=store, clock=clock
-            )
+        async with units() as uow:
+            await submit_letter(command, uow, store=store, limits=limits, uploads=store)
 
     return await run_workers(pdfs(letters), workers, one)
 
@@ -201,7 +190,7 @@ async def deposit_round(
 async def embedded_round(pool: asyncpg.Pool, store: S3ContentStore, letters: int, workers: int) -> float:
     """The same PDFs embedded in the `SubmitLetter` (base64 in its JSON), the other way a
     sender may deposit them, for comparison: the archive checks them and puts them itself."""
-    limits, clock = Limits(), BenchClock()
+    limits, units = Limits(), units_of_work(lambda: pool)
 
     async def one(pdf: bytes) -> None:
         body = SubmitLetter(
@@ -211,8 +200,8 @@ async def embedded_round(pool: asyncpg.Pool, store: S3ContentStore, letters: int
             main_document=Document(filename="lettre.pdf", content=pdf),
         ).to_json()
         command = SubmitLetter.model_validate_json(body)  # as the bus delivers it
-        async with pool.acquire() as conn, conn.transaction():
-            await submit_letter(command, Transaction(conn), store=store, limits=limits, clock=clock)
+        async with units() as uow:
+            await submit_letter(command, uow, store=store, limits=limits)
 
     return await run_workers(pdfs(letters), workers, one)
 

@@ -33,11 +33,12 @@ import asyncpg
 from aiosmtpd.controller import Controller
 
 from lre_shared.bus import Transaction
+from lre_shared.contracts import NoticeChannel, SendNotice
 from lre_shared.db import create_pool, migrate
-from lre_shared.messages import NoticeChannel, SendNotice
 from notifier.adapters.attempts import PgAttemptLog
 from notifier.adapters.channels import EmailChannel, RateLimited
 from notifier.adapters.email import SmtpMailer
+from notifier.adapters.postgres import unit_of_work
 from notifier.adapters.templates import render_notice
 from notifier.domain.rate import TokenBucket
 from notifier.service_layer.handlers import send_notice
@@ -80,7 +81,7 @@ async def project(host: str, port: int, pool: asyncpg.Pool, url: str, emails: in
         async with slots, pool.acquire() as conn, conn.transaction():
             await send_notice(
                 command,
-                Transaction(conn),
+                unit_of_work(Transaction(conn)),
                 channels={NoticeChannel.email: email},
                 attempts=attempts,
                 pickup_url="https://lre.example/",

@@ -67,7 +67,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from deploy.local import platform  # noqa: E402
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER  # noqa: E402
-from lre_shared.messages import LetterDeposited, StoredDocument, now_utc  # noqa: E402
+from lre_shared.contracts import LetterDeposited, StoredDocument, now_utc  # noqa: E402
 from tests.support import infra  # noqa: E402
 from tests.support.bus import publish  # noqa: E402
 

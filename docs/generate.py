@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings
 from starlette.routing import BaseRoute
 
 from lre_shared import docs, schemas
-from lre_shared.messages import ALL_MESSAGES
+from lre_shared.contracts import ALL_MESSAGES
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service, events_exchange
 

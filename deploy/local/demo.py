@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from lre_shared.contracts import Recipient, Sender
 from lre_shared.documents import render_line
-from lre_shared.messages import Recipient, Sender
 
 DEMO_SENDER = Sender(id="demo-sender", name="Cabinet Démo Avocats", email="greffe@cabinet-demo.example")
 DEMO_RECIPIENT = Recipient(

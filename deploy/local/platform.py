@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -235,14 +235,16 @@ def start_service(
     log_path: Path,
     extra_env: Mapping[str, str] | None = None,
     detach: bool = False,
+    module: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
+    """Run the service's `main` module, or `module` (a module and its arguments) in its place."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(tuple(ENV_PREFIX.values()))}
     env |= service_environment(config, service)
     env |= dict(extra_env or {})
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", f"{service}.main"],
+            [sys.executable, "-m", *(module or (f"{service}.main",))],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

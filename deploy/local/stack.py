@@ -29,7 +29,7 @@ from deploy.local import pki, platform
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.prism import start_prism
 from deploy.local.seaweed import start_seaweed, stop_seaweed
-from lre_shared.messages import Document, NoticeChannel, SubmitLetter
+from lre_shared.contracts import Document, NoticeChannel, SubmitLetter
 from lre_shared.sender import submit_letter
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from playwright.async_api import Browser, async_playwright
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import Document, NoticeChannel, Recipient, Sender, SubmitLetter
+from lre_shared.contracts import Document, NoticeChannel, Recipient, Sender, SubmitLetter
 from lre_shared.sender import SenderClient, submit_letter
 from tests.browser.harness import Walk, launch, missing_tools, screenshot_root
 from tests.browser.letters import Deposit, Letter, Visitor

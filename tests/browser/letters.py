@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
-from lre_shared.messages import Recipient, Sender
+from lre_shared.contracts import Recipient, Sender
 from tests.browser.harness import Walk
 
 

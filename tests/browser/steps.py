@@ -6,7 +6,7 @@ import re
 
 from playwright.async_api import FilePayload, Page, expect
 
-from lre_shared.messages import Recipient
+from lre_shared.contracts import Recipient
 from tests.browser.desk import approve_next_case
 from tests.browser.harness import Walk
 from tests.browser.letters import Letter

@@ -20,7 +20,7 @@ from playwright.async_api import Page, expect
 
 from deploy.local.demo import DEMO_SENDER
 from deploy.local.sign_receipt import sign
-from lre_shared.messages import LetterStatus, NoticeChannel
+from lre_shared.contracts import LetterStatus, NoticeChannel
 from lre_shared.sender import SenderClient
 from tests.browser.desk import approve_next_case
 from tests.browser.harness import Walk

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lre_shared.messages import ALL_MESSAGES, Message
+from lre_shared.contracts import ALL_MESSAGES, Message
 from lre_shared.schemas import file_name, render
 
 SNAPSHOTS = Path(__file__).resolve().parents[2] / "docs" / "contracts"

@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.platform import dkim_public_record
-from lre_shared.messages import Document, NoticeChannel, SubmitLetter
+from lre_shared.contracts import Document, NoticeChannel, SubmitLetter
 from lre_shared.sender import submit_letter
 from tests.support.fixtures import SmtpServer, TwilioApi
 from tests.support.pki import TestPki

@@ -20,7 +20,7 @@ import pytest
 from deploy.local import platform
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.sign_receipt import sign
-from lre_shared.messages import Document, SubmitLetter
+from lre_shared.contracts import Document, SubmitLetter
 from lre_shared.sender import submit_letter
 from tests.support.fixtures import SmtpServer
 from tests.support.pki import TestPki

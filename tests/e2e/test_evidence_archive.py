@@ -21,7 +21,7 @@ from minio.retention import Retention
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import Document, SubmitLetter
+from lre_shared.contracts import Document, SubmitLetter
 from lre_shared.sender import submit_letter
 from signer.entrypoints import cli
 from tests.support.fixtures import SmtpServer

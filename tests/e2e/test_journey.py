@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
-from lre_shared.messages import Document, EvidenceEntry, SubmitLetter
+from lre_shared.contracts import Document, EvidenceEntry, SubmitLetter
 from lre_shared.sender import SenderClient, submit_letter
 from tests.browser.recipient_tools import sign_with_certificate
 from tests.support.fixtures import SmtpServer

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
-from lre_shared.messages import Document, SubmitLetter
+from lre_shared.contracts import Document, SubmitLetter
 from lre_shared.sender import submit_letter
 from tests.support.fixtures import SmtpServer
 from tests.support.pki import TestPki

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
-from lre_shared.messages import Document, LetterDeposited, SubmitLetter
+from lre_shared.contracts import Document, LetterDeposited, SubmitLetter
 from lre_shared.sender import submit_letter
 from lre_shared.topology import Service, queue_name
 from tests.support.bus import queue_depth
@@ -40,7 +40,7 @@ async def test_a_consumer_killed_between_commit_and_ack_applies_the_message_exac
 ) -> None:
     amqp_url = services.amqp_url
     services.start("archive")
-    services.start("signer", {"SIGNER_FAULT_INJECTION": f"kill-after-commit:{QUEUE}"})
+    services.start("signer", fault=f"kill-after-commit:{QUEUE}")
     signer_db = services.database_url("signer")
 
     letter_id = await submit_letter(

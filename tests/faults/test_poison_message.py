@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
-from lre_shared.messages import LetterDeposited, StoredDocument, now_utc
+from lre_shared.contracts import LetterDeposited, StoredDocument, now_utc
 from lre_shared.topology import DLQ_REASON_HEADER, Service, dead_letter_queue, queue_name
 from tests.support.bus import publish_raw
 from tests.support.running import RunningPlatform

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
-from lre_shared.messages import Document, SubmitLetter
+from lre_shared.contracts import Document, SubmitLetter
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from hypothesis import strategies as st
 
-from lre_shared.messages import SubmitLetter
+from lre_shared.contracts import SubmitLetter
 from tests.hostile import checks
 from tests.hostile.corpus import corpus, hostile_deposits, hostile_text, valid_deposit
 from tests.support.bus import eventually, publish_raw

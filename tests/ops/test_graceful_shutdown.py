@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
-from lre_shared.messages import Document, LetterDeposited, SubmitLetter
+from lre_shared.contracts import Document, LetterDeposited, SubmitLetter
 from lre_shared.sender import submit_letter
 from lre_shared.topology import Service, queue_name
 from tests.support.bus import eventually
@@ -72,10 +72,7 @@ async def test_sigterm_stops_consuming_finishes_the_message_in_flight_and_exits_
     amqp_url = services.amqp_url
     signer_db = services.database_url("signer")
     services.start("archive")
-    services.start(
-        "signer",
-        {"SIGNER_FAULT_INJECTION": f"slow-handler:{QUEUE}:{HELD_SECONDS}", "SIGNER_LOG_LEVEL": "DEBUG"},
-    )
+    services.start("signer", {"SIGNER_LOG_LEVEL": "DEBUG"}, fault=f"slow-handler:{QUEUE}:{HELD_SECONDS}")
     signer = services.processes["signer"]
 
     first = letter()

@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.platform import SERVICES
-from lre_shared.messages import (
+from lre_shared.contracts import (
     CheckSignedReceipt,
     ContentHandedOver,
     Document,

@@ -14,7 +14,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 
 from lre_shared.bus import exchange_for
-from lre_shared.messages import EvidenceRecorded, Message
+from lre_shared.contracts import EvidenceRecorded, Message
 from lre_shared.runtime import ServiceRuntime
 
 

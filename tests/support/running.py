@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -15,6 +16,8 @@ from deploy.local.seaweed import SeaweedS3
 from tests.support import infra
 from tests.support.fixtures import SmtpServer, TwilioApi
 from tests.support.pki import TestPki
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # A service is ready within seconds on an idle machine; on a busy one (a test session beside
 # other work) its migrations alone may take a minute. A service that dies is seen at once.
@@ -30,8 +33,22 @@ class RunningPlatform:
     def log_path(self, service: str) -> Path:
         return self.logs / f"{service}.log"
 
-    def start(self, service: str, extra_env: Mapping[str, str] | None = None, wait: bool = True) -> None:
-        process = platform.start_service(self.config, service, self.log_path(service), extra_env)
+    def start(
+        self,
+        service: str,
+        extra_env: Mapping[str, str] | None = None,
+        wait: bool = True,
+        fault: str | None = None,
+    ) -> None:
+        """Start `service`; with `fault`, through `tests.support.faulty_service`, which builds
+        that fault into this one process (see there for the faults it knows)."""
+        module: tuple[str, ...] = ()
+        if fault is not None:
+            module = ("tests.support.faulty_service", service, fault)
+            extra_env = {**(extra_env or {}), "PYTHONPATH": _with_root(os.environ.get("PYTHONPATH"))}
+        process = platform.start_service(
+            self.config, service, self.log_path(service), extra_env, module=module
+        )
         self.processes[service] = process
         if wait:
             platform.wait_ready(
@@ -74,6 +91,11 @@ class RunningPlatform:
 
     def database_url(self, service: str) -> str:
         return platform.service_environment(self.config, service)[f"{service.upper()}_DATABASE_URL"]
+
+
+def _with_root(path: str | None) -> str:
+    """PYTHONPATH with the repository first, for `python -m tests.support...` from anywhere."""
+    return os.pathsep.join([str(ROOT), *([path] if path else [])])
 
 
 def platform_config(

@@ -26,7 +26,7 @@ from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 from starlette.routing import BaseRoute, Mount, Route
 
-from lre_shared.messages import Message
+from lre_shared.contracts import Message
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.schemas import file_name
 
@@ -212,6 +212,8 @@ def _type_name(field: FieldInfo) -> str:
     text = getattr(annotation, "__name__", None) if not _is_generic(annotation) else None
     text = text or str(annotation)
     text = re.sub(r"\b(?:typing|pathlib|pydantic\.types|builtins)\.", "", text)
+    # A contract's type is named as it is imported, not by the owner's module it lives in.
+    text = re.sub(r"\blre_shared\.contracts\.\w+\.", "lre_shared.contracts.", text)
     return f"`{text.replace('NoneType', 'None')}`"
 
 

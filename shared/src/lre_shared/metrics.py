@@ -31,7 +31,7 @@ from typing import Literal, get_args
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 
-from lre_shared.messages import CodeFailed, CodeSent, NoticeDelivered, NoticeFailed, NoticeSent
+from lre_shared.contracts import CodeFailed, CodeSent, NoticeDelivered, NoticeFailed, NoticeSent
 
 Outcome = Literal["handled", "duplicate", "retried", "dead_lettered"]
 PickupStep = Literal["item_number", "identity", "accepted", "refused", "signed", "downloaded"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from uuid import uuid4
 
-from lre_shared.messages import NoticeChannel, SendNotice
+from lre_shared.contracts import NoticeChannel, SendNotice
 
 FALLBACK_ORDER = (NoticeChannel.sms, NoticeChannel.voice, NoticeChannel.fax)
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import asyncpg
 
-from lre_shared import metrics, tracing
-from lre_shared.messages import Message
+from lre_shared import background, metrics, tracing
+from lre_shared.contracts import Message
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +95,8 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await background.cancel(self._task)
+        self._task = None
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)

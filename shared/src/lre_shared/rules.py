@@ -28,6 +28,15 @@ class RulesProfile:
     # stays after the acceptance window closes, so that a decision at the window's last
     # instant still finds it.
     content_grace_hours: int = 24
+    # The one-time code lockout. Wrong tries that spend one code (the verification desk
+    # checks codes), and wrong codes over all of an item's codes from one client address
+    # before that address is held for the item (the pickup site).
+    code_max_tries: int = 5
+    code_attempts_per_address: int = 10
+    # How long the 1st, 2nd, ... hold of an address or an item lasts, in minutes, the last
+    # repeating. Every hold ends, so that a stranger cannot keep the recipient out until the
+    # acceptance window closes.
+    lock_delays_minutes: tuple[int, ...] = (15, 60, 240, 1440)
 
     def acceptance_deadline(self, first_notice_at: datetime) -> date:
         """Last day (local date) on which the recipient may still accept or refuse."""
@@ -99,6 +108,9 @@ FR_LRE = RulesProfile(
     # R.53-3: the notice is the email; SMS, voice call and fax are alerts beside it.
     window_channels=frozenset({"email"}),
     content_grace_hours=24,
+    code_max_tries=5,
+    code_attempts_per_address=10,
+    lock_delays_minutes=(15, 60, 240, 1440),
 )
 
 PROFILES = {FR_LRE.name: FR_LRE}

@@ -27,7 +27,7 @@ from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from lre_shared import db, metrics, tracing
+from lre_shared import background, db, metrics, tracing
 from lre_shared.bus import Bus
 from lre_shared.logs import configure_logging
 from lre_shared.settings import ServiceSettings
@@ -54,11 +54,8 @@ class PeriodicTask:
         self._task = asyncio.create_task(self._loop(pool), name=self.name)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await background.cancel(self._task)
+        self._task = None
 
     async def _loop(self, pool: asyncpg.Pool) -> None:
         while True:

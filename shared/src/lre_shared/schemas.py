@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lre_shared.messages import ALL_MESSAGES, Message
+from lre_shared.contracts import ALL_MESSAGES, Message
 
 
 def schema_of(message_type: type[Message]) -> dict[str, Any]:

@@ -11,8 +11,9 @@ Documents up to `EMBED_UP_TO` (512 KiB) travel inside the `SubmitLetter`; larger
 uploaded first through a presigned PUT URL (`RequestUpload`), declared with
 the letter id and their SHA-256 so the store keeps them where they land, and referenced by
 upload id. Commands are published persistent, confirmed and mandatory to the archive's
-command exchange; outcomes (`LetterDeposited` or `LetterRejected`) are read from the
-archive's event exchange on a queue of the client's own, bound before anything is sent.
+command exchange, and queries asked, as every service publishes and asks (`lre_shared.bus`);
+outcomes (`LetterDeposited` or `LetterRejected`) are read from the archive's event exchange on
+a queue of the client's own, bound before anything is sent.
 
 The command line (`lre-send send | bulk | status`) is `lre_shared.sender_cli`.
 """
@@ -30,12 +31,12 @@ from types import TracebackType
 from typing import TypeVar
 from uuid import UUID
 
-import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
-from faststream.rabbit import Channel, RabbitBroker
+from aio_pika.abc import AbstractIncomingMessage
+from aiormq.exceptions import DeliveryError
+from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 
-from lre_shared.bus import Publisher
-from lre_shared.messages import (
+from lre_shared.bus import Publisher, ask
+from lre_shared.contracts import (
     Document,
     EvidenceListed,
     GetLetterStatus,
@@ -66,11 +67,16 @@ EMBEDDED_LIMIT = 1024 * 1024  # the archive's default MAX_EMBEDDED_BYTES
 EMBED_UP_TO = 512 * 1024
 
 
-async def submit_letter(amqp_url: str, command: SubmitLetter) -> UUID:
-    """Publish `command` and return the letter id once the broker has confirmed it."""
-    broker = RabbitBroker(
+def _broker(amqp_url: str) -> RabbitBroker:
+    # Confirmed and mandatory: a message no queue takes comes back and raises.
+    return RabbitBroker(
         amqp_url, default_channel=Channel(publisher_confirms=True, on_return_raises=True), logger=None
     )
+
+
+async def submit_letter(amqp_url: str, command: SubmitLetter) -> UUID:
+    """Publish `command` and return the letter id once the broker has confirmed it."""
+    broker = _broker(amqp_url)
     await broker.connect()
     try:
         # Persistent, confirmed, mandatory, with the sender's trace context in its headers.
@@ -78,28 +84,6 @@ async def submit_letter(amqp_url: str, command: SubmitLetter) -> UUID:
     finally:
         await broker.stop()
     return command.correlation_id
-
-
-def build_command(
-    sender: SubmittedSender,
-    recipient: SubmittedRecipient,
-    pdf: Path,
-    letter_id: UUID | None = None,
-    *,
-    attachments: tuple[Path, ...] = (),
-    alert_channels: tuple[NoticeChannel, ...] = (NoticeChannel.email,),
-    idempotency_key: str | None = None,
-) -> SubmitLetter:
-    """A `SubmitLetter` with every document embedded (small letters only)."""
-    return SubmitLetter(
-        correlation_id=letter_id or uuid.uuid4(),
-        sender=sender,
-        recipient=recipient,
-        main_document=Document(filename=pdf.name, content=pdf.read_bytes()),
-        attachments=tuple(Document(filename=p.name, content=p.read_bytes()) for p in attachments),
-        alert_channels=alert_channels,
-        idempotency_key=idempotency_key,
-    )
 
 
 class UploadRefused(Exception):
@@ -145,19 +129,15 @@ class SenderClient:
         self.sender_id = sender_id
         self.embedded_limit = embedded_limit
         self.timeout = timeout
-        self._connection: AbstractRobustConnection | None = None
-        self._channel: AbstractChannel | None = None
-        self._replies: AbstractQueue | None = None
-        self._pending: dict[str, asyncio.Future[bytes]] = {}
+        self._broker: RabbitBroker | None = None
         self._waiting: list[_Waiting] = []
 
     async def __aenter__(self) -> SenderClient:
-        self._connection = await aio_pika.connect_robust(self.amqp_url)
-        # Confirmed and mandatory: a message no queue takes comes back and raises.
-        self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-        self._replies = await self._channel.declare_queue(exclusive=True, auto_delete=True)
-        await self._replies.consume(self._on_reply, no_ack=True)
-        outcomes = await self._channel.declare_queue(exclusive=True, auto_delete=True)
+        self._broker = _broker(self.amqp_url)
+        await self._broker.connect()
+        outcomes = await self._broker.declare_queue(
+            RabbitQueue(f"lre-send.{uuid.uuid4()}", exclusive=True, auto_delete=True)
+        )
         for message_type in (LetterDeposited, LetterRejected):
             await outcomes.bind(events_exchange(Service.archive), routing_key=message_type.routing_key)
         await outcomes.consume(self._on_outcome, no_ack=True)
@@ -166,8 +146,9 @@ class SenderClient:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        if self._connection is not None:
-            await self._connection.close()
+        if self._broker is not None:
+            await self._broker.stop()
+            self._broker = None
 
     # ---------------------------------------------------------------- deposits
 
@@ -244,8 +225,8 @@ class SenderClient:
     async def send(self, command: SubmitLetter) -> None:
         """Publish a deposit (persistent, confirmed, mandatory); its outcome follows."""
         try:
-            await self._publish(command)
-        except aio_pika.exceptions.DeliveryError as exc:
+            await Publisher(self._connected()).publish(command)
+        except DeliveryError as exc:
             raise NotTaken(f"no queue takes {command.routing_key}: is the archive running?") from exc
         self._waiting.append(_Waiting(command.correlation_id, command.idempotency_key))
 
@@ -275,44 +256,16 @@ class SenderClient:
         return await self.ask(ListEvidence(correlation_id=letter_id), EvidenceListed)
 
     async def ask(self, query: Message, answer: type[R], timeout: float | None = None) -> R:
-        """Request/reply: publish `query` with this client's reply queue; wait for the answer."""
-        if self._replies is None:
-            raise RuntimeError("use the client in `async with`")
-        reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._pending[str(query.message_id)] = reply
-        try:
-            try:
-                await self._publish(query, reply_to=self._replies.name)
-            except aio_pika.exceptions.DeliveryError as exc:  # no service listens: none will answer
-                raise TimeoutError(f"nothing takes {query.routing_key} now") from exc
-            return answer.model_validate_json(await asyncio.wait_for(reply, timeout or self.timeout))
-        finally:
-            self._pending.pop(str(query.message_id), None)
+        """Request/reply, as a service asks (`lre_shared.bus.ask`): TimeoutError when no answer
+        comes in time, or when nothing takes the query."""
+        return await ask(self._connected(), query, answer, timeout=timeout or self.timeout)
 
     # ----------------------------------------------------------------- plumbing
 
-    async def _publish(self, message: Message, reply_to: str | None = None) -> None:
-        if self._channel is None:
+    def _connected(self) -> RabbitBroker:
+        if self._broker is None:
             raise RuntimeError("use the client in `async with`")
-        exchange = await self._channel.get_exchange(message.exchange, ensure=False)
-        await exchange.publish(
-            aio_pika.Message(
-                message.to_json(),
-                message_id=str(message.message_id),
-                correlation_id=str(message.message_id) if reply_to else str(message.correlation_id),
-                reply_to=reply_to,
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=message.routing_key,
-            mandatory=True,
-            timeout=30.0,
-        )
-
-    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
-        waiting = self._pending.get(message.correlation_id or "")
-        if waiting is not None and not waiting.done():
-            waiting.set_result(message.body)
+        return self._broker
 
     async def _on_outcome(self, message: AbstractIncomingMessage) -> None:
         if message.routing_key == LetterDeposited.routing_key:
@@ -346,9 +299,3 @@ def _put(url: str, content: bytes, headers: dict[str, str]) -> int:
 def _settle(waiting: _Waiting, outcome: Outcome) -> None:
     if not waiting.done.done():
         waiting.done.set_result(outcome)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from lre_shared.sender_cli import main as cli
-
-    return cli(argv)

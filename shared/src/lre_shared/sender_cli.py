@@ -50,7 +50,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from lre_shared.messages import (
+from lre_shared.contracts import (
     LetterStatus,
     NoticeChannel,
     SignatureMethod,

@@ -57,11 +57,3 @@ class ServiceSettings(BaseSettings):
             "OTEL_EXPORTER_OTLP_ENDPOINT is set (no prefix)."
         ),
     )
-    fault_injection: str | None = Field(
-        default=None,
-        description=(
-            "Test hook, never set in production: 'kill-after-commit:<queue>' makes the "
-            "process SIGKILL itself after committing a message of <queue> and before acking; "
-            "'slow-handler:<queue>:<seconds>' holds each message of <queue> that long in its handler."
-        ),
-    )

@@ -3,7 +3,7 @@
 - Each service publishes its events to a durable topic exchange `lre.<service>.events`
   and receives commands on a durable direct exchange `lre.<service>.commands`.
 - Routing key = message name + major version (`letter.deposited.v1`), carried by the
-  message class itself (`lre_shared.messages`).
+  message class itself (`lre_shared.contracts`).
 - Each consumer has its own quorum queue per binding, `<consumer>.<routing key>`, and a
   dead-letter queue `<queue>.dlq` beside it.
 
@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lre_shared.messages import Message
+    from lre_shared.contracts.base import Message
 
 
 class Service(StrEnum):

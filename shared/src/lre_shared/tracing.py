@@ -117,13 +117,7 @@ def publishing_headers(
         f"{routing_key} publish",
         context=parent,
         kind=SpanKind.PRODUCER,
-        attributes={
-            MESSAGING_SYSTEM: "rabbitmq",
-            OPERATION: "publish",
-            ROUTING_KEY: routing_key,
-            MESSAGE_ID: message_id,
-            LETTER_ID: letter_id,
-        },
+        attributes=_sending(routing_key, "publish", message_id, letter_id),
     ):
         return inject(headers)
 
@@ -154,15 +148,20 @@ def client_span(routing_key: str, message_id: str, letter_id: str) -> Iterator[S
     with tracer().start_as_current_span(
         f"{routing_key} ask",
         kind=SpanKind.CLIENT,
-        attributes={
-            MESSAGING_SYSTEM: "rabbitmq",
-            OPERATION: "send",
-            ROUTING_KEY: routing_key,
-            MESSAGE_ID: message_id,
-            LETTER_ID: letter_id,
-        },
+        attributes=_sending(routing_key, "send", message_id, letter_id),
     ) as span:
         yield span
+
+
+def _sending(routing_key: str, operation: str, message_id: str, letter_id: str) -> dict[str, str]:
+    """The attributes of a span that sends a message: which one, about which letter."""
+    return {
+        MESSAGING_SYSTEM: "rabbitmq",
+        OPERATION: operation,
+        ROUTING_KEY: routing_key,
+        MESSAGE_ID: message_id,
+        LETTER_ID: letter_id,
+    }
 
 
 # ------------------------------------------------------------------ file exporter

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -13,11 +13,10 @@ from pydantic_settings import SettingsConfigDict
 
 from lre_shared import dlq
 from lre_shared.bus import Bus, PermanentError, Transaction
-from lre_shared.db import create_pool, ensure_database
-from lre_shared.messages import EvidenceRecorded, now_utc
-from lre_shared.migrations import CURRENT_MESSAGING_DDL
+from lre_shared.contracts import EvidenceRecorded, now_utc
 from lre_shared.settings import ServiceSettings
 from lre_shared.topology import Service, queue_name
+from tests.support.bus import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -27,14 +26,8 @@ class ReplaySettings(ServiceSettings):
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    await ensure_database(database_url)
-    pool = await create_pool(database_url, 5)
-    for statement in (CURRENT_MESSAGING_DDL + "; CREATE TABLE effects (message_id uuid NOT NULL)").split(";"):
-        if statement.strip():
-            await pool.execute(statement)
-    yield pool
-    await pool.close()
+def pool(effects_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return effects_pool
 
 
 class FlakyEffect:
@@ -71,14 +64,6 @@ def evidence() -> EvidenceRecorded:
     )
 
 
-async def until(check: Callable[[], Awaitable[bool]], seconds: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
-
-
 async def effects(pool: asyncpg.Pool, event: EvidenceRecorded) -> int:
     count: int = await pool.fetchval("SELECT count(*) FROM effects WHERE message_id = $1", event.message_id)
     return count
@@ -95,7 +80,7 @@ async def test_a_message_that_failed_for_good_is_listed_with_its_reason(
     async def dead_lettered() -> bool:
         return len(await dlq.list_dead_letters(amqp_url, queue)) == 1
 
-    await until(dead_lettered)
+    await eventually(dead_lettered)
     [letter] = await dlq.list_dead_letters(amqp_url, queue)
     assert letter.message_id == str(event.message_id)
     assert letter.letter_id == str(event.correlation_id)
@@ -118,7 +103,7 @@ async def test_a_replayed_message_is_processed_once_its_cause_is_fixed(
     async def both_dead_lettered() -> bool:
         return len(await dlq.list_dead_letters(amqp_url, queue)) == 2
 
-    await until(both_dead_lettered)
+    await eventually(both_dead_lettered)
     effect.fixed = True
 
     moved = await dlq.replay(amqp_url, queue, message_ids=[str(failed.message_id)])
@@ -128,16 +113,15 @@ async def test_a_replayed_message_is_processed_once_its_cause_is_fixed(
     async def processed() -> bool:
         return await effects(pool, failed) == 1
 
-    await until(processed)
+    await eventually(processed)
     remaining = await dlq.list_dead_letters(amqp_url, queue)
     assert [letter.message_id for letter in remaining] == [str(other.message_id)]
     assert await effects(pool, other) == 0
 
 
-async def test_replay_all_empties_the_dead_letter_queue_and_counts_the_replay(
-    bus: tuple[Bus, FlakyEffect], amqp_url: str, pool: asyncpg.Pool
-) -> None:
-    consumer, effect = bus
+async def dead_letter_one(consumer: Bus, amqp_url: str) -> tuple[str, EvidenceRecorded]:
+    """Publish one event that fails for good and wait until it is dead-lettered; return its
+    queue and the event."""
     queue = queue_name(consumer.consumer, EvidenceRecorded)
     event = evidence()
     await consumer.publisher.publish(event)
@@ -145,12 +129,23 @@ async def test_replay_all_empties_the_dead_letter_queue_and_counts_the_replay(
     async def dead_lettered() -> bool:
         return len(await dlq.list_dead_letters(amqp_url, queue)) == 1
 
-    await until(dead_lettered)
+    await eventually(dead_lettered)
+    return queue, event
+
+
+async def test_replay_all_empties_the_dead_letter_queue_and_counts_the_replay(
+    bus: tuple[Bus, FlakyEffect], amqp_url: str, pool: asyncpg.Pool
+) -> None:
+    consumer, effect = bus
+    queue, event = await dead_letter_one(consumer, amqp_url)
     # Replayed while the cause is still there: it fails again and comes back, counted.
     await dlq.replay(amqp_url, queue, replay_all=True)
-    await until(dead_lettered)
-    [letter] = await dlq.list_dead_letters(amqp_url, queue)
-    assert letter.replays == 1
+
+    async def back_once() -> bool:
+        # Until the replay took it, the queue still shows the first dead letter.
+        return [letter.replays for letter in await dlq.list_dead_letters(amqp_url, queue)] == [1]
+
+    await eventually(back_once)
 
     effect.fixed = True
     # The command itself, as an operator runs it (it runs its own event loop).
@@ -159,7 +154,7 @@ async def test_replay_all_empties_the_dead_letter_queue_and_counts_the_replay(
     async def processed() -> bool:
         return await effects(pool, event) == 1
 
-    await until(processed)
+    await eventually(processed)
     assert await dlq.list_dead_letters(amqp_url, queue) == []
 
 
@@ -167,14 +162,7 @@ async def test_the_command_lists_what_it_finds_and_names_a_queue_that_does_not_e
     bus: tuple[Bus, FlakyEffect], amqp_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     consumer, _ = bus
-    queue = queue_name(consumer.consumer, EvidenceRecorded)
-    event = evidence()
-    await consumer.publisher.publish(event)
-
-    async def dead_lettered() -> bool:
-        return len(await dlq.list_dead_letters(amqp_url, queue)) == 1
-
-    await until(dead_lettered)
+    queue, event = await dead_letter_one(consumer, amqp_url)
     assert await asyncio.to_thread(dlq.main, ["--amqp-url", amqp_url, "list", queue]) == 0
     listed = capsys.readouterr().out
     assert str(event.message_id) in listed

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -15,10 +14,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic_settings import SettingsConfigDict
 
 from lre_shared.bus import Bus, PermanentError, Transaction
-from lre_shared.messages import EvidenceRecorded, now_utc
+from lre_shared.contracts import EvidenceRecorded, now_utc
 from lre_shared.runtime import ServiceApp, ServiceRuntime, build_app
 from lre_shared.settings import ServiceSettings
 from lre_shared.topology import Service, queue_name
+from tests.support.bus import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -83,14 +83,6 @@ async def scrape(app: ServiceApp) -> dict[tuple[str, tuple[tuple[str, str], ...]
     }
 
 
-async def until(check: Callable[[], Awaitable[bool]], seconds: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
-
-
 async def test_the_metrics_endpoint_counts_handled_and_dead_lettered_messages(
     service: tuple[Bus, ServiceApp],
 ) -> None:
@@ -102,7 +94,7 @@ async def test_the_metrics_endpoint_counts_handled_and_dead_lettered_messages(
     async def both_consumed() -> bool:
         return bus.stats.handled == 1 and bus.stats.dead_lettered == 1
 
-    await until(both_consumed)
+    await eventually(both_consumed)
     samples = await scrape(app)
 
     def messages(outcome: str) -> float:

@@ -11,9 +11,7 @@ import pytest
 from pydantic_settings import SettingsConfigDict
 
 from lre_shared.bus import Bus, Fault, PermanentError, Transaction
-from lre_shared.db import create_pool, ensure_database
-from lre_shared.messages import EvidenceRecorded, LetterAccepted, Message, SendNotice, now_utc
-from lre_shared.migrations import CURRENT_MESSAGING_DDL
+from lre_shared.contracts import EvidenceRecorded, LetterAccepted, Message, SendNotice, now_utc
 from lre_shared.outbox import enqueue
 from lre_shared.settings import ServiceSettings
 from lre_shared.topology import (
@@ -50,14 +48,8 @@ async def record_effect(event: EvidenceRecorded, tx: Transaction) -> None:
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    await ensure_database(database_url)
-    pool = await create_pool(database_url, 5)
-    for statement in (CURRENT_MESSAGING_DDL + "; CREATE TABLE effects (message_id uuid NOT NULL)").split(";"):
-        if statement.strip():
-            await pool.execute(statement)
-    yield pool
-    await pool.close()
+def pool(effects_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return effects_pool
 
 
 @pytest.fixture

@@ -24,8 +24,7 @@ from pydantic_settings import SettingsConfigDict
 
 from lre_shared import tracing
 from lre_shared.bus import Bus, Transaction
-from lre_shared.logs import JsonFormatter
-from lre_shared.messages import (
+from lre_shared.contracts import (
     DownloadLinkIssued,
     EvidenceRecorded,
     IssueDownloadLink,
@@ -34,6 +33,7 @@ from lre_shared.messages import (
     ZipLinkIssued,
     now_utc,
 )
+from lre_shared.logs import JsonFormatter
 from lre_shared.runtime import ServiceRuntime, build_app
 from lre_shared.settings import ServiceSettings
 from lre_shared.topology import Service, queue_name

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import ValidationError
 
-from lre_shared.messages import (
+from lre_shared.contracts import (
     ALL_MESSAGES,
     Document,
     LetterDeposited,

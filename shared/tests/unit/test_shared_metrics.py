@@ -7,7 +7,7 @@ import uuid
 from prometheus_client import REGISTRY
 
 from lre_shared import metrics
-from lre_shared.messages import CodeSent, LetterAccepted, NoticeChannel, NoticeFailed, NoticeSent, now_utc
+from lre_shared.contracts import CodeSent, LetterAccepted, NoticeChannel, NoticeFailed, NoticeSent, now_utc
 
 
 def value(name: str, **labels: str) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from uuid import uuid4
 
-from lre_shared.messages import NoticeChannel, NoticeKind, SendNotice
+from lre_shared.contracts import NoticeChannel, NoticeKind, SendNotice
 from lre_shared.notices import continuation, letter_order, per_channel
 from lre_shared.rules import FR_LRE
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from lre_shared.contracts import Recipient, SubmittedRecipient
 from lre_shared.jsonscan import top_level_members
-from lre_shared.messages import Recipient, SubmittedRecipient
 from lre_shared.text import REFUSED_CATEGORIES, text_fault
 
 NAMES = ["Łukasz Dvořák", "Ørsted", "Nguyễn Thị Minh Khai", "王 小明", "Søren Łukasiewicz", "O'Brien-Smith"]

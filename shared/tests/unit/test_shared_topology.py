@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lre_shared.messages import ALL_MESSAGES, LetterDeposited, Reply, SendNotice
+from lre_shared.contracts import ALL_MESSAGES, LetterDeposited, Reply, SendNotice
 from lre_shared.topology import (
     EXCHANGES,
     UNROUTED_EXCHANGE,

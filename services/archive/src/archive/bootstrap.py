@@ -4,38 +4,43 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 from starlette.applications import Starlette
 
+from archive.adapters.postgres import unit_of_work, units_of_work
 from archive.adapters.storage import BucketPlan, S3Buckets, S3ContentStore
-from archive.domain.expiry import Clock, RetentionPolicy, SystemClock
+from archive.domain.expiry import RetentionPolicy
 from archive.domain.links import Links
 from archive.domain.submission import Limits
 from archive.entrypoints.http import create_site
 from archive.service_layer import expiry, handlers
+from archive.service_layer.ports import UnitOfWork
 from archive.service_layer.status import get_letter_status
-from archive.service_layer.uploads import UploadPolicy, request_upload, sweep_uploads
+from archive.service_layer.uploads import UploadDesk, UploadPolicy, request_upload, sweep_uploads
 from archive.service_layer.zip import issue_zip_link, on_proof_issued
 from archive.settings import ArchiveSettings
-from lre_shared.bus import Bus
-from lre_shared.messages import (
+from lre_shared.bus import Bus, Fault, Transaction
+from lre_shared.clock import Clock, now_utc
+from lre_shared.contracts import (
     GetLetterStatus,
     IssueDownloadLink,
     IssueZipLink,
     LetterAccepted,
     LetterRefused,
     LetterUnclaimed,
+    Message,
     NoticeSent,
     ProofIssued,
     ReceiptSigned,
     RequestUpload,
     SubmitLetter,
 )
-from lre_shared.rules import FR_LRE
 from lre_shared.runtime import PeriodicTask, ServiceRuntime
 from lre_shared.topology import Service
 
@@ -43,68 +48,79 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 log = logging.getLogger(__name__)
 
+M = TypeVar("M", bound=Message)
+R = TypeVar("R", bound=Message | None)
+
+
+def in_unit_of_work(
+    use_case: Callable[[M, UnitOfWork], Awaitable[R]],
+) -> Callable[[M, Transaction], Awaitable[R]]:
+    """A use case as the bus calls it: on the message's transaction, as the archive's unit of work."""
+
+    async def handle(message: M, tx: Transaction) -> R:
+        return await use_case(message, unit_of_work(tx))
+
+    return handle
+
+
+async def refuse_malformed_deposit(body: bytes, faults: tuple[Fault, ...], tx: Transaction) -> bool:
+    return await handlers.refuse_malformed_deposit(body, faults, unit_of_work(tx))
+
 
 def bootstrap(
-    settings: ArchiveSettings, store: S3ContentStore | None = None, clock: Clock | None = None
+    settings: ArchiveSettings, store: S3ContentStore | None = None, clock: Clock = now_utc
 ) -> ServiceRuntime:
-    clock = clock or SystemClock()
     content = store or content_store(settings)
     bus = Bus(settings, Service.archive)
     limits = deposit_limits(settings)
-    uploads = upload_policy(settings)
     if settings.senders is None:
         log.warning("any sender id may deposit: set ARCHIVE_SENDERS to the allowed ones in production")
+
+    def subscribe(
+        message_type: type[M],
+        use_case: Callable[[M, UnitOfWork], Awaitable[Message | None]],
+        *,
+        idempotent: bool = True,
+    ) -> None:
+        bus.subscribe(message_type, in_unit_of_work(use_case), idempotent=idempotent)
+
     bus.subscribe(
         SubmitLetter,
-        partial(
-            handlers.submit_letter,
-            store=content,
-            limits=limits,
-            senders=settings.senders,
-            uploads=content,
-            clock=clock,
+        in_unit_of_work(
+            partial(
+                handlers.submit_letter,
+                store=content,
+                limits=limits,
+                senders=settings.senders,
+                uploads=content,
+                clock=clock,
+            )
         ),
-        refuse=handlers.refuse_malformed_deposit,
+        refuse=refuse_malformed_deposit,
     )
     # A grant writes its upload row: idempotent, like every query that changes state.
-    bus.subscribe(
-        RequestUpload,
-        partial(
-            request_upload,
-            store=content,
-            limits=limits,
-            senders=settings.senders,
-            policy=uploads,
-            clock=clock,
-        ),
+    subscribe(RequestUpload, partial(request_upload, desk=upload_desk(settings, content, clock)))
+    links = download_links(settings)
+    subscribe(
+        IssueDownloadLink, partial(handlers.issue_download_link, links=links, clock=clock), idempotent=False
     )
-    bus.subscribe(
-        IssueDownloadLink,
-        partial(
-            handlers.issue_download_link,
-            links=download_links(settings),
-            clock=clock,
-        ),
-        idempotent=False,
-    )
-    bus.subscribe(
-        IssueZipLink, partial(issue_zip_link, links=download_links(settings), clock=clock), idempotent=False
-    )
-    bus.subscribe(GetLetterStatus, get_letter_status, idempotent=False)
-    bus.subscribe(ProofIssued, partial(on_proof_issued, store=content))
+    subscribe(IssueZipLink, partial(issue_zip_link, links=links, clock=clock), idempotent=False)
+    subscribe(GetLetterStatus, get_letter_status, idempotent=False)
+    subscribe(ProofIssued, partial(on_proof_issued, store=content))
     policy = retention_policy(settings)
-    bus.subscribe(NoticeSent, partial(expiry.on_notice_sent, policy=policy))
-    bus.subscribe(LetterAccepted, partial(expiry.on_letter_accepted, policy=policy))
-    bus.subscribe(LetterRefused, expiry.on_letter_refused)
-    bus.subscribe(ReceiptSigned, partial(expiry.on_receipt_signed, policy=policy))
-    bus.subscribe(LetterUnclaimed, partial(expiry.on_letter_unclaimed, policy=policy))
+    subscribe(NoticeSent, partial(expiry.on_notice_sent, policy=policy))
+    subscribe(LetterAccepted, partial(expiry.on_letter_accepted, policy=policy))
+    subscribe(LetterRefused, expiry.on_letter_refused)
+    subscribe(ReceiptSigned, partial(expiry.on_receipt_signed, policy=policy))
+    subscribe(LetterUnclaimed, partial(expiry.on_letter_unclaimed, policy=policy))
 
     async def reschedule_content(pool: asyncpg.Pool) -> None:
-        await expiry.reschedule_all(pool, policy=policy)
+        await expiry.reschedule_all(units_of_work(lambda: pool), policy=policy)
 
     async def sweep_everything(pool: asyncpg.Pool) -> None:
-        await expiry.sweep(pool, store=content, clock=clock)
-        await sweep_uploads(pool, store=content, clock=clock)
+        units = units_of_work(lambda: pool)
+        await expiry.sweep(units, store=content, clock=clock)
+        await sweep_uploads(units, store=content, clock=clock)
 
     sweeper = PeriodicTask("archive-sweeper", sweep_everything, settings.sweep_seconds)
 
@@ -130,20 +146,17 @@ def http_site(
     runtime: ServiceRuntime,
     settings: ArchiveSettings,
     store: S3ContentStore | None = None,
-    clock: Clock | None = None,
+    clock: Clock = now_utc,
 ) -> Starlette:
     """POST /uploads for sender systems; a letter's documents and zip for the pickup site."""
     content = store or content_store(settings)
     return create_site(
-        lambda: runtime.pool,
+        units_of_work(lambda: runtime.pool),
         store=content,
-        uploads=content,
-        limits=deposit_limits(settings),
-        senders=settings.senders,
+        desk=upload_desk(settings, content, clock),
         tokens={sender: token.get_secret_value() for sender, token in settings.sender_tokens.items()},
-        upload_policy=upload_policy(settings),
         links=download_links(settings),
-        clock=clock or SystemClock(),
+        clock=clock,
     )
 
 
@@ -168,11 +181,12 @@ def deposit_limits(settings: ArchiveSettings) -> Limits:
     )
 
 
-def upload_policy(settings: ArchiveSettings) -> UploadPolicy:
-    return UploadPolicy(
+def upload_desk(settings: ArchiveSettings, store: S3ContentStore, clock: Clock) -> UploadDesk:
+    policy = UploadPolicy(
         url_lifetime=timedelta(seconds=settings.upload_url_seconds),
         keep=timedelta(hours=settings.upload_keep_hours),
     )
+    return UploadDesk(store, deposit_limits(settings), settings.senders, policy, clock)
 
 
 def download_links(settings: ArchiveSettings) -> Links:
@@ -186,9 +200,7 @@ def download_links(settings: ArchiveSettings) -> Links:
 
 
 def retention_policy(settings: ArchiveSettings) -> RetentionPolicy:
-    return RetentionPolicy.of(
-        FR_LRE, download_hours=settings.download_hours, grace_hours=settings.unaccepted_grace_hours
-    )
+    return RetentionPolicy(settings.rules())
 
 
 def longest_content_days(settings: ArchiveSettings) -> int:
@@ -204,6 +216,6 @@ def bucket_plan(settings: ArchiveSettings) -> BucketPlan:
         # A backstop: never before the sweeper, whatever the setting says.
         content_expiry_days=max(settings.content_expiry_days, longest_content_days(settings)),
         evidence=settings.evidence_bucket,
-        evidence_retention_days=settings.evidence_retention_days,
+        evidence_retention_days=settings.rules().evidence_retention_days,
         identity=settings.identity_bucket,
     )

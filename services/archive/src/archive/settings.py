@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from dataclasses import replace
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from lre_shared.rules import FR_LRE
+from lre_shared.objects import CONTENT_BUCKET, EVIDENCE_BUCKET, IDENTITY_BUCKET
+from lre_shared.rules import PROFILES, RulesProfile
 from lre_shared.settings import ServiceSettings
 
 
@@ -24,9 +27,9 @@ class ArchiveSettings(ServiceSettings):
         ge=1,
         description="Threads for the store's blocking calls: upload reads, copies, zip streams.",
     )
-    content_bucket: str = "lre-content"
-    evidence_bucket: str = "lre-evidence"
-    identity_bucket: str = "lre-identity"
+    content_bucket: str = CONTENT_BUCKET
+    evidence_bucket: str = EVIDENCE_BUCKET
+    identity_bucket: str = IDENTITY_BUCKET
     content_expiry_days: int = Field(
         default=30,
         ge=1,
@@ -34,10 +37,16 @@ class ArchiveSettings(ServiceSettings):
         " (the sweeper deletes earlier); never shorter than the acceptance window + grace +"
         " download window, which it is raised to.",
     )
-    evidence_retention_days: int = Field(
-        default=365,
+    rules_profile: str = Field(
+        default="fr_lre",
+        description="The rules profile (lre_shared.rules.PROFILES): acceptance and download windows,"
+        " evidence retention.",
+    )
+    evidence_retention_days: int | None = Field(
+        default=None,
         ge=365,
-        description="Default compliance-mode retention of the evidence bucket (at least a year).",
+        description="Default compliance-mode retention of the evidence bucket (at least a year;"
+        " default: the rules profile's).",
     )
     senders: frozenset[str] | None = Field(
         default=None,
@@ -51,17 +60,18 @@ class ArchiveSettings(ServiceSettings):
     download_link_seconds: int = Field(
         default=300, ge=10, le=3600, description="How long a document's download link is valid."
     )
-    download_hours: int = Field(
-        default=FR_LRE.download_hours,
+    download_hours: int | None = Field(
+        default=None,
         ge=1,
         description="Hours the content stays downloadable from the signature of the acknowledgement"
-        " of receipt (when it becomes available), then deleted.",
+        " of receipt (when it becomes available), then deleted (default: the rules profile's).",
     )
-    unaccepted_grace_hours: int = Field(
-        default=FR_LRE.content_grace_hours,
+    unaccepted_grace_hours: int | None = Field(
+        default=None,
         ge=0,
         description="Hours the content of a letter not yet available (not accepted, or its"
-        " acknowledgement of receipt not signed) stays after its acceptance window closes.",
+        " acknowledgement of receipt not signed) stays after its acceptance window closes"
+        " (default: the rules profile's).",
     )
     sweep_seconds: float = Field(
         default=60.0, gt=0, description="How often the sweeper looks for due content."
@@ -96,3 +106,24 @@ class ArchiveSettings(ServiceSettings):
         " (refused as not ready meanwhile; the pickup site asks to retry for 2 minutes), then goes"
         " without it.",
     )
+
+    @field_validator("rules_profile")
+    @classmethod
+    def _known_profile(cls, name: str) -> str:
+        if name not in PROFILES:
+            raise ValueError(f"unknown rules profile {name!r}: set one of {', '.join(sorted(PROFILES))}")
+        return name
+
+    def rules(self) -> RulesProfile:
+        """The rules profile, with the hours and days this deployment sets in place of its own."""
+        profile = PROFILES[self.rules_profile]
+        return replace(
+            profile,
+            download_hours=_either(self.download_hours, profile.download_hours),
+            content_grace_hours=_either(self.unaccepted_grace_hours, profile.content_grace_hours),
+            evidence_retention_days=_either(self.evidence_retention_days, profile.evidence_retention_days),
+        )
+
+
+def _either(deployment: int | None, profile: int) -> int:
+    return profile if deployment is None else deployment

@@ -16,6 +16,7 @@ import uvicorn
 from minio import Minio
 from minio.error import S3Error
 
+from archive.adapters.postgres import units_of_work
 from archive.adapters.storage import S3ContentStore
 from archive.bootstrap import bootstrap, content_store, http_site
 from archive.service_layer.expiry import sweep
@@ -23,7 +24,7 @@ from archive.service_layer.uploads import sweep_uploads
 from archive.settings import ArchiveSettings
 from deploy.local.demo import DEMO_SENDER
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import LetterDeposited, Message, ReceiptSigned, SignatureMethod
+from lre_shared.contracts import LetterDeposited, Message, ReceiptSigned, SignatureMethod
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service, events_exchange
 from tests.support import infra
@@ -41,6 +42,9 @@ class MovableClock:
     at: datetime
 
     def now(self) -> datetime:
+        return self.at
+
+    def __call__(self) -> datetime:
         return self.at
 
     def move_to(self, at: datetime) -> None:
@@ -71,10 +75,10 @@ class ServedArchive:
         return await self.runtime.bus.ask(query, answer, timeout=10.0)
 
     async def sweep(self) -> int:
-        return await sweep(self.pool, store=self.store, clock=self.clock)
+        return await sweep(units_of_work(lambda: self.pool), store=self.store, clock=self.clock)
 
     async def sweep_uploads(self) -> int:
-        return await sweep_uploads(self.pool, store=self.store, clock=self.clock)
+        return await sweep_uploads(units_of_work(lambda: self.pool), store=self.store, clock=self.clock)
 
     def keys(self, prefix: str) -> list[str]:
         found = self.s3.list_objects(self.bucket, prefix=prefix, recursive=True)

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from minio import Minio
 
+from archive.adapters.postgres import unit_of_work, units_of_work
 from archive.adapters.storage import S3ContentStore
 from archive.bootstrap import bootstrap, download_links, http_site, retention_policy
 from archive.domain.expiry import RetentionPolicy
@@ -28,7 +29,7 @@ from archive.settings import ArchiveSettings
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.seaweed import SeaweedS3
 from lre_shared.bus import Transaction
-from lre_shared.messages import (
+from lre_shared.contracts import (
     ContentHandedOver,
     ContentHandoverFailed,
     Document,
@@ -73,7 +74,7 @@ class Archive:
         return retention_policy(self.settings)
 
     async def sweep(self) -> int:
-        return await sweep(self.pool, store=self.store, clock=self.clock)
+        return await sweep(units_of_work(lambda: self.pool), store=self.store, clock=self.clock)
 
     @property
     def store(self) -> S3ContentStore:
@@ -193,7 +194,7 @@ async def download_link(archive: Archive, letter: LetterDeposited) -> DownloadLi
             IssueDownloadLink(
                 correlation_id=letter.correlation_id, document_id=letter.documents[0].document_id
             ),
-            Transaction(conn),
+            unit_of_work(Transaction(conn)),
             links=download_links(archive.settings),
             clock=archive.clock,
         )
@@ -450,7 +451,7 @@ async def test_at_start_up_every_kept_letter_gets_the_expiry_the_rule_gives(
         "UPDATE letters SET content_expires_at = NULL WHERE letter_id = $1", letter.correlation_id
     )
 
-    assert await reschedule_all(archive.pool, policy=archive.policy) >= 1
+    assert await reschedule_all(units_of_work(lambda: archive.pool), policy=archive.policy) >= 1
 
     stored = await archive.pool.fetchval(
         "SELECT content_expires_at FROM letters WHERE letter_id = $1", letter.correlation_id

@@ -30,6 +30,7 @@ from minio import Minio
 from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
 
+from archive.adapters.postgres import unit_of_work
 from archive.adapters.storage import BucketError, IntegrityError, S3Buckets, S3ContentStore
 from archive.adapters.zipstream import ZipEntry, stream_zip
 from archive.bootstrap import bootstrap, bucket_plan, http_site
@@ -37,7 +38,8 @@ from archive.service_layer.handlers import letter_zip_entries
 from archive.settings import ArchiveSettings
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import (
+from lre_shared.bus import Transaction
+from lre_shared.contracts import (
     Document,
     DownloadLinkIssued,
     IssueDownloadLink,
@@ -672,7 +674,10 @@ async def test_the_evidence_bucket_locks_objects_in_compliance_mode_for_the_conf
     config = await asyncio.to_thread(archive.s3.get_object_lock_config, bucket)
 
     assert config.mode == COMPLIANCE
-    assert (config.duration, config.duration_unit) == (archive.settings.evidence_retention_days, "Days")
+    assert (config.duration, config.duration_unit) == (
+        archive.settings.rules().evidence_retention_days,
+        "Days",
+    )
     if not s3.pid:  # a shared S3 store: leave no year-long locked object behind
         return
     put = await asyncio.to_thread(archive.s3.put_object, bucket, "record.json", io.BytesIO(b"{}"), 2)
@@ -733,7 +738,8 @@ def content_store(archive: Archive, s3: SeaweedS3) -> S3ContentStore:
 
 async def zip_of(archive: Archive, s3: SeaweedS3, letter_id: uuid.UUID) -> bytes:
     async with archive.pool.acquire() as conn:
-        entries = await letter_zip_entries(conn, letter_id, store=content_store(archive, s3))
+        documents = unit_of_work(Transaction(conn)).documents
+        entries = await letter_zip_entries(documents, letter_id, store=content_store(archive, s3))
     return b"".join([chunk async for chunk in stream_zip(entries)])
 
 

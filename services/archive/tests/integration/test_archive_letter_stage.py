@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from lre_shared.messages import (
+from lre_shared.contracts import (
     DownloadLinkIssued,
     GetLetterStatus,
     IssueDownloadLink,

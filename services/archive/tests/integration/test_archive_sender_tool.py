@@ -15,7 +15,7 @@ import aio_pika
 import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
-from lre_shared.messages import EvidenceEntry, EvidenceListed, LetterRefused, ListEvidence
+from lre_shared.contracts import EvidenceEntry, EvidenceListed, LetterRefused, ListEvidence
 from lre_shared.sender_cli import run
 from lre_shared.topology import Service, commands_exchange
 from services.archive.tests.integration.served import EMBEDDED_LIMIT, ServedArchive

@@ -16,7 +16,7 @@ import pytest
 
 from archive.service_layer.uploads import content_key
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
-from lre_shared.messages import (
+from lre_shared.contracts import (
     ContentHandedOver,
     Document,
     DownloadLinkIssued,

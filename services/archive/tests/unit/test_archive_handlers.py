@@ -1,9 +1,8 @@
-"""Archive handlers, with a fake content store and a fake transaction."""
+"""Archive handlers, with a fake content store and the archive's records in memory."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -16,7 +15,7 @@ from archive.domain.submission import Limits, submission_fingerprint
 from archive.service_layer.handlers import issue_download_link, submit_letter
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from lre_shared.bus import PermanentError
-from lre_shared.messages import (
+from lre_shared.contracts import (
     Document,
     DownloadLinkIssued,
     IssueDownloadLink,
@@ -24,74 +23,20 @@ from lre_shared.messages import (
     LetterRejected,
     Message,
     NoticeChannel,
+    StoredDocument,
     SubmitLetter,
+)
+from services.archive.tests.unit.fakes import (
+    DocumentRow,
+    FakeLetters,
+    FakeStore,
+    FakeUnitOfWork,
+    deposited_letter,
 )
 
 LIMIT = 1_000_000
 LIMITS = Limits(document_bytes=LIMIT, letter_bytes=2 * LIMIT, embedded_bytes=LIMIT, attachments=3)
 LIFETIME = timedelta(minutes=10)
-
-
-@dataclass
-class FakeConn:
-    letter_exists: bool = False
-    item_number_collisions: int = 0
-    document_row: dict[str, Any] | None = None
-    earlier_letter: dict[str, Any] | None = None
-    calls: list[tuple[str, str, tuple[Any, ...]]] = field(default_factory=list)
-
-    async def fetchval(self, sql: str, *args: Any) -> Any:
-        self.calls.append(("fetchval", sql, args))
-        if sql.startswith("INSERT INTO letters"):
-            if self.letter_exists:
-                return None
-            if self.item_number_collisions:
-                self.item_number_collisions -= 1
-                return None
-            return True
-        raise AssertionError(f"unexpected fetchval: {sql}")
-
-    async def execute(self, sql: str, *args: Any) -> str:
-        self.calls.append(("execute", sql, args))
-        return "OK"
-
-    async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        for row in rows:
-            self.calls.append(("execute", sql, row))
-
-    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
-        self.calls.append(("fetchrow", sql, args))
-        if sql.startswith("SELECT letter_id = $1 AS same_id"):  # why an insert found a clash
-            return {"same_id": self.letter_exists, "same_number": not self.letter_exists}
-        if "idempotency_key" in sql:
-            return self.earlier_letter
-        return self.document_row
-
-    def writes(self) -> list[tuple[str, tuple[Any, ...]]]:
-        return [(sql, args) for _, sql, args in self.calls if sql.startswith(("INSERT", "UPDATE"))]
-
-
-@dataclass
-class FakeTransaction:
-    conn: FakeConn = field(default_factory=FakeConn)
-    published: list[Message] = field(default_factory=list)
-
-    async def publish(self, message: Message) -> None:
-        self.published.append(message)
-
-
-@dataclass
-class FakeStore:
-    objects: dict[str, tuple[bytes, str]] = field(default_factory=dict)
-
-    async def put(self, key: str, content: bytes, sha256: str) -> None:
-        self.objects[key] = (content, sha256)
-
-    async def get(self, key: str, sha256: str) -> bytes:
-        return self.objects[key][0]
-
-    async def delete(self, key: str) -> None:
-        self.objects.pop(key, None)
 
 
 def a_submission(content: bytes, filename: str = "lettre.pdf") -> SubmitLetter:
@@ -103,16 +48,16 @@ def a_submission(content: bytes, filename: str = "lettre.pdf") -> SubmitLetter:
     )
 
 
-async def submit(command: SubmitLetter, tx: FakeTransaction, store: FakeStore) -> Message | None:
-    return await submit_letter(command, tx, store=store, limits=LIMITS)  # type: ignore[arg-type]
+async def submit(command: SubmitLetter, uow: FakeUnitOfWork, store: FakeStore) -> Message | None:
+    return await submit_letter(command, uow, store=store, limits=LIMITS)  # type: ignore[arg-type]
 
 
 async def test_a_valid_letter_is_stored_under_a_key_containing_its_sha256() -> None:
     pdf = demo_pdf()
     command = a_submission(pdf)
-    tx, store = FakeTransaction(), FakeStore()
+    uow, store = FakeUnitOfWork(), FakeStore()
 
-    await submit(command, tx, store)
+    await submit(command, uow, store)
 
     digest = hashlib.sha256(pdf).hexdigest()
     [(key, (content, sha256))] = store.objects.items()
@@ -125,12 +70,12 @@ async def test_a_valid_letter_is_stored_under_a_key_containing_its_sha256() -> N
 async def test_a_valid_letter_publishes_one_letter_deposited_describing_the_document() -> None:
     pdf = demo_pdf()
     command = a_submission(pdf)
-    tx = FakeTransaction()
+    uow = FakeUnitOfWork()
 
-    result = await submit(command, tx, FakeStore())
+    result = await submit(command, uow, FakeStore())
 
     assert result is None
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, LetterDeposited)
     assert event.correlation_id == command.correlation_id
     [document] = event.documents
@@ -140,33 +85,32 @@ async def test_a_valid_letter_publishes_one_letter_deposited_describing_the_docu
 
 
 async def test_a_valid_letter_gets_a_valid_item_number() -> None:
-    tx = FakeTransaction()
+    uow = FakeUnitOfWork()
 
-    await submit(a_submission(demo_pdf()), tx, FakeStore())
+    await submit(a_submission(demo_pdf()), uow, FakeStore())
 
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, LetterDeposited)
     assert is_valid_item_number(event.item_number)
 
 
 async def test_the_published_item_number_is_the_one_recorded_for_the_letter() -> None:
-    tx = FakeTransaction()
+    command, uow = a_submission(demo_pdf()), FakeUnitOfWork()
 
-    await submit(a_submission(demo_pdf()), tx, FakeStore())
+    await submit(command, uow, FakeStore())
 
-    inserted = [args for sql, args in tx.conn.writes() if sql.startswith("INSERT INTO letters")]
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, LetterDeposited)
-    assert [args[1] for args in inserted] == [event.item_number]
+    assert uow.letters.rows[command.correlation_id].facts.item_number == event.item_number
 
 
 async def test_a_valid_letter_passes_sender_recipient_and_policy_on() -> None:
     command = a_submission(demo_pdf()).model_copy(update={"verification_policy": "cnb"})
-    tx = FakeTransaction()
+    uow = FakeUnitOfWork()
 
-    await submit(command, tx, FakeStore())
+    await submit(command, uow, FakeStore())
 
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, LetterDeposited)
     assert event.sender == DEMO_SENDER
     assert event.recipient == DEMO_RECIPIENT
@@ -175,34 +119,34 @@ async def test_a_valid_letter_passes_sender_recipient_and_policy_on() -> None:
 
 async def test_the_document_row_records_the_stored_key_and_hash() -> None:
     pdf = demo_pdf()
-    tx, store = FakeTransaction(), FakeStore()
+    uow, store = FakeUnitOfWork(), FakeStore()
 
-    await submit(a_submission(pdf), tx, store)
+    await submit(a_submission(pdf), uow, store)
 
-    [args] = [args for sql, args in tx.conn.writes() if sql.startswith("INSERT INTO documents")]
+    [document] = uow.letters.documents.values()
     [key] = store.objects
-    assert args[-2:] == (hashlib.sha256(pdf).hexdigest(), key)
+    assert (document.stored.sha256, document.object_key) == (hashlib.sha256(pdf).hexdigest(), key)
 
 
 async def test_an_item_number_collision_draws_again() -> None:
-    tx = FakeTransaction(conn=FakeConn(item_number_collisions=2))
+    uow = FakeUnitOfWork(letters=FakeLetters(taken_numbers=2))
 
-    await submit(a_submission(demo_pdf()), tx, FakeStore())
+    await submit(a_submission(demo_pdf()), uow, FakeStore())
 
-    inserted = [args[1] for sql, args in tx.conn.writes() if sql.startswith("INSERT INTO letters")]
-    [event] = tx.published
+    drawn = [added.item_number for added in uow.letters.added]
+    [event] = uow.published
     assert isinstance(event, LetterDeposited)
-    assert len(inserted) == 3
-    assert event.item_number == inserted[-1]
+    assert len(drawn) == 3
+    assert event.item_number == drawn[-1]
 
 
 async def test_a_non_pdf_named_pdf_is_rejected_on_main_document_content() -> None:
     command = a_submission(b"\x89PNG\r\n\x1a\n fake image", filename="lettre.pdf")
-    tx = FakeTransaction()
+    uow = FakeUnitOfWork()
 
-    await submit(command, tx, FakeStore())
+    await submit(command, uow, FakeStore())
 
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, LetterRejected)
     assert [p.field for p in event.problems] == ["main_document.content"]
     assert event.sender_id == DEMO_SENDER.id
@@ -210,72 +154,78 @@ async def test_a_non_pdf_named_pdf_is_rejected_on_main_document_content() -> Non
 
 
 async def test_a_rejected_letter_stores_nothing_and_keeps_only_the_refusal_for_its_status() -> None:
-    tx, store = FakeTransaction(), FakeStore()
+    uow, store = FakeUnitOfWork(), FakeStore()
 
-    await submit(a_submission(b"not a pdf"), tx, store)
+    await submit(a_submission(b"not a pdf"), uow, store)
 
     assert store.objects == {}
-    assert [sql.split(" (")[0] for sql, _ in tx.conn.writes()] == ["INSERT INTO rejections"]
+    assert uow.letters.rows == {} and uow.letters.documents == {}
+    [(sender_id, rejected)] = uow.rejections.rows.values()
+    assert sender_id == DEMO_SENDER.id
+    assert uow.published == [rejected]
 
 
 async def test_an_oversize_letter_is_rejected_stating_the_limit() -> None:
-    tx = FakeTransaction()
+    uow = FakeUnitOfWork()
     command = a_submission(demo_pdf())
 
     limits = Limits(document_bytes=100, embedded_bytes=100)
-    await submit_letter(command, tx, store=FakeStore(), limits=limits)  # type: ignore[arg-type]
+    await submit_letter(command, uow, store=FakeStore(), limits=limits)  # type: ignore[arg-type]
 
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, LetterRejected)
     assert "100 bytes" in event.problems[0].reason
 
 
 async def test_a_reused_letter_id_is_a_permanent_error_that_stores_and_publishes_nothing() -> None:
-    tx, store = FakeTransaction(conn=FakeConn(letter_exists=True)), FakeStore()
+    command, uow, store = a_submission(demo_pdf()), FakeUnitOfWork(), FakeStore()
+    deposited_letter(uow.letters, command.correlation_id, deposited_at=datetime(2026, 3, 1, tzinfo=UTC))
 
     with pytest.raises(PermanentError, match="already used"):
-        await submit(a_submission(demo_pdf()), tx, store)
+        await submit(command, uow, store)
 
     assert store.objects == {}
-    assert tx.published == []
+    assert uow.published == []
 
 
 def a_link_request() -> IssueDownloadLink:
     return IssueDownloadLink(correlation_id=uuid4(), document_id=uuid4())
 
 
-@dataclass
-class FixedClock:
-    at: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
-
-    def now(self) -> datetime:
-        return self.at
-
-
+AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 LINKS = Links(b"k" * 32, "http://archive.internal:8101", LIFETIME, timedelta(minutes=5))
 
 
-async def link(query: IssueDownloadLink, tx: FakeTransaction, clock: FixedClock | None = None) -> Message:
-    return await issue_download_link(query, tx, links=LINKS, clock=clock)  # type: ignore[arg-type]
+async def link(query: IssueDownloadLink, uow: FakeUnitOfWork) -> Message:
+    return await issue_download_link(query, uow, links=LINKS, clock=lambda: AT)  # type: ignore[arg-type]
 
 
-def a_document_row(key: str = "letters/x/y", **letter: Any) -> dict[str, Any]:
-    return {
-        "filename": "lettre.pdf",
-        "object_key": key,
-        "item_number": "123456789012",
-        "handed_over_at": None,
-        "content_deleted_at": None,
+def a_document(
+    uow: FakeUnitOfWork, query: IssueDownloadLink, key: str = "letters/x/y", **letter: Any
+) -> None:
+    """The document `query` asks for, of a letter accepted with its receipt signed unless
+    `letter` says otherwise."""
+    facts = {
         "accepted_at": datetime(2026, 3, 1, 10, tzinfo=UTC),
         "receipt_signed_at": datetime(2026, 3, 1, 10, 5, tzinfo=UTC),
     } | letter
+    deposited_letter(
+        uow.letters, query.correlation_id, deposited_at=datetime(2026, 3, 1, tzinfo=UTC), **facts
+    )
+    document = StoredDocument(
+        document_id=query.document_id, filename="lettre.pdf", size=10, sha256="a" * 64, role="main"
+    )
+    uow.letters.documents[query.document_id] = DocumentRow(query.correlation_id, document, key)
+
+
+def first_links(uow: FakeUnitOfWork) -> list[datetime]:
+    return [d.first_link_at for d in uow.letters.documents.values() if d.first_link_at is not None]
 
 
 async def test_a_link_for_an_unknown_document_has_an_empty_url_and_a_reason() -> None:
-    query = a_link_request()
-    tx = FakeTransaction(conn=FakeConn(document_row=None))
+    query, uow = a_link_request(), FakeUnitOfWork()
 
-    reply = await link(query, tx)
+    reply = await link(query, uow)
 
     assert isinstance(reply, DownloadLinkIssued)
     assert reply.url == ""
@@ -283,47 +233,45 @@ async def test_a_link_for_an_unknown_document_has_an_empty_url_and_a_reason() ->
     assert reply.expires_at is None
     assert reply.document_id == query.document_id
     assert reply.correlation_id == query.correlation_id
-    assert tx.conn.writes() == []
 
 
-async def test_a_link_is_looked_up_by_document_and_letter() -> None:
-    query = a_link_request()
-    tx = FakeTransaction()
+async def test_a_document_is_linked_only_for_its_own_letter() -> None:
+    query, uow = a_link_request(), FakeUnitOfWork()
+    a_document(uow, query)
 
-    await link(query, tx)
+    reply = await link(query.model_copy(update={"correlation_id": uuid4()}), uow)
 
-    [(method, _, args), *_] = tx.conn.calls
-    assert method == "fetchrow"
-    assert args == (query.document_id, query.correlation_id)
+    assert isinstance(reply, DownloadLinkIssued)
+    assert reply.url == ""
+    assert reply.reason == "no such document for this letter"
+    assert first_links(uow) == []
 
 
 async def test_a_link_for_a_known_document_is_signed_names_it_and_expires() -> None:
-    query, clock = a_link_request(), FixedClock()
-    row = a_document_row(f"letters/{query.correlation_id}/{'a' * 64}")
-    tx = FakeTransaction(conn=FakeConn(document_row=row))
+    query, uow = a_link_request(), FakeUnitOfWork()
+    a_document(uow, query, f"letters/{query.correlation_id}/{'a' * 64}")
 
-    reply = await link(query, tx, clock)
+    reply = await link(query, uow)
 
     assert isinstance(reply, DownloadLinkIssued)
     path, _, signed = reply.url.removeprefix(LINKS.base_url).partition("?")
     assert path == document_path(query.correlation_id, query.document_id)
     expires = dict(part.split("=", 1) for part in signed.split("&"))
-    assert check_link(LINKS.key, path, expires["expires"], expires["token"], clock.at) is None
+    assert check_link(LINKS.key, path, expires["expires"], expires["token"], AT) is None
     assert reply.reason is None
-    assert reply.expires_at == clock.at + LIFETIME
+    assert reply.expires_at == AT + LIFETIME
 
 
 async def test_a_link_records_when_one_was_first_issued_and_no_content_handover_yet() -> None:
-    query, clock = a_link_request(), FixedClock()
-    tx = FakeTransaction(conn=FakeConn(document_row=a_document_row()))
+    query, uow = a_link_request(), FakeUnitOfWork()
+    a_document(uow, query)
 
-    await link(query, tx, clock)
+    await link(query, uow)
 
     # The handover is the download itself, recorded once the document went out whole.
-    [(first_link, link_args)] = tx.conn.writes()
-    assert "first_link_at" in first_link
-    assert link_args == (query.document_id, clock.at)
-    assert tx.published == []
+    assert first_links(uow) == [AT]
+    assert uow.letters.rows[query.correlation_id].facts.handed_over_at is None
+    assert uow.published == []
 
 
 @pytest.mark.parametrize(
@@ -335,27 +283,28 @@ async def test_a_link_records_when_one_was_first_issued_and_no_content_handover_
     ids=["not accepted", "receipt not signed"],
 )
 async def test_no_link_before_the_receipt_is_signed_whoever_asks(letter: dict[str, Any], reason: str) -> None:
-    tx = FakeTransaction(conn=FakeConn(document_row=a_document_row(**letter)))
+    query, uow = a_link_request(), FakeUnitOfWork()
+    a_document(uow, query, **letter)
 
-    reply = await link(a_link_request(), tx, FixedClock())
+    reply = await link(query, uow)
 
     assert isinstance(reply, DownloadLinkIssued)
     assert reply.url == ""
     assert reply.reason is not None and reason in reply.reason
-    assert tx.published == []
-    assert tx.conn.writes() == []
+    assert uow.published == []
+    assert first_links(uow) == []
 
 
 async def test_no_link_once_the_content_is_deleted() -> None:
-    deleted = datetime(2026, 3, 1, tzinfo=UTC)
-    tx = FakeTransaction(conn=FakeConn(document_row=a_document_row(content_deleted_at=deleted)))
+    query, uow = a_link_request(), FakeUnitOfWork()
+    a_document(uow, query, content_deleted_at=datetime(2026, 3, 1, tzinfo=UTC))
 
-    reply = await link(a_link_request(), tx, FixedClock())
+    reply = await link(query, uow)
 
     assert isinstance(reply, DownloadLinkIssued)
     assert reply.url == ""
     assert reply.reason is not None and "download window is over" in reply.reason
-    assert tx.conn.writes() == []
+    assert first_links(uow) == []
 
 
 async def test_attachments_are_stored_and_announced_after_the_main_document() -> None:
@@ -363,19 +312,18 @@ async def test_attachments_are_stored_and_announced_after_the_main_document() ->
     command = a_submission(main).model_copy(
         update={"attachments": (Document(filename="annexe.pdf", content=extra),)}
     )
-    tx, store = FakeTransaction(), FakeStore()
+    uow, store = FakeUnitOfWork(), FakeStore()
 
-    await submit(command, tx, store)
+    await submit(command, uow, store)
 
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, LetterDeposited)
     assert [(d.role, d.filename) for d in event.documents] == [
         ("main", "lettre.pdf"),
         ("attachment", "annexe.pdf"),
     ]
     assert len(store.objects) == 2
-    roles = [args[2] for sql, args in tx.conn.writes() if sql.startswith("INSERT INTO documents")]
-    assert roles == ["main", "attachment"]
+    assert [d.stored.role for d in uow.letters.documents.values()] == ["main", "attachment"]
 
 
 async def test_alert_channels_always_include_email_in_the_deposited_event() -> None:
@@ -383,11 +331,11 @@ async def test_alert_channels_always_include_email_in_the_deposited_event() -> N
     command = a_submission(demo_pdf()).model_copy(
         update={"recipient": recipient, "alert_channels": (NoticeChannel.sms,)}
     )
-    tx = FakeTransaction()
+    uow = FakeUnitOfWork()
 
-    await submit(command, tx, FakeStore())
+    await submit(command, uow, FakeStore())
 
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, LetterDeposited)
     assert [c.value for c in event.alert_channels] == ["email", "sms"]
     assert event.recipient.mobile == "+33612345678"
@@ -395,55 +343,51 @@ async def test_alert_channels_always_include_email_in_the_deposited_event() -> N
 
 async def test_a_deposit_records_its_idempotency_key_fingerprint_and_event() -> None:
     command = a_submission(demo_pdf()).model_copy(update={"idempotency_key": "k-1"})
-    tx = FakeTransaction()
+    uow = FakeUnitOfWork()
 
-    await submit(command, tx, FakeStore())
+    await submit(command, uow, FakeStore())
 
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, LetterDeposited)
     assert event.idempotency_key == "k-1"
-    [args] = [args for sql, args in tx.conn.writes() if sql.startswith("INSERT INTO letters")]
-    assert args[0] == command.correlation_id and args[1] == event.item_number
-    assert args[4:] == ("k-1", submission_fingerprint(command), event.to_json())
+    letter = uow.letters.rows[command.correlation_id]
+    assert letter.facts.item_number == event.item_number
+    assert (letter.idempotency_key, letter.fingerprint, letter.announcement) == (
+        "k-1",
+        submission_fingerprint(command),
+        event.to_json(),
+    )
 
 
 async def test_the_same_key_with_the_same_content_announces_the_first_letter_again() -> None:
     first = a_submission(demo_pdf()).model_copy(update={"idempotency_key": "k-1"})
-    first_tx = FakeTransaction()
-    await submit(first, first_tx, FakeStore())
-    [announced] = first_tx.published
+    uow = FakeUnitOfWork()
+    await submit(first, uow, FakeStore())
+    [announced] = uow.published
     retry = first.model_copy(update={"correlation_id": uuid4(), "message_id": uuid4()})
-    earlier = {
-        "letter_id": first.correlation_id,
-        "submission_sha256": submission_fingerprint(first),
-        "deposited_event": announced.to_json(),
-    }
-    tx, store = FakeTransaction(conn=FakeConn(earlier_letter=earlier)), FakeStore()
+    store = FakeStore()
 
-    await submit(retry, tx, store)
+    await submit(retry, uow, store)
 
     assert store.objects == {}
-    assert tx.published == []
-    [(sql, args)] = tx.conn.writes()
-    assert sql.startswith("INSERT INTO outbox") and "ON CONFLICT (message_id)" in sql
-    assert args[0] == announced.message_id
-    assert args[1] == first.correlation_id
-    assert args[-1] == announced.to_json()
+    assert uow.published == [announced]
+    assert list(uow.letters.rows) == [first.correlation_id]
+    [(again, body)] = uow.published_again
+    assert again.message_id == announced.message_id
+    assert again.correlation_id == first.correlation_id
+    assert body == announced.to_json()
 
 
 async def test_the_same_key_with_other_content_is_rejected_naming_the_first_letter() -> None:
     first = a_submission(demo_pdf("premier")).model_copy(update={"idempotency_key": "k-1"})
     other = a_submission(demo_pdf("autre")).model_copy(update={"idempotency_key": "k-1"})
-    earlier = {
-        "letter_id": first.correlation_id,
-        "submission_sha256": submission_fingerprint(first),
-        "deposited_event": b"{}",
-    }
-    tx, store = FakeTransaction(conn=FakeConn(earlier_letter=earlier)), FakeStore()
+    uow = FakeUnitOfWork()
+    await submit(first, uow, FakeStore())
+    store = FakeStore()
 
-    await submit(other, tx, store)
+    await submit(other, uow, store)
 
-    [event] = tx.published
+    [_, event] = uow.published
     assert isinstance(event, LetterRejected)
     assert [p.field for p in event.problems] == ["idempotency_key"]
     assert str(first.correlation_id) in event.problems[0].reason
@@ -452,16 +396,16 @@ async def test_the_same_key_with_other_content_is_rejected_naming_the_first_lett
 
 
 async def test_an_unknown_sender_is_rejected_when_an_allow_list_is_set() -> None:
-    tx = FakeTransaction()
+    uow = FakeUnitOfWork()
 
     await submit_letter(
         a_submission(demo_pdf()),
-        tx,  # type: ignore[arg-type]
+        uow,  # type: ignore[arg-type]
         store=FakeStore(),
         limits=LIMITS,
         senders=frozenset({"someone-else"}),
     )
 
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, LetterRejected)
     assert [p.field for p in event.problems] == ["sender.id"]

@@ -11,7 +11,7 @@ import pytest
 
 from archive.domain.submission import Limits, accepted_parties, check_submission, submission_fingerprint
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
-from lre_shared.messages import Document, SubmitLetter
+from lre_shared.contracts import Document, SubmitLetter
 
 LIMITS = Limits()
 PDF = demo_pdf()

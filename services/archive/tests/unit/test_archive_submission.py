@@ -14,7 +14,7 @@ from archive.domain.submission import (
     submission_fingerprint,
 )
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
-from lre_shared.messages import (
+from lre_shared.contracts import (
     Document,
     NoticeChannel,
     Problem,

@@ -20,7 +20,7 @@ from archive.domain.submission import (
     submission_fingerprint,
 )
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
-from lre_shared.messages import Document, Problem, SubmitLetter
+from lre_shared.contracts import Document, Problem, SubmitLetter
 
 LIMITS = Limits(document_bytes=1000, letter_bytes=1500, embedded_bytes=100, attachments=2)
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

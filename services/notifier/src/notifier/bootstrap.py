@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
-from lre_shared.bus import Bus
-from lre_shared.messages import (
+from lre_shared.bus import Bus, Handler, Transaction
+from lre_shared.contracts import (
     LetterAccepted,
     LetterLanguageChanged,
     LetterRefused,
+    Message,
     NoticeChannel,
     SendCaseConfirmation,
     SendCode,
@@ -21,23 +23,30 @@ from lre_shared.messages import (
 )
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service
-from notifier.adapters.attempts import AttemptLog, PgAttemptLog
-from notifier.adapters.channels import (
-    Channel,
-    EmailChannel,
-    RateLimited,
-    TextMessenger,
-    UnconfiguredChannel,
-)
-from notifier.adapters.email import DkimKey, Mailer, SmtpMailer
+from notifier.adapters.attempts import PgAttemptLog
+from notifier.adapters.channels import EmailChannel, RateLimited, UnconfiguredChannel
+from notifier.adapters.email import DkimKey, SmtpMailer
 from notifier.adapters.fax import EmailFaxGateway
+from notifier.adapters.postgres import unit_of_work
 from notifier.adapters.telephony import TwilioAccount, TwilioSms, TwilioVoice
 from notifier.domain.rate import TokenBucket
 from notifier.entrypoints.ticker import ReminderTicker
 from notifier.service_layer import handlers, reminders
+from notifier.service_layer.ports import AttemptLog, Channel, Mailer, TextMessenger, UnitOfWork
 from notifier.settings import NotifierSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+M = TypeVar("M", bound=Message)
+
+
+def on_unit_of_work(use_case: Callable[[M, UnitOfWork], Awaitable[Message | None]]) -> Handler[M]:
+    """The use case as the bus calls it: on the notifier's unit of work over the bus's transaction."""
+
+    async def handle(message: M, tx: Transaction) -> Message | None:
+        return await use_case(message, unit_of_work(tx))
+
+    return handle
 
 
 @dataclass
@@ -134,27 +143,24 @@ def build(
     runtime = ServiceRuntime(bus=bus, migrations=MIGRATIONS)
     own_log = PgAttemptLog(settings.database_url.get_secret_value()) if attempts is None else None
     log: AttemptLog = attempts or own_log  # type: ignore[assignment]
-    bus.subscribe(
-        SendNotice,
-        partial(
-            handlers.send_notice,
-            channels=channels,
-            attempts=log,
-            pickup_url=settings.pickup_url,
-            reminder_every=every,
-            opt_out_url=settings.own_url,
-        ),
+    send_notice = partial(
+        handlers.send_notice,
+        channels=channels,
+        attempts=log,
+        pickup_url=settings.pickup_url,
+        reminder_every=every,
+        opt_out_url=settings.own_url,
     )
+    bus.subscribe(SendNotice, on_unit_of_work(send_notice))
     texts: TextMessenger = TwilioSms(twilio) if twilio else UnconfiguredChannel("sms", TWILIO_SETTINGS)
-    bus.subscribe(SendCode, partial(handlers.send_code, mailer=email, texts=texts, attempts=log))
-    bus.subscribe(
-        SendCaseConfirmation,
-        partial(handlers.send_case_confirmation, mailer=email, texts=texts, attempts=log),
-    )
+    send_code = partial(handlers.send_code, mailer=email, texts=texts, attempts=log)
+    bus.subscribe(SendCode, on_unit_of_work(send_code))
+    confirm = partial(handlers.send_case_confirmation, mailer=email, texts=texts, attempts=log)
+    bus.subscribe(SendCaseConfirmation, on_unit_of_work(confirm))
     # Reminders go in the language the recipient last chose on the pickup site.
-    bus.subscribe(LetterLanguageChanged, reminders.on_language_changed)
-    bus.subscribe(LetterAccepted, reminders.stop_on_decision)
-    bus.subscribe(LetterRefused, reminders.stop_on_decision)
+    bus.subscribe(LetterLanguageChanged, on_unit_of_work(reminders.on_language_changed))
+    bus.subscribe(LetterAccepted, on_unit_of_work(reminders.stop_on_decision))
+    bus.subscribe(LetterRefused, on_unit_of_work(reminders.stop_on_decision))
     notifier = Notifier(runtime, email, channels, ticker, twilio)
     notifier.closers = [c for c in (smtp, twilio, own_log) if c is not None]
     runtime.on_started = [ticker.start]

@@ -24,7 +24,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from deploy.local.demo import DEMO_SENDER
 from deploy.local.mailcatcher import MailCatcherHandler, MailStore, free_port
-from lre_shared.messages import (
+from lre_shared.contracts import (
     LetterAccepted,
     NoticeChannel,
     NoticeFailed,
@@ -156,6 +156,36 @@ async def publish_command(amqp_url: str, command: SendNotice) -> None:
     )
 
 
+async def first_notice_sent(amqp_url: str, probe: Probe) -> tuple[SendNotice, NoticeSent]:
+    """A notice with a fortnight to decide, published and sent: its command and its event."""
+    command = send_notice(unique_address(), deadline=date.today() + timedelta(days=15))
+    await publish_command(amqp_url, command)
+    await eventually(lambda: bool(probe.of(NoticeSent.routing_key, command.correlation_id)))
+    sent = NoticeSent.model_validate_json(probe.of(NoticeSent.routing_key, command.correlation_id)[0].body)
+    return command, sent
+
+
+async def refused_for_good(
+    runtime: ServiceRuntime, probe: Probe, command: SendNotice, why: str
+) -> NoticeFailed:
+    """The notice's `NoticeFailed` once the server refused it with a 550 saying `why`: for
+    good, never retried, and the attempt recorded as failed."""
+    # Whichever comes first: the failure event, or a retry (which a 550 must never cause).
+    await eventually(lambda: bool(probe.about(command.correlation_id)) or runtime.bus.stats.retried > 0)
+
+    assert runtime.bus.stats.retried == 0
+    failed = NoticeFailed.model_validate_json(
+        probe.of(NoticeFailed.routing_key, command.correlation_id)[0].body
+    )
+    assert failed.permanent is True
+    assert "550" in failed.reason
+    assert why in failed.reason
+    row = await runtime.pool.fetchrow("SELECT outcome, reason FROM delivery_attempts")
+    assert row["outcome"] == "failed"
+    assert why in row["reason"]
+    return failed
+
+
 def part(message: EmailMessage, subtype: str) -> str:
     body = message.get_body(preferencelist=(subtype,))
     assert body is not None, f"no text/{subtype} part"
@@ -264,21 +294,10 @@ async def test_a_recipient_refused_with_550_gives_a_permanent_notice_failed_with
     command = send_notice(unique_address())
 
     await publish_command(amqp_url, command)
-    # Whichever comes first: the failure event, or a retry (which a 550 must never cause).
-    await eventually(lambda: bool(probe.about(command.correlation_id)) or runtime.bus.stats.retried > 0)
 
-    assert runtime.bus.stats.retried == 0
-    failed = NoticeFailed.model_validate_json(
-        probe.of(NoticeFailed.routing_key, command.correlation_id)[0].body
-    )
-    assert failed.permanent is True
+    failed = await refused_for_good(runtime, probe, command, "no such user")
     assert failed.notice_id == command.message_id
-    assert "550" in failed.reason
-    assert "no such user" in failed.reason
     assert server.handler.refused == 1
-    row = await runtime.pool.fetchrow("SELECT outcome, reason FROM delivery_attempts")
-    assert row["outcome"] == "failed"
-    assert "no such user" in row["reason"]
 
 
 async def test_a_message_refused_with_550_at_data_gives_a_permanent_notice_failed_without_retry(
@@ -299,19 +318,9 @@ async def test_a_message_refused_with_550_at_data_gives_a_permanent_notice_faile
         command = send_notice(unique_address())
 
         await publish_command(amqp_url, command)
-        await eventually(lambda: bool(probe.about(command.correlation_id)) or runtime.bus.stats.retried > 0)
 
-        assert runtime.bus.stats.retried == 0
-        failed = NoticeFailed.model_validate_json(
-            probe.of(NoticeFailed.routing_key, command.correlation_id)[0].body
-        )
-        assert failed.permanent is True
-        assert "550" in failed.reason
-        assert "rejected by policy" in failed.reason
+        await refused_for_good(runtime, probe, command, "rejected by policy")
         assert RefuseData.calls == 1
-        row = await runtime.pool.fetchrow("SELECT outcome, reason FROM delivery_attempts")
-        assert row["outcome"] == "failed"
-        assert "rejected by policy" in row["reason"]
     finally:
         controller.stop()
 
@@ -397,10 +406,7 @@ async def test_reminders_every_three_days_until_the_recipient_opts_out(
     start_notifier: StartNotifier, probe: Probe, smtp: SmtpServer, amqp_url: str
 ) -> None:
     runtime = await start_notifier(smtp.host, smtp.port)
-    command = send_notice(unique_address(), deadline=date.today() + timedelta(days=15))
-    await publish_command(amqp_url, command)
-    await eventually(lambda: bool(probe.of(NoticeSent.routing_key, command.correlation_id)))
-    first = NoticeSent.model_validate_json(probe.of(NoticeSent.routing_key, command.correlation_id)[0].body)
+    command, first = await first_notice_sent(amqp_url, probe)
     now = first.sent_at
     ticker = ReminderTicker(timedelta(days=3), 60, clock=lambda: now)
 

@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 
 from deploy.local.demo import DEMO_SENDER
 from deploy.local.mailcatcher import free_port
-from lre_shared.messages import NoticeKind
+from lre_shared.contracts import NoticeKind
 from notifier.adapters.channels import EmailChannel
 from notifier.adapters.email import DkimKey, Email, SmtpMailer
 from notifier.adapters.templates import render_notice

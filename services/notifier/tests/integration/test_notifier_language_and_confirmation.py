@@ -5,14 +5,13 @@ reminders follow the language the recipient last chose on the pickup site."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
-from lre_shared.messages import (
+from lre_shared.contracts import (
     DocumentChannel,
     LetterLanguageChanged,
-    NoticeSent,
     RequiredDocument,
     SendCaseConfirmation,
     now_utc,
@@ -20,10 +19,9 @@ from lre_shared.messages import (
 from notifier.entrypoints.ticker import ReminderTicker
 from services.notifier.tests.integration.test_notifier_delivery import (
     StartNotifier,
+    first_notice_sent,
     part,
     probe,
-    publish_command,
-    send_notice,
     start_notifier,
     unique_address,
 )
@@ -72,10 +70,7 @@ async def test_reminders_follow_the_language_the_recipient_chose_on_the_site(
     start_notifier: StartNotifier, probe: Probe, smtp: SmtpServer, amqp_url: str
 ) -> None:
     runtime = await start_notifier(smtp.host, smtp.port)
-    command = send_notice(unique_address(), deadline=date.today() + timedelta(days=15))
-    await publish_command(amqp_url, command)
-    await eventually(lambda: bool(probe.of(NoticeSent.routing_key, command.correlation_id)))
-    first = NoticeSent.model_validate_json(probe.of(NoticeSent.routing_key, command.correlation_id)[0].body)
+    command, first = await first_notice_sent(amqp_url, probe)
 
     changed = LetterLanguageChanged(
         correlation_id=command.correlation_id,

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 import pytest
 
-from lre_shared.messages import CodeFailed, CodeSent, SendCode
+from lre_shared.contracts import CodeFailed, CodeSent, SendCode
 from notifier.adapters.channels import UnconfiguredChannel
 from notifier.domain.code import code_text
 from notifier.domain.delivery import TransientDeliveryError
 from notifier.domain.gsm7 import is_gsm7, segments
 from notifier.service_layer.handlers import send_code
 
-from .test_notifier_handlers import FakeAttempts, FakeMailer, FakeTransaction
+from .fakes import FakeMailer, FakeTexts, InMemoryAttemptLog, InMemoryUnitOfWork
 
 EXPIRES = datetime(2025, 3, 16, 15, 30, tzinfo=UTC)
-
-
-@dataclass
-class FakeTexts:
-    error: Exception | None = None
-    sent: list[tuple[str, str]] = field(default_factory=list)
-
-    async def send_text(self, to: str, body: str) -> str:
-        self.sent.append((to, body))
-        if self.error is not None:
-            raise self.error
-        return "SM0002"
 
 
 def a_code(**fields: Any) -> SendCode:
@@ -44,13 +31,13 @@ def a_code(**fields: Any) -> SendCode:
     return SendCode(**(values | fields))
 
 
-async def run(command: SendCode, tx: FakeTransaction, **ports: Any) -> None:
+async def run(command: SendCode, uow: InMemoryUnitOfWork, **ports: Any) -> None:
     await send_code(
         command,
-        tx,  # type: ignore[arg-type]
+        uow,
         mailer=ports.get("mailer", FakeMailer()),
         texts=ports.get("texts", FakeTexts()),
-        attempts=ports.get("attempts", FakeAttempts()),
+        attempts=ports.get("attempts", InMemoryAttemptLog()),
     )
 
 
@@ -64,45 +51,46 @@ def test_the_code_sms_is_one_gsm7_segment_with_the_code_and_paris_expiry(languag
 
 
 async def test_a_code_by_sms_is_sent_and_answered_with_code_sent() -> None:
-    tx, texts, attempts = FakeTransaction(), FakeTexts(), FakeAttempts()
+    uow, texts, attempts = InMemoryUnitOfWork(), FakeTexts(), InMemoryAttemptLog()
 
-    await run(a_code(), tx, texts=texts, attempts=attempts)
+    await run(a_code(), uow, texts=texts, attempts=attempts)
 
     [(to, body)] = texts.sent
     assert to == "+33612345678" and "482913" in body
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, CodeSent)
     assert (event.channel, event.provider_message_id) == ("sms", "SM0002")
     assert [(a.outcome, a.kind) for a in attempts.recorded] == [("sent", "code")]
 
 
 async def test_a_code_by_email_goes_through_the_mailer() -> None:
-    tx, mailer = FakeTransaction(), FakeMailer()
+    uow, mailer = InMemoryUnitOfWork(), FakeMailer()
 
-    await run(a_code(channel="email", address="camille.martin@exemple.example"), tx, mailer=mailer)
+    await run(a_code(channel="email", address="camille.martin@exemple.example"), uow, mailer=mailer)
 
     [mail] = mailer.sent
     assert mail.to == "camille.martin@exemple.example" and "482913" in mail.text
-    assert isinstance(tx.published[0], CodeSent)
+    assert isinstance(uow.published[0], CodeSent)
 
 
 async def test_a_code_by_sms_without_twilio_fails_for_good_naming_the_settings() -> None:
-    tx = FakeTransaction()
+    uow = InMemoryUnitOfWork()
 
-    await run(a_code(), tx, texts=UnconfiguredChannel("sms", ("NOTIFIER_TWILIO_ACCOUNT_SID",)))
+    await run(a_code(), uow, texts=UnconfiguredChannel("sms", ("NOTIFIER_TWILIO_ACCOUNT_SID",)))
 
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, CodeFailed)
     assert "NOTIFIER_TWILIO_ACCOUNT_SID" in event.reason
 
 
 async def test_a_transient_failure_is_recorded_and_retried_by_the_bus() -> None:
-    tx, attempts = FakeTransaction(), FakeAttempts()
+    uow, attempts = InMemoryUnitOfWork(), InMemoryAttemptLog()
+    texts = FakeTexts(TransientDeliveryError("Twilio HTTP 503"))
 
     with pytest.raises(TransientDeliveryError):
-        await run(a_code(), tx, texts=FakeTexts(TransientDeliveryError("Twilio HTTP 503")), attempts=attempts)
+        await run(a_code(), uow, texts=texts, attempts=attempts)
 
-    assert tx.published == []
+    assert uow.published == []
     assert [a.outcome for a in attempts.recorded] == ["deferred"]
 
 

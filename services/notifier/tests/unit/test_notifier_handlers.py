@@ -1,15 +1,14 @@
-"""send_notice with fake channels, a fake attempt log and a fake transaction."""
+"""send_notice with fake channels and in-memory repositories: the attempt log and the unit of work."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
-from lre_shared.messages import (
+from lre_shared.contracts import (
     LetterDeposited,
     Message,
     NoticeChannel,
@@ -21,78 +20,27 @@ from lre_shared.messages import (
     SendNotice,
     StoredDocument,
 )
-from notifier.adapters.attempts import Attempt
 from notifier.adapters.channels import EmailChannel, UnconfiguredChannel
-from notifier.adapters.email import Email, PermanentDeliveryError, TransientDeliveryError
-from notifier.domain.notice import Notice
+from notifier.adapters.email import PermanentDeliveryError, TransientDeliveryError
+from notifier.domain.reminders import ReminderSchedule
 from notifier.service_layer.handlers import send_notice
+from notifier.service_layer.reminders import queue_due
+
+from .fakes import FakeChannel, FakeMailer, InMemoryAttemptLog, InMemoryUnitOfWork
 
 PICKUP_URL = "https://pickup.lre.example"
 
 
-@dataclass
-class FakeConn:
-    executed: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-    reminder_row: dict[str, Any] | None = None
-
-    async def execute(self, sql: str, *args: Any) -> str:
-        self.executed.append((sql, args))
-        return "INSERT 0 1"
-
-    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
-        return self.reminder_row
-
-
-@dataclass
-class FakeTransaction:
-    conn: FakeConn = field(default_factory=FakeConn)
-    published: list[Message] = field(default_factory=list)
-
-    async def publish(self, message: Message) -> None:
-        self.published.append(message)
-
-
-@dataclass
-class FakeAttempts:
-    recorded: list[Attempt] = field(default_factory=list)
-    claims: dict[tuple[UUID, NoticeChannel], UUID] = field(default_factory=dict)
-
-    async def claim(self, round_id: UUID, channel: NoticeChannel, notice_id: UUID) -> UUID:
-        return self.claims.setdefault((round_id, channel), notice_id)
-
-    async def record(self, attempt: Attempt) -> None:
-        self.recorded.append(attempt)
-
-    async def failed_for_good(self, notice_id: UUID) -> dict[NoticeChannel, str]:
-        return {
-            a.channel: a.reason or ""
-            for a in self.recorded
-            if a.notice_id == notice_id and a.outcome == "failed"
-        }
-
-
-@dataclass
-class FakeMailer:
-    error: Exception | None = None
-    sent: list[Email] = field(default_factory=list)
-
-    async def send(self, email: Email) -> str:
-        self.sent.append(email)
-        if self.error is not None:
-            raise self.error
-        return "<provider-42@mail.example>"
-
-
-@dataclass
-class FakeChannel:
-    error: Exception | None = None
-    delivered: list[tuple[Notice, str]] = field(default_factory=list)
-
-    async def deliver(self, notice: Notice, address: str) -> str:
-        self.delivered.append((notice, address))
-        if self.error is not None:
-            raise self.error
-        return "SM0001"
+def a_schedule(letter_id: UUID, **fields: Any) -> ReminderSchedule:
+    values: dict[str, Any] = {
+        "item_number": "799273987130",
+        "address": "camille.martin@exemple.example",
+        "language": "fr",
+        "deadline": date.today() + timedelta(days=10),
+        "next_at": datetime.now(UTC) + timedelta(days=3),
+        "opt_out_token": "tok" + letter_id.hex,
+    }
+    return ReminderSchedule(letter_id, **(values | fields))
 
 
 def a_command(**fields: Any) -> SendNotice:
@@ -107,9 +55,9 @@ def a_command(**fields: Any) -> SendNotice:
 
 async def run(
     command: SendNotice,
-    tx: FakeTransaction,
+    uow: InMemoryUnitOfWork,
     mailer: FakeMailer | None = None,
-    attempts: FakeAttempts | None = None,
+    attempts: InMemoryAttemptLog | None = None,
     **channels: Any,
 ) -> Message | None:
     adapters = {NoticeChannel.email: EmailChannel(mailer or FakeMailer())} | {
@@ -117,9 +65,9 @@ async def run(
     }
     return await send_notice(
         command,
-        tx,  # type: ignore[arg-type]
+        uow,
         channels=adapters,
-        attempts=attempts or FakeAttempts(),
+        attempts=attempts or InMemoryAttemptLog(),
         pickup_url=PICKUP_URL,
         reminder_every=timedelta(days=3),
         opt_out_url="https://notifier.lre.example/",
@@ -128,12 +76,12 @@ async def run(
 
 async def test_a_delivered_notice_publishes_notice_sent() -> None:
     command = a_command()
-    tx = FakeTransaction()
+    uow = InMemoryUnitOfWork()
 
-    result = await run(command, tx)
+    result = await run(command, uow)
 
     assert result is None
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, NoticeSent)
     assert event.notice_id == command.message_id
     assert event.correlation_id == command.correlation_id
@@ -146,7 +94,7 @@ async def test_the_mailer_receives_the_rendered_notice_for_the_recipient() -> No
     command = a_command()
     mailer = FakeMailer()
 
-    await run(command, FakeTransaction(), mailer)
+    await run(command, InMemoryUnitOfWork(), mailer)
 
     [mail] = mailer.sent
     assert mail.to == command.address
@@ -158,9 +106,9 @@ async def test_the_mailer_receives_the_rendered_notice_for_the_recipient() -> No
 
 
 async def test_a_delivered_notice_is_recorded_as_sent() -> None:
-    attempts = FakeAttempts()
+    attempts = InMemoryAttemptLog()
 
-    await run(a_command(), FakeTransaction(), attempts=attempts)
+    await run(a_command(), InMemoryUnitOfWork(), attempts=attempts)
 
     [attempt] = attempts.recorded
     assert (attempt.channel, attempt.outcome, attempt.reason) == (NoticeChannel.email, "sent", None)
@@ -168,23 +116,26 @@ async def test_a_delivered_notice_is_recorded_as_sent() -> None:
 
 
 async def test_a_first_notice_sent_schedules_reminders() -> None:
-    tx = FakeTransaction()
+    uow = InMemoryUnitOfWork()
 
-    await run(a_command(deadline=date.today() + timedelta(days=15)), tx)
+    command = a_command(deadline=date.today() + timedelta(days=15))
 
-    [kept, (sql, args)] = tx.conn.executed
-    assert kept[0].startswith("INSERT INTO notices")  # for the provider's later report
-    assert sql.startswith("INSERT INTO reminders")
-    assert args[5] > datetime.now(UTC) + timedelta(days=2, hours=23)
+    await run(command, uow)
+
+    assert uow.notices.kept == {command.message_id: command}  # for the provider's later report
+    [schedule] = uow.reminders.schedules.values()
+    assert schedule.letter_id == command.correlation_id
+    assert schedule.next_at is not None
+    assert schedule.next_at > datetime.now(UTC) + timedelta(days=2, hours=23)
 
 
 async def test_a_permanent_failure_publishes_notice_failed_permanent() -> None:
     command = a_command()
-    tx = FakeTransaction()
+    uow = InMemoryUnitOfWork()
 
-    await run(command, tx, FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user")))
+    await run(command, uow, FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user")))
 
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, NoticeFailed)
     assert event.permanent is True
     assert (event.channel, event.reason) == (NoticeChannel.email, "SMTP 550: no such user")
@@ -193,10 +144,10 @@ async def test_a_permanent_failure_publishes_notice_failed_permanent() -> None:
 
 
 async def test_a_permanent_failure_is_recorded_as_failed() -> None:
-    attempts = FakeAttempts()
+    attempts = InMemoryAttemptLog()
 
     await run(
-        a_command(), FakeTransaction(), FakeMailer(error=PermanentDeliveryError("SMTP 550: x")), attempts
+        a_command(), InMemoryUnitOfWork(), FakeMailer(error=PermanentDeliveryError("SMTP 550: x")), attempts
     )
 
     [attempt] = attempts.recorded
@@ -204,24 +155,24 @@ async def test_a_permanent_failure_is_recorded_as_failed() -> None:
 
 
 async def test_a_transient_failure_is_recorded_and_propagates_so_the_bus_retries() -> None:
-    tx, attempts = FakeTransaction(), FakeAttempts()
+    uow, attempts = InMemoryUnitOfWork(), InMemoryAttemptLog()
 
     with pytest.raises(TransientDeliveryError):
-        await run(a_command(), tx, FakeMailer(error=TransientDeliveryError("SMTP 421: try later")), attempts)
+        await run(a_command(), uow, FakeMailer(error=TransientDeliveryError("SMTP 421: try later")), attempts)
 
-    assert tx.published == []
+    assert uow.published == []
     assert [(a.outcome, a.reason) for a in attempts.recorded] == [("deferred", "SMTP 421: try later")]
 
 
 async def test_an_email_refused_for_good_falls_back_to_sms() -> None:
     command = a_command(phone="+33612345678", fallback=(NoticeChannel.sms,))
-    tx, attempts, sms = FakeTransaction(), FakeAttempts(), FakeChannel()
+    uow, attempts, sms = InMemoryUnitOfWork(), InMemoryAttemptLog(), FakeChannel()
 
     await run(
-        command, tx, FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user")), attempts, sms=sms
+        command, uow, FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user")), attempts, sms=sms
     )
 
-    failed, sent = tx.published
+    failed, sent = uow.published
     assert isinstance(failed, NoticeFailed) and failed.channel == NoticeChannel.email
     assert isinstance(sent, NoticeSent)
     assert (sent.channel, sent.address, sent.provider_message_id) == ("sms", "+33612345678", "SM0001")
@@ -230,41 +181,42 @@ async def test_an_email_refused_for_good_falls_back_to_sms() -> None:
 
 async def test_a_redelivered_command_does_not_retry_a_channel_that_failed_for_good() -> None:
     command = a_command(phone="+33612345678", fallback=(NoticeChannel.sms,))
-    attempts, mailer = FakeAttempts(), FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user"))
+    attempts = InMemoryAttemptLog()
+    mailer = FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user"))
     with pytest.raises(TransientDeliveryError):
         await run(
-            command, FakeTransaction(), mailer, attempts, sms=FakeChannel(TransientDeliveryError("503"))
+            command, InMemoryUnitOfWork(), mailer, attempts, sms=FakeChannel(TransientDeliveryError("503"))
         )
 
-    tx = FakeTransaction()
-    await run(command, tx, mailer, attempts, sms=FakeChannel())
+    uow = InMemoryUnitOfWork()
+    await run(command, uow, mailer, attempts, sms=FakeChannel())
 
     assert len(mailer.sent) == 1
     # The email's failure is given again (its first event went with the rolled-back delivery).
-    assert [type(e) for e in tx.published] == [NoticeFailed, NoticeSent]
-    assert tx.published[0].channel == NoticeChannel.email
+    assert [type(e) for e in uow.published] == [NoticeFailed, NoticeSent]
+    assert uow.published[0].channel == NoticeChannel.email  # type: ignore[attr-defined]
 
 
 async def test_every_channel_failing_gives_one_notice_failed_a_channel_with_its_reason() -> None:
     command = a_command(phone="+33612345678", fallback=(NoticeChannel.sms, NoticeChannel.voice))
-    tx = FakeTransaction()
+    uow = InMemoryUnitOfWork()
     unconfigured = UnconfiguredChannel("voice", ("NOTIFIER_TWILIO_ACCOUNT_SID",))
 
     await run(
         command,
-        tx,
+        uow,
         FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user")),
         sms=FakeChannel(PermanentDeliveryError("Twilio HTTP 400: 21211 invalid To")),
         voice=unconfigured,
     )
 
-    assert all(isinstance(event, NoticeFailed) for event in tx.published)
-    assert [(e.channel, e.reason) for e in tx.published] == [  # type: ignore[attr-defined]
+    assert all(isinstance(event, NoticeFailed) for event in uow.published)
+    assert [(e.channel, e.reason) for e in uow.published] == [  # type: ignore[attr-defined]
         ("email", "SMTP 550: no such user"),
         ("sms", "Twilio HTTP 400: 21211 invalid To"),
         ("voice", "the voice channel is not configured: set NOTIFIER_TWILIO_ACCOUNT_SID"),
     ]
-    assert tx.published[-1].attempts == (  # type: ignore[attr-defined]
+    assert uow.published[-1].attempts == (  # type: ignore[attr-defined]
         "email: SMTP 550: no such user",
         "sms: Twilio HTTP 400: 21211 invalid To",
         "voice: the voice channel is not configured: set NOTIFIER_TWILIO_ACCOUNT_SID",
@@ -272,20 +224,21 @@ async def test_every_channel_failing_gives_one_notice_failed_a_channel_with_its_
 
 
 async def test_a_channel_without_an_address_in_the_command_fails_for_good() -> None:
-    tx = FakeTransaction()
+    uow = InMemoryUnitOfWork()
 
-    await run(a_command(channel=NoticeChannel.sms), tx, sms=FakeChannel())
+    await run(a_command(channel=NoticeChannel.sms), uow, sms=FakeChannel())
 
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, NoticeFailed)
     assert (event.channel, event.reason) == ("sms", "no address for the sms channel in the command")
 
 
 async def test_a_reminder_carries_the_opt_out_link_and_list_unsubscribe() -> None:
-    tx, mailer = FakeTransaction(), FakeMailer()
-    tx.conn.reminder_row = {"opt_out_token": "tok123"}
+    command, uow, mailer = a_command(kind=NoticeKind.reminder), InMemoryUnitOfWork(), FakeMailer()
+    schedule = a_schedule(command.correlation_id, opt_out_token="tok123")
+    uow.reminders.schedules[schedule.letter_id] = schedule
 
-    await run(a_command(kind=NoticeKind.reminder), tx, mailer)
+    await run(command, uow, mailer)
 
     [mail] = mailer.sent
     link = "https://notifier.lre.example/reminders/opt-out/tok123"
@@ -294,20 +247,21 @@ async def test_a_reminder_carries_the_opt_out_link_and_list_unsubscribe() -> Non
         "List-Unsubscribe": f"<{link}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
-    [event] = tx.published
+    [event] = uow.published
     assert isinstance(event, NoticeSent)
     assert event.kind is NoticeKind.reminder
     # A reminder schedules nothing more (the command is kept for the provider's report).
-    assert [sql for sql, _ in tx.conn.executed if "reminders" in sql] == []
+    assert uow.reminders.schedules == {schedule.letter_id: schedule}
+    assert uow.notices.kept == {command.message_id: command}
 
 
 async def test_a_reminder_for_a_stopped_schedule_sends_nothing() -> None:
-    tx, mailer = FakeTransaction(), FakeMailer()
+    uow, mailer = InMemoryUnitOfWork(), FakeMailer()
 
-    await run(a_command(kind=NoticeKind.reminder), tx, mailer)
+    await run(a_command(kind=NoticeKind.reminder), uow, mailer)
 
     assert mailer.sent == []
-    assert tx.published == []
+    assert uow.published == []
 
 
 async def test_a_notice_for_a_letter_from_cabinet_dupont_never_mentions_dupont() -> None:
@@ -334,14 +288,14 @@ async def test_a_notice_for_a_letter_from_cabinet_dupont_never_mentions_dupont()
         address=deposited.recipient.email,
         deadline=date(2025, 3, 16),
     )
-    tx, mailer = FakeTransaction(), FakeMailer()
+    uow, mailer = InMemoryUnitOfWork(), FakeMailer()
 
-    await run(command, tx, mailer)
+    await run(command, uow, mailer)
 
     [mail] = mailer.sent
     assert "dupont" not in f"{mail.subject} {mail.text} {mail.html}".lower()
     assert "dupont" not in command.to_json().decode().lower()
-    assert all("dupont" not in message.to_json().decode().lower() for message in tx.published)
+    assert all("dupont" not in message.to_json().decode().lower() for message in uow.published)
 
 
 # ----------------------------------------------------------------- a round, one command a channel
@@ -355,7 +309,7 @@ def a_round(**fields: Any) -> list[SendNotice]:
 
 async def test_every_channel_asked_is_sent_by_its_own_command_naming_its_channel() -> None:
     attempts, mailer, sms, voice, fax = (
-        FakeAttempts(),
+        InMemoryAttemptLog(),
         FakeMailer(),
         FakeChannel(),
         FakeChannel(),
@@ -363,11 +317,11 @@ async def test_every_channel_asked_is_sent_by_its_own_command_naming_its_channel
     )
     published: list[Message] = []
     for command in a_round(channels=(NoticeChannel.sms, NoticeChannel.voice, NoticeChannel.fax)):
-        tx = FakeTransaction()
-        await run(command, tx, mailer, attempts, sms=sms, voice=voice, fax=fax)
-        published += tx.published
+        uow = InMemoryUnitOfWork()
+        await run(command, uow, mailer, attempts, sms=sms, voice=voice, fax=fax)
+        published += uow.published
 
-    assert [(e.channel, e.address) for e in published if isinstance(e, NoticeSent)] == [  # type: ignore[attr-defined]
+    assert [(e.channel, e.address) for e in published if isinstance(e, NoticeSent)] == [
         ("email", "camille.martin@exemple.example"),
         ("sms", "+33612345678"),
         ("voice", "+33612345678"),
@@ -377,25 +331,25 @@ async def test_every_channel_asked_is_sent_by_its_own_command_naming_its_channel
 
 
 async def test_a_call_goes_to_the_landline_when_there_is_no_mobile() -> None:
-    voice = FakeChannel()
+    voice, command = FakeChannel(), a_command(channel=NoticeChannel.voice, landline="+33142680000")
 
-    await run(a_command(channel=NoticeChannel.voice, landline="+33142680000"), FakeTransaction(), voice=voice)
+    await run(command, InMemoryUnitOfWork(), voice=voice)
 
     assert [address for _, address in voice.delivered] == ["+33142680000"]
 
 
 async def test_an_email_refused_for_good_skips_the_channels_the_round_used_already() -> None:
     email, sms = a_round(channels=(NoticeChannel.sms,))
-    attempts, voice = FakeAttempts(), FakeChannel()
-    await run(sms, FakeTransaction(), attempts=attempts, sms=FakeChannel())
+    attempts, voice = InMemoryAttemptLog(), FakeChannel()
+    await run(sms, InMemoryUnitOfWork(), attempts=attempts, sms=FakeChannel())
 
-    tx = FakeTransaction()
+    uow = InMemoryUnitOfWork()
     await run(
-        email, tx, FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user")), attempts, voice=voice
+        email, uow, FakeMailer(error=PermanentDeliveryError("SMTP 550: no such user")), attempts, voice=voice
     )
 
     # SMS was used by its own command: the email falls back to the next one, a call.
-    assert [(type(e).__name__, e.channel) for e in tx.published] == [  # type: ignore[attr-defined]
+    assert [(type(e).__name__, e.channel) for e in uow.published] == [  # type: ignore[attr-defined]
         ("NoticeFailed", "email"),
         ("NoticeSent", "voice"),
     ]
@@ -404,65 +358,66 @@ async def test_an_email_refused_for_good_skips_the_channels_the_round_used_alrea
 
 async def test_a_command_whose_channel_another_took_as_its_fallback_stays_silent() -> None:
     email, sms = a_round(channels=(NoticeChannel.sms,))
-    attempts, mailer = FakeAttempts(), FakeMailer()
+    attempts, mailer = InMemoryAttemptLog(), FakeMailer()
     # The SMS failed for good first and fell back to the email before the email's own command ran.
-    await run(sms, FakeTransaction(), mailer, attempts, sms=FakeChannel(PermanentDeliveryError("HTTP 400")))
+    refused = FakeChannel(PermanentDeliveryError("HTTP 400"))
+    await run(sms, InMemoryUnitOfWork(), mailer, attempts, sms=refused)
 
-    tx, voice = FakeTransaction(), FakeChannel()
-    await run(email, tx, mailer, attempts, voice=voice)
+    uow, voice = InMemoryUnitOfWork(), FakeChannel()
+    await run(email, uow, mailer, attempts, voice=voice)
 
-    assert tx.published == [] and voice.delivered == []
+    assert uow.published == [] and voice.delivered == []
     assert len(mailer.sent) == 1  # the email went once, by the SMS's fallback
 
 
 async def test_the_same_command_again_keeps_its_own_channel() -> None:
     [email] = a_round()
-    attempts, mailer = FakeAttempts(), FakeMailer(error=TransientDeliveryError("SMTP 421"))
+    attempts, mailer = InMemoryAttemptLog(), FakeMailer(error=TransientDeliveryError("SMTP 421"))
     with pytest.raises(TransientDeliveryError):
-        await run(email, FakeTransaction(), mailer, attempts)
+        await run(email, InMemoryUnitOfWork(), mailer, attempts)
 
-    tx = FakeTransaction()
-    await run(email, tx, FakeMailer(), attempts)
+    uow = InMemoryUnitOfWork()
+    await run(email, uow, FakeMailer(), attempts)
 
-    assert [type(e) for e in tx.published] == [NoticeSent]
+    assert [type(e) for e in uow.published] == [NoticeSent]
 
 
 async def test_a_first_notice_keeps_the_letters_channels_for_its_reminders() -> None:
     email, *_ = a_round(channels=(NoticeChannel.sms, NoticeChannel.fax))
-    tx = FakeTransaction()
+    uow = InMemoryUnitOfWork()
 
-    await run(email, tx)
+    await run(email, uow)
 
-    [(_, args)] = [(sql, args) for sql, args in tx.conn.executed if sql.startswith("INSERT INTO reminders")]
-    assert args[7:] == (["email", "sms", "fax"], "+33612345678", None, "+33142680001")
+    [schedule] = uow.reminders.schedules.values()
+    assert schedule.channels == ("email", "sms", "fax")
+    assert (schedule.phone, schedule.landline, schedule.fax) == ("+33612345678", None, "+33142680001")
 
 
 async def test_a_due_reminder_goes_on_the_letters_channels_one_command_each() -> None:
-    from notifier.service_layer.reminders import queue_due
+    uow, now = InMemoryUnitOfWork(), datetime.now(UTC)
+    schedule = a_schedule(
+        uuid4(),
+        next_at=now,
+        channels=(NoticeChannel.email, NoticeChannel.sms, NoticeChannel.voice),
+        phone="+33612345678",
+    )
+    uow.reminders.schedules[schedule.letter_id] = schedule
 
-    @dataclass
-    class DueConn(FakeConn):
-        async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-            return [
-                {
-                    "letter_id": uuid4(),
-                    "item_number": "799273987130",
-                    "address": "camille.martin@exemple.example",
-                    "language": "fr",
-                    "deadline": date.today() + timedelta(days=10),
-                    "next_at": datetime.now(UTC),
-                    "channels": ["email", "sms", "voice"],
-                    "phone": "+33612345678",
-                    "landline": None,
-                    "fax": None,
-                }
-            ]
+    assert await queue_due(uow, now, timedelta(days=3)) == 1
 
-    tx = FakeTransaction(conn=DueConn())
-
-    assert await queue_due(tx, datetime.now(UTC), timedelta(days=3)) == 1  # type: ignore[arg-type]
-
-    commands = [m for m in tx.published if isinstance(m, SendNotice)]
+    commands = [m for m in uow.published if isinstance(m, SendNotice)]
     assert [c.channel for c in commands] == ["email", "sms", "voice"]
     assert {c.kind for c in commands} == {NoticeKind.reminder}
     assert len({c.round_id for c in commands}) == 1
+    assert uow.reminders.schedules[schedule.letter_id].next_at == now + timedelta(days=3)
+
+
+async def test_the_last_reminder_of_the_window_stops_the_schedule() -> None:
+    uow, now = InMemoryUnitOfWork(), datetime.now(UTC)
+    schedule = a_schedule(uuid4(), next_at=now, deadline=now.date() + timedelta(days=1))
+    uow.reminders.schedules[schedule.letter_id] = schedule
+
+    assert await queue_due(uow, now, timedelta(days=3)) == 1
+    assert await queue_due(uow, now + timedelta(days=3), timedelta(days=3)) == 0
+
+    assert uow.reminders.stopped == {schedule.letter_id: "window over"}

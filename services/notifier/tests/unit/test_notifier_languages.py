@@ -4,14 +4,13 @@ verification case listing the documents the sender's policy requires."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid4
 
 import pytest
 
-from lre_shared.messages import DocumentChannel, NoticeKind, RequiredDocument, SendCaseConfirmation
+from lre_shared.contracts import DocumentChannel, NoticeKind, RequiredDocument, SendCaseConfirmation
 from notifier.adapters.fax import fax_pages
 from notifier.adapters.templates import render
 from notifier.domain.code import code_text
@@ -20,7 +19,7 @@ from notifier.domain.gsm7 import is_gsm7
 from notifier.domain.notice import Notice, sms_text, voice_script
 from notifier.service_layer.handlers import send_case_confirmation
 
-from .test_notifier_handlers import FakeAttempts, FakeMailer, FakeTransaction
+from .fakes import FakeMailer, FakeTexts, InMemoryAttemptLog, InMemoryUnitOfWork
 
 CNB = (
     RequiredDocument.identity_six_months,
@@ -123,17 +122,8 @@ def test_the_confirmation_sms_keeps_to_gsm7_and_names_the_reference(
     assert ("Kbis" in text) and ("bar registration" in text if language == "en" else "Ordre" in text)
 
 
-@dataclass
-class FakeTexts:
-    sent: list[tuple[str, str]] = field(default_factory=list)
-
-    async def send_text(self, to: str, body: str) -> str:
-        self.sent.append((to, body))
-        return "SM0003"
-
-
 async def test_a_confirmation_goes_by_the_channel_chosen_for_the_code() -> None:
-    mailer, texts, attempts = FakeMailer(), FakeTexts(), FakeAttempts()
+    mailer, texts, attempts = FakeMailer(), FakeTexts(), InMemoryAttemptLog()
     command = SendCaseConfirmation(
         correlation_id=uuid4(),
         channel="sms",
@@ -144,7 +134,7 @@ async def test_a_confirmation_goes_by_the_channel_chosen_for_the_code() -> None:
         language="en",
     )
 
-    await send_case_confirmation(command, FakeTransaction(), mailer=mailer, texts=texts, attempts=attempts)  # type: ignore[arg-type]
+    await send_case_confirmation(command, InMemoryUnitOfWork(), mailer=mailer, texts=texts, attempts=attempts)
 
     assert mailer.sent == []
     [(to, body)] = texts.sent

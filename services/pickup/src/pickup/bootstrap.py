@@ -5,42 +5,43 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+import asyncpg
+
 from lre_shared.bus import Bus
-from lre_shared.messages import (
+from lre_shared.clock import Clock, now_utc
+from lre_shared.contracts import (
     CodeFailed,
     LetterDeposited,
     LiftLetterLock,
     NoticeFailed,
     NoticeSent,
     VerificationDecided,
-    now_utc,
 )
-from lre_shared.rules import PROFILES
 from lre_shared.runtime import PeriodicTask, ServiceRuntime
 from lre_shared.topology import Service
+from pickup.adapters.postgres import in_unit_of_work, storage_on
 from pickup.service_layer import handlers, locks, signature, unclaimed
-from pickup.service_layer.unclaimed import Clock
 from pickup.settings import PickupSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def bootstrap(settings: PickupSettings, clock: Clock = now_utc) -> ServiceRuntime:
-    rules = PROFILES[settings.rules_profile]
+    rules = settings.rules()
     bus = Bus(settings, Service.pickup)
-    bus.subscribe(LetterDeposited, partial(handlers.on_letter_deposited, rules=rules))
-    bus.subscribe(NoticeSent, partial(handlers.on_notice_sent, rules=rules))
-    bus.subscribe(NoticeFailed, handlers.on_notice_failed)
-    bus.subscribe(VerificationDecided, signature.on_verification_decided)
+    bus.subscribe(LetterDeposited, in_unit_of_work(partial(handlers.on_letter_deposited, rules=rules)))
+    bus.subscribe(NoticeSent, in_unit_of_work(partial(handlers.on_notice_sent, rules=rules)))
+    bus.subscribe(NoticeFailed, in_unit_of_work(handlers.on_notice_failed))
+    bus.subscribe(VerificationDecided, in_unit_of_work(signature.on_verification_decided))
     # A code the notifier could not send: the code entry page offers another channel.
-    bus.subscribe(CodeFailed, signature.on_code_failed)
+    bus.subscribe(CodeFailed, in_unit_of_work(signature.on_code_failed))
     # A supervisor of the verification desk lifts a letter's holds (pickup.domain.locks).
-    bus.subscribe(LiftLetterLock, partial(locks.on_lift_letter_lock, clock=clock))
-    sweeper = PeriodicTask(
-        "unclaimed-sweeper",
-        partial(unclaimed.sweep, rules=rules, clock=clock),
-        settings.unclaimed_sweep_seconds,
-    )
+    bus.subscribe(LiftLetterLock, in_unit_of_work(partial(locks.on_lift_letter_lock, clock=clock)))
+
+    async def sweep(pool: asyncpg.Pool) -> None:
+        await unclaimed.sweep(storage_on(pool), rules=rules, clock=clock)
+
+    sweeper = PeriodicTask("unclaimed-sweeper", sweep, settings.unclaimed_sweep_seconds)
     return ServiceRuntime(
         bus=bus, migrations=MIGRATIONS, on_started=[sweeper.start], on_stopping=[sweeper.stop]
     )

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from lre_shared.messages import DocumentChannel
+from lre_shared.contracts import DocumentChannel
+from lre_shared.rules import PROFILES, RulesProfile
 from lre_shared.settings import ServiceSettings
 
 
@@ -20,23 +23,28 @@ class PickupSettings(ServiceSettings):
         description="Secure, __Host- session cookie; turn off only for plain-HTTP local runs.",
     )
     session_idle_minutes: int = Field(default=15, ge=1)
-    rules_profile: str = "fr_lre"
+    rules_profile: str = Field(
+        default="fr_lre",
+        description="The rules profile (lre_shared.rules.PROFILES): acceptance and download windows,"
+        " the one-time code lockout.",
+    )
     max_identity_attempts: int = Field(
         default=5,
         ge=1,
         description="Wrong identities from one client address before it is held for the item.",
     )
-    max_code_attempts: int = Field(
-        default=10,
+    max_code_attempts: int | None = Field(
+        default=None,
         ge=1,
         description="Wrong one-time codes (over all codes of the item) from one client address before it"
-        " is held for the item.",
+        " is held for the item (default: the rules profile's).",
     )
-    lock_delays_minutes: tuple[int, ...] = Field(
-        default=(15, 60, 240, 1440),
+    lock_delays_minutes: tuple[int, ...] | None = Field(
+        default=None,
         min_length=1,
         description="How long the 1st, 2nd, ... hold of an address or an item lasts, as a JSON list; the"
-        " last repeats. Every hold ends, so a stranger cannot keep the recipient out of the 15-day window.",
+        " last repeats. Every hold ends, so a stranger cannot keep the recipient out of the 15-day window"
+        " (default: the rules profile's).",
     )
     lock_addresses: int = Field(
         default=3,
@@ -98,7 +106,23 @@ class PickupSettings(ServiceSettings):
 
     @field_validator("lock_delays_minutes")
     @classmethod
-    def _positive_delays(cls, delays: tuple[int, ...]) -> tuple[int, ...]:
-        if any(minutes < 1 for minutes in delays):
+    def _positive_delays(cls, delays: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if delays is not None and any(minutes < 1 for minutes in delays):
             raise ValueError("every delay is at least one minute")
         return delays
+
+    @field_validator("rules_profile")
+    @classmethod
+    def _known_profile(cls, name: str) -> str:
+        if name not in PROFILES:
+            raise ValueError(f"unknown rules profile {name!r}: set one of {', '.join(sorted(PROFILES))}")
+        return name
+
+    def rules(self) -> RulesProfile:
+        """The rules profile, with the code lockout this deployment sets in place of its own."""
+        profile = PROFILES[self.rules_profile]
+        return replace(
+            profile,
+            code_attempts_per_address=self.max_code_attempts or profile.code_attempts_per_address,
+            lock_delays_minutes=self.lock_delays_minutes or profile.lock_delays_minutes,
+        )

@@ -21,7 +21,7 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
 from deploy.local.demo import DEMO_RECIPIENT
-from lre_shared.messages import (
+from lre_shared.contracts import (
     LetterDeposited,
     Message,
     NoticeChannel,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from lre_shared.messages import (
+from lre_shared.contracts import (
     CheckSignedReceipt,
     IssueReceiptForm,
     ReceiptFormIssued,

@@ -24,14 +24,15 @@ import httpx
 import pytest
 import uvicorn
 
-from lre_shared.logs import configure_logging
-from lre_shared.messages import (
+from lre_shared.contracts import (
     DownloadLinkIssued,
     IssueDownloadLink,
     IssueZipLink,
     SignatureMethod,
     ZipLinkIssued,
 )
+from lre_shared.logs import configure_logging
+from pickup.adapters.postgres import storage_on
 from pickup.entrypoints.site import create_site
 from pickup.service_layer import signature
 from services.pickup.tests.integration.recipients import Pickup, accepted, answering, deposit
@@ -94,7 +95,7 @@ async def signed(
             timedelta(hours=accepted_ago),
         )
     await signature.record_signature(
-        pickup.runtime.pool,
+        storage_on(pickup.runtime.pool),
         event.correlation_id,
         SignatureMethod.certificate,
         "Camille Martin",

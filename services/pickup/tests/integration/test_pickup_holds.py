@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import LetterLockLifted, LockKind
+from lre_shared.contracts import LetterLockLifted, LockKind
 from services.pickup.tests.integration.recipients import (
     RIGHT_IDENTITY,
     WRONG_IDENTITY,

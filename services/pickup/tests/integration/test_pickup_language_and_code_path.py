@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT
-from lre_shared.messages import (
+from lre_shared.contracts import (
     CodeFailed,
     LetterLanguageChanged,
     OpenVerificationCase,

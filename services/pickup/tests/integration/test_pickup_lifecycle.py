@@ -14,7 +14,7 @@ import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT
 from lre_shared import metrics
-from lre_shared.messages import (
+from lre_shared.contracts import (
     LetterAccepted,
     LetterRefused,
     NoticeChannel,
@@ -24,6 +24,7 @@ from lre_shared.messages import (
     now_utc,
 )
 from lre_shared.rules import FR_LRE
+from pickup.adapters.postgres import storage_on
 from pickup.service_layer import handlers, signature
 from pickup.service_layer.handlers import DecisionRefused
 from services.pickup.tests.integration.recipients import (
@@ -154,14 +155,14 @@ async def test_a_letter_is_accepted_once_and_a_second_decision_is_refused_as_alr
     event = await deposit(amqp_url, pickup)
     pool = pickup.runtime.pool
 
-    accepted = await handlers.decide(pool, event.correlation_id, True, FR_LRE)
+    accepted = await handlers.decide(storage_on(pool), event.correlation_id, True, FR_LRE)
     assert accepted.state == "accepted"
     assert accepted.decided_at is not None
 
     with pytest.raises(DecisionRefused, match="already decided"):
-        await handlers.decide(pool, event.correlation_id, False, FR_LRE)
+        await handlers.decide(storage_on(pool), event.correlation_id, False, FR_LRE)
     with pytest.raises(DecisionRefused, match="already decided"):
-        await handlers.decide(pool, event.correlation_id, True, FR_LRE)
+        await handlers.decide(storage_on(pool), event.correlation_id, True, FR_LRE)
 
     message = await probe.wait_for(LetterAccepted.routing_key, event.correlation_id)
     announced = LetterAccepted.model_validate_json(message.body)
@@ -183,8 +184,8 @@ async def test_two_simultaneous_decisions_on_one_letter_let_exactly_one_through(
     pool = pickup.runtime.pool
 
     outcomes = await asyncio.gather(
-        handlers.decide(pool, event.correlation_id, True, FR_LRE),
-        handlers.decide(pool, event.correlation_id, False, FR_LRE),
+        handlers.decide(storage_on(pool), event.correlation_id, True, FR_LRE),
+        handlers.decide(storage_on(pool), event.correlation_id, False, FR_LRE),
         return_exceptions=True,
     )
 
@@ -205,7 +206,7 @@ async def test_deciding_after_the_window_closed_is_refused_and_changes_nothing(
     await record_notice(amqp_url, pickup, event, now_utc() - timedelta(days=16))
 
     with pytest.raises(DecisionRefused, match="window closed"):
-        await handlers.decide(pickup.runtime.pool, event.correlation_id, True, FR_LRE)
+        await handlers.decide(storage_on(pickup.runtime.pool), event.correlation_id, True, FR_LRE)
 
     row = await pickup.runtime.pool.fetchrow(
         "SELECT state, decided_at FROM letters WHERE letter_id = $1", event.correlation_id
@@ -221,7 +222,7 @@ async def test_the_fifteenth_day_after_the_notice_still_accepts(pickup: Pickup, 
     event = await deposit(amqp_url, pickup)
     await record_notice(amqp_url, pickup, event, now_utc() - timedelta(days=15))
 
-    letter = await handlers.decide(pickup.runtime.pool, event.correlation_id, True, FR_LRE)
+    letter = await handlers.decide(storage_on(pickup.runtime.pool), event.correlation_id, True, FR_LRE)
 
     assert letter.state == "accepted"
     assert letter.deadline == datetime.now(PARIS).date()
@@ -381,7 +382,7 @@ async def test_the_senders_name_is_never_shown_before_acceptance(
     accepted = await site.post("/decision", data={"csrf_token": csrf(seen[-2]), "decision": "accepter"})
     assert accepted.headers["location"] == "/signature"
     await signature.record_signature(
-        pickup.runtime.pool, event.correlation_id, SignatureMethod.certificate, "Camille Martin"
+        storage_on(pickup.runtime.pool), event.correlation_id, SignatureMethod.certificate, "Camille Martin"
     )
     letter = await site.get("/courrier")
     assert letter.status_code == 200

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lre_shared.messages import CheckCode, CodeChecked, CodeProblem, LetterDeposited
+from lre_shared.contracts import CheckCode, CodeChecked, CodeProblem, LetterDeposited
 from services.pickup.tests.integration.recipients import (
     RIGHT_IDENTITY,
     WRONG_IDENTITY,

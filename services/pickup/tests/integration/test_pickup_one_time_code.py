@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT
-from lre_shared.messages import (
+from lre_shared.contracts import (
     AddIdentityDocument,
     CaseState,
     CheckCode,

@@ -11,7 +11,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from lre_shared.messages import SignatureMethod, now_utc
+from lre_shared.contracts import SignatureMethod, now_utc
+from pickup.adapters.postgres import storage_on
 from pickup.service_layer import signature
 from services.pickup.tests.integration.recipients import (
     WRONG_IDENTITY,
@@ -83,7 +84,10 @@ async def every_page(pickup: Pickup) -> dict[str, httpx.Response]:
             "/signature/code/saisie", data={"csrf_token": csrf(pages["code entry"])}
         )
         await signature.record_signature(
-            pickup.runtime.pool, event.correlation_id, SignatureMethod.one_time_code, "Camille Martin"
+            storage_on(pickup.runtime.pool),
+            event.correlation_id,
+            SignatureMethod.one_time_code,
+            "Camille Martin",
         )
         pages["letter"] = await site.get("/courrier")
         pages["document unknown"] = await site.get(f"/courrier/documents/{uuid.uuid4()}")

@@ -10,8 +10,9 @@ from datetime import timedelta
 
 import pytest
 
-from lre_shared.messages import LetterUnclaimed, now_utc
+from lre_shared.contracts import LetterUnclaimed, now_utc
 from lre_shared.rules import FR_LRE
+from pickup.adapters.postgres import storage_on
 from pickup.service_layer import unclaimed
 from services.pickup.tests.integration.recipients import (
     Pickup,
@@ -46,8 +47,8 @@ async def test_past_the_window_the_sweeper_marks_the_letter_unclaimed_and_tells_
     message = await probe.wait_for(LetterUnclaimed.routing_key, event.correlation_id)
     # More sweeps, and two more at once, as replicas or a restart would run them.
     await asyncio.gather(
-        unclaimed.sweep(sweeping.runtime.pool, rules=FR_LRE, clock=sweeping.clock),
-        unclaimed.sweep(sweeping.runtime.pool, rules=FR_LRE, clock=sweeping.clock),
+        unclaimed.sweep(storage_on(sweeping.runtime.pool), rules=FR_LRE, clock=sweeping.clock),
+        unclaimed.sweep(storage_on(sweeping.runtime.pool), rules=FR_LRE, clock=sweeping.clock),
     )
     await asyncio.sleep(1.0)
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
-from lre_shared.messages import ReceiptProblem
-from pickup.entrypoints.catalogue import TEXTS, text
+from lre_shared.contracts import ReceiptProblem
 from pickup.entrypoints.downloads import content_disposition
-from pickup.entrypoints.pages import client_address, local_path
+from pickup.entrypoints.forms import local_path
+from pickup.entrypoints.guards import client_address
+from pickup.entrypoints.translations import CATALOGUES, LANGUAGES, text
 
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "pickup"
 PROXY = (ipaddress.ip_network("10.0.0.0/8"),)
@@ -23,21 +24,21 @@ PROXY = (ipaddress.ip_network("10.0.0.0/8"),)
 def keys_used() -> set[str]:
     used: set[str] = set()
     for path in [*SOURCE.joinpath("templates").glob("*.html"), *SOURCE.joinpath("entrypoints").glob("*.py")]:
-        used |= set(
-            re.findall(r"""(?:_\(|site\.t\(request, )["']([a-z_]+\.[a-z_.]+)["']""", path.read_text())
-        )
+        used |= set(re.findall(r"""(?:_\(|\.t\(request, )["']([a-z_]+\.[a-z_.]+)["']""", path.read_text()))
     return used
 
 
 def test_every_text_a_page_uses_exists_in_french_and_english() -> None:
+    french = CATALOGUES["fr"]
     # A key ending in "." is a prefix completed at run time ("code.receive." ~ channel).
     missing = sorted(
         k
         for k in keys_used()
-        if k not in TEXTS and not (k.endswith(".") and any(t.startswith(k) for t in TEXTS))
+        if k not in french and not (k.endswith(".") and any(t.startswith(k) for t in french))
     )
     assert not missing
-    assert all(french and english and french != "" for french, english in TEXTS.values())
+    assert all(set(CATALOGUES[language]) == set(french) for language in LANGUAGES)
+    assert all(all(catalogue.values()) for catalogue in CATALOGUES.values())
 
 
 def test_every_reason_a_signed_ar_is_refused_has_plain_words_in_both_languages() -> None:

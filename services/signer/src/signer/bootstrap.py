@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 from asn1crypto import x509
 from pyhanko.keys import load_certs_from_pemder
 from pyhanko.sign.signers import Signer
 
-from lre_shared.bus import Bus
-from lre_shared.messages import (
+from lre_shared.bus import Bus, Transaction
+from lre_shared.contracts import (
     CheckSignedReceipt,
     IssueReceiptForm,
     ListEvidence,
@@ -21,6 +23,7 @@ from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service
 from signer.adapters.evidence_store import S3EvidenceStore
 from signer.adapters.pdf import PadesSealer, render_receipt_form
+from signer.adapters.postgres import unit_of_work
 from signer.adapters.receipt_check import ReceiptChecker, read_trust_roots
 from signer.adapters.sealing import (
     CadesSealer,
@@ -34,12 +37,25 @@ from signer.domain.proofs import Provider
 from signer.entrypoints.archiver import EvidenceArchiver
 from signer.entrypoints.tree_head_signer import TreeHeadSigner
 from signer.service_layer import handlers, receipts
-from signer.service_layer.ports import EvidenceSealer, ProofSealer
+from signer.service_layer.ports import EvidenceSealer, ProofSealer, UnitOfWork
 from signer.settings import SignerSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+
+def in_unit_of_work(
+    handler: Callable[[Any, UnitOfWork], Awaitable[R]],
+) -> Callable[[Any, Transaction], Awaitable[R]]:
+    """A use case as the bus calls it: inside the unit of work over the message's transaction."""
+
+    async def handle(message: Any, tx: Transaction) -> R:
+        return await handler(message, unit_of_work(tx))
+
+    return handle
 
 
 def load_seal_key(settings: SignerSettings) -> Signer | None:
@@ -131,14 +147,22 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
     for message_type, recording in handlers.RECORDINGS.items():
         bus.subscribe(
             message_type,
-            partial(handlers.record_event, recording=recording, policy_id=policy, sealer=seal, proofs=proofs),
+            in_unit_of_work(
+                partial(
+                    handlers.record_event, recording=recording, policy_id=policy, sealer=seal, proofs=proofs
+                )
+            ),
         )
     # Queries (request/reply) that change nothing: they skip the inbox.
-    bus.subscribe(ListEvidence, handlers.list_evidence, idempotent=False)
+    bus.subscribe(ListEvidence, in_unit_of_work(handlers.list_evidence), idempotent=False)
     bus.subscribe(
         IssueReceiptForm,
-        partial(
-            receipts.issue_receipt_form, policy_id=policy, render=partial(render_receipt_form, provider=named)
+        in_unit_of_work(
+            partial(
+                receipts.issue_receipt_form,
+                policy_id=policy,
+                render=partial(render_receipt_form, provider=named),
+            )
         ),
         idempotent=False,
     )
@@ -151,7 +175,9 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
         )
     checker = ReceiptChecker(receipt_roots)
     bus.subscribe(
-        CheckSignedReceipt, partial(receipts.check_signed_receipt, checker=checker), idempotent=False
+        CheckSignedReceipt,
+        in_unit_of_work(partial(receipts.check_signed_receipt, checker=checker)),
+        idempotent=False,
     )
     archiver = build_archiver(settings)
     tree_heads = (

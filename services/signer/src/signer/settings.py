@@ -19,7 +19,15 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from lre_shared.objects import EVIDENCE_BUCKET
+from lre_shared.rules import FR_LRE
 from lre_shared.settings import ServiceSettings
+
+# The evidence bucket locks each copy one day past the rules profile's minimum (R.53-2/R.53-3:
+# at least a year): a year that spans a 29 February is 366 days, and a copy checked the day
+# after it was made must still have more than the minimum ahead of it.
+EVIDENCE_LOCK_MARGIN_DAYS = 1
+DEFAULT_EVIDENCE_RETENTION_DAYS = FR_LRE.evidence_retention_days + EVIDENCE_LOCK_MARGIN_DAYS
 
 
 class SignerSettings(ServiceSettings):
@@ -83,10 +91,10 @@ class SignerSettings(ServiceSettings):
     evidence_s3_access_key: SecretStr | None = None
     evidence_s3_secret_key: SecretStr | None = None
     evidence_s3_region: str = "us-east-1"
-    evidence_bucket: str = Field(default="lre-evidence", description="Created with object lock if missing.")
+    evidence_bucket: str = Field(default=EVIDENCE_BUCKET, description="Created with object lock if missing.")
     evidence_retention_days: int = Field(
-        default=366,
-        ge=365,
+        default=DEFAULT_EVIDENCE_RETENTION_DAYS,
+        ge=FR_LRE.evidence_retention_days,
         description="Compliance-mode retention of each record (DESIGN §3: at least a year).",
     )
     evidence_archive_poll_seconds: float = Field(default=1.0, gt=0)

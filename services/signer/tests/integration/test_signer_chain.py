@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
-from lre_shared.messages import (
+from lre_shared.contracts import (
     EvidenceRecorded,
     LetterAccepted,
     LetterDeposited,

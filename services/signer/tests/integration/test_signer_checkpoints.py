@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lre_shared.messages import (
+from lre_shared.contracts import (
     LetterDeposited,
     LetterRefused,
     Message,
@@ -35,6 +35,7 @@ from services.signer.tests.integration.test_signer_seals import (
     wait_for_records,
 )
 from signer.adapters.bundle import load_bundle
+from signer.adapters.postgres import Transactions
 from signer.adapters.seal_check import check_seal
 from signer.adapters.sealing import CadesSealer
 from signer.domain.checkpoint import LetterCheckpoint, TreeHead
@@ -251,11 +252,11 @@ async def test_a_signed_tree_head_covers_every_record_of_the_log_and_its_seal_ho
         amqp_url,
     )
     try:
-        await sign_tree_head(runtime.pool, sealer)  # whatever came before this test
+        await sign_tree_head(Transactions(runtime.pool), sealer)  # whatever came before this test
         letter = deposited()
         await publish(amqp_url, letter)
         await wait_for_records(runtime.pool, letter.correlation_id, 1)
-        head = await sign_tree_head(runtime.pool, sealer)
+        head = await sign_tree_head(Transactions(runtime.pool), sealer)
         digests = [
             r["record_sha256"]
             for r in await runtime.pool.fetch(

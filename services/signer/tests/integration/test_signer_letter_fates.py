@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import (
+from lre_shared.contracts import (
     ContentHandedOver,
     EvidenceListed,
     LetterAccepted,

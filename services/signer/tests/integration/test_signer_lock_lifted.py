@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from lre_shared.messages import LetterLockLifted, LockKind, now_utc
+from lre_shared.contracts import LetterLockLifted, LockKind, now_utc
 from lre_shared.runtime import ServiceRuntime
 from services.signer.tests.integration.test_signer_chain import (
     assert_unbroken_chain,

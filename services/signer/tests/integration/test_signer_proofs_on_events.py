@@ -16,7 +16,7 @@ import pytest
 from minio.commonconfig import COMPLIANCE
 
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import LetterRefused, now_utc
+from lre_shared.contracts import LetterRefused, now_utc
 from services.signer.tests.integration.test_signer_seals import (
     DOCUMENT,
     LRE,

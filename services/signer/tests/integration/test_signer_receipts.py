@@ -21,7 +21,7 @@ from pyhanko.sign import signers
 from pyhanko.sign.timestamps import TimeStamper
 from pypdf import PdfReader
 
-from lre_shared.messages import (
+from lre_shared.contracts import (
     CheckSignedReceipt,
     IssueReceiptForm,
     LetterAccepted,

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import (
+from lre_shared.contracts import (
     LetterAccepted,
     LetterDeposited,
     LetterRefused,

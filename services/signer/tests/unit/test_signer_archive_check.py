@@ -11,10 +11,11 @@ from uuid import uuid4
 from signer.domain.archived import ArchivedCopy
 from signer.domain.verification import Bundle, Report, StoredRecord
 from signer.service_layer.archiving import check_bundle_archived, record_key
+from signer.settings import DEFAULT_EVIDENCE_RETENTION_DAYS
 
 LETTER = uuid4()
 EVENT_TIME = datetime(2026, 3, 2, 9, 30, 15, 250000, tzinfo=UTC)
-RETENTION = timedelta(days=366)
+RETENTION = timedelta(days=DEFAULT_EVIDENCE_RETENTION_DAYS)
 UNTIL = (EVENT_TIME + RETENTION).replace(microsecond=0)  # what S3 keeps: whole seconds
 
 
@@ -95,4 +96,6 @@ def test_a_retention_shorter_than_the_configured_one_fails() -> None:
 
     failures = check(bundle, bucket).failures
 
-    assert "before" in str(failures[0]) and "(event time + 366 days)" in str(failures[0])
+    assert "before" in str(failures[0]) and f"(event time + {DEFAULT_EVIDENCE_RETENTION_DAYS} days)" in str(
+        failures[0]
+    )

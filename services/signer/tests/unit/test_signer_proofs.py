@@ -9,7 +9,7 @@ from io import BytesIO
 import pytest
 from pypdf import PdfReader
 
-from lre_shared import messages
+from lre_shared import contracts
 from signer.adapters.pdf import render_pdf
 from signer.domain.evidence import EvidenceEvent, SealAssurance
 from signer.domain.proofs import (
@@ -56,7 +56,7 @@ EVENT_PROOFS = [kind for kind in ProofKind if kind is not ProofKind.envelope]
 
 
 def test_proof_kinds_are_the_bus_contracts_one_for_one() -> None:
-    assert {kind.value for kind in ProofKind} == {kind.value for kind in messages.ProofKind}
+    assert {kind.value for kind in ProofKind} == {kind.value for kind in contracts.ProofKind}
     assert all(kind.contract.value == kind.value for kind in ProofKind)
 
 

@@ -3,45 +3,47 @@ server and MMS webhook, the desk API and the retention sweeper."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from lre_shared.bus import Bus
-from lre_shared.messages import (
-    AddIdentityDocument,
-    CheckCode,
-    CodeFailed,
-    LetterAccepted,
-    LetterDeposited,
-    LetterLanguageChanged,
-    LetterLocked,
-    LetterLockLifted,
-    LetterRefused,
-    OpenVerificationCase,
-    RequestCode,
-    now_utc,
-)
+from lre_shared.bus import Bus, Transaction
+from lre_shared.clock import Clock, now_utc
+from lre_shared.contracts import AddIdentityDocument, CheckCode, OpenVerificationCase, RequestCode
 from lre_shared.runtime import PeriodicTask, ServiceRuntime
 from lre_shared.topology import Service
 from verification.adapters import gauges
 from verification.adapters.agents import TokenVerifier
 from verification.adapters.media import MediaFetcher, TwilioMedia
+from verification.adapters.postgres import Transactions, unit_of_work
 from verification.adapters.vault import S3DocumentVault, Sealer, derive_key
 from verification.entrypoints.desk import DeskApi
 from verification.entrypoints.mail import InboundMailHandler, InboundSmtpServer, server_tls
 from verification.entrypoints.mms import TWILIO_MMS_PATH, mms_webhook
 from verification.service_layer import cases, codes, handlers, retention
+from verification.service_layer.ports import UnitOfWork
 from verification.settings import VerificationSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-Clock = Callable[[], datetime]
+R = TypeVar("R")
+
+
+def in_unit_of_work(
+    handler: Callable[[Any, UnitOfWork], Awaitable[R]],
+) -> Callable[[Any, Transaction], Awaitable[R]]:
+    """A use case as the bus calls it: inside the unit of work over the message's transaction."""
+
+    async def handle(message: Any, tx: Transaction) -> R:
+        return await handler(message, unit_of_work(tx))
+
+    return handle
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Desk:
 
     def site(self) -> Starlette:
         webhook = mms_webhook(
-            lambda: self.runtime.pool,
+            self.api.transactions,
             self.vault,
             self.media,
             own_url=self.settings.own_url,
@@ -87,31 +89,30 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
     if media is None and settings.twilio_account_sid and settings.twilio_auth_token:
         media = TwilioMedia(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
     bus = Bus(settings, Service.verification)
-    bus.subscribe(LetterDeposited, handlers.on_letter_deposited)
-    bus.subscribe(LetterAccepted, handlers.on_letter_accepted)
-    bus.subscribe(LetterRefused, handlers.on_letter_refused)
-    # The pickup site's holds on a letter's codes: no code is sent while one lasts.
-    bus.subscribe(LetterLocked, handlers.on_letter_locked)
-    bus.subscribe(LetterLockLifted, handlers.on_letter_lock_lifted)
-    bus.subscribe(LetterLanguageChanged, handlers.on_letter_language_changed)
-    # A code the notifier could not send is void and not counted: the recipient picks another channel.
-    bus.subscribe(CodeFailed, codes.on_code_failed)
+    for event, on_event in handlers.EVENTS:
+        bus.subscribe(event, in_unit_of_work(on_event))
     # Request/reply queries that change state stay idempotent: a redelivered one changes nothing twice.
     bus.subscribe(
-        OpenVerificationCase, partial(cases.open_case, settings=settings, clock=clock), idempotent=True
+        OpenVerificationCase,
+        in_unit_of_work(partial(cases.open_case, settings=settings, clock=clock)),
+        idempotent=True,
     )
     bus.subscribe(
         AddIdentityDocument,
-        partial(cases.add_identity_document, vault=vault, settings=settings, clock=clock),
+        in_unit_of_work(partial(cases.add_identity_document, vault=vault, settings=settings, clock=clock)),
         idempotent=True,
     )
     # One-time codes: both queries change state (a new code; a code spent or a try counted).
-    bus.subscribe(RequestCode, partial(codes.request_code, settings=settings, clock=clock), idempotent=True)
-    bus.subscribe(CheckCode, partial(codes.check_code, settings=settings, clock=clock), idempotent=True)
+    for query, answer in ((RequestCode, codes.request_code), (CheckCode, codes.check_code)):
+        bus.subscribe(
+            query, in_unit_of_work(partial(answer, settings=settings, clock=clock)), idempotent=True
+        )
     runtime = ServiceRuntime(bus=bus, migrations=MIGRATIONS)
 
     def pool() -> asyncpg.Pool:
         return runtime.pool
+
+    transactions = Transactions(pool)
 
     verifier = TokenVerifier(
         issuer=settings.oidc_issuer,
@@ -120,10 +121,11 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
         jwks_url=settings.oidc_jwks_url,
         jwks_file=settings.oidc_jwks_file,
     )
-    api = DeskApi(pool, vault, verifier, settings, clock, derive_key(document_key, b"links"))
+    api = DeskApi(transactions, vault, verifier, settings, clock, derive_key(document_key, b"links"))
     sweeper = PeriodicTask(
         "identity document sweeper",
         retention.sweeper(
+            transactions,
             vault,
             timedelta(days=settings.document_retention_days),
             timedelta(days=settings.document_longest_days),
@@ -135,7 +137,7 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
     smtp = None
     if settings.inbound_smtp_port is not None:
         handler = InboundMailHandler(
-            pool,
+            transactions,
             vault,
             address=settings.inbound_email,
             max_bytes=settings.max_document_bytes,
@@ -170,7 +172,3 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
     runtime.on_started = [started]
     runtime.on_stopping = [stopping]
     return Desk(runtime, settings, vault, api, sweeper, smtp, media)
-
-
-def bootstrap(settings: VerificationSettings) -> ServiceRuntime:
-    return build(settings).runtime

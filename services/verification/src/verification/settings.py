@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from lre_shared.objects import IDENTITY_BUCKET
 from lre_shared.settings import ServiceSettings
 
 
@@ -19,7 +20,12 @@ class VerificationSettings(ServiceSettings):
     )
     code_digits: int = Field(default=8, ge=6, le=8, description="Digits in a one-time code.")
     code_ttl_minutes: int = Field(default=10, ge=1, description="How long a code stays valid.")
-    code_max_tries: int = Field(default=5, ge=1, description="Wrong tries that invalidate a code.")
+    code_max_tries: int | None = Field(
+        default=None, ge=1, description="Wrong tries that invalidate a code (default: the rules profile's)."
+    )
+    rules_profile: str = Field(
+        default="fr_lre", description="The rules profile (lre_shared.rules.PROFILES): the code lockout."
+    )
     code_resend_interval_seconds: int = Field(
         default=60, ge=0, description="Least time between two codes for one letter."
     )
@@ -51,7 +57,7 @@ class VerificationSettings(ServiceSettings):
     s3_secret_key: SecretStr
     s3_region: str = "us-east-1"
     identity_bucket: str = Field(
-        default="lre-identity",
+        default=IDENTITY_BUCKET,
         description="Bucket of identity documents, the archive's identity bucket (created at start,"
         " encrypted at rest by default).",
     )

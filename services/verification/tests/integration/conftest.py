@@ -18,7 +18,7 @@ from faststream.rabbit import RabbitBroker
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import (
+from lre_shared.contracts import (
     DocumentChannel,
     LetterDeposited,
     Message,

@@ -18,7 +18,7 @@ import pytest
 from pydantic import SecretStr
 
 from lre_shared.bus import Bus, Transaction
-from lre_shared.messages import (
+from lre_shared.contracts import (
     CheckCode,
     CodeChecked,
     CodeProblem,
@@ -30,7 +30,9 @@ from lre_shared.messages import (
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service
 from tests.support.bus import Probe, eventually, open_probe, publish, running
-from verification.bootstrap import MIGRATIONS
+from verification.adapters.postgres import unit_of_work
+from verification.bootstrap import MIGRATIONS, in_unit_of_work
+from verification.domain.cases import CodeOrder
 from verification.service_layer import codes
 from verification.settings import VerificationSettings
 
@@ -75,13 +77,15 @@ class Desk:
         letter_id, case_id = uuid.uuid4(), uuid.uuid4()
         async with self.pool.acquire() as conn, conn.transaction():
             expires_at = await codes.issue_code(
-                Transaction(conn),
-                case_id=case_id,
-                letter_id=letter_id,
-                item_number=f"{uuid.uuid4().int % 10**12:012d}",
-                channel=channel,
-                address=address,
-                language="fr",
+                unit_of_work(Transaction(conn)),
+                CodeOrder(
+                    case_id=case_id,
+                    letter_id=letter_id,
+                    item_number=f"{uuid.uuid4().int % 10**12:012d}",
+                    channel=channel,
+                    address=address,
+                    language="fr",
+                ),
                 settings=self.settings,
                 now=self.clock(),
             )
@@ -107,7 +111,9 @@ class Desk:
         """The handler itself, on a connection and in a transaction of the test's own."""
         query = CheckCode(correlation_id=letter_id, code=typed)
         async with conn.transaction():
-            return await codes.check_code(query, Transaction(conn), settings=self.settings, clock=self.clock)
+            return await codes.check_code(
+                query, unit_of_work(Transaction(conn)), settings=self.settings, clock=self.clock
+            )
 
     async def row(self, letter_id: uuid.UUID) -> asyncpg.Record:
         row: asyncpg.Record = await self.pool.fetchrow(
@@ -134,8 +140,14 @@ async def desk(amqp_url: str, database_url: str) -> AsyncIterator[Desk]:
     clock = Clock()
     bus = Bus(settings, Service.verification)
     # As bootstrap subscribes them, with the test's clock.
-    bus.subscribe(RequestCode, partial(codes.request_code, settings=settings, clock=clock), idempotent=True)
-    bus.subscribe(CheckCode, partial(codes.check_code, settings=settings, clock=clock), idempotent=True)
+    bus.subscribe(
+        RequestCode,
+        in_unit_of_work(partial(codes.request_code, settings=settings, clock=clock)),
+        idempotent=True,
+    )
+    bus.subscribe(
+        CheckCode, in_unit_of_work(partial(codes.check_code, settings=settings, clock=clock)), idempotent=True
+    )
     async with (
         open_probe(amqp_url, (SendCode.exchange, SendCode.routing_key)) as probe,
         running(ServiceRuntime(bus=bus, migrations=MIGRATIONS), amqp_url) as runtime,
@@ -359,13 +371,15 @@ async def test_a_check_racing_a_new_code_is_judged_against_the_new_code(desk: De
         waiting = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1"
         await eventually(lambda: desk.pool.fetchval(waiting, pid))
         await codes.issue_code(
-            Transaction(requester),
-            case_id=issued.case_id,
-            letter_id=issued.letter_id,
-            item_number=old["item_number"],
-            channel="email",
-            address=ADDRESS,
-            language="fr",
+            unit_of_work(Transaction(requester)),
+            CodeOrder(
+                case_id=issued.case_id,
+                letter_id=issued.letter_id,
+                item_number=old["item_number"],
+                channel="email",
+                address=ADDRESS,
+                language="fr",
+            ),
             settings=desk.settings,
             now=desk.clock(),
         )
@@ -440,13 +454,15 @@ async def test_a_code_waiting_in_the_outbox_is_forgotten_there_once_published(de
     async with desk.pool.acquire() as conn, conn.transaction():
         # The outbox row as the desk writes it, held back from the relay by its retry time.
         await codes.issue_code(
-            Transaction(conn),
-            case_id=uuid.uuid4(),
-            letter_id=letter_id,
-            item_number="123456789012",
-            channel="email",
-            address=ADDRESS,
-            language="en",
+            unit_of_work(Transaction(conn)),
+            CodeOrder(
+                case_id=uuid.uuid4(),
+                letter_id=letter_id,
+                item_number="123456789012",
+                channel="email",
+                address=ADDRESS,
+                language="en",
+            ),
             settings=desk.settings,
             now=desk.clock(),
         )

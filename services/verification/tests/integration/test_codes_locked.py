@@ -10,8 +10,10 @@ from datetime import timedelta
 import pytest
 
 from lre_shared.bus import Transaction
-from lre_shared.messages import LetterLocked, LetterLockLifted, LockKind, SendCode
+from lre_shared.contracts import LetterLocked, LetterLockLifted, LockKind, SendCode
 from services.verification.tests.integration.test_codes import ADDRESS, Desk, desk
+from verification.adapters.postgres import unit_of_work
+from verification.domain.cases import CodeOrder
 from verification.service_layer import codes, handlers
 
 pytestmark = pytest.mark.integration
@@ -36,7 +38,7 @@ async def held_letter(desk: Desk, minutes: int = 15) -> tuple[uuid.UUID, str]:
         locked_until=desk.clock.now + timedelta(minutes=minutes),
     )
     async with desk.pool.acquire() as conn, conn.transaction():
-        await handlers.on_letter_locked(locked, Transaction(conn))
+        await handlers.on_letter_locked(locked, unit_of_work(Transaction(conn)))
     return letter_id, item_number
 
 
@@ -44,13 +46,15 @@ async def test_no_code_is_sent_on_approval_or_request_while_the_letters_codes_ar
     letter_id, item_number = await held_letter(desk)
     async with desk.pool.acquire() as conn, conn.transaction():
         issued = await codes.issue_code(
-            Transaction(conn),
-            case_id=uuid.uuid4(),
-            letter_id=letter_id,
-            item_number=item_number,
-            channel="email",
-            address=ADDRESS,
-            language="fr",
+            unit_of_work(Transaction(conn)),
+            CodeOrder(
+                case_id=uuid.uuid4(),
+                letter_id=letter_id,
+                item_number=item_number,
+                channel="email",
+                address=ADDRESS,
+                language="fr",
+            ),
             settings=desk.settings,
             now=desk.clock(),
         )
@@ -86,7 +90,7 @@ async def test_once_the_hold_is_lifted_the_approved_case_gets_its_code_on_reques
         lifted_at=desk.clock.now + timedelta(seconds=1),
     )
     async with desk.pool.acquire() as conn, conn.transaction():
-        await handlers.on_letter_lock_lifted(lifted, Transaction(conn))
+        await handlers.on_letter_lock_lifted(lifted, unit_of_work(Transaction(conn)))
 
     requested = await desk.request(letter_id)
 

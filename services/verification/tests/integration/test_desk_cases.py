@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from lre_shared.messages import (
+from lre_shared.contracts import (
     AddIdentityDocument,
     IdentityDocumentAdded,
 )
@@ -288,7 +288,7 @@ async def test_a_supervisor_files_a_triage_entry_under_its_case(desk: Any, files
     from verification.service_layer.cases import Attachment, InboundMessage, receive
 
     outcome = await receive(
-        desk.pool,
+        desk.desk.api.transactions,
         desk.desk.vault,
         InboundMessage(
             "email", "camille@exemple.example", "papiers", "sans référence", [Attachment("a.png", files.png)]
@@ -352,11 +352,11 @@ async def test_documents_are_deleted_after_the_retention_delay_while_the_decisio
     retention = timedelta(days=7)
 
     desk.clock.advance(retention - timedelta(minutes=1))
-    early = await sweep(desk.pool, desk.desk.vault, retention=retention, now=desk.clock())
+    early = await sweep(desk.desk.api.transactions, desk.desk.vault, retention=retention, now=desk.clock())
     kept = await desk.desk.vault.exists(document["object_key"])
     desk.clock.advance(timedelta(minutes=2))
-    swept = await sweep(desk.pool, desk.desk.vault, retention=retention, now=desk.clock())
-    again = await sweep(desk.pool, desk.desk.vault, retention=retention, now=desk.clock())
+    swept = await sweep(desk.desk.api.transactions, desk.desk.vault, retention=retention, now=desk.clock())
+    again = await sweep(desk.desk.api.transactions, desk.desk.vault, retention=retention, now=desk.clock())
 
     assert (early, kept, swept, again) == (0, True, 1, 0)
     assert not await desk.desk.vault.exists(document["object_key"])
@@ -383,9 +383,9 @@ async def test_documents_of_a_case_never_decided_are_deleted_after_the_longest_d
     limits = {"retention": timedelta(days=7), "longest": timedelta(days=30)}
 
     desk.clock.advance(timedelta(days=29))
-    early = await sweep(desk.pool, desk.desk.vault, now=desk.clock(), **limits)
+    early = await sweep(desk.desk.api.transactions, desk.desk.vault, now=desk.clock(), **limits)
     desk.clock.advance(timedelta(days=2))
-    late = await sweep(desk.pool, desk.desk.vault, now=desk.clock(), **limits)
+    late = await sweep(desk.desk.api.transactions, desk.desk.vault, now=desk.clock(), **limits)
 
     assert (early, late) == (0, 1)
     assert not await desk.desk.vault.exists(key["object_key"])
@@ -400,7 +400,9 @@ async def test_two_sweeps_at_once_delete_a_document_once_in_the_audit_trail(desk
     limits = {"retention": timedelta(days=7), "longest": timedelta(days=30)}
 
     # Two replicas' sweepers, the same document due for both.
-    await asyncio.gather(*(sweep(desk.pool, desk.desk.vault, now=desk.clock(), **limits) for _ in range(2)))
+    await asyncio.gather(
+        *(sweep(desk.desk.api.transactions, desk.desk.vault, now=desk.clock(), **limits) for _ in range(2))
+    )
 
     deleted = await desk.pool.fetchval(
         "SELECT count(*) FROM case_events WHERE case_id = $1 AND action = 'document_deleted'", case_id
@@ -432,7 +434,7 @@ async def test_every_answer_matches_the_schema_its_openapi_description_gives(des
 
     _, case_id = await case_with_document(desk, files)
     unmatched = await receive(
-        desk.pool,
+        desk.desk.api.transactions,
         desk.desk.vault,
         InboundMessage("mms", "+33612345678", "", "papiers", [Attachment("a.png", files.png)]),
         max_bytes=65536,

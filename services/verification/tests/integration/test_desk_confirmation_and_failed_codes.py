@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lre_shared.messages import (
+from lre_shared.contracts import (
     AddIdentityDocument,
     CodeFailed,
     CodeRequested,

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import aiosmtplib
 import pytest
 
-from lre_shared.messages import DocumentChannel
+from lre_shared.contracts import DocumentChannel
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import DocumentChannel
+from lre_shared.contracts import DocumentChannel
 from verification.domain.reference import ALPHABET
 
 pytestmark = pytest.mark.integration

@@ -27,7 +27,7 @@ from twilio.request_validator import RequestValidator
 
 from deploy.local.mailcatcher import free_port
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.messages import (
+from lre_shared.contracts import (
     AddIdentityDocument,
     CaseState,
     DocumentChannel,

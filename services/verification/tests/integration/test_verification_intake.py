@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
-from lre_shared.messages import LetterDeposited, StoredDocument, now_utc
+from lre_shared.contracts import LetterDeposited, StoredDocument, now_utc
 from lre_shared.runtime import ServiceRuntime
 from tests.support.bus import eventually, publish
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lre_shared.messages import CodeProblem
+from lre_shared.contracts import CodeProblem
 from verification.domain import codes
 from verification.domain.codes import CodeRules, StoredCode, Verdict
 

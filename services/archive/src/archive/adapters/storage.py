@@ -1,27 +1,20 @@
-"""Content storage on an S3-compatible store (SeaweedFS here), through the minio client.
+"""Content storage on an S3-compatible store (SeaweedFS here), through `lre_shared.objects`.
 
-The minio client is synchronous: every call runs in a worker thread, on threads of the
-store's own (`threads`, ARCHIVE_S3_THREADS) rather than asyncio's default executor, which
-has cpu count + 4 threads: on a small node, a few zip downloads streaming at once would
-otherwise leave deposits queueing for a thread.
+Calls run on threads of the store's own (`threads`, ARCHIVE_S3_THREADS) rather than
+asyncio's default executor, which has cpu count + 4 threads: on a small node, a few zip
+downloads streaming at once would otherwise leave deposits queueing for a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import hashlib
-import io
 import tempfile
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any, BinaryIO, Protocol, TypeVar, cast
-from urllib.parse import urlsplit
+from typing import BinaryIO, Protocol, cast
 
-from minio import Minio
 from minio.commonconfig import COMPLIANCE, ENABLED, REPLACE, CopySource, Filter
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig
@@ -31,6 +24,7 @@ from minio.sseconfig import Rule as SseRule
 from minio.sseconfig import SSEConfig
 
 from archive.adapters.presign import presign
+from lre_shared import objects
 
 
 class IntegrityError(Exception):
@@ -38,7 +32,6 @@ class IntegrityError(Exception):
 
 
 CHUNK_BYTES = 1024 * 1024
-T = TypeVar("T")
 
 
 class ContentStore(Protocol):
@@ -78,17 +71,6 @@ class UploadStore(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
-def _client(endpoint: str, access_key: str, secret_key: str, region: str) -> Minio:
-    parts = urlsplit(endpoint)
-    return Minio(
-        parts.netloc,
-        access_key=access_key,
-        secret_key=secret_key,
-        secure=parts.scheme == "https",
-        region=region,  # known region: presigning needs no round trip
-    )
-
-
 class S3ContentStore:
     def __init__(
         self,
@@ -100,40 +82,18 @@ class S3ContentStore:
         bucket: str,
         threads: int = 16,
     ) -> None:
-        self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3")
-        self._client = _client(endpoint, access_key, secret_key, region)
+        self._store = objects.Bucket(endpoint, access_key, secret_key, region, bucket, threads=threads)
+        self._client = self._store.client
+        self._blocking = self._store.blocking
         self._public_endpoint = public_endpoint or endpoint
         self._credentials = (access_key, secret_key, region)
         self._bucket = bucket
 
-    async def _blocking(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`call` on one of the store's threads, in the caller's context (as asyncio.to_thread)."""
-        context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(
-            self._threads, partial(context.run, call, *args, **kwargs)
-        )
-
     async def put(self, key: str, content: bytes, sha256: str) -> None:
-        await self._blocking(
-            self._client.put_object,
-            self._bucket,
-            key,
-            io.BytesIO(content),
-            len(content),
-            content_type="application/pdf",
-            metadata={"sha256": sha256},
-        )
+        await self._store.put(key, content, content_type="application/pdf", metadata={"sha256": sha256})
 
     async def get(self, key: str, sha256: str) -> bytes:
-        def fetch() -> bytes:
-            response = self._client.get_object(self._bucket, key)
-            try:
-                return response.read()
-            finally:
-                response.close()
-                response.release_conn()
-
-        content = await self._blocking(fetch)
+        content = await self._store.get(key)
         if hashlib.sha256(content).hexdigest() != sha256:
             raise IntegrityError(f"{key}: stored bytes do not match the deposit hash")
         return content
@@ -162,8 +122,7 @@ class S3ContentStore:
             yield held
 
     async def delete(self, key: str) -> None:
-        # S3 answers a delete of a missing key with success: sweeping twice is harmless.
-        await self._blocking(self._client.remove_object, self._bucket, key)
+        await self._store.remove(key)
 
     async def upload_url(self, key: str, expires: timedelta, issued_at: datetime) -> str:
         """A presigned PUT URL, as the sender reaches the store; valid `expires` from
@@ -190,7 +149,7 @@ class S3ContentStore:
             try:
                 response = self._client.get_object(self._bucket, key)
             except S3Error as exc:
-                if exc.code in ("NoSuchKey", "NoSuchObject"):
+                if exc.code in objects.NOT_FOUND:
                     return None
                 raise
             try:
@@ -248,11 +207,8 @@ class BucketPlan:
     identity: str
 
 
-class BucketError(Exception):
-    """A bucket exists but cannot be given the settings it needs: refuse to start."""
-
-
-ALREADY_THERE = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
+# A bucket exists but cannot be given the settings it needs: refuse to start.
+BucketError = objects.BucketError
 
 
 class S3Buckets:
@@ -260,7 +216,7 @@ class S3Buckets:
     at every start and from several replicas at once."""
 
     def __init__(self, endpoint: str, access_key: str, secret_key: str, region: str) -> None:
-        self._client = _client(endpoint, access_key, secret_key, region)
+        self._client = objects.client(endpoint, access_key, secret_key, region)
 
     async def ensure(self, plan: BucketPlan) -> None:
         await asyncio.to_thread(self._ensure, plan)
@@ -285,13 +241,7 @@ class S3Buckets:
         # Evidence: compliance-mode object lock (DESIGN §3), so no one, root included, deletes
         # or shortens a record before its date; object lock can only be chosen at creation.
         if not self._make(plan.evidence, object_lock=True):
-            try:
-                self._client.get_object_lock_config(plan.evidence)
-            except S3Error as exc:
-                raise BucketError(
-                    f"bucket {plan.evidence} exists without object lock: evidence could be deleted;"
-                    " use a bucket created with object lock (compliance mode)"
-                ) from exc
+            objects.require_object_lock(self._client, plan.evidence)
         self._client.set_object_lock_config(
             plan.evidence, ObjectLockConfig(COMPLIANCE, plan.evidence_retention_days, DAYS)
         )
@@ -301,12 +251,4 @@ class S3Buckets:
 
     def _make(self, bucket: str, *, object_lock: bool = False) -> bool:
         """Create `bucket`; False when it was already there."""
-        if self._client.bucket_exists(bucket):
-            return False
-        try:
-            self._client.make_bucket(bucket, object_lock=object_lock)
-        except S3Error as exc:
-            if exc.code in ALREADY_THERE:  # another replica made it first
-                return False
-            raise
-        return True
+        return objects.make_bucket(self._client, bucket, object_lock=object_lock)

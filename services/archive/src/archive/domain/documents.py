@@ -7,7 +7,7 @@ import io
 from typing import BinaryIO
 
 from lre_shared import uploads
-from lre_shared.messages import Problem
+from lre_shared.contracts import Problem
 
 PDF_MAGIC = b"%PDF-"
 

@@ -1,4 +1,4 @@
-"""When a letter's content goes (DESIGN §2 step 6, §6), and the clock that says when.
+"""When a letter's content goes (DESIGN §2 step 6, §6).
 
 One rule, the rules profile's `RulesProfile.content_kept_until`, which the pickup site's
 remaining time also follows:
@@ -21,32 +21,18 @@ profile's `longest_content_life`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import datetime
 
-from lre_shared.rules import FR_LRE, RulesProfile
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
+from lre_shared.rules import RulesProfile
 
 
 @dataclass(frozen=True)
 class RetentionPolicy:
-    """The rules profile as this deployment sets it (`ARCHIVE_DOWNLOAD_HOURS`,
-    `ARCHIVE_UNACCEPTED_GRACE_HOURS` replace the profile's hours)."""
+    """The rules profile as this deployment sets it (`ArchiveSettings.rules`:
+    `ARCHIVE_DOWNLOAD_HOURS`, `ARCHIVE_UNACCEPTED_GRACE_HOURS` replace the profile's hours)."""
 
-    rules: RulesProfile = FR_LRE
-
-    @classmethod
-    def of(cls, rules: RulesProfile, *, download_hours: int, grace_hours: int) -> RetentionPolicy:
-        return cls(replace(rules, download_hours=download_hours, content_grace_hours=grace_hours))
+    rules: RulesProfile
 
     def window_closes_at(self, first_notice_at: datetime) -> datetime:
         return self.rules.window_closes_at(self.rules.acceptance_deadline(first_notice_at))

@@ -10,12 +10,11 @@ their SHA-256 on every read (see `S3ContentStore.stream`).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
+
+from lre_shared import links
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class Links:
     envelope_wait: timedelta = timedelta(minutes=1)  # for the first envelope, after the signature
 
     def url(self, path: str, expires_at: datetime) -> str:
-        return f"{self.base_url.rstrip('/')}{path}?{link_query(self.key, path, expires_at)}"
+        return f"{self.base_url.rstrip('/')}{path}?{links.query(self.key, path, expires_at)}"
 
 
 def zip_path(letter_id: UUID) -> str:
@@ -38,24 +37,5 @@ def document_path(letter_id: UUID, document_id: UUID) -> str:
     return f"/letters/{letter_id}/documents/{document_id}"
 
 
-def link_token(key: bytes, path: str, expires_at: datetime) -> str:
-    message = f"{path}:{int(expires_at.timestamp())}".encode()
-    digest = hmac.new(key, message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def link_query(key: bytes, path: str, expires_at: datetime) -> str:
-    return f"expires={int(expires_at.timestamp())}&token={link_token(key, path, expires_at)}"
-
-
-def check_link(key: bytes, path: str, expires: str, token: str, now: datetime) -> str | None:
-    """None when the link to `path` is good; otherwise why it is not."""
-    try:
-        expires_at = datetime.fromtimestamp(int(expires), UTC)
-    except (ValueError, OverflowError, OSError):
-        return "malformed link"
-    if not hmac.compare_digest(link_token(key, path, expires_at), token):
-        return "invalid link"
-    if now >= expires_at:
-        return "the link has expired: ask for a new one"
-    return None
+# The archive's links are signed and checked as every service's are.
+check_link = links.check

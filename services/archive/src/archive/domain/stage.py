@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lre_shared.messages import LetterStage
+from lre_shared.contracts import LetterStage
 
 
 def letter_stage(

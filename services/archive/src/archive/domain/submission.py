@@ -1,6 +1,6 @@
 """What the archive accepts as a deposit: the rules of `SubmitLetter`, each refusal by field.
 
-`SubmitLetter` is read leniently (see `lre_shared.messages.SubmittedSender`) so that every
+`SubmitLetter` is read leniently (see `lre_shared.contracts.SubmittedSender`) so that every
 problem below reaches the sender in one `LetterRejected` (ETSI EN 319 522
 SubmissionRejection) instead of a dead-lettered command. A deposit with no problem becomes
 the strict `Sender` and `Recipient` that `LetterDeposited` carries.
@@ -19,7 +19,7 @@ from uuid import UUID
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from archive.domain.documents import check_pdf
-from lre_shared.messages import (
+from lre_shared.contracts import (
     E164_PATTERN,
     LANGUAGES,
     Document,

@@ -19,24 +19,23 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from uuid import UUID
 
-import asyncpg
 from pydantic import BaseModel, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from archive.adapters.storage import ContentStore, UploadStore
+from archive.adapters.storage import ContentStore
 from archive.adapters.zipstream import stream_zip
-from archive.domain.expiry import Clock
 from archive.domain.links import Links, check_link, document_path, zip_path
-from archive.domain.submission import Limits
 from archive.service_layer.handlers import OpenDocument, open_document, record_download
-from archive.service_layer.uploads import UploadPolicy, grant_upload
+from archive.service_layer.ports import UnitsOfWork
+from archive.service_layer.uploads import UploadDesk
 from archive.service_layer.zip import OpenZip, open_zip
+from lre_shared.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +58,11 @@ def sender_of(authorization: str, tokens: Mapping[str, str]) -> str | None:
 
 
 def create_site(
-    pool: Callable[[], asyncpg.Pool],
+    units: UnitsOfWork,
     *,
     store: ContentStore,
-    uploads: UploadStore,
-    limits: Limits,
-    senders: frozenset[str] | None,
+    desk: UploadDesk,
     tokens: Mapping[str, str],
-    upload_policy: UploadPolicy,
     links: Links,
     clock: Clock,
 ) -> Starlette:
@@ -82,20 +78,9 @@ def create_site(
             body = UploadRequest.model_validate_json(await request.body())
         except ValidationError as exc:
             return JSONResponse({"reason": f"malformed request: {exc.errors()[0]['msg']}"}, status_code=422)
-        async with pool().acquire() as conn, conn.transaction():
-            granted = await grant_upload(
-                conn,
-                sender_id=sender_id,
-                filename=body.filename,
-                size=body.size,
-                store=uploads,
-                limits=limits,
-                senders=senders,
-                policy=upload_policy,
-                clock=clock,
-                letter_id=body.letter_id,
-                sha256=body.sha256,
-            )
+        async with units() as uow:
+            # The request's fields are the grant's own: file name, size, letter id, hash.
+            granted = await desk.grant(uow.uploads, sender_id=sender_id, **body.model_dump())
         payload = granted.model_dump(
             mode="json", include={"upload_id", "url", "expires_at", "max_bytes", "headers", "reason"}
         )
@@ -107,7 +92,7 @@ def create_site(
             path,
             request.query_params.get("expires", ""),
             request.query_params.get("token", ""),
-            clock.now(),
+            clock(),
         )
         return None if refused is None else PlainTextResponse(refused, status_code=403)
 
@@ -119,8 +104,8 @@ def create_site(
             return PlainTextResponse("no such document", status_code=404)
         if refused := refused_link(request, document_path(letter_id, document_id)):
             return refused
-        async with pool().acquire() as conn:
-            opened = await open_document(conn, letter_id, document_id, store=store, now=clock.now())
+        async with units() as uow:
+            opened = await open_document(uow.documents, letter_id, document_id, store=store, now=clock())
         if not isinstance(opened, OpenDocument):
             return PlainTextResponse(opened, status_code=410)
         return StreamingResponse(
@@ -138,8 +123,8 @@ def create_site(
             return PlainTextResponse("no such letter", status_code=404)
         if refused := refused_link(request, zip_path(letter_id)):
             return refused
-        async with pool().acquire() as conn:
-            opened = await open_zip(conn, letter_id, store=store, now=clock.now())
+        async with units() as uow:
+            opened = await open_zip(uow, letter_id, store=store, now=clock())
         if not isinstance(opened, OpenZip):
             return PlainTextResponse(opened, status_code=410)
         return StreamingResponse(
@@ -167,7 +152,7 @@ def create_site(
             )
             raise
         # The letter's first download, if it is.
-        await record_download(pool(), letter_id, clock=clock, document_id=document_id)
+        await record_download(units, letter_id, clock=clock, document_id=document_id)
         if held is not None:
             yield held
 

@@ -16,13 +16,11 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-import asyncpg
-
 from archive.adapters.storage import ContentStore
-from archive.domain.expiry import Clock, RetentionPolicy
-from lre_shared import outbox
-from lre_shared.bus import Transaction
-from lre_shared.messages import (
+from archive.domain.expiry import RetentionPolicy
+from archive.service_layer.ports import ExpiryFacts, Letters, UnitOfWork, UnitsOfWork
+from lre_shared.clock import Clock
+from lre_shared.contracts import (
     ContentHandoverFailed,
     LetterAccepted,
     LetterRefused,
@@ -34,159 +32,105 @@ from lre_shared.messages import (
 
 log = logging.getLogger(__name__)
 
-FACTS = (
-    "SELECT letter_id, window_closes_at, accepted_at, receipt_signed_at, content_expires_at"
-    " FROM letters WHERE content_deleted_at IS NULL"
-)
 
-
-async def reschedule(conn: asyncpg.Connection, letter_id: UUID, policy: RetentionPolicy) -> None:
+async def reschedule(letters: Letters, letter_id: UUID, policy: RetentionPolicy) -> None:
     """Write when the letter's content goes, from what the archive knows of it now."""
-    letter = await conn.fetchrow(FACTS + " AND letter_id = $1 FOR UPDATE", letter_id)
+    letter = await letters.expiry_facts(letter_id)
     if letter is not None:
-        await _write_expiry(conn, letter, policy)
+        await _write_expiry(letters, letter, policy)
 
 
-async def _write_expiry(conn: asyncpg.Connection, letter: asyncpg.Record, policy: RetentionPolicy) -> None:
+async def _write_expiry(letters: Letters, letter: ExpiryFacts, policy: RetentionPolicy) -> None:
     expires_at = policy.content_expires_at(
-        window_closes_at=letter["window_closes_at"],
-        accepted_at=letter["accepted_at"],
-        receipt_signed_at=letter["receipt_signed_at"],
+        window_closes_at=letter.window_closes_at,
+        accepted_at=letter.accepted_at,
+        receipt_signed_at=letter.receipt_signed_at,
     )
-    if expires_at != letter["content_expires_at"]:
-        await conn.execute(
-            "UPDATE letters SET content_expires_at = $2 WHERE letter_id = $1", letter["letter_id"], expires_at
-        )
+    if expires_at != letter.content_expires_at:
+        await letters.schedule_content_expiry(letter.letter_id, expires_at)
 
 
-async def reschedule_all(pool: asyncpg.Pool, *, policy: RetentionPolicy, batch: int = 500) -> int:
+async def reschedule_all(units: UnitsOfWork, *, policy: RetentionPolicy, batch: int = 500) -> int:
     """At start-up: every letter whose content is kept gets the expiry this deployment's rule
     gives (letters from before the rule was stored, or a changed `DOWNLOAD_HOURS`). Returns
     how many letters it looked at."""
     seen = 0
     after = UUID(int=0)
     while True:
-        async with pool.acquire() as conn, conn.transaction():
-            letters = await conn.fetch(
-                FACTS + " AND letter_id > $1 ORDER BY letter_id LIMIT $2 FOR UPDATE", after, batch
-            )
+        async with units() as uow:
+            letters = await uow.letters.expiry_facts_after(after, batch)
             for letter in letters:
-                await _write_expiry(conn, letter, policy)
+                await _write_expiry(uow.letters, letter, policy)
         seen += len(letters)
         if len(letters) < batch:
             return seen
-        after = letters[-1]["letter_id"]
+        after = letters[-1].letter_id
 
 
-async def on_notice_sent(event: NoticeSent, tx: Transaction, *, policy: RetentionPolicy) -> None:
+async def on_notice_sent(event: NoticeSent, uow: UnitOfWork, *, policy: RetentionPolicy) -> None:
     """The first notice starts the acceptance window (CPCE R.53-3: from the day after); an
     SMS, call or fax alert does not (`RulesProfile.window_channels`)."""
     if event.kind is not NoticeKind.notice or not policy.rules.starts_window(event.channel):
         return
-    await tx.conn.execute(
-        "UPDATE letters SET first_notice_at = $2, window_closes_at = $3"
-        " WHERE letter_id = $1 AND (first_notice_at IS NULL OR first_notice_at > $2)",
-        event.correlation_id,
-        event.sent_at,
-        policy.window_closes_at(event.sent_at),
+    await uow.letters.record_first_notice(
+        event.correlation_id, event.sent_at, policy.window_closes_at(event.sent_at)
     )
-    await reschedule(tx.conn, event.correlation_id, policy)
+    await reschedule(uow.letters, event.correlation_id, policy)
 
 
-async def on_letter_accepted(event: LetterAccepted, tx: Transaction, *, policy: RetentionPolicy) -> None:
+async def on_letter_accepted(event: LetterAccepted, uow: UnitOfWork, *, policy: RetentionPolicy) -> None:
     """The acceptance: the content waits for the signed AR (the download window starts then)."""
-    updated = await tx.conn.execute(
-        "UPDATE letters SET accepted_at = coalesce(accepted_at, $2) WHERE letter_id = $1",
-        event.correlation_id,
-        event.accepted_at,
-    )
-    if updated == "UPDATE 0":
+    if not await uow.letters.record_acceptance(event.correlation_id, event.accepted_at):
         log.warning(
             "acceptance of a letter the archive does not hold", extra={"letter_id": str(event.correlation_id)}
         )
-    await reschedule(tx.conn, event.correlation_id, policy)
+    await reschedule(uow.letters, event.correlation_id, policy)
 
 
-async def on_letter_refused(event: LetterRefused, tx: Transaction) -> None:
+async def on_letter_refused(event: LetterRefused, uow: UnitOfWork) -> None:
     """The recipient refused the letter: the sender's status says so. The content stays until
     the window closes plus the grace, as for any letter never accepted."""
-    await tx.conn.execute(
-        "UPDATE letters SET refused_at = coalesce(refused_at, $2) WHERE letter_id = $1",
-        event.correlation_id,
-        event.refused_at,
-    )
+    await uow.letters.record_refusal(event.correlation_id, event.refused_at)
 
 
-async def on_receipt_signed(event: ReceiptSigned, tx: Transaction, *, policy: RetentionPolicy) -> None:
+async def on_receipt_signed(event: ReceiptSigned, uow: UnitOfWork, *, policy: RetentionPolicy) -> None:
     """The acknowledgement of receipt is signed (CPCE R.53-3): the content is available to the
     recipient, and the download window runs from now."""
-    await tx.conn.execute(
-        "UPDATE letters SET receipt_signed_at = coalesce(receipt_signed_at, $2) WHERE letter_id = $1",
-        event.correlation_id,
-        event.signed_at,
-    )
-    await reschedule(tx.conn, event.correlation_id, policy)
+    await uow.letters.record_receipt_signature(event.correlation_id, event.signed_at)
+    await reschedule(uow.letters, event.correlation_id, policy)
 
 
-async def on_letter_unclaimed(event: LetterUnclaimed, tx: Transaction, *, policy: RetentionPolicy) -> None:
+async def on_letter_unclaimed(event: LetterUnclaimed, uow: UnitOfWork, *, policy: RetentionPolicy) -> None:
     """The window closed without a decision (non réclamée): the pickup, which owns the window,
     says when it closed; the content goes the grace after that, even when the archive never
     heard of the notice."""
-    await tx.conn.execute(
-        "UPDATE letters SET unclaimed_at = coalesce(unclaimed_at, $2), window_closes_at = $3"
-        " WHERE letter_id = $1 AND accepted_at IS NULL",
-        event.correlation_id,
-        event.occurred_at,
-        event.window_closed_at,
-    )
-    await reschedule(tx.conn, event.correlation_id, policy)
+    await uow.letters.record_unclaimed(event.correlation_id, event.occurred_at, event.window_closed_at)
+    await reschedule(uow.letters, event.correlation_id, policy)
 
 
-async def sweep(
-    pool: asyncpg.Pool,
-    *,
-    store: ContentStore,
-    clock: Clock,
-    batch: int = 50,
-) -> int:
+async def sweep(units: UnitsOfWork, *, store: ContentStore, clock: Clock, batch: int = 50) -> int:
     """Delete the content of every letter that is due; returns how many letters it swept."""
     swept = 0
     while True:
-        async with pool.acquire() as conn, conn.transaction():
-            now = clock.now()
+        async with units() as uow:
+            now = clock()
             # `content_expires_at` is the rules profile's (`reschedule`): the sweeper only
             # compares it with the clock.
-            due = await conn.fetch(
-                "SELECT letter_id, item_number, accepted_at, handed_over_at, content_expires_at"
-                " FROM letters WHERE content_deleted_at IS NULL AND content_expires_at <= $1"
-                " ORDER BY letter_id LIMIT $2 FOR UPDATE SKIP LOCKED",
-                now,
-                batch,
-            )
+            due = await uow.letters.content_due(now, batch)
             for letter in due:
-                keys = await conn.fetch(
-                    "SELECT object_key FROM documents WHERE letter_id = $1"
-                    " UNION SELECT object_key FROM envelopes WHERE letter_id = $1",
-                    letter["letter_id"],
-                )
-                for key in keys:
-                    await store.delete(key["object_key"])
-                if letter["accepted_at"] is not None and letter["handed_over_at"] is None:
+                for key in await uow.documents.object_keys(letter.letter_id):
+                    await store.delete(key)
+                if letter.accepted_at is not None and letter.handed_over_at is None:
                     # ETSI EN 319 522 ContentHandoverFailure: accepted, never downloaded.
-                    await outbox.enqueue(
-                        conn,
+                    await uow.publish(
                         ContentHandoverFailed(
-                            correlation_id=letter["letter_id"],
-                            item_number=letter["item_number"],
-                            window_closed_at=letter["content_expires_at"],
-                        ),
+                            correlation_id=letter.letter_id,
+                            item_number=letter.item_number,
+                            window_closed_at=letter.content_expires_at,
+                        )
                     )
-                await conn.execute(
-                    "UPDATE letters SET content_deleted_at = $2 WHERE letter_id = $1",
-                    letter["letter_id"],
-                    now,
-                )
-                log.info("content deleted", extra={"letter_id": str(letter["letter_id"])})
+                await uow.letters.record_content_deleted(letter.letter_id, now)
+                log.info("content deleted", extra={"letter_id": str(letter.letter_id)})
         swept += len(due)
         if len(due) < batch:
             return swept

@@ -25,14 +25,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID, uuid4
 
-import asyncpg
-
 from archive.adapters.storage import UPLOAD_HEADERS, SpooledUpload, UploadStore
 from archive.domain.documents import check_pdf_stream
-from archive.domain.expiry import Clock
 from archive.domain.submission import Limits, UploadedDocument
-from lre_shared.bus import Transaction
-from lre_shared.messages import Problem, RequestUpload, UploadGranted
+from archive.service_layer.ports import GrantedUpload, UnitOfWork, UnitsOfWork, Uploads
+from lre_shared.clock import Clock
+from lre_shared.contracts import Problem, RequestUpload, UploadGranted
 
 log = logging.getLogger(__name__)
 
@@ -47,49 +45,57 @@ def upload_key(upload_id: UUID) -> str:
     return f"uploads/{upload_id}"
 
 
-async def grant_upload(
-    conn: asyncpg.Connection,
-    *,
-    sender_id: str,
-    filename: str,
-    size: int | None,
-    store: UploadStore,
-    limits: Limits,
-    senders: frozenset[str] | None,
-    policy: UploadPolicy,
-    clock: Clock,
-    letter_id: UUID | None = None,
-    sha256: str | None = None,
-) -> UploadGranted:
-    """One upload for `sender_id`: a presigned PUT URL, or the reason there is none. With the
-    letter id and the SHA-256 declared, the URL is the document's content key itself."""
-    correlation = letter_id or uuid4()
-    reason = _refusal(sender_id.strip(), filename.strip(), size, limits, senders)
-    if reason is not None:
-        return UploadGranted(correlation_id=correlation, reason=reason, max_bytes=limits.document_bytes)
-    upload_id, now = uuid4(), clock.now()
-    key = content_key(letter_id, sha256) if letter_id and sha256 else upload_key(upload_id)
-    url = await store.upload_url(key, policy.url_lifetime, now)
-    await conn.execute(
-        "INSERT INTO uploads (upload_id, sender_id, filename, object_key, granted_at, url_expires_at,"
-        " usable_until, declared_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        upload_id,
-        sender_id.strip(),
-        filename.strip(),
-        key,
-        now,
-        now + policy.url_lifetime,
-        now + policy.keep,
-        sha256 if letter_id else None,
-    )
-    return UploadGranted(
-        correlation_id=correlation,
-        upload_id=upload_id,
-        url=url,
-        expires_at=now + policy.url_lifetime,
-        max_bytes=limits.document_bytes,
-        headers=UPLOAD_HEADERS,
-    )
+@dataclass(frozen=True)
+class UploadDesk:
+    """Where uploads are granted, wired once for the bus (`RequestUpload`) and the HTTP route
+    (POST /uploads) alike."""
+
+    store: UploadStore
+    limits: Limits
+    senders: frozenset[str] | None
+    policy: UploadPolicy
+    clock: Clock
+
+    async def grant(
+        self,
+        uploads: Uploads,
+        *,
+        sender_id: str,
+        filename: str,
+        size: int | None,
+        letter_id: UUID | None = None,
+        sha256: str | None = None,
+    ) -> UploadGranted:
+        """One upload for `sender_id`: a presigned PUT URL, or the reason there is none. With
+        the letter id and the SHA-256 declared, the URL is the document's content key itself."""
+        correlation = letter_id or uuid4()
+        limits, policy = self.limits, self.policy
+        reason = _refusal(sender_id.strip(), filename.strip(), size, limits, self.senders)
+        if reason is not None:
+            return UploadGranted(correlation_id=correlation, reason=reason, max_bytes=limits.document_bytes)
+        upload_id, now = uuid4(), self.clock()
+        key = content_key(letter_id, sha256) if letter_id and sha256 else upload_key(upload_id)
+        url = await self.store.upload_url(key, policy.url_lifetime, now)
+        await uploads.add(
+            GrantedUpload(
+                upload_id=upload_id,
+                sender_id=sender_id.strip(),
+                filename=filename.strip(),
+                object_key=key,
+                granted_at=now,
+                url_expires_at=now + policy.url_lifetime,
+                usable_until=now + policy.keep,
+                declared_sha256=sha256 if letter_id else None,
+            )
+        )
+        return UploadGranted(
+            correlation_id=correlation,
+            upload_id=upload_id,
+            url=url,
+            expires_at=now + policy.url_lifetime,
+            max_bytes=limits.document_bytes,
+            headers=UPLOAD_HEADERS,
+        )
 
 
 def content_key(letter_id: UUID, sha256: str) -> str:
@@ -109,26 +115,12 @@ def _refusal(
     return None
 
 
-async def request_upload(
-    query: RequestUpload,
-    tx: Transaction,
-    *,
-    store: UploadStore,
-    limits: Limits,
-    senders: frozenset[str] | None,
-    policy: UploadPolicy,
-    clock: Clock,
-) -> UploadGranted:
-    return await grant_upload(
-        tx.conn,
+async def request_upload(query: RequestUpload, uow: UnitOfWork, *, desk: UploadDesk) -> UploadGranted:
+    return await desk.grant(
+        uow.uploads,
         sender_id=query.sender_id,
         filename=query.filename,
         size=query.size,
-        store=store,
-        limits=limits,
-        senders=senders,
-        policy=policy,
-        clock=clock,
         letter_id=query.correlation_id,
         sha256=query.sha256,
     )
@@ -154,7 +146,7 @@ def closing_spools(found: ReadUploads) -> Iterator[ReadUploads]:
 
 
 async def read_uploads(
-    conn: asyncpg.Connection,
+    uploads: Uploads,
     references: tuple[tuple[str, UUID], ...],
     *,
     letter_id: UUID,
@@ -166,19 +158,15 @@ async def read_uploads(
 ) -> None:
     """Look at each referenced upload (field, upload id): whose it is, whether it is still
     usable, and its bytes: size, SHA-256 while streaming, a PDF, not encrypted."""
-    now = clock.now()
+    now = clock()
     for field_name, upload_id in references:
         if upload_id in found.documents:
             found.documents[upload_id] = _problem(
                 found.documents[upload_id], field_name, "this upload is referenced twice in the letter"
             )
             continue
-        row = await conn.fetchrow(
-            "SELECT filename, object_key, sender_id, letter_id, size, sha256, usable_until, url_expires_at,"
-            " declared_sha256 FROM uploads WHERE upload_id = $1 FOR UPDATE",
-            upload_id,
-        )
-        if row is None or row["sender_id"] != sender_id:
+        row = await uploads.for_deposit(upload_id)
+        if row is None or row.sender_id != sender_id:
             found.documents[upload_id] = UploadedDocument(
                 f"{upload_id}.pdf",
                 0,
@@ -190,24 +178,24 @@ async def read_uploads(
                 ),
             )
             continue
-        filename = row["filename"]
-        if row["letter_id"] is not None:
+        filename = row.filename
+        if row.letter_id is not None:
             # Taken already: its hash stands for it, so a retry under the same idempotency key
             # is still the same letter; any other letter is refused.
             taken = (
                 ()
-                if row["letter_id"] == letter_id
+                if row.letter_id == letter_id
                 else (
                     Problem(
                         field=field_name,
-                        reason=f"upload {upload_id} was deposited already, with letter {row['letter_id']};"
+                        reason=f"upload {upload_id} was deposited already, with letter {row.letter_id};"
                         " upload the document again for another letter",
                     ),
                 )
             )
-            found.documents[upload_id] = UploadedDocument(filename, row["size"], row["sha256"], taken)
+            found.documents[upload_id] = UploadedDocument(filename, row.size or 0, row.sha256 or "", taken)
             continue
-        if now > row["usable_until"]:
+        if now > row.usable_until:
             found.documents[upload_id] = UploadedDocument(
                 filename,
                 0,
@@ -215,13 +203,13 @@ async def read_uploads(
                 (
                     Problem(
                         field=field_name,
-                        reason=f"upload {upload_id} expired at {row['usable_until'].isoformat()}:"
+                        reason=f"upload {upload_id} expired at {row.usable_until.isoformat()}:"
                         " request a new upload and send the document again",
                     ),
                 ),
             )
             continue
-        spooled = await store.spool(row["object_key"], limits.document_bytes)
+        spooled = await store.spool(row.object_key, limits.document_bytes)
         if spooled is None:
             found.documents[upload_id] = UploadedDocument(
                 filename,
@@ -231,13 +219,13 @@ async def read_uploads(
                     Problem(
                         field=field_name,
                         reason=f"nothing was uploaded for upload {upload_id}: PUT the document to its URL"
-                        f" before {row['url_expires_at'].isoformat()}, then deposit",
+                        f" before {row.url_expires_at.isoformat()}, then deposit",
                     ),
                 ),
             )
             continue
         found.spooled[upload_id] = spooled
-        found.keys[upload_id] = row["object_key"]
+        found.keys[upload_id] = row.object_key
         if spooled.file is None:
             problems = [
                 Problem(
@@ -250,7 +238,7 @@ async def read_uploads(
             problems = await asyncio.to_thread(
                 check_pdf_stream, field_name, spooled.file, spooled.size, limits.document_bytes
             )
-        declared = row["declared_sha256"]
+        declared = row.declared_sha256
         if spooled.file is not None and declared is not None and declared != spooled.sha256:
             problems.append(
                 Problem(
@@ -268,7 +256,7 @@ def _problem(document: UploadedDocument, field_name: str, reason: str) -> Upload
 
 
 async def take_upload(
-    conn: asyncpg.Connection,
+    uploads: Uploads,
     upload_id: UUID,
     found: ReadUploads,
     *,
@@ -287,46 +275,28 @@ async def take_upload(
     in_place = found.keys[upload_id] == key
     if copy and not in_place:
         await store.adopt(found.keys[upload_id], key, spooled.sha256, spooled.etag)
-    now = clock.now()
-    await conn.execute(
-        "UPDATE uploads SET letter_id = $2, consumed_at = $3, size = $4, sha256 = $5,"
-        " cleaned_at = CASE WHEN $6::boolean THEN $3::timestamptz END WHERE upload_id = $1",
+    await uploads.record_taken(
         upload_id,
-        letter_id,
-        now,
-        spooled.size,
-        spooled.sha256,
-        in_place,  # the object is the document now: nothing to clean
+        letter_id=letter_id,
+        at=clock(),
+        size=spooled.size,
+        sha256=spooled.sha256,
+        in_place=in_place,  # the object is the document now: nothing to clean
     )
 
 
-async def sweep_uploads(pool: asyncpg.Pool, *, store: UploadStore, clock: Clock, batch: int = 200) -> int:
+async def sweep_uploads(units: UnitsOfWork, *, store: UploadStore, clock: Clock, batch: int = 200) -> int:
     """Delete the objects of uploads taken by a deposit, or left unused past their time."""
     swept = 0
     while True:
-        async with pool.acquire() as conn, conn.transaction():
-            due = await conn.fetch(
-                "SELECT upload_id, object_key FROM uploads WHERE cleaned_at IS NULL"
-                # A taken upload's URL may still take a PUT until it expires: wait for that.
-                " AND ((consumed_at IS NOT NULL AND url_expires_at <= $1) OR usable_until <= $1)"
-                " ORDER BY upload_id LIMIT $2 FOR UPDATE SKIP LOCKED",
-                clock.now(),
-                batch,
-            )
-            for row in due:
+        async with units() as uow:
+            due = await uow.uploads.due_for_cleaning(clock(), batch)
+            for upload in due:
                 # An upload put at a content key that a document of a letter holds now (the
                 # same bytes deposited another way) stays: it is that document.
-                if not await conn.fetchval(
-                    "SELECT EXISTS (SELECT 1 FROM documents WHERE object_key = $1"
-                    " UNION ALL SELECT 1 FROM envelopes WHERE object_key = $1)",
-                    row["object_key"],
-                ):
-                    await store.delete(row["object_key"])
-            await conn.execute(
-                "UPDATE uploads SET cleaned_at = $2 WHERE upload_id = ANY($1::uuid[])",
-                [row["upload_id"] for row in due],
-                clock.now(),
-            )
+                if not await uow.documents.holds_object(upload.object_key):
+                    await store.delete(upload.object_key)
+            await uow.uploads.record_cleaned([upload.upload_id for upload in due], clock())
         swept += len(due)
         if len(due) < batch:
             return swept

@@ -23,36 +23,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-
 from archive.adapters.storage import ContentStore
 from archive.adapters.zipstream import ZipEntry
-from archive.domain.expiry import Clock
 from archive.domain.links import Links, zip_path
 from archive.service_layer.handlers import content_unavailable, letter_zip_entries
+from archive.service_layer.ports import StoredObject, UnitOfWork
 from archive.service_layer.uploads import content_key
-from lre_shared.bus import PermanentError, Transaction
-from lre_shared.messages import IssueZipLink, ProofIssued, ProofKind, ZipLinkIssued
+from lre_shared.bus import PermanentError
+from lre_shared.clock import Clock
+from lre_shared.contracts import IssueZipLink, ProofIssued, ProofKind, ZipLinkIssued
 
 log = logging.getLogger(__name__)
 
 
-LETTER_STATE = (
-    "SELECT item_number, accepted_at, receipt_signed_at, content_deleted_at, content_expires_at,"
-    " handed_over_at,"
-    " EXISTS (SELECT 1 FROM envelopes e WHERE e.letter_id = letters.letter_id) AS has_envelope"
-    " FROM letters WHERE letter_id = $1"
-)
-
-
 async def issue_zip_link(
-    query: IssueZipLink, tx: Transaction, *, links: Links, clock: Clock
+    query: IssueZipLink, uow: UnitOfWork, *, links: Links, clock: Clock
 ) -> ZipLinkIssued:
-    letter = await tx.conn.fetchrow(LETTER_STATE, query.correlation_id)
-    now = clock.now()
-    reason = content_unavailable(letter, now)
-    if reason is None and letter is not None and not letter["has_envelope"]:
-        if now < letter["receipt_signed_at"] + links.envelope_wait:
+    letter = await uow.letters.zip_state(query.correlation_id)
+    now = clock()
+    reason = content_unavailable(letter.content if letter else None, now)
+    if reason is None and letter is not None and not letter.has_envelope:
+        signed_at = letter.content.receipt_signed_at
+        if signed_at is not None and now < signed_at + links.envelope_wait:
             reason = "the envelope proof is on its way from the signer: retry in a moment"
         else:
             log.warning(
@@ -65,7 +57,7 @@ async def issue_zip_link(
     return ZipLinkIssued(
         correlation_id=query.correlation_id,
         url=links.url(zip_path(query.correlation_id), expires_at),
-        filename=zip_filename(letter["item_number"]),
+        filename=zip_filename(letter.item_number),
         expires_at=expires_at,
     )
 
@@ -81,48 +73,35 @@ class OpenZip:
 
 
 async def open_zip(
-    conn: asyncpg.Connection, letter_id: UUID, *, store: ContentStore, now: datetime | None = None
+    uow: UnitOfWork, letter_id: UUID, *, store: ContentStore, now: datetime | None = None
 ) -> OpenZip | str:
     """The letter's zip entries, or why there are none (the content may have gone since the
     link was issued)."""
-    letter = await conn.fetchrow(LETTER_STATE, letter_id)
-    reason = content_unavailable(letter, now)
+    letter = await uow.letters.zip_state(letter_id)
+    reason = content_unavailable(letter.content if letter else None, now)
     if reason is not None or letter is None:
         return reason or "no such letter"
-    entries = await letter_zip_entries(conn, letter_id, store=store)
-    return OpenZip(zip_filename(letter["item_number"]), entries)
+    entries = await letter_zip_entries(uow.documents, letter_id, store=store)
+    return OpenZip(zip_filename(letter.item_number), entries)
 
 
-async def on_proof_issued(event: ProofIssued, tx: Transaction, *, store: ContentStore) -> None:
+async def on_proof_issued(event: ProofIssued, uow: UnitOfWork, *, store: ContentStore) -> None:
     """Keep the latest envelope proof of a letter with its content, for the zip."""
     if event.kind is not ProofKind.envelope:
         return
     digest = hashlib.sha256(event.pdf).hexdigest()
     if digest != event.sha256:
         raise PermanentError(f"envelope proof of letter {event.correlation_id} does not match its sha256")
-    letter = await tx.conn.fetchrow(
-        "SELECT l.content_deleted_at, e.issued_at, e.object_key FROM letters l"
-        " LEFT JOIN envelopes e USING (letter_id) WHERE l.letter_id = $1 FOR UPDATE OF l",
-        event.correlation_id,
-    )
-    if letter is None or letter["content_deleted_at"] is not None:
+    held = await uow.envelopes.current(event.correlation_id)
+    if held is None or held.content_deleted_at is not None:
         log.info("envelope proof of a letter whose content the archive does not hold: not kept")
         return
-    if letter["issued_at"] is not None and letter["issued_at"] >= event.occurred_at:
+    if held.issued_at is not None and held.issued_at >= event.occurred_at:
         return  # an older envelope arriving late
     key = content_key(event.correlation_id, digest)
     await store.put(key, event.pdf, digest)
-    await tx.conn.execute(
-        "INSERT INTO envelopes (letter_id, filename, size, sha256, object_key, issued_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (letter_id) DO UPDATE SET filename = $2,"
-        " size = $3, sha256 = $4, object_key = $5, issued_at = $6",
-        event.correlation_id,
-        event.filename,
-        len(event.pdf),
-        digest,
-        key,
-        event.occurred_at,
+    await uow.envelopes.keep(
+        event.correlation_id, StoredObject(event.filename, len(event.pdf), digest, key), event.occurred_at
     )
-    replaced = letter["object_key"]
-    if replaced is not None and replaced != key:
-        await store.delete(replaced)
+    if held.object_key is not None and held.object_key != key:
+        await store.delete(held.object_key)

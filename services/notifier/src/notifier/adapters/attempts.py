@@ -1,50 +1,51 @@
-"""Every delivery attempt, stored with its outcome.
+"""Delivery attempts and the channels each round used, in PostgreSQL.
 
-Attempts are written on a connection of their own, outside the handler's transaction: an
+`PgAttemptLog` writes on a connection of its own, outside the handler's transaction: an
 attempt deferred for a retry (which rolls the transaction back) is kept too, and a
 redelivered command does not try again a channel that already failed for good. That
 connection comes from a small pool of the log's own: every handler already holds one of
 the service's connections for its transaction, so taking a second from the same pool
 would deadlock once all of them are held.
+
+`PgAttempts` and `PgRounds` work inside a transaction (a provider's report): what they write
+commits with what it publishes.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from lre_shared.contracts import NoticeChannel
 from lre_shared.db import create_pool
-from lre_shared.messages import NoticeChannel, NoticeKind
+from notifier.domain.delivery import Attempt
+
+INSERT_ATTEMPT = (
+    "INSERT INTO delivery_attempts (notice_id, letter_id, channel, address, outcome,"
+    " reason, provider_message_id, kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+)
+TAKE_CHANNEL = (
+    "INSERT INTO notice_channels (round_id, channel, notice_id) VALUES ($1, $2, $3)"
+    " ON CONFLICT (round_id, channel) DO NOTHING RETURNING notice_id"
+)
 
 
-@dataclass(frozen=True)
-class Attempt:
-    notice_id: UUID
-    letter_id: UUID
-    channel: NoticeChannel
-    address: str
-    outcome: str  # sent | failed | deferred | delivered
-    reason: str | None = None
-    provider_message_id: str | None = None
-    kind: str = NoticeKind.notice.value  # notice | reminder | code
-
-
-class AttemptLog(Protocol):
-    async def record(self, attempt: Attempt) -> None: ...
-
-    async def failed_for_good(self, notice_id: UUID) -> dict[NoticeChannel, str]:
-        """Channels already tried for this notice that failed for good, with the reason."""
-        ...
-
-    async def claim(self, round_id: UUID, channel: NoticeChannel, notice_id: UUID) -> UUID:
-        """Take `channel` in the round for `notice_id`, unless a command took it first; return
-        the command that holds it. Kept whatever becomes of the handler's transaction: a
-        channel tried is used, and the command that tried it is the one to try it again."""
-        ...
+def _columns(attempt: Attempt) -> tuple[Any, ...]:
+    """The attempt's values, in the order of `INSERT_ATTEMPT`."""
+    return (
+        attempt.notice_id,
+        attempt.letter_id,
+        attempt.channel.value,
+        attempt.address,
+        attempt.outcome,
+        attempt.reason,
+        attempt.provider_message_id,
+        attempt.kind,
+    )
 
 
 @dataclass
@@ -67,18 +68,7 @@ class PgAttemptLog:
             self._pool = None
 
     async def record(self, attempt: Attempt) -> None:
-        await (await self.pool()).execute(
-            "INSERT INTO delivery_attempts (notice_id, letter_id, channel, address, outcome,"
-            " reason, provider_message_id, kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            attempt.notice_id,
-            attempt.letter_id,
-            attempt.channel.value,
-            attempt.address,
-            attempt.outcome,
-            attempt.reason,
-            attempt.provider_message_id,
-            attempt.kind,
-        )
+        await (await self.pool()).execute(INSERT_ATTEMPT, *_columns(attempt))
 
     async def failed_for_good(self, notice_id: UUID) -> dict[NoticeChannel, str]:
         rows = await (await self.pool()).fetch(
@@ -89,13 +79,7 @@ class PgAttemptLog:
 
     async def claim(self, round_id: UUID, channel: NoticeChannel, notice_id: UUID) -> UUID:
         pool = await self.pool()
-        owner: UUID | None = await pool.fetchval(
-            "INSERT INTO notice_channels (round_id, channel, notice_id) VALUES ($1, $2, $3)"
-            " ON CONFLICT (round_id, channel) DO NOTHING RETURNING notice_id",
-            round_id,
-            channel.value,
-            notice_id,
-        )
+        owner: UUID | None = await pool.fetchval(TAKE_CHANNEL, round_id, channel.value, notice_id)
         if owner is None:
             owner = await pool.fetchval(
                 "SELECT notice_id FROM notice_channels WHERE round_id = $1 AND channel = $2",
@@ -103,3 +87,42 @@ class PgAttemptLog:
                 channel.value,
             )
         return owner or notice_id
+
+
+@dataclass(frozen=True)
+class PgAttempts:
+    conn: asyncpg.Connection
+
+    async def sent_as(self, provider_message_id: str) -> Attempt | None:
+        row = await self.conn.fetchrow(
+            "SELECT notice_id, letter_id, channel, address, outcome, reason, provider_message_id,"
+            " kind FROM delivery_attempts WHERE provider_message_id = $1 AND outcome = 'sent'"
+            " ORDER BY id DESC LIMIT 1",
+            provider_message_id,
+        )
+        if row is None:
+            return None
+        return Attempt(**dict(row) | {"channel": NoticeChannel(row["channel"])})
+
+    async def add(self, attempt: Attempt) -> None:
+        await self.conn.execute(INSERT_ATTEMPT, *_columns(attempt))
+
+    async def add_first_failure(self, attempt: Attempt) -> bool:
+        first = await self.conn.fetchval(
+            INSERT_ATTEMPT + " ON CONFLICT (provider_message_id)"
+            " WHERE outcome = 'failed' AND provider_message_id <> '' DO NOTHING RETURNING id",
+            *_columns(attempt),
+        )
+        return first is not None
+
+
+@dataclass(frozen=True)
+class PgRounds:
+    conn: asyncpg.Connection
+
+    async def used(self, round_id: UUID) -> set[NoticeChannel]:
+        rows = await self.conn.fetch("SELECT channel FROM notice_channels WHERE round_id = $1", round_id)
+        return {NoticeChannel(row["channel"]) for row in rows}
+
+    async def take(self, round_id: UUID, channel: NoticeChannel, notice_id: UUID) -> bool:
+        return await self.conn.fetchval(TAKE_CHANNEL, round_id, channel.value, notice_id) is not None

@@ -1,4 +1,5 @@
-"""A channel delivers a notice to one address; each provider sits behind this interface.
+"""A channel delivers a notice to one address; each provider sits behind this interface
+(`notifier.service_layer.ports.Channel`).
 
 `deliver` returns the provider's id for the message and raises `PermanentDeliveryError`
 or `TransientDeliveryError` (notifier.domain.delivery) when it cannot.
@@ -10,24 +11,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from lre_shared.messages import NoticeKind
-from notifier.adapters.email import Email, Mailer
+from lre_shared.contracts import NoticeKind
 from notifier.adapters.templates import render
 from notifier.domain.delivery import PermanentDeliveryError
+from notifier.domain.email import Email
 from notifier.domain.notice import Notice
 from notifier.domain.rate import TokenBucket
-
-
-class Channel(Protocol):
-    async def deliver(self, notice: Notice, address: str) -> str: ...
-
-
-class TextMessenger(Protocol):
-    """Short texts (one-time codes) to a phone number."""
-
-    async def send_text(self, to: str, body: str) -> str: ...
+from notifier.service_layer.ports import Channel, Mailer
 
 
 @dataclass(frozen=True)

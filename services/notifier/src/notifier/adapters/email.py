@@ -21,12 +21,13 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import formatdate, make_msgid
-from typing import Protocol
 
 import aiosmtplib
 import dkim  # type: ignore[import-untyped]
 
 from notifier.domain.delivery import PermanentDeliveryError, TransientDeliveryError
+from notifier.domain.email import Attachment, Email
+from notifier.service_layer.ports import Mailer
 
 __all__ = [
     "Attachment",
@@ -57,30 +58,6 @@ SIGNED_HEADERS = (
     b"list-unsubscribe",
     b"list-unsubscribe-post",
 )
-
-
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content: bytes
-    maintype: str = "application"
-    subtype: str = "pdf"
-
-
-@dataclass(frozen=True)
-class Email:
-    to: str
-    subject: str
-    text: str
-    html: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-    attachments: tuple[Attachment, ...] = ()
-
-
-class Mailer(Protocol):
-    async def send(self, email: Email) -> str:
-        """Send; return the Message-ID. Raises Permanent/TransientDeliveryError."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from notifier.adapters.email import Attachment, Email, Mailer
 from notifier.adapters.pdf import text_pdf
 from notifier.adapters.telephony import check_number
 from notifier.adapters.templates import render
+from notifier.domain.email import Attachment, Email
 from notifier.domain.notice import Notice, deadline_text
+from notifier.service_layer.ports import Mailer
 
 
 def fax_pages(notice: Notice) -> list[list[str]]:

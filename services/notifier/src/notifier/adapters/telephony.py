@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException  # type: ignore[import-untyped]
@@ -65,6 +65,15 @@ class TwilioAccount:
             )
         return self._client
 
+    async def create(self, what: str, resource: Literal["messages", "calls"], to: str, **fields: Any) -> str:
+        """Ask Twilio for a message or a call to `to`, with our status callback if we have one;
+        the provider's id for it."""
+        number = check_number(to)
+        if self.status_callback:
+            fields["status_callback"] = self.status_callback
+        created = getattr(self.client, resource).create_async(to=number, from_=self.from_number, **fields)
+        return await _call_provider(what, created)
+
     async def close(self) -> None:
         if self._client is not None:
             http = self._client.http_client
@@ -98,16 +107,7 @@ class TwilioSms:
         return await self.send_text(address, sms_text(notice))
 
     async def send_text(self, to: str, body: str) -> str:
-        number = check_number(to)
-        options: dict[str, Any] = {}
-        if self.account.status_callback:
-            options["status_callback"] = self.account.status_callback
-        return await _call_provider(
-            "SMS",
-            self.account.client.messages.create_async(
-                to=number, from_=self.account.from_number, body=body, **options
-            ),
-        )
+        return await self.account.create("SMS", "messages", to, body=body)
 
 
 def voice_twiml(notice: Notice) -> str:
@@ -128,13 +128,4 @@ class TwilioVoice:
     account: TwilioAccount
 
     async def deliver(self, notice: Notice, address: str) -> str:
-        to = check_number(address)
-        options: dict[str, Any] = {}
-        if self.account.status_callback:
-            options["status_callback"] = self.account.status_callback
-        return await _call_provider(
-            "call",
-            self.account.client.calls.create_async(
-                to=to, from_=self.account.from_number, twiml=voice_twiml(notice), **options
-            ),
-        )
+        return await self.account.create("call", "calls", address, twiml=voice_twiml(notice))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jinja2
 
-from lre_shared.messages import NoticeKind
+from lre_shared.contracts import NoticeKind
 from notifier.domain.notice import Language, Notice, deadline_text
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"

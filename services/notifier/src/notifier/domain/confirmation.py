@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lre_shared.messages import DocumentChannel, RequiredDocument
+from lre_shared.contracts import DocumentChannel, RequiredDocument
 from notifier.domain.notice import Language
 
 DOCUMENTS: dict[RequiredDocument, tuple[str, str]] = {

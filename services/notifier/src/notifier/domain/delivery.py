@@ -9,6 +9,11 @@ the next channel of the fallback order is tried instead.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from uuid import UUID
+
+from lre_shared.contracts import NoticeChannel, NoticeKind
+
 
 class DeliveryError(Exception):
     """A channel could not deliver the notice; the message says why, for the evidence."""
@@ -28,3 +33,17 @@ def http_status_error(provider: str, status: int, detail: str) -> DeliveryError:
     if 400 <= status < 500 and status not in (408, 429):
         return PermanentDeliveryError(message)
     return TransientDeliveryError(message)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try of one channel for one message, kept whatever its outcome."""
+
+    notice_id: UUID
+    letter_id: UUID
+    channel: NoticeChannel
+    address: str
+    outcome: str  # sent | failed | deferred | delivered
+    reason: str | None = None
+    provider_message_id: str | None = None
+    kind: str = NoticeKind.notice.value  # notice | reminder | code | confirmation

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Literal
 from urllib.parse import urlsplit
 
-from lre_shared.messages import NoticeKind
+from lre_shared.contracts import NoticeKind
 
 Language = Literal["fr", "en"]
 
@@ -78,21 +78,22 @@ class VoiceScript:
 
 
 def voice_script(notice: Notice) -> VoiceScript:
-    digits = spoken_digits(notice.item_number)
-    if notice.language == "en":
-        return VoiceScript(
-            opening="Hello. A registered electronic letter is waiting for you.",
-            number_intro="Its item number is:",
-            digits=digits,
-            repeat_intro="Again, the item number is:",
-            closing=f"To pick it up, go to {spoken_site(notice)}. Goodbye.",
-            language="en-GB",
-        )
+    site = spoken_site(notice)
+
+    def say(french: str, english: str) -> str:
+        return english if notice.language == "en" else french
+
     return VoiceScript(
-        opening="Bonjour. Une lettre recommandée électronique vous attend.",
-        number_intro="Son numéro de pli est :",
-        digits=digits,
-        repeat_intro="Je répète, le numéro de pli est :",
-        closing=f"Pour la relever, rendez-vous sur le site {spoken_site(notice)}. Au revoir.",
-        language="fr-FR",
+        opening=say(
+            "Bonjour. Une lettre recommandée électronique vous attend.",
+            "Hello. A registered electronic letter is waiting for you.",
+        ),
+        number_intro=say("Son numéro de pli est :", "Its item number is:"),
+        digits=spoken_digits(notice.item_number),
+        repeat_intro=say("Je répète, le numéro de pli est :", "Again, the item number is:"),
+        closing=say(
+            f"Pour la relever, rendez-vous sur le site {site}. Au revoir.",
+            f"To pick it up, go to {site}. Goodbye.",
+        ),
+        language=say("fr-FR", "en-GB"),
     )

@@ -6,8 +6,13 @@ that stops them. The last reminder goes no later than the last day of the window
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from uuid import UUID
 from zoneinfo import ZoneInfo
+
+from lre_shared.contracts import NoticeChannel
+from notifier.domain.notice import Language
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -17,3 +22,21 @@ def next_reminder(after: datetime, every: timedelta, deadline: date) -> datetime
     due = after + every
     end_of_window = datetime.combine(deadline + timedelta(days=1), time(0), tzinfo=PARIS)
     return due if due < end_of_window else None
+
+
+@dataclass(frozen=True)
+class ReminderSchedule:
+    """A letter's reminders: where they go (the channels of its first notice), in which
+    language, when the next one falls, and the token of the link that stops them."""
+
+    letter_id: UUID
+    item_number: str
+    address: str
+    language: Language
+    deadline: date
+    next_at: datetime | None
+    opt_out_token: str
+    channels: tuple[NoticeChannel, ...] = (NoticeChannel.email,)
+    phone: str | None = None
+    landline: str | None = None
+    fax: str | None = None

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 
-from lre_shared.bus import Transaction
-from lre_shared.messages import now_utc
+from lre_shared.clock import Clock, now_utc
 from lre_shared.runtime import PeriodicTask
+from notifier.adapters.postgres import transaction
 from notifier.service_layer import reminders
 
 
@@ -18,12 +17,12 @@ from notifier.service_layer import reminders
 class ReminderTicker:
     every: timedelta
     poll_seconds: float
-    clock: Callable[[], datetime] = now_utc
+    clock: Clock = now_utc
     _task: PeriodicTask | None = field(default=None, init=False, repr=False)
 
     async def tick(self, pool: asyncpg.Pool) -> int:
-        async with pool.acquire() as conn, conn.transaction():
-            return await reminders.queue_due(Transaction(conn), self.clock(), self.every)
+        async with transaction(pool) as uow:
+            return await reminders.queue_due(uow, self.clock(), self.every)
 
     async def start(self, pool: asyncpg.Pool) -> None:
         self._task = PeriodicTask("reminders", self.tick, self.poll_seconds)

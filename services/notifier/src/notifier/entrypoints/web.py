@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
+from notifier.adapters.postgres import transaction
 from notifier.service_layer import provider_status, reminders
 
 TWILIO_STATUS_PATH = "/providers/twilio/status"
@@ -41,20 +42,20 @@ def create_site(
             return PlainTextResponse("invalid signature", status_code=403)
         sid = form.get("MessageSid") or form.get("CallSid") or ""
         status = form.get("MessageStatus") or form.get("CallStatus") or ""
-        async with pool().acquire() as conn, conn.transaction():
-            known = await provider_status.report(conn, sid, status, form.get("ErrorCode", ""))
+        async with transaction(pool()) as uow:
+            known = await provider_status.report(uow, sid, status, form.get("ErrorCode", ""))
         return PlainTextResponse("ok" if known else "unknown sid")
 
     async def opt_out(request: Request) -> Response:
         token = request.path_params["token"]
-        async with pool().acquire() as conn:
+        async with transaction(pool()) as uow:
             if request.method == "GET":
                 # A GET only asks: mail scanners fetch every link of a message, and must not
                 # opt the recipient out. The form (or RFC 8058 one-click) POSTs.
-                found = await reminders.known(conn, token)
+                found = await reminders.known(uow, token)
                 page = CONFIRM
             else:
-                found = await reminders.opt_out(conn, token)
+                found = await reminders.opt_out(uow, token)
                 page = OPTED_OUT
         if not found:
             return PlainTextResponse("unknown link", status_code=404)

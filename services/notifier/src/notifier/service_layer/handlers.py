@@ -14,11 +14,13 @@ moves on the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
+from contextlib import suppress
+from dataclasses import replace
 from datetime import timedelta
 
-from lre_shared.bus import Transaction
-from lre_shared.messages import (
+from lre_shared.clock import now_utc
+from lre_shared.contracts import (
     CodeFailed,
     CodeSent,
     Message,
@@ -29,16 +31,14 @@ from lre_shared.messages import (
     SendCaseConfirmation,
     SendCode,
     SendNotice,
-    now_utc,
 )
-from notifier.adapters.attempts import Attempt, AttemptLog
-from notifier.adapters.channels import Channel, TextMessenger
-from notifier.adapters.email import Email, Mailer
 from notifier.domain.code import code_text
 from notifier.domain.confirmation import CaseConfirmation, confirmation_email, confirmation_sms
-from notifier.domain.delivery import PermanentDeliveryError, TransientDeliveryError
+from notifier.domain.delivery import Attempt, PermanentDeliveryError, TransientDeliveryError
+from notifier.domain.email import Email
 from notifier.domain.notice import Notice
 from notifier.service_layer import reminders
+from notifier.service_layer.ports import AttemptLog, Channel, Mailer, TextMessenger, UnitOfWork
 
 
 def route(command: SendNotice) -> list[tuple[NoticeChannel, str | None]]:
@@ -55,7 +55,7 @@ def route(command: SendNotice) -> list[tuple[NoticeChannel, str | None]]:
 
 async def send_notice(
     command: SendNotice,
-    tx: Transaction,
+    uow: UnitOfWork,
     *,
     channels: Mapping[NoticeChannel, Channel],
     attempts: AttemptLog,
@@ -65,7 +65,7 @@ async def send_notice(
 ) -> Message | None:
     opt_out = None
     if command.kind is NoticeKind.reminder:
-        schedule = await reminders.active(tx, command.correlation_id)
+        schedule = await uow.reminders.active(command.correlation_id)
         if schedule is None:
             return None  # decided, opted out or window over since it was queued: stay silent
         opt_out = reminders.opt_out_link(opt_out_url, schedule.opt_out_token)
@@ -87,26 +87,18 @@ async def send_notice(
             # Failed for good on an earlier delivery of this command; its event went with
             # that delivery's rolled-back transaction: give it again, do not try again.
             reasons.append(f"{channel}: {failed_before[channel]}")
-            await tx.publish(_failed(command, channel, address, failed_before[channel], reasons))
+            await uow.publish(notice_failed(command, channel, address, failed_before[channel], reasons))
             continue
-        adapter = channels.get(channel)
         try:
-            if not address:
-                raise PermanentDeliveryError(f"no address for the {channel} channel in the command")
-            if adapter is None:
-                raise PermanentDeliveryError(f"the {channel} channel is not available")
-            provider_id = await adapter.deliver(notice, address)
+            delivery = _deliver(channels.get(channel), notice, channel, address)
+            sent = _sent(command, channel, address or "", command.kind.value)
+            provider_id = await _attempted(delivery, sent, attempts)
         except PermanentDeliveryError as exc:
-            await attempts.record(_attempt(command, channel, address, "failed", str(exc)))
             reasons.append(f"{channel}: {exc}")
-            await tx.publish(_failed(command, channel, address, str(exc), reasons))
+            await uow.publish(notice_failed(command, channel, address, str(exc), reasons))
             continue
-        except TransientDeliveryError as exc:
-            await attempts.record(_attempt(command, channel, address, "deferred", str(exc)))
-            raise  # the bus returns the command and retries it later
         sent_at = now_utc()
-        await attempts.record(_attempt(command, channel, address, "sent", None, provider_id))
-        await tx.publish(
+        await uow.publish(
             NoticeSent(
                 correlation_id=command.correlation_id,
                 notice_id=command.message_id,
@@ -119,22 +111,17 @@ async def send_notice(
             )
         )
         # Kept for the provider's later report (undelivered: the next channel goes on from it).
-        await tx.conn.execute(
-            "INSERT INTO notices (notice_id, letter_id, command) VALUES ($1, $2, $3::jsonb)"
-            " ON CONFLICT (notice_id) DO NOTHING",
-            command.message_id,
-            command.correlation_id,
-            command.model_dump_json(),
-        )
+        await uow.notices.keep(command)
         if command.kind is NoticeKind.notice and reminder_every is not None:
-            await reminders.schedule(tx, command, sent_at, reminder_every)
+            await reminders.schedule(uow, command, sent_at, reminder_every)
         return None
     return None
 
 
-def _failed(
+def notice_failed(
     command: SendNotice, channel: NoticeChannel, address: str | None, reason: str, reasons: list[str]
 ) -> NoticeFailed:
+    """The channel's NotificationForAcceptanceFailure, with every channel tried so far."""
     return NoticeFailed(
         correlation_id=command.correlation_id,
         notice_id=command.message_id,
@@ -148,29 +135,61 @@ def _failed(
     )
 
 
-def _attempt(
-    command: SendNotice,
-    channel: NoticeChannel,
-    address: str | None,
-    outcome: str,
-    reason: str | None,
-    provider_id: str | None = None,
+async def _deliver(
+    adapter: Channel | None, notice: Notice, channel: NoticeChannel, address: str | None
+) -> str:
+    if not address:
+        raise PermanentDeliveryError(f"no address for the {channel} channel in the command")
+    if adapter is None:
+        raise PermanentDeliveryError(f"the {channel} channel is not available")
+    return await adapter.deliver(notice, address)
+
+
+def _sent(
+    command: SendNotice | SendCode | SendCaseConfirmation, channel: NoticeChannel, address: str, kind: str
 ) -> Attempt:
-    return Attempt(
-        command.message_id,
-        command.correlation_id,
-        channel,
-        address or "",
-        outcome,
-        reason,
-        provider_id,
-        command.kind.value,
-    )
+    """The attempt as recorded when the provider takes the message."""
+    return Attempt(command.message_id, command.correlation_id, channel, address, "sent", kind=kind)
+
+
+async def _attempted(delivery: Awaitable[str], sent: Attempt, attempts: AttemptLog) -> str:
+    """The provider's id for the message `delivery` sends, with the attempt recorded whatever
+    its outcome (`sent`: as recorded when the provider takes it); a delivery error goes on to
+    the caller, a transient one up to the bus, which retries the command later."""
+    try:
+        provider_id = await delivery
+    except PermanentDeliveryError as exc:
+        await attempts.record(replace(sent, outcome="failed", reason=str(exc)))
+        raise
+    except TransientDeliveryError as exc:
+        await attempts.record(replace(sent, outcome="deferred", reason=str(exc)))
+        raise
+    await attempts.record(replace(sent, provider_message_id=provider_id))
+    return provider_id
+
+
+async def _send_by_chosen_channel(
+    command: SendCode | SendCaseConfirmation,
+    kind: str,
+    email: Email,
+    text: str,
+    *,
+    mailer: Mailer,
+    texts: TextMessenger,
+    attempts: AttemptLog,
+) -> str:
+    """Send `email` or `text`, by the channel the recipient chose; the attempt is recorded."""
+    channel = NoticeChannel(command.channel)
+    if channel is NoticeChannel.email:
+        delivery = mailer.send(email)
+    else:
+        delivery = texts.send_text(command.address, text)
+    return await _attempted(delivery, _sent(command, channel, command.address, kind), attempts)
 
 
 async def send_code(
     command: SendCode,
-    tx: Transaction,
+    uow: UnitOfWork,
     *,
     mailer: Mailer,
     texts: TextMessenger,
@@ -178,28 +197,13 @@ async def send_code(
 ) -> Message | None:
     """A one-time signing code, by email or SMS only; no fallback (the recipient chose)."""
     message = code_text(command.code, command.expires_at, command.language)
-    channel = NoticeChannel(command.channel)
-
-    def attempt(outcome: str, reason: str | None = None, provider_id: str | None = None) -> Attempt:
-        return Attempt(
-            command.message_id,
-            command.correlation_id,
-            channel,
-            command.address,
-            outcome,
-            reason,
-            provider_id,
-            "code",
-        )
-
+    email = Email(command.address, message.subject, message.text)
     try:
-        if channel is NoticeChannel.email:
-            provider_id = await mailer.send(Email(command.address, message.subject, message.text))
-        else:
-            provider_id = await texts.send_text(command.address, message.text)
+        provider_id = await _send_by_chosen_channel(
+            command, "code", email, message.text, mailer=mailer, texts=texts, attempts=attempts
+        )
     except PermanentDeliveryError as exc:
-        await attempts.record(attempt("failed", str(exc)))
-        await tx.publish(
+        await uow.publish(
             CodeFailed(
                 correlation_id=command.correlation_id,
                 code_id=command.message_id,
@@ -208,11 +212,7 @@ async def send_code(
             )
         )
         return None
-    except TransientDeliveryError as exc:
-        await attempts.record(attempt("deferred", str(exc)))
-        raise
-    await attempts.record(attempt("sent", None, provider_id))
-    await tx.publish(
+    await uow.publish(
         CodeSent(
             correlation_id=command.correlation_id,
             code_id=command.message_id,
@@ -226,7 +226,7 @@ async def send_code(
 
 async def send_case_confirmation(
     command: SendCaseConfirmation,
-    tx: Transaction,
+    uow: UnitOfWork,
     *,
     mailer: Mailer,
     texts: TextMessenger,
@@ -243,31 +243,16 @@ async def send_case_confirmation(
         code_channel=command.channel,
         language=command.language,
     )
-    channel = NoticeChannel(command.channel)
-
-    def attempt(outcome: str, reason: str | None = None, provider_id: str | None = None) -> Attempt:
-        return Attempt(
-            command.message_id,
-            command.correlation_id,
-            channel,
-            command.address,
-            outcome,
-            reason,
-            provider_id,
+    text = confirmation_email(confirmation)
+    email = Email(command.address, text.subject, text.text)
+    with suppress(PermanentDeliveryError):
+        await _send_by_chosen_channel(
+            command,
             "confirmation",
+            email,
+            confirmation_sms(confirmation),
+            mailer=mailer,
+            texts=texts,
+            attempts=attempts,
         )
-
-    try:
-        if channel is NoticeChannel.email:
-            email = confirmation_email(confirmation)
-            provider_id = await mailer.send(Email(command.address, email.subject, email.text))
-        else:
-            provider_id = await texts.send_text(command.address, confirmation_sms(confirmation))
-    except PermanentDeliveryError as exc:
-        await attempts.record(attempt("failed", str(exc)))
-        return None
-    except TransientDeliveryError as exc:
-        await attempts.record(attempt("deferred", str(exc)))
-        raise
-    await attempts.record(attempt("sent", None, provider_id))
     return None

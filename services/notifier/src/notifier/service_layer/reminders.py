@@ -8,129 +8,81 @@ lre_shared.notices), queued through the outbox so it gets the same delivery and 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
-from uuid import UUID
 
-from lre_shared.bus import Transaction
-from lre_shared.messages import (
+from lre_shared.contracts import (
     LetterAccepted,
     LetterLanguageChanged,
     LetterRefused,
     Message,
-    NoticeChannel,
     NoticeKind,
     SendNotice,
 )
 from lre_shared.notices import asked_channels, per_channel
-from notifier.domain.reminders import next_reminder
+from notifier.domain.reminders import ReminderSchedule, next_reminder
+from notifier.service_layer.ports import UnitOfWork
 
 OPT_OUT_PATH = "/reminders/opt-out/"
 
-
-class Connection(Protocol):
-    async def execute(self, query: str, *args: Any) -> str: ...
-    async def fetch(self, query: str, *args: Any) -> list[Any]: ...
-    async def fetchrow(self, query: str, *args: Any) -> Any: ...
-
-
-@dataclass(frozen=True)
-class Schedule:
-    letter_id: UUID
-    opt_out_token: str
+# What each reminder carries over from the letter's first notice: where it goes, in which
+# language (until the recipient changes it), about which letter and until when.
+CARRIED_OVER = {"item_number", "address", "language", "deadline", "phone", "landline", "fax"}
 
 
 def opt_out_link(base_url: str | None, token: str) -> str | None:
     return base_url.rstrip("/") + OPT_OUT_PATH + token if base_url else None
 
 
-async def schedule(tx: Transaction, command: SendNotice, sent_at: datetime, every: timedelta) -> None:
-    await tx.conn.execute(
-        "INSERT INTO reminders (letter_id, item_number, address, language, deadline, next_at,"
-        " opt_out_token, channels, phone, landline, fax)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (letter_id) DO NOTHING",
-        command.correlation_id,
-        command.item_number,
-        str(command.address),
-        command.language,
-        command.deadline,
-        next_reminder(sent_at, every, command.deadline),
-        secrets.token_urlsafe(24),
-        # Reminders go on the letter's channels, as its first notice did.
-        [channel.value for channel in asked_channels(command.channels)],
-        command.phone,
-        command.landline,
-        command.fax,
+async def schedule(uow: UnitOfWork, command: SendNotice, sent_at: datetime, every: timedelta) -> None:
+    await uow.reminders.add(
+        ReminderSchedule(
+            letter_id=command.correlation_id,
+            next_at=next_reminder(sent_at, every, command.deadline),
+            opt_out_token=secrets.token_urlsafe(24),
+            # Reminders go on the letter's channels, as its first notice did.
+            channels=asked_channels(command.channels),
+            **command.model_dump(include=CARRIED_OVER),
+        )
     )
 
 
-async def active(tx: Transaction, letter_id: UUID) -> Schedule | None:
-    row = await tx.conn.fetchrow(
-        "SELECT opt_out_token FROM reminders WHERE letter_id = $1 AND stopped IS NULL", letter_id
+def reminder(schedule: ReminderSchedule) -> SendNotice:
+    """The reminder due on `schedule`, before it is split one command a channel."""
+    return SendNotice(
+        correlation_id=schedule.letter_id,
+        kind=NoticeKind.reminder,
+        channels=schedule.channels,
+        **{name: getattr(schedule, name) for name in CARRIED_OVER},
     )
-    return None if row is None else Schedule(letter_id, row["opt_out_token"])
 
 
-async def queue_due(tx: Transaction, now: datetime, every: timedelta, limit: int = 100) -> int:
+async def queue_due(uow: UnitOfWork, now: datetime, every: timedelta, limit: int = 100) -> int:
     """Queue a reminder for every schedule due at `now`; move each to its next date."""
-    rows = await tx.conn.fetch(
-        "SELECT letter_id, item_number, address, language, deadline, next_at, channels, phone,"
-        " landline, fax FROM reminders"
-        " WHERE stopped IS NULL AND next_at <= $1 ORDER BY next_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-        now,
-        limit,
-    )
-    for row in rows:
-        following = next_reminder(row["next_at"], every, row["deadline"])
-        reminder = SendNotice(
-            correlation_id=row["letter_id"],
-            item_number=row["item_number"],
-            address=row["address"],
-            deadline=row["deadline"],
-            language=row["language"],
-            kind=NoticeKind.reminder,
-            channels=tuple(NoticeChannel(channel) for channel in row["channels"] or ("email",)),
-            phone=row["phone"],
-            landline=row["landline"],
-            fax=row["fax"],
-        )
-        for command in per_channel(reminder):  # one a channel, one round a reminder
-            await tx.publish(command)
-        await tx.conn.execute(
-            "UPDATE reminders SET next_at = $2, stopped = CASE WHEN $2::timestamptz IS NULL"
-            " THEN 'window over' END WHERE letter_id = $1",
-            row["letter_id"],
-            following,
-        )
-    return len(rows)
+    due = await uow.reminders.due(now, limit)
+    for schedule in due:
+        assert schedule.next_at is not None  # a due schedule has a date
+        for command in per_channel(reminder(schedule)):  # one a channel, one round a reminder
+            await uow.publish(command)
+        following = next_reminder(schedule.next_at, every, schedule.deadline)
+        await uow.reminders.reschedule(schedule.letter_id, following)
+    return len(due)
 
 
-async def stop_on_decision(event: LetterAccepted | LetterRefused, tx: Transaction) -> Message | None:
-    await tx.conn.execute(
-        "UPDATE reminders SET stopped = 'decided', next_at = NULL WHERE letter_id = $1",
-        event.correlation_id,
-    )
+async def stop_on_decision(event: LetterAccepted | LetterRefused, uow: UnitOfWork) -> Message | None:
+    await uow.reminders.stop_on_decision(event.correlation_id)
     return None
 
 
-async def on_language_changed(event: LetterLanguageChanged, tx: Transaction) -> Message | None:
-    await tx.conn.execute(
-        "UPDATE reminders SET language = $2 WHERE letter_id = $1", event.correlation_id, event.language
-    )
+async def on_language_changed(event: LetterLanguageChanged, uow: UnitOfWork) -> Message | None:
+    await uow.reminders.change_language(event.correlation_id, event.language)
     return None
 
 
-async def known(conn: Connection, token: str) -> bool:
-    row = await conn.fetchrow("SELECT 1 FROM reminders WHERE opt_out_token = $1", token)
-    return row is not None
+async def known(uow: UnitOfWork, token: str) -> bool:
+    """Whether `token` is the opt-out token of a letter's reminders (stopped or not)."""
+    return await uow.reminders.known(token)
 
 
-async def opt_out(conn: Connection, token: str) -> bool:
+async def opt_out(uow: UnitOfWork, token: str) -> bool:
     """Stop the reminders of the letter whose link carries `token`; False if unknown."""
-    result = await conn.execute(
-        "UPDATE reminders SET stopped = coalesce(stopped, 'opted out'), next_at = NULL"
-        " WHERE opt_out_token = $1",
-        token,
-    )
-    return result != "UPDATE 0"
+    return await uow.reminders.opt_out(token)

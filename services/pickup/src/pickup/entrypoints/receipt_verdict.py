@@ -11,30 +11,30 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from lre_shared.messages import ReceiptProblem, SignedReceiptChecked
-from pickup.entrypoints.pages import Site
+from lre_shared.contracts import ReceiptProblem, SignedReceiptChecked
+from pickup.entrypoints.rendering import Pages
 
 
 def explain(
-    site: Site, request: Request, checked: SignedReceiptChecked, recipient: str
+    pages: Pages, request: Request, checked: SignedReceiptChecked, recipient: str
 ) -> tuple[str, str | None]:
     """The refusal's message, and the detail line (None when the facts to word it are missing)."""
     problem = checked.problem or ReceiptProblem.unreadable
-    message = site.t(request, f"receipt.{problem}")
-    language = site.language(request)
+    message = pages.t(request, f"receipt.{problem}")
+    language = pages.language(request)
     values: dict[str, object] = {"recipient": recipient}
     if checked.signer_name:
         values["signer"] = checked.signer_name
     if checked.certificate_issuer:
         values["issuer"] = checked.certificate_issuer
     if checked.problem_at is not None:
-        values["at"] = site.when(checked.problem_at, language)
+        values["at"] = pages.when(checked.problem_at, language)
     if checked.judged_at is not None:
         basis = "receipt.judged.timestamp" if checked.timestamped else "receipt.judged.received"
-        values["judged"] = site.t(request, basis, when=site.when(checked.judged_at, language))
+        values["judged"] = pages.t(request, basis, when=pages.when(checked.judged_at, language))
     key = f"receipt.detail.{problem}"
     try:
-        detail = site.t(request, key, **values)
+        detail = pages.t(request, key, **values)
     except KeyError:  # no detail line for this reason, or a fact it needs is missing
         return message, None
     return message, detail

@@ -2,7 +2,9 @@
 
 Nothing about a letter is shown to a visitor who has not passed the identity step, and
 the sender stays hidden until acceptance (CPCE R.53-3). Pages: `journey` (item number,
-identity, decision), `signing` (acknowledgement of receipt), `downloads`.
+identity, decision), `signing`, `certificate` and `one_time_code` (acknowledgement of
+receipt), `downloads`. `create_site` builds the parts every page shares (`pages.Site`)
+and keeps them in the application's state.
 """
 
 from __future__ import annotations
@@ -24,14 +26,22 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lre_shared.admission import FairGate
-from lre_shared.messages import now_utc
-from lre_shared.rules import PROFILES
+from lre_shared.clock import Clock, now_utc
+from lre_shared.contracts import LockKind
 from lre_shared.runtime import ServiceRuntime
-from pickup.entrypoints import downloads, journey, signing
-from pickup.entrypoints.catalogue import LANGUAGES
-from pickup.entrypoints.pages import Clock, ServiceUnavailable, Site, forget, local_path
+from pickup.adapters.archive_stream import HttpArchive
+from pickup.adapters.postgres import PgStorage
+from pickup.adapters.services import BusRequests
+from pickup.entrypoints import certificate, downloads, journey, one_time_code, signing
+from pickup.entrypoints.forms import local_path
+from pickup.entrypoints.guards import Guards, hold_rules
+from pickup.entrypoints.pages import Site, site_of
+from pickup.entrypoints.rendering import Pages
+from pickup.entrypoints.translations import LANGUAGES
+from pickup.entrypoints.visits import Visits, forget
 from pickup.service_layer import handlers
 from pickup.service_layer.limits import AddressLimits
+from pickup.service_layer.ports import ServiceUnavailable
 from pickup.settings import PickupSettings
 
 HERE = Path(__file__).resolve().parent.parent
@@ -58,14 +68,14 @@ class LiveSessions:
     """Inside the session middleware: a cookie whose server-side session has ended (signed
     out, idle) is read as a new visit, its language kept, whatever its signature says."""
 
-    def __init__(self, app: ASGIApp, site: Site) -> None:
+    def __init__(self, app: ASGIApp, visits: Visits) -> None:
         self.app = app
-        self.site = site
+        self.visits = visits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith("/static/"):
             session = scope.get("session")
-            if session is not None and not await self.site.live_session(session):
+            if session is not None and not await self.visits.live(session):
                 forget(session)
         await self.app(scope, receive, send)
 
@@ -91,8 +101,37 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+async def switch_language(request: Request) -> Response:
+    chosen = request.path_params["language"]
+    if chosen in LANGUAGES:
+        request.session["lang"] = chosen
+        letter_id = request.session.get("identified")
+        if isinstance(letter_id, str):
+            # On the letter's pages: its notices, reminders and codes follow the choice.
+            site = site_of(request)
+            await handlers.change_language(
+                site.storage, UUID(letter_id), "en" if chosen == "en" else "fr", site.clock()
+            )
+    return RedirectResponse(local_path(request.query_params.get("retour")), 303)
+
+
+async def unavailable(request: Request, exc: Exception) -> Response:
+    return site_of(request).pages.render(request, "unavailable.html", 503, retry=request.url.path)
+
+
+ROUTES: list[BaseRoute] = [
+    *journey.ROUTES,
+    *signing.ROUTES,
+    *certificate.ROUTES,
+    *one_time_code.ROUTES,
+    *downloads.ROUTES,
+    Route("/langue/{language}", switch_language),
+    Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+]
+
+
 def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock = now_utc) -> Starlette:
-    rules = PROFILES[settings.rules_profile]
+    rules = settings.rules()
     if settings.cookie_secure and not settings.trusted_proxies:
         # Behind a TLS-terminating proxy every visitor would share the proxy's address, and
         # one visitor's wrong answers would lock everyone out.
@@ -103,11 +142,13 @@ def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock 
     templates = Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(), enable_async=False
     )
-    site = Site(
-        runtime=runtime,
-        settings=settings,
-        rules=rules,
-        templates=templates,
+    storage = PgStorage(lambda: runtime.pool)
+    pages = Pages(templates, rules.timezone)
+    visits = Visits(storage, timedelta(minutes=settings.session_idle_minutes))
+    delays = rules.lock_delays_minutes
+    guards = Guards(
+        storage=storage,
+        pages=pages,
         clock=clock,
         address_limits=AddressLimits(
             max_failures=settings.max_address_failures,
@@ -115,33 +156,25 @@ def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock 
             lockout=timedelta(minutes=settings.address_lockout_minutes),
         ),
         proxies=tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies),
+        hold_rules={
+            LockKind.identity: hold_rules(settings.max_identity_attempts, delays, settings.lock_addresses),
+            LockKind.code: hold_rules(rules.code_attempts_per_address, delays, settings.lock_addresses),
+        },
     )
-
-    async def switch_language(request: Request) -> Response:
-        chosen = request.path_params["language"]
-        if chosen in LANGUAGES:
-            request.session["lang"] = chosen
-            letter_id = request.session.get("identified")
-            if isinstance(letter_id, str):
-                # On the letter's pages: its notices, reminders and codes follow the choice.
-                await handlers.change_language(
-                    site.runtime.pool, UUID(letter_id), "en" if chosen == "en" else "fr", site.clock()
-                )
-        return RedirectResponse(local_path(request.query_params.get("retour")), 303)
-
-    async def unavailable(request: Request, exc: Exception) -> Response:
-        return site.render(request, "unavailable.html", 503, retry=request.url.path)
-
-    routes: list[BaseRoute] = [
-        *journey.routes(site),
-        *signing.routes(site),
-        *downloads.routes(site),
-        Route("/langue/{language}", switch_language),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
-    ]
+    site = Site(
+        settings=settings,
+        rules=rules,
+        clock=clock,
+        storage=storage,
+        services=BusRequests(runtime.bus, settings.request_timeout_seconds),
+        archive=HttpArchive(settings.request_timeout_seconds),
+        pages=pages,
+        visits=visits,
+        guards=guards,
+    )
     cookie = "__Host-lre-session" if settings.cookie_secure else "lre-session"
-    return Starlette(
-        routes=routes,
+    app = Starlette(
+        routes=ROUTES,
         exception_handlers={ServiceUnavailable: unavailable},
         middleware=[
             Middleware(FairGate, limit=settings.concurrent_requests or settings.db_pool_size),
@@ -154,6 +187,8 @@ def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock 
                 same_site="lax",
                 https_only=settings.cookie_secure,
             ),
-            Middleware(LiveSessions, site=site),
+            Middleware(LiveSessions, visits=visits),
         ],
     )
+    app.state.site = site
+    return app

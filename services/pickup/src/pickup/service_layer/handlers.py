@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-
-from lre_shared.bus import Transaction
-from lre_shared.messages import (
+from lre_shared.clock import now_utc
+from lre_shared.contracts import (
     Language,
     LetterAccepted,
     LetterDeposited,
@@ -22,34 +17,20 @@ from lre_shared.messages import (
     NoticeKind,
     NoticeSent,
     SendNotice,
-    SignatureMethod,
-    now_utc,
 )
 from lre_shared.notices import per_channel
-from lre_shared.outbox import enqueue
 from lre_shared.rules import RulesProfile
 from pickup.domain.identity import mismatched_fields
+from pickup.domain.letter import LetterView
 from pickup.domain.locks import HoldRules, Judgement
 from pickup.service_layer import locks
+from pickup.service_layer.ports import Storage, UnitOfWork
 
 
-async def on_letter_deposited(event: LetterDeposited, tx: Transaction, *, rules: RulesProfile) -> None:
+async def on_letter_deposited(event: LetterDeposited, uow: UnitOfWork, *, rules: RulesProfile) -> None:
     # The window runs from the first notice; until the notifier confirms it, count from now.
     deadline = rules.acceptance_deadline(now_utc())
-    await tx.conn.execute(
-        "INSERT INTO letters (letter_id, item_number, state, recipient, sender, documents,"
-        " deposited_at, deadline, signature_methods, language)"
-        " VALUES ($1, $2, 'awaiting', $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9)",
-        event.correlation_id,
-        event.item_number,
-        event.recipient.model_dump_json(),
-        event.sender.model_dump_json(),
-        json.dumps([json.loads(d.model_dump_json()) for d in event.documents]),
-        event.deposited_at,
-        deadline,
-        [str(method) for method in event.signature_methods],
-        event.recipient.language,
-    )
+    await uow.letters.deposit(event, deadline)
     notice = SendNotice(
         correlation_id=event.correlation_id,
         item_number=event.item_number,
@@ -64,98 +45,33 @@ async def on_letter_deposited(event: LetterDeposited, tx: Transaction, *, rules:
         fax=event.recipient.fax,
     )
     for command in per_channel(notice):
-        await tx.publish(command)
+        await uow.publish(command)
 
 
-async def on_notice_sent(event: NoticeSent, tx: Transaction, *, rules: RulesProfile) -> None:
+async def on_notice_sent(event: NoticeSent, uow: UnitOfWork, *, rules: RulesProfile) -> None:
     # CPCE R.53-3: the 15 days run from the day after the first notice, which is the email:
     # an SMS, a call or a fax only alert the recipient (`RulesProfile.window_channels`).
     if event.kind is not NoticeKind.notice or not rules.starts_window(event.channel):
         return
-    await tx.conn.execute(
-        "UPDATE letters SET first_notice_at = $2, deadline = $3"
-        " WHERE letter_id = $1 AND first_notice_at IS NULL",
-        event.correlation_id,
-        event.sent_at,
-        rules.acceptance_deadline(event.sent_at),
+    await uow.letters.first_notice_sent(
+        event.correlation_id, event.sent_at, rules.acceptance_deadline(event.sent_at)
     )
 
 
-async def on_notice_failed(event: NoticeFailed, tx: Transaction) -> None:
-    await tx.conn.execute(
-        "UPDATE letters SET notice_failures = notice_failures + 1 WHERE letter_id = $1",
-        event.correlation_id,
-    )
+async def on_notice_failed(event: NoticeFailed, uow: UnitOfWork) -> None:
+    await uow.letters.notice_failed(event.correlation_id)
 
 
-@dataclass(frozen=True)
-class LetterView:
-    letter_id: UUID
-    item_number: str
-    state: str
-    recipient: dict[str, Any]
-    sender: dict[str, Any]
-    documents: list[dict[str, Any]]
-    deposited_at: datetime
-    deadline: date
-    decided_at: datetime | None
-    identity_failures: int
-    signature_methods: tuple[SignatureMethod, ...]
-    signed_at: datetime | None
-    code_failures: int
-    first_notice_at: datetime | None
-    # The holds after wrong answers, as stored (`pickup.domain.locks`), by kind.
-    identity_holds: str = "{}"
-    code_holds: str = "{}"
-    language: Language = "fr"  # the recipient's: notices, reminders and codes go in it
-
-    @property
-    def recipient_name(self) -> str:
-        return f"{self.recipient.get('first_name', '')} {self.recipient.get('last_name', '')}".strip()
+async def find_by_item_number(storage: Storage, item_number: str) -> LetterView | None:
+    return await storage.letters.with_item_number(item_number)
 
 
-def _view(row: asyncpg.Record) -> LetterView:
-    return LetterView(
-        letter_id=row["letter_id"],
-        item_number=row["item_number"],
-        state=row["state"],
-        recipient=json.loads(row["recipient"]),
-        sender=json.loads(row["sender"]),
-        documents=json.loads(row["documents"]),
-        deposited_at=row["deposited_at"],
-        deadline=row["deadline"],
-        decided_at=row["decided_at"],
-        identity_failures=row["identity_failures"],
-        signature_methods=tuple(SignatureMethod(m) for m in row["signature_methods"]),
-        signed_at=row["signed_at"],
-        code_failures=row["code_failures"],
-        first_notice_at=row["first_notice_at"],
-        identity_holds=row["identity_holds"],
-        code_holds=row["code_holds"],
-        language="en" if row["language"] == "en" else "fr",
-    )
-
-
-_SELECT = (
-    "SELECT letter_id, item_number, state, recipient::text AS recipient, sender::text AS sender,"
-    " documents::text AS documents, deposited_at, deadline, decided_at, identity_failures,"
-    " signature_methods, signed_at, code_failures, first_notice_at,"
-    " identity_holds::text AS identity_holds, code_holds::text AS code_holds, language FROM letters"
-)
-
-
-async def find_by_item_number(pool: asyncpg.Pool, item_number: str) -> LetterView | None:
-    row = await pool.fetchrow(_SELECT + " WHERE item_number = $1", item_number)
-    return None if row is None else _view(row)
-
-
-async def find(pool: asyncpg.Pool, letter_id: UUID) -> LetterView | None:
-    row = await pool.fetchrow(_SELECT + " WHERE letter_id = $1", letter_id)
-    return None if row is None else _view(row)
+async def find(storage: Storage, letter_id: UUID) -> LetterView | None:
+    return await storage.letters.get(letter_id)
 
 
 async def check_identity(
-    pool: asyncpg.Pool,
+    storage: Storage,
     letter: LetterView,
     typed: dict[str, str | None],
     address: str,
@@ -171,24 +87,19 @@ async def check_identity(
     """
     wrong = mismatched_fields(letter.recipient, typed)
     judgement = await locks.answer(
-        pool, letter.letter_id, LockKind.identity, address, bool(wrong), rules, now, letter.identity_holds
+        storage, letter.letter_id, LockKind.identity, address, bool(wrong), rules, now, letter.identity_holds
     )
     return judgement, wrong if judgement.judged else []
 
 
-async def change_language(pool: asyncpg.Pool, letter_id: UUID, language: Language, now: datetime) -> bool:
+async def change_language(storage: Storage, letter_id: UUID, language: Language, now: datetime) -> bool:
     """The recipient switched the site's language on the letter's pages: keep it for the letter
     and tell the notifier (reminders) and the desk (codes). False when it was already that."""
-    async with pool.acquire() as conn, conn.transaction():
-        item_number = await conn.fetchval(
-            "UPDATE letters SET language = $2 WHERE letter_id = $1 AND language <> $2 RETURNING item_number",
-            letter_id,
-            language,
-        )
+    async with storage.unit_of_work() as uow:
+        item_number = await uow.letters.change_language(letter_id, language)
         if item_number is None:
             return False
-        await enqueue(
-            conn,
+        await uow.publish(
             LetterLanguageChanged(
                 correlation_id=letter_id, item_number=item_number, language=language, changed_at=now
             ),
@@ -201,35 +112,26 @@ class DecisionRefused(Exception):
 
 
 async def decide(
-    pool: asyncpg.Pool, letter_id: UUID, accept: bool, rules: RulesProfile, now: datetime | None = None
+    storage: Storage, letter_id: UUID, accept: bool, rules: RulesProfile, now: datetime | None = None
 ) -> LetterView:
     now = now or now_utc()
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(_SELECT + " WHERE letter_id = $1 FOR UPDATE", letter_id)
-        if row is None:
+    async with storage.unit_of_work() as uow:
+        letter = await uow.letters.get(letter_id, for_update=True)
+        if letter is None:
             raise DecisionRefused("unknown letter")
-        letter = _view(row)
         if letter.state != "awaiting":
             raise DecisionRefused("already decided")
         if now >= rules.window_closes_at(letter.deadline):
             raise DecisionRefused("window closed")
-        state = "accepted" if accept else "refused"
-        await conn.execute(
-            "UPDATE letters SET state = $2, decided_at = $3 WHERE letter_id = $1",
-            letter_id,
-            state,
-            now,
-        )
+        await uow.letters.decide(letter_id, "accepted" if accept else "refused", now)
         if accept:
-            await enqueue(
-                conn,
-                LetterAccepted(correlation_id=letter_id, item_number=letter.item_number, accepted_at=now),
+            await uow.publish(
+                LetterAccepted(correlation_id=letter_id, item_number=letter.item_number, accepted_at=now)
             )
         else:
-            await enqueue(
-                conn,
-                LetterRefused(correlation_id=letter_id, item_number=letter.item_number, refused_at=now),
+            await uow.publish(
+                LetterRefused(correlation_id=letter_id, item_number=letter.item_number, refused_at=now)
             )
-    found = await find(pool, letter_id)
+    found = await find(storage, letter_id)
     assert found is not None
     return found

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-import asyncpg
+from pickup.service_layer.ports import Storage
 
 
 class Guess(StrEnum):
@@ -28,44 +28,19 @@ class AddressLimits:
     lockout: timedelta
 
 
-async def locked_until(pool: asyncpg.Pool, kind: Guess, address: str, now: datetime) -> datetime | None:
+async def locked_until(storage: Storage, kind: Guess, address: str, now: datetime) -> datetime | None:
     """When the address may try again, if it is locked now."""
-    until: datetime | None = await pool.fetchval(
-        "SELECT locked_until FROM address_failures WHERE kind = $1 AND address = $2 AND locked_until > $3",
-        str(kind),
-        address,
-        now,
-    )
-    return until
+    return await storage.address_failures.locked_until(str(kind), address, now)
 
 
 async def record_failure(
-    pool: asyncpg.Pool, kind: Guess, address: str, limits: AddressLimits, now: datetime
+    storage: Storage, kind: Guess, address: str, limits: AddressLimits, now: datetime
 ) -> datetime | None:
     """Count a wrong answer from `address`; returns the end of the lockout it triggered, if any."""
-    async with pool.acquire() as conn, conn.transaction():
-        failures: int = await conn.fetchval(
-            "INSERT INTO address_failures (kind, address, failures, window_start) VALUES ($1, $2, 1, $3)"
-            " ON CONFLICT (kind, address) DO UPDATE SET"
-            " failures = CASE WHEN address_failures.window_start + $4 <= $3 THEN 1"
-            "   ELSE address_failures.failures + 1 END,"
-            " window_start = CASE WHEN address_failures.window_start + $4 <= $3 THEN $3"
-            "   ELSE address_failures.window_start END"
-            " RETURNING failures",
-            str(kind),
-            address,
-            now,
-            limits.window,
-        )
+    async with storage.unit_of_work() as uow:
+        failures = await uow.address_failures.count(str(kind), address, now, limits.window)
         if failures < limits.max_failures:
             return None
         until = now + limits.lockout
-        await conn.execute(
-            "UPDATE address_failures SET failures = 0, window_start = $3, locked_until = $4"
-            " WHERE kind = $1 AND address = $2",
-            str(kind),
-            address,
-            now,
-            until,
-        )
+        await uow.address_failures.lock(str(kind), address, now, until)
         return until

@@ -10,35 +10,19 @@ finds the holds changed meanwhile reads them again and is judged again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-
-from lre_shared.bus import Transaction
-from lre_shared.messages import LetterLocked, LetterLockLifted, LiftLetterLock, LockKind
-from lre_shared.outbox import enqueue
+from lre_shared.clock import Clock
+from lre_shared.contracts import LetterLocked, LetterLockLifted, LiftLetterLock, LockKind
 from pickup.domain.locks import HoldRules, Holds, Judgement, judge
+from pickup.service_layer.ports import Storage, UnitOfWork
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
-
-# The letter's columns of each kind: its holds, and its count of wrong answers (all time).
-COLUMNS = {
-    LockKind.identity: ("identity_holds", "identity_failures"),
-    LockKind.code: ("code_holds", "code_failures"),
-}
-
-
-async def stored_holds(conn: asyncpg.Pool | asyncpg.Connection, letter_id: UUID, kind: LockKind) -> str:
-    holds, _ = COLUMNS[kind]
-    text: str = await conn.fetchval(f"SELECT {holds}::text FROM letters WHERE letter_id = $1", letter_id)  # noqa: S608 - constant column
-    return text
 
 
 async def answer(
-    pool: asyncpg.Pool,
+    storage: Storage,
     letter_id: UUID,
     kind: LockKind,
     address: str,
@@ -50,23 +34,17 @@ async def answer(
     """Judge one answer from `address` (`stored`: the holds as the caller read them, if it
     did); a wrong one is counted, and a hold it starts is announced (`LetterLocked`, through
     the outbox, in the same transaction)."""
-    holds_column, failures_column = COLUMNS[kind]
-    settle = (
-        f"UPDATE letters SET {holds_column} = $3::jsonb, {failures_column} = {failures_column} + 1"  # noqa: S608 - constant columns
-        f" WHERE letter_id = $1 AND {holds_column} = $2::jsonb RETURNING item_number"
-    )
     while True:
         if stored is None:
-            stored = await stored_holds(pool, letter_id, kind)
+            stored = await storage.letters.holds(letter_id, kind)
         judgement = judge(Holds.from_json(stored), address, wrong, now, rules)
         if not judgement.judged or not wrong:
             return judgement
-        async with pool.acquire() as conn, conn.transaction():
-            item_number = await conn.fetchval(settle, letter_id, stored, judgement.holds.to_json())
+        async with storage.unit_of_work() as uow:
+            item_number = await uow.letters.settle_holds(letter_id, kind, stored, judgement.holds.to_json())
             if item_number is not None:
                 for hold in judgement.started:
-                    await enqueue(
-                        conn,
+                    await uow.publish(
                         LetterLocked(
                             correlation_id=letter_id,
                             item_number=item_number,
@@ -80,27 +58,22 @@ async def answer(
         stored = None  # another answer changed the holds first: judge this one again
 
 
-async def on_lift_letter_lock(command: LiftLetterLock, tx: Transaction, *, clock: Clock) -> None:
+async def on_lift_letter_lock(command: LiftLetterLock, uow: UnitOfWork, *, clock: Clock) -> None:
     """A supervisor lifts the letter's holds of the kinds asked: every address's and the
     item's, and the delays start again from the first. Announced (`LetterLockLifted`) for the
     desk, which sends codes again, and for the signer, which records it as evidence."""
     letter_id = command.correlation_id
     kinds = tuple(dict.fromkeys(command.kinds))
-    row = await tx.conn.fetchrow(
-        "SELECT item_number, identity_holds::text AS identity, code_holds::text AS code"
-        " FROM letters WHERE letter_id = $1 FOR UPDATE",
-        letter_id,
-    )
-    if row is None:
+    stored = await uow.letters.holds_for_update(letter_id)
+    if stored is None:
         log.warning("lock lift for an unknown letter", extra={"letter_id": str(letter_id)})
         return
-    latest = [Holds.from_json(row[str(kind)]).latest() for kind in kinds]
-    assignments = ", ".join(f"{COLUMNS[kind][0]} = '{{}}'" for kind in kinds)
-    await tx.conn.execute(f"UPDATE letters SET {assignments} WHERE letter_id = $1", letter_id)  # noqa: S608 - constant columns
-    await tx.publish(
+    latest = [Holds.from_json(stored.by_kind[str(kind)]).latest() for kind in kinds]
+    await uow.letters.lift_holds(letter_id, kinds)
+    await uow.publish(
         LetterLockLifted(
             correlation_id=letter_id,
-            item_number=row["item_number"],
+            item_number=stored.item_number,
             kinds=kinds,
             supervisor=command.supervisor,
             reason=command.reason,

@@ -13,33 +13,33 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-import asyncpg
+from pickup.service_layer.ports import Storage
 
 # Seen this recently: not written again, so that a page costs one read, not one write.
 SEEN_GRAIN = timedelta(minutes=1)
 
 
-async def begin(pool: asyncpg.Pool, idle: timedelta, previous: str | None = None) -> str:
+async def begin(storage: Storage, idle: timedelta, previous: str | None = None) -> str:
     """A new session's id; `previous`, the one it replaces, ends. Sessions idle past `idle`
     go at the same time: nothing else keeps the table from growing."""
     session_id = secrets.token_urlsafe(32)
-    async with pool.acquire() as conn, conn.transaction():
+    async with storage.unit_of_work() as uow:
         if previous is not None:
-            await conn.execute("DELETE FROM site_sessions WHERE session_id = $1", previous)
-        await conn.execute("DELETE FROM site_sessions WHERE seen_at < now() - $1::interval", idle)
-        await conn.execute("INSERT INTO site_sessions (session_id) VALUES ($1)", session_id)
+            await uow.sessions.end(previous)
+        await uow.sessions.end_idle(idle)
+        await uow.sessions.start(session_id)
     return session_id
 
 
-async def live(pool: asyncpg.Pool, session_id: str, idle: timedelta) -> bool:
+async def live(storage: Storage, session_id: str, idle: timedelta) -> bool:
     """Whether the session has neither ended nor been idle past `idle`; seen now if so."""
-    seen = await pool.fetchval("SELECT now() - seen_at FROM site_sessions WHERE session_id = $1", session_id)
+    seen = await storage.sessions.idle_for(session_id)
     if seen is None or seen > idle:
         return False
     if seen > SEEN_GRAIN:
-        await pool.execute("UPDATE site_sessions SET seen_at = now() WHERE session_id = $1", session_id)
+        await storage.sessions.seen(session_id)
     return True
 
 
-async def end(pool: asyncpg.Pool, session_id: str) -> None:
-    await pool.execute("DELETE FROM site_sessions WHERE session_id = $1", session_id)
+async def end(storage: Storage, session_id: str) -> None:
+    await storage.sessions.end(session_id)

@@ -8,32 +8,44 @@ verification desk checks the recipient's identity documents, then the code).
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
-import asyncpg
-
-from lre_shared.bus import Transaction
-from lre_shared.messages import (
+from lre_shared.clock import now_utc
+from lre_shared.contracts import (
+    AddIdentityDocument,
     CaseState,
+    CheckCode,
+    CheckSignedReceipt,
+    CodeChecked,
     CodeFailed,
+    CodeRequested,
     DocumentChannel,
+    IdentityDocumentAdded,
+    IssueReceiptForm,
+    Language,
+    OpenVerificationCase,
+    ReceiptFormIssued,
     ReceiptSigned,
-    RequiredDocument,
+    RequestCode,
     SignatureMethod,
+    SignedReceiptChecked,
     VerificationCaseOpened,
     VerificationDecided,
-    now_utc,
 )
-from lre_shared.outbox import enqueue
+from pickup.domain.letter import Case, LetterView
+from pickup.service_layer.ports import OtherServices, Storage, UnitOfWork
+
+CodeChannel = Literal["email", "sms"]
 
 log = logging.getLogger(__name__)
 
 
 async def record_signature(
-    pool: asyncpg.Pool,
+    storage: Storage,
     letter_id: UUID,
     method: SignatureMethod,
     signer_name: str,
@@ -47,20 +59,11 @@ async def record_signature(
     False when the letter is not accepted or was already signed: nothing is announced twice.
     """
     now = now or now_utc()
-    async with pool.acquire() as conn, conn.transaction():
-        item_number = await conn.fetchval(
-            "UPDATE letters SET signed_at = $2, signature_method = $3, signer_name = $4, receipt_sha256 = $5"
-            " WHERE letter_id = $1 AND state = 'accepted' AND signed_at IS NULL RETURNING item_number",
-            letter_id,
-            now,
-            str(method),
-            signer_name,
-            receipt_sha256,
-        )
+    async with storage.unit_of_work() as uow:
+        item_number = await uow.letters.record_signature(letter_id, now, method, signer_name, receipt_sha256)
         if item_number is None:
             return False
-        await enqueue(
-            conn,
+        await uow.publish(
             ReceiptSigned(
                 correlation_id=letter_id,
                 item_number=item_number,
@@ -74,125 +77,144 @@ async def record_signature(
     return True
 
 
+# ------------------------------------------------------------------ personal certificate
+
+
+async def receipt_form(services: OtherServices, letter: LetterView) -> ReceiptFormIssued:
+    """The AR the signer issued for the recipient to sign."""
+    return await services.ask(IssueReceiptForm(correlation_id=letter.letter_id), ReceiptFormIssued)
+
+
+async def sign_with_certificate(
+    storage: Storage, services: OtherServices, letter: LetterView, pdf: bytes, now: datetime
+) -> SignedReceiptChecked:
+    """The signer checks the signed AR; once it accepts, the signature is recorded, under the
+    name the certificate gives, and announced."""
+    checked = await services.ask(
+        CheckSignedReceipt(correlation_id=letter.letter_id, pdf=pdf), SignedReceiptChecked
+    )
+    if checked.accepted:
+        await record_signature(
+            storage,
+            letter.letter_id,
+            SignatureMethod.certificate,
+            checked.signer_name or letter.recipient_name,
+            receipt_sha256=hashlib.sha256(pdf).hexdigest(),
+            now=now,
+        )
+    return checked
+
+
 # ------------------------------------------------------------------ verification case
 
 
-@dataclass(frozen=True)
-class Case:
-    case_id: UUID
-    reference: str | None
-    state: CaseState
-    reason: str | None
-    document_channel: str
-    code_channel: str
-    inbound_email: str | None
-    inbound_mms: str | None
-    inbound_fax: str | None
-    max_document_bytes: int | None
-    documents_sent: int
-    required_documents: tuple[RequiredDocument, ...] = ()
-    code_failure: str | None = None  # the last code could not be sent (CodeFailed)
-    code_failed_channel: str | None = None
-
-
-async def find_case(pool: asyncpg.Pool, letter_id: UUID) -> Case | None:
-    row = await pool.fetchrow(
-        "SELECT case_id, reference, state, reason, document_channel, code_channel, inbound_email,"
-        " inbound_mms, inbound_fax, max_document_bytes, documents_sent, required_documents,"
-        " code_failure, code_failed_channel FROM verification_cases WHERE letter_id = $1",
-        letter_id,
+async def open_case(
+    storage: Storage,
+    services: OtherServices,
+    letter: LetterView,
+    document_channel: DocumentChannel,
+    code_channel: CodeChannel,
+    code_address: str,
+    language: Language,
+) -> VerificationCaseOpened:
+    """Ask the desk for a verification case (documents by `document_channel`, the code to
+    the declared `code_address`), and keep the one it opens."""
+    opened = await services.ask(
+        OpenVerificationCase(
+            correlation_id=letter.letter_id,
+            item_number=letter.item_number,
+            document_channel=document_channel,
+            code_channel=code_channel,
+            code_address=code_address,
+            language=language,
+        ),
+        VerificationCaseOpened,
     )
-    if row is None:
-        return None
-    known = {d.value for d in RequiredDocument}
-    required = tuple(RequiredDocument(d) for d in row["required_documents"] if d in known)
-    return Case(**{**dict(row), "state": CaseState(row["state"]), "required_documents": required})
+    if opened.case_id is not None:
+        await case_opened(storage, letter.letter_id, opened, document_channel, code_channel)
+    return opened
+
+
+async def add_document(
+    storage: Storage, services: OtherServices, case: Case, letter: LetterView, filename: str, content: bytes
+) -> IdentityDocumentAdded:
+    """Hand an identity document to the desk, and count it once the desk took it."""
+    added = await services.ask(
+        AddIdentityDocument(
+            correlation_id=letter.letter_id, case_id=case.case_id, filename=filename, content=content
+        ),
+        IdentityDocumentAdded,
+    )
+    if added.accepted:
+        await document_added(storage, letter.letter_id, added.state)
+    return added
+
+
+async def sign_with_code(
+    storage: Storage, services: OtherServices, letter: LetterView, case: Case, typed: str, now: datetime
+) -> CodeChecked:
+    """The desk checks the typed code; a valid one signs the AR, recorded and announced."""
+    checked = await services.ask(CheckCode(correlation_id=letter.letter_id, code=typed), CodeChecked)
+    if checked.valid:
+        await record_signature(
+            storage,
+            letter.letter_id,
+            SignatureMethod.one_time_code,
+            letter.recipient_name,
+            case_id=checked.case_id or case.case_id,
+            now=now,
+        )
+    return checked
+
+
+async def request_code(
+    storage: Storage, services: OtherServices, letter: LetterView, channel: CodeChannel | None
+) -> CodeRequested:
+    """Ask the desk for a new code (by `channel` when the recipient chose another one)."""
+    requested = await services.ask(
+        RequestCode(correlation_id=letter.letter_id, channel=channel), CodeRequested
+    )
+    if requested.issued and requested.locked_until is None:
+        await code_requested(storage, letter.letter_id, channel)
+    return requested
+
+
+async def find_case(storage: Storage, letter_id: UUID) -> Case | None:
+    return await storage.cases.of_letter(letter_id)
 
 
 async def case_opened(
-    pool: asyncpg.Pool,
+    storage: Storage,
     letter_id: UUID,
     opened: VerificationCaseOpened,
     document_channel: DocumentChannel,
     code_channel: str,
 ) -> None:
     """Keep the case the desk opened (or gave again, with its channels updated)."""
-    await pool.execute(
-        "INSERT INTO verification_cases (letter_id, case_id, reference, state, document_channel,"
-        " code_channel, inbound_email, inbound_mms, inbound_fax, max_document_bytes, required_documents)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        " ON CONFLICT (letter_id) DO UPDATE SET case_id = EXCLUDED.case_id,"
-        " reference = EXCLUDED.reference, state = EXCLUDED.state,"
-        " document_channel = EXCLUDED.document_channel, code_channel = EXCLUDED.code_channel,"
-        " inbound_email = EXCLUDED.inbound_email, inbound_mms = EXCLUDED.inbound_mms,"
-        " inbound_fax = EXCLUDED.inbound_fax, max_document_bytes = EXCLUDED.max_document_bytes,"
-        " required_documents = EXCLUDED.required_documents, updated_at = now()",
-        letter_id,
-        opened.case_id,
-        opened.reference,
-        str(opened.state or CaseState.awaiting_documents),
-        str(document_channel),
-        code_channel,
-        opened.inbound_email,
-        opened.inbound_mms,
-        opened.inbound_fax,
-        opened.max_document_bytes,
-        [str(document) for document in opened.required_documents],
-    )
+    await storage.cases.opened(letter_id, opened, document_channel, code_channel)
 
 
-async def document_added(pool: asyncpg.Pool, letter_id: UUID, state: CaseState | None) -> None:
-    await pool.execute(
-        "UPDATE verification_cases SET documents_sent = documents_sent + 1,"
-        " state = coalesce($2, state), updated_at = now() WHERE letter_id = $1",
-        letter_id,
-        None if state is None else str(state),
-    )
+async def document_added(storage: Storage, letter_id: UUID, state: CaseState | None) -> None:
+    await storage.cases.document_added(letter_id, state)
 
 
-async def on_code_failed(event: CodeFailed, tx: Transaction) -> None:
+async def on_code_failed(event: CodeFailed, uow: UnitOfWork) -> None:
     """The notifier could not send the letter's code: the code entry page says so and offers
     the recipient's other channel."""
-    await tx.conn.execute(
-        "UPDATE verification_cases SET code_failure = $2, code_failed_channel = $3, code_failed_at = $4,"
-        " updated_at = now() WHERE letter_id = $1",
-        event.correlation_id,
-        event.reason[:1000],
-        event.channel,
-        event.occurred_at,
-    )
+    await uow.cases.code_failed(event)
 
 
-async def code_requested(pool: asyncpg.Pool, letter_id: UUID, channel: str | None) -> None:
+async def code_requested(storage: Storage, letter_id: UUID, channel: str | None) -> None:
     """A new code is on its way (by `channel` when the recipient chose another one)."""
-    await pool.execute(
-        "UPDATE verification_cases SET code_failure = NULL, code_failed_channel = NULL,"
-        " code_channel = coalesce($2, code_channel), updated_at = now() WHERE letter_id = $1",
-        letter_id,
-        channel,
-    )
+    await storage.cases.code_requested(letter_id, channel)
 
 
-async def on_verification_decided(event: VerificationDecided, tx: Transaction) -> None:
+async def on_verification_decided(event: VerificationDecided, uow: UnitOfWork) -> None:
     """The desk decided: approved (a code is on its way), rejected, or more documents needed.
 
     A decision older than the one already applied (messages may arrive out of order) is ignored.
     """
-    applied = await tx.conn.fetchval(
-        "INSERT INTO verification_cases (letter_id, case_id, state, reason, document_channel,"
-        " code_channel, decided_at)"
-        " SELECT $1, $2, $3, $4, '', '', $5 WHERE EXISTS (SELECT 1 FROM letters WHERE letter_id = $1)"
-        " ON CONFLICT (letter_id) DO UPDATE SET case_id = EXCLUDED.case_id, state = EXCLUDED.state,"
-        " reason = EXCLUDED.reason, decided_at = EXCLUDED.decided_at, updated_at = now()"
-        " WHERE verification_cases.decided_at IS NULL OR verification_cases.decided_at <= EXCLUDED.decided_at"
-        " RETURNING true",
-        event.correlation_id,
-        event.case_id,
-        event.outcome,
-        event.reason,
-        event.decided_at,
-    )
-    if not applied:
+    if not await uow.cases.decided(event):
         log.warning(
             "verification decision not applied (unknown letter, or an older decision)",
             extra={"letter_id": str(event.correlation_id), "case_id": str(event.case_id)},

@@ -14,52 +14,36 @@ not swept.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
-import asyncpg
-
-from lre_shared.messages import LetterUnclaimed
-from lre_shared.outbox import enqueue
+from lre_shared.clock import Clock
+from lre_shared.contracts import LetterUnclaimed
 from lre_shared.rules import RulesProfile
+from pickup.service_layer.ports import Storage
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
-
-async def sweep(pool: asyncpg.Pool, *, rules: RulesProfile, clock: Clock, batch: int = 100) -> int:
+async def sweep(storage: Storage, *, rules: RulesProfile, clock: Clock, batch: int = 100) -> int:
     """Mark every letter whose window has closed; returns how many it marked."""
     marked = 0
     while True:
-        async with pool.acquire() as conn, conn.transaction():
+        async with storage.unit_of_work() as uow:
             now = clock()
             # The window closes at midnight (local time) after the deadline: closed once the
             # local date is past the deadline.
             today = now.astimezone(rules.timezone).date()
-            due = await conn.fetch(
-                "SELECT letter_id, item_number, deadline FROM letters"
-                " WHERE state = 'awaiting' AND first_notice_at IS NOT NULL AND deadline < $1"
-                " ORDER BY deadline, letter_id LIMIT $2 FOR UPDATE SKIP LOCKED",
-                today,
-                batch,
-            )
+            due = await uow.letters.due_unclaimed(today, batch)
             for letter in due:
-                await conn.execute(
-                    "UPDATE letters SET state = 'unclaimed', unclaimed_at = $2 WHERE letter_id = $1",
-                    letter["letter_id"],
-                    now,
-                )
-                await enqueue(
-                    conn,
+                await uow.letters.mark_unclaimed(letter.letter_id, now)
+                await uow.publish(
                     LetterUnclaimed(
-                        correlation_id=letter["letter_id"],
-                        item_number=letter["item_number"],
-                        window_closed_at=rules.window_closes_at(letter["deadline"]),
+                        correlation_id=letter.letter_id,
+                        item_number=letter.item_number,
+                        window_closed_at=rules.window_closes_at(letter.deadline),
                     ),
                 )
                 log.info(
-                    "unclaimed: the acceptance window closed", extra={"letter_id": str(letter["letter_id"])}
+                    "unclaimed: the acceptance window closed", extra={"letter_id": str(letter.letter_id)}
                 )
         marked += len(due)
         if len(due) < batch:

@@ -49,7 +49,7 @@ from pyhanko_certvalidator.errors import (
 )
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
-from lre_shared.messages import ReceiptProblem
+from lre_shared.contracts import ReceiptProblem
 from signer.adapters.worker_loop import WorkerLoop
 from signer.domain.receipt import Recipient, Verdict, names_match
 

@@ -34,8 +34,9 @@ from signer.domain.merkle import RecordSeal
 from signer.domain.verification import Report, StoredRecord
 
 
-def validation_context(trust_roots: Sequence[x509.Certificate]) -> ValidationContext:
-    return ValidationContext(trust_roots=list(trust_roots), allow_fetching=False, revocation_mode="soft-fail")
+def offline(trust_roots: Sequence[x509.Certificate]) -> dict[str, Any]:
+    """Validation from what the seal or PDF embeds, and the roots given: nothing fetched."""
+    return {"trust_roots": list(trust_roots), "allow_fetching": False, "revocation_mode": "soft-fail"}
 
 
 def _subject(status: Any) -> str:
@@ -70,7 +71,7 @@ async def check_seal(
     if not covered:
         report.fail(name, "the seal does not match the record: the record was altered after sealing")
         return report
-    context = validation_context(trust_roots)
+    context = ValidationContext(**offline(trust_roots))
     try:
         status = await async_validate_detached_cms(
             record_seal.statement,
@@ -198,9 +199,7 @@ async def check_proof(name: str, pdf: bytes, *, trust_roots: Sequence[x509.Certi
         return report
     if dss is None or not (dss.ocsps or dss.crls):
         report.fail(subject, "has no embedded revocation data: not PAdES B-LT")
-    context = dss.as_validation_context(
-        {"trust_roots": list(trust_roots), "allow_fetching": False, "revocation_mode": "soft-fail"}
-    )
+    context = dss.as_validation_context(offline(trust_roots))
     try:
         status = await async_validate_pdf_signature(signatures[0], context)
     except Exception as e:

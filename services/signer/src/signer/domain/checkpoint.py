@@ -42,6 +42,11 @@ SETTLING_EVENTS = FINAL_EVENTS | {
 }
 
 
+def _statement(statement_type: str, **fields: Any) -> bytes:
+    """A checkpoint's canonical bytes: its type, the hash its digests use, and its fields."""
+    return canonical_json({"type": statement_type, "hash": "sha256", **fields})
+
+
 @dataclass(frozen=True)
 class LetterCheckpoint:
     """Where a letter's chain ends: `size` records, the last with SHA-256 `last_sha256`."""
@@ -51,14 +56,8 @@ class LetterCheckpoint:
     last_sha256: str
 
     def statement(self) -> bytes:
-        return canonical_json(
-            {
-                "type": LETTER_CHECKPOINT_TYPE,
-                "hash": "sha256",
-                "letter_id": self.letter_id,
-                "size": self.size,
-                "last_sha256": self.last_sha256,
-            }
+        return _statement(
+            LETTER_CHECKPOINT_TYPE, letter_id=self.letter_id, size=self.size, last_sha256=self.last_sha256
         )
 
     @classmethod
@@ -101,14 +100,8 @@ class TreeHead:
     timestamp: str
 
     def statement(self) -> bytes:
-        return canonical_json(
-            {
-                "type": TREE_HEAD_TYPE,
-                "hash": "sha256",
-                "tree_size": self.tree_size,
-                "root": self.root.hex(),
-                "timestamp": self.timestamp,
-            }
+        return _statement(
+            TREE_HEAD_TYPE, tree_size=self.tree_size, root=self.root.hex(), timestamp=self.timestamp
         )
 
     @classmethod

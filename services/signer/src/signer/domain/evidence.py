@@ -22,7 +22,7 @@ from uuid import UUID
 
 import rfc8785
 
-from lre_shared.messages import NoticeChannel
+from lre_shared.contracts import NoticeChannel
 
 EVENT_URI_BASE = "http://uri.etsi.org/19522/Event/"
 # Events of this platform that ETSI EN 319 522-2 does not name get a URI of our own, never

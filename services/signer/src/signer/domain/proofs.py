@@ -14,7 +14,7 @@ The envelope `pli_<number>.pdf` attests no single event: it lists the letter and
 record of its life, and is issued again as records are added once the letter's fate is
 settled (see `service_layer/handlers.py`).
 
-`ProofKind` has the values of the bus contract's `lre_shared.messages.ProofKind`, one for
+`ProofKind` has the values of the bus contract's `lre_shared.contracts.ProofKind`, one for
 one (`ProofKind.contract`); a unit test holds them equal.
 """
 
@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from lre_shared import messages
+from lre_shared import contracts
 from signer.domain.evidence import EvidenceEvent, SealAssurance
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -45,41 +45,57 @@ class ProofKind(StrEnum):
 
     @property
     def heading(self) -> str:
-        return {
-            ProofKind.deposit: "Preuve de dépôt",
-            ProofKind.receipt: "Preuve de réception",
-            ProofKind.refusal: "Preuve de refus",
-            ProofKind.non_claim: "Preuve de non-réclamation",
-            ProofKind.envelope: "Pli",
-        }[self]
+        return "Pli" if self is ProofKind.envelope else self.attests.heading
+
+    @property
+    def attests(self) -> Attests:
+        """What the proof of one event attests; the envelope attests every event, not one."""
+        if self is ProofKind.envelope:
+            raise ValueError("the envelope attests every event of the letter, not one")
+        return ATTESTS[self]
 
     @property
     def event(self) -> EvidenceEvent:
-        """The event a proof attests; the envelope attests them all, and has none."""
-        events = {
-            ProofKind.deposit: EvidenceEvent.submission_acceptance,
-            ProofKind.receipt: EvidenceEvent.consignment_acceptance,
-            ProofKind.refusal: EvidenceEvent.consignment_rejection,
-            ProofKind.non_claim: EvidenceEvent.acceptance_rejection_expiry,
-        }
-        if self not in events:
-            raise ValueError("the envelope attests every event of the letter, not one")
-        return events[self]
-
-    @property
-    def contract(self) -> messages.ProofKind:
-        """The same kind, as `ProofIssued` carries it."""
-        return messages.ProofKind(self.value)
+        return self.attests.event
 
     @property
     def moment(self) -> str:
         """The label of the date and time the proof attests (R.53-2 / R.53-3)."""
-        return {
-            ProofKind.deposit: "Date et heure du dépôt",
-            ProofKind.receipt: "Date et heure de la réception (acceptation)",
-            ProofKind.refusal: "Date et heure du refus",
-            ProofKind.non_claim: "Date et heure de fin du délai de 15 jours sans réclamation",
-        }[self]
+        return self.attests.moment
+
+    @property
+    def contract(self) -> contracts.ProofKind:
+        """The same kind, as `ProofIssued` carries it."""
+        return contracts.ProofKind(self.value)
+
+
+@dataclass(frozen=True)
+class Attests:
+    """What a kind of proof is called, and the event and the moment it attests."""
+
+    heading: str
+    event: EvidenceEvent
+    moment: str
+
+
+ATTESTS = {
+    ProofKind.deposit: Attests(
+        "Preuve de dépôt", EvidenceEvent.submission_acceptance, "Date et heure du dépôt"
+    ),
+    ProofKind.receipt: Attests(
+        "Preuve de réception",
+        EvidenceEvent.consignment_acceptance,
+        "Date et heure de la réception (acceptation)",
+    ),
+    ProofKind.refusal: Attests(
+        "Preuve de refus", EvidenceEvent.consignment_rejection, "Date et heure du refus"
+    ),
+    ProofKind.non_claim: Attests(
+        "Preuve de non-réclamation",
+        EvidenceEvent.acceptance_rejection_expiry,
+        "Date et heure de fin du délai de 15 jours sans réclamation",
+    ),
+}
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lre_shared.messages import ReceiptProblem
+from lre_shared.contracts import ReceiptProblem
 from signer.domain.evidence import EvidenceEvent
 from signer.domain.proofs import LetterFacts, ProofContent, deposit_facts, french_time
 

@@ -7,8 +7,9 @@ from datetime import timedelta
 import asyncpg
 
 from lre_shared.runtime import PeriodicTask
-from signer.adapters.evidence_store import EvidenceStore
+from signer.adapters.postgres import Transactions
 from signer.service_layer.archiving import archive_pending
+from signer.service_layer.ports import EvidenceStore
 
 
 class EvidenceArchiver:
@@ -25,5 +26,6 @@ class EvidenceArchiver:
         await self._task.stop()
 
     async def _copy_pending(self, pool: asyncpg.Pool) -> None:
-        while await archive_pending(pool, self._store, retention=self._retention) > 0:
+        transactions = Transactions(pool)
+        while await archive_pending(transactions, self._store, retention=self._retention) > 0:
             pass

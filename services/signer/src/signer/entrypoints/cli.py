@@ -39,6 +39,12 @@ from signer.domain.verification import Bundle, Report
 from signer.entrypoints.rotation import rotate
 from signer.service_layer.archiving import check_bundle_archived
 from signer.service_layer.verification import verify_bundle
+from signer.settings import DEFAULT_EVIDENCE_RETENTION_DAYS
+
+
+def repeated_files(command: argparse.ArgumentParser, flag: str, *, metavar: str, help: str) -> None:
+    """An option naming files, given once per file."""
+    command.add_argument(flag, type=Path, action="append", default=[], metavar=metavar, help=help)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -52,19 +58,15 @@ def parser() -> argparse.ArgumentParser:
         " and every proof PDF's PAdES seal.",
     )
     verify.add_argument("bundle", type=Path, help="a bundle directory or zip")
-    verify.add_argument(
+    repeated_files(
+        verify,
         "--trust",
-        type=Path,
-        action="append",
-        default=[],
         metavar="PEM",
         help="trusted root certificate(s) for seals and timestamps (repeat as needed)",
     )
-    verify.add_argument(
+    repeated_files(
+        verify,
         "--crl",
-        type=Path,
-        action="append",
-        default=[],
         metavar="FILE",
         help="CRL(s) (DER or PEM) to check each seal certificate against: revoked before the"
         " record's timestamp fails, revoked after it the record stays valid (repeat as needed)",
@@ -87,7 +89,8 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="the least retention each copy must have after its record's event time"
-        " (default: $SIGNER_EVIDENCE_RETENTION_DAYS, else 366 as the signer's default)",
+        f" (default: $SIGNER_EVIDENCE_RETENTION_DAYS, else {DEFAULT_EVIDENCE_RETENTION_DAYS} as the"
+        " signer's default)",
     )
     rotation = commands.add_parser(
         "rotate-seal-key",
@@ -98,19 +101,10 @@ def parser() -> argparse.ArgumentParser:
     )
     rotation.add_argument("--key-file", type=Path, required=True, help="the new key: PKCS#12, or PEM/DER")
     rotation.add_argument("--cert-file", type=Path, default=None, help="its certificate, for a PEM/DER key")
-    rotation.add_argument(
-        "--chain",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="PEM",
-        help="intermediate CA certificate(s)",
-    )
-    rotation.add_argument(
+    repeated_files(rotation, "--chain", metavar="PEM", help="intermediate CA certificate(s)")
+    repeated_files(
+        rotation,
         "--trust",
-        type=Path,
-        action="append",
-        default=[],
         metavar="PEM",
         help="root(s) the new seal must chain to; give the old key's root too if it differs",
     )
@@ -124,11 +118,9 @@ def parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--letter", type=UUID, required=True, help="the letter id")
     export.add_argument("--out", type=Path, required=True, help="a new directory, or a .zip file")
-    export.add_argument(
+    repeated_files(
+        export,
         "--document",
-        type=Path,
-        action="append",
-        default=[],
         metavar="FILE",
         help="a document of the letter, as deposited, to include (repeat as needed)",
     )
@@ -176,15 +168,16 @@ def export(args: argparse.Namespace) -> tuple[int, str]:
     )
 
 
-def render(report: Report, bundle: Path) -> str:
-    lines = [f"Evidence bundle {bundle}"]
+def render(heading: str, report: Report, *, verdict: str, passed: str) -> str:
+    """The report as `lre` prints it: each check, then the verdict (`VERIFIED`, `NOT VERIFIED`)."""
+    lines = [heading]
     lines += [f"  ok    {line}" for line in report.passed]
     lines += [f"  FAIL  {failure}" for failure in report.failures]
     lines += [f"  note  {note}" for note in report.notes]
     if report.ok:
-        lines.append(f"VERIFIED: {len(report.passed)} checks passed")
+        lines.append(f"{verdict}: {len(report.passed)} {passed}")
     else:
-        lines.append(f"NOT VERIFIED: {len(report.failures)} failure(s)")
+        lines.append(f"NOT {verdict}: {len(report.failures)} failure(s)")
     return "\n".join(lines)
 
 
@@ -202,7 +195,9 @@ def verify(bundle_path: Path, trust_files: Sequence[Path], crl_files: Sequence[P
     )
     if not trust_files:
         report.fail("trust", "no trusted root given (--trust): no seal can be trusted")
-    return (0 if report.ok else 1), render(report, bundle_path)
+    return (0 if report.ok else 1), render(
+        f"Evidence bundle {bundle_path}", report, verdict="VERIFIED", passed="checks passed"
+    )
 
 
 def check_bucket(args: argparse.Namespace) -> tuple[int, str]:
@@ -216,7 +211,9 @@ def check_bucket(args: argparse.Namespace) -> tuple[int, str]:
             " SIGNER_EVIDENCE_S3_ENDPOINT) and set SIGNER_EVIDENCE_S3_ACCESS_KEY and"
             " SIGNER_EVIDENCE_S3_SECRET_KEY"
         )
-    days = args.retention_days or int(os.environ.get("SIGNER_EVIDENCE_RETENTION_DAYS") or 366)
+    days = args.retention_days or int(
+        os.environ.get("SIGNER_EVIDENCE_RETENTION_DAYS") or DEFAULT_EVIDENCE_RETENTION_DAYS
+    )
     region = os.environ.get("SIGNER_EVIDENCE_S3_REGION") or "us-east-1"
     store = S3EvidenceStore(endpoint, access_key, secret_key, region, args.evidence_bucket)
     try:
@@ -226,14 +223,8 @@ def check_bucket(args: argparse.Namespace) -> tuple[int, str]:
         return 2, f"cannot check the evidence bucket {args.evidence_bucket}: {e}"
     if not bundle.records:
         report.fail("bundle", "holds no record to look up in the evidence bucket")
-    lines = [f"Evidence bucket {args.evidence_bucket} (retention at least {days} days)"]
-    lines += [f"  ok    {line}" for line in report.passed]
-    lines += [f"  FAIL  {failure}" for failure in report.failures]
-    if report.ok:
-        lines.append(f"ARCHIVED: {len(report.passed)} copies locked")
-    else:
-        lines.append(f"NOT ARCHIVED: {len(report.failures)} failure(s)")
-    return (0 if report.ok else 1), "\n".join(lines)
+    heading = f"Evidence bucket {args.evidence_bucket} (retention at least {days} days)"
+    return (0 if report.ok else 1), render(heading, report, verdict="ARCHIVED", passed="copies locked")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from lre_shared.runtime import PeriodicTask
+from signer.adapters.postgres import Transactions
 from signer.service_layer.ports import EvidenceSealer
 from signer.service_layer.tree_heads import sign_tree_head
 
@@ -21,4 +22,4 @@ class TreeHeadSigner:
         await self._task.stop()
 
     async def _sign(self, pool: asyncpg.Pool) -> None:
-        await sign_tree_head(pool, self._sealer)
+        await sign_tree_head(Transactions(pool), self._sealer)

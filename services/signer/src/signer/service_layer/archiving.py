@@ -14,11 +14,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-import asyncpg
-
-from signer.adapters.evidence_store import ArchivedEvidence, EvidenceStore
+from lre_shared.clock import Clock, now_utc
 from signer.domain.archived import check_archived_copy
 from signer.domain.verification import Bundle, Report
+from signer.service_layer.ports import ArchivedEvidence, EvidenceStore, UnitsOfWork
 
 log = logging.getLogger(__name__)
 
@@ -33,54 +32,38 @@ def proof_key(letter_id: object, filename: str) -> str:
 
 
 async def archive_pending(
-    pool: asyncpg.Pool, store: EvidenceStore, *, retention: timedelta, batch: int = 100
+    transactions: UnitsOfWork,
+    store: EvidenceStore,
+    *,
+    retention: timedelta,
+    batch: int = 100,
+    clock: Clock = now_utc,
 ) -> int:
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            "SELECT evidence_id, letter_id, seq, record, seal FROM evidence WHERE archived_at IS NULL"
-            " ORDER BY recorded_at LIMIT $1 FOR UPDATE SKIP LOCKED",
-            batch,
-        )
+    """Copy the next committed records (and their seals) and proofs to the evidence bucket;
+    how many were copied (0: none was waiting)."""
+    async with transactions() as uow:
+        records = await uow.evidence.unarchived(batch)
         # S3 keeps retention dates to the second: round up, never keep a record a moment short.
-        retain_until = (datetime.now(UTC) + retention + timedelta(seconds=1)).replace(microsecond=0)
-        for row in rows:
-            key = record_key(row["letter_id"], row["seq"])
-            await store.put(
-                key + ".json",
-                bytes(row["record"]),
-                content_type="application/json",
-                retain_until=retain_until,
-            )
-            if row["seal"] is not None:
-                await store.put(
-                    key + ".seal.json",
-                    bytes(row["seal"]),
-                    content_type="application/json",
-                    retain_until=retain_until,
-                )
-        if rows:
-            await conn.execute(
-                "UPDATE evidence SET archived_at = now() WHERE evidence_id = ANY($1::uuid[])",
-                [row["evidence_id"] for row in rows],
-            )
-        proofs = await conn.fetch(
-            "SELECT letter_id, kind, filename, pdf FROM proofs WHERE archived_at IS NULL"
-            " ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
-            batch,
-        )
+        retain_until = (clock() + retention + timedelta(seconds=1)).replace(microsecond=0)
+        for record in records:
+            key = record_key(record.letter_id, record.seq)
+            for suffix, content in ((".json", record.body), (".seal.json", record.seal)):
+                if content is not None:  # an unsealed record has no seal to copy
+                    await store.put(
+                        key + suffix, content, content_type="application/json", retain_until=retain_until
+                    )
+        if records:
+            await uow.evidence.mark_archived([record.evidence_id for record in records])
+        proofs = await uow.proofs.unarchived(batch)
         for proof in proofs:
             await store.put(
-                proof_key(proof["letter_id"], proof["filename"]),
-                bytes(proof["pdf"]),
+                proof_key(proof.letter_id, proof.filename),
+                proof.pdf,
                 content_type="application/pdf",
                 retain_until=retain_until,
             )
-            await conn.execute(
-                "UPDATE proofs SET archived_at = now() WHERE letter_id = $1 AND kind = $2",
-                proof["letter_id"],
-                proof["kind"],
-            )
-    return len(rows) + len(proofs)
+            await uow.proofs.mark_archived(proof.letter_id, proof.kind)
+    return len(records) + len(proofs)
 
 
 async def check_bundle_archived(bundle: Bundle, bucket: ArchivedEvidence, *, retention: timedelta) -> Report:

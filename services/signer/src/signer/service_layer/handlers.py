@@ -34,8 +34,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID, uuid4
 
-from lre_shared.bus import Transaction
-from lre_shared.messages import (
+from lre_shared.contracts import (
     ContentHandedOver,
     ContentHandoverFailed,
     EvidenceEntry,
@@ -72,13 +71,13 @@ from signer.domain.proofs import (
     envelope,
     proof,
 )
-from signer.service_layer.ports import EvidenceSealer, ProofSealer
+from signer.service_layer.ports import EvidenceSealer, IssuedProof, ProofSealer, SealedRecord, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 async def record_evidence(
-    tx: Transaction,
+    uow: UnitOfWork,
     *,
     source: Message,
     event: EvidenceEvent,
@@ -88,15 +87,13 @@ async def record_evidence(
     policy_id: str,
     sealer: EvidenceSealer,
 ) -> EvidenceFact:
+    """Append the event's sealed record to the letter's chain (with the letter's checkpoint,
+    once its fate is settled) and publish `EvidenceRecorded`."""
     letter_id = source.correlation_id
-    # One chain per letter: serialise its writers for the length of this transaction.
-    await tx.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(letter_id))
-    previous = await tx.conn.fetchrow(
-        "SELECT seq, record_sha256 FROM evidence WHERE letter_id = $1 ORDER BY seq DESC LIMIT 1",
-        letter_id,
-    )
-    seq = 1 if previous is None else previous["seq"] + 1
-    previous_sha = None if previous is None else previous["record_sha256"]
+    await uow.evidence.hold(letter_id)
+    previous = await uow.evidence.end(letter_id)
+    seq = 1 if previous is None else previous.seq + 1
+    previous_sha = None if previous is None else previous.record_sha256
     evidence_id = uuid4()
     body, digest = build_record(
         evidence_id=evidence_id,
@@ -110,38 +107,30 @@ async def record_evidence(
         previous_sha256=previous_sha,
         seal=sealer.assurance,
     )
-    checkpoint = await _checkpoint_after(tx, letter_id, event, seq, digest)
+    checkpoint = await _checkpoint_after(uow, letter_id, event, seq, digest)
     if checkpoint is None:
         seal, checkpoint_seal = await sealer.seal(body), None
     else:
         # Sealed together: one batch, one timestamp, no second round trip to the TSA.
         seal, checkpoint_seal = await asyncio.gather(sealer.seal(body), sealer.seal(checkpoint.statement()))
-    await tx.conn.execute(
-        "INSERT INTO evidence (evidence_id, letter_id, seq, event, event_time, source_message_id,"
-        " record, record_sha256, previous_sha256, seal, seal_label)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        evidence_id,
-        letter_id,
-        seq,
-        event.value,
-        event_time,
-        source.message_id,
-        body,
-        digest,
-        previous_sha,
-        seal,
-        sealer.assurance.label,
+    await uow.evidence.append(
+        SealedRecord(
+            evidence_id=evidence_id,
+            letter_id=letter_id,
+            seq=seq,
+            event=event,
+            event_time=event_time,
+            source_message_id=source.message_id,
+            body=body,
+            record_sha256=digest,
+            previous_sha256=previous_sha,
+            seal=seal,
+            seal_label=sealer.assurance.label,
+        )
     )
     if checkpoint is not None:
-        await tx.conn.execute(
-            UPSERT_CHECKPOINT,
-            letter_id,
-            checkpoint.size,
-            checkpoint.last_sha256,
-            checkpoint.statement(),
-            checkpoint_seal,
-        )
-    await tx.publish(
+        await uow.checkpoints.keep(checkpoint, checkpoint_seal)
+    await uow.publish(
         EvidenceRecorded(
             correlation_id=letter_id,
             evidence_id=evidence_id,
@@ -154,37 +143,23 @@ async def record_evidence(
     return EvidenceFact(event, event_time, str(evidence_id), digest)
 
 
-UPSERT_CHECKPOINT = (
-    "INSERT INTO letter_checkpoints (letter_id, size, last_sha256, statement, seal)"
-    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (letter_id) DO UPDATE SET size = EXCLUDED.size,"
-    " last_sha256 = EXCLUDED.last_sha256, statement = EXCLUDED.statement, seal = EXCLUDED.seal,"
-    " created_at = now() WHERE letter_checkpoints.size < EXCLUDED.size"
-)
-
-
 async def _checkpoint_after(
-    tx: Transaction, letter_id: UUID, event: EvidenceEvent, seq: int, digest: str
+    uow: UnitOfWork, letter_id: UUID, event: EvidenceEvent, seq: int, digest: str
 ) -> LetterCheckpoint | None:
     """The letter's checkpoint once this record is in: when it settles the letter's fate, or
     follows a record that did (the new checkpoint supersedes the old). Called under the
-    letter's lock, so checkpoints grow with the chain."""
-    if event not in SETTLING_EVENTS and not await tx.conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM letter_checkpoints WHERE letter_id = $1)", letter_id
-    ):
+    letter's hold, so checkpoints grow with the chain."""
+    if event not in SETTLING_EVENTS and not await uow.checkpoints.exists(letter_id):
         return None
     return LetterCheckpoint.of(letter_id, seq, digest)
 
 
 async def letter_facts(
-    tx: Transaction, letter_id: UUID, *, policy_id: str, kind: ProofKind
+    uow: UnitOfWork, letter_id: UUID, *, policy_id: str, kind: ProofKind
 ) -> LetterFacts | None:
     """What every proof of the letter repeats, from its deposit record; None (and a warning)
     when the letter has no deposit on record."""
-    deposit = await tx.conn.fetchval(
-        "SELECT record FROM evidence WHERE letter_id = $1 AND event = $2 ORDER BY seq LIMIT 1",
-        letter_id,
-        EvidenceEvent.submission_acceptance.value,
-    )
+    deposit = await uow.evidence.deposit(letter_id)
     if deposit is None:
         log.warning(
             "no %s proof: no deposit on record for this letter",
@@ -192,115 +167,62 @@ async def letter_facts(
             extra={"letter_id": str(letter_id)},
         )
         return None
-    return deposit_facts(json.loads(bytes(deposit)), policy_id=policy_id)
+    return deposit_facts(json.loads(deposit), policy_id=policy_id)
 
 
-INSERT_PROOF = (
-    "INSERT INTO proofs (letter_id, kind, evidence_id, filename, pdf, sha256)"
-    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (letter_id, kind) DO NOTHING"
-)
-REPLACE_ENVELOPE = INSERT_PROOF.removesuffix("DO NOTHING") + (
-    "DO UPDATE SET evidence_id = EXCLUDED.evidence_id, filename = EXCLUDED.filename, pdf = EXCLUDED.pdf,"
-    " sha256 = EXCLUDED.sha256, created_at = now(), archived_at = NULL"
-)
-
-
-async def store_proof(
-    tx: Transaction,
+async def issue(
+    uow: UnitOfWork,
     *,
     kind: ProofKind,
     letter_id: UUID,
     evidence_id: str,
-    content: ProofContent,
-    item_number: str,
+    content: Callable[[LetterFacts], ProofContent],
+    policy_id: str,
     proofs: ProofSealer,
 ) -> None:
-    """Seal the proof, keep it, and publish it. An event's proof is made once; the envelope
-    replaces the one before it (and goes to the evidence bucket again)."""
-    pdf = await proofs.seal_proof(content)
+    """Seal the proof `content` makes of the letter's facts, keep it, and publish it. An
+    event's proof is made once; the envelope replaces the one before it (and goes to the
+    evidence bucket again)."""
+    facts = await letter_facts(uow, letter_id, policy_id=policy_id, kind=kind)
+    if facts is None:
+        return
+    made = content(facts)
+    pdf = await proofs.seal_proof(made)
     sha256 = hashlib.sha256(pdf).hexdigest()
-    status = await tx.conn.execute(
-        REPLACE_ENVELOPE if kind is ProofKind.envelope else INSERT_PROOF,
-        letter_id,
-        kind.value,
-        UUID(evidence_id),
-        content.filename,
-        pdf,
-        sha256,
-    )
-    if status.endswith(" 0"):
+    issued = IssuedProof(letter_id, kind, UUID(evidence_id), made.filename, pdf, sha256)
+    if kind is ProofKind.envelope:
+        await uow.proofs.replace(issued)
+    elif not await uow.proofs.add(issued):
         return  # this event's proof was issued already
-    await tx.publish(
+    await uow.publish(
         ProofIssued(
             correlation_id=letter_id,
-            item_number=item_number,
+            item_number=facts.item_number,
             kind=kind.contract,
-            filename=content.filename,
+            filename=made.filename,
             pdf=pdf,
             sha256=sha256,
         )
     )
 
 
-async def issue_proof(
-    tx: Transaction,
-    *,
-    kind: ProofKind,
-    letter_id: UUID,
-    evidence: EvidenceFact,
-    policy_id: str,
-    proofs: ProofSealer | None,
-    assurance: SealAssurance,
-) -> None:
-    """The event's proof PDF, from the letter's deposit record, sealed, stored, published."""
-    if proofs is None:
-        return
-    facts = await letter_facts(tx, letter_id, policy_id=policy_id, kind=kind)
-    if facts is None:
-        return
-    await store_proof(
-        tx,
-        kind=kind,
-        letter_id=letter_id,
-        evidence_id=evidence.evidence_id,
-        content=proof(kind, facts, evidence, assurance),
-        item_number=facts.item_number,
-        proofs=proofs,
-    )
-
-
 async def issue_envelope(
-    tx: Transaction,
-    *,
-    letter_id: UUID,
-    policy_id: str,
-    proofs: ProofSealer | None,
-    assurance: SealAssurance,
+    uow: UnitOfWork, *, letter_id: UUID, policy_id: str, proofs: ProofSealer, assurance: SealAssurance
 ) -> None:
     """The envelope, once the letter's fate is settled: every record so far, in chain order."""
-    if proofs is None:
-        return
-    rows = await tx.conn.fetch(
-        "SELECT evidence_id, event, event_time, record_sha256 FROM evidence"
-        " WHERE letter_id = $1 ORDER BY seq",
-        letter_id,
-    )
     evidence = [
-        EvidenceFact(EvidenceEvent(r["event"]), r["event_time"], str(r["evidence_id"]), r["record_sha256"])
-        for r in rows
+        EvidenceFact(r.event, r.event_time, str(r.evidence_id), r.record_sha256)
+        for r in await uow.evidence.chain(letter_id)
     ]
     if not any(fact.event in FINAL_EVENTS for fact in evidence):
         return
-    facts = await letter_facts(tx, letter_id, policy_id=policy_id, kind=ProofKind.envelope)
-    if facts is None:
-        return
-    await store_proof(
-        tx,
+    await issue(
+        uow,
         kind=ProofKind.envelope,
         letter_id=letter_id,
         evidence_id=evidence[-1].evidence_id,
-        content=envelope(facts, evidence, assurance),
-        item_number=facts.item_number,
+        content=lambda facts: envelope(facts, evidence, assurance),
+        policy_id=policy_id,
         proofs=proofs,
     )
 
@@ -309,19 +231,20 @@ def _json(model: Any) -> Any:
     return json.loads(model.model_dump_json())
 
 
+def _item_number(message: Any) -> str | None:
+    return cast(str | None, message.item_number)
+
+
 @dataclass(frozen=True)
 class Recording:
     """What the evidence record of one kind of message says, and which proof it issues."""
 
     event: EvidenceEvent
     time: Callable[[Any], datetime]
-    item_number: Callable[[Any], str | None]
     details: Callable[[Any], dict[str, Any]]
+    # Every message of a letter's life carries its item number; a refused deposit has none.
+    item_number: Callable[[Any], str | None] = _item_number
     proof: ProofKind | None = None
-
-
-def _item_number(message: Any) -> str | None:
-    return cast(str | None, message.item_number)
 
 
 # One entry per event of a letter's life, named after ETSI EN 319 522-2.
@@ -329,7 +252,6 @@ RECORDINGS: dict[type[Message], Recording] = {
     LetterDeposited: Recording(
         EvidenceEvent.submission_acceptance,
         time=lambda e: e.deposited_at,
-        item_number=_item_number,
         details=lambda e: {
             "sender": _json(e.sender),
             "recipient": _json(e.recipient),
@@ -348,7 +270,6 @@ RECORDINGS: dict[type[Message], Recording] = {
     NoticeSent: Recording(
         EvidenceEvent.notification_for_acceptance,
         time=lambda e: e.sent_at,
-        item_number=_item_number,
         details=lambda e: {
             "channel": e.channel.value,
             "address": e.address,
@@ -358,20 +279,17 @@ RECORDINGS: dict[type[Message], Recording] = {
     NoticeFailed: Recording(
         EvidenceEvent.notification_for_acceptance_failure,
         time=lambda e: e.occurred_at,
-        item_number=_item_number,
         details=lambda e: {"channel": e.channel.value, "address": e.address, "reason": e.reason},
     ),
     LetterAccepted: Recording(
         EvidenceEvent.consignment_acceptance,
         time=lambda e: e.accepted_at,
-        item_number=_item_number,
         details=lambda e: {},
         proof=ProofKind.receipt,  # CPCE R.53-3: preuve de réception
     ),
     LetterRefused: Recording(
         EvidenceEvent.consignment_rejection,
         time=lambda e: e.refused_at,
-        item_number=_item_number,
         details=lambda e: {"reason": "refused by the recipient"},
         proof=ProofKind.refusal,  # CPCE R.53-3: preuve de refus
     ),
@@ -379,7 +297,6 @@ RECORDINGS: dict[type[Message], Recording] = {
     LetterUnclaimed: Recording(
         EvidenceEvent.acceptance_rejection_expiry,
         time=lambda e: e.window_closed_at,
-        item_number=_item_number,
         details=lambda e: {
             "reason": "neither accepted nor refused within the 15-day window: unclaimed (non réclamée)"
         },
@@ -390,7 +307,6 @@ RECORDINGS: dict[type[Message], Recording] = {
     ReceiptSigned: Recording(
         EvidenceEvent.receipt_acknowledgement,
         time=lambda e: e.signed_at,
-        item_number=_item_number,
         details=lambda e: {
             "method": e.method.value,
             "signer_name": e.signer_name,
@@ -403,7 +319,6 @@ RECORDINGS: dict[type[Message], Recording] = {
     LetterLockLifted: Recording(
         EvidenceEvent.letter_lock_lifted,
         time=lambda e: e.lifted_at,
-        item_number=_item_number,
         details=lambda e: {
             "kinds": [kind.value for kind in e.kinds],
             "supervisor": e.supervisor,
@@ -415,14 +330,12 @@ RECORDINGS: dict[type[Message], Recording] = {
     ContentHandedOver: Recording(
         EvidenceEvent.content_handover,
         time=lambda e: e.handed_over_at,
-        item_number=_item_number,
         details=lambda e: {"document_id": str(e.document_id)},
     ),
     # ContentHandoverFailure: the download window closed with no download.
     ContentHandoverFailed: Recording(
         EvidenceEvent.content_handover_failure,
         time=lambda e: e.window_closed_at,
-        item_number=_item_number,
         details=lambda e: {"reason": "the download window closed with no download; the content was deleted"},
     ),
 }
@@ -430,7 +343,7 @@ RECORDINGS: dict[type[Message], Recording] = {
 
 async def record_event(
     event: Message,
-    tx: Transaction,
+    uow: UnitOfWork,
     *,
     recording: Recording,
     policy_id: str,
@@ -439,7 +352,7 @@ async def record_event(
 ) -> None:
     """The sealed evidence record of `event`, and its proof where the event has one."""
     evidence = await record_evidence(
-        tx,
+        uow,
         source=event,
         event=recording.event,
         event_time=recording.time(event),
@@ -448,41 +361,37 @@ async def record_event(
         policy_id=policy_id,
         sealer=sealer,
     )
-    if recording.proof is not None:
-        await issue_proof(
-            tx,
-            kind=recording.proof,
-            letter_id=event.correlation_id,
-            evidence=evidence,
+    if proofs is None:
+        return  # no proof PDFs: no seal key, or no root for its certificate (`bootstrap.py`)
+    letter_id, assurance = event.correlation_id, sealer.assurance
+    if (kind := recording.proof) is not None:
+        # The event's proof PDF, from the letter's deposit record.
+        await issue(
+            uow,
+            kind=kind,
+            letter_id=letter_id,
+            evidence_id=evidence.evidence_id,
+            content=lambda facts: proof(kind, facts, evidence, assurance),
             policy_id=policy_id,
             proofs=proofs,
-            assurance=sealer.assurance,
         )
-    await issue_envelope(
-        tx, letter_id=event.correlation_id, policy_id=policy_id, proofs=proofs, assurance=sealer.assurance
-    )
+    await issue_envelope(uow, letter_id=letter_id, policy_id=policy_id, proofs=proofs, assurance=assurance)
 
 
-async def list_evidence(query: ListEvidence, tx: Transaction) -> EvidenceListed:
+async def list_evidence(query: ListEvidence, uow: UnitOfWork) -> EvidenceListed:
     """The letter's records in chain order, each negative one with its reasons (request/reply:
     changes nothing). A letter with no evidence gets an empty list."""
-    rows = await tx.conn.fetch(
-        "SELECT evidence_id, event, event_time, record, record_sha256, previous_sha256"
-        " FROM evidence WHERE letter_id = $1 ORDER BY seq",
-        query.correlation_id,
-    )
     entries = []
-    for row in rows:
-        event = EvidenceEvent(row["event"])
-        record = json.loads(bytes(row["record"]))
+    for chained in await uow.evidence.chain(query.correlation_id):
+        record = json.loads(chained.body)
         entries.append(
             EvidenceEntry(
-                evidence_id=row["evidence_id"],
-                event=event.value,
-                event_time=row["event_time"],
-                record_sha256=row["record_sha256"],
-                previous_sha256=row["previous_sha256"],
-                reasons=reasons(record) if event.negative else (),
+                evidence_id=chained.evidence_id,
+                event=chained.event.value,
+                event_time=chained.event_time,
+                record_sha256=chained.record_sha256,
+                previous_sha256=chained.previous_sha256,
+                reasons=reasons(record) if chained.event.negative else (),
                 channel=notice_channel(record),
             )
         )

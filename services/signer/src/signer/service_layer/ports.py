@@ -1,11 +1,26 @@
-"""What the signer's use cases need from the outside world."""
+"""What the signer's use cases need from the outside world: the sealers, and the journal
+(PostgreSQL, `adapters/postgres.py`) as repositories in one unit of work.
+
+The journal is the source of truth for every letter's evidence chain: the evidence bucket
+only ever receives copies of what it committed (`service_layer/archiving.py`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
+from uuid import UUID
 
-from signer.domain.evidence import SealAssurance
-from signer.domain.proofs import ProofContent
+from lre_shared.contracts import Message
+from signer.domain.archived import ArchivedCopy
+from signer.domain.checkpoint import LetterCheckpoint, TreeHead
+from signer.domain.evidence import EvidenceEvent, SealAssurance
+from signer.domain.proofs import ProofContent, ProofKind
+from signer.domain.receipt import Recipient, Verdict
+from signer.domain.verification import Report, StoredRecord
 
 
 class EvidenceSealer(Protocol):
@@ -26,3 +41,228 @@ class ProofSealer(Protocol):
     """Renders a proof PDF and seals it PAdES (B-LT, or B-LTA) with the provider's key."""
 
     async def seal_proof(self, content: ProofContent) -> bytes: ...
+
+
+# Renders the AR to sign, with an empty signature field for the recipient (`adapters/pdf.py`).
+RenderReceiptForm = Callable[[ProofContent], bytes]
+
+
+class SignedReceiptChecker(Protocol):
+    """Judges a signed AR against the one issued (`adapters/receipt_check.py`)."""
+
+    async def check(
+        self, signed: bytes, issued: bytes, recipient: Recipient, received_at: datetime
+    ) -> Verdict: ...
+
+
+class SealVerifier(Protocol):
+    """Checks a record's seal and timestamp, offline (`adapters/seal_check.py`)."""
+
+    async def __call__(self, record: StoredRecord, seal: bytes | None, *, claims_sealed: bool) -> Report: ...
+
+
+class ProofVerifier(Protocol):
+    """Checks a proof PDF's PAdES seal, offline (`adapters/seal_check.py`)."""
+
+    async def __call__(self, name: str, pdf: bytes) -> Report: ...
+
+
+class EvidenceStore(Protocol):
+    """The evidence bucket, under compliance-mode object lock (`adapters/evidence_store.py`)."""
+
+    async def ensure_bucket(self) -> None: ...
+    async def put(self, key: str, content: bytes, *, content_type: str, retain_until: datetime) -> None: ...
+
+
+class ArchivedEvidence(Protocol):
+    """Reading the bucket back, for `lre verify --evidence-bucket`."""
+
+    async def archived(self, key: str) -> ArchivedCopy | None: ...
+
+
+@dataclass(frozen=True)
+class ChainEnd:
+    """The last record of a letter's chain: the next one follows it."""
+
+    seq: int
+    record_sha256: str
+
+
+@dataclass(frozen=True)
+class SealedRecord:
+    """A record as the journal keeps it: its canonical bytes, its place in the letter's chain,
+    its seal, and the message it records."""
+
+    evidence_id: UUID
+    letter_id: UUID
+    seq: int
+    event: EvidenceEvent
+    event_time: datetime
+    source_message_id: UUID
+    body: bytes
+    record_sha256: str
+    previous_sha256: str | None
+    seal: bytes | None
+    seal_label: str
+
+
+@dataclass(frozen=True)
+class ChainedRecord:
+    """A record read back in chain order, without its seal."""
+
+    evidence_id: UUID
+    event: EvidenceEvent
+    event_time: datetime
+    body: bytes
+    record_sha256: str
+    previous_sha256: str | None
+
+
+@dataclass(frozen=True)
+class RecordCopy:
+    """What goes to the evidence bucket for one record: its bytes and its seal."""
+
+    evidence_id: UUID
+    letter_id: UUID
+    seq: int
+    body: bytes
+    seal: bytes | None
+
+
+@dataclass(frozen=True)
+class IssuedProof:
+    """A sealed proof PDF of a letter: one per kind (the envelope replaced as it grows)."""
+
+    letter_id: UUID
+    kind: ProofKind
+    evidence_id: UUID
+    filename: str
+    pdf: bytes
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ReceiptForm:
+    """The AR as issued for a letter, byte for byte, and the recipient it names."""
+
+    filename: str
+    pdf: bytes
+    sha256: str
+    recipient: Recipient
+
+
+class EvidenceChain(Protocol):
+    """Every letter's chain of evidence records."""
+
+    async def hold(self, letter_id: UUID) -> None:
+        """Serialise the letter's writers until the transaction ends: one chain, one writer."""
+        ...
+
+    async def end(self, letter_id: UUID) -> ChainEnd | None:
+        """The letter's last record; None before its first."""
+        ...
+
+    async def append(self, record: SealedRecord) -> None: ...
+
+    async def deposit(self, letter_id: UUID) -> bytes | None:
+        """The letter's SubmissionAcceptance record: what every proof repeats."""
+        ...
+
+    async def chain(self, letter_id: UUID) -> list[ChainedRecord]:
+        """The letter's records in chain order."""
+        ...
+
+    async def unarchived(self, batch: int) -> list[RecordCopy]:
+        """The oldest records not yet in the evidence bucket, claimed for this transaction
+        (another replica takes the next ones)."""
+        ...
+
+    async def mark_archived(self, evidence_ids: Sequence[UUID]) -> None: ...
+
+
+class Checkpoints(Protocol):
+    """Each settled letter's latest sealed checkpoint (`domain/checkpoint.py`)."""
+
+    async def exists(self, letter_id: UUID) -> bool: ...
+
+    async def keep(self, checkpoint: LetterCheckpoint, seal: bytes | None) -> None:
+        """Store it in place of the letter's last one, unless that one covers more records."""
+        ...
+
+
+class EvidenceLog(Protocol):
+    """The log of every record in the order it took them in, and its signed tree heads."""
+
+    async def hold(self) -> bool:
+        """Whether this transaction may extend the log (one replica at a time); False while
+        another one does."""
+        ...
+
+    async def take_in(self) -> int:
+        """Give the records committed since the last head their positions in the log; how many."""
+        ...
+
+    async def head_size(self) -> int:
+        """How many records the last signed head covers; 0 before the first."""
+        ...
+
+    async def digests(self) -> list[str]:
+        """Every logged record's SHA-256, in log order."""
+        ...
+
+    async def add_head(self, head: TreeHead, seal: bytes | None) -> None: ...
+
+
+class Proofs(Protocol):
+    """The letters' sealed proof PDFs."""
+
+    async def add(self, proof: IssuedProof) -> bool:
+        """Keep it; False (and nothing kept) when the letter already has this kind of proof."""
+        ...
+
+    async def replace(self, proof: IssuedProof) -> None:
+        """Keep it in place of the letter's proof of this kind (to the evidence bucket again)."""
+        ...
+
+    async def unarchived(self, batch: int) -> list[IssuedProof]:
+        """The oldest proofs not yet in the evidence bucket, claimed for this transaction."""
+        ...
+
+    async def mark_archived(self, letter_id: UUID, kind: ProofKind) -> None: ...
+
+
+class ReceiptForms(Protocol):
+    """The ARs issued for the personal-certificate path, and the signed ones accepted."""
+
+    async def get(self, letter_id: UUID) -> ReceiptForm | None: ...
+
+    async def add(self, letter_id: UUID, form: ReceiptForm) -> None:
+        """Keep it, unless the letter has one already (issued by another replica meanwhile)."""
+        ...
+
+    async def accept_signed(self, letter_id: UUID, signed_pdf: bytes, signer_name: str | None) -> None:
+        """Keep the first signed AR accepted for the letter."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction of the journal: what it changes, and the messages it publishes on
+    commit (outbox)."""
+
+    @property
+    def evidence(self) -> EvidenceChain: ...
+    @property
+    def checkpoints(self) -> Checkpoints: ...
+    @property
+    def log(self) -> EvidenceLog: ...
+    @property
+    def proofs(self) -> Proofs: ...
+    @property
+    def receipt_forms(self) -> ReceiptForms: ...
+
+    async def publish(self, message: Message) -> None: ...
+
+
+# Opens a unit of work of its own (the background tasks), committed when the block ends
+# without an exception.
+UnitsOfWork = Callable[[], AbstractAsyncContextManager[UnitOfWork]]

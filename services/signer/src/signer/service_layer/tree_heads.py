@@ -12,52 +12,30 @@ prefix of the newer).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
-import asyncpg
-
+from lre_shared.clock import Clock, now_utc
 from signer.domain.checkpoint import TreeHead
-from signer.service_layer.ports import EvidenceSealer
+from signer.service_layer.ports import EvidenceSealer, UnitsOfWork
 
 log = logging.getLogger(__name__)
 
-# One signer replica at a time takes records into the log and signs its head.
-LOG_LOCK = "lre-signer:evidence-log"
 
-
-async def sign_tree_head(pool: asyncpg.Pool, sealer: EvidenceSealer) -> TreeHead | None:
+async def sign_tree_head(
+    transactions: UnitsOfWork, sealer: EvidenceSealer, *, clock: Clock = now_utc
+) -> TreeHead | None:
     """Take the records committed since the last head into the log, and seal, timestamp and
     store the new head; None when no record came in (the last head still holds)."""
-    async with pool.acquire() as conn, conn.transaction():
-        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", LOG_LOCK):
+    async with transactions() as uow:
+        if not await uow.log.hold():
             return None  # another replica is at it
-        taken = await conn.execute(
-            "WITH next AS (SELECT evidence_id, row_number() OVER (ORDER BY recorded_at, evidence_id) AS n"
-            " FROM evidence WHERE log_index IS NULL),"
-            " base AS (SELECT coalesce(max(log_index), -1) AS last FROM evidence)"
-            " UPDATE evidence SET log_index = base.last + next.n FROM next, base"
-            " WHERE evidence.evidence_id = next.evidence_id"
-        )
-        last_size = await conn.fetchval("SELECT coalesce(max(tree_size), 0) FROM log_tree_heads")
-        if taken == "UPDATE 0" and last_size > 0:
+        taken = await uow.log.take_in()
+        last_size = await uow.log.head_size()
+        if taken == 0 and last_size > 0:
             return None
-        digests = [
-            row["record_sha256"]
-            for row in await conn.fetch(
-                "SELECT record_sha256 FROM evidence WHERE log_index IS NOT NULL ORDER BY log_index"
-            )
-        ]
+        digests = await uow.log.digests()
         if not digests or len(digests) == last_size:
             return None
-        head = TreeHead.over(digests, datetime.now(UTC).isoformat())
-        statement = head.statement()
-        seal = await sealer.seal(statement)
-        await conn.execute(
-            "INSERT INTO log_tree_heads (tree_size, root_sha256, statement, seal) VALUES ($1, $2, $3, $4)",
-            head.tree_size,
-            head.root.hex(),
-            statement,
-            seal,
-        )
+        head = TreeHead.over(digests, clock().isoformat())
+        await uow.log.add_head(head, await sealer.seal(head.statement()))
     log.info("signed tree head: %d records, root %s", head.tree_size, head.root.hex())
     return head

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from typing import Protocol
 
 from signer.domain.merkle import RecordSeal
 from signer.domain.verification import (
@@ -16,14 +15,7 @@ from signer.domain.verification import (
     check_documents,
     check_end,
 )
-
-
-class SealVerifier(Protocol):
-    async def __call__(self, record: StoredRecord, seal: bytes | None, *, claims_sealed: bool) -> Report: ...
-
-
-class ProofVerifier(Protocol):
-    async def __call__(self, name: str, pdf: bytes) -> Report: ...
+from signer.service_layer.ports import ProofVerifier, SealVerifier
 
 
 def claims_sealed(record: StoredRecord) -> bool:

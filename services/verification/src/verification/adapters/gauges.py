@@ -13,7 +13,7 @@ from datetime import datetime
 import asyncpg
 from prometheus_client import Gauge
 
-from lre_shared.messages import CaseState
+from lre_shared.contracts import CaseState
 
 CASES = Gauge("lre_verification_cases", "Open verification cases, by state.", ["state"])
 OLDEST_WAITING = Gauge(

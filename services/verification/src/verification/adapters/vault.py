@@ -5,24 +5,18 @@ setting, with a fresh 96-bit nonce per object and the object key as associated d
 an object copied under another key does not decrypt. The store's own server-side
 encryption (SeaweedFS SSE) is not relied on: whoever reads the bucket, or its disks,
 reads only ciphertext (DESIGN §6: identity documents are personal data).
-
-The minio client is synchronous: every call runs in a worker thread.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
 import os
-from typing import Protocol
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from minio import Minio
-from minio.error import S3Error
 from minio.sseconfig import Rule, SSEConfig
+
+from lre_shared import objects
 
 NONCE_BYTES = 12
 FORMAT = b"LREv1"  # leading bytes of every object: the format, should it ever change
@@ -51,24 +45,11 @@ class Sealer:
         return self._aead.decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], key.encode())
 
 
-class DocumentVault(Protocol):
-    async def put(self, key: str, content: bytes) -> None: ...
-    async def get(self, key: str) -> bytes: ...
-    async def delete(self, key: str) -> None: ...
-
-
 class S3DocumentVault:
     def __init__(
         self, endpoint: str, access_key: str, secret_key: str, region: str, bucket: str, sealer: Sealer
     ) -> None:
-        parts = urlsplit(endpoint)
-        self._client = Minio(
-            parts.netloc,
-            access_key=access_key,
-            secret_key=secret_key,
-            secure=parts.scheme == "https",
-            region=region,
-        )
+        self._bucket = objects.Bucket(endpoint, access_key, secret_key, region, bucket)
         self.bucket = bucket
         self._sealer = sealer
 
@@ -76,57 +57,23 @@ class S3DocumentVault:
         """The bucket, created if missing, encrypted at rest by the store by default (SSE-S3),
         set again at every start: the documents are sealed by this service already, and the
         store encrypts what it keeps as well. The archive sets the same on the same bucket."""
-
-        def create() -> None:
-            if not self._client.bucket_exists(self.bucket):
-                try:
-                    self._client.make_bucket(self.bucket)
-                except S3Error as exc:  # another replica created it first
-                    if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                        raise
-            self._client.set_bucket_encryption(self.bucket, SSEConfig(Rule.new_sse_s3_rule()))
-
-        await asyncio.to_thread(create)
+        await self._bucket.ensure()
+        await self._bucket.blocking(
+            self._bucket.client.set_bucket_encryption, self.bucket, SSEConfig(Rule.new_sse_s3_rule())
+        )
 
     async def put(self, key: str, content: bytes) -> None:
-        sealed = self._sealer.seal(key, content)
-        await asyncio.to_thread(
-            self._client.put_object,
-            self.bucket,
-            key,
-            io.BytesIO(sealed),
-            len(sealed),
-            content_type="application/octet-stream",
-        )
+        await self._bucket.put(key, self._sealer.seal(key, content), content_type="application/octet-stream")
 
     async def get(self, key: str) -> bytes:
         return self._sealer.open(key, await self.get_stored(key))
 
     async def get_stored(self, key: str) -> bytes:
         """The bytes as the store holds them (ciphertext)."""
-
-        def fetch() -> bytes:
-            response = self._client.get_object(self.bucket, key)
-            try:
-                return response.read()
-            finally:
-                response.close()
-                response.release_conn()
-
-        return await asyncio.to_thread(fetch)
+        return await self._bucket.get(key)
 
     async def delete(self, key: str) -> None:
-        # S3 answers a delete of a missing key with success: sweeping twice is harmless.
-        await asyncio.to_thread(self._client.remove_object, self.bucket, key)
+        await self._bucket.remove(key)
 
     async def exists(self, key: str) -> bool:
-        def stat() -> bool:
-            try:
-                self._client.stat_object(self.bucket, key)
-            except S3Error as exc:
-                if exc.code in ("NoSuchKey", "NoSuchObject"):
-                    return False
-                raise
-            return True
-
-        return await asyncio.to_thread(stat)
+        return await self._bucket.exists(key)

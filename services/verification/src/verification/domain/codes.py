@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from lre_shared.messages import CodeProblem
+from lre_shared.contracts import CodeProblem
 
 HOUR = timedelta(hours=1)
 

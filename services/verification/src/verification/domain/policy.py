@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lre_shared.messages import RequiredDocument
+from lre_shared.contracts import RequiredDocument
 from lre_shared.siret import siren_or_siret_valid
 from lre_shared.text import SafeText
 

@@ -21,8 +21,6 @@ import itertools
 import logging
 import ssl
 import unicodedata
-from collections.abc import Callable
-from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -33,7 +31,7 @@ from typing import Literal
 import asyncpg
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from verification.adapters.vault import DocumentVault
+from lre_shared.clock import Clock
 from verification.service_layer.cases import (
     Attachment,
     InboundMessage,
@@ -42,6 +40,7 @@ from verification.service_layer.cases import (
     SeveralCases,
     receive,
 )
+from verification.service_layer.ports import DocumentVault, UnitsOfWork
 
 log = logging.getLogger(__name__)
 MAX_ATTACHMENTS = 10
@@ -101,15 +100,15 @@ def parse(raw: bytes, mail_from: str, fax_senders: frozenset[str]) -> InboundMes
 class InboundMailHandler:
     def __init__(
         self,
-        pool: Callable[[], asyncpg.Pool],
+        transactions: UnitsOfWork,
         vault: DocumentVault,
         *,
         address: str,
         max_bytes: int,
         fax_senders: frozenset[str],
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
-        self._pool = pool
+        self._transactions = transactions
         self._vault = vault
         self._address = address.casefold()
         self._max_bytes = max_bytes
@@ -138,7 +137,7 @@ class InboundMailHandler:
             return "554 5.6.0 malformed mail: its MIME structure cannot be read"
         try:
             outcome = await receive(
-                self._pool(), self._vault, message, max_bytes=self._max_bytes, now=self._clock()
+                self._transactions, self._vault, message, max_bytes=self._max_bytes, now=self._clock()
             )
         except MessageRefused as exc:
             return self._refusal(exc)

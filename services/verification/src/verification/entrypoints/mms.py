@@ -12,17 +12,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
 import aiohttp
-import asyncpg
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[import-untyped]
 
+from lre_shared.clock import Clock
 from verification.adapters.media import MediaFetcher, TooLarge
-from verification.adapters.vault import DocumentVault
 from verification.service_layer.cases import (
     Attachment,
     InboundMessage,
@@ -30,6 +28,7 @@ from verification.service_layer.cases import (
     MessageRefused,
     receive,
 )
+from verification.service_layer.ports import DocumentVault, UnitsOfWork
 
 log = logging.getLogger(__name__)
 TWILIO_MMS_PATH = "/inbound/twilio/mms"
@@ -54,14 +53,14 @@ def reply_text(outcome: InboundOutcome, refused: list[str]) -> str:
 
 
 def mms_webhook(
-    pool: Callable[[], asyncpg.Pool],
+    transactions: UnitsOfWork,
     vault: DocumentVault,
     fetcher: MediaFetcher | None,
     *,
     own_url: str,
     auth_token: str | None,
     max_bytes: int,
-    clock: Callable[[], datetime],
+    clock: Clock,
 ) -> Callable[[Request], Awaitable[Response]]:
     validator = RequestValidator(auth_token) if auth_token else None
 
@@ -99,7 +98,7 @@ def mms_webhook(
         )
         twiml = MessagingResponse()
         try:
-            outcome = await receive(pool(), vault, message, max_bytes=max_bytes, now=clock())
+            outcome = await receive(transactions, vault, message, max_bytes=max_bytes, now=clock())
         except MessageRefused as exc:
             twiml.message(f"Message refusé, rien n'a été reçu : {exc.reason}")
         else:

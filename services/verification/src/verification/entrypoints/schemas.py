@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from lre_shared.messages import CaseState, DocumentChannel, LockKind
+from lre_shared.contracts import CaseState, DocumentChannel, LockKind
 from verification.domain.policy import ChecklistItem
 
 

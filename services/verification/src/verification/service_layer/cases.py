@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
-import asyncpg
-
-from lre_shared.bus import Transaction
-from lre_shared.messages import (
+from lre_shared.clock import Clock
+from lre_shared.contracts import (
     AddIdentityDocument,
     CaseState,
     DocumentChannel,
@@ -32,37 +29,14 @@ from lre_shared.messages import (
     VerificationCaseOpened,
 )
 from lre_shared.text import text_fault
-from verification.adapters.vault import DocumentVault
 from verification.domain import documents
+from verification.domain.cases import CLOSED, Case, Channels, Letter, NewDocument, TriageEntry
 from verification.domain.policy import required_documents
 from verification.domain.reference import SeveralReferences, named_reference, new_reference
+from verification.service_layer.ports import DocumentVault, UnitOfWork, UnitsOfWork
 from verification.settings import VerificationSettings
 
-Clock = Callable[[], datetime]
 Channel = Literal["upload", "email", "mms", "fax"]
-
-CLOSED = (CaseState.approved.value, CaseState.rejected.value)
-# Documents arriving move a case back into the agents' queue from these states.
-WAITING = (CaseState.awaiting_documents.value, CaseState.more_documents.value)
-CASE_COLUMNS = (
-    "case_id, letter_id, item_number, reference, policy, state, document_channel, code_channel,"
-    " code_address, language, opened_at, pending_since, claimed_by, claimed_at, decided_at, decided_by,"
-    " decision, reason, checklist"
-)
-
-
-async def record(
-    conn: asyncpg.Connection, case_id: UUID, actor: str, action: str, at: datetime, **detail: Any
-) -> None:
-    """Append to the case's audit trail (an append-only table)."""
-    await conn.execute(
-        "INSERT INTO case_events (case_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5::jsonb)",
-        case_id,
-        at,
-        actor,
-        action,
-        json.dumps(detail, default=str),
-    )
 
 
 # ------------------------------------------------------------------------ open a case
@@ -72,19 +46,17 @@ def _not_opened(query: OpenVerificationCase, reason: str) -> VerificationCaseOpe
     return VerificationCaseOpened(correlation_id=query.correlation_id, case_id=None, reason=reason)
 
 
-def _reply(
-    query: OpenVerificationCase, settings: VerificationSettings, case: asyncpg.Record
-) -> VerificationCaseOpened:
+def _reply(query: OpenVerificationCase, settings: VerificationSettings, case: Case) -> VerificationCaseOpened:
     return VerificationCaseOpened(
         correlation_id=query.correlation_id,
-        case_id=case["case_id"],
-        reference=case["reference"],
-        state=CaseState(case["state"]),
+        case_id=case.case_id,
+        reference=case.reference,
+        state=CaseState(case.state),
         inbound_email=settings.inbound_email,
         inbound_mms=settings.inbound_mms,
         inbound_fax=settings.inbound_fax,
         max_document_bytes=settings.max_document_bytes,
-        required_documents=required_documents(case["policy"]),
+        required_documents=required_documents(case.policy),
     )
 
 
@@ -99,51 +71,47 @@ def document_address(channel: DocumentChannel, settings: VerificationSettings) -
     }[channel]
 
 
-async def _confirm(tx: Transaction, settings: VerificationSettings, case: asyncpg.Record) -> None:
+async def _confirm(uow: UnitOfWork, settings: VerificationSettings, case: Case) -> None:
     """Confirm the open case to the recipient, where the code will go (the 2014 pickup guide's
     confirmation email): its reference, how to send the documents and which ones."""
-    channel = DocumentChannel(case["document_channel"])
-    await tx.publish(
+    channel = DocumentChannel(case.document_channel)
+    await uow.publish(
         SendCaseConfirmation(
-            correlation_id=case["letter_id"],
-            channel=case["code_channel"],
-            address=case["code_address"],
-            reference=case["reference"],
+            correlation_id=case.letter_id,
+            channel=case.code_channel,
+            address=case.code_address,
+            reference=case.reference,
             document_channel=channel,
             document_address=document_address(channel, settings),
-            required_documents=required_documents(case["policy"]),
-            language=case["language"],
+            required_documents=required_documents(case.policy),
+            language=case.language,
         )
     )
 
 
-def _address_problem(query: OpenVerificationCase, letter: asyncpg.Record) -> str | None:
+def _address_problem(query: OpenVerificationCase, letter: Letter) -> str | None:
     # Codes go only where the sender said the recipient can be reached: a code sent elsewhere
     # would let anyone who passed the identity step sign in the recipient's name.
     if query.code_channel == "email":
-        declared = (letter["recipient_email"] or "").casefold()
+        declared = (letter.recipient_email or "").casefold()
         if query.code_address.strip().casefold() != declared:
             return "the code can only be sent to the recipient's declared email address"
-    elif query.code_address.strip() != (letter["recipient_mobile"] or ""):
+    elif query.code_address.strip() != (letter.recipient_mobile or ""):
         return "the code can only be sent by SMS to the recipient's declared mobile number"
     return None
 
 
 async def open_case(
-    query: OpenVerificationCase, tx: Transaction, *, settings: VerificationSettings, clock: Clock
+    query: OpenVerificationCase, uow: UnitOfWork, *, settings: VerificationSettings, clock: Clock
 ) -> VerificationCaseOpened:
     """Open the letter's case, or give back the one already open (its channels updated)."""
-    conn, now = tx.conn, clock()
-    letter = await conn.fetchrow(
-        "SELECT letter_id, item_number, policy, status, recipient_email, recipient_mobile FROM letters"
-        " WHERE letter_id = $1 FOR UPDATE",
-        query.correlation_id,
-    )
-    if letter is None or letter["item_number"] != query.item_number:
+    now = clock()
+    letter = await uow.letters.locked(query.correlation_id)
+    if letter is None or letter.item_number != query.item_number:
         return _not_opened(query, "unknown letter")
     # The pickup site asks only once the recipient accepted; the desk learns of the acceptance
     # by an event that may still be on its way, so it refuses only what it knows to be refused.
-    if letter["status"] == "refused":
+    if letter.status == "refused":
         return _not_opened(query, "the letter was refused: there is no receipt to sign")
     if problem := _address_problem(query, letter):
         return _not_opened(query, problem)
@@ -151,52 +119,31 @@ async def open_case(
         query.document_channel, settings
     ):
         return _not_opened(query, f"this desk takes no documents by {query.document_channel}")
-    channels = (query.document_channel.value, query.code_channel, query.code_address.strip(), query.language)
-    case = await conn.fetchrow(
-        f"SELECT {CASE_COLUMNS} FROM cases WHERE letter_id = $1 AND state <> 'rejected'"  # noqa: S608 - constant column list
-        " ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
-        letter["letter_id"],
+    channels = Channels(
+        query.document_channel.value, query.code_channel, query.code_address.strip(), query.language
     )
-    if case is not None and case["state"] == CaseState.approved.value:
+    case = await uow.cases.current(letter.letter_id)
+    if case is not None and case.state == CaseState.approved.value:
         return _reply(query, settings, case)  # verified already: new codes come by RequestCode
     if case is not None:
-        before = (case["document_channel"], case["code_channel"], case["code_address"], case["language"])
-        case = await conn.fetchrow(
-            "UPDATE cases SET document_channel = $2, code_channel = $3, code_address = $4, language = $5"  # noqa: S608 - constant column list
-            f" WHERE case_id = $1 RETURNING {CASE_COLUMNS}",
-            case["case_id"],
-            *channels,
+        before = case.channels
+        case = await uow.cases.choose_channels(case.case_id, channels)
+        await uow.case_events.record(
+            case.case_id, "recipient", "channels_chosen", now, document_channel=channels.document_channel
         )
-        await record(conn, case["case_id"], "recipient", "channels_chosen", now, document_channel=channels[0])
         if before != channels:
-            await _confirm(tx, settings, case)
+            await _confirm(uow, settings, case)
         return _reply(query, settings, case)
-    case_id = uuid.uuid4()
-    for _ in range(10):
-        try:
-            async with conn.transaction():  # a savepoint: a taken reference is drawn again
-                case = await conn.fetchrow(
-                    "INSERT INTO cases (case_id, letter_id, item_number, reference, policy, state,"  # noqa: S608 - constant column list
-                    " document_channel, code_channel, code_address, language, opened_at)"
-                    " VALUES ($1, $2, $3, $4, $5, 'awaiting_documents', $6, $7, $8, $9, $10)"
-                    f" RETURNING {CASE_COLUMNS}",
-                    case_id,
-                    letter["letter_id"],
-                    letter["item_number"],
-                    new_reference(),
-                    letter["policy"],
-                    *channels,
-                    now,
-                )
-            break
-        except asyncpg.UniqueViolationError:
-            continue
-    else:
-        raise RuntimeError("no free case reference after 10 draws")
-    await record(
-        conn, case_id, "recipient", "opened", now, policy=letter["policy"], document_channel=channels[0]
+    case = await uow.cases.open(uuid.uuid4(), letter, channels, now, new_reference)
+    await uow.case_events.record(
+        case.case_id,
+        "recipient",
+        "opened",
+        now,
+        policy=letter.policy,
+        document_channel=channels.document_channel,
     )
-    await _confirm(tx, settings, case)
+    await _confirm(uow, settings, case)
     return _reply(query, settings, case)
 
 
@@ -217,7 +164,7 @@ class StoredDocument:
 
 
 async def store(
-    conn: asyncpg.Connection,
+    uow: UnitOfWork,
     vault: DocumentVault,
     attachment: Attachment,
     *,
@@ -238,46 +185,33 @@ async def store(
     # (encrypted, and unreadable without a row), never a row without its object.
     await vault.put(key, attachment.content)
     filename = documents.safe_filename(attachment.filename, kind)
-    await conn.execute(
-        "INSERT INTO documents (document_id, case_id, triage_id, channel, filename, content_type, size,"
-        " sha256, object_key, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        document_id,
-        case_id,
-        triage_id,
-        channel,
-        filename,
-        kind,
-        len(attachment.content),
-        hashlib.sha256(attachment.content).hexdigest(),
-        key,
-        now,
+    await uow.documents.add(
+        NewDocument(
+            document_id=document_id,
+            case_id=case_id,
+            triage_id=triage_id,
+            channel=channel,
+            filename=filename,
+            content_type=kind,
+            size=len(attachment.content),
+            sha256=hashlib.sha256(attachment.content).hexdigest(),
+            object_key=key,
+            received_at=now,
+        )
     )
     return StoredDocument(document_id, filename, kind)
 
 
-async def documents_arrived(conn: asyncpg.Connection, case_id: UUID, now: datetime) -> str:
-    """The case's state once a document is in: back in the agents' queue if it waited."""
-    state: str = await conn.fetchval(
-        "UPDATE cases SET state = CASE WHEN state = ANY($2::text[]) THEN 'pending' ELSE state END,"
-        " pending_since = CASE WHEN state = ANY($2::text[]) THEN $3 ELSE pending_since END"
-        " WHERE case_id = $1 RETURNING state",
-        case_id,
-        list(WAITING),
-        now,
-    )
-    return state
-
-
 async def add_identity_document(
     command: AddIdentityDocument,
-    tx: Transaction,
+    uow: UnitOfWork,
     *,
     vault: DocumentVault,
     settings: VerificationSettings,
     clock: Clock,
 ) -> IdentityDocumentAdded:
     """A document uploaded on the pickup site."""
-    conn, now = tx.conn, clock()
+    now = clock()
 
     def refused(reason: str, state: str | None = None) -> IdentityDocumentAdded:
         return IdentityDocumentAdded(
@@ -287,44 +221,28 @@ async def add_identity_document(
             state=CaseState(state) if state else None,
         )
 
-    case = await conn.fetchrow(
-        "SELECT case_id, state FROM cases WHERE case_id = $1 AND letter_id = $2 FOR UPDATE",
-        command.case_id,
-        command.correlation_id,
-    )
+    case = await uow.cases.of_letter(command.case_id, command.correlation_id)
     if case is None:
         return refused("unknown case")
-    if case["state"] in CLOSED:
-        return refused("the case is already decided", case["state"])
+    if case.state in CLOSED:
+        return refused("the case is already decided", case.state)
     stored = await store(
-        conn,
+        uow,
         vault,
         Attachment(command.filename, command.content),
         channel="upload",
         max_bytes=settings.max_document_bytes,
         now=now,
-        case_id=case["case_id"],
+        case_id=case.case_id,
     )
     if isinstance(stored, documents.Refusal):
-        await record(
-            conn,
-            case["case_id"],
-            "recipient",
-            "document_refused",
-            now,
-            channel="upload",
-            reason=stored.reason,
+        await uow.case_events.record(
+            case.case_id, "recipient", "document_refused", now, channel="upload", reason=stored.reason
         )
-        return refused(stored.reason, case["state"])
-    state = await documents_arrived(conn, case["case_id"], now)
-    await record(
-        conn,
-        case["case_id"],
-        "recipient",
-        "document_added",
-        now,
-        channel="upload",
-        document_id=stored.document_id,
+        return refused(stored.reason, case.state)
+    state = await uow.cases.documents_arrived(case.case_id, now)
+    await uow.case_events.record(
+        case.case_id, "recipient", "document_added", now, channel="upload", document_id=stored.document_id
     )
     return IdentityDocumentAdded(
         correlation_id=command.correlation_id,
@@ -420,7 +338,7 @@ def _named_reference(message: InboundMessage) -> str | None:
 
 
 async def receive(
-    pool: asyncpg.Pool, vault: DocumentVault, message: InboundMessage, *, max_bytes: int, now: datetime
+    transactions: UnitsOfWork, vault: DocumentVault, message: InboundMessage, *, max_bytes: int, now: datetime
 ) -> InboundOutcome:
     """File what came by email, fax or MMS under the case its reference names, or in triage.
 
@@ -434,34 +352,30 @@ async def receive(
     checks = await asyncio.to_thread(_judge, message.attachments, max_bytes)
     taken = [(a, kind) for a, kind in zip(message.attachments, checks, strict=True) if isinstance(kind, str)]
     outcome = InboundOutcome(refused=[kind.reason for kind in checks if isinstance(kind, documents.Refusal)])
-    async with pool.acquire() as conn, conn.transaction():
-        case = None
-        if reference is not None:
-            case = await conn.fetchrow(
-                "SELECT case_id, reference, state FROM cases WHERE reference = $1"
-                " AND state NOT IN ('approved', 'rejected') ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
-                reference,
-            )
+    async with transactions() as uow:
+        case = await uow.cases.open_with_reference(reference) if reference is not None else None
         if case is not None:
-            outcome.case_id, outcome.reference = case["case_id"], case["reference"]
+            outcome.case_id, outcome.reference = case.case_id, case.reference
         elif taken or not outcome.refused:
             outcome.triage_id = uuid.uuid4()
-            await conn.execute(
-                "INSERT INTO triage (triage_id, channel, sender, subject, excerpt, problem, received_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                outcome.triage_id,
-                message.channel,
-                message.sender[:320],
-                message.subject[:300],
-                message.text[:1000],
-                f"no open case with reference {reference}" if reference else "no case reference found",
-                now,
+            await uow.triage.add(
+                TriageEntry(
+                    triage_id=outcome.triage_id,
+                    channel=message.channel,
+                    sender=message.sender[:320],
+                    subject=message.subject[:300],
+                    excerpt=message.text[:1000],
+                    problem=f"no open case with reference {reference}"
+                    if reference
+                    else "no case reference found",
+                    received_at=now,
+                )
             )
         else:
             return outcome  # every attachment refused, and no case to tell
         for attachment, kind in taken:
             stored = await store(
-                conn,
+                uow,
                 vault,
                 attachment,
                 channel=message.channel,
@@ -477,9 +391,8 @@ async def receive(
                 outcome.accepted.append(stored.document_id)
         if outcome.case_id is not None:
             if outcome.accepted:
-                await documents_arrived(conn, outcome.case_id, now)
-            await record(
-                conn,
+                await uow.cases.documents_arrived(outcome.case_id, now)
+            await uow.case_events.record(
                 outcome.case_id,
                 f"{message.channel}:{message.sender}",
                 "documents_received",

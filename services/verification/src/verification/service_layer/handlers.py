@@ -8,8 +8,11 @@ fate from the pickup site's decisions.
 
 from __future__ import annotations
 
-from lre_shared.bus import Transaction
-from lre_shared.messages import (
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from lre_shared.contracts import (
+    CodeFailed,
     LetterAccepted,
     LetterDeposited,
     LetterLanguageChanged,
@@ -17,68 +20,69 @@ from lre_shared.messages import (
     LetterLockLifted,
     LetterRefused,
     LockKind,
+    Message,
 )
+from verification.domain.cases import Recipient
+from verification.service_layer import codes
+from verification.service_layer.ports import UnitOfWork
 
 
-async def on_letter_deposited(event: LetterDeposited, tx: Transaction) -> None:
+async def on_letter_deposited(event: LetterDeposited, uow: UnitOfWork) -> None:
     recipient = event.recipient
-    await tx.conn.execute(
-        "INSERT INTO letters (letter_id, item_number, policy, recipient_name, recipient_company,"
-        " recipient_email, recipient_mobile, recipient_landline)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (letter_id) DO NOTHING",
+    await uow.letters.learn(
         event.correlation_id,
         event.item_number,
         event.verification_policy,
-        f"{recipient.first_name} {recipient.last_name}",
-        recipient.company,
-        str(recipient.email),
-        recipient.mobile,
-        recipient.landline,
+        Recipient(
+            name=f"{recipient.first_name} {recipient.last_name}",
+            company=recipient.company,
+            email=str(recipient.email),
+            mobile=recipient.mobile,
+            landline=recipient.landline,
+        ),
     )
 
 
-async def on_letter_language_changed(event: LetterLanguageChanged, tx: Transaction) -> None:
+async def on_letter_language_changed(event: LetterLanguageChanged, uow: UnitOfWork) -> None:
     """Codes still to come for the letter go in the language the recipient last chose."""
-    await tx.conn.execute(
-        "UPDATE cases SET language = $2 WHERE letter_id = $1 AND state <> 'rejected'",
-        event.correlation_id,
-        event.language,
-    )
+    await uow.cases.set_language(event.correlation_id, event.language)
 
 
-async def on_letter_accepted(event: LetterAccepted, tx: Transaction) -> None:
-    await tx.conn.execute("UPDATE letters SET status = 'accepted' WHERE letter_id = $1", event.correlation_id)
+async def on_letter_accepted(event: LetterAccepted, uow: UnitOfWork) -> None:
+    await uow.letters.set_status(event.correlation_id, "accepted")
 
 
-async def on_letter_refused(event: LetterRefused, tx: Transaction) -> None:
-    await tx.conn.execute("UPDATE letters SET status = 'refused' WHERE letter_id = $1", event.correlation_id)
+async def on_letter_refused(event: LetterRefused, uow: UnitOfWork) -> None:
+    await uow.letters.set_status(event.correlation_id, "refused")
 
 
 # Lock events come on two queues and may arrive out of order: each applies only if it is not
 # older than the latest one applied.
 
 
-async def on_letter_locked(event: LetterLocked, tx: Transaction) -> None:
+async def on_letter_locked(event: LetterLocked, uow: UnitOfWork) -> None:
     """Wrong codes held the letter's codes (for an address or for everyone): no code is sent
     until the hold ends, so that none goes out that could not be used."""
     if event.kind is not LockKind.code:
         return
-    await tx.conn.execute(
-        "UPDATE letters SET codes_locked_until = CASE WHEN codes_locked_until > $2"
-        " THEN greatest(codes_locked_until, $3) ELSE $3 END, codes_lock_changed_at = $2"
-        " WHERE letter_id = $1 AND (codes_lock_changed_at IS NULL OR codes_lock_changed_at <= $2)",
-        event.correlation_id,
-        event.locked_at,
-        event.locked_until,
-    )
+    await uow.letters.hold_codes(event.correlation_id, event.locked_at, event.locked_until)
 
 
-async def on_letter_lock_lifted(event: LetterLockLifted, tx: Transaction) -> None:
+async def on_letter_lock_lifted(event: LetterLockLifted, uow: UnitOfWork) -> None:
     if LockKind.code not in event.kinds:
         return
-    await tx.conn.execute(
-        "UPDATE letters SET codes_locked_until = NULL, codes_lock_changed_at = $2"
-        " WHERE letter_id = $1 AND (codes_lock_changed_at IS NULL OR codes_lock_changed_at <= $2)",
-        event.correlation_id,
-        event.lifted_at,
-    )
+    await uow.letters.release_codes(event.correlation_id, event.lifted_at)
+
+
+# The events the desk subscribes to, each with its handler.
+EVENTS: tuple[tuple[type[Message], Callable[[Any, UnitOfWork], Awaitable[None]]], ...] = (
+    (LetterDeposited, on_letter_deposited),
+    (LetterAccepted, on_letter_accepted),
+    (LetterRefused, on_letter_refused),
+    # The pickup site's holds on a letter's codes: no code is sent while one lasts.
+    (LetterLocked, on_letter_locked),
+    (LetterLockLifted, on_letter_lock_lifted),
+    (LetterLanguageChanged, on_letter_language_changed),
+    # A code the notifier could not send is void and not counted: the recipient picks another channel.
+    (CodeFailed, codes.on_code_failed),
+)

@@ -11,16 +11,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-import asyncpg
-
-from verification.adapters.vault import DocumentVault
-from verification.service_layer.cases import record
+from lre_shared.clock import Clock
+from verification.service_layer.ports import DocumentVault, UnitsOfWork
 
 log = logging.getLogger(__name__)
 
 
 async def sweep(
-    pool: asyncpg.Pool,
+    transactions: UnitsOfWork,
     vault: DocumentVault,
     *,
     retention: timedelta,
@@ -30,41 +28,31 @@ async def sweep(
     """Delete every document past its retention; returns how many. Safe to run twice.
 
     `longest` bounds what a case never decided (the recipient gave up) keeps."""
-    rows = await pool.fetch(
-        "SELECT d.document_id, d.case_id, d.object_key FROM documents d"
-        " LEFT JOIN cases c ON c.case_id = d.case_id"
-        " WHERE d.deleted_at IS NULL AND ("
-        "   (c.state IN ('approved', 'rejected') AND c.decided_at <= $1)"
-        "   OR (d.case_id IS NULL AND d.received_at <= $1)"
-        "   OR d.received_at <= $2)"
-        " LIMIT 1000",
-        now - retention,
-        now - longest,
-    )
-    for row in rows:
+    async with transactions() as uow:
+        expired = await uow.documents.past_retention(now - retention, now - longest)
+    for document in expired:
         # The object first: a crash in between leaves a row to sweep again, never an object
         # nobody would delete.
-        await vault.delete(row["object_key"])
-        async with pool.acquire() as conn, conn.transaction():
-            marked = await conn.execute(
-                "UPDATE documents SET deleted_at = $2 WHERE document_id = $1 AND deleted_at IS NULL",
-                row["document_id"],
-                now,
-            )
+        await vault.delete(document.object_key)
+        async with transactions() as uow:
+            marked = await uow.documents.mark_deleted(document.document_id, now)
             # Another replica's sweep marked it meanwhile: its audit entry is written already.
-            if marked != "UPDATE 0" and row["case_id"] is not None:
-                await record(
-                    conn, row["case_id"], "retention", "document_deleted", now, document_id=row["document_id"]
+            if marked and document.case_id is not None:
+                await uow.case_events.record(
+                    document.case_id, "retention", "document_deleted", now, document_id=document.document_id
                 )
-    if rows:
-        log.info("deleted %d identity documents past their retention", len(rows))
-    return len(rows)
+    if expired:
+        log.info("deleted %d identity documents past their retention", len(expired))
+    return len(expired)
 
 
 def sweeper(
-    vault: DocumentVault, retention: timedelta, longest: timedelta, clock: Callable[[], datetime]
-) -> Callable[[asyncpg.Pool], Awaitable[int]]:
-    async def run(pool: asyncpg.Pool) -> int:
-        return await sweep(pool, vault, retention=retention, longest=longest, now=clock())
+    transactions: UnitsOfWork, vault: DocumentVault, retention: timedelta, longest: timedelta, clock: Clock
+) -> Callable[[object], Awaitable[int]]:
+    """The sweep as a periodic task runs it (the task hands it the pool, which `transactions`
+    reaches already)."""
+
+    async def run(_pool: object) -> int:
+        return await sweep(transactions, vault, retention=retention, longest=longest, now=clock())
 
     return run

@@ -1,0 +1,135 @@
+"""The notifier's records in PostgreSQL: the repositories of `notifier.service_layer.ports`,
+and the unit of work that holds them with the outbox in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from lre_shared.bus import Transaction
+from lre_shared.contracts import Message, NoticeChannel, SendNotice
+from notifier.adapters.attempts import PgAttempts, PgRounds
+from notifier.domain.reminders import ReminderSchedule
+
+SCHEDULE = (
+    "SELECT letter_id, item_number, address, language, deadline, next_at, opt_out_token, channels,"
+    " phone, landline, fax FROM reminders WHERE stopped IS NULL"
+)
+
+
+@dataclass(frozen=True)
+class PgNotices:
+    conn: asyncpg.Connection
+
+    async def keep(self, command: SendNotice) -> None:
+        await self.conn.execute(
+            "INSERT INTO notices (notice_id, letter_id, command) VALUES ($1, $2, $3::jsonb)"
+            " ON CONFLICT (notice_id) DO NOTHING",
+            command.message_id,
+            command.correlation_id,
+            command.model_dump_json(),
+        )
+
+    async def command(self, notice_id: UUID) -> SendNotice | None:
+        stored = await self.conn.fetchval("SELECT command::text FROM notices WHERE notice_id = $1", notice_id)
+        return None if stored is None else SendNotice.model_validate_json(stored)
+
+
+def _schedule(row: asyncpg.Record) -> ReminderSchedule:
+    return ReminderSchedule(
+        **dict(row) | {"channels": tuple(NoticeChannel(c) for c in row["channels"] or ("email",))}
+    )
+
+
+@dataclass(frozen=True)
+class PgReminders:
+    conn: asyncpg.Connection
+
+    async def add(self, schedule: ReminderSchedule) -> None:
+        await self.conn.execute(
+            "INSERT INTO reminders (letter_id, item_number, address, language, deadline, next_at,"
+            " opt_out_token, channels, phone, landline, fax)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (letter_id) DO NOTHING",
+            schedule.letter_id,
+            schedule.item_number,
+            schedule.address,
+            schedule.language,
+            schedule.deadline,
+            schedule.next_at,
+            schedule.opt_out_token,
+            [channel.value for channel in schedule.channels],
+            schedule.phone,
+            schedule.landline,
+            schedule.fax,
+        )
+
+    async def active(self, letter_id: UUID) -> ReminderSchedule | None:
+        row = await self.conn.fetchrow(SCHEDULE + " AND letter_id = $1", letter_id)
+        return None if row is None else _schedule(row)
+
+    async def due(self, now: datetime, limit: int) -> list[ReminderSchedule]:
+        rows = await self.conn.fetch(
+            SCHEDULE + " AND next_at <= $1 ORDER BY next_at LIMIT $2 FOR UPDATE SKIP LOCKED", now, limit
+        )
+        return [_schedule(row) for row in rows]
+
+    async def reschedule(self, letter_id: UUID, next_at: datetime | None) -> None:
+        await self.conn.execute(
+            "UPDATE reminders SET next_at = $2, stopped = CASE WHEN $2::timestamptz IS NULL"
+            " THEN 'window over' END WHERE letter_id = $1",
+            letter_id,
+            next_at,
+        )
+
+    async def stop_on_decision(self, letter_id: UUID) -> None:
+        await self.conn.execute(
+            "UPDATE reminders SET stopped = 'decided', next_at = NULL WHERE letter_id = $1", letter_id
+        )
+
+    async def change_language(self, letter_id: UUID, language: str) -> None:
+        await self.conn.execute(
+            "UPDATE reminders SET language = $2 WHERE letter_id = $1", letter_id, language
+        )
+
+    async def known(self, opt_out_token: str) -> bool:
+        row = await self.conn.fetchrow("SELECT 1 FROM reminders WHERE opt_out_token = $1", opt_out_token)
+        return row is not None
+
+    async def opt_out(self, opt_out_token: str) -> bool:
+        result = await self.conn.execute(
+            "UPDATE reminders SET stopped = coalesce(stopped, 'opted out'), next_at = NULL"
+            " WHERE opt_out_token = $1",
+            opt_out_token,
+        )
+        return bool(result != "UPDATE 0")
+
+
+@dataclass(frozen=True)
+class PgUnitOfWork:
+    """The bus's transaction seen through the notifier's repositories."""
+
+    tx: Transaction
+    attempts: PgAttempts
+    rounds: PgRounds
+    notices: PgNotices
+    reminders: PgReminders
+
+    async def publish(self, message: Message) -> None:
+        await self.tx.publish(message)
+
+
+def unit_of_work(tx: Transaction) -> PgUnitOfWork:
+    conn = tx.conn
+    return PgUnitOfWork(tx, PgAttempts(conn), PgRounds(conn), PgNotices(conn), PgReminders(conn))
+
+
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[PgUnitOfWork]:
+    """A unit of work on one of the pool's connections, committed when the block ends well."""
+    async with pool.acquire() as conn, conn.transaction():
+        yield unit_of_work(Transaction(conn))

@@ -1,0 +1,25 @@
+"""Requests to other services while a recipient waits on a page (a receipt form, a code
+check, a download link): request/reply over the bus (`lre_shared.bus.Bus.ask`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from lre_shared.bus import Bus
+from lre_shared.contracts import Message
+from pickup.service_layer.ports import ServiceUnavailable
+
+R = TypeVar("R", bound=Message)
+
+
+@dataclass(frozen=True)
+class BusRequests:
+    bus: Bus
+    timeout_seconds: float
+
+    async def ask(self, query: Message, answer: type[R]) -> R:
+        try:
+            return await self.bus.ask(query, answer, timeout=self.timeout_seconds)
+        except TimeoutError as exc:
+            raise ServiceUnavailable(type(query).__name__) from exc

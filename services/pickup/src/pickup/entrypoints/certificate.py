@@ -1,0 +1,85 @@
+"""Signing the AR with a personal certificate: the recipient downloads the AR the signer
+issued, signs it and uploads it; the signer checks it (DESIGN §2 step 5)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from lre_shared import metrics, uploads
+from lre_shared.contracts import (
+    SignatureMethod,
+)
+from pickup.domain.letter import LetterView
+from pickup.entrypoints import receipt_verdict
+from pickup.entrypoints.forms import form_of, too_large, upload
+from pickup.entrypoints.pages import Site, site_of
+from pickup.entrypoints.signing import refusal, signing_page
+from pickup.service_layer import signature
+
+
+def certificate_form(request: Request, status: int = 200, **context: object) -> Response:
+    site = site_of(request)
+    return site.pages.render(
+        request, "certificate.html", status, max_bytes=site.settings.max_receipt_bytes, **context
+    )
+
+
+@signing_page(SignatureMethod.certificate)
+async def certificate_page(request: Request, site: Site, letter: LetterView) -> Response:
+    if request.method == "GET":
+        return certificate_form(request)
+    limit = site.settings.max_receipt_bytes
+    big = {"receipt": site.pages.t(request, "cert.too_big", size=site.pages.size(request, limit))}
+    if too_large(request, limit):
+        return certificate_form(request, 413, errors=big)
+    form = await form_of(request)
+    if form is None:
+        return site.pages.forbidden(request)
+    uploaded = upload(form, "receipt")
+    if uploaded is None:
+        return certificate_form(request, 422, errors={"receipt": site.pages.t(request, "cert.missing")})
+    pdf = await uploaded.read(limit + 1)
+    if len(pdf) > limit:
+        return certificate_form(request, 413, errors=big)
+    judged = uploads.inspect_document(pdf, (uploads.PDF,))
+    if isinstance(judged, uploads.Refused):
+        if judged.flaw is uploads.Flaw.not_accepted:
+            return certificate_form(request, 422, errors={"receipt": site.pages.t(request, "cert.not_pdf")})
+        refused = site.pages.t(request, "cert.refused", reason=refusal(request, judged))
+        return certificate_form(request, 422, errors={"receipt": refused})
+    checked = await signature.sign_with_certificate(site.storage, site.services, letter, pdf, site.clock())
+    if not checked.accepted:
+        message, detail = receipt_verdict.explain(site.pages, request, checked, letter.recipient_name)
+        return certificate_form(request, 422, errors={"receipt": message}, detail=detail)
+    metrics.pickup_step("signed")
+    return RedirectResponse("/courrier", 303)
+
+
+@signing_page(SignatureMethod.certificate)
+async def receipt_form(request: Request, site: Site, letter: LetterView) -> Response:
+    issued = await signature.receipt_form(site.services, letter)
+    if not issued.pdf:
+        # The signer draws the AR from its record of the acceptance, which reaches it by
+        # the bus a moment after this site recorded the decision.
+        site.catching_up(letter.decided_at, f"receipt form: {issued.reason}")
+        return site.pages.problem(
+            request, site.pages.t(request, "cert.form_unavailable", reason=issued.reason or "")
+        )
+    filename = issued.filename or f"ar_{letter.item_number}.pdf"
+    return Response(
+        issued.pdf,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="{ascii_filename(filename)}"'},
+    )
+
+
+def ascii_filename(name: str) -> str:
+    return "".join(ch if ch.isascii() and ch.isprintable() and ch not in '"\\' else "_" for ch in name)
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/signature/certificat", certificate_page, methods=["GET", "POST"]),
+    Route("/signature/certificat/avis.pdf", receipt_form),
+]

@@ -1,0 +1,385 @@
+"""The consume path: one delivery from the broker to its handler's commit, then its ack.
+
+A consumer records the `message_id` in its inbox in the same transaction as the effect,
+publishes through the outbox in that transaction too, and acks only after the commit. A
+message that cannot be parsed, or fails for good (`PermanentError`), is moved to the
+dead-letter queue at once with the reason in its headers, unless its subscriber answers it
+itself (`refuse`); any other failure is transient: the message is returned after a back-off
+and the broker's delivery limit bounds the retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from uuid import UUID, uuid5
+
+import asyncpg
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.annotations import RabbitMessage
+from opentelemetry import trace
+from opentelemetry.trace import Span
+from pydantic import ValidationError
+
+from lre_shared import metrics, outbox, tracing
+from lre_shared.bus import inbox
+from lre_shared.bus.batches import Batcher
+from lre_shared.bus.refusals import Fault, PermanentError, faults_of, permanent_reason, summary
+from lre_shared.contracts import Message
+from lre_shared.logs import letter_id_var, message_id_var
+from lre_shared.settings import ServiceSettings
+from lre_shared.topology import (
+    DLQ_EXCHANGE_HEADER,
+    DLQ_QUEUE_HEADER,
+    DLQ_REASON_HEADER,
+    DLQ_ROUTING_KEY_HEADER,
+    dead_letter_queue,
+    queue_name,
+)
+
+log = logging.getLogger("lre_shared.bus")
+
+M = TypeVar("M", bound=Message)
+
+
+@dataclass
+class Transaction:
+    """What a handler gets: the open database transaction, and the outbox inside it."""
+
+    conn: asyncpg.Connection
+
+    async def publish(self, message: Message) -> None:
+        await outbox.enqueue(self.conn, message)
+
+
+Handler = Callable[[M, Transaction], Awaitable[Message | None]]
+
+# Answers a message that cannot be taken as it is (it does not parse, or reuses the id of
+# another message), inside the transaction that also records it in the inbox: True when it
+# did (the message is then acked), False to dead-letter it with the reason.
+Refusal = Callable[[bytes, tuple[Fault, ...], Transaction], Awaitable[bool]]
+
+# The inbox key under which a message reusing another message's id is recorded once refused,
+# so that its redeliveries are not refused again.
+_REUSED_ID = UUID("5b0c3f0e-6d0a-4a53-8f6e-2b1d3c4e5f60")
+
+
+class _NotRefused(Exception):
+    """A subscriber's `refuse` could not answer a malformed message."""
+
+
+@dataclass
+class Subscription(Generic[M]):
+    consumer: str
+    message_type: type[M]
+    handler: Handler[M]
+    idempotent: bool = True
+    refuse: Refusal | None = None
+
+    @property
+    def queue(self) -> str:
+        return queue_name(self.consumer, self.message_type)
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    message: RabbitMessage
+    parsed: Message
+    span: Span = trace.INVALID_SPAN  # the delivery's CONSUMER span, current while it is handled
+
+
+@dataclass(frozen=True)
+class Outcome:
+    reply: Message | None = None
+    duplicate: bool = False
+    refused: str | None = None  # answered to its sender with this reason
+    dead_letter: str | None = None  # to be dead-lettered with this reason
+
+
+class Consumer:
+    """Takes deliveries from the broker to their handlers, and settles each with the broker."""
+
+    def __init__(
+        self, settings: ServiceSettings, broker: RabbitBroker, pool: Callable[[], asyncpg.Pool]
+    ) -> None:
+        self.settings = settings
+        self.broker = broker
+        self._pool = pool
+        self.stats = ConsumerStats()
+        self._batchers: dict[str, Batcher[Delivery]] = {}
+
+    async def stop(self) -> None:
+        for batcher in self._batchers.values():
+            await batcher.stop()
+        self._batchers.clear()
+
+    async def consume(self, sub: Subscription[Any], message: RabbitMessage) -> None:
+        raw = message.raw_message
+        letter_token = letter_id_var.set(raw.correlation_id)
+        message_token = message_id_var.set(raw.message_id)
+        span = tracing.start_consumer_span(sub.queue, raw.headers, raw.message_id, raw.correlation_id)
+        span.set_attribute(tracing.MESSAGE_TYPE, sub.message_type.__name__)
+        try:
+            with trace.use_span(span, end_on_exit=False):
+                await self._consume_one(sub, message, span)
+        finally:
+            span.end()
+            letter_id_var.reset(letter_token)
+            message_id_var.reset(message_token)
+
+    async def _consume_one(self, sub: Subscription[Any], message: RabbitMessage, span: Span) -> None:
+        try:
+            parsed = sub.message_type.model_validate_json(message.body)
+        except ValidationError as exc:
+            faults = faults_of(exc)
+            reason = f"malformed {sub.message_type.__name__}: {summary(faults)}"
+            if sub.refuse is None or not await self._refused(sub, message, faults, reason):
+                await self.dead_letter(sub, message, reason)
+            return
+        delivery = Delivery(message, parsed, span)
+        if sub.idempotent and self.settings.consume_batch > 1:
+            await self._batcher(sub).submit(delivery)
+        else:
+            await self._process(sub, [delivery])
+
+    def _batcher(self, sub: Subscription[Any]) -> Batcher[Delivery]:
+        batcher = self._batchers.get(sub.queue)
+        if batcher is None:
+            batcher = Batcher(
+                lambda batch: self._process(sub, batch),
+                limit=self.settings.consume_batch,
+                workers=self.settings.consume_workers,
+            )
+            self._batchers[sub.queue] = batcher
+        return batcher
+
+    async def _process(self, sub: Subscription[Any], batch: list[Delivery]) -> None:
+        """Handle deliveries in one transaction, then ack each; on any failure in a batch,
+        take its deliveries one by one so that only the failing one is retried."""
+        try:
+            outcomes = await self._handle(sub, batch)
+        except Exception as exc:
+            if len(batch) > 1:
+                for delivery in batch:
+                    await self._process(sub, [delivery])
+                return
+            message = batch[0].message
+            with trace.use_span(batch[0].span, end_on_exit=False):
+                if (reason := permanent_reason(exc)) is not None:
+                    await self.dead_letter(sub, message, reason)
+                else:
+                    await self._retry_later(sub, message, exc)
+            return
+        await self.after_commit(sub, batch, outcomes)
+
+    async def after_commit(
+        self, sub: Subscription[Any], batch: list[Delivery], outcomes: list[Outcome]
+    ) -> None:
+        """The batch is committed: dead-letter or acknowledge each delivery. A crash before
+        this leaves the messages to be redelivered, and the inbox to recognise them."""
+        for delivery, outcome in zip(batch, outcomes, strict=True):
+            with trace.use_span(delivery.span, end_on_exit=False):
+                if outcome.dead_letter is not None:
+                    await self.dead_letter(sub, delivery.message, outcome.dead_letter)
+                else:
+                    await self._acknowledge(sub, delivery, outcome)
+
+    async def _acknowledge(self, sub: Subscription[Any], delivery: Delivery, outcome: Outcome) -> None:
+        """After the commit: answer the asker, if any, then ack."""
+        message = delivery.message
+        if outcome.reply is not None and message.raw_message.reply_to:
+            await self._reply(outcome.reply, message)
+        await message.ack()
+        counted: metrics.Outcome = "duplicate" if outcome.duplicate else "handled"
+        delivery.span.set_attribute(tracing.OUTCOME, counted)
+        metrics.count(sub.queue, counted)
+        about = {
+            "queue": sub.queue,
+            "message_id": str(delivery.parsed.message_id),
+            "letter_id": str(delivery.parsed.correlation_id),
+        }
+        if outcome.duplicate:
+            self.stats.duplicates += 1
+            log.info("already handled; acknowledged again", extra=about)
+        elif outcome.refused is not None:
+            self.stats.handled += 1
+            log.warning("refused: %s", outcome.refused, extra=about)
+        else:
+            self.stats.handled += 1
+            log.debug("handled", extra=about)
+
+    async def _handle(self, sub: Subscription[Any], batch: list[Delivery]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        async with self._pool().acquire() as conn, conn.transaction():
+            claims = (
+                await inbox.claim(
+                    conn, sub.queue, [(d.parsed.message_id, inbox.digest(d.message.body)) for d in batch]
+                )
+                if sub.idempotent
+                else [inbox.Claim.fresh] * len(batch)
+            )
+            for delivery, claim in zip(batch, claims, strict=True):
+                parsed = delivery.parsed
+                if claim is inbox.Claim.duplicate:
+                    outcomes.append(Outcome(duplicate=True))
+                    continue
+                if claim is inbox.Claim.reused:
+                    outcomes.append(await self._reused(conn, sub, delivery.message, parsed.message_id))
+                    continue
+                letter_id_var.set(str(parsed.correlation_id))
+                message_id_var.set(str(parsed.message_id))
+                with (
+                    trace.use_span(delivery.span, end_on_exit=False),
+                    metrics.HANDLER_SECONDS.labels(sub.queue).time(),
+                ):
+                    outcomes.append(Outcome(reply=await sub.handler(parsed, Transaction(conn))))
+        return outcomes
+
+    async def _reused(
+        self, conn: asyncpg.Connection, sub: Subscription[Any], message: RabbitMessage, message_id: UUID
+    ) -> Outcome:
+        """A message under the id of another, different one already handled: never taken as
+        a duplicate of it (it would be acked and lost), but refused to its sender, once, by the
+        subscriber's `refuse`; without one, dead-lettered with that reason."""
+        reason = (
+            f"message_id {message_id} was already used by a different message;"
+            " send this one again under a new message_id"
+        )
+        if sub.refuse is None:
+            return Outcome(dead_letter=reason)
+        # Recorded under a key of its own (the id and this body), so its redeliveries are
+        # recognised as such and it is refused only once.
+        body_digest = inbox.digest(message.body)
+        key = uuid5(_REUSED_ID, f"{message_id}:{body_digest.hex()}")
+        try:
+            async with conn.transaction():  # a savepoint: undone if the refusal cannot be made
+                claim = (await inbox.claim(conn, sub.queue, [(key, body_digest)]))[0]
+                if claim is not inbox.Claim.fresh:
+                    return Outcome(duplicate=True)
+                if not await sub.refuse(message.body, (Fault("message_id", reason),), Transaction(conn)):
+                    raise _NotRefused
+        except _NotRefused:
+            return Outcome(dead_letter=reason)
+        return Outcome(refused=reason)
+
+    async def _refused(
+        self, sub: Subscription[Any], message: RabbitMessage, faults: tuple[Fault, ...], reason: str
+    ) -> bool:
+        """Let the subscriber answer a message that does not parse, once (the inbox, by the
+        message's id); False when it cannot, and the message is dead-lettered."""
+        assert sub.refuse is not None
+        try:
+            message_id = UUID(message.raw_message.message_id or "")
+        except ValueError:
+            return False
+        try:
+            async with self._pool().acquire() as conn, conn.transaction():
+                claim = (await inbox.claim(conn, sub.queue, [(message_id, inbox.digest(message.body))]))[0]
+                if claim is inbox.Claim.reused:
+                    outcome = await self._reused(conn, sub, message, message_id)
+                    if outcome.dead_letter is not None:
+                        raise _NotRefused
+                    claim = inbox.Claim.duplicate if outcome.duplicate else inbox.Claim.fresh
+                elif claim is inbox.Claim.fresh and not await sub.refuse(
+                    message.body, faults, Transaction(conn)
+                ):
+                    raise _NotRefused  # and the inbox row goes with the transaction
+        except _NotRefused:
+            return False
+        except Exception as exc:
+            if (permanent := permanent_reason(exc)) is not None:
+                await self.dead_letter(sub, message, f"{reason}; and its refusal failed: {permanent}")
+            else:
+                await self._retry_later(sub, message, exc)
+            return True
+        await message.ack()
+        counted: metrics.Outcome = "handled" if claim is inbox.Claim.fresh else "duplicate"
+        metrics.count(sub.queue, counted)
+        if claim is inbox.Claim.fresh:
+            self.stats.handled += 1
+            log.info("refused: %s", reason, extra={"queue": sub.queue})
+        else:
+            self.stats.duplicates += 1
+        return True
+
+    async def _retry_later(self, sub: Subscription[Any], message: RabbitMessage, exc: Exception) -> None:
+        deliveries = _delivery_count(message)
+        delay = min(0.2 * 2**deliveries, 10.0) * (0.5 + random.random())
+        log.warning(
+            "handling failed (delivery %d of %d): %r; back in the queue in %.1f s",
+            deliveries + 1,
+            self.settings.delivery_limit,
+            exc,
+            delay,
+            extra={"queue": sub.queue},
+            exc_info=exc,
+        )
+        self.stats.retried += 1
+        metrics.count(sub.queue, "retried")
+        tracing.failed(trace.get_current_span(), exc, "retried")
+        await asyncio.sleep(delay)
+        # Quorum queues count this; past the delivery limit the broker dead-letters it.
+        await message.nack(requeue=True)
+
+    async def dead_letter(self, sub: Subscription[Any], message: RabbitMessage, reason: str) -> None:
+        raw = message.raw_message
+        headers = dict(raw.headers or {})
+        headers.update(
+            {
+                DLQ_REASON_HEADER: reason[:2000],
+                DLQ_QUEUE_HEADER: sub.queue,
+                DLQ_EXCHANGE_HEADER: raw.exchange or "",
+                DLQ_ROUTING_KEY_HEADER: raw.routing_key or "",
+            }
+        )
+        await self.broker.publish(
+            raw.body,
+            routing_key=dead_letter_queue(sub.queue),
+            persist=True,
+            mandatory=True,
+            message_id=raw.message_id,
+            correlation_id=raw.correlation_id,
+            headers=headers,
+            content_type=raw.content_type,
+            timeout=30.0,
+        )
+        await message.ack()
+        self.stats.dead_lettered += 1
+        metrics.count(sub.queue, "dead_lettered")
+        tracing.failed(trace.get_current_span(), PermanentError(reason), "dead_lettered")
+        log.error(
+            "dead-lettered: %s",
+            reason,
+            extra={"queue": sub.queue, "message_id": raw.message_id, "letter_id": raw.correlation_id},
+        )
+
+    async def _reply(self, reply: Message, message: RabbitMessage) -> None:
+        raw = message.raw_message
+        await self.broker.publish(
+            reply.to_json(),
+            routing_key=raw.reply_to or "",
+            correlation_id=raw.correlation_id,
+            message_id=str(reply.message_id),
+            content_type="application/json",
+            mandatory=False,  # the asker may have given up waiting: its reply queue is gone
+        )
+
+
+def _delivery_count(message: RabbitMessage) -> int:
+    value = (message.raw_message.headers or {}).get("x-delivery-count", 0)
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0

@@ -1,0 +1,203 @@
+"""Message contracts of the bus: what every contract shares.
+
+Every message is a frozen pydantic model serialised as JSON. It carries a `message_id`
+(UUID, the deduplication key of every inbox), a `correlation_id` (the letter id: every
+message about a letter carries it, so logs and traces of one letter line up) and an
+`occurred_at` in UTC. Consumers ignore fields they do not know, so a producer may add an
+optional field without breaking anyone; a breaking change is a new model published under
+a `.v2` routing key beside `.v1`.
+
+Commands are imperative (`SubmitLetter`, `SendNotice`); events are past tense
+(`LetterDeposited`, `NoticeSent`). Each class names the exchange it travels on and its
+routing key; `lre_shared.topology` derives every queue name from those. Each service's
+contracts live in the module named after it: the events it publishes and the commands and
+queries it answers, on its own exchanges. This module holds their base classes and the
+values several services exchange (parties, documents, channels).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID, uuid4
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, PlainSerializer, PlainValidator
+
+from lre_shared.clock import now_utc
+from lre_shared.text import FileName, SafeText
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a time zone")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+def _decode_b64(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise ValueError("not valid base64") from exc
+
+
+Base64Bytes = Annotated[
+    bytes,
+    PlainValidator(_decode_b64, json_schema_input_type=str),
+    PlainSerializer(lambda b: base64.b64encode(b).decode("ascii"), return_type=str),
+]
+
+
+class Contract(BaseModel):
+    """A value carried inside messages: frozen, and tolerant of fields it does not know."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Message(Contract):
+    """Base of every command, event and reply on the bus."""
+
+    exchange: ClassVar[str]
+    routing_key: ClassVar[str]
+
+    message_id: UUID = Field(default_factory=uuid4)
+    correlation_id: UUID = Field(description="The letter this message is about.")
+    occurred_at: UtcDatetime = Field(default_factory=now_utc)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class Reply(Message):
+    """The answer to a request/reply query: sent to the asker's reply queue through the
+    default exchange, never routed by topology."""
+
+    exchange: ClassVar[str] = ""
+
+
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+
+
+Language = Literal["fr", "en"]
+
+
+LANGUAGES: tuple[Language, ...] = ("fr", "en")
+
+
+class SubmittedSender(Contract):
+    """The sender as a sender system declares it in `SubmitLetter`.
+
+    Read leniently on purpose: the archive checks every field itself and refuses the deposit
+    with a reason per field (`LetterRejected`), where a strict model would dead-letter the whole
+    command and leave the sender without an answer. `Sender` is this, checked.
+    """
+
+    # A `Sender`/`Recipient` handed in is read as the submission it is, so commands compare
+    # equal after a JSON round trip.
+    model_config = ConfigDict(frozen=True, extra="ignore", revalidate_instances="subclass-instances")
+
+    id: SafeText = Field(default="", description="Sender system id (the archive may keep an allow-list).")
+    name: SafeText = Field(default="", description="Person or company name; the company's if empty.")
+    company: SafeText | None = Field(default=None, description="Company name, when the sender is one.")
+    email: SafeText = ""
+    siret: SafeText | None = Field(default=None, description="French SIRET, 14 digits (Luhn check).")
+
+
+class Sender(SubmittedSender):
+    """A sender the archive accepted."""
+
+    id: SafeText = Field(min_length=1, max_length=100, description="Sender system id.")
+    name: SafeText = Field(min_length=1, max_length=200, description="Person or company name.")
+    company: SafeText | None = Field(default=None, max_length=200)
+    email: EmailStr
+    siret: SafeText | None = Field(default=None, pattern=r"^[0-9]{14}$")
+
+
+class SubmittedRecipient(Contract):
+    """The recipient as a sender system declares it in `SubmitLetter`: read leniently, checked
+    by the archive with a reason per field (see `SubmittedSender`). `Recipient` is this, checked."""
+
+    # A `Sender`/`Recipient` handed in is read as the submission it is, so commands compare
+    # equal after a JSON round trip.
+    model_config = ConfigDict(frozen=True, extra="ignore", revalidate_instances="subclass-instances")
+
+    company: SafeText | None = None
+    last_name: SafeText = ""
+    first_name: SafeText = ""
+    address: SafeText = Field(default="", description="First address line (number and street).")
+    address_lines: tuple[SafeText, ...] = Field(
+        default=(), description="Further address lines (building, floor, BP, lieu-dit), at most 4."
+    )
+    postcode: SafeText = ""
+    city: SafeText = ""
+    country: SafeText = Field(default="FR", description="ISO 3166-1 alpha-2 code.")
+    email: SafeText = ""
+    mobile: SafeText | None = Field(default=None, description="E.164, e.g. +33612345678.")
+    fax: SafeText | None = Field(default=None, description="E.164.")
+    landline: SafeText | None = Field(default=None, description="E.164.")
+    language: SafeText = Field(
+        default="fr",
+        description="The recipient's language (fr or en): notices, reminders, codes and pages use it.",
+    )
+
+
+class Recipient(SubmittedRecipient):
+    """A recipient the archive accepted."""
+
+    company: SafeText | None = Field(default=None, max_length=200)
+    last_name: SafeText = Field(min_length=1, max_length=100)
+    first_name: SafeText = Field(min_length=1, max_length=100)
+    address: SafeText = Field(min_length=1, max_length=300)
+    address_lines: tuple[SafeText, ...] = Field(default=(), max_length=4)
+    postcode: SafeText = Field(min_length=1, max_length=20)
+    city: SafeText = Field(min_length=1, max_length=100)
+    country: SafeText = Field(default="FR", min_length=2, max_length=2)
+    email: EmailStr
+    mobile: SafeText | None = Field(default=None, pattern=E164_PATTERN)
+    fax: SafeText | None = Field(default=None, pattern=E164_PATTERN)
+    landline: SafeText | None = Field(default=None, pattern=E164_PATTERN)
+    language: Language = "fr"
+
+
+class Document(Contract):
+    """A document as the sender hands it over (embedded, small letters only)."""
+
+    filename: FileName = Field(min_length=1, max_length=200)
+    content: Base64Bytes = Field(description="The file, base64.")
+
+
+class StoredDocument(Contract):
+    """A document the archive keeps, known by its hash."""
+
+    document_id: UUID
+    filename: FileName
+    size: int
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    role: Literal["main", "attachment"] = "main"
+
+
+class NoticeChannel(StrEnum):
+    email = "email"  # the legal channel (CPCE R.53-3)
+    sms = "sms"
+    voice = "voice"
+    fax = "fax"
+
+
+class SignatureMethod(StrEnum):
+    """How the recipient may sign the acknowledgement of receipt (AR)."""
+
+    certificate = "certificate"  # PAdES with the recipient's own certificate
+    one_time_code = "one_time_code"  # identity checked by support staff, then a code
+
+
+class NoticeKind(StrEnum):
+    notice = "notice"  # avis de mise à disposition
+    reminder = "reminder"  # relance

@@ -1,0 +1,126 @@
+"""The pickup site's contracts: what the recipient decided or did on the letter's pages.
+
+Wrong identities or one-time codes hold an item for a while (the pickup site's
+`domain.locks` says how long and for whom); a supervisor may lift the holds from the
+verification desk, since a hold that nobody lifts could keep the recipient out until the
+15-day window closes (CPCE R.53-3).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from lre_shared.contracts.base import Language, Message, SignatureMethod, UtcDatetime
+from lre_shared.topology import Service, commands_exchange, events_exchange
+
+
+class LetterAccepted(Message):
+    """The recipient accepted the letter (ETSI EN 319 522: ConsignmentAcceptance)."""
+
+    exchange: ClassVar[str] = events_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "letter.accepted.v1"
+
+    item_number: str
+    accepted_at: UtcDatetime
+
+
+class LetterRefused(Message):
+    """The recipient refused the letter (ETSI EN 319 522: ConsignmentRejection)."""
+
+    exchange: ClassVar[str] = events_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "letter.refused.v1"
+
+    item_number: str
+    refused_at: UtcDatetime
+
+
+class ReceiptSigned(Message):
+    """The recipient signed the acknowledgement of receipt (avis de réception, CPCE R.53-3),
+    with a personal certificate or a one-time code; the content may now be downloaded."""
+
+    exchange: ClassVar[str] = events_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "receipt.signed.v1"
+
+    item_number: str
+    method: SignatureMethod
+    signed_at: UtcDatetime
+    signer_name: str = Field(description="The certificate's name, or the verified recipient's name.")
+    receipt_sha256: str | None = Field(default=None, description="The signed AR PDF (certificate path).")
+    case_id: UUID | None = Field(default=None, description="The verification case (one-time code path).")
+
+
+class LetterUnclaimed(Message):
+    """The acceptance window closed with no decision: the letter is unclaimed (non réclamée;
+    ETSI EN 319 522: AcceptanceRejectionExpiry). The sender gets it at once."""
+
+    exchange: ClassVar[str] = events_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "letter.unclaimed.v1"
+
+    item_number: str
+    window_closed_at: UtcDatetime
+
+
+class LetterLanguageChanged(Message):
+    """The recipient switched the pickup site's language on the letter's pages: the letter's
+    notices, reminders, codes and confirmations use it from now on."""
+
+    exchange: ClassVar[str] = events_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "letter.language_changed.v1"
+
+    item_number: str
+    language: Language
+    changed_at: UtcDatetime
+
+
+class LockKind(StrEnum):
+    identity = "identity"  # the identity step (DESIGN §2 step 3)
+    code = "code"  # the one-time code of the signing step (step 5)
+
+
+class LetterLocked(Message):
+    """Wrong answers started a hold on the item: for one client address (`address`) or for
+    everyone (`item`). While a `code` hold lasts the desk sends no code for the letter."""
+
+    exchange: ClassVar[str] = events_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "letter.locked.v1"
+
+    item_number: str
+    kind: LockKind
+    scope: Literal["address", "item"]
+    locked_at: UtcDatetime
+    locked_until: UtcDatetime
+
+
+class LiftLetterLock(Message):
+    """A supervisor at the verification desk lifts the letter's holds of `kinds`; the desk
+    keeps who asked and why in its audit trail."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "lift_letter_lock.v1"
+
+    item_number: str
+    kinds: tuple[LockKind, ...] = Field(min_length=1)
+    supervisor: str = Field(min_length=1, max_length=200, description="The desk token's subject.")
+    reason: str = Field(min_length=1, max_length=1000)
+    requested_at: UtcDatetime
+
+
+class LetterLockLifted(Message):
+    """A supervisor lifted the letter's holds of `kinds` (every address's and the item's):
+    the next right answer works at once."""
+
+    exchange: ClassVar[str] = events_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "letter.lock_lifted.v1"
+
+    item_number: str
+    kinds: tuple[LockKind, ...]
+    supervisor: str = Field(description="The supervisor who lifted it (the desk token's subject).")
+    reason: str
+    lifted_at: UtcDatetime
+    locked_until: UtcDatetime | None = Field(
+        default=None, description="The latest hold that was in force, if any."
+    )
