@@ -81,7 +81,11 @@ PROBE = (
 def http_port(service: str) -> int:
     """The service's default HTTP port, from its settings class."""
     settings = importlib.import_module(f"{service}.settings")
-    cls = next(v for k, v in vars(settings).items() if k.endswith("Settings") and k != "ServiceSettings")
+    cls = next(
+        v
+        for k, v in vars(settings).items()
+        if k.endswith("Settings") and getattr(v, "__module__", None) == settings.__name__
+    )
     port = cls.model_fields["http_port"].default
     assert isinstance(port, int)
     return port

@@ -8,11 +8,15 @@ with no defaults: a service refuses to start without them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lre_shared.rules import FR_LRE, PROFILES, RulesProfile
 from lre_shared.topology import DEFAULT_DELIVERY_LIMIT
 
 
@@ -57,3 +61,45 @@ class ServiceSettings(BaseSettings):
             "OTEL_EXPORTER_OTLP_ENDPOINT is set (no prefix)."
         ),
     )
+
+
+def _known_profile(name: str) -> str:
+    if name not in PROFILES:
+        raise ValueError(f"unknown rules profile {name!r}: set one of {', '.join(sorted(PROFILES))}")
+    return name
+
+
+# The name of a profile of `lre_shared.rules.PROFILES`; any other is refused at start.
+RulesProfileName = Annotated[str, AfterValidator(_known_profile)]
+
+
+def rules_profile_setting(governs: str) -> Any:
+    """The `rules_profile` setting, saying what the profile `governs` in this service."""
+    return Field(default=FR_LRE.name, description=f"The rules profile (lre_shared.rules.PROFILES): {governs}")
+
+
+class RulesSettings(ServiceSettings):
+    """Settings of a service that applies the law's rules profile: it declares
+    `rules_profile: RulesProfileName = rules_profile_setting(...)` where its table lists it, and
+    in `rule_overrides` which of its settings, when set, replace a number of the profile."""
+
+    # The profile's attribute -> the setting (None: the profile's own) that replaces it.
+    rule_overrides: ClassVar[Mapping[str, str]] = {}
+
+    if TYPE_CHECKING:
+        rules_profile: str
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        numbers = {field.name for field in fields(RulesProfile)}
+        for number, setting in cls.rule_overrides.items():
+            if number not in numbers or setting not in cls.model_fields:
+                raise TypeError(f"{cls.__name__}: {setting!r} cannot replace the profile's {number!r}")
+
+    def rules(self) -> RulesProfile:
+        """The rules profile, with the numbers this deployment sets in place of its own."""
+        values = {number: getattr(self, setting) for number, setting in self.rule_overrides.items()}
+        return replace(
+            PROFILES[self.rules_profile], **{number: v for number, v in values.items() if v is not None}
+        )

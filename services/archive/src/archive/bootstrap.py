@@ -25,6 +25,7 @@ from archive.service_layer.status import get_letter_status
 from archive.service_layer.uploads import UploadDesk, UploadPolicy, request_upload, sweep_uploads
 from archive.service_layer.zip import issue_zip_link, on_proof_issued
 from archive.settings import ArchiveSettings
+from lre_shared import units
 from lre_shared.bus import Bus, Fault, Transaction
 from lre_shared.clock import Clock, now_utc
 from lre_shared.contracts import (
@@ -56,11 +57,7 @@ def in_unit_of_work(
     use_case: Callable[[M, UnitOfWork], Awaitable[R]],
 ) -> Callable[[M, Transaction], Awaitable[R]]:
     """A use case as the bus calls it: on the message's transaction, as the archive's unit of work."""
-
-    async def handle(message: M, tx: Transaction) -> R:
-        return await use_case(message, unit_of_work(tx))
-
-    return handle
+    return units.in_unit_of_work(unit_of_work, use_case)
 
 
 async def refuse_malformed_deposit(body: bytes, faults: tuple[Fault, ...], tx: Transaction) -> bool:

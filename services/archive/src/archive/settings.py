@@ -1,17 +1,22 @@
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from lre_shared.objects import CONTENT_BUCKET, EVIDENCE_BUCKET, IDENTITY_BUCKET
-from lre_shared.rules import PROFILES, RulesProfile
-from lre_shared.settings import ServiceSettings
+from lre_shared.settings import RulesProfileName, RulesSettings, rules_profile_setting
 
 
-class ArchiveSettings(ServiceSettings):
+class ArchiveSettings(RulesSettings):
     model_config = SettingsConfigDict(env_prefix="ARCHIVE_", extra="ignore", frozen=True)
+    rule_overrides: ClassVar[Mapping[str, str]] = {
+        "download_hours": "download_hours",
+        "content_grace_hours": "unaccepted_grace_hours",
+        "evidence_retention_days": "evidence_retention_days",
+    }
 
     http_port: int = 8101
     s3_endpoint: str = Field(description="S3 endpoint the service talks to, http(s)://host:port")
@@ -37,10 +42,8 @@ class ArchiveSettings(ServiceSettings):
         " (the sweeper deletes earlier); never shorter than the acceptance window + grace +"
         " download window, which it is raised to.",
     )
-    rules_profile: str = Field(
-        default="fr_lre",
-        description="The rules profile (lre_shared.rules.PROFILES): acceptance and download windows,"
-        " evidence retention.",
+    rules_profile: RulesProfileName = rules_profile_setting(
+        "acceptance and download windows, evidence retention."
     )
     evidence_retention_days: int | None = Field(
         default=None,
@@ -106,24 +109,3 @@ class ArchiveSettings(ServiceSettings):
         " (refused as not ready meanwhile; the pickup site asks to retry for 2 minutes), then goes"
         " without it.",
     )
-
-    @field_validator("rules_profile")
-    @classmethod
-    def _known_profile(cls, name: str) -> str:
-        if name not in PROFILES:
-            raise ValueError(f"unknown rules profile {name!r}: set one of {', '.join(sorted(PROFILES))}")
-        return name
-
-    def rules(self) -> RulesProfile:
-        """The rules profile, with the hours and days this deployment sets in place of its own."""
-        profile = PROFILES[self.rules_profile]
-        return replace(
-            profile,
-            download_hours=_either(self.download_hours, profile.download_hours),
-            content_grace_hours=_either(self.unaccepted_grace_hours, profile.content_grace_hours),
-            evidence_retention_days=_either(self.evidence_retention_days, profile.evidence_retention_days),
-        )
-
-
-def _either(deployment: int | None, profile: int) -> int:
-    return profile if deployment is None else deployment

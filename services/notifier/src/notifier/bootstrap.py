@@ -10,7 +10,8 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from lre_shared.bus import Bus, Handler, Transaction
+from lre_shared import units
+from lre_shared.bus import Bus, Handler
 from lre_shared.contracts import (
     LetterAccepted,
     LetterLanguageChanged,
@@ -42,11 +43,7 @@ M = TypeVar("M", bound=Message)
 
 def on_unit_of_work(use_case: Callable[[M, UnitOfWork], Awaitable[Message | None]]) -> Handler[M]:
     """The use case as the bus calls it: on the notifier's unit of work over the bus's transaction."""
-
-    async def handle(message: M, tx: Transaction) -> Message | None:
-        return await use_case(message, unit_of_work(tx))
-
-    return handle
+    return units.in_unit_of_work(unit_of_work, use_case)
 
 
 @dataclass

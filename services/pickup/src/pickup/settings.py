@@ -1,17 +1,21 @@
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from typing import ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from lre_shared.contracts import DocumentChannel
-from lre_shared.rules import PROFILES, RulesProfile
-from lre_shared.settings import ServiceSettings
+from lre_shared.settings import RulesProfileName, RulesSettings, rules_profile_setting
 
 
-class PickupSettings(ServiceSettings):
+class PickupSettings(RulesSettings):
     model_config = SettingsConfigDict(env_prefix="PICKUP_", extra="ignore", frozen=True)
+    rule_overrides: ClassVar[Mapping[str, str]] = {
+        "code_attempts_per_address": "max_code_attempts",
+        "lock_delays_minutes": "lock_delays_minutes",
+    }
 
     http_port: int = 8100
     public_url: str = Field(description="Public URL of this site, as notices print it.")
@@ -23,10 +27,8 @@ class PickupSettings(ServiceSettings):
         description="Secure, __Host- session cookie; turn off only for plain-HTTP local runs.",
     )
     session_idle_minutes: int = Field(default=15, ge=1)
-    rules_profile: str = Field(
-        default="fr_lre",
-        description="The rules profile (lre_shared.rules.PROFILES): acceptance and download windows,"
-        " the one-time code lockout.",
+    rules_profile: RulesProfileName = rules_profile_setting(
+        "acceptance and download windows, the one-time code lockout."
     )
     max_identity_attempts: int = Field(
         default=5,
@@ -110,19 +112,3 @@ class PickupSettings(ServiceSettings):
         if delays is not None and any(minutes < 1 for minutes in delays):
             raise ValueError("every delay is at least one minute")
         return delays
-
-    @field_validator("rules_profile")
-    @classmethod
-    def _known_profile(cls, name: str) -> str:
-        if name not in PROFILES:
-            raise ValueError(f"unknown rules profile {name!r}: set one of {', '.join(sorted(PROFILES))}")
-        return name
-
-    def rules(self) -> RulesProfile:
-        """The rules profile, with the code lockout this deployment sets in place of its own."""
-        profile = PROFILES[self.rules_profile]
-        return replace(
-            profile,
-            code_attempts_per_address=self.max_code_attempts or profile.code_attempts_per_address,
-            lock_delays_minutes=self.lock_delays_minutes or profile.lock_delays_minutes,
-        )

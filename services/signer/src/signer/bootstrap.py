@@ -13,6 +13,7 @@ from asn1crypto import x509
 from pyhanko.keys import load_certs_from_pemder
 from pyhanko.sign.signers import Signer
 
+from lre_shared import units
 from lre_shared.bus import Bus, Transaction
 from lre_shared.contracts import (
     CheckSignedReceipt,
@@ -35,6 +36,7 @@ from signer.adapters.sealing import (
 from signer.domain.evidence import SealAssurance
 from signer.domain.proofs import Provider
 from signer.entrypoints.archiver import EvidenceArchiver
+from signer.entrypoints.checkpoint_backfill import CheckpointBackfill
 from signer.entrypoints.tree_head_signer import TreeHeadSigner
 from signer.service_layer import handlers, receipts
 from signer.service_layer.ports import EvidenceSealer, ProofSealer, UnitOfWork
@@ -51,11 +53,7 @@ def in_unit_of_work(
     handler: Callable[[Any, UnitOfWork], Awaitable[R]],
 ) -> Callable[[Any, Transaction], Awaitable[R]]:
     """A use case as the bus calls it: inside the unit of work over the message's transaction."""
-
-    async def handle(message: Any, tx: Transaction) -> R:
-        return await handler(message, unit_of_work(tx))
-
-    return handle
+    return units.in_unit_of_work(unit_of_work, handler)
 
 
 def load_seal_key(settings: SignerSettings) -> Signer | None:
@@ -185,7 +183,9 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
         if settings.log_tree_head_seconds is None
         else TreeHeadSigner(seal, every_seconds=settings.log_tree_head_seconds)
     )
-    background = [task for task in (archiver, tree_heads) if task is not None]
+    # Letters settled before checkpoints existed get theirs, once, beside the consumers.
+    backfill = CheckpointBackfill(seal)
+    background = [task for task in (archiver, tree_heads, backfill) if task is not None]
     return ServiceRuntime(
         bus=bus,
         migrations=MIGRATIONS,

@@ -14,6 +14,7 @@ import asyncpg
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from lre_shared import units
 from lre_shared.bus import Bus, Transaction
 from lre_shared.clock import Clock, now_utc
 from lre_shared.contracts import AddIdentityDocument, CheckCode, OpenVerificationCase, RequestCode
@@ -22,7 +23,7 @@ from lre_shared.topology import Service
 from verification.adapters import gauges
 from verification.adapters.agents import TokenVerifier
 from verification.adapters.media import MediaFetcher, TwilioMedia
-from verification.adapters.postgres import Transactions, unit_of_work
+from verification.adapters.postgres import unit_of_work, units_of_work
 from verification.adapters.vault import S3DocumentVault, Sealer, derive_key
 from verification.entrypoints.desk import DeskApi
 from verification.entrypoints.mail import InboundMailHandler, InboundSmtpServer, server_tls
@@ -39,11 +40,7 @@ def in_unit_of_work(
     handler: Callable[[Any, UnitOfWork], Awaitable[R]],
 ) -> Callable[[Any, Transaction], Awaitable[R]]:
     """A use case as the bus calls it: inside the unit of work over the message's transaction."""
-
-    async def handle(message: Any, tx: Transaction) -> R:
-        return await handler(message, unit_of_work(tx))
-
-    return handle
+    return units.in_unit_of_work(unit_of_work, handler)
 
 
 @dataclass
@@ -112,7 +109,7 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
     def pool() -> asyncpg.Pool:
         return runtime.pool
 
-    transactions = Transactions(pool)
+    transactions = units_of_work(pool)
 
     verifier = TokenVerifier(
         issuer=settings.oidc_issuer,

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from lre_shared.objects import IDENTITY_BUCKET
-from lre_shared.settings import ServiceSettings
+from lre_shared.settings import RulesProfileName, RulesSettings, rules_profile_setting
 
 
-class VerificationSettings(ServiceSettings):
+class VerificationSettings(RulesSettings):
     model_config = SettingsConfigDict(env_prefix="VERIFICATION_", extra="ignore", frozen=True)
+    rule_overrides: ClassVar[Mapping[str, str]] = {"code_max_tries": "code_max_tries"}
 
     http_port: int = 8104
 
@@ -23,9 +26,7 @@ class VerificationSettings(ServiceSettings):
     code_max_tries: int | None = Field(
         default=None, ge=1, description="Wrong tries that invalidate a code (default: the rules profile's)."
     )
-    rules_profile: str = Field(
-        default="fr_lre", description="The rules profile (lre_shared.rules.PROFILES): the code lockout."
-    )
+    rules_profile: RulesProfileName = rules_profile_setting("the code lockout.")
     code_resend_interval_seconds: int = Field(
         default=60, ge=0, description="Least time between two codes for one letter."
     )

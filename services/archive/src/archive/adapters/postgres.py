@@ -4,9 +4,7 @@ the unit of work that holds them with the outbox in one transaction."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -30,9 +28,11 @@ from archive.service_layer.ports import (
     UploadRecord,
     ZipState,
 )
+from lre_shared import units
 from lre_shared.bus import Transaction
 from lre_shared.contracts import LetterDeposited, LetterRejected, Message, Problem, StoredDocument
 from lre_shared.outbox import NOTIFY_CHANNEL
+from lre_shared.units import PgRepository, Transactions
 
 LETTER_FACTS = (
     "SELECT letter_id, item_number, deposited_at, first_notice_at, accepted_at, refused_at,"
@@ -63,10 +63,7 @@ def _of_sender(letter_id: UUID | None, idempotency_key: str | None) -> tuple[str
     return " AND letter_id = $2", letter_id
 
 
-@dataclass(frozen=True)
-class PgLetters:
-    conn: asyncpg.Connection
-
+class PgLetters(PgRepository):
     async def deposited_under(self, sender_id: str, idempotency_key: str) -> EarlierDeposit | None:
         row = await self.conn.fetchrow(
             "SELECT letter_id, submission_sha256, deposited_event FROM letters"
@@ -215,10 +212,7 @@ class PgLetters:
         )
 
 
-@dataclass(frozen=True)
-class PgDocuments:
-    conn: asyncpg.Connection
-
+class PgDocuments(PgRepository):
     async def add(self, letter_id: UUID, documents: Sequence[tuple[StoredDocument, str]]) -> None:
         await self.conn.executemany(
             "INSERT INTO documents (document_id, letter_id, role, filename, size, sha256, object_key)"
@@ -276,10 +270,7 @@ class PgDocuments:
         )
 
 
-@dataclass(frozen=True)
-class PgEnvelopes:
-    conn: asyncpg.Connection
-
+class PgEnvelopes(PgRepository):
     async def current(self, letter_id: UUID) -> CurrentEnvelope | None:
         row = await self.conn.fetchrow(
             "SELECT l.content_deleted_at, e.issued_at, e.object_key FROM letters l"
@@ -302,10 +293,7 @@ class PgEnvelopes:
         )
 
 
-@dataclass(frozen=True)
-class PgRejections:
-    conn: asyncpg.Connection
-
+class PgRejections(PgRepository):
     async def add(self, rejected: LetterRejected) -> None:
         await self.conn.execute(
             "INSERT INTO rejections (message_id, letter_id, sender_id, idempotency_key, problems,"
@@ -329,10 +317,7 @@ class PgRejections:
         return RecordedRejection(row["letter_id"], problems, row["rejected_at"])
 
 
-@dataclass(frozen=True)
-class PgUploads:
-    conn: asyncpg.Connection
-
+class PgUploads(PgRepository):
     async def add(self, upload: GrantedUpload) -> None:
         await self.conn.execute(
             "INSERT INTO uploads (upload_id, sender_id, filename, object_key, granted_at, url_expires_at,"
@@ -386,25 +371,22 @@ class PgUploads:
         )
 
 
-class PgUnitOfWork:
+class PgUnitOfWork(units.PgUnitOfWork):
     """The bus's transaction, seen through the archive's repositories."""
 
     def __init__(self, tx: Transaction) -> None:
-        self.tx = tx
-        self.letters = PgLetters(tx.conn)
-        self.documents = PgDocuments(tx.conn)
-        self.envelopes = PgEnvelopes(tx.conn)
-        self.rejections = PgRejections(tx.conn)
-        self.uploads = PgUploads(tx.conn)
-
-    async def publish(self, message: Message) -> None:
-        await self.tx.publish(message)
+        super().__init__(tx)
+        self.letters = PgLetters(self.conn)
+        self.documents = PgDocuments(self.conn)
+        self.envelopes = PgEnvelopes(self.conn)
+        self.rejections = PgRejections(self.conn)
+        self.uploads = PgUploads(self.conn)
 
     async def publish_again(self, message: Message, body: bytes) -> None:
         # Every consumer's inbox already holds the message id, so nothing downstream happens
         # twice. The outbox row may still be there (published, or not yet): it is marked
         # pending again rather than inserted twice.
-        await self.tx.conn.execute(
+        await self.conn.execute(
             "INSERT INTO outbox (message_id, correlation_id, exchange, routing_key, body)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO UPDATE"
             " SET published_at = NULL, attempts = 0, next_attempt_at = now(), last_error = NULL",
@@ -414,21 +396,13 @@ class PgUnitOfWork:
             message.routing_key,
             body,
         )
-        await self.tx.conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+        await self.conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 def unit_of_work(tx: Transaction) -> PgUnitOfWork:
     return PgUnitOfWork(tx)
 
 
-def units_of_work(
-    pool: Callable[[], asyncpg.Pool],
-) -> Callable[[], AbstractAsyncContextManager[PgUnitOfWork]]:
+def units_of_work(pool: Callable[[], asyncpg.Pool]) -> Transactions[PgUnitOfWork]:
     """Units of work on their own transactions, from the pool `pool()` gives once it is open."""
-
-    @asynccontextmanager
-    async def unit() -> AsyncIterator[PgUnitOfWork]:
-        async with pool().acquire() as conn, conn.transaction():
-            yield PgUnitOfWork(Transaction(conn))
-
-    return unit
+    return Transactions(PgUnitOfWork, pool)

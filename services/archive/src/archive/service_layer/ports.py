@@ -7,13 +7,13 @@ writes and what it publishes commit together (the outbox), or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from lre_shared import units
 from lre_shared.contracts import LetterDeposited, LetterRejected, Message, Problem, StoredDocument
 
 
@@ -281,7 +281,7 @@ class Uploads(Protocol):
     async def record_cleaned(self, upload_ids: Sequence[UUID], at: datetime) -> None: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(units.UnitOfWork, Protocol):
     """One transaction: the archive's records, and the messages that leave once it commits."""
 
     @property
@@ -299,14 +299,11 @@ class UnitOfWork(Protocol):
     @property
     def uploads(self) -> Uploads: ...
 
-    async def publish(self, message: Message) -> None: ...
-
     async def publish_again(self, message: Message, body: bytes) -> None:
         """Publish `message` again as it was published once (`body`, byte for byte), under
         its first message id."""
         ...
 
 
-# A new unit of work, for what runs outside a message's transaction (the sweepers, the
-# HTTP routes); it commits when the block ends without an exception.
-UnitsOfWork = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+# Units of work of their own: the sweepers, the HTTP routes.
+UnitsOfWork = units.UnitsOfWork[UnitOfWork]

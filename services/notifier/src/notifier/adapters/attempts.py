@@ -22,12 +22,28 @@ import asyncpg
 
 from lre_shared.contracts import NoticeChannel
 from lre_shared.db import create_pool
+from lre_shared.units import PgRepository
 from notifier.domain.delivery import Attempt
 
 INSERT_ATTEMPT = (
     "INSERT INTO delivery_attempts (notice_id, letter_id, channel, address, outcome,"
     " reason, provider_message_id, kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 )
+# One round trip: the notice's latest record on the channel (a `sent` one first, whatever came
+# after it), and the `sending` mark unless the provider took the notice already.
+BEGIN_ATTEMPT = """
+WITH previous AS (
+    SELECT notice_id, letter_id, channel, address, outcome, reason, provider_message_id, kind
+    FROM delivery_attempts WHERE notice_id = $1 AND channel = $3
+    ORDER BY outcome IN ('sent', 'delivered') DESC, id DESC LIMIT 1
+), mark AS (
+    INSERT INTO delivery_attempts (notice_id, letter_id, channel, address, outcome, reason,
+        provider_message_id, kind)
+    SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text
+    WHERE NOT EXISTS (SELECT 1 FROM previous WHERE outcome IN ('sent', 'delivered'))
+)
+SELECT * FROM previous
+"""
 TAKE_CHANNEL = (
     "INSERT INTO notice_channels (round_id, channel, notice_id) VALUES ($1, $2, $3)"
     " ON CONFLICT (round_id, channel) DO NOTHING RETURNING notice_id"
@@ -46,6 +62,10 @@ def _columns(attempt: Attempt) -> tuple[Any, ...]:
         attempt.provider_message_id,
         attempt.kind,
     )
+
+
+def _attempt(row: asyncpg.Record) -> Attempt:
+    return Attempt(**dict(row) | {"channel": NoticeChannel(row["channel"])})
 
 
 @dataclass
@@ -70,6 +90,12 @@ class PgAttemptLog:
     async def record(self, attempt: Attempt) -> None:
         await (await self.pool()).execute(INSERT_ATTEMPT, *_columns(attempt))
 
+    async def begin(self, attempt: Attempt) -> Attempt | None:
+        # Its own statement on the log's own connection: committed before the provider is
+        # called, whatever becomes of the handler's transaction.
+        row = await (await self.pool()).fetchrow(BEGIN_ATTEMPT, *_columns(attempt))
+        return None if row is None else _attempt(row)
+
     async def failed_for_good(self, notice_id: UUID) -> dict[NoticeChannel, str]:
         rows = await (await self.pool()).fetch(
             "SELECT channel, reason FROM delivery_attempts WHERE notice_id = $1 AND outcome = 'failed'",
@@ -89,10 +115,7 @@ class PgAttemptLog:
         return owner or notice_id
 
 
-@dataclass(frozen=True)
-class PgAttempts:
-    conn: asyncpg.Connection
-
+class PgAttempts(PgRepository):
     async def sent_as(self, provider_message_id: str) -> Attempt | None:
         row = await self.conn.fetchrow(
             "SELECT notice_id, letter_id, channel, address, outcome, reason, provider_message_id,"
@@ -100,9 +123,7 @@ class PgAttempts:
             " ORDER BY id DESC LIMIT 1",
             provider_message_id,
         )
-        if row is None:
-            return None
-        return Attempt(**dict(row) | {"channel": NoticeChannel(row["channel"])})
+        return None if row is None else _attempt(row)
 
     async def add(self, attempt: Attempt) -> None:
         await self.conn.execute(INSERT_ATTEMPT, *_columns(attempt))
@@ -116,10 +137,7 @@ class PgAttempts:
         return first is not None
 
 
-@dataclass(frozen=True)
-class PgRounds:
-    conn: asyncpg.Connection
-
+class PgRounds(PgRepository):
     async def used(self, round_id: UUID) -> set[NoticeChannel]:
         rows = await self.conn.fetch("SELECT channel FROM notice_channels WHERE round_id = $1", round_id)
         return {NoticeChannel(row["channel"]) for row in rows}

@@ -3,16 +3,16 @@ and the unit of work that holds them with the outbox in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
+from lre_shared import units
 from lre_shared.bus import Transaction
-from lre_shared.contracts import Message, NoticeChannel, SendNotice
+from lre_shared.contracts import NoticeChannel, SendNotice
+from lre_shared.units import PgRepository, Transactions
 from notifier.adapters.attempts import PgAttempts, PgRounds
 from notifier.domain.reminders import ReminderSchedule
 
@@ -22,10 +22,7 @@ SCHEDULE = (
 )
 
 
-@dataclass(frozen=True)
-class PgNotices:
-    conn: asyncpg.Connection
-
+class PgNotices(PgRepository):
     async def keep(self, command: SendNotice) -> None:
         await self.conn.execute(
             "INSERT INTO notices (notice_id, letter_id, command) VALUES ($1, $2, $3::jsonb)"
@@ -46,10 +43,7 @@ def _schedule(row: asyncpg.Record) -> ReminderSchedule:
     )
 
 
-@dataclass(frozen=True)
-class PgReminders:
-    conn: asyncpg.Connection
-
+class PgReminders(PgRepository):
     async def add(self, schedule: ReminderSchedule) -> None:
         await self.conn.execute(
             "INSERT INTO reminders (letter_id, item_number, address, language, deadline, next_at,"
@@ -109,27 +103,21 @@ class PgReminders:
         return bool(result != "UPDATE 0")
 
 
-@dataclass(frozen=True)
-class PgUnitOfWork:
+class PgUnitOfWork(units.PgUnitOfWork):
     """The bus's transaction seen through the notifier's repositories."""
 
-    tx: Transaction
-    attempts: PgAttempts
-    rounds: PgRounds
-    notices: PgNotices
-    reminders: PgReminders
-
-    async def publish(self, message: Message) -> None:
-        await self.tx.publish(message)
+    def __init__(self, tx: Transaction) -> None:
+        super().__init__(tx)
+        self.attempts = PgAttempts(self.conn)
+        self.rounds = PgRounds(self.conn)
+        self.notices = PgNotices(self.conn)
+        self.reminders = PgReminders(self.conn)
 
 
 def unit_of_work(tx: Transaction) -> PgUnitOfWork:
-    conn = tx.conn
-    return PgUnitOfWork(tx, PgAttempts(conn), PgRounds(conn), PgNotices(conn), PgReminders(conn))
+    return PgUnitOfWork(tx)
 
 
-@asynccontextmanager
-async def transaction(pool: asyncpg.Pool) -> AsyncIterator[PgUnitOfWork]:
+def transaction(pool: asyncpg.Pool) -> AbstractAsyncContextManager[PgUnitOfWork]:
     """A unit of work on one of the pool's connections, committed when the block ends well."""
-    async with pool.acquire() as conn, conn.transaction():
-        yield unit_of_work(Transaction(conn))
+    return Transactions(PgUnitOfWork, lambda: pool)()

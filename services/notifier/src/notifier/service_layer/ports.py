@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from lre_shared.contracts import Message, NoticeChannel, SendNotice
+from lre_shared import units
+from lre_shared.contracts import NoticeChannel, SendNotice
 from notifier.domain.delivery import Attempt
 from notifier.domain.email import Email
 from notifier.domain.notice import Notice
@@ -26,9 +27,11 @@ from notifier.domain.reminders import ReminderSchedule
 class Channel(Protocol):
     """A notice to one address: by email, SMS, call or fax."""
 
-    async def deliver(self, notice: Notice, address: str) -> str:
+    async def deliver(self, notice: Notice, address: str, key: UUID | None = None) -> str:
         """The provider's id for the message; raises `PermanentDeliveryError` or
-        `TransientDeliveryError` (notifier.domain.delivery) when it cannot."""
+        `TransientDeliveryError` (notifier.domain.delivery) when it cannot. `key` is the
+        notice's identity on the channel (`delivery_key`), the same on a resend: the channel
+        gives it to its provider where the provider knows of one (an email's Message-ID)."""
         ...
 
 
@@ -48,6 +51,12 @@ class AttemptLog(Protocol):
     """Every try of a channel, kept whatever becomes of the handler's transaction."""
 
     async def record(self, attempt: Attempt) -> None: ...
+
+    async def begin(self, attempt: Attempt) -> Attempt | None:
+        """Mark `attempt` (outcome `sending`) as about to reach its provider, committed before
+        the provider is called; return the latest earlier record of its notice on its channel.
+        No mark is written when that record says the provider took the notice already."""
+        ...
 
     async def failed_for_good(self, notice_id: UUID) -> dict[NoticeChannel, str]:
         """Channels already tried for this notice that failed for good, with the reason."""
@@ -128,7 +137,7 @@ class Reminders(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(units.UnitOfWork, Protocol):
     """One transaction: the notifier's repositories, and the outbox of what it announces."""
 
     @property
@@ -142,5 +151,3 @@ class UnitOfWork(Protocol):
 
     @property
     def reminders(self) -> Reminders: ...
-
-    async def publish(self, message: Message) -> None: ...

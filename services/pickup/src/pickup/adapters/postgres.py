@@ -9,14 +9,14 @@ committed at once). `unit_of_work(tx)` builds the unit of work from the bus's tr
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
-from typing import TypeAlias, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 import asyncpg
 
+from lre_shared import units
 from lre_shared.bus import Transaction
 from lre_shared.contracts import (
     CaseState,
@@ -31,10 +31,12 @@ from lre_shared.contracts import (
     VerificationCaseOpened,
     VerificationDecided,
 )
+from lre_shared.units import PgRepository, Transactions
 from pickup.domain.letter import Case, DueLetter, LetterHolds, LetterView
 
-Database: TypeAlias = asyncpg.Pool | asyncpg.Connection
 M = TypeVar("M", bound=Message)
+R = TypeVar("R", bound=Message | None)
+
 
 # The letter's columns of each kind: its holds, and its count of wrong answers (all time).
 HOLD_COLUMNS = {
@@ -72,12 +74,9 @@ def _letter(row: asyncpg.Record) -> LetterView:
     )
 
 
-class PgLetters:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class PgLetters(PgRepository):
     async def deposit(self, event: LetterDeposited, deadline: date) -> None:
-        await self.db.execute(
+        await self.conn.execute(
             "INSERT INTO letters (letter_id, item_number, state, recipient, sender, documents,"
             " deposited_at, deadline, signature_methods, language)"
             " VALUES ($1, $2, 'awaiting', $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9)",
@@ -93,7 +92,7 @@ class PgLetters:
         )
 
     async def first_notice_sent(self, letter_id: UUID, sent_at: datetime, deadline: date) -> None:
-        await self.db.execute(
+        await self.conn.execute(
             "UPDATE letters SET first_notice_at = $2, deadline = $3"
             " WHERE letter_id = $1 AND first_notice_at IS NULL",
             letter_id,
@@ -102,21 +101,21 @@ class PgLetters:
         )
 
     async def notice_failed(self, letter_id: UUID) -> None:
-        await self.db.execute(
+        await self.conn.execute(
             "UPDATE letters SET notice_failures = notice_failures + 1 WHERE letter_id = $1", letter_id
         )
 
     async def get(self, letter_id: UUID, *, for_update: bool = False) -> LetterView | None:
         lock = " FOR UPDATE" if for_update else ""
-        row = await self.db.fetchrow(_SELECT + " WHERE letter_id = $1" + lock, letter_id)
+        row = await self.conn.fetchrow(_SELECT + " WHERE letter_id = $1" + lock, letter_id)
         return None if row is None else _letter(row)
 
     async def with_item_number(self, item_number: str) -> LetterView | None:
-        row = await self.db.fetchrow(_SELECT + " WHERE item_number = $1", item_number)
+        row = await self.conn.fetchrow(_SELECT + " WHERE item_number = $1", item_number)
         return None if row is None else _letter(row)
 
     async def change_language(self, letter_id: UUID, language: Language) -> str | None:
-        item_number: str | None = await self.db.fetchval(
+        item_number: str | None = await self.conn.fetchval(
             "UPDATE letters SET language = $2 WHERE letter_id = $1 AND language <> $2 RETURNING item_number",
             letter_id,
             language,
@@ -124,7 +123,7 @@ class PgLetters:
         return item_number
 
     async def decide(self, letter_id: UUID, state: str, decided_at: datetime) -> None:
-        await self.db.execute(
+        await self.conn.execute(
             "UPDATE letters SET state = $2, decided_at = $3 WHERE letter_id = $1",
             letter_id,
             state,
@@ -139,7 +138,7 @@ class PgLetters:
         signer_name: str,
         receipt_sha256: str | None,
     ) -> str | None:
-        item_number: str | None = await self.db.fetchval(
+        item_number: str | None = await self.conn.fetchval(
             "UPDATE letters SET signed_at = $2, signature_method = $3, signer_name = $4, receipt_sha256 = $5"
             " WHERE letter_id = $1 AND state = 'accepted' AND signed_at IS NULL RETURNING item_number",
             letter_id,
@@ -151,7 +150,7 @@ class PgLetters:
         return item_number
 
     async def due_unclaimed(self, today: date, batch: int) -> Sequence[DueLetter]:
-        rows = await self.db.fetch(
+        rows = await self.conn.fetch(
             "SELECT letter_id, item_number, deadline FROM letters"
             " WHERE state = 'awaiting' AND first_notice_at IS NOT NULL AND deadline < $1"
             " ORDER BY deadline, letter_id LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -161,13 +160,13 @@ class PgLetters:
         return [DueLetter(row["letter_id"], row["item_number"], row["deadline"]) for row in rows]
 
     async def mark_unclaimed(self, letter_id: UUID, at: datetime) -> None:
-        await self.db.execute(
+        await self.conn.execute(
             "UPDATE letters SET state = 'unclaimed', unclaimed_at = $2 WHERE letter_id = $1", letter_id, at
         )
 
     async def holds(self, letter_id: UUID, kind: LockKind) -> str:
         holds, _ = HOLD_COLUMNS[kind]
-        text: str = await self.db.fetchval(
+        text: str = await self.conn.fetchval(
             f"SELECT {holds}::text FROM letters WHERE letter_id = $1",  # noqa: S608 - constant column
             letter_id,
         )
@@ -175,7 +174,7 @@ class PgLetters:
 
     async def settle_holds(self, letter_id: UUID, kind: LockKind, judged: str, holds: str) -> str | None:
         holds_column, failures_column = HOLD_COLUMNS[kind]
-        item_number: str | None = await self.db.fetchval(
+        item_number: str | None = await self.conn.fetchval(
             f"UPDATE letters SET {holds_column} = $3::jsonb, {failures_column} = {failures_column} + 1"  # noqa: S608 - constant columns
             f" WHERE letter_id = $1 AND {holds_column} = $2::jsonb RETURNING item_number",
             letter_id,
@@ -185,7 +184,7 @@ class PgLetters:
         return item_number
 
     async def holds_for_update(self, letter_id: UUID) -> LetterHolds | None:
-        row = await self.db.fetchrow(
+        row = await self.conn.fetchrow(
             "SELECT item_number, identity_holds::text AS identity, code_holds::text AS code"
             " FROM letters WHERE letter_id = $1 FOR UPDATE",
             letter_id,
@@ -196,15 +195,12 @@ class PgLetters:
 
     async def lift_holds(self, letter_id: UUID, kinds: Sequence[LockKind]) -> None:
         assignments = ", ".join(f"{HOLD_COLUMNS[kind][0]} = '{{}}'" for kind in kinds)
-        await self.db.execute(f"UPDATE letters SET {assignments} WHERE letter_id = $1", letter_id)  # noqa: S608 - constant columns
+        await self.conn.execute(f"UPDATE letters SET {assignments} WHERE letter_id = $1", letter_id)  # noqa: S608 - constant columns
 
 
-class PgCases:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class PgCases(PgRepository):
     async def of_letter(self, letter_id: UUID) -> Case | None:
-        row = await self.db.fetchrow(
+        row = await self.conn.fetchrow(
             "SELECT case_id, reference, state, reason, document_channel, code_channel, inbound_email,"
             " inbound_mms, inbound_fax, max_document_bytes, documents_sent, required_documents,"
             " code_failure, code_failed_channel FROM verification_cases WHERE letter_id = $1",
@@ -223,7 +219,7 @@ class PgCases:
         document_channel: DocumentChannel,
         code_channel: str,
     ) -> None:
-        await self.db.execute(
+        await self.conn.execute(
             "INSERT INTO verification_cases (letter_id, case_id, reference, state, document_channel,"
             " code_channel, inbound_email, inbound_mms, inbound_fax, max_document_bytes, required_documents)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
@@ -247,7 +243,7 @@ class PgCases:
         )
 
     async def document_added(self, letter_id: UUID, state: CaseState | None) -> None:
-        await self.db.execute(
+        await self.conn.execute(
             "UPDATE verification_cases SET documents_sent = documents_sent + 1,"
             " state = coalesce($2, state), updated_at = now() WHERE letter_id = $1",
             letter_id,
@@ -255,7 +251,7 @@ class PgCases:
         )
 
     async def code_failed(self, event: CodeFailed) -> None:
-        await self.db.execute(
+        await self.conn.execute(
             "UPDATE verification_cases SET code_failure = $2, code_failed_channel = $3, code_failed_at = $4,"
             " updated_at = now() WHERE letter_id = $1",
             event.correlation_id,
@@ -265,7 +261,7 @@ class PgCases:
         )
 
     async def code_requested(self, letter_id: UUID, channel: str | None) -> None:
-        await self.db.execute(
+        await self.conn.execute(
             "UPDATE verification_cases SET code_failure = NULL, code_failed_channel = NULL,"
             " code_channel = coalesce($2, code_channel), updated_at = now() WHERE letter_id = $1",
             letter_id,
@@ -273,7 +269,7 @@ class PgCases:
         )
 
     async def decided(self, event: VerificationDecided) -> bool:
-        applied = await self.db.fetchval(
+        applied = await self.conn.fetchval(
             "INSERT INTO verification_cases (letter_id, case_id, state, reason, document_channel,"
             " code_channel, decided_at)"
             " SELECT $1, $2, $3, $4, '', '', $5 WHERE EXISTS (SELECT 1 FROM letters WHERE letter_id = $1)"
@@ -291,35 +287,29 @@ class PgCases:
         return bool(applied)
 
 
-class PgSessions:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class PgSessions(PgRepository):
     async def start(self, session_id: str) -> None:
-        await self.db.execute("INSERT INTO site_sessions (session_id) VALUES ($1)", session_id)
+        await self.conn.execute("INSERT INTO site_sessions (session_id) VALUES ($1)", session_id)
 
     async def end(self, session_id: str) -> None:
-        await self.db.execute("DELETE FROM site_sessions WHERE session_id = $1", session_id)
+        await self.conn.execute("DELETE FROM site_sessions WHERE session_id = $1", session_id)
 
     async def end_idle(self, idle: timedelta) -> None:
-        await self.db.execute("DELETE FROM site_sessions WHERE seen_at < now() - $1::interval", idle)
+        await self.conn.execute("DELETE FROM site_sessions WHERE seen_at < now() - $1::interval", idle)
 
     async def idle_for(self, session_id: str) -> timedelta | None:
-        idle: timedelta | None = await self.db.fetchval(
+        idle: timedelta | None = await self.conn.fetchval(
             "SELECT now() - seen_at FROM site_sessions WHERE session_id = $1", session_id
         )
         return idle
 
     async def seen(self, session_id: str) -> None:
-        await self.db.execute("UPDATE site_sessions SET seen_at = now() WHERE session_id = $1", session_id)
+        await self.conn.execute("UPDATE site_sessions SET seen_at = now() WHERE session_id = $1", session_id)
 
 
-class PgAddressFailures:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class PgAddressFailures(PgRepository):
     async def locked_until(self, kind: str, address: str, now: datetime) -> datetime | None:
-        until: datetime | None = await self.db.fetchval(
+        until: datetime | None = await self.conn.fetchval(
             "SELECT locked_until FROM address_failures"
             " WHERE kind = $1 AND address = $2 AND locked_until > $3",
             kind,
@@ -329,7 +319,7 @@ class PgAddressFailures:
         return until
 
     async def count(self, kind: str, address: str, now: datetime, window: timedelta) -> int:
-        failures: int = await self.db.fetchval(
+        failures: int = await self.conn.fetchval(
             "INSERT INTO address_failures (kind, address, failures, window_start) VALUES ($1, $2, 1, $3)"
             " ON CONFLICT (kind, address) DO UPDATE SET"
             " failures = CASE WHEN address_failures.window_start + $4 <= $3 THEN 1"
@@ -345,7 +335,7 @@ class PgAddressFailures:
         return failures
 
     async def lock(self, kind: str, address: str, now: datetime, until: datetime) -> None:
-        await self.db.execute(
+        await self.conn.execute(
             "UPDATE address_failures SET failures = 0, window_start = $3, locked_until = $4"
             " WHERE kind = $1 AND address = $2",
             kind,
@@ -355,18 +345,15 @@ class PgAddressFailures:
         )
 
 
-class PgUnitOfWork:
+class PgUnitOfWork(units.PgUnitOfWork):
     """The repositories on one transaction's connection, and its outbox."""
 
     def __init__(self, tx: Transaction) -> None:
-        self.tx = tx
-        self.letters = PgLetters(tx.conn)
-        self.cases = PgCases(tx.conn)
-        self.sessions = PgSessions(tx.conn)
-        self.address_failures = PgAddressFailures(tx.conn)
-
-    async def publish(self, message: Message) -> None:
-        await self.tx.publish(message)
+        super().__init__(tx)
+        self.letters = PgLetters(self.conn)
+        self.cases = PgCases(self.conn)
+        self.sessions = PgSessions(self.conn)
+        self.address_failures = PgAddressFailures(self.conn)
 
 
 def unit_of_work(tx: Transaction) -> PgUnitOfWork:
@@ -374,14 +361,10 @@ def unit_of_work(tx: Transaction) -> PgUnitOfWork:
 
 
 def in_unit_of_work(
-    handler: Callable[[M, PgUnitOfWork], Awaitable[Message | None]],
-) -> Callable[[M, Transaction], Awaitable[Message | None]]:
+    handler: Callable[[M, PgUnitOfWork], Awaitable[R]],
+) -> Callable[[M, Transaction], Awaitable[R]]:
     """A bus handler taking a unit of work, as the bus calls it: with its transaction."""
-
-    async def handle(message: M, tx: Transaction) -> Message | None:
-        return await handler(message, unit_of_work(tx))
-
-    return handle
+    return units.in_unit_of_work(unit_of_work, handler)
 
 
 class PgStorage:
@@ -391,6 +374,7 @@ class PgStorage:
     def __init__(self, pool: Callable[[], asyncpg.Pool]) -> None:
         # The pool exists once the service has started, after the site is built.
         self._pool = pool
+        self.unit_of_work = Transactions(PgUnitOfWork, pool)
 
     @property
     def letters(self) -> PgLetters:
@@ -407,11 +391,6 @@ class PgStorage:
     @property
     def address_failures(self) -> PgAddressFailures:
         return PgAddressFailures(self._pool())
-
-    @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[PgUnitOfWork]:
-        async with self._pool().acquire() as conn, conn.transaction():
-            yield unit_of_work(Transaction(conn))
 
 
 def storage_on(pool: asyncpg.Pool) -> PgStorage:

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 from uuid import UUID
 
+from lre_shared import units
 from lre_shared.contracts import (
     CaseState,
     CodeFailed,
@@ -141,10 +142,8 @@ class Records(Protocol):
     def address_failures(self) -> AddressFailures: ...
 
 
-class UnitOfWork(Records, Protocol):
+class UnitOfWork(Records, units.UnitOfWork, Protocol):
     """One transaction and its outbox: what it publishes goes out only if it commits."""
-
-    async def publish(self, message: Message) -> None: ...
 
 
 class Storage(Records, Protocol):

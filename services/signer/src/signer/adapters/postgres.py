@@ -8,16 +8,15 @@ tasks (evidence archiver, tree-head signer) open their own (`Transactions`).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from uuid import UUID
 
 import asyncpg
 
+from lre_shared import units
 from lre_shared.bus import Transaction
-from lre_shared.contracts import Message
-from signer.domain.checkpoint import LetterCheckpoint, TreeHead
+from lre_shared.units import PgRepository
+from signer.domain.checkpoint import SETTLING_EVENTS, LetterCheckpoint, TreeHead
 from signer.domain.evidence import EvidenceEvent
 from signer.domain.proofs import ProofKind
 from signer.domain.receipt import Recipient
@@ -34,22 +33,19 @@ from signer.service_layer.ports import (
 LOG_LOCK = "lre-signer:evidence-log"
 
 
-class PgEvidenceChain:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-
+class PgEvidenceChain(PgRepository):
     async def hold(self, letter_id: UUID) -> None:
-        await self._conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(letter_id))
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(letter_id))
 
     async def end(self, letter_id: UUID) -> ChainEnd | None:
-        row = await self._conn.fetchrow(
+        row = await self.conn.fetchrow(
             "SELECT seq, record_sha256 FROM evidence WHERE letter_id = $1 ORDER BY seq DESC LIMIT 1",
             letter_id,
         )
         return None if row is None else ChainEnd(row["seq"], row["record_sha256"])
 
     async def append(self, record: SealedRecord) -> None:
-        await self._conn.execute(
+        await self.conn.execute(
             "INSERT INTO evidence (evidence_id, letter_id, seq, event, event_time, source_message_id,"
             " record, record_sha256, previous_sha256, seal, seal_label)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -67,7 +63,7 @@ class PgEvidenceChain:
         )
 
     async def deposit(self, letter_id: UUID) -> bytes | None:
-        deposit = await self._conn.fetchval(
+        deposit = await self.conn.fetchval(
             "SELECT record FROM evidence WHERE letter_id = $1 AND event = $2 ORDER BY seq LIMIT 1",
             letter_id,
             EvidenceEvent.submission_acceptance.value,
@@ -75,15 +71,15 @@ class PgEvidenceChain:
         return None if deposit is None else bytes(deposit)
 
     async def chain(self, letter_id: UUID) -> list[ChainedRecord]:
-        rows = await self._conn.fetch(
-            "SELECT evidence_id, event, event_time, record AS body, record_sha256, previous_sha256"
+        rows = await self.conn.fetch(
+            "SELECT evidence_id, event, event_time, record AS body, record_sha256, previous_sha256, seq, seal"
             " FROM evidence WHERE letter_id = $1 ORDER BY seq",
             letter_id,
         )
         return [ChainedRecord(**{**row, "event": EvidenceEvent(row["event"])}) for row in rows]
 
     async def unarchived(self, batch: int) -> list[RecordCopy]:
-        rows = await self._conn.fetch(
+        rows = await self.conn.fetch(
             "SELECT evidence_id, letter_id, seq, record AS body, seal FROM evidence WHERE archived_at IS NULL"
             " ORDER BY recorded_at LIMIT $1 FOR UPDATE SKIP LOCKED",
             batch,
@@ -91,24 +87,31 @@ class PgEvidenceChain:
         return [RecordCopy(**row) for row in rows]
 
     async def mark_archived(self, evidence_ids: Sequence[UUID]) -> None:
-        await self._conn.execute(
+        await self.conn.execute(
             "UPDATE evidence SET archived_at = now() WHERE evidence_id = ANY($1::uuid[])", list(evidence_ids)
         )
 
 
-class PgCheckpoints:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-
+class PgCheckpoints(PgRepository):
     async def exists(self, letter_id: UUID) -> bool:
         return bool(
-            await self._conn.fetchval(
+            await self.conn.fetchval(
                 "SELECT EXISTS (SELECT 1 FROM letter_checkpoints WHERE letter_id = $1)", letter_id
             )
         )
 
+    async def missing(self, batch: int) -> list[UUID]:
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT letter_id FROM evidence e WHERE event = ANY($1::text[]) AND NOT EXISTS"
+            " (SELECT 1 FROM letter_checkpoints c WHERE c.letter_id = e.letter_id)"
+            " ORDER BY letter_id LIMIT $2",
+            sorted(event.value for event in SETTLING_EVENTS),
+            batch,
+        )
+        return [row["letter_id"] for row in rows]
+
     async def keep(self, checkpoint: LetterCheckpoint, seal: bytes | None) -> None:
-        await self._conn.execute(
+        await self.conn.execute(
             "INSERT INTO letter_checkpoints (letter_id, size, last_sha256, statement, seal)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (letter_id) DO UPDATE SET size = EXCLUDED.size,"
             " last_sha256 = EXCLUDED.last_sha256, statement = EXCLUDED.statement, seal = EXCLUDED.seal,"
@@ -121,17 +124,14 @@ class PgCheckpoints:
         )
 
 
-class PgEvidenceLog:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-
+class PgEvidenceLog(PgRepository):
     async def hold(self) -> bool:
         return bool(
-            await self._conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", LOG_LOCK)
+            await self.conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", LOG_LOCK)
         )
 
     async def take_in(self) -> int:
-        status = await self._conn.execute(
+        status = await self.conn.execute(
             "WITH next AS (SELECT evidence_id, row_number() OVER (ORDER BY recorded_at, evidence_id) AS n"
             " FROM evidence WHERE log_index IS NULL),"
             " base AS (SELECT coalesce(max(log_index), -1) AS last FROM evidence)"
@@ -141,16 +141,16 @@ class PgEvidenceLog:
         return int(status.rsplit(" ", 1)[-1])
 
     async def head_size(self) -> int:
-        return int(await self._conn.fetchval("SELECT coalesce(max(tree_size), 0) FROM log_tree_heads"))
+        return int(await self.conn.fetchval("SELECT coalesce(max(tree_size), 0) FROM log_tree_heads"))
 
     async def digests(self) -> list[str]:
-        rows = await self._conn.fetch(
+        rows = await self.conn.fetch(
             "SELECT record_sha256 FROM evidence WHERE log_index IS NOT NULL ORDER BY log_index"
         )
         return [row["record_sha256"] for row in rows]
 
     async def add_head(self, head: TreeHead, seal: bytes | None) -> None:
-        await self._conn.execute(
+        await self.conn.execute(
             "INSERT INTO log_tree_heads (tree_size, root_sha256, statement, seal) VALUES ($1, $2, $3, $4)",
             head.tree_size,
             head.root.hex(),
@@ -169,12 +169,9 @@ REPLACE_PROOF = INSERT_PROOF.removesuffix("DO NOTHING") + (
 )
 
 
-class PgProofs:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-
+class PgProofs(PgRepository):
     async def _store(self, statement: str, proof: IssuedProof) -> str:
-        status: str = await self._conn.execute(
+        status: str = await self.conn.execute(
             statement,
             proof.letter_id,
             proof.kind.value,
@@ -192,7 +189,7 @@ class PgProofs:
         await self._store(REPLACE_PROOF, proof)
 
     async def unarchived(self, batch: int) -> list[IssuedProof]:
-        rows = await self._conn.fetch(
+        rows = await self.conn.fetch(
             "SELECT letter_id, kind, evidence_id, filename, pdf, sha256 FROM proofs WHERE archived_at IS NULL"
             " ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
             batch,
@@ -200,17 +197,14 @@ class PgProofs:
         return [IssuedProof(**{**row, "kind": ProofKind(row["kind"])}) for row in rows]
 
     async def mark_archived(self, letter_id: UUID, kind: ProofKind) -> None:
-        await self._conn.execute(
+        await self.conn.execute(
             "UPDATE proofs SET archived_at = now() WHERE letter_id = $1 AND kind = $2", letter_id, kind.value
         )
 
 
-class PgReceiptForms:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-
+class PgReceiptForms(PgRepository):
     async def get(self, letter_id: UUID) -> ReceiptForm | None:
-        row = await self._conn.fetchrow(
+        row = await self.conn.fetchrow(
             "SELECT filename, pdf, sha256, recipient FROM receipt_forms WHERE letter_id = $1", letter_id
         )
         if row is None:
@@ -225,7 +219,7 @@ class PgReceiptForms:
 
     async def add(self, letter_id: UUID, form: ReceiptForm) -> None:
         recipient = form.recipient
-        await self._conn.execute(
+        await self.conn.execute(
             "INSERT INTO receipt_forms (letter_id, filename, pdf, sha256, recipient)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (letter_id) DO NOTHING",
             letter_id,
@@ -241,42 +235,37 @@ class PgReceiptForms:
             ),
         )
 
-    async def accept_signed(self, letter_id: UUID, signed_pdf: bytes, signer_name: str | None) -> None:
-        await self._conn.execute(
-            "UPDATE receipt_forms SET signed_pdf = $2, signed_by = $3, signed_accepted_at = now()"
-            " WHERE letter_id = $1 AND signed_pdf IS NULL",
+    async def accept_signed(
+        self, letter_id: UUID, signed_pdf: bytes, signer_name: str | None, *, long_term: bytes | None
+    ) -> None:
+        await self.conn.execute(
+            "UPDATE receipt_forms SET signed_pdf = $2, signed_by = $3, signed_accepted_at = now(),"
+            " signed_pdf_lt = $4 WHERE letter_id = $1 AND signed_pdf IS NULL",
             letter_id,
             signed_pdf,
             signer_name,
+            long_term,
         )
 
 
-class PgUnitOfWork:
+class PgUnitOfWork(units.PgUnitOfWork):
     """The repositories over the transaction `tx`, and its outbox."""
 
     def __init__(self, tx: Transaction) -> None:
-        self._tx = tx
-        self.evidence = PgEvidenceChain(tx.conn)
-        self.checkpoints = PgCheckpoints(tx.conn)
-        self.log = PgEvidenceLog(tx.conn)
-        self.proofs = PgProofs(tx.conn)
-        self.receipt_forms = PgReceiptForms(tx.conn)
-
-    async def publish(self, message: Message) -> None:
-        await self._tx.publish(message)
+        super().__init__(tx)
+        self.evidence = PgEvidenceChain(self.conn)
+        self.checkpoints = PgCheckpoints(self.conn)
+        self.log = PgEvidenceLog(self.conn)
+        self.proofs = PgProofs(self.conn)
+        self.receipt_forms = PgReceiptForms(self.conn)
 
 
 def unit_of_work(tx: Transaction) -> PgUnitOfWork:
     return PgUnitOfWork(tx)
 
 
-@dataclass(frozen=True)
-class Transactions:
+class Transactions(units.Transactions[PgUnitOfWork]):
     """Units of work of their own, each on a connection of the pool."""
 
-    pool: asyncpg.Pool
-
-    @asynccontextmanager
-    async def __call__(self) -> AsyncIterator[PgUnitOfWork]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            yield PgUnitOfWork(Transaction(conn))
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__(PgUnitOfWork, lambda: pool)

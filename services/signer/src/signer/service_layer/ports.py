@@ -7,14 +7,13 @@ only ever receives copies of what it committed (`service_layer/archiving.py`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from lre_shared.contracts import Message
+from lre_shared import units
 from signer.domain.archived import ArchivedCopy
 from signer.domain.checkpoint import LetterCheckpoint, TreeHead
 from signer.domain.evidence import EvidenceEvent, SealAssurance
@@ -67,6 +66,10 @@ class ProofVerifier(Protocol):
     async def __call__(self, name: str, pdf: bytes) -> Report: ...
 
 
+# The files a proof PDF carries, name → bytes, as its seal covers them (`adapters/seal_check.py`).
+ProofAttachments = Callable[[bytes], Mapping[str, bytes]]
+
+
 class EvidenceStore(Protocol):
     """The evidence bucket, under compliance-mode object lock (`adapters/evidence_store.py`)."""
 
@@ -108,7 +111,7 @@ class SealedRecord:
 
 @dataclass(frozen=True)
 class ChainedRecord:
-    """A record read back in chain order, without its seal."""
+    """A record read back in chain order, with its seal."""
 
     evidence_id: UUID
     event: EvidenceEvent
@@ -116,6 +119,8 @@ class ChainedRecord:
     body: bytes
     record_sha256: str
     previous_sha256: str | None
+    seq: int
+    seal: bytes | None
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,11 @@ class Checkpoints(Protocol):
 
     async def exists(self, letter_id: UUID) -> bool: ...
 
+    async def missing(self, batch: int) -> list[UUID]:
+        """Letters whose fate is settled but that have no checkpoint: settled before the
+        signer sealed checkpoints (`service_layer/checkpoints.py`); at most `batch`."""
+        ...
+
     async def keep(self, checkpoint: LetterCheckpoint, seal: bytes | None) -> None:
         """Store it in place of the letter's last one, unless that one covers more records."""
         ...
@@ -240,12 +250,15 @@ class ReceiptForms(Protocol):
         """Keep it, unless the letter has one already (issued by another replica meanwhile)."""
         ...
 
-    async def accept_signed(self, letter_id: UUID, signed_pdf: bytes, signer_name: str | None) -> None:
-        """Keep the first signed AR accepted for the letter."""
+    async def accept_signed(
+        self, letter_id: UUID, signed_pdf: bytes, signer_name: str | None, *, long_term: bytes | None
+    ) -> None:
+        """Keep the first signed AR accepted for the letter, as uploaded and with the validation
+        data its check used (`long_term`, PAdES B-LT)."""
         ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(units.UnitOfWork, Protocol):
     """One transaction of the journal: what it changes, and the messages it publishes on
     commit (outbox)."""
 
@@ -260,9 +273,6 @@ class UnitOfWork(Protocol):
     @property
     def receipt_forms(self) -> ReceiptForms: ...
 
-    async def publish(self, message: Message) -> None: ...
 
-
-# Opens a unit of work of its own (the background tasks), committed when the block ends
-# without an exception.
-UnitsOfWork = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+# Units of work of their own: the background tasks.
+UnitsOfWork = units.UnitsOfWork[UnitOfWork]

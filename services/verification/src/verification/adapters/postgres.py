@@ -2,23 +2,22 @@
 `adapters.records`, all in one unit of work over one transaction and its outbox.
 
 The bus opens the transaction of a message's handler (`unit_of_work(tx)`); the desk's HTTP
-API, inbound mail and MMS and the retention sweeper open their own (`Transactions`).
+API, inbound mail and MMS and the retention sweeper open their own (`units_of_work`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
 
+from lre_shared import units
 from lre_shared.bus import Transaction
-from lre_shared.contracts import Message
+from lre_shared.units import PgRepository, Transactions
 from verification.adapters.records import (
     PgCallbacks,
     PgCaseEvents,
@@ -51,10 +50,7 @@ def _case(row: asyncpg.Record) -> Case:
     return Case(**values)
 
 
-@dataclass(frozen=True)
-class PgLetters:
-    conn: asyncpg.Connection
-
+class PgLetters(PgRepository):
     async def learn(self, letter_id: UUID, item_number: str, policy: str, recipient: Recipient) -> None:
         await self.conn.execute(
             "INSERT INTO letters (letter_id, item_number, policy, recipient_name, recipient_company,"
@@ -129,10 +125,7 @@ class PgLetters:
         return letter_id
 
 
-@dataclass(frozen=True)
-class PgCases:
-    conn: asyncpg.Connection
-
+class PgCases(PgRepository):
     async def _one(self, condition: str, *args: object) -> Case | None:
         # Both are this module's constants, never a caller's value.
         query = f"SELECT {CASE_COLUMNS} FROM cases WHERE {condition}"  # noqa: S608
@@ -279,36 +272,26 @@ class PgCases:
         )
 
 
-class PgUnitOfWork:
+class PgUnitOfWork(units.PgUnitOfWork):
     """The repositories over the transaction `tx`, and its outbox."""
 
     def __init__(self, tx: Transaction) -> None:
-        self.tx = tx
-        self.letters = PgLetters(tx.conn)
-        self.cases = PgCases(tx.conn)
-        self.case_events = PgCaseEvents(tx.conn)
-        self.documents = PgDocuments(tx.conn)
-        self.triage = PgTriage(tx.conn)
-        self.codes = PgCodes(tx.conn)
-        self.callbacks = PgCallbacks(tx.conn)
-        self.letter_events = PgLetterEvents(tx.conn)
-
-    async def publish(self, message: Message) -> None:
-        await self.tx.publish(message)
+        super().__init__(tx)
+        self.letters = PgLetters(self.conn)
+        self.cases = PgCases(self.conn)
+        self.case_events = PgCaseEvents(self.conn)
+        self.documents = PgDocuments(self.conn)
+        self.triage = PgTriage(self.conn)
+        self.codes = PgCodes(self.conn)
+        self.callbacks = PgCallbacks(self.conn)
+        self.letter_events = PgLetterEvents(self.conn)
 
 
 def unit_of_work(tx: Transaction) -> PgUnitOfWork:
     return PgUnitOfWork(tx)
 
 
-@dataclass(frozen=True)
-class Transactions:
+def units_of_work(pool: Callable[[], asyncpg.Pool]) -> Transactions[PgUnitOfWork]:
     """Units of work of their own, each on a connection of the pool (read when first needed:
     the pool exists once the service started)."""
-
-    pool: Callable[[], asyncpg.Pool]
-
-    @asynccontextmanager
-    async def __call__(self) -> AsyncIterator[PgUnitOfWork]:
-        async with self.pool().acquire() as conn, conn.transaction():
-            yield PgUnitOfWork(Transaction(conn))
+    return Transactions(PgUnitOfWork, pool)

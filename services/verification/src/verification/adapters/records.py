@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from lre_shared.units import PgRepository
 from verification.domain.cases import Callback, CodeOrder, ExpiredDocument, NewDocument, TriageEntry
 from verification.domain.codes import StoredCode
 from verification.service_layer.ports import TriageStatus
@@ -25,10 +25,7 @@ def _trail(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
     return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]
 
 
-@dataclass(frozen=True)
-class PgCaseEvents:
-    conn: asyncpg.Connection
-
+class PgCaseEvents(PgRepository):
     async def record(self, case_id: UUID, actor: str, action: str, at: datetime, **detail: Any) -> None:
         await self.conn.execute(
             "INSERT INTO case_events (case_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5::jsonb)",
@@ -48,10 +45,7 @@ class PgCaseEvents:
         return _trail(rows)
 
 
-@dataclass(frozen=True)
-class PgLetterEvents:
-    conn: asyncpg.Connection
-
+class PgLetterEvents(PgRepository):
     async def record(
         self, letter_id: UUID, item_number: str, at: datetime, actor: str, action: str, detail: dict[str, Any]
     ) -> None:
@@ -75,10 +69,7 @@ class PgLetterEvents:
         return _trail(rows)
 
 
-@dataclass(frozen=True)
-class PgDocuments:
-    conn: asyncpg.Connection
-
+class PgDocuments(PgRepository):
     async def add(self, document: NewDocument) -> None:
         await self.conn.execute(
             "INSERT INTO documents (document_id, case_id, triage_id, channel, filename, content_type, size,"
@@ -145,10 +136,7 @@ class PgDocuments:
         return bool(marked != "UPDATE 0")
 
 
-@dataclass(frozen=True)
-class PgTriage:
-    conn: asyncpg.Connection
-
+class PgTriage(PgRepository):
     async def add(self, entry: TriageEntry) -> None:
         await self.conn.execute(
             "INSERT INTO triage (triage_id, channel, sender, subject, excerpt, problem, received_at)"
@@ -203,10 +191,7 @@ def _stored(row: asyncpg.Record) -> StoredCode:
     )
 
 
-@dataclass(frozen=True)
-class PgCodes:
-    conn: asyncpg.Connection
-
+class PgCodes(PgRepository):
     async def serialise(self, letter_id: UUID) -> None:
         await self.conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _CODES_LOCK, str(letter_id))
 
@@ -293,10 +278,7 @@ class PgCodes:
         )
 
 
-@dataclass(frozen=True)
-class PgCallbacks:
-    conn: asyncpg.Connection
-
+class PgCallbacks(PgRepository):
     async def log(self, callback: Callback) -> None:
         await self.conn.execute(
             "INSERT INTO callbacks (callback_id, case_id, number, called_at, outcome, agent, logged_at)"

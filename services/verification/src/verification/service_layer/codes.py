@@ -15,7 +15,6 @@ from uuid import UUID, uuid4
 
 from lre_shared.clock import Clock
 from lre_shared.contracts import CheckCode, CodeChecked, CodeFailed, CodeRequested, RequestCode, SendCode
-from lre_shared.rules import PROFILES
 from verification.domain import codes
 from verification.domain.cases import CodeOrder
 from verification.service_layer.ports import UnitOfWork
@@ -26,7 +25,7 @@ def rules(settings: VerificationSettings) -> codes.CodeRules:
     return codes.CodeRules(
         digits=settings.code_digits,
         ttl=timedelta(minutes=settings.code_ttl_minutes),
-        max_tries=settings.code_max_tries or PROFILES[settings.rules_profile].code_max_tries,
+        max_tries=settings.rules().code_max_tries,
         resend_interval=timedelta(seconds=settings.code_resend_interval_seconds),
         max_per_hour=settings.code_max_per_hour,
     )

@@ -5,12 +5,11 @@ callbacks, all inside one unit of work that also carries the outbox."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
-from lre_shared.contracts import Message
+from lre_shared import units
 from verification.domain.cases import (
     Callback,
     Case,
@@ -199,7 +198,7 @@ class DocumentVault(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(units.UnitOfWork, Protocol):
     """One transaction: what it changes, and the messages it publishes on commit (outbox)."""
 
     @property
@@ -219,8 +218,5 @@ class UnitOfWork(Protocol):
     @property
     def letter_events(self) -> LetterEvents: ...
 
-    async def publish(self, message: Message) -> None: ...
 
-
-# Opens a unit of work of its own, committed when the block ends without an exception.
-UnitsOfWork = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+UnitsOfWork = units.UnitsOfWork[UnitOfWork]

@@ -1,0 +1,89 @@
+"""Units of work: a service's repositories over one PostgreSQL transaction, with the outbox
+inside it, so that what a use case writes and what it publishes commit together or not at all.
+
+A service declares only what is its own: its repositories (`PgRepository`, each holding the
+transaction's connection) and which of them its unit of work carries (a `PgUnitOfWork`
+that builds them over `conn`). The transaction is either the bus's, around one message
+(`in_unit_of_work`), or one of its own on a pooled connection (`Transactions`: sweepers,
+background tasks, HTTP routes). Both publish the same way, through `lre_shared.outbox`,
+whose row and relay wake-up are one statement: PostgreSQL delivers the NOTIFY at commit,
+so nothing has to be done after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeAlias, TypeVar
+
+import asyncpg
+
+from lre_shared.bus import Transaction
+from lre_shared.contracts import Message
+
+# A connection (inside a transaction), or the pool: each statement then commits alone.
+Database: TypeAlias = asyncpg.Connection | asyncpg.Pool
+
+M = TypeVar("M")
+R = TypeVar("R")
+W = TypeVar("W")
+U = TypeVar("U", bound="PgUnitOfWork")
+U_co = TypeVar("U_co", covariant=True)
+
+
+class UnitOfWork(Protocol):
+    """One transaction: a service's repositories (its ports add them), and the messages that
+    leave once it commits."""
+
+    async def publish(self, message: Message) -> None: ...
+
+
+# A new unit of work, for what runs outside a message's transaction; it commits when the
+# block ends without an exception.
+UnitsOfWork: TypeAlias = Callable[[], AbstractAsyncContextManager[U_co]]
+
+
+@dataclass(frozen=True)
+class PgRepository:
+    """Statements on a service's tables, on the unit of work's connection."""
+
+    conn: Database
+
+
+class PgUnitOfWork:
+    """The transaction `tx` and its outbox; a service's subclass adds its repositories over
+    `conn`."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+        self.conn: asyncpg.Connection = tx.conn
+
+    async def publish(self, message: Message) -> None:
+        await self.tx.publish(message)
+
+
+class Transactions(Generic[U]):
+    """Units of work of their own, each on a connection of the pool. `pool` is read when a
+    unit opens: a service's pool exists once it has started, after its routes are built."""
+
+    def __init__(self, make: Callable[[Transaction], U], pool: Callable[[], asyncpg.Pool]) -> None:
+        self._make = make
+        self._pool = pool
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[U]:
+        async with self._pool().acquire() as conn, conn.transaction():
+            yield self._make(Transaction(conn))
+
+
+def in_unit_of_work(
+    make: Callable[[Transaction], W], use_case: Callable[[M, W], Awaitable[R]]
+) -> Callable[[M, Transaction], Awaitable[R]]:
+    """A use case as the bus calls it: on the message's transaction, seen as the service's
+    unit of work (`make`)."""
+
+    async def handle(message: M, tx: Transaction) -> R:
+        return await use_case(message, make(tx))
+
+    return handle
