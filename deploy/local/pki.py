@@ -6,8 +6,8 @@ signer of `make run` seals its records and proofs, labelled "non qualifié".
 
 Keys are generated into `--dir` on first start and kept, so bundles exported earlier still
 verify (`lre verify <bundle> --trust var/pki/root.cert.pem`). The certificates are written
-there too, at each start, for the signer to load. It is the same PKI as the tests' (see
-`tests/support/pki.py`): never a provider's real one.
+there too, at each start, for the signer to load. The tests serve the same PKI
+(`tests/support/pki.py`): never a provider's real one.
 """
 
 from __future__ import annotations
@@ -17,11 +17,55 @@ from pathlib import Path
 
 from asn1crypto import pem
 from certomancer.integrations.animator import Animator, AnimatorArchStore
-from certomancer.registry import CertLabel, CertomancerConfig
-from werkzeug.serving import make_server
+from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from deploy.local.platform import LocalPki
-from tests.support.pki import ARCH, CONFIG, KEYS, LOCAL_CERTIFICATES, QuietHandler, generate_keys
+
+# The certificates a platform's signer reads (LocalPki): its seal, chain and the root it trusts.
+# What a local platform's PKI writes at each start: the signer's certificates, and the demo
+# recipient's personal certificate to sign the AR with (`python -m deploy.local.sign_receipt`).
+LOCAL_CERTIFICATES = ("root", "interm", "seal", "recipient")
+CONFIG = Path(__file__).resolve().parents[1] / "pki" / "certomancer.yml"
+ARCH = ArchLabel("lre-test")
+KEYS = (
+    "root",
+    "interm",
+    "interm-ocsp",
+    "tsa",
+    "seal",
+    "seal-retired",
+    "recipient",
+    "recipient-revoked",
+    "recipient-expired",
+    "recipient-future",
+    "recipient-encipher",
+    "rogue-root",
+    "rogue-recipient",
+)
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No access log line per OCSP or timestamp request."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def generate_keys(directory: Path, names: tuple[str, ...] = KEYS) -> None:
+    """Fresh P-256 keys, unencrypted PEM, test-only: the tests throw them away with their
+    directory, `make run` keeps them in var/pki."""
+    for name in names:
+        key = ec.generate_private_key(ec.SECP256R1())
+        (directory / f"{name}.key.pem").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
 
 
 def tsa_url(port: int) -> str:

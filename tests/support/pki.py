@@ -1,11 +1,12 @@
 """The TEST-ONLY public key infrastructure, served over HTTP while tests run.
 
-`deploy/pki/certomancer.yml` describes it: a root and an intermediate CA, the provider's
-evidence seal, a time-stamping authority, OCSP and CRLs, and a recipient's personal
-certificate (plus a revoked one, and one from a CA nobody trusts). Keys are generated here,
-into a temporary directory, at every test session: no private key is ever committed.
-certomancer's Animator (a WSGI app) is served by werkzeug on 127.0.0.1 on a free port, so
-the TSA, OCSP and CRL URLs written into the certificates are real and answer.
+`deploy/pki/certomancer.yml` describes it (`deploy.local.pki` serves it for `make run`): a
+root and an intermediate CA, the provider's evidence seal, a time-stamping authority, OCSP
+and CRLs, and a recipient's personal certificate (plus a revoked one, and one from a CA
+nobody trusts). Keys are generated here, into a temporary directory, at every test session:
+no private key is ever committed. certomancer's Animator (a WSGI app) is served by werkzeug
+on 127.0.0.1 on a free port, so the TSA, OCSP and CRL URLs written into the certificates
+are real and answer.
 """
 
 from __future__ import annotations
@@ -22,42 +23,12 @@ from pathlib import Path
 import pytest
 from asn1crypto import pem, tsp, x509
 from certomancer.integrations.animator import Animator, AnimatorArchStore
-from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig, PKIArchitecture, ServiceLabel
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from certomancer.registry import CertLabel, CertomancerConfig, PKIArchitecture, ServiceLabel
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import make_server
 
+from deploy.local.pki import ARCH, CONFIG, LOCAL_CERTIFICATES, QuietHandler, generate_keys
 from deploy.local.platform import LocalPki
-
-# The certificates a platform's signer reads (LocalPki): its seal, chain and the root it trusts.
-# What a local platform's PKI writes at each start: the signer's certificates, and the demo
-# recipient's personal certificate to sign the AR with (`python -m deploy.local.sign_receipt`).
-LOCAL_CERTIFICATES = ("root", "interm", "seal", "recipient")
-CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "pki" / "certomancer.yml"
-ARCH = ArchLabel("lre-test")
-KEYS = (
-    "root",
-    "interm",
-    "interm-ocsp",
-    "tsa",
-    "seal",
-    "seal-retired",
-    "recipient",
-    "recipient-revoked",
-    "recipient-expired",
-    "recipient-future",
-    "recipient-encipher",
-    "rogue-root",
-    "rogue-recipient",
-)
-
-
-class QuietHandler(WSGIRequestHandler):
-    """No access log line per OCSP or timestamp request."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
 
 
 def free_port() -> int:
@@ -65,19 +36,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def generate_keys(directory: Path, names: tuple[str, ...] = KEYS) -> None:
-    """Fresh P-256 keys, unencrypted PEM: test-only, thrown away with the directory."""
-    for name in names:
-        key = ec.generate_private_key(ec.SECP256R1())
-        (directory / f"{name}.key.pem").write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
 
 
 @dataclass

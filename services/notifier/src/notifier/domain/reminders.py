@@ -7,21 +7,21 @@ that stops them. The last reminder goes no later than the last day of the window
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from lre_shared.contracts import NoticeChannel
+from lre_shared.rules import FR_LRE
 from notifier.domain.notice import Language
 
-PARIS = ZoneInfo("Europe/Paris")
+# The notifier follows the French profile (the only one): its window and its local time.
+PARIS = FR_LRE.timezone
 
 
 def next_reminder(after: datetime, every: timedelta, deadline: date) -> datetime | None:
     """When to remind next, `every` after `after`; None once that falls past the deadline."""
     due = after + every
-    end_of_window = datetime.combine(deadline + timedelta(days=1), time(0), tzinfo=PARIS)
-    return due if due < end_of_window else None
+    return due if due < FR_LRE.window_closes_at(deadline) else None
 
 
 @dataclass(frozen=True)

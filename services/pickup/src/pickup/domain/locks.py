@@ -32,7 +32,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-DEFAULT_DELAYS = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4), timedelta(hours=24))
+from lre_shared.rules import FR_LRE
+
+DEFAULT_DELAYS = tuple(timedelta(minutes=minutes) for minutes in FR_LRE.lock_delays_minutes)
 
 
 @dataclass(frozen=True)
