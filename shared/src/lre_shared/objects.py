@@ -196,6 +196,14 @@ class Bucket:
 
         return await self.blocking(stat)
 
+    async def keys(self, prefix: str) -> list[str]:
+        """Every key under `prefix`."""
+
+        def listing() -> list[str]:
+            return [o.object_name for o in self.client.list_objects(self.name, prefix=prefix, recursive=True)]
+
+        return await self.blocking(listing)
+
     async def remove(self, key: str) -> None:
         # S3 answers a delete of a missing key with success: sweeping twice is harmless.
         await self.blocking(self.client.remove_object, self.name, key)

@@ -422,3 +422,7 @@ class FakeStore:
 
     async def delete(self, key: str) -> None:
         self.objects.pop(key, None)
+
+    async def delete_under(self, prefix: str) -> None:
+        for key in [key for key in self.objects if key.startswith(prefix)]:
+            del self.objects[key]

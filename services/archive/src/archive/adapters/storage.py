@@ -39,6 +39,7 @@ class ContentStore(Protocol):
     async def put(self, key: str, content: bytes, sha256: str) -> None: ...
     async def get(self, key: str, sha256: str) -> bytes: ...
     async def delete(self, key: str) -> None: ...
+    async def delete_under(self, prefix: str) -> None: ...
 
 
 @dataclass
@@ -123,6 +124,10 @@ class S3ContentStore:
 
     async def delete(self, key: str) -> None:
         await self._store.remove(key)
+
+    async def delete_under(self, prefix: str) -> None:
+        for key in await self._store.keys(prefix):
+            await self._store.remove(key)
 
     async def upload_url(self, key: str, expires: timedelta, issued_at: datetime) -> str:
         """A presigned PUT URL, as the sender reaches the store; valid `expires` from

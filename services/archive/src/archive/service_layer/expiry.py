@@ -19,6 +19,7 @@ from uuid import UUID
 from archive.adapters.storage import ContentStore
 from archive.domain.expiry import RetentionPolicy
 from archive.service_layer.ports import ExpiryFacts, Letters, UnitOfWork, UnitsOfWork
+from archive.service_layer.uploads import letter_prefix
 from lre_shared.clock import Clock
 from lre_shared.contracts import (
     ContentHandoverFailed,
@@ -120,6 +121,8 @@ async def sweep(units: UnitsOfWork, *, store: ContentStore, clock: Clock, batch:
             for letter in due:
                 for key in await uow.documents.object_keys(letter.letter_id):
                     await store.delete(key)
+                # And what the letter's rows no longer name: the envelopes later ones replaced.
+                await store.delete_under(letter_prefix(letter.letter_id))
                 if letter.accepted_at is not None and letter.handed_over_at is None:
                     # ETSI EN 319 522 ContentHandoverFailure: accepted, never downloaded.
                     await uow.publish(

@@ -98,9 +98,14 @@ class UploadDesk:
         )
 
 
+def letter_prefix(letter_id: UUID) -> str:
+    """Where everything of a letter's content is kept."""
+    return f"letters/{letter_id}/"
+
+
 def content_key(letter_id: UUID, sha256: str) -> str:
     """Where a letter's document is kept: under its letter and its hash."""
-    return f"letters/{letter_id}/{sha256}"
+    return letter_prefix(letter_id) + sha256
 
 
 def _refusal(

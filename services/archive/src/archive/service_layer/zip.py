@@ -103,5 +103,6 @@ async def on_proof_issued(event: ProofIssued, uow: UnitOfWork, *, store: Content
     await uow.envelopes.keep(
         event.correlation_id, StoredObject(event.filename, len(event.pdf), digest, key), event.occurred_at
     )
-    if held.object_key is not None and held.object_key != key:
-        await store.delete(held.object_key)
+    # The envelope it replaces stays in the store, under the letter, until the content sweep
+    # deletes everything there: a zip being streamed may still be reading it, and were this
+    # transaction to roll back, the row would still point at it.
