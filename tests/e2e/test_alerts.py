@@ -83,11 +83,12 @@ async def notifications(
 
 
 async def attempts(platform: RunningPlatform, letter_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The outcomes of the letter's attempts (the 'sending' mark before each is left out)."""
     conn = await asyncpg.connect(platform.database_url("notifier"))
     try:
         return await conn.fetch(
             "SELECT channel, address, outcome, provider_message_id FROM delivery_attempts"
-            " WHERE letter_id = $1 ORDER BY id",
+            " WHERE letter_id = $1 AND outcome <> 'sending' ORDER BY id",
             letter_id,
         )
     finally:

@@ -2,10 +2,13 @@
 
     python -m tests.support.faulty_service <service> kill-after-commit:<queue>
     python -m tests.support.faulty_service <service> slow-handler:<queue>:<seconds>
+    python -m tests.support.faulty_service notifier kill-after-smtp-acceptance
 
 `kill-after-commit` SIGKILLs the process once a batch of <queue> is committed and before
 any of it is acknowledged; `slow-handler` holds each message of <queue> that long in its
-handler. The service itself knows nothing of this: its bus is patched in this process only,
+handler; `kill-after-smtp-acceptance` SIGKILLs the process as soon as an SMTP server has
+accepted a message (its reply to DATA), before the sender records anything. The service
+itself knows nothing of this: its bus (or its SMTP client) is patched in this process only,
 then its `main` runs as `python -m <service>.main` would run it.
 """
 
@@ -43,6 +46,21 @@ def kill_after_commit(queue: str) -> None:
     Consumer.after_commit = killed  # type: ignore[method-assign]
 
 
+def kill_after_smtp_acceptance() -> None:
+    import aiosmtplib
+
+    sendmail = aiosmtplib.SMTP.sendmail
+
+    @functools.wraps(sendmail)
+    async def killed(self: aiosmtplib.SMTP, *args: Any, **kwargs: Any) -> Any:
+        accepted = await sendmail(self, *args, **kwargs)
+        log.warning("fault injection: killing the process after the SMTP server accepted a message")
+        os.kill(os.getpid(), signal.SIGKILL)
+        return accepted
+
+    aiosmtplib.SMTP.sendmail = killed  # type: ignore[method-assign]
+
+
 def slow_handler(queue: str, seconds: float) -> None:
     subscribe = Bus.subscribe
 
@@ -68,6 +86,8 @@ def inject(fault: str) -> None:
     kind, _, rest = fault.partition(":")
     if kind == "kill-after-commit":
         kill_after_commit(rest)
+    elif kind == "kill-after-smtp-acceptance":
+        kill_after_smtp_acceptance()
     elif kind == "slow-handler":
         queue, _, seconds = rest.rpartition(":")
         slow_handler(queue, float(seconds))

@@ -37,8 +37,10 @@ from lre_shared.topology import Service, events_exchange
 from notifier.adapters.email import Email, SmtpMailer
 from notifier.adapters.templates import render_notice
 from notifier.bootstrap import bootstrap
+from notifier.domain.delivery import delivery_key
 from notifier.entrypoints.ticker import ReminderTicker
 from notifier.entrypoints.web import create_site
+from notifier.service_layer.ports import Mailer
 from notifier.settings import NotifierSettings
 from tests.support.bus import Probe, eventually, open_probe, publish_raw, purge_queues
 from tests.support.fixtures import SmtpServer
@@ -66,7 +68,7 @@ async def start_notifier(amqp_url: str, database_url: str) -> AsyncIterator[Star
     """Starts the notifier in-process against the given SMTP server; stops it afterwards."""
     started: list[ServiceRuntime] = []
 
-    async def start(host: str, port: int, **overrides: Any) -> ServiceRuntime:
+    async def start(host: str, port: int, mailer: Mailer | None = None, **overrides: Any) -> ServiceRuntime:
         settings = NotifierSettings(
             amqp_url=amqp_url,
             database_url=database_url,
@@ -80,7 +82,7 @@ async def start_notifier(amqp_url: str, database_url: str) -> AsyncIterator[Star
             outbox_poll_seconds=0.2,
             **overrides,
         )
-        runtime = bootstrap(settings)
+        runtime = bootstrap(settings, mailer)
         await runtime.startup()
         started.append(runtime)
         await purge_queues(amqp_url, runtime)
@@ -180,7 +182,9 @@ async def refused_for_good(
     assert failed.permanent is True
     assert "550" in failed.reason
     assert why in failed.reason
-    row = await runtime.pool.fetchrow("SELECT outcome, reason FROM delivery_attempts")
+    row = await runtime.pool.fetchrow(
+        "SELECT outcome, reason FROM delivery_attempts WHERE outcome <> 'sending'"
+    )
     assert row["outcome"] == "failed"
     assert why in row["reason"]
     return failed
@@ -256,7 +260,7 @@ async def test_a_send_notice_command_becomes_an_email_a_notice_sent_event_and_an
 
     rows = await runtime.pool.fetch(
         "SELECT notice_id, letter_id, channel, address, outcome, reason, provider_message_id"
-        " FROM delivery_attempts"
+        " FROM delivery_attempts WHERE outcome <> 'sending'"
     )
     assert len(rows) == 1
     row = rows[0]
@@ -283,7 +287,48 @@ async def test_the_same_send_notice_delivered_twice_sends_one_email(
     assert stats.duplicates == 1
     assert len([m for m in smtp.store.messages if m["To"] == command.address]) == 1
     assert len(probe.about(command.correlation_id)) == 1
-    assert await runtime.pool.fetchval("SELECT count(*) FROM delivery_attempts") == 1
+    assert (
+        await runtime.pool.fetchval("SELECT count(*) FROM delivery_attempts WHERE outcome <> 'sending'") == 1
+    )
+
+
+@dataclass
+class AcceptedThenLost:
+    """The real mailer; after the server accepts the first email, the process 'stops' before
+    the outcome is recorded: the handler fails with an error that is no delivery error, its
+    transaction rolls back, and the broker redelivers the command."""
+
+    mailer: SmtpMailer
+    lost: int = 0
+
+    async def send(self, email: Email) -> str:
+        message_id = await self.mailer.send(email)
+        if self.lost == 0:
+            self.lost += 1
+            raise ConnectionAbortedError("stopped between the SMTP acceptance and the commit")
+        return message_id
+
+
+async def test_a_notice_whose_send_was_not_committed_is_resent_with_the_same_message_id_and_one_event(
+    start_notifier: StartNotifier, probe: Probe, smtp: SmtpServer, amqp_url: str
+) -> None:
+    mailer = AcceptedThenLost(SmtpMailer(smtp.host, smtp.port, MAIL_FROM, False, None, None, 5.0))
+    runtime = await start_notifier(smtp.host, smtp.port, mailer)
+    command = send_notice(unique_address())
+
+    await publish_command(amqp_url, command)
+    await eventually(lambda: bool(probe.of(NoticeSent.routing_key, command.correlation_id)))
+    await asyncio.sleep(0.5)
+
+    emails = [m for m in smtp.store.messages if m["To"] == command.address]
+    assert len(emails) == 2  # the server took it twice: once lost, once recorded
+    key = delivery_key(command.message_id, NoticeChannel.email)
+    assert [m["Message-ID"] for m in emails] == [f"<{key}@lre.example>"] * 2
+    [event] = probe.about(command.correlation_id)
+    assert NoticeSent.model_validate_json(event.body).provider_message_id == f"<{key}@lre.example>"
+    rows = await runtime.pool.fetch("SELECT outcome FROM delivery_attempts ORDER BY id")
+    assert [r["outcome"] for r in rows] == ["sending", "sending", "sent"]
+    await mailer.mailer.close()
 
 
 async def test_a_recipient_refused_with_550_gives_a_permanent_notice_failed_without_retry(
@@ -335,7 +380,9 @@ async def test_a_451_is_retried_by_the_bus_and_the_notice_is_sent_once_the_serve
     await publish_command(amqp_url, command)
     await eventually(lambda: runtime.bus.stats.retried >= 1)
     assert not probe.about(command.correlation_id)
-    deferred = await runtime.pool.fetch("SELECT outcome, reason FROM delivery_attempts")
+    deferred = await runtime.pool.fetch(
+        "SELECT outcome, reason FROM delivery_attempts WHERE outcome <> 'sending'"
+    )
     assert deferred
     assert all(r["outcome"] == "deferred" and "451" in r["reason"] for r in deferred)
     server.handler.refusing = False
@@ -346,7 +393,9 @@ async def test_a_451_is_retried_by_the_bus_and_the_notice_is_sent_once_the_serve
     assert server.handler.refused >= 1
     assert len([m for m in server.handler.store.messages if m["To"] == command.address]) == 1
     assert len(probe.about(command.correlation_id)) == 1
-    rows = await runtime.pool.fetch("SELECT outcome FROM delivery_attempts ORDER BY id")
+    rows = await runtime.pool.fetch(
+        "SELECT outcome FROM delivery_attempts WHERE outcome <> 'sending' ORDER BY id"
+    )
     assert [r["outcome"] for r in rows][-1] == "sent"
     assert {r["outcome"] for r in rows[:-1]} == {"deferred"}
     assert runtime.bus.stats.dead_lettered == 0
@@ -378,7 +427,9 @@ async def test_an_email_refused_for_good_falls_back_to_an_sms_through_twilio(
     sent = NoticeSent.model_validate_json(probe.of(NoticeSent.routing_key, command.correlation_id)[0].body)
     assert (sent.channel, sent.address) == (NoticeChannel.sms, "+33612345678")
     assert sent.provider_message_id and sent.provider_message_id.startswith("SM")
-    rows = await runtime.pool.fetch("SELECT channel, outcome, reason FROM delivery_attempts ORDER BY id")
+    rows = await runtime.pool.fetch(
+        "SELECT channel, outcome, reason FROM delivery_attempts WHERE outcome <> 'sending' ORDER BY id"
+    )
     assert [(r["channel"], r["outcome"]) for r in rows] == [("email", "failed"), ("sms", "sent")]
     assert "550" in rows[0]["reason"]
 

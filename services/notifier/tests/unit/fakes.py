@@ -23,14 +23,32 @@ Claims = dict[tuple[UUID, NoticeChannel], UUID]
 
 @dataclass
 class InMemoryAttemptLog:
-    recorded: list[Attempt] = field(default_factory=list)
+    history: list[Attempt] = field(default_factory=list)  # marks and outcomes, in order
     claims: Claims = field(default_factory=dict)
+
+    @property
+    def recorded(self) -> list[Attempt]:
+        """The outcomes recorded, without the `sending` marks."""
+        return [a for a in self.history if a.outcome != "sending"]
+
+    @property
+    def marks(self) -> list[Attempt]:
+        return [a for a in self.history if a.outcome == "sending"]
 
     async def claim(self, round_id: UUID, channel: NoticeChannel, notice_id: UUID) -> UUID:
         return self.claims.setdefault((round_id, channel), notice_id)
 
     async def record(self, attempt: Attempt) -> None:
-        self.recorded.append(attempt)
+        self.history.append(attempt)
+
+    async def begin(self, attempt: Attempt) -> Attempt | None:
+        same = (attempt.notice_id, attempt.channel)
+        earlier = [a for a in self.history if (a.notice_id, a.channel) == same]
+        taken = [a for a in earlier if a.outcome in ("sent", "delivered")]
+        previous = (taken or earlier or [None])[-1]
+        if not taken:
+            self.history.append(attempt)
+        return previous
 
     async def failed_for_good(self, notice_id: UUID) -> dict[NoticeChannel, str]:
         failed = [a for a in self.recorded if a.notice_id == notice_id and a.outcome == "failed"]
@@ -157,7 +175,7 @@ class FakeMailer(FakeProvider):
 class FakeChannel(FakeProvider):
     delivered: list[tuple[Notice, str]] = field(default_factory=list)
 
-    async def deliver(self, notice: Notice, address: str) -> str:
+    async def deliver(self, notice: Notice, address: str, key: UUID | None = None) -> str:
         self.delivered.append((notice, address))
         return self.answer("SM0001")
 

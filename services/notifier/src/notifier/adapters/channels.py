@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from lre_shared.contracts import NoticeKind
 from notifier.adapters.templates import render
@@ -27,7 +28,7 @@ class EmailChannel:
 
     mailer: Mailer
 
-    async def deliver(self, notice: Notice, address: str) -> str:
+    async def deliver(self, notice: Notice, address: str, key: UUID | None = None) -> str:
         text = render(notice)
         headers: tuple[tuple[str, str], ...] = ()
         if notice.kind is NoticeKind.reminder and notice.opt_out_url:
@@ -36,7 +37,7 @@ class EmailChannel:
                 ("List-Unsubscribe", f"<{notice.opt_out_url}>"),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
             )
-        return await self.mailer.send(Email(address, text.subject, text.text, text.html, headers))
+        return await self.mailer.send(Email(address, text.subject, text.text, text.html, headers, key=key))
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class UnconfiguredChannel:
     name: str
     missing: tuple[str, ...]
 
-    async def deliver(self, notice: Notice, address: str) -> str:
+    async def deliver(self, notice: Notice, address: str, key: UUID | None = None) -> str:
         raise self.refusal()
 
     async def send_text(self, to: str, body: str) -> str:
@@ -68,9 +69,9 @@ class RateLimited:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     waited: float = field(default=0.0, init=False)
 
-    async def deliver(self, notice: Notice, address: str) -> str:
+    async def deliver(self, notice: Notice, address: str, key: UUID | None = None) -> str:
         wait = self.bucket.reserve(self.clock())
         if wait > 0:
             self.waited += wait
             await self.sleep(wait)
-        return await self.channel.deliver(notice, address)
+        return await self.channel.deliver(notice, address, key)

@@ -3,7 +3,9 @@
 - STARTTLS is required when configured: a server that does not offer it gets nothing.
 - Each message is multipart text + HTML, with its own Message-ID in our domain, and a
   DKIM signature when a key is configured: a signed notice is the recipient's best answer
-  to "is this a phishing email?".
+  to "is this a phishing email?". An email with a `key` (a notice: `delivery_key`) has the
+  Message-ID made of it, the same on every send of that notice: a resend after a crash
+  between the server's acceptance and our record of it is the same message (RFC 5322).
 - Connections are kept open and reused; one found closed by the server is replaced once.
 - SMTP 5xx is permanent; 4xx, timeouts and dropped connections are transient.
 """
@@ -26,7 +28,7 @@ import aiosmtplib
 import dkim  # type: ignore[import-untyped]
 
 from notifier.domain.delivery import PermanentDeliveryError, TransientDeliveryError
-from notifier.domain.email import Attachment, Email
+from notifier.domain.email import Attachment, Email, message_id
 from notifier.service_layer.ports import Mailer
 
 __all__ = [
@@ -100,13 +102,16 @@ class SmtpMailer:
                 part = MIMEApplication(attachment.content, attachment.subtype)
                 part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
                 message.attach(part)
-        domain = self.sender.rpartition("@")[2] or None
-        message_id = make_msgid(domain=domain)
+        domain = self.sender.rpartition("@")[2]
+        if email.key is None:
+            identity = make_msgid(domain=domain or None)
+        else:
+            identity = message_id(email.key, domain or "localhost")
         message["From"] = self.sender
         message["To"] = email.to
         message["Subject"] = Header(email.subject, UTF8, header_name="Subject").encode()
         message["Date"] = formatdate(localtime=False)
-        message["Message-ID"] = message_id
+        message["Message-ID"] = identity
         for name, value in email.headers:
             message[name] = value
         raw = message.as_bytes(policy=WIRE)
@@ -120,10 +125,10 @@ class SmtpMailer:
                 include_headers=[h for h in SIGNED_HEADERS if message[h.decode()] is not None],
             )
             raw = signature + raw
-        return message_id, raw
+        return identity, raw
 
     async def send(self, email: Email) -> str:
-        message_id, raw = self.compose(email)
+        identity, raw = self.compose(email)
         try:
             await self._deliver([email.to], raw)
         except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -139,7 +144,7 @@ class SmtpMailer:
             raise TransientDeliveryError(f"SMTP {exc.code}: {exc.message}") from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise TransientDeliveryError(f"SMTP {self.host}:{self.port}: {exc!r}") from exc
-        return message_id
+        return identity
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

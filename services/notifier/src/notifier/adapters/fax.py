@@ -8,6 +8,7 @@ another implementation of it. The gateway address follows a configurable pattern
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from notifier.adapters.pdf import text_pdf
 from notifier.adapters.telephony import check_number
@@ -39,7 +40,7 @@ class EmailFaxGateway:
     mailer: Mailer
     address_pattern: str  # e.g. "{number}@fax.example"
 
-    async def deliver(self, notice: Notice, address: str) -> str:
+    async def deliver(self, notice: Notice, address: str, key: UUID | None = None) -> str:
         number = check_number(address).lstrip("+")
         pdf = text_pdf(fax_pages(notice))
         subject = render(notice).subject
@@ -49,5 +50,6 @@ class EmailFaxGateway:
                 subject=subject,
                 text=subject,
                 attachments=(Attachment(f"avis_{notice.item_number}.pdf", pdf),),
+                key=key,  # a resent fax is the same email to the gateway
             )
         )

@@ -4,6 +4,11 @@ The HTTP layer is Twilio's own `AsyncTwilioHttpClient`, with its base URL replac
 tests (and a regional edge) can point it elsewhere: the contract tests point it at
 Twilio's OpenAPI description served by Prism.
 
+Twilio's Messages and Calls resources take no idempotency key (in its API description,
+`IdempotencyKey` exists for call payments and user-defined messages only): a notice resent
+after a crash between Twilio's answer and our record of it is a second SMS or call. The
+handler's `sending` mark makes that a single, logged resend (docs/OPERATIONS.md).
+
 Classification: an invalid number is refused before any request; provider 4xx are
 permanent (the request is wrong, the number cannot receive), 429 and 5xx transient, as
 are timeouts and network errors.
@@ -14,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from uuid import UUID
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException  # type: ignore[import-untyped]
@@ -103,7 +109,7 @@ async def _call_provider(what: str, request: Any) -> str:
 class TwilioSms:
     account: TwilioAccount
 
-    async def deliver(self, notice: Notice, address: str) -> str:
+    async def deliver(self, notice: Notice, address: str, key: UUID | None = None) -> str:
         return await self.send_text(address, sms_text(notice))
 
     async def send_text(self, to: str, body: str) -> str:
@@ -127,5 +133,5 @@ def voice_twiml(notice: Notice) -> str:
 class TwilioVoice:
     account: TwilioAccount
 
-    async def deliver(self, notice: Notice, address: str) -> str:
+    async def deliver(self, notice: Notice, address: str, key: UUID | None = None) -> str:
         return await self.account.create("call", "calls", address, twiml=voice_twiml(notice))

@@ -10,7 +10,8 @@ the next channel of the fallback order is tried instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from uuid import UUID
+from enum import Enum
+from uuid import UUID, uuid5
 
 from lre_shared.contracts import NoticeChannel, NoticeKind
 
@@ -43,7 +44,43 @@ class Attempt:
     letter_id: UUID
     channel: NoticeChannel
     address: str
-    outcome: str  # sent | failed | deferred | delivered
+    outcome: str  # sending (a mark, before the provider is called) | sent | failed | deferred | delivered
     reason: str | None = None
     provider_message_id: str | None = None
     kind: str = NoticeKind.notice.value  # notice | reminder | code | confirmation
+
+
+# Fixed for ever: changing it would give a resent notice another identity than its first send.
+DELIVERY_NAMESPACE = UUID("5b0f3c1e-7d0a-4c55-9a3e-2f6c0d9e8b41")
+
+
+def delivery_key(notice_id: UUID, channel: NoticeChannel) -> UUID:
+    """The identity of one notice on one channel, the same on every delivery of the command
+    that asked for it: the email's Message-ID is made of it, so a resend after a crash is
+    the same message to mail systems (RFC 5322 §3.6.4)."""
+    return uuid5(DELIVERY_NAMESPACE, f"{notice_id}/{channel.value}")
+
+
+class Redelivery(Enum):
+    """What a delivery of a command does on a channel, given what the channel recorded before."""
+
+    send = "send"  # never tried, or every try ended (deferred, failed for now)
+    resend = "resend"  # marked sending with no outcome: the provider may have it already
+    sent = "sent"  # the provider took it and that was recorded: nothing to send
+
+
+def redelivery(previous: Attempt | None) -> Redelivery:
+    """The step for a channel whose latest record for the notice is `previous`.
+
+    A `sending` mark is committed before the provider is called, the outcome after it: a mark
+    with no outcome means the process stopped in between, and the provider may or may not have
+    taken the notice. It is sent again, under the same identity (`delivery_key`): for email
+    the same Message-ID, which mail systems and the recipient's client see as one message.
+    """
+    if previous is None:
+        return Redelivery.send
+    if previous.outcome in ("sent", "delivered"):
+        return Redelivery.sent
+    if previous.outcome == "sending":
+        return Redelivery.resend
+    return Redelivery.send

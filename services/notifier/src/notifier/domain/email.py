@@ -4,6 +4,7 @@ on reminders), and any attachments (a fax's pages, through an email-to-fax gatew
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 
 @dataclass(frozen=True)
@@ -22,3 +23,10 @@ class Email:
     html: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    key: UUID | None = None  # the notice's identity on its channel (delivery_key): its Message-ID
+
+
+def message_id(key: UUID, domain: str) -> str:
+    """RFC 5322 §3.6.4: `<id-left@id-right>`, unique to the message and the same on every
+    copy of it; the right part is the platform's mail domain."""
+    return f"<{key}@{domain}>"

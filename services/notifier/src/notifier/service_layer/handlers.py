@@ -10,14 +10,25 @@ EN 319 522). A transient failure ends the handler with an exception so the bus r
 command later (bounded, with back-off); a channel that failed for good before is not tried
 again. A provider's later report that a sent notice was undelivered (`provider_status`)
 moves on the same way.
+
+Each try is marked `sending` in the attempt log, committed before the provider is called,
+and its outcome recorded after. The process may stop in between (after the SMTP server took
+the email, before the handler's transaction committed): the broker then redelivers the
+command, whose mark has no outcome, and the notice is sent again with the same identity
+(`delivery_key`): for email the same Message-ID, so the resend is the same message to mail
+systems (RFC 5322 §3.6.4). A try whose `sent` outcome was recorded is not sent again; its
+`NoticeSent` is given once more, the first having gone with the rolled-back transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
+from uuid import UUID
 
 from lre_shared.clock import now_utc
 from lre_shared.contracts import (
@@ -34,11 +45,20 @@ from lre_shared.contracts import (
 )
 from notifier.domain.code import code_text
 from notifier.domain.confirmation import CaseConfirmation, confirmation_email, confirmation_sms
-from notifier.domain.delivery import Attempt, PermanentDeliveryError, TransientDeliveryError
+from notifier.domain.delivery import (
+    Attempt,
+    PermanentDeliveryError,
+    Redelivery,
+    TransientDeliveryError,
+    delivery_key,
+    redelivery,
+)
 from notifier.domain.email import Email
 from notifier.domain.notice import Notice
 from notifier.service_layer import reminders
 from notifier.service_layer.ports import AttemptLog, Channel, Mailer, TextMessenger, UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 def route(command: SendNotice) -> list[tuple[NoticeChannel, str | None]]:
@@ -90,9 +110,12 @@ async def send_notice(
             await uow.publish(notice_failed(command, channel, address, failed_before[channel], reasons))
             continue
         try:
-            delivery = _deliver(channels.get(channel), notice, channel, address)
+            adapter = channels.get(channel)
             sent = _sent(command, channel, address or "", command.kind.value)
-            provider_id = await _attempted(delivery, sent, attempts)
+            key = delivery_key(command.message_id, channel)
+            provider_id = await _attempted(
+                partial(_deliver, adapter, notice, channel, address, key), sent, attempts
+            )
         except PermanentDeliveryError as exc:
             reasons.append(f"{channel}: {exc}")
             await uow.publish(notice_failed(command, channel, address, str(exc), reasons))
@@ -136,13 +159,13 @@ def notice_failed(
 
 
 async def _deliver(
-    adapter: Channel | None, notice: Notice, channel: NoticeChannel, address: str | None
+    adapter: Channel | None, notice: Notice, channel: NoticeChannel, address: str | None, key: UUID
 ) -> str:
     if not address:
         raise PermanentDeliveryError(f"no address for the {channel} channel in the command")
     if adapter is None:
         raise PermanentDeliveryError(f"the {channel} channel is not available")
-    return await adapter.deliver(notice, address)
+    return await adapter.deliver(notice, address, key)
 
 
 def _sent(
@@ -152,12 +175,30 @@ def _sent(
     return Attempt(command.message_id, command.correlation_id, channel, address, "sent", kind=kind)
 
 
-async def _attempted(delivery: Awaitable[str], sent: Attempt, attempts: AttemptLog) -> str:
-    """The provider's id for the message `delivery` sends, with the attempt recorded whatever
-    its outcome (`sent`: as recorded when the provider takes it); a delivery error goes on to
-    the caller, a transient one up to the bus, which retries the command later."""
+async def _attempted(delivery: Callable[[], Awaitable[str]], sent: Attempt, attempts: AttemptLog) -> str:
+    """The provider's id for the message `delivery` sends, with the attempt marked `sending`
+    before and recorded after whatever its outcome (`sent`: as recorded when the provider
+    takes it); a delivery error goes on to the caller, a transient one up to the bus, which
+    retries the command later. Already taken by the provider on an earlier delivery of the
+    command: not sent again, the provider's id as recorded then."""
+    previous = await attempts.begin(replace(sent, outcome="sending"))
+    step = redelivery(previous)
+    if step is Redelivery.sent and previous is not None:
+        return previous.provider_message_id or ""
+    if step is Redelivery.resend:
+        # Between the provider's answer and our record of it, the process stopped: the
+        # provider may have the message already; the resend carries the same identity.
+        log.warning(
+            "resending a %s the provider may have taken already (its outcome was never recorded)",
+            sent.kind,
+            extra={
+                "letter_id": str(sent.letter_id),
+                "message_id": str(sent.notice_id),
+                "channel": sent.channel.value,
+            },
+        )
     try:
-        provider_id = await delivery
+        provider_id = await delivery()
     except PermanentDeliveryError as exc:
         await attempts.record(replace(sent, outcome="failed", reason=str(exc)))
         raise
@@ -180,10 +221,12 @@ async def _send_by_chosen_channel(
 ) -> str:
     """Send `email` or `text`, by the channel the recipient chose; the attempt is recorded."""
     channel = NoticeChannel(command.channel)
-    if channel is NoticeChannel.email:
-        delivery = mailer.send(email)
-    else:
-        delivery = texts.send_text(command.address, text)
+
+    def delivery() -> Awaitable[str]:
+        if channel is NoticeChannel.email:
+            return mailer.send(replace(email, key=delivery_key(command.message_id, channel)))
+        return texts.send_text(command.address, text)
+
     return await _attempted(delivery, _sent(command, channel, command.address, kind), attempts)
 
 
