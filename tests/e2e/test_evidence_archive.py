@@ -23,6 +23,7 @@ from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.seaweed import SeaweedS3
 from lre_shared.contracts import Document, SubmitLetter
 from lre_shared.sender import submit_letter
+from signer.adapters.seal_check import proof_attachments
 from signer.entrypoints import cli
 from tests.support.fixtures import SmtpServer
 from tests.support.pki import TestPki
@@ -144,6 +145,24 @@ def test_lre_verify_finds_every_record_of_the_bundle_locked_in_the_bucket(
     assert "records/0001.json: in the evidence bucket byte for byte, compliance-locked" in out.out
     assert "records/0001.seal.json: in the evidence bucket byte for byte, compliance-locked" in out.out
     assert "ARCHIVED:" in out.out
+
+
+def test_the_deposit_proof_carries_the_sealed_record_it_attests_as_lre_verify_checks(
+    bundle: Path, test_pki: TestPki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (deposit,) = (bundle / "proofs").glob("deposit_*.pdf")
+
+    status = cli.main(["verify", str(bundle), "--trust", str(test_pki.root_file)])
+
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    assert proof_attachments(deposit.read_bytes()) == {
+        "0001.json": (bundle / "records" / "0001.json").read_bytes(),
+        "0001.seal.json": (bundle / "records" / "0001.seal.json").read_bytes(),
+    }
+    assert (
+        f"proof {deposit.name}: carries records/0001.json and its seal, as the bundle holds them" in out.out
+    )
 
 
 @pytest.mark.usefixtures("bucket_credentials")

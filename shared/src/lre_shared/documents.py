@@ -50,6 +50,19 @@ class PageBreak:
 Block = Paragraph | PageBreak
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file the document carries (PDF/A-3 associated file, ISO 19005-3 §6.8): its bytes
+    as they are, under `name`, related to the document as `relationship` says (Source: what
+    the document was made from; Supplement: what completes it)."""
+
+    name: str
+    content: bytes
+    description: str
+    mime_type: str = "application/json"
+    relationship: str = "Source"
+
+
 def _document(title: str, *, created: datetime | None, compress: bool, bottom: float = MARGIN) -> FPDF:
     pdf = FPDF(unit="pt", format="A4", enforce_compliance=PDFA)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
@@ -71,10 +84,22 @@ def render_document(
     created: datetime | None = None,
     compress: bool = True,
     bottom: float = MARGIN,
+    attachments: Iterable[Attachment] = (),
 ) -> bytes:
     """A4 pages of `blocks`, flowing onto new pages as they fill, no text lower than `bottom`
-    points from the page's foot (room for a signature field); `created` defaults to now."""
+    points from the page's foot (room for a signature field); `created` defaults to now.
+    Each attachment is embedded as an associated file of the document."""
     pdf = _document(title, created=created, compress=compress, bottom=bottom)
+    for attachment in attachments:
+        pdf.embed_file(
+            bytes=attachment.content,
+            basename=attachment.name,
+            desc=attachment.description,
+            mime_type=attachment.mime_type,
+            associated_file_relationship=attachment.relationship,
+            modification_date=created or datetime.now(UTC),
+            compress=True,
+        )
     pdf.add_page()
     for block in blocks:
         if isinstance(block, PageBreak):

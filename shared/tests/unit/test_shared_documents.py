@@ -7,7 +7,7 @@ from io import BytesIO
 import pytest
 from pypdf import PdfReader
 
-from lre_shared.documents import PageBreak, Paragraph, render_document, render_line
+from lre_shared.documents import Attachment, PageBreak, Paragraph, render_document, render_line
 
 NAMES = ["Łukasz Dvořák", "Ørsted", "Nguyễn Thị Minh Khai"]
 BASE_14 = ("Helvetica", "Times", "Courier", "Symbol", "ZapfDingbats")
@@ -47,6 +47,26 @@ def test_a_document_is_pdf_a_3b() -> None:
     xmp = metadata.stream.get_data()
     assert b"<pdfaid:part>3</pdfaid:part>" in xmp and b"<pdfaid:conformance>B</pdfaid:conformance>" in xmp
     assert b"/OutputIntents" in pdf
+
+
+def test_a_document_carries_its_attachments_byte_for_byte_as_associated_files() -> None:
+    record, seal = b'{"seq":1}', b'{"cms":"..."}'
+    pdf = render_document(
+        [Paragraph("Preuve de dépôt")],
+        title="t",
+        attachments=[
+            Attachment("0001.json", record, "record 1"),
+            Attachment("0001.seal.json", seal, "its seal", relationship="Supplement"),
+        ],
+    )
+
+    reader = PdfReader(BytesIO(pdf))
+    specs = [spec.get_object() for spec in reader.trailer["/Root"]["/AF"]]
+    assert reader.attachments == {"0001.json": [record], "0001.seal.json": [seal]}
+    assert [(spec["/F"], spec["/AFRelationship"]) for spec in specs] == [
+        ("0001.json", "/Source"),
+        ("0001.seal.json", "/Supplement"),
+    ]
 
 
 def test_a_page_break_starts_a_new_page_and_long_text_flows_onto_more() -> None:

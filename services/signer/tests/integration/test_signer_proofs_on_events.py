@@ -30,7 +30,7 @@ from services.signer.tests.integration.test_signer_seals import (
     wait_for_records,
     with_bucket,
 )
-from signer.adapters.seal_check import check_proof
+from signer.adapters.seal_check import check_proof, proof_attachments
 from signer.settings import SignerSettings
 from tests.support.pki import TestPki
 
@@ -201,3 +201,54 @@ async def test_proofs_reach_the_evidence_bucket_under_compliance_lock(
     finally:
         response.close()
         response.release_conn()
+
+
+async def test_each_proof_carries_the_sealed_records_it_attests(
+    accepted_and_refused: tuple[uuid.UUID, str, uuid.UUID, str],
+    database_url: str,
+    test_pki: TestPki,
+    tmp_path: Path,
+) -> None:
+    _, _, refused, number = accepted_and_refused
+    bundle = tmp_path / "bundle"
+    exported = lre_export(refused, bundle, database_url)
+    proofs = {path.name: proof_attachments(path.read_bytes()) for path in (bundle / "proofs").iterdir()}
+    records = {path.name: path.read_bytes() for path in (bundle / "records").iterdir()}
+
+    result = lre_verify(bundle, test_pki.root_file)
+
+    assert exported.returncode == 0, exported.stderr
+    # the deposit's record in its proof, the refusal's in its; every record in the envelope
+    assert sorted(proofs[f"deposit_{number}.pdf"]) == ["0001.json", "0001.seal.json"]
+    assert sorted(proofs[f"refusal_{number}.pdf"]) == ["0002.json", "0002.seal.json"]
+    assert proofs[f"pli_{number}.pdf"] == records
+    assert proofs[f"refusal_{number}.pdf"]["0002.json"] == records["0002.json"]
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"proof pli_{number}.pdf: carries records/0002.json and its seal, as the bundle holds them"
+    ) in result.stdout
+
+
+async def test_a_proof_alone_has_the_seals_of_the_records_it_carries_checked(
+    accepted_and_refused: tuple[uuid.UUID, str, uuid.UUID, str],
+    database_url: str,
+    test_pki: TestPki,
+    tmp_path: Path,
+) -> None:
+    _, _, refused, number = accepted_and_refused
+    lre_export(refused, tmp_path / "bundle", database_url)
+    alone = tmp_path / "alone" / "proofs"
+    alone.mkdir(parents=True)
+    (alone / f"refusal_{number}.pdf").write_bytes(
+        (tmp_path / "bundle" / "proofs" / f"refusal_{number}.pdf").read_bytes()
+    )
+
+    result = lre_verify(tmp_path / "alone", test_pki.root_file)
+
+    # not verified (a proof is not the evidence: no record), but what it carries is checked
+    assert result.returncode == 1
+    assert (
+        f"ok    proof refusal_{number}.pdf, attached 0002.json: seal intact, by LRE TEST Provider"
+        in result.stderr
+    )
+    assert f"proof refusal_{number}.pdf, attached 0002.json: timestamped" in result.stderr

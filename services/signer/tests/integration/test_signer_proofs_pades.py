@@ -3,18 +3,23 @@ offline, from the validation data embedded in the PDF alone."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from io import BytesIO
 
 import pytest
+from pyhanko.pdf_utils import embed
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import DocumentSecurityStore, async_validate_pdf_signature
 from pypdf import PdfReader
 
 from signer.adapters.pdf import PadesSealer, render_pdf
+from signer.adapters.seal_check import proof_attachments
 from signer.adapters.sealing import load_signer, timestamper
 from signer.domain.evidence import EvidenceEvent, SealAssurance
 from signer.domain.proofs import (
+    AttachedRecord,
     DocumentFact,
     EvidenceFact,
     LetterFacts,
@@ -129,3 +134,23 @@ async def test_a_sealed_proof_names_the_provider_and_its_registration(test_pki: 
     text = " ".join(PdfReader(BytesIO(pdf)).pages[0].extract_text().split())
     assert "LRE Démo SAS" in text and "RCS Paris 000 000 000" in text
     assert "prestataire non qualifié (not qualified)" in text
+
+
+async def test_the_records_a_proof_carries_are_those_its_seal_covers(test_pki: TestPki) -> None:
+    record = AttachedRecord(2, b'{"seq":2}', b'{"seal":"of record 2"}')
+    content = replace(contents(ProofKind.refusal), evidence=(record,))  # type: ignore[type-var]
+    pdf = await sealed(test_pki, render_pdf(content, PROVIDER))  # type: ignore[arg-type]
+    # a file slipped in after sealing, by an incremental update the seal does not cover
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    embed.embed_file(
+        writer,
+        embed.FileSpec(
+            "0003.json", embedded_data=embed.EmbeddedFileObject.from_file_data(writer, b'{"seq":3}')
+        ),
+    )
+    tampered = BytesIO()
+    writer.write(tampered)  # type: ignore[no-untyped-call]
+
+    assert proof_attachments(pdf) == {"0002.json": record.body, "0002.seal.json": record.seal}
+    assert "0003.json" in PdfReader(BytesIO(tampered.getvalue())).attachments
+    assert proof_attachments(tampered.getvalue()) == proof_attachments(pdf)

@@ -17,8 +17,13 @@ from pathlib import Path
 import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.sign.validation import DocumentSecurityStore
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import InsufficientRevinfoError
+from pyhanko_certvalidator.path import ValidationPath
 from pypdf import PdfReader
 
 from lre_shared.contracts import (
@@ -166,6 +171,50 @@ async def test_an_ar_signed_by_the_recipient_with_a_trusted_certificate_is_accep
     )
     assert stored["signed_by"] == "Camille Martin"
     assert stored["signed_accepted_at"] is not None
+
+
+async def test_an_accepted_ar_is_kept_with_the_revocation_data_its_check_used_to_judge_it_offline(
+    signer: Signer, test_pki: TestPki
+) -> None:
+    letter = await signer.accepted_letter()
+    form = await signer.receipt_form(letter.correlation_id)
+    signed = await signed_by(test_pki, "recipient", form.pdf)
+
+    reply = await signer.check(letter.correlation_id, signed)
+    stored = await signer.runtime.pool.fetchrow(
+        "SELECT signed_pdf, signed_pdf_lt FROM receipt_forms WHERE letter_id = $1", letter.correlation_id
+    )
+
+    assert reply.accepted, reply.detail
+    assert reply.judged_at is not None
+    kept, long_term = bytes(stored["signed_pdf"]), bytes(stored["signed_pdf_lt"])
+    assert kept == signed and long_term.startswith(signed)  # the uploaded bytes, as hashed
+    dss = DocumentSecurityStore.read_dss(PdfFileReader(BytesIO(long_term)))
+    assert dss.ocsps or dss.crls
+    # Judged again from the file alone: nothing fetched, revocation data required.
+    rechecked = await offline_path(long_term, test_pki, reply.judged_at)
+    assert rechecked.leaf.subject == test_pki.cert("recipient").subject
+    with pytest.raises(InsufficientRevinfoError):
+        await offline_path(signed, test_pki, reply.judged_at)  # as uploaded: no revocation data
+
+
+async def offline_path(pdf: bytes, pki: TestPki, at: datetime) -> ValidationPath:
+    """The AR signer's certificate validated from what the PDF embeds: no fetching, hard-fail."""
+    reader = PdfFileReader(BytesIO(pdf))
+    signature = reader.embedded_signatures[0]
+    dss = DocumentSecurityStore.read_dss(reader) if "/DSS" in reader.root else None
+    settings = {
+        "trust_roots": [pki.cert("root")],
+        "allow_fetching": False,
+        "revocation_mode": "hard-fail",
+        "moment": at,
+        "retroactive_revinfo": True,
+    }
+    context = dss.as_validation_context(settings) if dss else ValidationContext(**settings, crls=[], ocsps=[])  # type: ignore[arg-type]
+    validator = CertificateValidator(
+        signature.signer_cert, intermediate_certs=signature.other_embedded_certs, validation_context=context
+    )
+    return await validator.async_validate_path()
 
 
 async def test_an_ar_signed_with_a_revoked_certificate_is_refused_as_revoked(

@@ -10,7 +10,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from lre_shared.contracts import Message
-from signer.domain.checkpoint import LetterCheckpoint, TreeHead
+from signer.domain.checkpoint import SETTLING_EVENTS, LetterCheckpoint, TreeHead
 from signer.domain.evidence import UNSEALED, EvidenceEvent, SealAssurance
 from signer.domain.proofs import ProofContent, ProofKind
 from signer.service_layer.ports import (
@@ -54,7 +54,16 @@ class InMemoryEvidenceChain:
 
     async def chain(self, letter_id: UUID) -> list[ChainedRecord]:
         return [
-            ChainedRecord(r.evidence_id, r.event, r.event_time, r.body, r.record_sha256, r.previous_sha256)
+            ChainedRecord(
+                r.evidence_id,
+                r.event,
+                r.event_time,
+                r.body,
+                r.record_sha256,
+                r.previous_sha256,
+                r.seq,
+                r.seal,
+            )
             for r in self.of(letter_id)
         ]
 
@@ -68,10 +77,15 @@ class InMemoryEvidenceChain:
 
 @dataclass
 class InMemoryCheckpoints:
+    evidence: InMemoryEvidenceChain
     latest: dict[str, tuple[LetterCheckpoint, bytes | None]] = field(default_factory=dict)
 
     async def exists(self, letter_id: UUID) -> bool:
         return str(letter_id) in self.latest
+
+    async def missing(self, batch: int) -> list[UUID]:
+        settled = {r.letter_id for r in self.evidence.records if r.event in SETTLING_EVENTS}
+        return sorted(letter for letter in settled if str(letter) not in self.latest)[:batch]
 
     async def keep(self, checkpoint: LetterCheckpoint, seal: bytes | None) -> None:
         kept = self.latest.get(checkpoint.letter_id)
@@ -132,6 +146,7 @@ class InMemoryProofs:
 class InMemoryReceiptForms:
     forms: dict[UUID, ReceiptForm] = field(default_factory=dict)
     signed: dict[UUID, tuple[bytes, str | None]] = field(default_factory=dict)
+    long_term: dict[UUID, bytes | None] = field(default_factory=dict)
 
     async def get(self, letter_id: UUID) -> ReceiptForm | None:
         return self.forms.get(letter_id)
@@ -139,9 +154,12 @@ class InMemoryReceiptForms:
     async def add(self, letter_id: UUID, form: ReceiptForm) -> None:
         self.forms.setdefault(letter_id, form)
 
-    async def accept_signed(self, letter_id: UUID, signed_pdf: bytes, signer_name: str | None) -> None:
+    async def accept_signed(
+        self, letter_id: UUID, signed_pdf: bytes, signer_name: str | None, *, long_term: bytes | None
+    ) -> None:
         if letter_id in self.forms:
             self.signed.setdefault(letter_id, (signed_pdf, signer_name))
+            self.long_term.setdefault(letter_id, long_term)
 
 
 class InMemoryUnitOfWork:
@@ -149,7 +167,7 @@ class InMemoryUnitOfWork:
 
     def __init__(self) -> None:
         self.evidence = InMemoryEvidenceChain()
-        self.checkpoints = InMemoryCheckpoints()
+        self.checkpoints = InMemoryCheckpoints(self.evidence)
         self.log = InMemoryEvidenceLog(self.evidence)
         self.proofs = InMemoryProofs()
         self.receipt_forms = InMemoryReceiptForms()

@@ -35,6 +35,7 @@ from signer.domain.proofs import ProofContent, ProofKind
 from signer.domain.receipt import Recipient, Verdict
 from signer.service_layer import handlers, receipts
 from signer.service_layer.archiving import archive_pending
+from signer.service_layer.checkpoints import backfill_checkpoints
 from signer.service_layer.tree_heads import sign_tree_head
 
 POLICY = "urn:lre:policy:test"
@@ -158,6 +159,35 @@ def test_a_settling_record_is_sealed_with_the_letters_checkpoint_and_later_ones_
     assert checkpoint.last_sha256 == uow.evidence.of(letter.correlation_id)[2].record_sha256
 
 
+def test_a_letter_settled_before_checkpoints_gets_one_covering_its_whole_chain() -> None:
+    uow, letter, other, sealer = InMemoryUnitOfWork(), deposited(), deposited(), CountingSealer(SEALED)
+    record(uow, letter, refused(letter), notice_failed(letter), sealer=sealer)
+    record(uow, other, accepted(other), sealer=sealer)  # not settled: no checkpoint to seal
+    uow.checkpoints.latest.clear()  # as before the signer sealed checkpoints
+
+    found = asyncio.run(backfill_checkpoints(uow, sealer, batch=1))
+
+    chain = uow.evidence.of(letter.correlation_id)
+    checkpoint, seal = uow.checkpoints.latest[str(letter.correlation_id)]
+    assert found == 1
+    assert checkpoint == LetterCheckpoint.of(letter.correlation_id, 3, chain[-1].record_sha256)
+    assert seal == b"seal of " + checkpoint.statement()
+    assert str(other.correlation_id) not in uow.checkpoints.latest
+
+
+def test_the_checkpoint_backfill_leaves_letters_that_have_one_as_they_are() -> None:
+    uow, letter, sealer = InMemoryUnitOfWork(), deposited(), CountingSealer(SEALED)
+    record(uow, letter, refused(letter), sealer=sealer)
+    kept = dict(uow.checkpoints.latest)
+    sealed = len(sealer.sealed)
+
+    found = asyncio.run(backfill_checkpoints(uow, sealer))
+
+    assert found == 0
+    assert uow.checkpoints.latest == kept
+    assert len(sealer.sealed) == sealed
+
+
 def test_the_events_proof_is_issued_with_its_record_and_published() -> None:
     uow, letter, proofs = InMemoryUnitOfWork(), deposited(), TextProofSealer()
 
@@ -170,6 +200,22 @@ def test_the_events_proof_is_issued_with_its_record_and_published() -> None:
     assert receipt.evidence_id == uow.evidence.of(letter.correlation_id)[1].evidence_id
     assert b"Preuve de r\xc3\xa9ception" in receipt.pdf
     assert NON_QUALIFIED_LABEL in proofs.made[1].notes[0]
+
+
+def test_each_proof_carries_the_sealed_records_it_attests_and_the_envelope_all_of_them() -> None:
+    uow, letter, proofs = InMemoryUnitOfWork(), deposited(), TextProofSealer()
+
+    record(uow, letter, refused(letter), sealer=CountingSealer(SEALED), proofs=proofs)
+
+    chain = uow.evidence.of(letter.correlation_id)
+    carried = {made.filename: [(r.seq, r.body, r.seal) for r in made.evidence] for made in proofs.made}
+    each = [(r.seq, r.body, r.seal) for r in chain]
+    assert chain[1].seal == b"seal of " + chain[1].body
+    assert carried == {
+        "deposit_799273987130.pdf": each[:1],
+        "refusal_799273987130.pdf": each[1:],
+        "pli_799273987130.pdf": each,
+    }
 
 
 def test_a_proof_already_issued_is_not_issued_again() -> None:

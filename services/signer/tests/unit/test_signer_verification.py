@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from signer.domain.evidence import UNSEALED, EvidenceEvent, build_record
-from signer.domain.verification import StoredRecord, check_chain, check_documents
+from signer.domain.verification import Bundle, Report, StoredRecord, check_chain, check_documents
+from signer.service_layer.verification import check_attached
 
 LETTER = UUID("11111111-1111-4111-8111-111111111111")
 DOCUMENT = b"%PDF-1.7 mise en demeure"
@@ -133,4 +135,62 @@ def test_a_wrong_document_is_named() -> None:
 def test_a_document_the_evidence_does_not_name_is_named() -> None:
     assert failures(check_documents(chain(), {"autre.pdf": DOCUMENT})) == [
         "document autre.pdf: not named in the evidence: not a document of this letter"
+    ]
+
+
+# ------------------------------------------------------------------ records a proof carries
+
+
+async def seal_marker(record: StoredRecord, seal: bytes | None, *, claims_sealed: bool) -> Report:
+    """A seal holds when it is the marker of its record's bytes."""
+    report = Report()
+    if seal == b"seal of " + record.body:
+        report.passed.append(f"{record.name}: seal intact")
+    else:
+        report.fail(record.name, "the seal does not match the record")
+    return report
+
+
+def sealed_bundle() -> Bundle:
+    records = chain(2)
+    return Bundle(records=records, seals={r.name: b"seal of " + r.body for r in records})
+
+
+def test_a_proof_carrying_the_bundles_records_and_seals_verifies() -> None:
+    bundle = sealed_bundle()
+    carried = {"0002.json": bundle.records[1].body, "0002.seal.json": b"seal of " + bundle.records[1].body}
+
+    report = asyncio.run(check_attached("refusal.pdf", carried, bundle, seal_marker))
+
+    assert failures(report) == []
+    assert report.passed == [
+        "proof refusal.pdf: carries records/0002.json and its seal, as the bundle holds them"
+    ]
+
+
+def test_a_proof_carrying_a_record_other_than_the_bundles_is_named() -> None:
+    bundle, other = sealed_bundle(), chain(2)[1].body  # the same place in another chain
+
+    report = asyncio.run(check_attached("refusal.pdf", {"0002.json": other}, bundle, seal_marker))
+
+    assert failures(report) == [
+        "proof refusal.pdf: carries a record 0002.json that differs from the bundle's records/0002.json"
+    ]
+
+
+def test_a_record_the_bundle_lacks_is_checked_by_its_own_seal() -> None:
+    bundle, record = Bundle(), chain(1)[0].body
+    carried = {"0001.json": record, "0001.seal.json": b"seal of " + record + b"!"}
+
+    report = asyncio.run(check_attached("deposit.pdf", carried, bundle, seal_marker))
+
+    assert failures(report) == ["proof deposit.pdf, attached 0001.json: the seal does not match the record"]
+
+
+def test_a_proof_carrying_no_record_is_noted_not_failed() -> None:
+    report = asyncio.run(check_attached("deposit.pdf", {}, sealed_bundle(), seal_marker))
+
+    assert failures(report) == []
+    assert report.notes == [
+        "proof deposit.pdf: carries no evidence record (issued before proofs carried them)"
     ]

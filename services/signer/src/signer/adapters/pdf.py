@@ -24,7 +24,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers.util import LazySession
 
-from lre_shared.documents import Block, Paragraph, render_document
+from lre_shared.documents import Attachment, Block, Paragraph, render_document
 from signer.adapters.worker_loop import WorkerLoop
 from signer.domain.proofs import ProofContent, Provider
 
@@ -46,9 +46,34 @@ def _blocks(content: ProofContent, provider: Provider) -> list[Block]:
     return blocks
 
 
+def attachments(content: ProofContent) -> list[Attachment]:
+    """The sealed records the proof attests, named as in a bundle's `records/` folder: the
+    record (Source: the proof is rendered from it) and its seal (Supplement)."""
+    attached = []
+    for record in content.evidence:
+        attached.append(
+            Attachment(
+                record.name,
+                record.body,
+                f"Enregistrement de preuve n° {record.seq} (evidence record, JSON RFC 8785)",
+            )
+        )
+        if record.seal is not None:
+            attached.append(
+                Attachment(
+                    record.seal_name,
+                    record.seal,
+                    f"Cachet de l'enregistrement n° {record.seq} (CAdES-T seal, inclusion proof)",
+                    relationship="Supplement",
+                )
+            )
+    return attached
+
+
 def render_pdf(content: ProofContent, provider: Provider) -> bytes:
-    """The proof, naming the provider that seals it, as a PDF pyHanko can seal in place."""
-    return render_document(_blocks(content, provider), title=content.title)
+    """The proof, naming the provider that seals it and carrying the sealed records it
+    attests, as a PDF pyHanko can seal in place."""
+    return render_document(_blocks(content, provider), title=content.title, attachments=attachments(content))
 
 
 def render_receipt_form(content: ProofContent, provider: Provider) -> bytes:

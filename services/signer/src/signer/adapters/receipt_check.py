@@ -16,7 +16,9 @@ that expired or was revoked after that time still vouches for the signature (ETS
 the upload's, so the certificate is judged at the time the platform received the AR.
 Revocation data fetched now is taken as evidence of the status at that earlier time (it
 says whether, and since when, the certificate is revoked); holds, which are reversible, are
-not used by the CAs of personal signing certificates.
+not used by the CAs of personal signing certificates. An accepted AR is kept with what its
+check used (the chain, the OCSP responses and CRLs, the TSA's too) added in its DSS, PAdES
+B-LT (ETSI EN 319 142-1): the same judgement can be made again, offline, years later.
 
 The work runs on its own thread and event loop, like sealing: parsing, difference analysis
 and OCSP round trips never stall the loop that consumes messages.
@@ -24,6 +26,7 @@ and OCSP round trips never stall the loop that consumes messages.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from io import BytesIO
@@ -33,7 +36,7 @@ from asn1crypto import pem, x509
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
-from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.validation import DocumentSecurityStore, async_validate_pdf_signature
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
@@ -48,10 +51,13 @@ from pyhanko_certvalidator.errors import (
     RevokedError,
 )
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+from pyhanko_certvalidator.path import ValidationPath
 
 from lre_shared.contracts import ReceiptProblem
 from signer.adapters.worker_loop import WorkerLoop
 from signer.domain.receipt import Recipient, Verdict, names_match
+
+log = logging.getLogger(__name__)
 
 
 def certificate_names(cert: x509.Certificate) -> list[str]:
@@ -181,9 +187,10 @@ class ReceiptChecker:
         # This first pass settles the signature's integrity and its timestamp (whose TSA is
         # checked online, now); the signer's certificate is judged below, at the right time.
         offline = ValidationContext(trust_roots=self._trust_roots, revocation_mode="soft-fail")
+        stamp_context = self._online()
         try:
             status = await async_validate_pdf_signature(
-                signature, signer_validation_context=offline, ts_validation_context=self._online()
+                signature, signer_validation_context=offline, ts_validation_context=stamp_context
             )
         except Exception as e:
             return Verdict(ReceiptProblem.signature_broken, f"the signature cannot be validated: {e}")
@@ -220,13 +227,12 @@ class ReceiptChecker:
                 problem, f"{detail}, judged {when}", signer, issuer, problem_at, judged_at, bool(stamped)
             )
 
+        context = self._online(judged_at)
         validator = CertificateValidator(
-            cert,
-            intermediate_certs=signature.other_embedded_certs,
-            validation_context=self._online(judged_at),
+            cert, intermediate_certs=signature.other_embedded_certs, validation_context=context
         )
         try:
-            await validator.async_validate_path()
+            path = await validator.async_validate_path()
         except PathBuildingError:
             return refused(
                 ReceiptProblem.untrusted,
@@ -268,4 +274,34 @@ class ReceiptChecker:
             issuer,
             judged_at=judged_at,
             timestamped=bool(stamped),
+            long_term=with_validation_data(signed, signature, path, context, stamp_context),
         )
+
+
+def with_validation_data(
+    signed: bytes,
+    signature: EmbeddedPdfSignature,
+    path: ValidationPath,
+    context: ValidationContext,
+    stamp_context: ValidationContext,
+) -> bytes | None:
+    """The signed AR with, in a DSS added by an incremental update (PAdES B-LT), the chain and
+    the OCSP responses and CRLs its check used, the TSA's included: the judgement can be made
+    again later from the file alone, with no network, at the same time. The uploaded bytes stay
+    its first part, as their SHA-256 in the evidence states them. None (and an error logged)
+    if the update cannot be written: the acceptance stands on the check made."""
+    out = BytesIO(signed)
+    try:
+        DocumentSecurityStore.add_dss(
+            out,
+            signature.pkcs7_content,
+            paths=[path],
+            validation_context=context,
+            ocsps=stamp_context.ocsps,
+            crls=stamp_context.crls,
+            force_write=True,
+        )
+    except Exception:
+        log.exception("the signed AR's validation data could not be embedded")
+        return None
+    return out.getvalue()

@@ -214,3 +214,33 @@ async def check_proof(name: str, pdf: bytes, *, trust_roots: Sequence[x509.Certi
     else:
         report.passed.append(f"{subject}: PAdES seal intact, by {_subject(status)}, timestamped, B-LT")
     return report
+
+
+def proof_attachments(pdf: bytes) -> dict[str, bytes]:
+    """The files a proof carries (PDF/A-3 associated files), name → bytes, as its seal covers
+    them: read from the revision the seal signs, so that a file added by a later incremental
+    update is not taken for one the provider sealed. Empty for an unreadable PDF (check_proof
+    names it)."""
+    try:
+        reader = PdfFileReader(BytesIO(pdf))
+        signatures = reader.embedded_signatures
+        if signatures:
+            *_, second, length = (int(n) for n in signatures[0].byte_range)
+            reader = PdfFileReader(BytesIO(pdf[: second + length]))
+        names = reader.root.get("/Names")
+        tree = None if names is None else names.get("/EmbeddedFiles")
+        return {} if tree is None else _embedded(tree)
+    except Exception:
+        return {}
+
+
+def _embedded(node: Any) -> dict[str, bytes]:
+    """The files of an EmbeddedFiles name tree (ISO 32000-1 §7.9.6), leaves and kids."""
+    files: dict[str, bytes] = {}
+    pairs = list(node.get("/Names", ()))
+    for name, spec in zip(pairs[::2], pairs[1::2], strict=True):
+        stream = spec.get_object()["/EF"]["/F"].get_object()
+        files[str(name)] = stream.data
+    for kid in node.get("/Kids", ()):
+        files.update(_embedded(kid.get_object()))
+    return files

@@ -162,13 +162,35 @@ class Provider:
 
 
 @dataclass(frozen=True)
+class AttachedRecord:
+    """A sealed evidence record a proof carries, byte for byte, with its seal: the proof and
+    the evidence it attests travel together, and either checks the other (EN 319 522-2: the
+    evidence is what the proof renders readable)."""
+
+    seq: int
+    body: bytes
+    seal: bytes | None
+
+    @property
+    def name(self) -> str:
+        """As the record is named in a bundle's `records/` folder."""
+        return f"{self.seq:04d}.json"
+
+    @property
+    def seal_name(self) -> str:
+        return f"{self.seq:04d}.seal.json"
+
+
+@dataclass(frozen=True)
 class ProofContent:
-    """A proof as text: a title, labelled fields, and closing notes."""
+    """A proof as text: a title, labelled fields, and closing notes; and the sealed records of
+    the events it attests, embedded in the PDF (PDF/A-3 associated files)."""
 
     title: str
     filename: str
     fields: tuple[tuple[str, str], ...]
     notes: tuple[str, ...]
+    evidence: tuple[AttachedRecord, ...] = ()
 
 
 def deposit_facts(deposit: dict[str, Any], *, policy_id: str) -> LetterFacts:

@@ -69,6 +69,9 @@ class Verdict:
     problem_at: datetime | None = None  # the certificate's end or start of validity, or revocation
     judged_at: datetime | None = None  # the moment the certificate was judged at
     timestamped: bool = False  # `judged_at` is a trusted signature timestamp's time
+    # Accepted: the signed AR as uploaded plus, in its DSS, the revocation data and chain its
+    # check used (PAdES B-LT), kept so the judgement can be re-checked offline.
+    long_term: bytes | None = None
 
     @property
     def accepted(self) -> bool:

@@ -34,7 +34,7 @@ from pyhanko.keys import load_certs_from_pemder
 
 from signer.adapters.bundle import load_bundle, read_bundle, write_bundle, write_zip
 from signer.adapters.evidence_store import S3EvidenceStore
-from signer.adapters.seal_check import check_proof, check_seal
+from signer.adapters.seal_check import check_proof, check_seal, proof_attachments
 from signer.domain.verification import Bundle, Report
 from signer.entrypoints.rotation import rotate
 from signer.service_layer.archiving import check_bundle_archived
@@ -190,7 +190,10 @@ def verify(bundle_path: Path, trust_files: Sequence[Path], crl_files: Sequence[P
         return 2, f"cannot read the bundle or trust roots: {e}"
     report = asyncio.run(
         verify_bundle(
-            bundle, partial(check_seal, trust_roots=roots, crls=crls), partial(check_proof, trust_roots=roots)
+            bundle,
+            partial(check_seal, trust_roots=roots, crls=crls),
+            partial(check_proof, trust_roots=roots),
+            proof_attachments,
         )
     )
     if not trust_files:

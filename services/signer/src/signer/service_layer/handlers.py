@@ -29,7 +29,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -63,6 +63,7 @@ from signer.domain.evidence import (
     reasons,
 )
 from signer.domain.proofs import (
+    AttachedRecord,
     EvidenceFact,
     LetterFacts,
     ProofContent,
@@ -186,7 +187,14 @@ async def issue(
     facts = await letter_facts(uow, letter_id, policy_id=policy_id, kind=kind)
     if facts is None:
         return
-    made = content(facts)
+    # The sealed records it attests go inside it: the event's record; every record for the
+    # envelope. Rendered in before the PAdES seal, which then covers them too.
+    attested = [
+        AttachedRecord(r.seq, r.body, r.seal)
+        for r in await uow.evidence.chain(letter_id)
+        if kind is ProofKind.envelope or str(r.evidence_id) == evidence_id
+    ]
+    made = replace(content(facts), evidence=tuple(attested))
     pdf = await proofs.seal_proof(made)
     sha256 = hashlib.sha256(pdf).hexdigest()
     issued = IssuedProof(letter_id, kind, UUID(evidence_id), made.filename, pdf, sha256)

@@ -77,7 +77,9 @@ async def check_signed_receipt(
             query.occurred_at,
         )
     if verdict.accepted:
-        await uow.receipt_forms.accept_signed(letter_id, query.pdf, verdict.signer_name)
+        await uow.receipt_forms.accept_signed(
+            letter_id, query.pdf, verdict.signer_name, long_term=verdict.long_term
+        )
     log.info(
         "signed AR %s: %s",
         "accepted" if verdict.accepted else f"refused ({verdict.problem})",

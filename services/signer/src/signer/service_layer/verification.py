@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from pathlib import PurePosixPath
 
 from signer.domain.merkle import RecordSeal
 from signer.domain.verification import (
@@ -15,7 +17,7 @@ from signer.domain.verification import (
     check_documents,
     check_end,
 )
-from signer.service_layer.ports import ProofVerifier, SealVerifier
+from signer.service_layer.ports import ProofAttachments, ProofVerifier, SealVerifier
 
 
 def claims_sealed(record: StoredRecord) -> bool:
@@ -25,7 +27,12 @@ def claims_sealed(record: StoredRecord) -> bool:
         return True  # an unreadable record is held to the stricter rule: its seal must be there
 
 
-async def verify_bundle(bundle: Bundle, check_seal: SealVerifier, check_proof: ProofVerifier) -> Report:
+async def verify_bundle(
+    bundle: Bundle,
+    check_seal: SealVerifier,
+    check_proof: ProofVerifier,
+    attachments: ProofAttachments | None = None,
+) -> Report:
     report = Report()
     for record in bundle.records:
         seal = bundle.seals.get(record.name)
@@ -37,6 +44,35 @@ async def verify_bundle(bundle: Bundle, check_seal: SealVerifier, check_proof: P
     report.extend(check_documents(bundle.records, bundle.documents))
     for name, pdf in sorted(bundle.proofs.items()):
         report.extend(await check_proof(name, pdf))
+        if attachments is not None:
+            report.extend(await check_attached(name, attachments(pdf), bundle, check_seal))
+    return report
+
+
+async def check_attached(
+    proof: str, files: Mapping[str, bytes], bundle: Bundle, check_seal: SealVerifier
+) -> Report:
+    """The sealed records a proof carries: each the same, byte for byte, as the bundle's record
+    at its place, seal included; one the bundle lacks has its own seal checked."""
+    report = Report()
+    subject = f"proof {proof}"
+    attached = sorted(n for n in files if n.endswith(".json") and not n.endswith(".seal.json"))
+    if not attached:
+        report.notes.append(f"{subject}: carries no evidence record (issued before proofs carried them)")
+        return report
+    in_bundle = {PurePosixPath(r.name).name: r for r in bundle.records}
+    for name in attached:
+        body, seal = files[name], files.get(name.removesuffix(".json") + ".seal.json")
+        kept = in_bundle.get(name)
+        if kept is None:
+            record = StoredRecord(f"{subject}, attached {name}", body)
+            report.extend(await check_seal(record, seal, claims_sealed=claims_sealed(record)))
+        elif kept.body != body:
+            report.fail(subject, f"carries a record {name} that differs from the bundle's {kept.name}")
+        elif seal != bundle.seals.get(kept.name):
+            report.fail(subject, f"carries a seal of {name} that differs from the bundle's")
+        else:
+            report.passed.append(f"{subject}: carries {kept.name} and its seal, as the bundle holds them")
     return report
 
 
