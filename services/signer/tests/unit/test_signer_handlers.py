@@ -230,6 +230,7 @@ def test_a_proof_already_issued_is_not_issued_again() -> None:
             letter_id=letter.correlation_id,
             evidence_id=str(uuid.uuid4()),
             content=lambda facts: ProofContent("again", "deposit_again.pdf", (), ()),
+            chain=(),
             policy_id=POLICY,
             proofs=proofs,
         )

@@ -28,7 +28,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
@@ -72,7 +72,14 @@ from signer.domain.proofs import (
     envelope,
     proof,
 )
-from signer.service_layer.ports import EvidenceSealer, IssuedProof, ProofSealer, SealedRecord, UnitOfWork
+from signer.service_layer.ports import (
+    ChainedRecord,
+    EvidenceSealer,
+    IssuedProof,
+    ProofSealer,
+    SealedRecord,
+    UnitOfWork,
+)
 
 log = logging.getLogger(__name__)
 
@@ -178,12 +185,13 @@ async def issue(
     letter_id: UUID,
     evidence_id: str,
     content: Callable[[LetterFacts], ProofContent],
+    chain: Sequence[ChainedRecord],
     policy_id: str,
     proofs: ProofSealer,
 ) -> None:
     """Seal the proof `content` makes of the letter's facts, keep it, and publish it. An
     event's proof is made once; the envelope replaces the one before it (and goes to the
-    evidence bucket again)."""
+    evidence bucket again). `chain` is the letter's chain as it stands."""
     facts = await letter_facts(uow, letter_id, policy_id=policy_id, kind=kind)
     if facts is None:
         return
@@ -191,7 +199,7 @@ async def issue(
     # envelope. Rendered in before the PAdES seal, which then covers them too.
     attested = [
         AttachedRecord(r.seq, r.body, r.seal)
-        for r in await uow.evidence.chain(letter_id)
+        for r in chain
         if kind is ProofKind.envelope or str(r.evidence_id) == evidence_id
     ]
     made = replace(content(facts), evidence=tuple(attested))
@@ -215,13 +223,16 @@ async def issue(
 
 
 async def issue_envelope(
-    uow: UnitOfWork, *, letter_id: UUID, policy_id: str, proofs: ProofSealer, assurance: SealAssurance
+    uow: UnitOfWork,
+    *,
+    letter_id: UUID,
+    chain: Sequence[ChainedRecord],
+    policy_id: str,
+    proofs: ProofSealer,
+    assurance: SealAssurance,
 ) -> None:
     """The envelope, once the letter's fate is settled: every record so far, in chain order."""
-    evidence = [
-        EvidenceFact(r.event, r.event_time, str(r.evidence_id), r.record_sha256)
-        for r in await uow.evidence.chain(letter_id)
-    ]
+    evidence = [EvidenceFact(r.event, r.event_time, str(r.evidence_id), r.record_sha256) for r in chain]
     if not any(fact.event in FINAL_EVENTS for fact in evidence):
         return
     await issue(
@@ -230,6 +241,7 @@ async def issue_envelope(
         letter_id=letter_id,
         evidence_id=evidence[-1].evidence_id,
         content=lambda facts: envelope(facts, evidence, assurance),
+        chain=chain,
         policy_id=policy_id,
         proofs=proofs,
     )
@@ -372,6 +384,8 @@ async def record_event(
     if proofs is None:
         return  # no proof PDFs: no seal key, or no root for its certificate (`bootstrap.py`)
     letter_id, assurance = event.correlation_id, sealer.assurance
+    # Read once for both proofs: the event's record for its own, every record for the envelope.
+    chain = await uow.evidence.chain(letter_id)
     if (kind := recording.proof) is not None:
         # The event's proof PDF, from the letter's deposit record.
         await issue(
@@ -380,10 +394,13 @@ async def record_event(
             letter_id=letter_id,
             evidence_id=evidence.evidence_id,
             content=lambda facts: proof(kind, facts, evidence, assurance),
+            chain=chain,
             policy_id=policy_id,
             proofs=proofs,
         )
-    await issue_envelope(uow, letter_id=letter_id, policy_id=policy_id, proofs=proofs, assurance=assurance)
+    await issue_envelope(
+        uow, letter_id=letter_id, chain=chain, policy_id=policy_id, proofs=proofs, assurance=assurance
+    )
 
 
 async def list_evidence(query: ListEvidence, uow: UnitOfWork) -> EvidenceListed:
