@@ -5,6 +5,9 @@ tables every service has: the outbox and the inbox (see `lre_shared.outbox`, `lr
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -59,9 +62,63 @@ def execute_script(sql: str) -> None:
     """Run several DDL statements from a migration (one prepared statement each)."""
     from alembic import op
 
-    for statement in sql.split(";"):
-        if statement.strip():
-            op.execute(statement)
+    for statement in split_statements(sql):
+        op.execute(statement)
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of an SQL script: split at each `;` that is not inside a quoted string, a
+    dollar-quoted body (a function's, which holds semicolons of its own) or a `--` comment."""
+    statements: list[str] = []
+    start = i = 0
+    while i < len(sql):
+        if sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = len(sql) if end < 0 else end
+        elif sql[i] == "'":
+            end = sql.find("'", i + 1)
+            i = len(sql) if end < 0 else end + 1
+            continue
+        elif (tag := _DOLLAR_TAG.match(sql, i)) is not None:
+            end = sql.find(tag.group(), tag.end())
+            i = len(sql) if end < 0 else end + len(tag.group())
+            continue
+        elif sql[i] == ";":
+            statements.append(sql[start:i])
+            start = i + 1
+        i += 1
+    statements.append(sql[start:])
+    return [s.strip() for s in statements if _code(s)]
+
+
+_DOLLAR_TAG = re.compile(r"\$[A-Za-z_]*\$")
+
+
+def _code(statement: str) -> bool:
+    """Whether `statement` holds more than blank lines and comments."""
+    return any(line.strip() and not line.strip().startswith("--") for line in statement.splitlines())
+
+
+Step = Callable[[], None]
+
+
+def sql_migration(module_file: str, *, before: str = "") -> tuple[Step, Step]:
+    """The upgrade and downgrade of a migration whose SQL is the `.sql` file beside its module:
+    the statements after the line `-- upgrade`, and those after `-- downgrade`. `before`: DDL
+    run first on upgrade (the messaging tables every service's first migration makes)."""
+    script = Path(module_file).with_suffix(".sql").read_text(encoding="utf-8")
+    head, marker, down = script.partition("\n-- downgrade\n")
+    up = head.partition("-- upgrade\n")[2]
+    if not marker or not up:
+        raise ValueError(f"{module_file}: its .sql file wants a `-- upgrade` and a `-- downgrade` section")
+    return (lambda: execute_script(before + up)), (lambda: execute_script(down))
+
+
+# The inbox's body digest, the same migration in every service.
+INBOX_BODY_DIGEST: tuple[Step, Step] = (
+    lambda: execute_script(INBOX_BODY_DIGEST_DDL),
+    lambda: execute_script(INBOX_BODY_DIGEST_DOWN),
+)
 
 
 def run_env() -> None:

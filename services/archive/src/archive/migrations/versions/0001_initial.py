@@ -3,36 +3,7 @@
 Revision ID: 0001
 """
 
-from lre_shared.migrations import MESSAGING_DDL, execute_script
+from lre_shared.migrations import MESSAGING_DDL, sql_migration
 
-revision = "0001"
-down_revision = None
-
-
-def upgrade() -> None:
-    execute_script(MESSAGING_DDL)
-    execute_script(
-        """
-        CREATE TABLE letters (
-            letter_id     uuid PRIMARY KEY,
-            item_number   char(12) NOT NULL UNIQUE,  -- numéro de pli
-            sender_id     text NOT NULL,
-            deposited_at  timestamptz NOT NULL
-        );
-        CREATE TABLE documents (
-            document_id   uuid PRIMARY KEY,
-            letter_id     uuid NOT NULL REFERENCES letters,
-            role          text NOT NULL CHECK (role IN ('main', 'attachment')),
-            filename      text NOT NULL,
-            size          bigint NOT NULL,
-            sha256        char(64) NOT NULL,
-            object_key    text NOT NULL,
-            first_link_at timestamptz
-        );
-        CREATE INDEX documents_letter ON documents (letter_id);
-        """
-    )
-
-
-def downgrade() -> None:
-    execute_script("DROP TABLE documents; DROP TABLE letters; DROP TABLE inbox; DROP TABLE outbox")
+revision, down_revision = "0001", None
+upgrade, downgrade = sql_migration(__file__, before=MESSAGING_DDL)

@@ -3,15 +3,7 @@
 Revision ID: 0005
 """
 
-from lre_shared.migrations import execute_script
+from lre_shared.migrations import sql_migration
 
-revision = "0005"
-down_revision = "0004"
-
-
-def upgrade() -> None:
-    execute_script("ALTER TABLE uploads ADD COLUMN declared_sha256 char(64)")
-
-
-def downgrade() -> None:
-    execute_script("ALTER TABLE uploads DROP COLUMN declared_sha256")
+revision, down_revision = "0005", "0004"
+upgrade, downgrade = sql_migration(__file__)

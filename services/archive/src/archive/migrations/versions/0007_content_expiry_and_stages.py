@@ -8,26 +8,7 @@ clock. `refused_at` tells the sender where its letter stands (`get_letter_status
 Revision ID: 0007
 """
 
-from lre_shared.migrations import execute_script
+from lre_shared.migrations import sql_migration
 
-revision = "0007"
-down_revision = "0006"
-
-
-def upgrade() -> None:
-    execute_script(
-        """
-        ALTER TABLE letters
-            ADD COLUMN content_expires_at timestamptz,
-            ADD COLUMN refused_at         timestamptz;
-        CREATE INDEX letters_content_due ON letters (content_expires_at)
-            WHERE content_deleted_at IS NULL AND content_expires_at IS NOT NULL
-        """
-    )
-
-
-def downgrade() -> None:
-    execute_script(
-        "DROP INDEX letters_content_due;"
-        " ALTER TABLE letters DROP COLUMN content_expires_at, DROP COLUMN refused_at"
-    )
+revision, down_revision = "0007", "0006"
+upgrade, downgrade = sql_migration(__file__)

@@ -3,31 +3,7 @@
 Revision ID: 0001
 """
 
-from lre_shared.migrations import MESSAGING_DDL, execute_script
+from lre_shared.migrations import MESSAGING_DDL, sql_migration
 
-revision = "0001"
-down_revision = None
-
-
-def upgrade() -> None:
-    execute_script(MESSAGING_DDL)
-    execute_script(
-        """
-        CREATE TABLE delivery_attempts (
-            id                  bigserial PRIMARY KEY,
-            notice_id           uuid NOT NULL,
-            letter_id           uuid NOT NULL,
-            channel             text NOT NULL,
-            address             text NOT NULL,
-            outcome             text NOT NULL CHECK (outcome IN ('sent', 'failed')),
-            reason              text,
-            provider_message_id text,
-            attempted_at        timestamptz NOT NULL DEFAULT now()
-        );
-        CREATE INDEX delivery_attempts_letter ON delivery_attempts (letter_id)
-        """
-    )
-
-
-def downgrade() -> None:
-    execute_script("DROP TABLE delivery_attempts; DROP TABLE inbox; DROP TABLE outbox")
+revision, down_revision = "0001", None
+upgrade, downgrade = sql_migration(__file__, before=MESSAGING_DDL)

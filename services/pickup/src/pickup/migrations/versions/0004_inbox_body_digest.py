@@ -3,15 +3,7 @@
 Revision ID: 0004
 """
 
-from lre_shared.migrations import INBOX_BODY_DIGEST_DDL, INBOX_BODY_DIGEST_DOWN, execute_script
+from lre_shared.migrations import INBOX_BODY_DIGEST
 
-revision = "0004"
-down_revision = "0003"
-
-
-def upgrade() -> None:
-    execute_script(INBOX_BODY_DIGEST_DDL)
-
-
-def downgrade() -> None:
-    execute_script(INBOX_BODY_DIGEST_DOWN)
+revision, down_revision = "0004", "0003"
+upgrade, downgrade = INBOX_BODY_DIGEST

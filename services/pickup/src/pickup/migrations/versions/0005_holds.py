@@ -5,21 +5,7 @@ conditional update of that row judges an answer.
 Revision ID: 0005
 """
 
-from lre_shared.migrations import execute_script
+from lre_shared.migrations import sql_migration
 
-revision = "0005"
-down_revision = "0004"
-
-
-def upgrade() -> None:
-    execute_script(
-        """
-        ALTER TABLE letters
-            ADD COLUMN identity_holds jsonb NOT NULL DEFAULT '{}',
-            ADD COLUMN code_holds     jsonb NOT NULL DEFAULT '{}';
-        """
-    )
-
-
-def downgrade() -> None:
-    execute_script("ALTER TABLE letters DROP COLUMN identity_holds, DROP COLUMN code_holds")
+revision, down_revision = "0005", "0004"
+upgrade, downgrade = sql_migration(__file__)

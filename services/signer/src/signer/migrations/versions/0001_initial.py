@@ -3,32 +3,7 @@
 Revision ID: 0001
 """
 
-from lre_shared.migrations import MESSAGING_DDL, execute_script
+from lre_shared.migrations import MESSAGING_DDL, sql_migration
 
-revision = "0001"
-down_revision = None
-
-
-def upgrade() -> None:
-    execute_script(MESSAGING_DDL)
-    execute_script(
-        """
-        CREATE TABLE evidence (
-            evidence_id       uuid PRIMARY KEY,
-            letter_id         uuid NOT NULL,
-            seq               integer NOT NULL,
-            event             text NOT NULL,
-            event_time        timestamptz NOT NULL,
-            source_message_id uuid NOT NULL,
-            record            bytea NOT NULL,  -- canonical JSON, byte for byte
-            record_sha256     char(64) NOT NULL,
-            previous_sha256   char(64),
-            recorded_at       timestamptz NOT NULL DEFAULT now(),
-            UNIQUE (letter_id, seq)
-        )
-        """
-    )
-
-
-def downgrade() -> None:
-    execute_script("DROP TABLE evidence; DROP TABLE inbox; DROP TABLE outbox")
+revision, down_revision = "0001", None
+upgrade, downgrade = sql_migration(__file__, before=MESSAGING_DDL)

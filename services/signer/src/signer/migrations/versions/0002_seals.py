@@ -4,24 +4,7 @@ was copied to the evidence bucket (under object lock).
 Revision ID: 0002
 """
 
-from lre_shared.migrations import execute_script
+from lre_shared.migrations import sql_migration
 
-revision = "0002"
-down_revision = "0001"
-
-
-def upgrade() -> None:
-    execute_script(
-        """
-        ALTER TABLE evidence
-            ADD COLUMN seal bytea,      -- RecordSeal: batch statement, CAdES-T, proof (NULL: unsealed)
-            ADD COLUMN seal_label text NOT NULL DEFAULT 'non scellé — aucune clé de scellement configurée',
-            ADD COLUMN archived_at timestamptz;    -- in the evidence bucket since
-        ALTER TABLE evidence ALTER COLUMN seal_label DROP DEFAULT;
-        CREATE INDEX evidence_to_archive ON evidence (recorded_at) WHERE archived_at IS NULL
-        """
-    )
-
-
-def downgrade() -> None:
-    execute_script("ALTER TABLE evidence DROP COLUMN seal, DROP COLUMN seal_label")
+revision, down_revision = "0002", "0001"
+upgrade, downgrade = sql_migration(__file__)

@@ -4,21 +4,7 @@ does not count against the codes the recipient may ask for.
 Revision ID: 0006
 """
 
-from lre_shared.migrations import execute_script
+from lre_shared.migrations import sql_migration
 
-revision = "0006"
-down_revision = "0005"
-
-
-def upgrade() -> None:
-    execute_script(
-        """
-        ALTER TABLE codes
-            ADD COLUMN send_failed_at timestamptz,
-            ADD COLUMN send_failure   text;
-        """
-    )
-
-
-def downgrade() -> None:
-    execute_script("ALTER TABLE codes DROP COLUMN send_failed_at, DROP COLUMN send_failure")
+revision, down_revision = "0006", "0005"
+upgrade, downgrade = sql_migration(__file__)
