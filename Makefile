@@ -5,6 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
 PRISM := services/notifier/tests/tools/prism
 AXE := tests/browser/tools/axe
+OIDC := deploy/local/oidc
 # The browser tests drive the system's Chromium (/usr/bin/chromium); Playwright never downloads one.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
@@ -14,9 +15,10 @@ setup:  ## install uv if missing, then the locked environment
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
-test-tools:  ## Prism (Twilio's OpenAPI mock) and axe-core from the committed npm lock files
+test-tools:  ## Prism (Twilio's OpenAPI mock), axe-core and the local OpenID provider from the committed npm lock files
 	npm ci --no-audit --no-fund --prefix $(PRISM)
 	npm ci --no-audit --no-fund --prefix $(AXE)
+	npm ci --no-audit --no-fund --prefix $(OIDC)
 
 prism:  ## Prism (Twilio's API for local SMS and calls), from its npm lock file, once
 	@test -x $(PRISM)/node_modules/.bin/prism || npm ci --no-audit --no-fund --prefix $(PRISM)

@@ -28,10 +28,30 @@ class PrismMissing(RuntimeError):
     pass
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:`port`."""
     with socket.socket() as probe:
         probe.settimeout(0.2)
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_listening(
+    process: subprocess.Popen[bytes],
+    port: int,
+    log_path: Path,
+    what: str,
+    timeout: float,
+    interval: float = 0.2,
+) -> None:
+    """Wait until `process` listens on `port`; kill it and raise, with its log's tail, if it
+    dies or does not listen within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not listening(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{what} did not start on 127.0.0.1:{port}: {tail}")
+        time.sleep(interval)
 
 
 def start_prism(
@@ -61,11 +81,5 @@ def start_prism(
             stdin=subprocess.DEVNULL,
             start_new_session=detach,
         )
-    deadline = time.monotonic() + timeout
-    while not _listening(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"Prism did not start on 127.0.0.1:{port}: {tail}")
-        time.sleep(0.2)
+    wait_listening(process, port, log_path, "Prism", timeout)
     return process
