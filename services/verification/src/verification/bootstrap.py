@@ -25,7 +25,8 @@ from verification.adapters.agents import TokenVerifier
 from verification.adapters.media import MediaFetcher, TwilioMedia
 from verification.adapters.postgres import unit_of_work, units_of_work
 from verification.adapters.vault import S3DocumentVault, Sealer, derive_key
-from verification.entrypoints.desk import DeskApi
+from verification.entrypoints.desk import desk_site
+from verification.entrypoints.desk_web import DeskParts
 from verification.entrypoints.mail import InboundMailHandler, InboundSmtpServer, server_tls
 from verification.entrypoints.mms import TWILIO_MMS_PATH, mms_webhook
 from verification.service_layer import cases, codes, handlers, retention
@@ -50,7 +51,7 @@ class Desk:
     runtime: ServiceRuntime
     settings: VerificationSettings
     vault: S3DocumentVault
-    api: DeskApi
+    api: DeskParts
     sweeper: PeriodicTask
     smtp: InboundSmtpServer | None
     media: MediaFetcher | None
@@ -65,7 +66,7 @@ class Desk:
             max_bytes=self.settings.max_document_bytes,
             clock=self.api.clock,
         )
-        return Starlette(routes=[*self.api.routes(), Route(TWILIO_MMS_PATH, webhook, methods=["POST"])])
+        return desk_site(self.api, Route(TWILIO_MMS_PATH, webhook, methods=["POST"]))
 
 
 def _secret(value: object) -> str | None:
@@ -118,7 +119,7 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
         jwks_url=settings.oidc_jwks_url,
         jwks_file=settings.oidc_jwks_file,
     )
-    api = DeskApi(transactions, vault, verifier, settings, clock, derive_key(document_key, b"links"))
+    api = DeskParts(transactions, vault, verifier, settings, clock, derive_key(document_key, b"links"))
     sweeper = PeriodicTask(
         "identity document sweeper",
         retention.sweeper(

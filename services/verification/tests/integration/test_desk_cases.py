@@ -136,7 +136,7 @@ async def test_only_the_agent_holding_a_case_decides_it(desk: Any, files: Any) -
     )
 
     assert response.status_code == 403
-    assert response.json()["error"] == "another agent holds this case"
+    assert response.json()["detail"] == "another agent holds this case"
 
 
 # ------------------------------------------------------------------ policy and decisions
@@ -154,7 +154,7 @@ async def test_approval_is_refused_while_the_checklist_does_not_satisfy_the_poli
 
     assert response.status_code == 400
     body = response.json()
-    assert body["error"] == "the checklist does not satisfy the cnb policy"
+    assert body["detail"] == "the checklist does not satisfy the cnb policy"
     assert body["problems"] == [
         "a company extract (Kbis) with its SIREN or SIRET number is required",
         "a bar registration certificate issued in 2026 is required",

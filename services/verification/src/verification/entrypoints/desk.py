@@ -1,11 +1,13 @@
-"""The support desk over HTTP: a JSON API (described in OpenAPI at /desk/api/openapi.json)
-that the desk's own console page and an external support UI use alike.
+"""The support desk over HTTP: a JSON API on FastAPI (described in OpenAPI at
+/desk/api/openapi.json and in docs/openapi/verification-desk.json) that the desk's own
+console page and an external support UI use alike, and the site serving it beside the
+console and the documents' links.
 
 Every API route wants `Authorization: Bearer <token>`, an OIDC token of the organisation's
-identity provider (see `adapters.agents`), and a role: `agent`, or `supervisor` for
-assigning triage. A missing, expired or wrongly signed token is answered 401, a token
-without the role 403. Documents are shown through short-lived signed links of this
-service (`domain.links`), decrypted on the fly: never a public or presigned S3 URL.
+identity provider, and a role: `agent`, or `supervisor` for assigning triage and a letter's
+holds (`desk_auth`). Every refusal is RFC 9457 problem details (`problems`). Documents are
+shown through short-lived signed links of this service (`domain.links`), decrypted on the
+fly: never a public or presigned S3 URL.
 
 Text an agent types (checklist lines, reasons, call notes) is held to the platform's rule
 for text (`lre_shared.text`: no control, format or private-use character, no lone
@@ -14,105 +16,119 @@ surrogate), line breaks allowed in notes; anything else is answered 422 naming t
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.applications import Starlette
 from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
-from verification.adapters.agents import AGENT, SUPERVISOR, Unauthenticated
-from verification.entrypoints import schemas
-from verification.entrypoints.desk_cases import CaseRoutes
-from verification.entrypoints.desk_letters import LetterRoutes
-from verification.entrypoints.desk_triage import TriageRoutes
+from verification.adapters.agents import AGENT
+from verification.domain import links
+from verification.entrypoints import desk_cases, desk_letters, desk_triage, problems, schemas
+from verification.entrypoints.desk_auth import AnyAgent, required_role
 from verification.entrypoints.desk_web import (
     API,
     DOCUMENTS,
     NO_STORE,
-    Operation,
-    json_response,
-    problem,
-    shown,
+    BodyLimit,
+    DeskParts,
+    NoStore,
+    inline_disposition,
 )
-from verification.service_layer.desk import Agent, DeskError
+from verification.service_layer import desk
 
 STATIC = Path(__file__).parent / "static"
+# Far above any body the API takes (20 checklist lines, notes of 1,000 characters).
+MAX_BODY_BYTES = 64 * 1024
 
 
-class DeskApi(CaseRoutes, TriageRoutes, LetterRoutes):
-    """The desk API: its route groups, behind the token guard."""
+def desk_api(parts: DeskParts) -> FastAPI:
+    """The desk's JSON API: its routers, the token and role dependencies, problem details."""
+    app = FastAPI(
+        title="LRE verification desk",
+        version="1",
+        description="Support staff verify recipients' identity documents (DESIGN §2 step 5).",
+        # Served below, behind the token like every route; no interactive pages (they load
+        # scripts from a CDN, which the desk's policy forbids).
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=lambda route: route.name,  # operationId: the function's name
+    )
+    app.state.desk = parts
+    for router in (desk_cases.router, desk_triage.router, desk_letters.router):
+        app.include_router(router)
 
-    def operations(self) -> list[Operation]:
-        return [
-            *self.case_operations(),
-            *self.triage_operations(),
-            *self.letter_operations(),
-            Operation(
-                "GET",
-                API + "/openapi.json",
-                AGENT,
-                "This API's OpenAPI description",
-                self.openapi,
-                schemas.OpenApiDocument,
-            ),
-        ]
+    @app.get(
+        API + "/openapi.json",
+        response_model=schemas.OpenApiDocument,
+        responses=problems.REFUSALS,
+        openapi_extra=required_role(AGENT),
+        tags=["api"],
+    )
+    async def openapi(request: Request, agent: AnyAgent) -> Response:
+        """This API's OpenAPI description"""
+        return JSONResponse(request.app.openapi(), headers=NO_STORE)
 
-    async def openapi(self, request: Request, agent: Agent, _: None) -> Any:
-        return openapi(self.operations())
+    problems.install(app)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(NoStore)
+    _describe_problems(app)
+    return app
 
-    # -- guard
 
-    async def authenticate(self, request: Request, role: str) -> Agent | Response:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        challenge = 'Bearer realm="lre-desk"'
-        if scheme.lower() != "bearer" or not token:
-            return problem(401, "a bearer token is required", headers={"www-authenticate": challenge})
-        try:
-            claims = await asyncio.to_thread(self.verifier.verify, token.strip())
-        except Unauthenticated as exc:
-            return problem(
-                401,
-                f"invalid token: {exc}",
-                headers={"www-authenticate": challenge + ', error="invalid_token"'},
+def _describe_problems(app: FastAPI) -> None:
+    """`app.openapi()` with the problem details schema that every route's refusals name."""
+    generate = app.openapi
+
+    def described() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            schema = schemas.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = schema
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = described  # type: ignore[method-assign]
+
+
+def desk_site(parts: DeskParts, *routes: BaseRoute) -> Starlette:
+    """The service's web site: the console, the documents' links, `routes` (the MMS webhook),
+    and everything else to the API."""
+
+    async def show_document(request: Request) -> Response:
+        """A document behind a short-lived signed link, decrypted on the fly"""
+        document_id = links.verify(parts.link_key, request.path_params["token"], parts.clock())
+        path = problems.instance(request)
+        if document_id is None:
+            return problems.problem_response(
+                403, "this link is invalid or has expired: open the case's documents again", path
             )
-        roles = self.verifier.roles(claims)
-        if role not in roles and SUPERVISOR not in roles:
-            return problem(403, f"the {role} role is required", headers={"www-authenticate": challenge})
-        return Agent(subject=str(claims["sub"]), supervisor=SUPERVISOR in roles)
+        async with parts.transactions() as uow:
+            row = await desk.document_for_view(uow, document_id)
+        if row is None:
+            return problems.problem_response(404, "this document was deleted (retention period over)", path)
+        content = await parts.vault.get(row["object_key"])
+        headers = {
+            **NO_STORE,
+            "content-disposition": inline_disposition(row["filename"]),
+            "content-security-policy": "default-src 'none'; img-src 'self'; sandbox",
+        }
+        return Response(content, 200, headers, media_type=row["content_type"])
 
-    def route(self, operation: Operation) -> Route:
-        async def endpoint(request: Request) -> Response:
-            agent = await self.authenticate(request, operation.role)
-            if isinstance(agent, Response):
-                return agent
-            body = None
-            if operation.body is not None:
-                try:
-                    body = operation.body.model_validate_json(await request.body())
-                except ValidationError as exc:
-                    # `loc` may hold a key the client sent: repeated only as printable ASCII.
-                    details = [f"{'.'.join(map(shown, e['loc']))}: {e['msg']}" for e in exc.errors()]
-                    return problem(422, "the request body is not valid", details)
-            try:
-                return json_response(await operation.endpoint(request, agent, body))
-            except DeskError as exc:
-                return problem(exc.status, exc.reason, exc.problems)
-
-        endpoint.__doc__ = operation.summary
-        endpoint.__name__ = operation.endpoint.__name__
-        return Route(operation.path, endpoint, methods=[operation.method])
-
-    def routes(self) -> list[BaseRoute]:
-        return [
-            *(self.route(operation) for operation in self.operations()),
-            Route(DOCUMENTS + "{token}", self.show_document, methods=["GET"]),
+    return Starlette(
+        routes=[
+            Route(DOCUMENTS + "{token}", show_document, methods=["GET"]),
             Route("/desk/", console_page, methods=["GET"]),
             Route("/desk/console.js", console_script, methods=["GET"]),
+            *routes,
+            # Last: the API's routes carry their full paths (/desk/api/...).
+            Mount("", app=desk_api(parts)),
         ]
+    )
 
 
 CONSOLE_HEADERS = {
@@ -131,67 +147,3 @@ async def console_page(request: Request) -> Response:
 async def console_script(request: Request) -> Response:
     """The console's script"""
     return FileResponse(STATIC / "console.js", headers=CONSOLE_HEADERS, media_type="text/javascript")
-
-
-ERRORS = {
-    "400": "refused: `error` says why, `problems` lists what is missing",
-    "401": "missing, expired or wrongly signed token",
-    "403": "the token lacks the role, or another agent holds the case",
-    "404": "no such case (or letter)",
-    "409": "the case is not in a state that allows this",
-    "422": "the body does not match its schema",
-}
-
-
-def _json(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
-    """A reference to `model`'s schema, which joins `components` with the models it uses."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    components.update(schema.pop("$defs", {}))
-    components[model.__name__] = schema
-    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
-
-
-def openapi(operations: list[Operation]) -> dict[str, Any]:
-    """OpenAPI 3.1 of the desk API: bodies and answers from their pydantic models."""
-    paths: dict[str, dict[str, Any]] = {}
-    components: dict[str, Any] = {}
-    refusal = _json(schemas.Problem, components)
-    for op in operations:
-        path = op.path.replace(":uuid", "").replace(":item_number", "")
-        responses: dict[str, Any] = {
-            "200": {"description": op.answer.__doc__ or "OK", "content": _json(op.answer, components)}
-        }
-        responses |= {status: {"description": text, "content": refusal} for status, text in ERRORS.items()}
-        operation: dict[str, Any] = {
-            "summary": op.summary,
-            "operationId": op.endpoint.__name__,
-            "security": [{"bearer": []}],
-            "x-required-role": op.role,
-            "responses": responses,
-        }
-        parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
-            for name in ("case_id", "triage_id")
-            if "{" + name in op.path
-        ]
-        if "{item_number" in op.path:
-            item = {"type": "string", "pattern": "^[0-9]{12}$", "description": "Numéro de pli."}
-            parameters.append({"name": "item_number", "in": "path", "required": True, "schema": item})
-        if parameters:
-            operation["parameters"] = parameters
-        if op.body is not None:
-            operation["requestBody"] = {"required": True, "content": _json(op.body, components)}
-        paths.setdefault(path, {})[op.method.lower()] = operation
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "LRE verification desk",
-            "version": "1",
-            "description": "Support staff verify recipients' identity documents (DESIGN §2 step 5).",
-        },
-        "paths": paths,
-        "components": {
-            "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-        },
-    }

@@ -1,32 +1,27 @@
-"""The desk API's case routes: the queue, claiming, a case and its documents, the checklist,
-decisions, callbacks and the audit trail; and the documents' short-lived links."""
+"""The desk API's case routes: the queue, claiming, a case and its documents (each with a
+short-lived link), the checklist, decisions, callbacks and the audit trail."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from uuid import UUID
 
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.requests import Request
-from starlette.responses import Response
 
 from lre_shared.contracts import E164_PATTERN, CaseState
 from verification.adapters.agents import AGENT
 from verification.domain import links
 from verification.domain.policy import ChecklistItem
 from verification.entrypoints import schemas
-from verification.entrypoints.desk_web import (
-    API,
-    DOCUMENTS,
-    NO_STORE,
-    DeskParts,
-    Note,
-    Operation,
-    inline_disposition,
-    problem,
-)
+from verification.entrypoints.desk_auth import AnyAgent, Parts, required_role
+from verification.entrypoints.desk_web import API, DOCUMENTS, Note
+from verification.entrypoints.problems import REFUSALS
 from verification.service_layer import desk
-from verification.service_layer.desk import Agent, DeskError
+
+router = APIRouter(prefix=API + "/cases", tags=["cases"], responses=REFUSALS)
+CASE = "/{case_id:uuid}"
 
 
 class ChecklistBody(BaseModel):
@@ -49,143 +44,80 @@ class CallbackBody(BaseModel):
     outcome: Note = Field(min_length=1, max_length=500, description="What the call established.")
 
 
-class CaseRoutes(DeskParts):
-    def case_operations(self) -> list[Operation]:
-        case = API + "/cases/{case_id:uuid}"
-        return [
-            Operation(
-                "GET",
-                API + "/cases",
-                AGENT,
-                "The queue: open cases, oldest first, with their age (?state= one case state)",
-                self.list_cases,
-                schemas.CaseList,
-            ),
-            Operation(
-                "POST",
-                API + "/cases/claim",
-                AGENT,
-                "Claim the next waiting case (never one another agent holds); {case: null} when none waits",
-                self.claim,
-                schemas.Claimed,
-            ),
-            Operation(
-                "GET",
-                case,
-                AGENT,
-                "A case: policy, checklist and what it lacks, documents, callbacks",
-                self.get_case,
-                schemas.CaseDetail,
-            ),
-            Operation(
-                "GET",
-                case + "/documents",
-                AGENT,
-                "The case's documents, each with a short-lived link",
-                self.documents,
-                schemas.DocumentList,
-            ),
-            Operation(
-                "PUT",
-                case + "/checklist",
-                AGENT,
-                "Fill the checklist (the agent holding the case)",
-                self.checklist,
-                schemas.ChecklistSaved,
-                ChecklistBody,
-            ),
-            Operation(
-                "POST",
-                case + "/decision",
-                AGENT,
-                "Approve (the code is sent), reject with a reason, or ask for more documents",
-                self.decide,
-                schemas.Decided,
-                DecisionBody,
-            ),
-            Operation(
-                "POST",
-                case + "/callbacks",
-                AGENT,
-                "Log a phone callback to the firm's landline",
-                self.callback,
-                schemas.CallbackLogged,
-                CallbackBody,
-            ),
-            Operation(
-                "GET",
-                case + "/audit",
-                AGENT,
-                "The case's audit trail (its agent, or a supervisor)",
-                self.audit,
-                schemas.AuditTrail,
-            ),
-        ]
+@router.get("", response_model=schemas.CaseList, openapi_extra=required_role(AGENT))
+async def list_cases(parts: Parts, agent: AnyAgent, state: CaseState | None = None) -> Any:
+    """The queue: open cases, oldest first, with their age (?state= one case state)"""
+    async with parts.transactions() as uow:
+        return {"cases": await desk.queue(uow, parts.clock(), state)}
 
-    async def list_cases(self, request: Request, agent: Agent, _: None) -> Any:
-        state = request.query_params.get("state")
-        if state is not None and state not in CaseState.__members__:
-            raise DeskError(400, f"state must be one of {', '.join(CaseState.__members__)}")
-        async with self.transactions() as uow:
-            return {"cases": await desk.queue(uow, self.clock(), state)}
 
-    async def claim(self, request: Request, agent: Agent, _: None) -> Any:
-        hold = timedelta(minutes=self.settings.claim_minutes)
-        async with self.transactions() as uow:
-            return {"case": await desk.claim(uow, agent, self.clock(), hold)}
+@router.post("/claim", response_model=schemas.Claimed, openapi_extra=required_role(AGENT))
+async def claim(parts: Parts, agent: AnyAgent) -> Any:
+    """Claim the next waiting case (never one another agent holds); {case: null} when none waits"""
+    hold = timedelta(minutes=parts.settings.claim_minutes)
+    async with parts.transactions() as uow:
+        return {"case": await desk.claim(uow, agent, parts.clock(), hold)}
 
-    async def get_case(self, request: Request, agent: Agent, _: None) -> Any:
-        async with self.transactions() as uow:
-            return await desk.case_detail(uow, request.path_params["case_id"], self.clock())
 
-    async def documents(self, request: Request, agent: Agent, _: None) -> Any:
-        now = self.clock()
-        expires = now + timedelta(seconds=self.settings.document_link_seconds)
-        async with self.transactions() as uow:
-            rows = await desk.documents_shown(uow, request.path_params["case_id"], agent, now)
-        for row in rows:
-            if row["deleted_at"] is None:
-                row["url"] = DOCUMENTS + links.sign(self.link_key, row["document_id"], expires)
-                row["url_expires_at"] = expires
-        return {"documents": rows}
+# Unset: a deleted document has no link (`url`), not a null one.
+@router.get(
+    CASE,
+    response_model=schemas.CaseDetail,
+    response_model_exclude_unset=True,
+    openapi_extra=required_role(AGENT),
+)
+async def get_case(parts: Parts, agent: AnyAgent, case_id: UUID) -> Any:
+    """A case: policy, checklist and what it lacks, documents, callbacks"""
+    async with parts.transactions() as uow:
+        return await desk.case_detail(uow, case_id, parts.clock())
 
-    async def checklist(self, request: Request, agent: Agent, body: ChecklistBody) -> Any:
-        async with self.transactions() as uow:
-            return await desk.save_checklist(
-                uow, request.path_params["case_id"], agent, body.items, self.clock()
-            )
 
-    async def decide(self, request: Request, agent: Agent, body: DecisionBody) -> Any:
-        case_id = request.path_params["case_id"]
-        async with self.transactions() as uow:
-            return await desk.decide(
-                uow, case_id, agent, body.outcome, body.reason, settings=self.settings, now=self.clock()
-            )
+@router.get(
+    CASE + "/documents",
+    response_model=schemas.DocumentList,
+    response_model_exclude_unset=True,
+    openapi_extra=required_role(AGENT),
+)
+async def documents(parts: Parts, agent: AnyAgent, case_id: UUID) -> Any:
+    """The case's documents, each with a short-lived link"""
+    now = parts.clock()
+    expires = now + timedelta(seconds=parts.settings.document_link_seconds)
+    async with parts.transactions() as uow:
+        rows = await desk.documents_shown(uow, case_id, agent, now)
+    for row in rows:
+        if row["deleted_at"] is None:
+            row["url"] = DOCUMENTS + links.sign(parts.link_key, row["document_id"], expires)
+            row["url_expires_at"] = expires
+    return {"documents": rows}
 
-    async def callback(self, request: Request, agent: Agent, body: CallbackBody) -> Any:
-        case_id = request.path_params["case_id"]
-        async with self.transactions() as uow:
-            return await desk.log_callback(
-                uow, case_id, agent, body.number, body.called_at, body.outcome, self.clock()
-            )
 
-    async def audit(self, request: Request, agent: Agent, _: None) -> Any:
-        async with self.transactions() as uow:
-            return {"events": await desk.audit_trail(uow, request.path_params["case_id"], agent)}
+@router.put(CASE + "/checklist", response_model=schemas.ChecklistSaved, openapi_extra=required_role(AGENT))
+async def checklist(parts: Parts, agent: AnyAgent, case_id: UUID, body: ChecklistBody) -> Any:
+    """Fill the checklist (the agent holding the case)"""
+    async with parts.transactions() as uow:
+        return await desk.save_checklist(uow, case_id, agent, body.items, parts.clock())
 
-    async def show_document(self, request: Request) -> Response:
-        """A document behind a short-lived signed link, decrypted on the fly"""
-        document_id = links.verify(self.link_key, request.path_params["token"], self.clock())
-        if document_id is None:
-            return problem(403, "this link is invalid or has expired: open the case's documents again")
-        async with self.transactions() as uow:
-            row = await desk.document_for_view(uow, document_id)
-        if row is None:
-            return problem(404, "this document was deleted (retention period over)")
-        content = await self.vault.get(row["object_key"])
-        headers = {
-            **NO_STORE,
-            "content-disposition": inline_disposition(row["filename"]),
-            "content-security-policy": "default-src 'none'; img-src 'self'; sandbox",
-        }
-        return Response(content, 200, headers, media_type=row["content_type"])
+
+@router.post(CASE + "/decision", response_model=schemas.Decided, openapi_extra=required_role(AGENT))
+async def decide(parts: Parts, agent: AnyAgent, case_id: UUID, body: DecisionBody) -> Any:
+    """Approve (the code is sent), reject with a reason, or ask for more documents"""
+    async with parts.transactions() as uow:
+        return await desk.decide(
+            uow, case_id, agent, body.outcome, body.reason, settings=parts.settings, now=parts.clock()
+        )
+
+
+@router.post(CASE + "/callbacks", response_model=schemas.CallbackLogged, openapi_extra=required_role(AGENT))
+async def callback(parts: Parts, agent: AnyAgent, case_id: UUID, body: CallbackBody) -> Any:
+    """Log a phone callback to the firm's landline"""
+    async with parts.transactions() as uow:
+        return await desk.log_callback(
+            uow, case_id, agent, body.number, body.called_at, body.outcome, parts.clock()
+        )
+
+
+@router.get(CASE + "/audit", response_model=schemas.AuditTrail, openapi_extra=required_role(AGENT))
+async def audit(parts: Parts, agent: AnyAgent, case_id: UUID) -> Any:
+    """The case's audit trail (its agent, or a supervisor)"""
+    async with parts.transactions() as uow:
+        return {"events": await desk.audit_trail(uow, case_id, agent)}

@@ -3,17 +3,21 @@ and the letter's audit trail."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.requests import Request
 
 from lre_shared.contracts import LockKind
 from verification.adapters.agents import SUPERVISOR
 from verification.entrypoints import schemas
-from verification.entrypoints.desk_web import API, DeskParts, Note, Operation
+from verification.entrypoints.desk_auth import Parts, Supervisor, required_role
+from verification.entrypoints.desk_web import API, Note
+from verification.entrypoints.problems import REFUSALS
 from verification.service_layer import desk
-from verification.service_layer.desk import Agent
+
+router = APIRouter(prefix=API + "/letters/{item_number:item_number}", tags=["letters"], responses=REFUSALS)
+ItemNumber = Annotated[str, Path(pattern="^[0-9]{12}$", description="Numéro de pli.")]
 
 
 class LiftLockBody(BaseModel):
@@ -24,34 +28,15 @@ class LiftLockBody(BaseModel):
     reason: Note = Field(min_length=1, max_length=1000, description="Why: for the audit trail and evidence.")
 
 
-class LetterRoutes(DeskParts):
-    def letter_operations(self) -> list[Operation]:
-        letter = API + "/letters/{item_number:item_number}"
-        return [
-            Operation(
-                "POST",
-                letter + "/lock/lift",
-                SUPERVISOR,
-                "Lift a letter's holds after wrong identities or codes, with a reason (supervisor)",
-                self.lift_lock,
-                schemas.LockLiftRequested,
-                LiftLockBody,
-            ),
-            Operation(
-                "GET",
-                letter + "/audit",
-                SUPERVISOR,
-                "The letter's audit trail: its locks lifted, by whom and why (supervisor)",
-                self.letter_audit,
-                schemas.LetterAuditTrail,
-            ),
-        ]
+@router.post("/lock/lift", response_model=schemas.LockLiftRequested, openapi_extra=required_role(SUPERVISOR))
+async def lift_lock(parts: Parts, agent: Supervisor, item_number: ItemNumber, body: LiftLockBody) -> Any:
+    """Lift a letter's holds after wrong identities or codes, with a reason (supervisor)"""
+    async with parts.transactions() as uow:
+        return await desk.lift_lock(uow, item_number, agent, body.kinds, body.reason, parts.clock())
 
-    async def lift_lock(self, request: Request, agent: Agent, body: LiftLockBody) -> Any:
-        item_number = request.path_params["item_number"]
-        async with self.transactions() as uow:
-            return await desk.lift_lock(uow, item_number, agent, body.kinds, body.reason, self.clock())
 
-    async def letter_audit(self, request: Request, agent: Agent, _: None) -> Any:
-        async with self.transactions() as uow:
-            return {"events": await desk.letter_audit(uow, request.path_params["item_number"])}
+@router.get("/audit", response_model=schemas.LetterAuditTrail, openapi_extra=required_role(SUPERVISOR))
+async def letter_audit(parts: Parts, agent: Supervisor, item_number: ItemNumber) -> Any:
+    """The letter's audit trail: its locks lifted, by whom and why (supervisor)"""
+    async with parts.transactions() as uow:
+        return {"events": await desk.letter_audit(uow, item_number)}

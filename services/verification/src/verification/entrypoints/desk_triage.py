@@ -6,14 +6,17 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
-from starlette.requests import Request
 
 from verification.adapters.agents import AGENT, SUPERVISOR
 from verification.entrypoints import schemas
-from verification.entrypoints.desk_web import API, DeskParts, Operation
+from verification.entrypoints.desk_auth import AnyAgent, Parts, Supervisor, required_role
+from verification.entrypoints.desk_web import API
+from verification.entrypoints.problems import REFUSALS
 from verification.service_layer import desk
-from verification.service_layer.desk import Agent
+
+router = APIRouter(prefix=API + "/triage", tags=["triage"], responses=REFUSALS)
 
 
 class AssignBody(BaseModel):
@@ -21,33 +24,17 @@ class AssignBody(BaseModel):
     case_id: UUID
 
 
-class TriageRoutes(DeskParts):
-    def triage_operations(self) -> list[Operation]:
-        return [
-            Operation(
-                "GET",
-                API + "/triage",
-                AGENT,
-                "Inbound messages that matched no open case",
-                self.triage,
-                schemas.TriageList,
-            ),
-            Operation(
-                "POST",
-                API + "/triage/{triage_id:uuid}/assign",
-                SUPERVISOR,
-                "File a triage entry's documents under a case (supervisor)",
-                self.assign,
-                schemas.Assigned,
-                AssignBody,
-            ),
-        ]
+@router.get("", response_model=schemas.TriageList, openapi_extra=required_role(AGENT))
+async def triage(parts: Parts, agent: AnyAgent) -> Any:
+    """Inbound messages that matched no open case"""
+    async with parts.transactions() as uow:
+        return {"entries": await desk.triage_list(uow)}
 
-    async def triage(self, request: Request, agent: Agent, _: None) -> Any:
-        async with self.transactions() as uow:
-            return {"entries": await desk.triage_list(uow)}
 
-    async def assign(self, request: Request, agent: Agent, body: AssignBody) -> Any:
-        triage_id = request.path_params["triage_id"]
-        async with self.transactions() as uow:
-            return await desk.assign_triage(uow, triage_id, body.case_id, agent, self.clock())
+@router.post(
+    "/{triage_id:uuid}/assign", response_model=schemas.Assigned, openapi_extra=required_role(SUPERVISOR)
+)
+async def assign(parts: Parts, agent: Supervisor, triage_id: UUID, body: AssignBody) -> Any:
+    """File a triage entry's documents under a case (supervisor)"""
+    async with parts.transactions() as uow:
+        return await desk.assign_triage(uow, triage_id, body.case_id, agent, parts.clock())

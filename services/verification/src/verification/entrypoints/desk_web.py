@@ -1,24 +1,22 @@
-"""What every route group of the desk API shares: answers, refusals, the path convertor for
-item numbers, the rule for agents' notes, and the parts of the desk the routes reach."""
+"""What every route group of the desk API shares: the path convertor for item numbers, the
+headers of every answer, the rule for agents' notes, and the parts of the desk the routes
+reach."""
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
-from pydantic import AfterValidator, BaseModel
-from pydantic_core import to_json
+from pydantic import AfterValidator
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lre_shared.clock import Clock
 from lre_shared.text import text_fault
 from verification.adapters.agents import TokenVerifier
-from verification.service_layer.desk import Agent
 from verification.service_layer.ports import DocumentVault, UnitsOfWork
 from verification.settings import VerificationSettings
 
@@ -59,10 +57,6 @@ def _note(value: str) -> str:
 Note = Annotated[str, AfterValidator(_note)]
 
 
-def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(to_json(content), status, {**NO_STORE, **(headers or {})}, media_type="application/json")
-
-
 def shown(value: object, limit: int = 60) -> str:
     """Printable ASCII, bounded: what of a client's own input an answer may repeat."""
     return "".join(c if " " <= c <= "~" else "?" for c in str(value)[:limit])
@@ -80,24 +74,55 @@ def inline_disposition(filename: str) -> str:
     return f"inline; filename=\"{fallback[:150]}\"; filename*=UTF-8''{encoded}"
 
 
-def problem(
-    status: int, reason: str, problems: list[str] | None = None, headers: dict[str, str] | None = None
-) -> Response:
-    return json_response({"error": reason, "problems": problems or []}, status, headers)
+class BodyLimit:
+    """Refuses a request body over `limit` bytes (413, as problem details by the API's
+    handlers) while it is read, whatever its `Content-Length` says."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise HTTPException(413, f"the request body is over {self.limit} bytes")
+            return message
+
+        await self.app(scope, receive_within_limit, send)
 
 
-Endpoint = Callable[[Request, Agent, Any], Awaitable[Any]]
+class NoStore:
+    """Every answer of the API, refusals included, with `NO_STORE`: identity data is never
+    kept by a browser or a proxy, never sniffed as another type, never sent on as referrer."""
 
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-@dataclass(frozen=True)
-class Operation:
-    method: str
-    path: str
-    role: str
-    summary: str
-    endpoint: Endpoint
-    answer: type[BaseModel]
-    body: type[BaseModel] | None = None
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [
+                    (name.encode(), value.encode())
+                    for name, value in NO_STORE.items()
+                    if name.encode() not in present
+                ]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 @dataclass

@@ -1,6 +1,7 @@
-"""What the desk API answers, as models: they describe the responses in the OpenAPI
-document (`/desk/api/openapi.json`) for an external support UI, and the tests check the
-answers against them."""
+"""What the desk API answers, as models: FastAPI validates and serialises every answer
+through them, they describe the responses in its OpenAPI document
+(`/desk/api/openapi.json`, `docs/openapi/verification-desk.json`) for an external support
+UI, and the tests check the answers against them."""
 
 from __future__ import annotations
 
@@ -8,17 +9,26 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lre_shared.contracts import CaseState, DocumentChannel, LockKind
 from verification.domain.policy import ChecklistItem
 
 
 class Problem(BaseModel):
-    """Every refusal: `error` says what was wrong, `problems` lists each missing item."""
+    """Every refusal, as RFC 9457 problem details (`application/problem+json`)."""
 
-    error: str
-    problems: list[str] = []
+    type: str = Field(default="about:blank", description="`about:blank`: the status says what kind.")
+    title: str = Field(description="The status's phrase, e.g. `Conflict`.")
+    status: int
+    detail: str = Field(description="What was wrong, and what to do.")
+    instance: str = Field(description="The path asked for.")
+    errors: dict[str, list[str]] | None = Field(
+        default=None, description="422: each field (`items.0.number`) with its problems."
+    )
+    problems: list[str] | None = Field(
+        default=None, description="What a decision still lacks (the checklist against the policy)."
+    )
 
 
 class CaseSummary(BaseModel):
@@ -159,5 +169,8 @@ class Assigned(BaseModel):
 
 
 class OpenApiDocument(BaseModel):
+    """This API's OpenAPI 3.1 description."""
+
+    model_config = ConfigDict(extra="allow")
     openapi: str
     paths: dict[str, Any]

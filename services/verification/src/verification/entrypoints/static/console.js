@@ -11,7 +11,11 @@ async function api(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await response.json();
-  if (!response.ok) throw new Error(data.error + (data.problems.length ? ": " + data.problems.join("; ") : ""));
+  // Refusals are problem details (RFC 9457): `detail`, and what is missing or wrong.
+  if (!response.ok) {
+    const more = data.problems || Object.entries(data.errors || {}).map(([field, why]) => field + ": " + why.join(", "));
+    throw new Error(data.detail + (more.length ? ": " + more.join("; ") : ""));
+  }
   return data;
 }
 
