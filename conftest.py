@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.support.fixtures", "tests.support.running"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.running", "tests.support.senders"]

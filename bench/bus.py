@@ -36,7 +36,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
@@ -333,8 +333,9 @@ async def bench(run: Run) -> float:
     payload = payload_for(options.body_bytes)
     body_size = len(ping(correlation_id=uuid4(), seq=0, payload=payload).to_json())
 
-    # A consumer name of this run's own: the queue is `bench-<tag>.bench.ping.<tag>.v1`.
-    bus = Bus(settings, cast(Service, run.consumer))
+    # The signer's bus (its exchanges), under a consumer name of this run's own: the queue is
+    # `bench-<tag>.bench.ping.<tag>.v1`.
+    bus = Bus(settings, Service.signer, run.consumer)
 
     async def handle(message: BenchPing, tx: Transaction) -> None:
         await tx.conn.execute(

@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute
 from lre_shared import docs, schemas
 from lre_shared.contracts import ALL_MESSAGES
 from lre_shared.runtime import ServiceRuntime
-from lre_shared.topology import Service, events_exchange
+from lre_shared.topology import SENDERS_EVENTS_EXCHANGE, Service, events_exchange
 
 DOCS = Path(__file__).resolve().parent
 VERSION = "1"  # the documents' own version: message versions are in their routing keys
@@ -106,8 +106,11 @@ def _signer() -> Built:
 
 
 def _verification() -> Built:
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import Mount, Route
+
     from verification.bootstrap import build
-    from verification.entrypoints.desk import openapi
+    from verification.entrypoints.desk import desk_api
     from verification.settings import VerificationSettings
 
     settings = placeholder(
@@ -121,15 +124,30 @@ def _verification() -> Built:
         oidc_jwks_url="https://idp.example/.well-known/jwks.json",
     )
     desk = build(settings)
+    api = desk_api(desk.api)
+    # The API is a FastAPI app mounted in the site: its routes listed one by one.
+    site_routes = [route for route in desk.site().routes if not isinstance(route, Mount)]
+    site_routes += [
+        Route(route.path, route.endpoint, methods=sorted(route.methods or ()))
+        for route in iter_route_contexts(api.routes)
+        if route.path is not None and route.endpoint is not None
+    ]
     return Built(
         VerificationSettings,
         desk.runtime,
-        desk.site().routes,
+        site_routes,
         "The verification desk.",
-        # The desk API for support UIs, with its bodies and answers (the routes above only list it).
-        extra={"openapi/verification-desk.json": openapi(desk.api.operations())},
+        # The desk API for support UIs, with its bodies and answers, as FastAPI describes it
+        # (the routes above only list it).
+        extra={"openapi/verification-desk.json": api.openapi()},
     )
 
+
+# Exchanges a service publishes on besides its own events exchange: the archive is the one
+# voice towards sender systems (`archive.service_layer.sender_events`).
+ALSO_PUBLISHES: dict[Service, tuple[str, ...]] = {service: () for service in Service} | {
+    Service.archive: (SENDERS_EVENTS_EXCHANGE,)
+}
 
 BUILDERS: dict[Service, Callable[[], Built]] = {
     Service.archive: _archive,
@@ -158,9 +176,14 @@ def render_all(root: Path = DOCS) -> dict[Path, str]:
                 title=title,
                 description=built.description,
                 version=VERSION,
-                # Events are published on the publisher's own exchange; who sends a command
-                # is not in the code's types, so commands appear only where consumed.
-                publishes=[m for m in ALL_MESSAGES if m.exchange == events_exchange(service)],
+                # Events are published on the publisher's own exchange (and, by the archive,
+                # the senders' one); who sends a command is not in the code's types, so
+                # commands appear only where consumed.
+                publishes=[
+                    m
+                    for m in ALL_MESSAGES
+                    if m.exchange in (events_exchange(service), *ALSO_PUBLISHES[service])
+                ],
             )
         )
         routes = [*docs.RUNTIME_ROUTES, *docs.http_routes(built.site_routes)]

@@ -14,6 +14,8 @@ DEMO_RECIPIENT = Recipient(
     postcode="75001",
     city="Paris",
     email="camille.martin@exemple.example",
+    # A company's officer, receiving it for the company: no consent needed (CPCE L.100).
+    kind="professional",
 )
 
 

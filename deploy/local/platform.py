@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from lre_shared.bus import broker_user
+
 SERVICES = ("archive", "notifier", "pickup", "signer", "verification")
 # The provider the local platform's proofs name (signer settings without their prefix):
 # made up, and saying so, as the test PKI's seal is "non qualifié".
@@ -135,6 +137,9 @@ class PlatformConfig:
     # The signer's test PKI (`make run`'s, or the tests'); without it the signer runs unsealed
     # and trusts no personal certificate.
     pki: LocalPki | None = None
+    # RabbitMQ's management API, where `lre-senders` (with the archive's settings) makes sender
+    # systems' broker users.
+    broker_admin_url: str | None = None
 
     @property
     def pickup_url(self) -> str:
@@ -155,6 +160,10 @@ def service_environment(config: PlatformConfig, service: str) -> dict[str, str]:
         "HTTP_HOST": "127.0.0.1",
         "HTTP_PORT": str(config.ports[service]),
     }
+    if service in ("archive", "signer"):
+        # The platform's own broker user (the tests' publishers, the dead-letter replayer) acts
+        # for any sender; sender systems connect with their own (`lre-senders add`).
+        values["TRUSTED_PUBLISHERS"] = json.dumps([broker_user(infra.amqp_url)])
     if service == "archive":
         values |= {
             "S3_ENDPOINT": infra.s3_endpoint,
@@ -162,7 +171,12 @@ def service_environment(config: PlatformConfig, service: str) -> dict[str, str]:
             "S3_SECRET_KEY": infra.s3_secret_key,
             "OWN_URL": f"http://127.0.0.1:{config.ports['archive']}",
             "ZIP_LINK_KEY": secrets.token_urlsafe(32),  # zip links live minutes: a key per start
+            # A sender's webhook receiver on this machine, in plain http: local platforms only.
+            "WEBHOOK_ALLOW_HTTP": "true",
+            "WEBHOOK_ALLOW_PRIVATE": "true",
         }
+        if config.broker_admin_url:
+            values["BROKER_ADMIN_URL"] = config.broker_admin_url
     elif service == "notifier":
         values |= {
             "SMTP_HOST": infra.smtp_host,

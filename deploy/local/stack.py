@@ -48,6 +48,9 @@ PKI_PORT = 8320  # the signer's TEST-ONLY PKI (certomancer: CA, TSA, OCSP, CRL)
 PKI_DIR = VAR / "pki"
 PRISM_PORT = 8310  # Twilio's API (SMS, calls) as Prism serves it from Twilio's description
 DKIM_KEY = VAR / "dkim" / "lre-local.pem"  # the notices' DKIM key, generated at first run
+BROKER_ADMIN_URL = os.environ.get("LRE_RABBITMQ_ADMIN_URL", "http://127.0.0.1:15672")
+# The demo sender system's broker user, as `lre-senders add` handed it over (mode 600).
+SENDER_CREDENTIALS = VAR / "senders" / f"{DEMO_SENDER.id}.url"
 
 
 def _port_open(port: int) -> bool:
@@ -60,7 +63,8 @@ def _ensure_local_engines() -> None:
     """RabbitMQ and PostgreSQL run on the machine; start them if they are stopped."""
     if not _port_open(5672):
         print("starting RabbitMQ …")
-        subprocess.run(["bash", str(Path(__file__).with_name("start-rabbitmq.sh"))], check=True)
+    # Starts it if stopped; either way enables the management plugin `lre-senders` needs.
+    subprocess.run(["bash", str(Path(__file__).with_name("start-rabbitmq.sh"))], check=True)
     if not _port_open(5432):
         print("starting PostgreSQL …")
         version = sorted(os.listdir("/etc/postgresql"))[-1]
@@ -102,6 +106,35 @@ def _latest_notice(item_after: float, timeout: float = 60.0) -> tuple[Path, str]
                     return path, line.split(":", 1)[1].strip()
         time.sleep(0.3)
     raise SystemExit(f"no notice arrived in {MAIL_DIR} within {timeout:.0f} s; see {LOGS}")
+
+
+def _demo_sender(config: platform.PlatformConfig) -> str:
+    """The demo sender system's own broker user, made by `lre-senders add` (a new password when
+    it exists already); returns its AMQP URL, which the command wrote to `SENDER_CREDENTIALS`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+    env |= platform.service_environment(config, "archive")
+    script = Path(sys.executable).with_name("lre-senders")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "archive.entrypoints.admin"]
+    to_file = ["--credentials-file", str(SENDER_CREDENTIALS)]
+
+    def senders(*arguments: str) -> int:
+        with (LOGS / "lre-senders.log").open("ab") as log:
+            return subprocess.run(
+                [*command, *arguments], env=env, stdout=log, stderr=log, check=False
+            ).returncode
+
+    name = ["--name", DEMO_SENDER.name]
+    if (
+        senders("add", DEMO_SENDER.id, *name, *to_file) != 0
+        and senders("password", DEMO_SENDER.id, *to_file) != 0
+    ):
+        # Recorded, but its broker user is gone (another broker, a wiped one): made again.
+        senders("remove", DEMO_SENDER.id)
+        if senders("add", DEMO_SENDER.id, *name, *to_file) != 0:
+            raise SystemExit(
+                f"lre-senders could not make the demo sender's broker user; see {LOGS / 'lre-senders.log'}"
+            )
+    return SENDER_CREDENTIALS.read_text().strip()
 
 
 def _start_pki() -> subprocess.Popen[bytes]:
@@ -183,6 +216,7 @@ def up() -> None:
             twilio_base_url=f"http://127.0.0.1:{PRISM_PORT}",
             twilio_auth_token=keys.setdefault("twilio_auth_token", secrets.token_hex(16)),
             dkim_key_file=DKIM_KEY,
+            broker_admin_url=BROKER_ADMIN_URL,
         )
         processes = {}
         for service in platform.SERVICES:
@@ -206,7 +240,8 @@ def up() -> None:
         main_document=Document(filename="lettre-demo.pdf", content=demo_pdf()),
         alert_channels=(NoticeChannel.email, NoticeChannel.sms, NoticeChannel.voice, NoticeChannel.fax),
     )
-    asyncio.run(submit_letter(AMQP_URL, command))
+    # Deposited by the demo sender system as it would: with its own broker user.
+    asyncio.run(submit_letter(_demo_sender(config), command))
     notice, item_number = _latest_notice(sent_at)
     r = DEMO_RECIPIENT
     desk = platform.service_environment(config, "verification")
@@ -226,6 +261,8 @@ The platform is running.
                    (ask for them with alert_channels sms, voice; the recipient's mobile or landline)
   Faxes            emails to <number>@fax.localhost in {MAIL_DIR}/, the notice as a PDF
                    (alert_channels fax; the recipient's fax number)
+  Sender system    {DEMO_SENDER.id}: its own broker user (`lre-senders add`), AMQP URL with its
+                   password in {SENDER_CREDENTIALS}
   Identity to type {r.company} / {r.last_name} / {r.first_name} / {r.address} / {r.postcode} / {r.city}
   Logs             {LOGS}/
   S3 (SeaweedFS)   {s3.endpoint}  (keys in {SECRETS})

@@ -244,8 +244,11 @@ ALLOWED_IN = {
         INGRESS_CONTROLLER,
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "lre-mail"}}},
     ],
-    # the pickup site, for the zips it streams on to recipients
-    "archive": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "lre-pickup"}}}],
+    # the pickup site, for the zips it streams on to recipients; sender systems' API
+    "archive": [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "lre-pickup"}}},
+        INGRESS_CONTROLLER,
+    ],
     "signer": [],
 }
 
@@ -259,7 +262,8 @@ def test_only_services_behind_an_ingress_accept_traffic_from_the_ingress_control
         for rule in ingress["spec"]["rules"]
         for path in rule["http"]["paths"]
     }
-    assert exposed == {"lre-pickup", "lre-notifier", "lre-verification"}
+    # lre-s3: the operator's S3 store (an ExternalName), for presigned uploads and downloads
+    assert exposed == {"lre-pickup", "lre-notifier", "lre-verification", "lre-archive", "lre-s3"}
     policies = by_kind(rendered, "NetworkPolicy")
     for service in SERVICES:
         peers = [peer for rule in policies[f"lre-{service}"]["spec"]["ingress"] for peer in rule["from"]]
@@ -350,6 +354,48 @@ def test_the_support_desk_has_its_host_and_twilio_reaches_the_mms_webhook(render
     assert ports == {"http": 8104, "smtp": 2525}
     config = by_kind(rendered, "ConfigMap")["lre-verification-config"]["data"]
     assert config["VERIFICATION_INBOUND_SMTP_PORT"] == "2525"
+
+
+MIB = 1024 * 1024
+NGINX_SIZE = re.compile(r"^([0-9]+)([kKmMgG]?)$")
+
+
+def nginx_bytes(size: str) -> int:
+    number, unit = NGINX_SIZE.fullmatch(size).groups()  # type: ignore[union-attr]
+    return int(number) * {"": 1, "k": 1024, "m": MIB, "g": 1024 * MIB}[unit.lower()]
+
+
+def test_sender_systems_reach_the_archive_api_and_the_store_over_tls_within_the_upload_limits(
+    rendered: list[Manifest],
+) -> None:
+    ingresses = by_kind(rendered, "Ingress")
+    api, files = ingresses["lre-senders"], ingresses["lre-files"]
+    (api_rule,) = api["spec"]["rules"]
+    paths = {p["path"]: (p["pathType"], p["backend"]["service"]["name"]) for p in api_rule["http"]["paths"]}
+    assert paths == {"/uploads": ("Exact", "lre-archive"), "/senders/": ("Prefix", "lre-archive")}
+    (files_rule,) = files["spec"]["rules"]
+    assert [p["backend"]["service"]["name"] for p in files_rule["http"]["paths"]] == ["lre-s3"]
+    for ingress, rule in ((api, api_rule), (files, files_rule)):
+        assert [rule["host"]] == ingress["spec"]["tls"][0]["hosts"], ingress["metadata"]["name"]
+    # Presigned URLs are signed for the files host: both services must name it.
+    configs = by_kind(rendered, "ConfigMap")
+    public = f"https://{files_rule['host']}"
+    assert configs["lre-archive-config"]["data"]["ARCHIVE_S3_PUBLIC_ENDPOINT"] == public
+    assert configs["lre-signer-config"]["data"]["SIGNER_EVIDENCE_S3_PUBLIC_ENDPOINT"] == public
+    # One PUT is one document: the store's host takes the archive's per-document limit.
+    from archive.settings import ArchiveSettings
+
+    document = ArchiveSettings.model_fields["max_document_bytes"].default
+    assert document == 20 * MIB
+    assert ArchiveSettings.model_fields["max_letter_bytes"].default == 50 * MIB
+    annotations = files["metadata"]["annotations"]
+    assert nginx_bytes(annotations["nginx.ingress.kubernetes.io/proxy-body-size"]) == document
+    assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "off"
+    assert nginx_bytes(api["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]) <= MIB
+    proxies = json.loads(configs["lre-archive-config"]["data"]["ARCHIVE_TRUSTED_PROXIES"])
+    assert proxies and all(ipaddress.ip_network(p).is_private for p in proxies)
+    # The archive asks the signer for the key's sender: the signer must trust its broker user.
+    assert json.loads(configs["lre-signer-config"]["data"]["SIGNER_TRUSTED_PUBLISHERS"])
 
 
 def test_prometheus_scrapes_every_service_and_traces_reach_the_collector(rendered: list[Manifest]) -> None:
@@ -552,3 +598,83 @@ def test_compose_secrets_have_no_defaults_and_are_listed_in_the_example_env() ->
         for variable, value in service.get("environment", {}).items():
             if SECRET_VARIABLE.search(variable) and not variable.endswith("_ENDPOINT"):
                 assert "${" in str(value), f"{name}: {variable} is written in compose.yaml"
+
+
+# Sender systems: their broker users (deploy/k8s/senders, for the RabbitMQ Messaging Topology
+# Operator) get exactly what `lre-senders add` gives, and only the platform's own users act
+# for any sender.
+
+SENDERS = K8S / "senders"
+
+
+def sender_access_problems(objects: list[Manifest]) -> list[str]:
+    """What the sender resources would give other than `archive.domain.senders` says."""
+    from archive.domain.senders import sender_binding, sender_permissions
+    from lre_shared.topology import SENDERS_EVENTS_EXCHANGE, sender_queue
+
+    problems = []
+    by_sender: dict[str, dict[str, Manifest]] = {}
+    for obj in objects:
+        name = f"{obj['kind']}/{obj['metadata']['name']}"
+        sender = obj["metadata"].get("labels", {}).get("lre.example/sender")
+        if obj.get("apiVersion") != "rabbitmq.com/v1beta1" or sender is None:
+            problems.append(f"{name}: not a sender's topology resource")
+            continue
+        if obj["spec"].get("rabbitmqClusterReference", {}).get("name") != "lre-rabbitmq":
+            problems.append(f"{name}: not for the cluster lre-rabbitmq")
+        by_sender.setdefault(sender, {})[obj["kind"]] = obj["spec"]
+    for sender, specs in by_sender.items():
+        if set(specs) != {"User", "Permission", "TopicPermission", "Queue", "Binding"}:
+            problems.append(f"{sender}: has {sorted(specs)}")
+            continue
+        allowed = sender_permissions(sender)
+        if specs["User"].get("tags"):
+            problems.append(f"{sender}: its user has tags {specs['User']['tags']}")
+        expected = {"configure": allowed.configure, "write": allowed.write, "read": allowed.read}
+        if specs["Permission"]["permissions"] != expected:
+            problems.append(f"{sender}: permissions {specs['Permission']['permissions']}")
+        topic = {"exchange": allowed.topic_exchange, "write": allowed.topic_write, "read": allowed.topic_read}
+        if specs["TopicPermission"]["permissions"] != topic:
+            problems.append(f"{sender}: topic permissions {specs['TopicPermission']['permissions']}")
+        queue = specs["Queue"]
+        if (queue["name"], queue.get("type"), queue.get("durable")) != (sender_queue(sender), "quorum", True):
+            problems.append(f"{sender}: queue {queue}")
+        binding = specs["Binding"]
+        if (binding["source"], binding["destination"], binding["routingKey"]) != (
+            SENDERS_EVENTS_EXCHANGE,
+            sender_queue(sender),
+            sender_binding(sender),
+        ):
+            problems.append(f"{sender}: binding {binding}")
+    return problems
+
+
+def test_a_sender_systems_broker_user_gets_what_lre_senders_add_gives(kubectl: str) -> None:
+    objects = render(kubectl, SENDERS)
+
+    assert {o["metadata"]["labels"]["lre.example/sender"] for o in objects} == {"acme"}
+    assert sender_access_problems(objects) == []
+
+
+def test_a_sender_user_allowed_to_read_more_is_caught(kubectl: str, tmp_path: Path) -> None:
+    copy = tmp_path / "senders"
+    shutil.copytree(SENDERS, copy)
+    acme = copy / "acme.yaml"
+    text = acme.read_text()
+    assert "    read: ^acme\\.\n" in text
+    acme.write_text(text.replace("    read: ^acme\\.\n", "    read: .*\n"))
+
+    assert sender_access_problems(render(kubectl, copy)) == [
+        "acme: topic permissions {'exchange': 'lre.senders.events', 'read': '.*', 'write': '^$'}"
+    ]
+
+
+def test_only_the_platforms_own_users_act_for_any_sender(rendered: list[Manifest], kubectl: str) -> None:
+    config_maps = by_kind(rendered, "ConfigMap")
+    senders = {o["metadata"]["labels"]["lre.example/sender"] for o in render(kubectl, SENDERS)}
+    for service, users in (("archive", {"lre-operator"}), ("signer", {"lre-archive", "lre-operator"})):
+        data = config_maps[f"lre-{service}-config"]["data"]
+        trusted = json.loads(data[f"{service.upper()}_TRUSTED_PUBLISHERS"])
+
+        assert set(trusted) == users, service
+        assert not set(trusted) & senders, service

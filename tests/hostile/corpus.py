@@ -45,6 +45,7 @@ DEPOSIT_FIELDS = (
     ("recipient", "city"),
     ("recipient", "email"),
     ("recipient", "mobile"),
+    ("recipient", "kind"),
     ("main_document", "filename"),
     ("idempotency_key",),
 )

@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.platform import SERVICES
+from lre_shared.bus import broker_user
 from lre_shared.contracts import (
     CheckSignedReceipt,
     ContentHandedOver,
@@ -126,6 +127,7 @@ async def deposit(amqp_url: str, command: SubmitLetter, traceparent: str) -> Non
                 content_type="application/json",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 headers={"traceparent": traceparent},
+                user_id=broker_user(amqp_url),  # the platform's own user, trusted to act for any sender
             ),
             routing_key=command.routing_key,
             mandatory=True,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 
-from lre_shared.bus import exchange_for
+from lre_shared.bus import broker_user, exchange_for
 from lre_shared.contracts import EvidenceRecorded, Message
 from lre_shared.runtime import ServiceRuntime
 
@@ -36,12 +36,15 @@ async def _holds(check: Callable[[], bool] | Callable[[], Awaitable[bool]]) -> b
     return result
 
 
-def _persistent(body: bytes, message_id: str, correlation_id: str | None) -> aio_pika.Message:
+def _persistent(body: bytes, message_id: str, correlation_id: str | None, user: str) -> aio_pika.Message:
+    # With the connection's broker user as AMQP `user_id`, as the platform's tools publish: the
+    # broker checks it, and the services trust the platform's own user to act for any sender.
     return aio_pika.Message(
         body,
         message_id=message_id,
         correlation_id=correlation_id,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        user_id=user,
     )
 
 
@@ -58,7 +61,12 @@ async def publish(amqp_url: str, *messages: Message) -> None:
                 exchanges[message.exchange] = await channel.get_exchange(message.exchange, ensure=False)
             sends.append(
                 exchanges[message.exchange].publish(
-                    _persistent(message.to_json(), str(message.message_id), str(message.correlation_id)),
+                    _persistent(
+                        message.to_json(),
+                        str(message.message_id),
+                        str(message.correlation_id),
+                        broker_user(amqp_url),
+                    ),
                     routing_key=message.routing_key,
                     mandatory=True,
                 )
@@ -80,7 +88,9 @@ async def publish_raw(
         channel = await connection.channel(publisher_confirms=True)
         target = await channel.get_exchange(exchange, ensure=False)
         await target.publish(
-            _persistent(body, message_id, correlation_id), routing_key=routing_key, mandatory=True
+            _persistent(body, message_id, correlation_id, broker_user(amqp_url)),
+            routing_key=routing_key,
+            mandatory=True,
         )
 
 

@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -67,6 +68,24 @@ def check_broker_headroom() -> None:
             " of other platforms (`rabbitmqctl list_queues`, `rabbitmqctl list_vhosts`; `make stop`"
             " leaves the local platform's queues), or start the broker with a higher `ulimit -n`."
         )
+
+
+def rabbitmq_admin_url(amqp_url: str) -> str:
+    """RabbitMQ's management API for the broker of `amqp_url` (`lre-senders` makes sender
+    systems' users through it): LRE_TEST_RABBITMQ_ADMIN_URL, else port 15672 of its host,
+    where the plugin is enabled if this machine runs the broker (deploy/local/start-rabbitmq.sh)."""
+    if url := os.environ.get("LRE_TEST_RABBITMQ_ADMIN_URL"):
+        return url
+    host = urlsplit(amqp_url).hostname or "127.0.0.1"
+    if host in ("127.0.0.1", "localhost") and not port_open(host, 15672) and shutil.which("rabbitmq-plugins"):
+        subprocess.run(
+            ["rabbitmq-plugins", "enable", "rabbitmq_management"], capture_output=True, timeout=120
+        )
+        for _ in range(60):
+            if port_open(host, 15672):
+                break
+            time.sleep(0.5)
+    return f"http://{host}:15672"
 
 
 @contextmanager

@@ -9,6 +9,16 @@ message stays in the dead-letter queue), and only then acknowledged in the dead-
 queue. A crash between the two leaves a copy in both queues; the consumer's inbox makes
 the second handling a no-op, so replay is at-least-once and safe to repeat.
 
+A replayed message is published by the replayer's own broker user (its AMQP `user_id`, which
+the broker checks), so it loses its first publisher's; that one travels in the header
+`x-lre-original-user-id` ("" when it had none), and a consumer believes the header only from a
+user it trusts (`<SERVICE>_TRUSTED_PUBLISHERS`, where operators list the replayer's user): the
+replayed message then acts for its first publisher, no one else. The original is the dead
+letter's own `user_id` (the broker's dead-lettering keeps it), or, when a trusted user moved it
+there (a consumer dead-lettering it names its own user and the original in the header), that
+header; `--trusted-publisher` (or `LRE_DLQ_TRUSTED_PUBLISHERS`) names those users: the
+services' own (the replayer's own user always is one).
+
 Reading is by `basic.get` without acknowledgement on one channel: messages not taken stay
 unacknowledged until the channel closes, and RabbitMQ then returns them in their order.
 `list` takes nothing. Both read only the messages there when they start: a replayed
@@ -21,17 +31,19 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 
-from lre_shared.topology import DLQ_QUEUE_HEADER, DLQ_REASON_HEADER, dead_letter_queue
+from lre_shared.bus.declare import broker_user
+from lre_shared.topology import DLQ_QUEUE_HEADER, DLQ_REASON_HEADER, ORIGINAL_USER_HEADER, dead_letter_queue
 
 REPLAY_COUNT_HEADER = "x-lre-replay-count"
 AMQP_URL_ENV = "LRE_DLQ_AMQP_URL"
+TRUSTED_ENV = "LRE_DLQ_TRUSTED_PUBLISHERS"  # comma-separated: the services' broker users
 # Set by the broker on each delivery of a quorum queue: it describes one delivery, not
 # the message, so it is not carried over to the replayed copy.
 _PER_DELIVERY_HEADERS = frozenset({"x-delivery-count"})
@@ -66,12 +78,21 @@ async def list_dead_letters(amqp_url: str, queue: str) -> list[DeadLetter]:
 
 
 async def replay(
-    amqp_url: str, queue: str, *, message_ids: Sequence[str] = (), replay_all: bool = False
+    amqp_url: str,
+    queue: str,
+    *,
+    message_ids: Sequence[str] = (),
+    replay_all: bool = False,
+    trusted: Collection[str] = (),
 ) -> list[DeadLetter]:
-    """Move dead letters of `queue` back to it: those with one of `message_ids`, or all.
+    """Move dead letters of `queue` back to it: those with one of `message_ids`, or all;
+    published as the URL's broker user, with the original publisher in a header (`trusted`:
+    the users whose header naming it is believed, besides the replayer's own).
 
     Returns what was moved. Raises `ValueError` when asked for nothing.
     """
+    replayer = broker_user(amqp_url)
+    believed = {replayer, *trusted}
     if not replay_all and not message_ids:
         raise ValueError("say which messages to replay: --message-id ID (repeatable) or --all")
     wanted = set(message_ids)
@@ -87,17 +108,32 @@ async def replay(
         async for message in _unacked(dlq):
             if not replay_all and message.message_id not in wanted:
                 continue
-            await channel.default_exchange.publish(_replayed(message), routing_key=queue, mandatory=True)
+            await channel.default_exchange.publish(
+                _replayed(message, replayer, original_user(message, believed)),
+                routing_key=queue,
+                mandatory=True,
+            )
             await message.ack()
             moved.append(describe(message, queue))
     return moved
 
 
-def _replayed(message: AbstractIncomingMessage) -> aio_pika.Message:
+def original_user(message: AbstractIncomingMessage, trusted: Collection[str]) -> str:
+    """The broker user that first published the dead letter ("" when none said): its own
+    `user_id`, unless a trusted user moved it, naming the original in the header."""
+    user = message.user_id or ""
+    headers = message.headers or {}
+    if user in trusted and ORIGINAL_USER_HEADER in headers:
+        return _text(headers[ORIGINAL_USER_HEADER]) or ""
+    return user
+
+
+def _replayed(message: AbstractIncomingMessage, replayer: str, original: str) -> aio_pika.Message:
     headers: dict[str, Any] = {
         key: value for key, value in (message.headers or {}).items() if key not in _PER_DELIVERY_HEADERS
     }
     headers[REPLAY_COUNT_HEADER] = _int(headers.get(REPLAY_COUNT_HEADER)) + 1
+    headers[ORIGINAL_USER_HEADER] = original
     return aio_pika.Message(
         message.body,
         headers=headers,
@@ -110,6 +146,7 @@ def _replayed(message: AbstractIncomingMessage) -> aio_pika.Message:
         timestamp=message.timestamp,
         type=message.type,
         app_id=message.app_id,
+        user_id=replayer,
     )
 
 
@@ -174,6 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     replaying.add_argument("queue", help="the consumer's queue, e.g. signer.letter.deposited.v1")
     replaying.add_argument("--message-id", action="append", default=[], help="repeatable")
     replaying.add_argument("--all", action="store_true", help="every message of <queue>.dlq")
+    replaying.add_argument(
+        "--trusted-publisher",
+        action="append",
+        default=[user.strip() for user in os.environ.get(TRUSTED_ENV, "").split(",") if user.strip()],
+        help="a broker user whose dead letters name their original publisher in a header, believed:"
+        f" the services' users (default: ${TRUSTED_ENV}, comma-separated; the replayer's own always"
+        " is); repeatable",
+    )
     args = parser.parse_args(argv)
     if not args.amqp_url:
         parser.error(f"give --amqp-url or set {AMQP_URL_ENV}")
@@ -191,7 +236,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "list":
         _print_table(asyncio.run(list_dead_letters(args.amqp_url, args.queue)))
         return 0
-    moved = asyncio.run(replay(args.amqp_url, args.queue, message_ids=args.message_id, replay_all=args.all))
+    moved = asyncio.run(
+        replay(
+            args.amqp_url,
+            args.queue,
+            message_ids=args.message_id,
+            replay_all=args.all,
+            trusted=args.trusted_publisher,
+        )
+    )
     _print_table(moved)
     missing = set(args.message_id) - {letter.message_id for letter in moved}
     if missing:

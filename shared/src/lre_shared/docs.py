@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from faststream.specification import AsyncAPI
@@ -77,7 +78,7 @@ def asyncapi(
 def _add_publication(document: dict[str, Any], message_type: type[Message]) -> None:
     key = f"{message_type.exchange}.{message_type.routing_key}"
     name = f"{key}:Message"
-    document.setdefault("channels", {})[key] = {
+    channel: dict[str, Any] = {
         "address": message_type.routing_key,
         "description": (message_type.__doc__ or "").strip(),
         "messages": {"Message": {"$ref": f"#/components/messages/{name}"}},
@@ -89,6 +90,15 @@ def _add_publication(document: dict[str, Any], message_type: type[Message]) -> N
             }
         },
     }
+    document.setdefault("channels", {})[key] = channel
+    # A message routed by what it says (`SenderEvent`: `{sender_id}.{event}`) has an address
+    # with parameters, each described by the field it comes from.
+    pattern: str | None = getattr(message_type, "routing_key_pattern", None)
+    if pattern is not None:
+        channel["address"] = pattern
+        channel["parameters"] = {
+            word: _parameter(message_type, word) for word in re.findall(r"{(\w+)}", pattern)
+        }
     document.setdefault("operations", {})[key] = {
         "action": "send",
         "channel": {"$ref": f"#/channels/{key}"},
@@ -100,6 +110,18 @@ def _add_publication(document: dict[str, Any], message_type: type[Message]) -> N
         "correlationId": {"location": "$message.header#/correlation_id"},
         "payload": {"$ref": f"../contracts/{file_name(message_type)}"},
     }
+
+
+def _parameter(message_type: type[Message], name: str) -> dict[str, Any]:
+    field = message_type.model_fields[name]
+    parameter: dict[str, Any] = {
+        "description": field.description or f"the message's `{name}`",
+        "location": f"$message.payload#/{name}",
+    }
+    annotation = field.annotation
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        parameter["enum"] = [member.value for member in annotation]
+    return parameter
 
 
 # ---------------------------------------------------------------------------- OpenAPI
@@ -124,7 +146,11 @@ class HttpRoute:
 # What `lre_shared.runtime.build_app` serves in every service, before the service's own site.
 RUNTIME_ROUTES: tuple[HttpRoute, ...] = (
     HttpRoute("/health/live", ("GET",), "liveness: 200 while the process runs"),
-    HttpRoute("/health/ready", ("GET",), "readiness: 200 once migrated, connected and consuming; else 503"),
+    HttpRoute(
+        "/health/ready",
+        ("GET",),
+        "readiness: 200 once migrated, connected and consuming; else 503, its `reason` saying why",
+    ),
     HttpRoute("/metrics", ("GET",), "Prometheus metrics (lre_shared.metrics)"),
 )
 

@@ -22,10 +22,15 @@ service from its scrape target.
   downloaded; counted by the pickup service through `pickup_step`.
 - `lre_http_requests{state}`: HTTP requests of the service's web application `working`
   now, or `waiting` their turn at its admission gate (`lre_shared.admission`).
+- `lre_webhook_deliveries_total{outcome}`: webhook attempts of the archive, by outcome:
+  `delivered` (answered 2xx), `retried` (failed, tried again later), `failed` (given up);
+  `lre_webhook_oldest_pending_seconds`: age of the oldest delivery not yet delivered nor
+  given up (0: none), read at each dispatcher run.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Literal, get_args
 
@@ -50,6 +55,10 @@ NOTICES = Counter("lre_notices", "Notices and reminders, by channel and outcome.
 CODES = Counter("lre_codes", "One-time codes sent or failed, by channel.", ["channel", "outcome"])
 HTTP_REQUESTS = Gauge("lre_http_requests", "Web requests working now or waiting their turn.", ["state"])
 PICKUP_FUNNEL = Counter("lre_pickup_funnel", "Recipients reaching each step of the pickup site.", ["step"])
+WEBHOOKS = Counter("lre_webhook_deliveries", "Webhook attempts, by outcome.", ["outcome"])
+WEBHOOK_OLDEST = Gauge("lre_webhook_oldest_pending_seconds", "Age of the oldest pending webhook delivery.")
+for _outcome in ("delivered", "retried", "failed"):
+    WEBHOOKS.labels(outcome=_outcome)  # every outcome shows, at 0, before the first delivery
 for _step in get_args(PickupStep):
     PICKUP_FUNNEL.labels(step=_step)  # every step shows, at 0, before its first recipient
 
@@ -63,13 +72,32 @@ _NOTIFIER_OUTCOMES = {
 }
 
 
-def count(queue: str, outcome: Outcome) -> None:
-    MESSAGES.labels(queue=queue, outcome=outcome).inc()
+def count(queue: str, outcome: Outcome, n: int = 1) -> None:
+    """`n` deliveries of `queue` had this outcome (a batch counts once)."""
+    if n:
+        _messages(queue, outcome).inc(n)
+
+
+# A labelled child is looked up under a lock: once per queue, not once per message.
+@functools.cache
+def _messages(queue: str, outcome: Outcome) -> Counter:
+    return MESSAGES.labels(queue=queue, outcome=outcome)
+
+
+@functools.cache
+def handler_seconds(queue: str) -> Histogram:
+    """`lre_handler_seconds` of `queue`."""
+    return HANDLER_SECONDS.labels(queue)
+
+
+@functools.cache
+def _published(routing_key: str) -> Counter:
+    return PUBLISHED.labels(routing_key=routing_key)
 
 
 def published(routing_key: str, body: bytes) -> None:
     """The outbox relay published a message; notices and codes count by channel too."""
-    PUBLISHED.labels(routing_key=routing_key).inc()
+    _published(routing_key).inc()
     counted = _NOTIFIER_OUTCOMES.get(routing_key)
     if counted is not None:
         counter, outcome = counted
@@ -83,6 +111,14 @@ def published(routing_key: str, body: bytes) -> None:
 def pickup_step(step: PickupStep) -> None:
     """A recipient reached `step` of the pickup site."""
     PICKUP_FUNNEL.labels(step=step).inc()
+
+
+def webhook_delivery(outcome: Literal["delivered", "retried", "failed"]) -> None:
+    WEBHOOKS.labels(outcome=outcome).inc()
+
+
+def webhook_oldest_pending(seconds: float) -> None:
+    WEBHOOK_OLDEST.set(seconds)
 
 
 def dead_letters(queue: str, waiting: int) -> None:

@@ -46,7 +46,7 @@ async def enqueue(conn: asyncpg.Connection, message: Message, headers: dict[str,
         message.message_id,
         message.correlation_id,
         message.exchange,
-        message.routing_key,
+        message.published_key,  # the class's key, or the message's own (`SenderEvent`)
         message.to_json(),
         json.dumps(headers),
         NOTIFY_CHANNEL,
@@ -68,7 +68,13 @@ PublishFn = Callable[[OutgoingMessage], Awaitable[None]]
 
 class OutboxRelay:
     """Publishes pending outbox rows in batches; safe to run in several replicas
-    (`FOR UPDATE SKIP LOCKED`: each row is taken by one relay at a time)."""
+    (`FOR UPDATE SKIP LOCKED`: each row is taken by one relay at a time).
+
+    One relay publishes its rows in `id` (commit) order: a batch is taken in that order and
+    its publishes queue for the one channel in the order they are made, and RabbitMQ keeps a
+    channel's order into each queue. Not across replicas (each takes its own rows), nor for a
+    row whose publish failed and is retried after later ones: a consumer that needs order
+    uses the message's own (`SenderEvent.sequence`)."""
 
     def __init__(
         self,
@@ -183,7 +189,7 @@ def outgoing(message: Message, headers: dict[str, Any] | None = None) -> Outgoin
         message_id=str(message.message_id),
         correlation_id=str(message.correlation_id),
         exchange=message.exchange,
-        routing_key=message.routing_key,
+        routing_key=message.published_key,
         body=message.to_json(),
         headers=_traced(message, headers),
     )

@@ -37,6 +37,9 @@ class RulesProfile:
     # repeating. Every hold ends, so that a stranger cannot keep the recipient out until the
     # acceptance window closes.
     lock_delays_minutes: tuple[int, ...] = (15, 60, 240, 1440)
+    # Whether a letter to a recipient who is not a professional (a consumer) needs their
+    # consent, recorded by the sender beforehand, to be deposited.
+    consumer_consent_required: bool = False
 
     def acceptance_deadline(self, first_notice_at: datetime) -> date:
         """Last day (local date) on which the recipient may still accept or refuse."""
@@ -111,6 +114,9 @@ FR_LRE = RulesProfile(
     code_max_tries=5,
     code_attempts_per_address=10,
     lock_delays_minutes=(15, 60, 240, 1440),
+    # L.100: a recipient who is not a professional must have agreed, with the sender, to
+    # receive electronic registered letters.
+    consumer_consent_required=True,
 )
 
 PROFILES = {FR_LRE.name: FR_LRE}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,6 +36,8 @@ from lre_shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 Hook = Callable[[asyncpg.Pool], Awaitable[None]]
+
+READY_CHECK_SECONDS = 2.0
 
 
 class PeriodicTask:
@@ -117,13 +120,25 @@ class ServiceRuntime:
         tracing.shutdown_tracing()
 
     async def is_ready(self) -> bool:
+        return await self.not_ready() is None
+
+    async def not_ready(self) -> str | None:
+        """Why the service cannot take work now (None: it can), for the readiness probe's
+        answer: each check has a deadline, so a silent database or broker is reported as
+        such rather than holding the probe until it times out."""
         if not self.ready or self._pool is None:
-            return False
+            return "starting or stopping"
         try:
-            await self._pool.fetchval("SELECT 1")
-            return await self.bus.broker.ping(timeout=2.0)
-        except Exception:
-            return False
+            async with asyncio.timeout(READY_CHECK_SECONDS):
+                await self._pool.fetchval("SELECT 1")
+        except TimeoutError:
+            return f"database: no answer within {READY_CHECK_SECONDS:g} s"
+        except Exception as exc:
+            return f"database: {exc!r}"
+        try:
+            return await self.bus.broker_problem(READY_CHECK_SECONDS)
+        except Exception as exc:
+            return f"broker: {exc!r}"
 
 
 # Probes and scrapes come every few seconds and say nothing about a letter: no spans.
@@ -183,9 +198,11 @@ def build_app(runtime: ServiceRuntime, site: ASGIApp | None = None) -> ServiceAp
 
     @get(include_in_schema=False)
     async def ready(scope: Any) -> AsgiResponse:
-        if await runtime.is_ready():
+        reason = await runtime.not_ready()
+        if reason is None:
             return AsgiResponse(b'{"status":"ready"}', 200, headers={"content-type": "application/json"})
-        return AsgiResponse(b'{"status":"not ready"}', 503, headers={"content-type": "application/json"})
+        body = json.dumps({"status": "not ready", "reason": reason}).encode()
+        return AsgiResponse(body, 503, headers={"content-type": "application/json"})
 
     token = settings.metrics_token.get_secret_value().encode() if settings.metrics_token else None
 

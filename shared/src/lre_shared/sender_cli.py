@@ -8,6 +8,9 @@
                     lettre.pdf
     lre-send bulk   --sender-id acme --sender-name ... --sender-email ... letters.csv
     lre-send status --sender-id acme <letter id or idempotency key>
+    lre-send consent record|withdraw --sender-id acme --email ...   (CPCE L.100: `consent_cli`)
+    lre-send proofs --sender-id acme <letter id or idempotency key> [--get KIND|bundle --out DIR]
+    lre-send events --sender-id acme [--count N] [--idle SECONDS]   (one JSON line an event: `events_cli`)
 
 The broker URL comes from `--amqp-url` or the environment (`LRE_AMQP_URL`), so that its
 password stays out of the process list. `send` and `bulk` wait for each outcome (the item
@@ -21,7 +24,9 @@ The bulk CSV (UTF-8, header row, comma-separated) has one letter a row; its colu
 - `recipient_last_name`, `recipient_first_name`, `recipient_address`, `recipient_postcode`,
   `recipient_city`, `recipient_email` (required by the archive), `recipient_company`,
   `recipient_address_lines` (separated by `;`), `recipient_country` (default FR),
-  `recipient_mobile`, `recipient_fax`, `recipient_landline` (E.164);
+  `recipient_mobile`, `recipient_fax`, `recipient_landline` (E.164), `recipient_kind`
+  (`consumer`, the default, or `professional`: CPCE L.100, a letter to a consumer needs their
+  consent recorded first, `lre-send consent record`);
 - `alert_channels` (`sms;voice;fax`, email always), `signature_methods`
   (`certificate;one_time_code`), `verification_policy` (`default` or `cnb`),
   `idempotency_key` (advised: sending the file again then gives the same letters).
@@ -32,6 +37,11 @@ stdout. The exit status is 0 when every letter was deposited, 1 otherwise.
 `status` prints where the letter stands (deposited, notified, accepted, refused, unclaimed,
 signed, downloaded, expired; or rejected, for a deposit the archive refused), each step with
 its time, then the evidence the signer holds.
+
+`proofs` lists the letter's sealed proofs (kind, file, SHA-256, issue time, size); with `--get`
+(deposit, receipt, refusal, non_claim, envelope, or `bundle`: the evidence bundle `lre verify`
+checks) it downloads that one into `--out` (default: the current folder), its SHA-256 checked.
+Like every query, it travels as the URL's broker user: the sender's own.
 """
 
 from __future__ import annotations
@@ -45,22 +55,33 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
 from uuid import UUID
 
 from pydantic import ValidationError
 
+from lre_shared import consent_cli, events_cli
 from lre_shared.contracts import (
+    BUNDLE,
     LetterStatus,
     NoticeChannel,
+    ProofKind,
     SignatureMethod,
     SubmitLetter,
     SubmittedRecipient,
     SubmittedSender,
 )
-from lre_shared.sender import EMBED_UP_TO, EMBEDDED_LIMIT, NotTaken, Outcome, SenderClient, UploadRefused
+from lre_shared.sender import (
+    EMBED_UP_TO,
+    EMBEDDED_LIMIT,
+    NotTaken,
+    Outcome,
+    ProofUnavailable,
+    SenderClient,
+    UploadRefused,
+)
 
-COMMANDS = ("send", "bulk", "status")
+COMMANDS = ("send", "bulk", "status", "proofs", "consent", "events")
 RECIPIENT_FIELDS = (
     "company",
     "last_name",
@@ -73,6 +94,7 @@ RECIPIENT_FIELDS = (
     "mobile",
     "fax",
     "landline",
+    "kind",
 )
 CSV_COLUMNS = frozenset(
     {
@@ -106,6 +128,12 @@ async def run(argv: Sequence[str], *, stdout: TextIO, stderr: TextIO) -> int:
     ) as client:
         if args.command == "status":
             return await show_status(client, args.letter, stdout)
+        if args.command == "proofs":
+            return await show_proofs(client, args.letter, args.get, args.out, stdout)
+        if args.command == "consent":
+            return await consent_cli.run(client, args, stdout)
+        if args.command == "events":
+            return await events_cli.run(client, args, stdout)
         sender = SubmittedSender(
             id=args.sender_id, name=args.sender_name, email=args.sender_email, siret=args.sender_siret
         )
@@ -153,6 +181,14 @@ def parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", parents=[common], help="a letter's state and evidence")
     status.add_argument("letter", help="letter id, or the idempotency key it was sent with")
+
+    proofs = commands.add_parser("proofs", parents=[common], help="a letter's proofs; download one")
+    proofs.add_argument("letter", help="letter id, or the idempotency key it was sent with")
+    proofs.add_argument("--get", choices=[*(k.value for k in ProofKind), BUNDLE], help="download this one")
+    proofs.add_argument("--out", type=Path, default=Path(), help="folder to download into (default: here)")
+
+    events_cli.register(commands, common)  # `events`: follow the sender's queue
+    consent_cli.register(commands, common)  # `consent record | withdraw` (CPCE L.100)
     return top
 
 
@@ -380,3 +416,46 @@ def _status_text(status: LetterStatus, asked: str) -> str:
             lines.append(f"  {label:<15} {value.isoformat()}")
     lines.extend(f"  problem         {p.field}: {p.reason}" for p in status.problems)
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------- proofs
+
+
+async def show_proofs(client: SenderClient, letter: str, get: str | None, out_dir: Path, out: TextIO) -> int:
+    """The letter's proofs (CPCE R.53-3 IV), or one of them (or the bundle) downloaded."""
+    letter_id: UUID | None
+    try:
+        letter_id = UUID(letter)
+    except ValueError:
+        try:
+            letter_id = (await client.status(None, letter)).letter_id  # an idempotency key
+        except TimeoutError:
+            print("the archive did not answer in time", file=out)
+            return 1
+    if letter_id is None:
+        print(f"{letter}: unknown to the archive (not handled yet, or not sent by this sender)", file=out)
+        return 1
+    try:
+        if get is not None:
+            kind: ProofKind | Literal["bundle"] = "bundle" if get == BUNDLE else ProofKind(get)
+            written = await client.proof(letter_id, kind, out_dir)
+            print(f"{written}", file=out)
+            return 0
+        listed = await client.proofs(letter_id)
+    except TimeoutError:
+        print("the signer did not answer in time; try again later", file=out)
+        return 1
+    except ProofUnavailable as exc:
+        print(str(exc), file=out)
+        return 1
+    if not listed.proofs:
+        print(f"letter {letter_id}: no proof (none issued yet, or not a letter of this sender)", file=out)
+        return 1
+    print(f"letter {letter_id}: {len(listed.proofs)} proofs", file=out)
+    for proof in listed.proofs:
+        print(
+            f"  {proof.kind.value:<10} {proof.filename}  {proof.issued_at.isoformat()}  {proof.size} bytes"
+            f"  sha256 {proof.sha256}",
+            file=out,
+        )
+    return 0

@@ -41,6 +41,13 @@ class ServiceSettings(BaseSettings):
         description="Deliveries of one queue handled in one transaction when they wait together (1: never).",
     )
     consume_workers: int = Field(default=4, ge=1, description="Transactions in flight per queue.")
+    trusted_publishers: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Broker users that may act for any sender system (the platform's own tooling, the"
+            " dead-letter replayer); every other publisher acts only for the sender of its own name."
+        ),
+    )
     db_pool_size: int = Field(default=10, ge=1)
     outbox_batch: int = Field(default=500, ge=1, description="Rows the relay publishes at once.")
     outbox_poll_seconds: float = Field(default=1.0, gt=0)

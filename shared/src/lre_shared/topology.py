@@ -49,6 +49,9 @@ DLQ_REASON_HEADER = "x-lre-dead-letter-reason"
 DLQ_QUEUE_HEADER = "x-lre-original-queue"
 DLQ_EXCHANGE_HEADER = "x-lre-original-exchange"
 DLQ_ROUTING_KEY_HEADER = "x-lre-original-routing-key"
+# The broker user that first published a dead-lettered or replayed message (its AMQP
+# `user_id`, "" when it had none): believed only from a trusted publisher (`lre_shared.bus.acts_for`).
+ORIGINAL_USER_HEADER = "x-lre-original-user-id"
 
 # Quorum queues count deliveries; after this many the broker dead-letters by itself.
 DEFAULT_DELIVERY_LIMIT = 5
@@ -70,6 +73,11 @@ class ExchangeSpec:
     alternate: str | None = None
 
 
+# The sender systems' own two exchanges (see below). Commands have no alternate here either: a
+# routing key no service binds (a command a sender may not send) comes back to the publisher.
+SENDERS_COMMANDS_EXCHANGE = "lre.senders.commands"
+SENDERS_EVENTS_EXCHANGE = "lre.senders.events"
+
 EXCHANGES: tuple[ExchangeSpec, ...] = (
     ExchangeSpec(UNROUTED_EXCHANGE, "fanout"),
     *(
@@ -80,4 +88,40 @@ EXCHANGES: tuple[ExchangeSpec, ...] = (
             ExchangeSpec(commands_exchange(service), "direct"),
         )
     ),
+    ExchangeSpec(SENDERS_COMMANDS_EXCHANGE, "topic"),
+    ExchangeSpec(SENDERS_EVENTS_EXCHANGE, "topic", alternate=UNROUTED_EXCHANGE),
 )
+
+
+# Sender systems connect with their own broker user and reach only two exchanges of their own:
+# they publish commands and queries to `lre.senders.commands` (a topic exchange bound to the
+# services' command exchanges for what a sender may send, nothing else), and read what became
+# of their letters from their own queue `lre.sender.<sender id>`, bound to
+# `lre.senders.events` with `<sender id>.#`. Internal events stay out of their reach.
+def sender_queue(sender_id: str) -> str:
+    """The durable queue a sender system reads its letters' outcomes from."""
+    return f"lre.sender.{sender_id}"
+
+
+def sender_routing_key(sender_id: str, event: str) -> str:
+    """`<sender id>.<event>` on `lre.senders.events` (a sender id is one routing-key word)."""
+    return f"{sender_id}.{event}"
+
+
+# What a sender system may send, by routing key, and the service that takes it: the only
+# bindings of `lre.senders.commands` (anything else published there comes back unroutable).
+SENDER_COMMANDS: dict[str, Service] = {
+    "submit_letter.v1": Service.archive,
+    "request_upload.v1": Service.archive,
+    "get_letter_status.v1": Service.archive,
+    "record_consent.v1": Service.archive,
+    "withdraw_consent.v1": Service.archive,
+    "list_evidence.v1": Service.signer,
+    "list_proofs.v1": Service.signer,
+    "issue_proof_link.v1": Service.signer,
+}
+
+
+def sender_commands_of(service: Service) -> tuple[str, ...]:
+    """The routing keys of `lre.senders.commands` that `service` takes (and binds at start)."""
+    return tuple(key for key, owner in SENDER_COMMANDS.items() if owner == service)

@@ -20,6 +20,7 @@ and dropped.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -58,6 +59,13 @@ _provider_lock = threading.Lock()
 
 
 def tracer() -> trace.Tracer:
+    return _tracer()
+
+
+@functools.cache
+def _tracer() -> trace.Tracer:
+    # Once per process: before `configure_tracing` this is OpenTelemetry's proxy, which hands
+    # over to the provider once there is one; looking it up for each message costs more.
     return trace.get_tracer(TRACER)
 
 

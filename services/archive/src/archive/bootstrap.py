@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -13,20 +14,26 @@ from typing import TypeVar
 import asyncpg
 from starlette.applications import Starlette
 
+from archive.adapters.api_keys import PgApiKeys
 from archive.adapters.postgres import unit_of_work, units_of_work
 from archive.adapters.storage import BucketPlan, S3Buckets, S3ContentStore
+from archive.adapters.webhooks import DnsResolver, HttpPoster, PgWebhooks
+from archive.domain.api_keys import FailureLimit
 from archive.domain.expiry import RetentionPolicy
 from archive.domain.links import Links
 from archive.domain.submission import Limits
+from archive.domain.webhooks import RetrySchedule, UrlPolicy
 from archive.entrypoints.http import create_site
-from archive.service_layer import expiry, handlers
+from archive.entrypoints.senders_http import KeyCheck
+from archive.entrypoints.webhook_dispatch import WebhookDispatcher
+from archive.service_layer import consents, expiry, handlers, identity, webhooks
 from archive.service_layer.ports import UnitOfWork
-from archive.service_layer.status import get_letter_status
-from archive.service_layer.uploads import UploadDesk, UploadPolicy, request_upload, sweep_uploads
+from archive.service_layer.sender_events import tell_sender, telling
+from archive.service_layer.uploads import UploadDesk, UploadPolicy, sweep_uploads
 from archive.service_layer.zip import issue_zip_link, on_proof_issued
 from archive.settings import ArchiveSettings
 from lre_shared import units
-from lre_shared.bus import Bus, Fault, Transaction
+from lre_shared.bus import Bus, Fault, Transaction, acts_for, ask, broker_user
 from lre_shared.clock import Clock, now_utc
 from lre_shared.contracts import (
     GetLetterStatus,
@@ -36,11 +43,15 @@ from lre_shared.contracts import (
     LetterRefused,
     LetterUnclaimed,
     Message,
+    NoticeFailed,
     NoticeSent,
     ProofIssued,
     ReceiptSigned,
+    RecordConsent,
     RequestUpload,
+    SenderEvent,
     SubmitLetter,
+    WithdrawConsent,
 )
 from lre_shared.runtime import PeriodicTask, ServiceRuntime
 from lre_shared.topology import Service
@@ -51,6 +62,7 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
 R = TypeVar("R", bound=Message | None)
+A = TypeVar("A", bound=Message)
 
 
 def in_unit_of_work(
@@ -60,8 +72,10 @@ def in_unit_of_work(
     return units.in_unit_of_work(unit_of_work, use_case)
 
 
-async def refuse_malformed_deposit(body: bytes, faults: tuple[Fault, ...], tx: Transaction) -> bool:
-    return await handlers.refuse_malformed_deposit(body, faults, unit_of_work(tx))
+async def refuse_malformed_deposit(
+    body: bytes, faults: tuple[Fault, ...], tx: Transaction, *, trusted: Collection[str]
+) -> bool:
+    return await identity.refuse_malformed_as_publisher(body, faults, unit_of_work(tx), trusted=trusted)
 
 
 def bootstrap(
@@ -81,35 +95,55 @@ def bootstrap(
     ) -> None:
         bus.subscribe(message_type, in_unit_of_work(use_case), idempotent=idempotent)
 
-    bus.subscribe(
-        SubmitLetter,
-        in_unit_of_work(
-            partial(
-                handlers.submit_letter,
-                store=content,
-                limits=limits,
-                senders=settings.senders,
-                uploads=content,
-                clock=clock,
-            )
+    # Who speaks for a sender is the broker's word (`identity`): a deposit, an upload or a
+    # status only for the sender the publisher acts for.
+    trusted = settings.trusted_publishers
+    deposit = partial(
+        identity.deposit_as_publisher,
+        trusted=trusted,
+        deposit=partial(
+            handlers.submit_letter,
+            store=content,
+            limits=limits,
+            senders=settings.senders,
+            uploads=content,
+            clock=clock,
+            consent_required=settings.rules().consumer_consent_required,
         ),
-        refuse=refuse_malformed_deposit,
+    )
+    bus.subscribe(
+        SubmitLetter, in_unit_of_work(deposit), refuse=partial(refuse_malformed_deposit, trusted=trusted)
     )
     # A grant writes its upload row: idempotent, like every query that changes state.
-    subscribe(RequestUpload, partial(request_upload, desk=upload_desk(settings, content, clock)))
+    subscribe(
+        RequestUpload,
+        partial(identity.upload_for_publisher, trusted=trusted, desk=upload_desk(settings, content, clock)),
+    )
+    # The consent registry (CPCE L.100): a sender records only for itself, as the broker says.
+    may_act = partial(acts_for, trusted=settings.trusted_publishers)
+    for consent_command, consent_case in (
+        (RecordConsent, consents.record_consent),
+        (WithdrawConsent, consents.withdraw_consent),
+    ):
+        subscribe(
+            consent_command, partial(consent_case, may_act=may_act, senders=settings.senders, clock=clock)
+        )
     links = download_links(settings)
     subscribe(
         IssueDownloadLink, partial(handlers.issue_download_link, links=links, clock=clock), idempotent=False
     )
     subscribe(IssueZipLink, partial(issue_zip_link, links=links, clock=clock), idempotent=False)
-    subscribe(GetLetterStatus, get_letter_status, idempotent=False)
-    subscribe(ProofIssued, partial(on_proof_issued, store=content))
+    subscribe(GetLetterStatus, partial(identity.status_for_publisher, trusted=trusted), idempotent=False)
+    # Each fact of a letter's life is told to its sender (`lre.senders.events`) in the unit of
+    # work that handles it (`sender_events`); the archive's own events are told where published.
+    subscribe(ProofIssued, telling(partial(on_proof_issued, store=content)))
     policy = retention_policy(settings)
-    subscribe(NoticeSent, partial(expiry.on_notice_sent, policy=policy))
-    subscribe(LetterAccepted, partial(expiry.on_letter_accepted, policy=policy))
-    subscribe(LetterRefused, expiry.on_letter_refused)
-    subscribe(ReceiptSigned, partial(expiry.on_receipt_signed, policy=policy))
-    subscribe(LetterUnclaimed, partial(expiry.on_letter_unclaimed, policy=policy))
+    subscribe(NoticeSent, telling(partial(expiry.on_notice_sent, policy=policy)))
+    subscribe(NoticeFailed, tell_sender)
+    subscribe(LetterAccepted, telling(partial(expiry.on_letter_accepted, policy=policy)))
+    subscribe(LetterRefused, telling(expiry.on_letter_refused))
+    subscribe(ReceiptSigned, telling(partial(expiry.on_receipt_signed, policy=policy)))
+    subscribe(LetterUnclaimed, telling(partial(expiry.on_letter_unclaimed, policy=policy)))
 
     async def reschedule_content(pool: asyncpg.Pool) -> None:
         await expiry.reschedule_all(units_of_work(lambda: pool), policy=policy)
@@ -120,6 +154,7 @@ def bootstrap(
         await sweep_uploads(units, store=content, clock=clock)
 
     sweeper = PeriodicTask("archive-sweeper", sweep_everything, settings.sweep_seconds)
+    dispatcher = webhook_dispatcher(bus, settings, clock)
 
     buckets = S3Buckets(
         settings.s3_endpoint,
@@ -134,8 +169,8 @@ def bootstrap(
     return ServiceRuntime(
         bus=bus,
         migrations=MIGRATIONS,
-        on_started=[ensure_buckets, reschedule_content, sweeper.start],
-        on_stopping=[sweeper.stop],
+        on_started=[ensure_buckets, reschedule_content, sweeper.start, dispatcher.start],
+        on_stopping=[sweeper.stop, dispatcher.stop],
     )
 
 
@@ -151,10 +186,61 @@ def http_site(
         units_of_work(lambda: runtime.pool),
         store=content,
         desk=upload_desk(settings, content, clock),
-        tokens={sender: token.get_secret_value() for sender, token in settings.sender_tokens.items()},
+        keys=key_check(runtime, settings, clock),
+        ask=partial(ask_as_archive, runtime, broker_user(settings.amqp_url.get_secret_value())),
         links=download_links(settings),
         clock=clock,
     )
+
+
+async def ask_as_archive(
+    runtime: ServiceRuntime, user: str, query: Message, answer: type[A], *, timeout: float
+) -> A:
+    """Request/reply with the archive's broker user as the AMQP `user_id` (which the broker
+    checks): the signer believes a trusted publisher acting for the sender it names, so the
+    archive names only the sender of an API key it has checked."""
+    return await ask(runtime.bus.broker, query, answer, timeout=timeout, user_id=user)
+
+
+def key_check(runtime: ServiceRuntime, settings: ArchiveSettings, clock: Clock) -> KeyCheck:
+    """Sender systems' API keys, failures limited per client address (behind trusted proxies)."""
+    return KeyCheck(
+        keys=PgApiKeys(lambda: runtime.pool),
+        limit=FailureLimit(
+            settings.api_key_failures, timedelta(seconds=settings.api_key_failure_window_seconds)
+        ),
+        proxies=tuple(ipaddress.ip_network(proxy, strict=False) for proxy in settings.trusted_proxies),
+        clock=clock,
+    )
+
+
+def webhook_dispatcher(bus: Bus, settings: ArchiveSettings, clock: Clock) -> WebhookDispatcher:
+    """Webhooks: the archive's own queue on `lre.senders.events` (bound `#`: every sender)
+    writes the deliveries, which the dispatcher sends."""
+
+    async def take(event: SenderEvent, tx: Transaction) -> None:
+        await webhooks.take_event(event, PgWebhooks(tx.conn), clock=clock)
+
+    bus.subscribe(SenderEvent, take, binding="#")
+    policy = webhook_url_policy(settings)
+    return WebhookDispatcher(
+        HttpPoster(policy, DnsResolver(), settings.webhook_timeout_seconds),
+        webhooks.Dispatch(
+            RetrySchedule(
+                steps=tuple(timedelta(seconds=s) for s in settings.webhook_retry_seconds),
+                every=timedelta(seconds=settings.webhook_retry_every_seconds),
+                give_up_after=timedelta(hours=settings.webhook_give_up_hours),
+            ),
+            batch=settings.webhook_batch,
+            lease=timedelta(seconds=settings.webhook_timeout_seconds + 30),
+        ),
+        settings.webhook_poll_seconds,
+        clock,
+    )
+
+
+def webhook_url_policy(settings: ArchiveSettings) -> UrlPolicy:
+    return UrlPolicy(allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private)
 
 
 def content_store(settings: ArchiveSettings) -> S3ContentStore:

@@ -87,10 +87,36 @@ class ArchiveSettings(RulesSettings):
         ge=1,
         description="Hours after its grant within which an upload must be deposited; then it is deleted.",
     )
-    sender_tokens: dict[str, SecretStr] = Field(
-        default_factory=dict,
-        description="Bearer token of each sender system allowed to ask for uploads over HTTP"
-        " (POST /uploads), as a JSON object {sender id: token}; empty: no sender may.",
+    # Sender systems' HTTP API (POST /uploads, /senders/...) takes the API keys of
+    # `lre-senders key issue`; failed authentications are limited per client address.
+    api_key_failures: int = Field(
+        default=10, ge=1, description="Failed API key authentications from one client address before 429."
+    )
+    api_key_failure_window_seconds: int = Field(
+        default=300, ge=1, description="The window those failures are counted over (and Retry-After's bound)."
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="Addresses or networks (CIDR) of the reverse proxies (the ingress) in front of the"
+        " HTTP API, as a JSON list: X-Forwarded-For is read only from them, for the per-address limit.",
+    )
+    # `lre-senders add | password | remove` (sender systems' broker users): RabbitMQ's
+    # management API, with a user tagged administrator (default: the AMQP URL's user).
+    broker_admin_url: str | None = Field(
+        default=None,
+        description="RabbitMQ management API (http(s)://host:15672) where `lre-senders` creates sender"
+        " systems' broker users and sets their permissions; the service itself never calls it.",
+    )
+    broker_admin_user: str | None = Field(
+        default=None, description="Management API user (tag administrator); default: the AMQP URL's user."
+    )
+    broker_admin_password: SecretStr | None = Field(
+        default=None, description="Its password; default: the AMQP URL's password."
+    )
+    sender_broker_url: str | None = Field(
+        default=None,
+        description="AMQP URL, without credentials, at which sender systems reach the broker, as"
+        " `lre-senders add` prints it (default: the archive's own, without its credentials).",
     )
     own_url: str | None = Field(
         default=None,
@@ -108,4 +134,43 @@ class ArchiveSettings(RulesSettings):
         description="How long after the receipt's signature a zip link waits for the envelope proof"
         " (refused as not ready meanwhile; the pickup site asks to retry for 2 minutes), then goes"
         " without it.",
+    )
+    webhook_allow_http: bool = Field(
+        default=False,
+        description="Accept http:// webhook URLs (local and test platforms only); otherwise https:// only.",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Accept webhook URLs resolving to loopback, link-local, private or reserved"
+        " addresses (local and test platforms only: elsewhere it lets a sender reach internal services).",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long one webhook call may take, connection included."
+    )
+    webhook_retry_seconds: tuple[float, ...] = Field(
+        default=(30, 60, 120, 300, 600),
+        min_length=1,
+        description="Waits after the first failed webhook attempts, in seconds, as a JSON list; then"
+        " `webhook_retry_every_seconds`. Each wait is jittered by up to 10 % either way.",
+    )
+    webhook_retry_every_seconds: float = Field(
+        default=900, gt=0, description="Wait between webhook attempts once `webhook_retry_seconds` are used."
+    )
+    webhook_give_up_hours: float = Field(
+        default=48,
+        ge=24,
+        description="Hours from the event after which a webhook delivery still failing fails for good"
+        " (at least a day).",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the webhook dispatcher looks for due deliveries."
+    )
+    webhook_batch: int = Field(
+        default=20, ge=1, le=500, description="Webhook deliveries one replica sends at once."
+    )
+    webhook_rotation_overlap_hours: float = Field(
+        default=24,
+        ge=0,
+        description="Hours the replaced secret still signs deliveries beside the new one after"
+        " `lre-senders webhook rotate-secret`.",
     )

@@ -16,14 +16,17 @@ import uvicorn
 from minio import Minio
 from minio.error import S3Error
 
+from archive.adapters.api_keys import PgApiKeys
 from archive.adapters.postgres import units_of_work
 from archive.adapters.storage import S3ContentStore
 from archive.bootstrap import bootstrap, content_store, http_site
+from archive.domain.api_keys import new_key
 from archive.service_layer.expiry import sweep
 from archive.service_layer.uploads import sweep_uploads
 from archive.settings import ArchiveSettings
 from deploy.local.demo import DEMO_SENDER
 from deploy.local.seaweed import SeaweedS3
+from lre_shared.bus import broker_user
 from lre_shared.contracts import LetterDeposited, Message, ReceiptSigned, SignatureMethod
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service, events_exchange
@@ -32,7 +35,9 @@ from tests.support.bus import Probe, eventually, open_probe, purge_queues
 
 R = TypeVar("R", bound=Message)
 
-SENDER_TOKEN = "acme-" + uuid.uuid4().hex
+# The demo sender's API key (`lre-senders key issue`), stored in each test's database.
+SENDER_KEY = new_key()
+SENDER_TOKEN = SENDER_KEY.key
 DOCUMENT_LIMIT = 300_000
 EMBEDDED_LIMIT = 100_000
 
@@ -132,7 +137,7 @@ async def served_archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> Asy
         identity_bucket=f"{bucket}-identity",
         outbox_poll_seconds=0.2,
         senders=frozenset({DEMO_SENDER.id}),
-        sender_tokens={DEMO_SENDER.id: SENDER_TOKEN},
+        trusted_publishers=(broker_user(amqp_url),),  # the tests publish as the platform's user
         max_document_bytes=DOCUMENT_LIMIT,
         max_letter_bytes=2 * DOCUMENT_LIMIT,
         max_embedded_bytes=EMBEDDED_LIMIT,
@@ -152,6 +157,9 @@ async def served_archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> Asy
         )
     )
     await runtime.startup()
+    await PgApiKeys(lambda: runtime.pool).add(
+        uuid.uuid4(), DEMO_SENDER.id, SENDER_KEY.prefix, SENDER_KEY.sha256, "tests"
+    )
     serving = asyncio.create_task(server.serve())
     try:
         await eventually(lambda: server.started)

@@ -28,7 +28,7 @@ from archive.service_layer.handlers import issue_download_link
 from archive.settings import ArchiveSettings
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.bus import Transaction
+from lre_shared.bus import Transaction, broker_user
 from lre_shared.contracts import (
     ContentHandedOver,
     ContentHandoverFailed,
@@ -113,6 +113,7 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
         zip_link_key=uuid.uuid4().hex,
         download_hours=36,
         unaccepted_grace_hours=12,
+        trusted_publishers=(broker_user(amqp_url),),  # the tests publish as the platform's user
         sweep_seconds=3600,  # the tests sweep themselves, when they have moved the clock
     )
     clock = MovableClock(datetime.now(UTC))

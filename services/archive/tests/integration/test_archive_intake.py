@@ -38,7 +38,7 @@ from archive.service_layer.handlers import letter_zip_entries
 from archive.settings import ArchiveSettings
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.seaweed import SeaweedS3
-from lre_shared.bus import Transaction
+from lre_shared.bus import Transaction, broker_user
 from lre_shared.contracts import (
     Document,
     DownloadLinkIssued,
@@ -126,7 +126,12 @@ async def publish_raw(amqp_url: str, exchange: str, routing_key: str, body: byte
         channel = await connection.channel(publisher_confirms=True)
         target = await channel.get_exchange(exchange, ensure=False)
         await target.publish(
-            aio_pika.Message(body, message_id=message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            aio_pika.Message(
+                body,
+                message_id=message_id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                user_id=broker_user(amqp_url),  # the platform's own user, trusted to act for any sender
+            ),
             routing_key=routing_key,
             mandatory=True,
         )
@@ -160,6 +165,7 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
         outbox_poll_seconds=0.2,
         zip_link_key=uuid.uuid4().hex,
         senders=frozenset({DEMO_SENDER.id}),
+        trusted_publishers=(broker_user(amqp_url),),  # the tests publish as the platform's user
         max_document_bytes=DOCUMENT_LIMIT,
         max_letter_bytes=LETTER_LIMIT,
         max_embedded_bytes=DOCUMENT_LIMIT,

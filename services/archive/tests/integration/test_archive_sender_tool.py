@@ -17,7 +17,7 @@ import pytest
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from lre_shared.contracts import EvidenceEntry, EvidenceListed, LetterRefused, ListEvidence
 from lre_shared.sender_cli import run
-from lre_shared.topology import Service, commands_exchange
+from lre_shared.topology import SENDERS_COMMANDS_EXCHANGE, Service, commands_exchange
 from services.archive.tests.integration.served import EMBEDDED_LIMIT, ServedArchive
 from tests.support.bus import declare_exchange, eventually, publish
 
@@ -56,6 +56,7 @@ def recipient_row(**changes: str) -> dict[str, str]:
         "recipient_postcode": r.postcode,
         "recipient_city": r.city,
         "recipient_email": str(r.email),
+        "recipient_kind": r.kind,  # a professional: no consent to record first (CPCE L.100)
     }
     return row | changes
 
@@ -75,6 +76,7 @@ async def test_one_letter_with_a_big_document_is_uploaded_then_deposited(
         *("--recipient-last-name", r.last_name, "--recipient-first-name", r.first_name),
         *("--recipient-address", r.address, "--recipient-postcode", r.postcode),
         *("--recipient-city", r.city, "--recipient-email", str(r.email)),
+        *("--recipient-kind", r.kind),
         *("--attachment", str(annex)),
         str(big),
     )
@@ -150,9 +152,11 @@ async def signer_stand_in(
     try:
         channel = await connection.channel()
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(
-            await declare_exchange(channel, commands_exchange(Service.signer)),
-            routing_key=ListEvidence.routing_key,
+        signer_commands = await declare_exchange(channel, commands_exchange(Service.signer))
+        await queue.bind(signer_commands, routing_key=ListEvidence.routing_key)
+        # As the signer binds at start: what senders ask it reaches its command exchange.
+        await signer_commands.bind(
+            await declare_exchange(channel, SENDERS_COMMANDS_EXCHANGE), routing_key=ListEvidence.routing_key
         )
 
         async def answer(message: aio_pika.abc.AbstractIncomingMessage) -> None:

@@ -143,7 +143,7 @@ async def test_the_upload_object_goes_once_taken_and_its_url_expired(
     assert await archive.sweep_uploads() == 0
 
 
-async def test_uploads_over_http_need_the_senders_bearer_token(
+async def test_uploads_over_http_need_the_senders_api_key(
     served_archive: ServedArchive, archive_events: Probe, amqp_url: str
 ) -> None:
     archive = served_archive

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
+from archive.domain.consent import Consent
 from archive.service_layer.ports import (
     AvailableDocument,
     Clash,
@@ -21,12 +22,13 @@ from archive.service_layer.ports import (
     Handover,
     LetterFacts,
     RecordedRejection,
+    SenderStream,
     StoredObject,
     UploadObject,
     UploadRecord,
     ZipState,
 )
-from lre_shared.contracts import LetterDeposited, LetterRejected, Message, StoredDocument
+from lre_shared.contracts import LetterDeposited, LetterRejected, Message, SenderEvent, StoredDocument
 
 
 @dataclass
@@ -380,15 +382,77 @@ class FakeUploads:
 
 
 @dataclass
+class FakeSenderStreams:
+    letters: FakeLetters
+    sequences: dict[tuple[UUID, str], int]
+
+    def _next(self, letter_id: UUID, sender_id: str) -> int:
+        self.sequences[letter_id, sender_id] = self.sequences.get((letter_id, sender_id), 0) + 1
+        return self.sequences[letter_id, sender_id]
+
+    async def next_of_letter(self, letter_id: UUID) -> SenderStream | None:
+        letter = self.letters.rows.get(letter_id)
+        if letter is None:
+            return None
+        sequence = self._next(letter_id, letter.sender_id)
+        return SenderStream(letter.sender_id, letter.facts.item_number, letter.idempotency_key, sequence)
+
+    async def next_of_deposit(self, letter_id: UUID, sender_id: str) -> int:
+        return self._next(letter_id, sender_id)
+
+
+@dataclass
+class FakeConsents:
+    """The registry as a list in the order written; `holds` records each hold taken."""
+
+    rows: list[Consent] = field(default_factory=list)
+    holds: list[tuple[str, str, bool]] = field(default_factory=list)
+
+    async def hold(self, sender_id: str, email_key: str, *, shared: bool = False) -> None:
+        self.holds.append((sender_id, email_key, shared))
+
+    async def latest(self, sender_id: str, email_key: str) -> Consent | None:
+        return next(
+            (c for c in reversed(self.rows) if (c.sender_id, c.email_key) == (sender_id, email_key)), None
+        )
+
+    async def add(self, consent: Consent) -> None:
+        self.rows.append(consent)
+
+    async def record_withdrawal(
+        self, consent_id: UUID, *, withdrawn_at: datetime, channel: str, recorded_at: datetime
+    ) -> None:
+        for i, row in enumerate(self.rows):
+            if row.consent_id == consent_id and row.withdrawn_at is None:
+                self.rows[i] = replace(
+                    row,
+                    withdrawn_at=withdrawn_at,
+                    withdrawal_channel=channel,
+                    withdrawal_recorded_at=recorded_at,
+                )
+
+    async def history(self, sender_id: str, email_key: str | None = None) -> list[Consent]:
+        mine = [c for c in self.rows if c.sender_id == sender_id]
+        return [c for c in mine if email_key is None or c.email_key == email_key]
+
+
+@dataclass
 class FakeUnitOfWork:
-    """Everything in memory; `published` holds what would leave at the commit, and
-    `published_again` the announcements published a second time."""
+    """Everything in memory; `published` holds what would leave at the commit (`told`: the
+    sender events among it), and `published_again` the announcements published a second time."""
 
     letters: FakeLetters = field(default_factory=FakeLetters)
     rejections: FakeRejections = field(default_factory=FakeRejections)
     uploads: FakeUploads = field(default_factory=FakeUploads)
+    consents: FakeConsents = field(default_factory=FakeConsents)
     published: list[Message] = field(default_factory=list)
     published_again: list[tuple[Message, bytes]] = field(default_factory=list)
+    sequences: dict[tuple[UUID, str], int] = field(default_factory=dict)
+    told: list[SenderEvent] = field(default_factory=list)  # what senders would hear, in order
+
+    @property
+    def sender_streams(self) -> FakeSenderStreams:
+        return FakeSenderStreams(self.letters, self.sequences)
 
     @property
     def documents(self) -> FakeDocuments:
@@ -399,7 +463,10 @@ class FakeUnitOfWork:
         return FakeEnvelopes(self.letters)
 
     async def publish(self, message: Message) -> None:
-        self.published.append(message)
+        if isinstance(message, SenderEvent):
+            self.told.append(message)
+        else:
+            self.published.append(message)
 
     async def publish_again(self, message: Message, body: bytes) -> None:
         self.published_again.append((message, body))

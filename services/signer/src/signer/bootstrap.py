@@ -17,14 +17,17 @@ from lre_shared import units
 from lre_shared.bus import Bus, Transaction
 from lre_shared.contracts import (
     CheckSignedReceipt,
+    IssueProofLink,
     IssueReceiptForm,
     ListEvidence,
+    ListProofs,
 )
 from lre_shared.runtime import ServiceRuntime
 from lre_shared.topology import Service
 from signer.adapters.evidence_store import S3EvidenceStore
 from signer.adapters.pdf import PadesSealer, render_receipt_form
 from signer.adapters.postgres import unit_of_work
+from signer.adapters.proof_links import S3ProofLinks
 from signer.adapters.receipt_check import ReceiptChecker, read_trust_roots
 from signer.adapters.sealing import (
     CadesSealer,
@@ -38,7 +41,7 @@ from signer.domain.proofs import Provider
 from signer.entrypoints.archiver import EvidenceArchiver
 from signer.entrypoints.checkpoint_backfill import CheckpointBackfill
 from signer.entrypoints.tree_head_signer import TreeHeadSigner
-from signer.service_layer import handlers, receipts
+from signer.service_layer import consent_evidence, handlers, proofs_on_demand, receipts
 from signer.service_layer.ports import EvidenceSealer, ProofSealer, UnitOfWork
 from signer.settings import SignerSettings
 
@@ -142,7 +145,8 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
     seal = sealer or build_sealer(settings, key)
     named = provider(settings, seal.assurance)
     proofs = build_proof_sealer(settings, key, named)
-    for message_type, recording in handlers.RECORDINGS.items():
+    # Every event of a letter's life, and the consent registry's (CPCE L.100).
+    for message_type, recording in {**handlers.RECORDINGS, **consent_evidence.RECORDINGS}.items():
         bus.subscribe(
             message_type,
             in_unit_of_work(
@@ -152,7 +156,11 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
             ),
         )
     # Queries (request/reply) that change nothing: they skip the inbox.
-    bus.subscribe(ListEvidence, in_unit_of_work(handlers.list_evidence), idempotent=False)
+    bus.subscribe(
+        ListEvidence,
+        in_unit_of_work(partial(handlers.list_evidence, trusted=settings.trusted_publishers)),
+        idempotent=False,
+    )
     bus.subscribe(
         IssueReceiptForm,
         in_unit_of_work(
@@ -164,6 +172,18 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
         ),
         idempotent=False,
     )
+    # Proofs on demand (CPCE R.53-3 IV), for their letter's own sender only.
+    trusted = settings.trusted_publishers
+    bus.subscribe(
+        ListProofs, in_unit_of_work(partial(proofs_on_demand.list_proofs, trusted=trusted)), idempotent=False
+    )
+    links = build_proof_links(settings)
+    if links is not None:
+        bus.subscribe(
+            IssueProofLink,
+            in_unit_of_work(partial(proofs_on_demand.issue_proof_link, trusted=trusted, links=links)),
+            idempotent=False,
+        )
     receipt_roots = read_trust_roots(settings.receipt_trust_root_files)
     if not receipt_roots:
         log.warning(
@@ -186,10 +206,11 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
     # Letters settled before checkpoints existed get theirs, once, beside the consumers.
     backfill = CheckpointBackfill(seal)
     background = [task for task in (archiver, tree_heads, backfill) if task is not None]
+    exports = [] if links is None else [_ensure_exports(links)]
     return ServiceRuntime(
         bus=bus,
         migrations=MIGRATIONS,
-        on_started=[task.start for task in background],
+        on_started=[*exports, *(task.start for task in background)],
         # The sealers and the checker are not closed here: stopping hooks run while in-flight
         # messages may still use them; their threads are daemons and end with the process.
         on_stopping=[task.stop for task in background],
@@ -213,3 +234,29 @@ def build_archiver(settings: SignerSettings) -> EvidenceArchiver | None:
         retention=timedelta(days=settings.evidence_retention_days),
         poll_seconds=settings.evidence_archive_poll_seconds,
     )
+
+
+def build_proof_links(settings: SignerSettings) -> S3ProofLinks | None:
+    """Download links need the object store; without it (evidence in PostgreSQL only) the
+    signer takes no `issue_proof_link.v1`, and a sender's query times out."""
+    if settings.evidence_s3_endpoint is None:
+        return None
+    assert settings.evidence_s3_access_key is not None  # the settings require both keys
+    assert settings.evidence_s3_secret_key is not None
+    return S3ProofLinks(
+        endpoint=settings.evidence_s3_endpoint,
+        public_endpoint=settings.evidence_s3_public_endpoint,
+        access_key=settings.evidence_s3_access_key.get_secret_value(),
+        secret_key=settings.evidence_s3_secret_key.get_secret_value(),
+        region=settings.evidence_s3_region,
+        evidence_bucket=settings.evidence_bucket,
+        exports_bucket=settings.exports_bucket,
+        lifetime=timedelta(seconds=settings.proof_link_seconds),
+    )
+
+
+def _ensure_exports(links: S3ProofLinks) -> Callable[[Any], Awaitable[None]]:
+    async def ensure(_: Any) -> None:
+        await links.ensure_bucket()
+
+    return ensure

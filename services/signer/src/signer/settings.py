@@ -88,6 +88,11 @@ class SignerSettings(ServiceSettings):
         default=None,
         description="S3 endpoint of the evidence bucket; unset: evidence stays in PostgreSQL only.",
     )
+    evidence_s3_public_endpoint: str | None = Field(
+        default=None,
+        description="S3 endpoint as sender systems reach it, for the proof and bundle download"
+        " links (the archive's ARCHIVE_S3_PUBLIC_ENDPOINT; default: evidence_s3_endpoint).",
+    )
     evidence_s3_access_key: SecretStr | None = None
     evidence_s3_secret_key: SecretStr | None = None
     evidence_s3_region: str = "us-east-1"
@@ -98,6 +103,14 @@ class SignerSettings(ServiceSettings):
         description="Compliance-mode retention of each record (DESIGN §3: at least a year).",
     )
     evidence_archive_poll_seconds: float = Field(default=1.0, gt=0)
+    exports_bucket: str = Field(
+        default="lre-exports",
+        description="Bucket (no object lock) for proofs and evidence bundles handed out on demand;"
+        " created with a lifecycle rule deleting each export after a day.",
+    )
+    proof_link_seconds: int = Field(
+        default=300, ge=10, le=3600, description="How long a proof's or bundle's download link is valid."
+    )
     log_tree_head_seconds: float | None = Field(
         default=3600.0,
         gt=0,

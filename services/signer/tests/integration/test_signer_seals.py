@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
 from deploy.local.seaweed import SeaweedS3
+from lre_shared.bus import broker_user
 from lre_shared.contracts import (
     LetterAccepted,
     LetterDeposited,
@@ -72,6 +73,7 @@ def sealed_settings(pki: TestPki, amqp_url: str, database_url: str) -> SignerSet
         seal_cert_file=pki.cert_file("seal"),
         seal_chain_files=pki.chain_files,
         tsa_url=pki.tsa_url,
+        trusted_publishers=(broker_user(amqp_url),),  # the tests publish as the platform's user
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from lre_shared.contracts import Message
 from signer.domain.checkpoint import SETTLING_EVENTS, LetterCheckpoint, TreeHead
 from signer.domain.evidence import UNSEALED, EvidenceEvent, SealAssurance
 from signer.domain.proofs import ProofContent, ProofKind
+from signer.domain.verification import Bundle
 from signer.service_layer.ports import (
     ChainedRecord,
     ChainEnd,
@@ -20,9 +22,12 @@ from signer.service_layer.ports import (
     ReceiptForm,
     RecordCopy,
     SealedRecord,
+    StoredProof,
 )
 
 M = TypeVar("M", bound=Message)
+
+ISSUED_AT = datetime(2026, 3, 2, 9, 31, tzinfo=UTC)  # every proof of the fakes: issued then
 
 
 @dataclass
@@ -140,6 +145,22 @@ class InMemoryProofs:
 
     async def mark_archived(self, letter_id: UUID, kind: ProofKind) -> None:
         self.archived.add((letter_id, kind))
+
+    async def listed(self, letter_id: UUID) -> list[StoredProof]:
+        return [
+            StoredProof(p.kind, p.filename, p.sha256, ISSUED_AT, len(p.pdf), key in self.archived)
+            for key, p in self.kept.items()
+            if key[0] == letter_id
+        ]
+
+    async def pdf(self, letter_id: UUID, kind: ProofKind) -> bytes | None:
+        proof = self.kept.get((letter_id, kind))
+        return None if proof is None else proof.pdf
+
+    async def bundle(self, letter_id: UUID) -> Bundle:
+        """The proofs only: the records' part of a bundle is `adapters/bundle.py`'s, tested on
+        PostgreSQL."""
+        return Bundle(proofs={p.filename: p.pdf for key, p in self.kept.items() if key[0] == letter_id})
 
 
 @dataclass

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
+from lre_shared.bus import published_by
 from lre_shared.contracts import (
     CheckSignedReceipt,
     EvidenceRecorded,
@@ -274,7 +275,8 @@ def test_listed_evidence_gives_each_negative_record_its_reasons_and_each_notice_
     uow, letter = InMemoryUnitOfWork(), deposited()
     record(uow, letter, notice_failed(letter), refused(letter))
 
-    listed = asyncio.run(handlers.list_evidence(ListEvidence(correlation_id=letter.correlation_id), uow))
+    with published_by(letter.sender.id):  # the letter's own sender asks
+        listed = asyncio.run(handlers.list_evidence(ListEvidence(correlation_id=letter.correlation_id), uow))
 
     assert [(e.event, e.reasons, e.channel) for e in listed.records] == [
         ("SubmissionAcceptance", (), None),

@@ -29,7 +29,8 @@ from lre_shared.bus.consume import (
     Subscription,
     Transaction,
 )
-from lre_shared.bus.declare import dlq, exchange_for, make_broker, quorum_queue
+from lre_shared.bus.declare import broker_user, dlq, exchange_for, make_broker, quorum_queue
+from lre_shared.bus.identity import acts_for, original_publisher, published_by, publisher_user
 from lre_shared.bus.publish import Publisher, ask
 from lre_shared.bus.refusals import Fault, PermanentError, faults_of, field_path, permanent_reason
 
@@ -44,12 +45,17 @@ __all__ = [
     "Refusal",
     "Subscription",
     "Transaction",
+    "acts_for",
     "ask",
+    "broker_user",
     "dlq",
     "exchange_for",
     "faults_of",
     "field_path",
     "make_broker",
+    "original_publisher",
     "permanent_reason",
+    "published_by",
+    "publisher_user",
     "quorum_queue",
 ]

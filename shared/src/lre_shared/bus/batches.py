@@ -37,9 +37,12 @@ class Batcher(Generic[D]):
     async def _work(self) -> None:
         while True:
             batch = [await self._waiting.get()]
-            while len(batch) < self._limit and not self._waiting.empty():
-                batch.append(self._waiting.get_nowait())
             try:
+                # One turn of the event loop: deliveries already read from the socket reach
+                # the queue too and share this transaction, rather than each waking a worker.
+                await asyncio.sleep(0)
+                while len(batch) < self._limit and not self._waiting.empty():
+                    batch.append(self._waiting.get_nowait())
                 await self._process([delivery for delivery, _ in batch])
             except asyncio.CancelledError:
                 for _, done in batch:

@@ -27,7 +27,10 @@ from pydantic import ValidationError
 
 from lre_shared import metrics, outbox, tracing
 from lre_shared.bus import inbox
+from lre_shared.bus.acks import Settlements
 from lre_shared.bus.batches import Batcher
+from lre_shared.bus.declare import broker_user
+from lre_shared.bus.identity import PUBLISHER_USER, original_publisher
 from lre_shared.bus.refusals import Fault, PermanentError, faults_of, permanent_reason, summary
 from lre_shared.contracts import Message
 from lre_shared.logs import letter_id_var, message_id_var
@@ -37,6 +40,7 @@ from lre_shared.topology import (
     DLQ_QUEUE_HEADER,
     DLQ_REASON_HEADER,
     DLQ_ROUTING_KEY_HEADER,
+    ORIGINAL_USER_HEADER,
     dead_letter_queue,
     queue_name,
 )
@@ -119,6 +123,14 @@ class Consumer:
         self._pool = pool
         self.stats = ConsumerStats()
         self._batchers: dict[str, Batcher[Delivery]] = {}
+        self.settlements = Settlements()
+        # Named in what this consumer dead-letters, so that the broker vouches for the header
+        # that keeps the original publisher.
+        self._own_user = broker_user(settings.amqp_url.get_secret_value())
+
+    def _publisher(self, message: RabbitMessage) -> str | None:
+        raw = message.raw_message
+        return original_publisher(raw.user_id, raw.headers, self.settings.trusted_publishers)
 
     async def stop(self) -> None:
         for batcher in self._batchers.values():
@@ -129,15 +141,19 @@ class Consumer:
         raw = message.raw_message
         letter_token = letter_id_var.set(raw.correlation_id)
         message_token = message_id_var.set(raw.message_id)
+        publisher_token = PUBLISHER_USER.set(self._publisher(message))
         span = tracing.start_consumer_span(sub.queue, raw.headers, raw.message_id, raw.correlation_id)
         span.set_attribute(tracing.MESSAGE_TYPE, sub.message_type.__name__)
+        self.settlements.received(raw)  # already, when it came through the subscriber
         try:
-            with trace.use_span(span, end_on_exit=False):
-                await self._consume_one(sub, message, span)
+            # The span is made current where code that reads it runs (the handler, a
+            # refusal, a dead-lettering), in whichever task that is: not here, per delivery.
+            await self._consume_one(sub, message, span)
         finally:
             span.end()
             letter_id_var.reset(letter_token)
             message_id_var.reset(message_token)
+            PUBLISHER_USER.reset(publisher_token)
 
     async def _consume_one(self, sub: Subscription[Any], message: RabbitMessage, span: Span) -> None:
         try:
@@ -145,8 +161,9 @@ class Consumer:
         except ValidationError as exc:
             faults = faults_of(exc)
             reason = f"malformed {sub.message_type.__name__}: {summary(faults)}"
-            if sub.refuse is None or not await self._refused(sub, message, faults, reason):
-                await self.dead_letter(sub, message, reason)
+            with trace.use_span(span, end_on_exit=False):
+                if sub.refuse is None or not await self._refused(sub, message, faults, reason):
+                    await self.dead_letter(sub, message, reason)
             return
         delivery = Delivery(message, parsed, span)
         if sub.idempotent and self.settings.consume_batch > 1:
@@ -188,37 +205,42 @@ class Consumer:
         self, sub: Subscription[Any], batch: list[Delivery], outcomes: list[Outcome]
     ) -> None:
         """The batch is committed: dead-letter or acknowledge each delivery. A crash before
-        this leaves the messages to be redelivered, and the inbox to recognise them."""
-        for delivery, outcome in zip(batch, outcomes, strict=True):
-            with trace.use_span(delivery.span, end_on_exit=False):
-                if outcome.dead_letter is not None:
-                    await self.dead_letter(sub, delivery.message, outcome.dead_letter)
-                else:
-                    await self._acknowledge(sub, delivery, outcome)
+        this leaves the messages to be redelivered, and the inbox to recognise them.
 
-    async def _acknowledge(self, sub: Subscription[Any], delivery: Delivery, outcome: Outcome) -> None:
-        """After the commit: answer the asker, if any, then ack."""
-        message = delivery.message
-        if outcome.reply is not None and message.raw_message.reply_to:
-            await self._reply(outcome.reply, message)
-        await message.ack()
-        counted: metrics.Outcome = "duplicate" if outcome.duplicate else "handled"
-        delivery.span.set_attribute(tracing.OUTCOME, counted)
-        metrics.count(sub.queue, counted)
-        about = {
-            "queue": sub.queue,
-            "message_id": str(delivery.parsed.message_id),
-            "letter_id": str(delivery.parsed.correlation_id),
-        }
-        if outcome.duplicate:
-            self.stats.duplicates += 1
-            log.info("already handled; acknowledged again", extra=about)
-        elif outcome.refused is not None:
-            self.stats.handled += 1
-            log.warning("refused: %s", outcome.refused, extra=about)
-        else:
-            self.stats.handled += 1
-            log.debug("handled", extra=about)
+        Replies go first, then one ack for the batch when the order of the channel's
+        deliveries allows it (`Settlements`); counters and log lines are shared by the batch.
+        """
+        acked: list[tuple[Delivery, Outcome]] = []
+        for delivery, outcome in zip(batch, outcomes, strict=True):
+            if outcome.dead_letter is not None:
+                with trace.use_span(delivery.span, end_on_exit=False):
+                    await self.dead_letter(sub, delivery.message, outcome.dead_letter)
+                continue
+            if outcome.reply is not None and delivery.message.raw_message.reply_to:
+                await self._reply(outcome.reply, delivery.message)
+            acked.append((delivery, outcome))
+        if not acked:
+            return
+        await self.settlements.ack([delivery.message.raw_message for delivery, _ in acked])
+        duplicates = 0
+        for delivery, outcome in acked:
+            counted: metrics.Outcome = "duplicate" if outcome.duplicate else "handled"
+            delivery.span.set_attribute(tracing.OUTCOME, counted)
+            # A line logged carries the delivery's trace: its span is made current to log it.
+            if outcome.duplicate:
+                duplicates += 1
+                with trace.use_span(delivery.span, end_on_exit=False):
+                    log.info("already handled; acknowledged again", extra=_about(sub, delivery))
+            elif outcome.refused is not None:
+                with trace.use_span(delivery.span, end_on_exit=False):
+                    log.warning("refused: %s", outcome.refused, extra=_about(sub, delivery))
+            elif log.isEnabledFor(logging.DEBUG):
+                with trace.use_span(delivery.span, end_on_exit=False):
+                    log.debug("handled", extra=_about(sub, delivery))
+        self.stats.duplicates += duplicates
+        self.stats.handled += len(acked) - duplicates
+        metrics.count(sub.queue, "handled", len(acked) - duplicates)
+        metrics.count(sub.queue, "duplicate", duplicates)
 
     async def _handle(self, sub: Subscription[Any], batch: list[Delivery]) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -236,13 +258,15 @@ class Consumer:
                     outcomes.append(Outcome(duplicate=True))
                     continue
                 if claim is inbox.Claim.reused:
-                    outcomes.append(await self._reused(conn, sub, delivery.message, parsed.message_id))
+                    with trace.use_span(delivery.span, end_on_exit=False):
+                        outcomes.append(await self._reused(conn, sub, delivery.message, parsed.message_id))
                     continue
                 letter_id_var.set(str(parsed.correlation_id))
                 message_id_var.set(str(parsed.message_id))
+                PUBLISHER_USER.set(self._publisher(delivery.message))
                 with (
                     trace.use_span(delivery.span, end_on_exit=False),
-                    metrics.HANDLER_SECONDS.labels(sub.queue).time(),
+                    metrics.handler_seconds(sub.queue).time(),
                 ):
                     outcomes.append(Outcome(reply=await sub.handler(parsed, Transaction(conn))))
         return outcomes
@@ -304,7 +328,7 @@ class Consumer:
             else:
                 await self._retry_later(sub, message, exc)
             return True
-        await message.ack()
+        await self.settlements.ack_one(message.raw_message)
         counted: metrics.Outcome = "handled" if claim is inbox.Claim.fresh else "duplicate"
         metrics.count(sub.queue, counted)
         if claim is inbox.Claim.fresh:
@@ -331,7 +355,7 @@ class Consumer:
         tracing.failed(trace.get_current_span(), exc, "retried")
         await asyncio.sleep(delay)
         # Quorum queues count this; past the delivery limit the broker dead-letters it.
-        await message.nack(requeue=True)
+        await self.settlements.nack(message.raw_message, requeue=True)
 
     async def dead_letter(self, sub: Subscription[Any], message: RabbitMessage, reason: str) -> None:
         raw = message.raw_message
@@ -342,6 +366,7 @@ class Consumer:
                 DLQ_QUEUE_HEADER: sub.queue,
                 DLQ_EXCHANGE_HEADER: raw.exchange or "",
                 DLQ_ROUTING_KEY_HEADER: raw.routing_key or "",
+                ORIGINAL_USER_HEADER: self._publisher(message) or "",
             }
         )
         await self.broker.publish(
@@ -353,9 +378,10 @@ class Consumer:
             correlation_id=raw.correlation_id,
             headers=headers,
             content_type=raw.content_type,
+            user_id=self._own_user,
             timeout=30.0,
         )
-        await message.ack()
+        await self.settlements.ack_one(message.raw_message)
         self.stats.dead_lettered += 1
         metrics.count(sub.queue, "dead_lettered")
         tracing.failed(trace.get_current_span(), PermanentError(reason), "dead_lettered")
@@ -375,6 +401,14 @@ class Consumer:
             content_type="application/json",
             mandatory=False,  # the asker may have given up waiting: its reply queue is gone
         )
+
+
+def _about(sub: Subscription[Any], delivery: Delivery) -> dict[str, str]:
+    return {
+        "queue": sub.queue,
+        "message_id": str(delivery.parsed.message_id),
+        "letter_id": str(delivery.parsed.correlation_id),
+    }
 
 
 def _delivery_count(message: RabbitMessage) -> int:

@@ -7,11 +7,14 @@ Queues are durable quorum queues with a delivery limit and at-least-once dead-le
 from __future__ import annotations
 
 import logging
+from urllib.parse import unquote, urlsplit
 
 from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 
 from lre_shared.settings import ServiceSettings
 from lre_shared.topology import EXCHANGES, Service, dead_letter_queue
+
+BROKER_CONNECT_SECONDS = 10.0
 
 
 def make_broker(settings: ServiceSettings, service: Service) -> RabbitBroker:
@@ -26,7 +29,17 @@ def make_broker(settings: ServiceSettings, service: Service) -> RabbitBroker:
         # our own JSON logs say what matters.
         log_level=logging.DEBUG,
         graceful_timeout=30.0,
+        # Connecting (and each reconnection) gives up after this long: a broker that takes
+        # the TCP connection but never answers (out of file handles, say) is reported, not
+        # waited for forever.
+        timeout=BROKER_CONNECT_SECONDS,
     )
+
+
+def broker_user(amqp_url: str) -> str:
+    """The broker user an AMQP URL connects as (RabbitMQ's default, guest, when it names none):
+    what a publisher puts in the AMQP `user_id` of its messages, which the broker checks."""
+    return unquote(urlsplit(amqp_url).username or "") or "guest"
 
 
 def exchange_for(name: str) -> RabbitExchange:

@@ -3,6 +3,7 @@ uploads, download links and the state of a letter."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
@@ -262,3 +263,98 @@ class LetterStatus(Reply):
     content_expires_at: UtcDatetime | None = Field(
         default=None, description="When the content goes, as far as the archive knows now."
     )
+
+
+# ---------------------------------------------------------------- consent (CPCE L.100)
+
+# How the recipient told the sender they agree (or no longer agree) to electronic registered
+# letters: a form on the sender's site, an email, a signed paper, a clause of a contract, in person.
+ConsentChannel = Literal["web_form", "email", "paper", "contract", "in_person"]
+
+
+class RecordConsent(Message):
+    """Request/reply: a sender system records that a recipient agreed to receive its electronic
+    registered letters (CPCE L.100: a letter to a recipient who is not a professional is
+    taken only with that consent). Only the sender itself may record for itself.
+
+    Read leniently, like `SubmitLetter`: every problem is answered by `ConsentAnswer`, by field.
+    `correlation_id` is any id of the sender's, echoed in the answer. A consent recorded while
+    another is current supersedes it (the text agreed to last is the one that holds)."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.archive)
+    routing_key: ClassVar[str] = "record_consent.v1"
+
+    sender_id: str = Field(description="The sender system the recipient agreed to receive letters from.")
+    email: str = Field(description="The recipient's email address, as letters will name it.")
+    given_at: datetime = Field(description="When the recipient agreed (with a time zone).")
+    channel: str = Field(description="How: web_form, email, paper, contract or in_person.")
+    text: str = Field(description="The exact text the recipient agreed to (kept, with its SHA-256).")
+    reference: str | None = Field(default=None, description="The sender's own record of it, if any.")
+
+
+class WithdrawConsent(Message):
+    """Request/reply: the recipient withdrew their consent; letters deposited from now on are
+    refused (those already deposited stand). Answered by `ConsentAnswer`."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.archive)
+    routing_key: ClassVar[str] = "withdraw_consent.v1"
+
+    sender_id: str
+    email: str
+    withdrawn_at: datetime = Field(description="When the recipient withdrew it (with a time zone).")
+    channel: str = Field(description="How: web_form, email, paper, contract or in_person.")
+
+
+class ConsentAnswer(Reply):
+    """Reply to `RecordConsent` and `WithdrawConsent`: `recorded`, or every problem by field."""
+
+    routing_key: ClassVar[str] = "consent.answer.v1"
+
+    recorded: bool
+    problems: tuple[Problem, ...] = ()
+    consent_id: UUID | None = None
+    subject_id: UUID | None = Field(
+        default=None,
+        description="The consent's evidence chain (one per sender and address): list_evidence with it.",
+    )
+    text_sha256: str | None = None
+
+
+class ConsentRecorded(Message):
+    """The archive recorded a recipient's consent (CPCE L.100); the signer seals it as evidence.
+    `correlation_id` is the consent's subject (one per sender and normalised address), whose
+    evidence chain holds its whole history."""
+
+    exchange: ClassVar[str] = events_exchange(Service.archive)
+    routing_key: ClassVar[str] = "consent.recorded.v1"
+
+    correlation_id: UUID = Field(
+        description="The consent's subject: one per sender and normalised address (its evidence chain)."
+    )
+    consent_id: UUID
+    sender_id: str
+    email: str = Field(description="The address as the sender gave it.")
+    email_key: str = Field(description="The address the registry matches: NFKC, case-folded.")
+    given_at: UtcDatetime
+    channel: ConsentChannel
+    text: str
+    text_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    reference: str | None = None
+    recorded_at: UtcDatetime
+
+
+class ConsentWithdrawn(Message):
+    """The archive recorded the withdrawal of a consent; the signer seals it as evidence."""
+
+    exchange: ClassVar[str] = events_exchange(Service.archive)
+    routing_key: ClassVar[str] = "consent.withdrawn.v1"
+
+    correlation_id: UUID = Field(
+        description="The consent's subject: one per sender and normalised address (its evidence chain)."
+    )
+    consent_id: UUID
+    sender_id: str
+    email_key: str
+    withdrawn_at: UtcDatetime
+    channel: ConsentChannel
+    recorded_at: UtcDatetime

@@ -75,6 +75,12 @@ class Message(Contract):
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()
 
+    @property
+    def published_key(self) -> str:
+        """The routing key this message is published under: its class's `routing_key`, unless
+        its contract routes each message by what it says (`SenderEvent`: per sender)."""
+        return self.routing_key
+
 
 class Reply(Message):
     """The answer to a request/reply query: sent to the asker's reply queue through the
@@ -90,6 +96,14 @@ Language = Literal["fr", "en"]
 
 
 LANGUAGES: tuple[Language, ...] = ("fr", "en")
+
+
+# CPCE L.100: a recipient who is not a professional (a consumer) must have agreed, with the
+# sender, to receive electronic registered letters; a professional need not.
+RecipientKind = Literal["consumer", "professional"]
+
+
+RECIPIENT_KINDS: tuple[RecipientKind, ...] = ("consumer", "professional")
 
 
 class SubmittedSender(Contract):
@@ -147,6 +161,12 @@ class SubmittedRecipient(Contract):
         default="fr",
         description="The recipient's language (fr or en): notices, reminders, codes and pages use it.",
     )
+    kind: SafeText = Field(
+        default="consumer",
+        description="consumer (the default) or professional. CPCE L.100: a letter to a consumer is"
+        " taken only if the sender recorded the recipient's consent (RecordConsent); declare"
+        " professional a recipient who receives it for their trade or profession.",
+    )
 
 
 class Recipient(SubmittedRecipient):
@@ -165,6 +185,7 @@ class Recipient(SubmittedRecipient):
     fax: SafeText | None = Field(default=None, pattern=E164_PATTERN)
     landline: SafeText | None = Field(default=None, pattern=E164_PATTERN)
     language: Language = "fr"
+    kind: RecipientKind = "consumer"
 
 
 class Document(Contract):

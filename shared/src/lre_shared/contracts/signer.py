@@ -4,7 +4,7 @@ receipt (AR) a recipient signs with a personal certificate."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -121,10 +121,18 @@ class ProofIssued(Message):
 
 
 class ListEvidence(Message):
-    """Request/reply: the evidence records of a letter (for senders' tooling and support)."""
+    """Request/reply: the evidence records of a letter (for senders' tooling and support).
+    Answered only when the publisher acts for the letter's sender (its own broker user, or a
+    trusted platform user); otherwise, as for an unknown letter, with no records."""
 
     exchange: ClassVar[str] = commands_exchange(Service.signer)
     routing_key: ClassVar[str] = "list_evidence.v1"
+
+    sender_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The sender asking: when given, only a letter deposited by this sender is listed.",
+    )
 
 
 class EvidenceEntry(Contract):
@@ -143,3 +151,66 @@ class EvidenceListed(Reply):
     routing_key: ClassVar[str] = "evidence.listed.v1"
 
     records: tuple[EvidenceEntry, ...]
+
+
+# ---------------------------------------------------------------- proofs on demand
+# CPCE R.53-3 IV: the provider keeps the proofs at the sender's disposal for at least a year.
+# Queries of a sender system about its own letters only: the signer answers when the publisher
+# acts for `sender_id` (its own broker user, or a trusted platform user such as the archive's)
+# AND the letter was deposited by that sender; any other query gets the answer an unknown
+# letter gets, so no one learns that a letter of another sender exists.
+
+
+class ListProofs(Message):
+    """Request/reply: the sealed proof PDFs of one of the sender's letters."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.signer)
+    routing_key: ClassVar[str] = "list_proofs.v1"
+
+    sender_id: str = Field(min_length=1, max_length=100, description="The sender asking.")
+
+
+class ProofEntry(Contract):
+    kind: ProofKind
+    filename: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    issued_at: UtcDatetime
+    size: int = Field(ge=0, description="Bytes of the PDF.")
+
+
+class ProofsListed(Reply):
+    """Reply to `ListProofs`: empty for a letter with no proof yet, an unknown letter, or a
+    letter of another sender."""
+
+    routing_key: ClassVar[str] = "proofs.listed.v1"
+
+    proofs: tuple[ProofEntry, ...] = ()
+
+
+BUNDLE = "bundle"  # `IssueProofLink.kind`: the evidence bundle `lre verify` checks, as a zip
+
+
+class IssueProofLink(Message):
+    """Request/reply: a short-lived download link to one proof PDF of the sender's letter, or to
+    its evidence bundle (`kind` = "bundle": records, seals, checkpoint and proofs, as a zip)."""
+
+    exchange: ClassVar[str] = commands_exchange(Service.signer)
+    routing_key: ClassVar[str] = "issue_proof_link.v1"
+
+    sender_id: str = Field(min_length=1, max_length=100, description="The sender asking.")
+    kind: ProofKind | Literal["bundle"]
+
+
+class ProofLinkIssued(Reply):
+    """Reply to `IssueProofLink`: `url` is a presigned GET URL valid until `expires_at`; empty,
+    with `reason`, when there is nothing to give (no such proof yet, unknown letter, or a letter
+    of another sender: the same words for all three)."""
+
+    routing_key: ClassVar[str] = "proof_link.issued.v1"
+
+    url: str = ""
+    filename: str | None = None
+    sha256: str | None = Field(default=None, description="SHA-256 of the file behind the link.")
+    size: int | None = None
+    expires_at: UtcDatetime | None = None
+    reason: str | None = None

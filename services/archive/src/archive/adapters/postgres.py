@@ -11,6 +11,8 @@ from uuid import UUID
 
 import asyncpg
 
+from archive.adapters.consents import PgConsents
+from archive.adapters.sender_streams import PgSenderStreams
 from archive.service_layer.ports import (
     AvailableDocument,
     Clash,
@@ -381,6 +383,8 @@ class PgUnitOfWork(units.PgUnitOfWork):
         self.envelopes = PgEnvelopes(self.conn)
         self.rejections = PgRejections(self.conn)
         self.uploads = PgUploads(self.conn)
+        self.sender_streams = PgSenderStreams(self.conn)
+        self.consents = PgConsents(self.conn)
 
     async def publish_again(self, message: Message, body: bytes) -> None:
         # Every consumer's inbox already holds the message id, so nothing downstream happens
@@ -393,7 +397,7 @@ class PgUnitOfWork(units.PgUnitOfWork):
             message.message_id,
             message.correlation_id,
             message.exchange,
-            message.routing_key,
+            message.published_key,
             body,
         )
         await self.conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")

@@ -22,6 +22,7 @@ from archive.domain.documents import check_pdf
 from lre_shared.contracts import (
     E164_PATTERN,
     LANGUAGES,
+    RECIPIENT_KINDS,
     Document,
     NoticeChannel,
     Problem,
@@ -183,6 +184,7 @@ def accepted_parties(command: SubmitLetter) -> tuple[Sender, Recipient]:
         fax=_compact(r.fax),
         landline=_compact(r.landline),
         language=r.language.strip().lower(),
+        kind=r.kind.strip().lower(),
     )
     return sender, recipient
 
@@ -197,9 +199,10 @@ def submission_fingerprint(
         mode="json",
         include={"sender", "recipient", "verification_policy", "alert_channels", "signature_methods"},
     )
-    if content["recipient"].get("language") == "fr":
-        # The default language: fingerprints of deposits made before it existed stay the same.
-        del content["recipient"]["language"]
+    for name, default in (("language", "fr"), ("kind", "consumer")):
+        if content["recipient"].get(name) == default:
+            # A default: fingerprints of deposits made before the field existed stay the same.
+            del content["recipient"][name]
     if documents is None:
         documents = incoming_documents(command)
     # Embedded or uploaded, a document is the same by its name and hash.
@@ -259,6 +262,12 @@ def _recipient_problems(recipient: SubmittedRecipient) -> Iterator[Problem]:
         yield Problem(
             field="recipient.language",
             reason=f"{recipient.language[:20]!r} is not a language of the platform: fr or en",
+        )
+    if recipient.kind.strip().lower() not in RECIPIENT_KINDS:
+        yield Problem(
+            field="recipient.kind",
+            reason=f"{recipient.kind[:20]!r} is not a kind of recipient: consumer (the default) or"
+            " professional (CPCE L.100)",
         )
     country = recipient.country.strip().upper()
     if not COUNTRY.match(country):

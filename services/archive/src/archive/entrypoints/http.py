@@ -1,6 +1,6 @@
 """The archive's HTTP routes.
 
-- `POST /uploads` (sender systems, bearer token of the sender): a presigned upload, as
+- `POST /uploads` (sender systems, `Authorization: Bearer <API key>`): a presigned upload, as
   `RequestUpload` gives on the bus. Body (JSON): `{"filename": "...", "size": 123,
   "letter_id": "...", "sha256": "..."}` (all but the file name optional); answer:
   `{"upload_id", "url", "expires_at", "max_bytes", "headers"}`, or `{"reason"}`.
@@ -13,13 +13,14 @@
   bytes no longer match their hash breaks the stream, so no altered zip is ever complete.
 
 A download that went out whole is the letter's first, if none was before: `ContentHandedOver`.
+
+Sender systems' proofs, bundle and evidence: `entrypoints/senders_http.py`, with the same keys.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from uuid import UUID
 
 from pydantic import BaseModel, Field, ValidationError
@@ -31,6 +32,7 @@ from starlette.routing import Route
 from archive.adapters.storage import ContentStore
 from archive.adapters.zipstream import stream_zip
 from archive.domain.links import Links, check_link, document_path, zip_path
+from archive.entrypoints.senders_http import Ask, KeyCheck, sender_routes
 from archive.service_layer.handlers import OpenDocument, open_document, record_download
 from archive.service_layer.ports import UnitsOfWork
 from archive.service_layer.uploads import UploadDesk
@@ -47,33 +49,20 @@ class UploadRequest(BaseModel):
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
-def sender_of(authorization: str, tokens: Mapping[str, str]) -> str | None:
-    """The sender whose bearer token this is; every token compared, in constant time."""
-    presented = authorization.removeprefix("Bearer ").encode() if authorization.startswith("Bearer ") else b""
-    found = None
-    for sender_id, token in tokens.items():
-        if hmac.compare_digest(presented, token.encode()) and presented:
-            found = sender_id
-    return found
-
-
 def create_site(
     units: UnitsOfWork,
     *,
     store: ContentStore,
     desk: UploadDesk,
-    tokens: Mapping[str, str],
+    keys: KeyCheck,
+    ask: Ask,
     links: Links,
     clock: Clock,
 ) -> Starlette:
     async def request_upload(request: Request) -> Response:
-        sender_id = sender_of(request.headers.get("authorization", ""), tokens)
-        if sender_id is None:
-            return JSONResponse(
-                {"reason": "a sender's bearer token is required"},
-                status_code=401,
-                headers={"www-authenticate": "Bearer"},
-            )
+        sender_id = await keys.sender(request)
+        if isinstance(sender_id, Response):
+            return sender_id
         try:
             body = UploadRequest.model_validate_json(await request.body())
         except ValidationError as exc:
@@ -161,5 +150,6 @@ def create_site(
             Route("/uploads", request_upload, methods=["POST"]),
             Route("/letters/{letter_id}/documents/{document_id}", letter_document, methods=["GET"]),
             Route("/letters/{letter_id}/zip", letter_zip, methods=["GET"]),
+            *sender_routes(keys, ask),
         ]
     )

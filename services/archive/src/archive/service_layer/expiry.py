@@ -19,6 +19,7 @@ from uuid import UUID
 from archive.adapters.storage import ContentStore
 from archive.domain.expiry import RetentionPolicy
 from archive.service_layer.ports import ExpiryFacts, Letters, UnitOfWork, UnitsOfWork
+from archive.service_layer.sender_events import publish_and_tell
 from archive.service_layer.uploads import letter_prefix
 from lre_shared.clock import Clock
 from lre_shared.contracts import (
@@ -125,12 +126,13 @@ async def sweep(units: UnitsOfWork, *, store: ContentStore, clock: Clock, batch:
                 await store.delete_under(letter_prefix(letter.letter_id))
                 if letter.accepted_at is not None and letter.handed_over_at is None:
                     # ETSI EN 319 522 ContentHandoverFailure: accepted, never downloaded.
-                    await uow.publish(
+                    await publish_and_tell(
+                        uow,
                         ContentHandoverFailed(
                             correlation_id=letter.letter_id,
                             item_number=letter.item_number,
                             window_closed_at=letter.content_expires_at,
-                        )
+                        ),
                     )
                 await uow.letters.record_content_deleted(letter.letter_id, now)
                 log.info("content deleted", extra={"letter_id": str(letter.letter_id)})

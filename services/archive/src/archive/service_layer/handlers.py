@@ -20,7 +20,9 @@ from archive.domain.submission import (
     incoming_documents,
     submission_fingerprint,
 )
+from archive.service_layer.consents import deposit_consent
 from archive.service_layer.ports import ContentState, Documents, StoredObject, UnitOfWork, UnitsOfWork
+from archive.service_layer.sender_events import publish_and_tell, tell_sender
 from archive.service_layer.uploads import (
     ReadUploads,
     closing_spools,
@@ -55,8 +57,11 @@ async def submit_letter(
     senders: frozenset[str] | None = None,
     uploads: UploadStore | None = None,
     clock: Clock = now_utc,
+    consent_required: bool = True,
 ) -> Message | None:
-    """Take a deposit: documents embedded in the command, or uploaded first and referenced."""
+    """Take a deposit: documents embedded in the command, or uploaded first and referenced.
+    With `consent_required` (the rules profile's; CPCE L.100), a letter to a consumer needs
+    their current consent in the registry (`service_layer.consents`)."""
     references = tuple(
         (field_name, upload_id) for field_name, upload_id in _upload_fields(command) if upload_id is not None
     )
@@ -85,6 +90,7 @@ async def submit_letter(
             uploads=uploads,
             found=found,
             clock=clock,
+            consent_required=consent_required,
         )
     return None
 
@@ -124,7 +130,7 @@ async def refuse_malformed_deposit(body: bytes, faults: tuple[Fault, ...], uow: 
 async def reject(uow: UnitOfWork, rejected: LetterRejected) -> None:
     """Tell the sender, and keep the refusal for its status query (`GetLetterStatus`)."""
     await uow.rejections.add(rejected)
-    await uow.publish(rejected)
+    await publish_and_tell(uow, rejected)
 
 
 def _upload_fields(command: SubmitLetter) -> tuple[tuple[str, UUID | None], ...]:
@@ -145,10 +151,19 @@ async def _deposit(
     uploads: UploadStore | None,
     found: ReadUploads,
     clock: Clock,
+    consent_required: bool = True,
 ) -> None:
     letter_id = command.correlation_id
     sender_id = command.sender.id.strip()
     problems = check_submission(command, documents, limits=limits, senders=senders)
+    # CPCE L.100, judged once the parties are valid: no consent to look up for a bad address.
+    parties_valid = not {p.field for p in problems} & {"sender.id", "recipient.email", "recipient.kind"}
+    if (
+        consent_required
+        and parties_valid
+        and (refusal := await deposit_consent(uow.consents, sender_id, command.recipient)) is not None
+    ):
+        problems.append(refusal)
     fingerprint = submission_fingerprint(command, documents)
     if command.idempotency_key is not None:
         earlier = await uow.letters.deposited_under(sender_id, command.idempotency_key)
@@ -158,6 +173,7 @@ async def _deposit(
             # hears again.
             again = LetterDeposited.model_validate_json(earlier.announcement)
             await uow.publish_again(again, earlier.announcement)
+            await tell_sender(again, uow)  # on its stream too: deposited, numbered next
             return
         if earlier is not None:
             problems.append(
@@ -231,7 +247,7 @@ async def _deposit(
                 copy=first,
             )
     await uow.documents.add(letter_id, [(document, key) for _, document, key in planned])
-    await uow.publish(event)
+    await publish_and_tell(uow, event)
 
 
 async def _add_letter(
@@ -276,10 +292,11 @@ async def record_handover(
     """ETSI EN 319 522 ContentHandover: the letter's first download, recorded once (callers
     hold the letter row locked, so two first downloads at once give one event)."""
     await uow.letters.record_handover(letter_id, now)
-    await uow.publish(
+    await publish_and_tell(
+        uow,
         ContentHandedOver(
             correlation_id=letter_id, item_number=item_number, document_id=document_id, handed_over_at=now
-        )
+        ),
     )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from archive.domain.consent import Consent
 from lre_shared import units
 from lre_shared.contracts import LetterDeposited, LetterRejected, Message, Problem, StoredDocument
 
@@ -261,6 +262,30 @@ class Rejections(Protocol):
     ) -> RecordedRejection | None: ...
 
 
+@dataclass(frozen=True)
+class SenderStream:
+    """A letter as its sender's events name it, and the number of the event now taken."""
+
+    sender_id: str
+    item_number: str
+    idempotency_key: str | None
+    sequence: int
+
+
+class SenderStreams(Protocol):
+    """Each letter's events to its sender, numbered from 1 (`SenderEvent.sequence`): a number
+    is taken with its row locked until the transaction ends, so two replicas number one
+    letter's facts one after the other."""
+
+    async def next_of_letter(self, letter_id: UUID) -> SenderStream | None:
+        """The letter's sender and its next number; None when the archive holds no such letter."""
+        ...
+
+    async def next_of_deposit(self, letter_id: UUID, sender_id: str) -> int:
+        """The next number of a deposit the archive holds no letter for (a refused one)."""
+        ...
+
+
 class Uploads(Protocol):
     async def add(self, upload: GrantedUpload) -> None: ...
 
@@ -281,6 +306,27 @@ class Uploads(Protocol):
     async def record_cleaned(self, upload_ids: Sequence[UUID], at: datetime) -> None: ...
 
 
+class Consents(Protocol):
+    """The consent registry (CPCE L.100), one history per sender and address key."""
+
+    async def hold(self, sender_id: str, email_key: str, *, shared: bool = False) -> None:
+        """Until the transaction ends: `shared` for a deposit that reads the history, exclusive
+        for a change to it; a deposit thus sees a withdrawal whole, or commits before it."""
+        ...
+
+    async def latest(self, sender_id: str, email_key: str) -> Consent | None: ...
+
+    async def add(self, consent: Consent) -> None: ...
+
+    async def record_withdrawal(
+        self, consent_id: UUID, *, withdrawn_at: datetime, channel: str, recorded_at: datetime
+    ) -> None: ...
+
+    async def history(self, sender_id: str, email_key: str | None = None) -> list[Consent]:
+        """Oldest first; every address of the sender's when `email_key` is None."""
+        ...
+
+
 class UnitOfWork(units.UnitOfWork, Protocol):
     """One transaction: the archive's records, and the messages that leave once it commits."""
 
@@ -298,6 +344,12 @@ class UnitOfWork(units.UnitOfWork, Protocol):
 
     @property
     def uploads(self) -> Uploads: ...
+
+    @property
+    def consents(self) -> Consents: ...
+
+    @property
+    def sender_streams(self) -> SenderStreams: ...
 
     async def publish_again(self, message: Message, body: bytes) -> None:
         """Publish `message` again as it was published once (`body`, byte for byte), under

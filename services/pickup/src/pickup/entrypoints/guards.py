@@ -3,7 +3,6 @@ the holds on one item after wrong answers (`domain.locks`), each with its locked
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,38 +12,13 @@ from starlette.responses import HTMLResponse
 
 from lre_shared.clock import Clock
 from lre_shared.contracts import LockKind
+from lre_shared.proxies import Network, client_address
 from pickup.domain.letter import LetterView
 from pickup.domain.locks import HoldRules, Holds
 from pickup.entrypoints.rendering import Pages
 from pickup.service_layer import limits
 from pickup.service_layer.limits import AddressLimits, Guess
 from pickup.service_layer.ports import Storage
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def client_address(request: Request, proxies: Sequence[Network]) -> str:
-    """The client's address: the socket peer, or, when the peer is a trusted proxy, the
-    nearest address in X-Forwarded-For that is not one of the trusted proxies."""
-    peer = request.client.host if request.client else "unknown"
-    if not proxies or not _trusted(peer, proxies):
-        return peer
-    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if not _trusted(hop, proxies):
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                return peer
-    return peer
-
-
-def _trusted(address: str, proxies: Sequence[Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in proxies)
 
 
 @dataclass(frozen=True)

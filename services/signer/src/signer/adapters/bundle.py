@@ -12,6 +12,7 @@ A bundle is a directory, or a zip of one:
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path, PurePosixPath
 from uuid import UUID
@@ -97,6 +98,15 @@ def write_zip(path: Path, bundle: Bundle) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, content in sorted(bundle_files(bundle).items()):
             archive.writestr(name, content)
+
+
+def zip_bytes(bundle: Bundle) -> bytes:
+    """The bundle as a zip, in memory: what `write_zip` writes, for a download."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in sorted(bundle_files(bundle).items()):
+            archive.writestr(name, content)
+    return buffer.getvalue()
 
 
 def write_bundle(path: Path, bundle: Bundle) -> None:

@@ -16,10 +16,12 @@ import asyncpg
 from lre_shared import units
 from lre_shared.bus import Transaction
 from lre_shared.units import PgRepository
+from signer.adapters.bundle import load_bundle
 from signer.domain.checkpoint import SETTLING_EVENTS, LetterCheckpoint, TreeHead
 from signer.domain.evidence import EvidenceEvent
 from signer.domain.proofs import ProofKind
 from signer.domain.receipt import Recipient
+from signer.domain.verification import Bundle
 from signer.service_layer.ports import (
     ChainedRecord,
     ChainEnd,
@@ -27,6 +29,7 @@ from signer.service_layer.ports import (
     ReceiptForm,
     RecordCopy,
     SealedRecord,
+    StoredProof,
 )
 
 # One signer replica at a time takes records into the log and signs its head.
@@ -200,6 +203,23 @@ class PgProofs(PgRepository):
         await self.conn.execute(
             "UPDATE proofs SET archived_at = now() WHERE letter_id = $1 AND kind = $2", letter_id, kind.value
         )
+
+    async def listed(self, letter_id: UUID) -> list[StoredProof]:
+        rows = await self.conn.fetch(
+            "SELECT kind, filename, sha256, created_at AS issued_at, octet_length(pdf) AS size,"
+            " archived_at IS NOT NULL AS archived FROM proofs WHERE letter_id = $1 ORDER BY created_at, kind",
+            letter_id,
+        )
+        return [StoredProof(**{**row, "kind": ProofKind(row["kind"])}) for row in rows]
+
+    async def pdf(self, letter_id: UUID, kind: ProofKind) -> bytes | None:
+        pdf = await self.conn.fetchval(
+            "SELECT pdf FROM proofs WHERE letter_id = $1 AND kind = $2", letter_id, kind.value
+        )
+        return None if pdf is None else bytes(pdf)
+
+    async def bundle(self, letter_id: UUID) -> Bundle:
+        return await load_bundle(self.conn, letter_id)
 
 
 class PgReceiptForms(PgRepository):

@@ -52,6 +52,13 @@ class EvidenceEvent(StrEnum):
     # that the recipient may answer again within the 15-day window (CPCE R.53-3). The record
     # keeps who lifted them, why and when, beside the letter's other evidence.
     letter_lock_lifted = "LetterLockLifted"
+    # Platform extensions, not ETSI EN 319 522-2 events (the standard has none for consent): a
+    # sender recorded a recipient's consent to electronic registered letters, or its
+    # withdrawal (CPCE L.100: needed before a letter to a recipient who is not a
+    # professional). Chained per sender and address, not per letter: the chain is the
+    # consent's history, each record with what was agreed to (the text and its SHA-256).
+    consent_recorded = "ConsentRecorded"
+    consent_withdrawn = "ConsentWithdrawn"
 
     @property
     def is_platform_extension(self) -> bool:
@@ -67,7 +74,14 @@ class EvidenceEvent(StrEnum):
         return self in NEGATIVE_EVENTS
 
 
-PLATFORM_EVENTS = frozenset({EvidenceEvent.receipt_acknowledgement, EvidenceEvent.letter_lock_lifted})
+PLATFORM_EVENTS = frozenset(
+    {
+        EvidenceEvent.receipt_acknowledgement,
+        EvidenceEvent.letter_lock_lifted,
+        EvidenceEvent.consent_recorded,
+        EvidenceEvent.consent_withdrawn,
+    }
+)
 NEGATIVE_EVENTS = frozenset(
     {
         EvidenceEvent.submission_rejection,
@@ -108,6 +122,29 @@ def reasons(record: dict[str, Any]) -> tuple[str, ...]:
         if isinstance(problem, dict):
             found.append(f"{problem.get('field', '?')}: {problem.get('reason', '')}")
     return tuple(found)
+
+
+# The records that name whose chain it is: a letter's deposit (accepted or refused), or a
+# consent of the registry (CPCE L.100), whose chain is the sender's for one address.
+DEPOSIT_EVENTS = frozenset(
+    {EvidenceEvent.submission_acceptance, EvidenceEvent.submission_rejection, EvidenceEvent.consent_recorded}
+)
+
+
+def letter_sender(records: list[dict[str, Any]]) -> str | None:
+    """The sender id of a letter, as the record of its deposit states it (SubmissionAcceptance:
+    the sender; SubmissionRejection: the sender the refusal went to); None before any."""
+    for record in records:
+        if record.get("event") not in DEPOSIT_EVENTS:
+            continue
+        details = record.get("details")
+        if not isinstance(details, dict):
+            continue
+        sender = details.get("sender")
+        found = sender.get("id") if isinstance(sender, dict) else details.get("sender_id")
+        if isinstance(found, str) and found:
+            return found
+    return None
 
 
 UNSEALED_LABEL = "non scellé — aucune clé de scellement configurée"  # unsealed: no seal key configured

@@ -272,6 +272,8 @@ EVENT_LABELS = {
     EvidenceEvent.content_handover_failure: "contenu non téléchargé dans le délai",
     EvidenceEvent.receipt_acknowledgement: "avis de réception signé par le destinataire",
     EvidenceEvent.letter_lock_lifted: "verrouillage du pli levé par le support",
+    EvidenceEvent.consent_recorded: "consentement du destinataire enregistré (CPCE L.100)",
+    EvidenceEvent.consent_withdrawn: "retrait du consentement du destinataire (CPCE L.100)",
 }
 
 

@@ -28,12 +28,14 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 from uuid import UUID, uuid4
 
+from lre_shared.bus import acts_for, publisher_user
 from lre_shared.contracts import (
     ContentHandedOver,
     ContentHandoverFailed,
@@ -59,6 +61,7 @@ from signer.domain.evidence import (
     EvidenceEvent,
     SealAssurance,
     build_record,
+    letter_sender,
     notice_channel,
     reasons,
 )
@@ -361,6 +364,10 @@ RECORDINGS: dict[type[Message], Recording] = {
 }
 
 
+# The proof of each event that has one (the envelope attests every event, not one).
+PROOF_KINDS = {kind.event: kind for kind in ProofKind if kind is not ProofKind.envelope}
+
+
 async def record_event(
     event: Message,
     uow: UnitOfWork,
@@ -386,14 +393,23 @@ async def record_event(
     letter_id, assurance = event.correlation_id, sealer.assurance
     # Read once for both proofs: the event's record for its own, every record for the envelope.
     chain = await uow.evidence.chain(letter_id)
-    if (kind := recording.proof) is not None:
-        # The event's proof PDF, from the letter's deposit record.
+    # The event's proof PDF, from the letter's deposit record. A deposit recorded after the
+    # decision (its queue lagged, or it was replayed from the dead-letter queue) also issues
+    # the proofs that waited for it (CPCE R.53-3): the order of the queues loses no proof.
+    due = [evidence] if recording.proof is not None else []
+    if recording.event is EvidenceEvent.submission_acceptance:
+        due += [
+            EvidenceFact(r.event, r.event_time, str(r.evidence_id), r.record_sha256)
+            for r in chain
+            if r.event in PROOF_KINDS and r.event is not recording.event
+        ]
+    for fact in due:
         await issue(
             uow,
-            kind=kind,
+            kind=PROOF_KINDS[fact.event],
             letter_id=letter_id,
-            evidence_id=evidence.evidence_id,
-            content=lambda facts: proof(kind, facts, evidence, assurance),
+            evidence_id=fact.evidence_id,
+            content=partial(proof, PROOF_KINDS[fact.event], evidence=fact, seal=assurance),
             chain=chain,
             policy_id=policy_id,
             proofs=proofs,
@@ -403,12 +419,19 @@ async def record_event(
     )
 
 
-async def list_evidence(query: ListEvidence, uow: UnitOfWork) -> EvidenceListed:
+async def list_evidence(
+    query: ListEvidence, uow: UnitOfWork, *, trusted: Collection[str] = ()
+) -> EvidenceListed:
     """The letter's records in chain order, each negative one with its reasons (request/reply:
-    changes nothing). A letter with no evidence gets an empty list."""
+    changes nothing). A letter with no evidence gets an empty list, and so does a letter whose
+    sender the asker does not act for (`lre_shared.bus.acts_for`; `trusted`: the platform's
+    users that act for any sender): nobody learns that another sender's letter exists."""
+    chain = await uow.evidence.chain(query.correlation_id)
+    records = [json.loads(chained.body) for chained in chain]
+    if not may_read_letter(letter_sender(records), query.sender_id, trusted):
+        return EvidenceListed(correlation_id=query.correlation_id, records=())
     entries = []
-    for chained in await uow.evidence.chain(query.correlation_id):
-        record = json.loads(chained.body)
+    for chained, record in zip(chain, records, strict=True):
         entries.append(
             EvidenceEntry(
                 evidence_id=chained.evidence_id,
@@ -421,3 +444,14 @@ async def list_evidence(query: ListEvidence, uow: UnitOfWork) -> EvidenceListed:
             )
         )
     return EvidenceListed(correlation_id=query.correlation_id, records=tuple(entries))
+
+
+def may_read_letter(sender: str | None, asked_for: str | None, trusted: Collection[str]) -> bool:
+    """Whether the publisher of a query may learn about a letter deposited by `sender` (None:
+    no deposit recorded yet, which only a trusted user may ask about), when asking for the
+    sender `asked_for` (None: any)."""
+    if asked_for is not None and asked_for != sender:
+        return False
+    if sender is None:
+        return publisher_user() in trusted
+    return acts_for(sender, trusted)

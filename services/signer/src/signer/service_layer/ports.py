@@ -19,7 +19,7 @@ from signer.domain.checkpoint import LetterCheckpoint, TreeHead
 from signer.domain.evidence import EvidenceEvent, SealAssurance
 from signer.domain.proofs import ProofContent, ProofKind
 from signer.domain.receipt import Recipient, Verdict
-from signer.domain.verification import Report, StoredRecord
+from signer.domain.verification import Bundle, Report, StoredRecord
 
 
 class EvidenceSealer(Protocol):
@@ -239,6 +239,53 @@ class Proofs(Protocol):
         ...
 
     async def mark_archived(self, letter_id: UUID, kind: ProofKind) -> None: ...
+
+    async def listed(self, letter_id: UUID) -> list[StoredProof]:
+        """The letter's proofs, in the order they were issued."""
+        ...
+
+    async def pdf(self, letter_id: UUID, kind: ProofKind) -> bytes | None: ...
+
+    async def bundle(self, letter_id: UUID) -> Bundle:
+        """The letter's evidence bundle (records, seals, checkpoint, proofs) as `lre verify`
+        reads it."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredProof:
+    """A proof as the journal lists it for its sender (CPCE R.53-3 IV: at their disposal)."""
+
+    kind: ProofKind
+    filename: str
+    sha256: str
+    issued_at: datetime
+    size: int
+    archived: bool  # its current bytes are in the evidence bucket
+
+
+@dataclass(frozen=True)
+class Link:
+    """A presigned GET URL and when it stops working."""
+
+    url: str
+    expires_at: datetime
+
+
+class ProofLinks(Protocol):
+    """Short-lived download links to proofs and bundles (`adapters/proof_links.py`)."""
+
+    async def archived(self, key: str) -> Link:
+        """A link to an object of the evidence bucket."""
+        ...
+
+    async def export(self, name: str, content: bytes, *, content_type: str) -> Link:
+        """Store `content` where exports expire (never under object lock) and link to it."""
+        ...
+
+    def pack(self, bundle: Bundle) -> bytes:
+        """The bundle as the zip `lre verify` reads."""
+        ...
 
 
 class ReceiptForms(Protocol):

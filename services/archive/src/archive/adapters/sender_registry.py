@@ -1,0 +1,49 @@
+"""The registry of sender systems (`senders`), in the archive's database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from archive.service_layer.senders import RegisteredSender
+
+
+class PgSenderRegistry:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def get(self, sender_id: str) -> RegisteredSender | None:
+        row = await self.conn.fetchrow(
+            "SELECT sender_id, name, added_at, password_set_at, removed_at FROM senders"
+            " WHERE sender_id = $1 FOR UPDATE",
+            sender_id,
+        )
+        return None if row is None else RegisteredSender(**row)
+
+    async def add(self, sender_id: str, name: str, now: datetime) -> None:
+        # A sender removed before comes back under the same id: its letters already name it.
+        await self.conn.execute(
+            "INSERT INTO senders (sender_id, name, added_at, password_set_at) VALUES ($1, $2, $3, $3)"
+            " ON CONFLICT (sender_id) DO UPDATE SET name = EXCLUDED.name, added_at = EXCLUDED.added_at,"
+            " password_set_at = EXCLUDED.password_set_at, removed_at = NULL",
+            sender_id,
+            name,
+            now,
+        )
+
+    async def password_set(self, sender_id: str, now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE senders SET password_set_at = $2 WHERE sender_id = $1", sender_id, now
+        )
+
+    async def remove(self, sender_id: str, now: datetime) -> None:
+        await self.conn.execute("UPDATE senders SET removed_at = $2 WHERE sender_id = $1", sender_id, now)
+
+    async def listing(self, *, removed: bool) -> list[RegisteredSender]:
+        rows = await self.conn.fetch(
+            "SELECT sender_id, name, added_at, password_set_at, removed_at FROM senders"
+            " WHERE $1 OR removed_at IS NULL ORDER BY sender_id",
+            removed,
+        )
+        return [RegisteredSender(**row) for row in rows]
