@@ -124,6 +124,27 @@ async def test_a_later_notice_sent_keeps_the_first_notice_time_and_deadline(
     assert row["deadline"] == first.astimezone(PARIS).date() + timedelta(days=15)
 
 
+async def test_an_earlier_notice_arriving_second_moves_the_window_to_its_day(
+    pickup: Pickup, amqp_url: str
+) -> None:
+    # Notices reach this queue in any order (a redelivery, a replay): the window runs from
+    # the earliest notice sent (CPCE R.53-3), as the archive counts it, not the first to arrive.
+    event = await deposit(amqp_url, pickup)
+    later = now_utc() - timedelta(days=1)
+    await record_notice(amqp_url, pickup, event, later)
+
+    earlier = now_utc() - timedelta(days=4)
+    await publish(amqp_url, notice_sent(event, earlier))
+    stats = pickup.runtime.bus.stats
+    await eventually(lambda: stats.handled >= 3)
+
+    row = await pickup.runtime.pool.fetchrow(
+        "SELECT first_notice_at, deadline FROM letters WHERE letter_id = $1", event.correlation_id
+    )
+    assert row["first_notice_at"] == earlier
+    assert row["deadline"] == earlier.astimezone(PARIS).date() + timedelta(days=15)
+
+
 async def test_a_notice_failed_is_counted_on_the_letter(pickup: Pickup, amqp_url: str) -> None:
     event = await deposit(amqp_url, pickup)
     failed = NoticeFailed(

@@ -73,7 +73,8 @@ class FakeLetters:
         )
 
     async def first_notice_sent(self, letter_id: UUID, sent_at: datetime, deadline: date) -> None:
-        if letter_id in self.rows and self.rows[letter_id].first_notice_at is None:
+        row = self.rows.get(letter_id)
+        if row is not None and (row.first_notice_at is None or row.first_notice_at > sent_at):
             self._change(letter_id, first_notice_at=sent_at, deadline=deadline)
 
     async def notice_failed(self, letter_id: UUID) -> None:

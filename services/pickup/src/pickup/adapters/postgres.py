@@ -94,7 +94,7 @@ class PgLetters(PgRepository):
     async def first_notice_sent(self, letter_id: UUID, sent_at: datetime, deadline: date) -> None:
         await self.conn.execute(
             "UPDATE letters SET first_notice_at = $2, deadline = $3"
-            " WHERE letter_id = $1 AND first_notice_at IS NULL",
+            " WHERE letter_id = $1 AND (first_notice_at IS NULL OR first_notice_at > $2)",
             letter_id,
             sent_at,
             deadline,
