@@ -107,6 +107,44 @@ def issuer(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+# The platform's two clients of the provider, and where each is sent back after a sign-in.
+DESK_CLIENT_ID = "lre-desk-console"  # the desk console (verification service): agents, supervisors
+DESK_CALLBACK = "/desk/auth/callback"
+DESK_SIGNED_OUT = "/desk/"
+PICKUP_CLIENT_ID = "lre-pickup"  # the pickup site: recipients proving who they are
+PICKUP_CALLBACK = "/identite/retour"
+
+
+@dataclass(frozen=True)
+class LocalOidc:
+    """The provider a local platform signs its people in with: where it answers, and the
+    secrets of its confidential clients (made per platform, never written to the repo)."""
+
+    port: int
+    desk_client_secret: str
+    pickup_client_secret: str
+
+    @property
+    def issuer(self) -> str:
+        return issuer(self.port)
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.issuer}/jwks"
+
+    def clients(self, desk_url: str, pickup_url: str) -> list[dict[str, Any]]:
+        """The desk console and the pickup site as clients, sent back to `desk_url` and
+        `pickup_url` (their origins, without a trailing slash). Both are servers (the console's
+        tokens never reach the browser), so both are confidential; both use PKCE as well."""
+        desk = confidential_client(DESK_CLIENT_ID, self.desk_client_secret, [desk_url + DESK_CALLBACK])
+        desk["post_logout_redirect_uris"] = [desk_url + DESK_SIGNED_OUT]
+        pickup = confidential_client(
+            PICKUP_CLIENT_ID, self.pickup_client_secret, [pickup_url + PICKUP_CALLBACK]
+        )
+        pickup["post_logout_redirect_uris"] = [pickup_url + "/"]
+        return [desk, pickup]
+
+
 def start_oidc(
     port: int,
     clients: Sequence[Mapping[str, Any]],

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from deploy.local.oidc import LocalOidc
 from lre_shared.bus import broker_user
 
 SERVICES = ("archive", "notifier", "pickup", "signer", "verification")
@@ -140,10 +141,26 @@ class PlatformConfig:
     # RabbitMQ's management API, where `lre-senders` (with the archive's settings) makes sender
     # systems' broker users.
     broker_admin_url: str | None = None
+    # The OpenID provider (deploy/local/oidc.py) agents sign in to the desk console with and
+    # recipients prove their identity with on the pickup site; without it the desk takes only
+    # bearer tokens signed with the local key (`lre-desk-token`) and the pickup site offers no
+    # identity provider.
+    oidc: LocalOidc | None = None
 
     @property
     def pickup_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['pickup']}/"
+
+    @property
+    def desk_url(self) -> str:
+        """The verification service's origin (the console is at /desk/)."""
+        return f"http://127.0.0.1:{self.ports['verification']}"
+
+    def oidc_clients(self) -> list[dict[str, object]]:
+        """The provider's clients for this platform (its desk console and pickup site)."""
+        if self.oidc is None:
+            return []
+        return self.oidc.clients(self.desk_url, self.pickup_url.rstrip("/"))
 
 
 def default_ports(base: int) -> dict[str, int]:

@@ -4,18 +4,17 @@ and eIDAS level (`acr`), and wrong passwords refused."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import secrets
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 import jwt
 import pytest
 
 from deploy.local import oidc
+from tests.support.oidc import follow_sign_in, pkce
 from tests.support.pki import free_port
 
 pytestmark = pytest.mark.integration
@@ -39,31 +38,14 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def _pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
-
-
 def _sign_in(client: httpx.Client, issuer: str, params: dict[str, str], username: str, password: str) -> str:
     """Follow the provider's pages as a browser would; return the code it redirects back with."""
-    response = client.get(f"{issuer}/auth", params=params)
-    for _ in range(10):
-        assert response.status_code in (200, 302, 303), response.text
-        if response.status_code == 200:
-            action = re.search(r'action="([^"]+)"', response.text)
-            assert action is not None, response.text
-            response = client.post(
-                urljoin(issuer, action.group(1)), data={"username": username, "password": password}
-            )
-            continue
-        location = urljoin(str(response.url), response.headers["location"])
-        if location.startswith(REDIRECT):
-            query = parse_qs(urlsplit(location).query)
-            assert "code" in query, query
-            return query["code"][0]
-        response = client.get(location)
-    raise AssertionError("no code came back")
+    location = follow_sign_in(
+        client, f"{issuer}/auth?{urlencode(params)}", issuer, username, password, REDIRECT
+    )
+    query = parse_qs(urlsplit(location).query)
+    assert "code" in query, query
+    return query["code"][0]
 
 
 def _discovery(issuer: str) -> dict[str, object]:
@@ -75,7 +57,7 @@ def test_a_console_signs_an_agent_in_with_pkce_and_gets_the_roles_claim(provider
     discovery = _discovery(provider)
     assert discovery["issuer"] == provider
     assert "S256" in discovery["code_challenge_methods_supported"]  # type: ignore[operator]
-    verifier, challenge = _pkce()
+    verifier, challenge = pkce()
     nonce = secrets.token_urlsafe(16)
     with httpx.Client() as browser:
         code = _sign_in(
@@ -176,7 +158,7 @@ def test_a_recipient_signs_in_at_their_eidas_level_with_their_identity_claims(pr
 
 
 def test_a_wrong_password_is_refused_on_the_form(provider: str) -> None:
-    _, challenge = _pkce()
+    _, challenge = pkce()
     with httpx.Client() as browser:
         page = browser.get(
             f"{provider}/auth",

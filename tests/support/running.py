@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from deploy.local import platform
+from deploy.local.oidc import LocalOidc, start_oidc
 from deploy.local.seaweed import SeaweedS3
 from tests.support import infra
 from tests.support.fixtures import SmtpServer, TwilioApi
-from tests.support.pki import TestPki
+from tests.support.pki import TestPki, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,6 +30,7 @@ class RunningPlatform:
         self.config = config
         self.logs = logs
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.oidc_process: subprocess.Popen[bytes] | None = None
 
     def log_path(self, service: str) -> Path:
         return self.logs / f"{service}.log"
@@ -75,6 +77,21 @@ class RunningPlatform:
         self.start_all(extra_env)
         return self
 
+    def with_oidc(self) -> RunningPlatform:
+        """Start an OpenID provider for this platform (`deploy/local/oidc.py`, its test users)
+        before its services, which then sign agents in to the console and offer recipients
+        the identity provider, as `make run` does."""
+        if self.oidc_process is None:
+            self.config = dataclasses.replace(
+                self.config,
+                oidc=LocalOidc(free_port(), secrets.token_urlsafe(24), secrets.token_urlsafe(24)),
+            )
+            assert self.config.oidc is not None
+            self.oidc_process = start_oidc(
+                self.config.oidc.port, self.config.oidc_clients(), self.logs / "oidc", self.log_path("oidc")
+            )
+        return self
+
     def stop(self, service: str) -> None:
         process = self.processes.pop(service, None)
         if process is not None and process.poll() is None:
@@ -84,6 +101,10 @@ class RunningPlatform:
     def stop_all(self) -> None:
         for service in list(self.processes):
             self.stop(service)
+        if self.oidc_process is not None:
+            self.oidc_process.terminate()
+            self.oidc_process.wait(timeout=10)
+            self.oidc_process = None
 
     @property
     def amqp_url(self) -> str:

@@ -1,0 +1,5 @@
+-- upgrade
+SELECT 1;
+
+-- downgrade
+SELECT 1;
