@@ -80,7 +80,9 @@ def platform_running(
             logs,
         )
         try:
-            running.start_on_test_pki(
+            # The OpenID provider too: agents sign in to the desk console and recipients prove
+            # their identity on the pickup site with it, as on `make run`.
+            running.with_oidc().start_on_test_pki(
                 test_pki, {"PICKUP_WAITING_REFRESH_SECONDS": "5", "PICKUP_UNCLAIMED_SWEEP_SECONDS": "1"}
             )
             yield running

@@ -106,11 +106,18 @@ async function readForm(req) {
   return new URLSearchParams(body);
 }
 
+// The sign-in form's submission ends in a redirect to the client (the desk console, the pickup
+// site, each on its own origin): browsers apply form-action to every redirect of a form's
+// submission, so the clients' origins are named beside 'self'.
+const formTargets = [
+  ...new Set(config.clients.flatMap((client) => client.redirect_uris.map((uri) => new URL(uri).origin))),
+].join(' ');
+
 function send(res, status, html) {
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy': "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    'content-security-policy': `default-src 'none'; form-action 'self' ${formTargets}; frame-ancestors 'none'`,
   });
   res.end(html);
 }

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from lre_shared.contracts import DocumentChannel
@@ -105,6 +105,51 @@ class PickupSettings(RulesSettings):
             " Unset: the database pool size, so that no request waits for a connection."
         ),
     )
+
+    # The recipients' identity provider (OpenID Connect; FranceConnect+ in production): CPCE
+    # R.53-1 accepts an identity provider at eIDAS level substantial or high for the
+    # recipient's identity. Unset issuer: the site offers no provider, only documents.
+    identity_provider_issuer: str | None = Field(
+        default=None,
+        description="OpenID issuer of the recipients' identity provider; its discovery document is read"
+        " from <issuer>/.well-known/openid-configuration. Unset: no provider is offered.",
+    )
+    identity_provider_client_id: str | None = Field(
+        default=None, description="This site's client id at the provider (needed with the issuer)."
+    )
+    identity_provider_client_secret: SecretStr | None = Field(
+        default=None,
+        description="This site's client secret (client_secret_basic), needed with the issuer; no default.",
+    )
+    identity_provider_name: str = Field(
+        default="FranceConnect+",
+        min_length=1,
+        max_length=80,
+        description='The provider\'s name as the pages show it ("Prove my identity with ...").',
+    )
+    identity_provider_acr_values: tuple[str, ...] = Field(
+        default=("eidas2", "eidas3"),
+        min_length=1,
+        description="The sign-in levels (`acr`) accepted, as a JSON list: eIDAS substantial and high as"
+        " FranceConnect+ names them. Anything else is refused with a page offering documents instead.",
+    )
+    identity_provider_scopes: tuple[str, ...] = Field(
+        default=("openid", "given_name", "family_name", "birthdate"),
+        min_length=1,
+        description="Scopes asked of the provider, as a JSON list (FranceConnect+ names one per claim;"
+        " a standard provider: openid, profile).",
+    )
+
+    @model_validator(mode="after")
+    def _provider_complete(self) -> PickupSettings:
+        if self.identity_provider_issuer and not (
+            self.identity_provider_client_id and self.identity_provider_client_secret
+        ):
+            raise ValueError(
+                "PICKUP_IDENTITY_PROVIDER_ISSUER needs PICKUP_IDENTITY_PROVIDER_CLIENT_ID and"
+                " PICKUP_IDENTITY_PROVIDER_CLIENT_SECRET"
+            )
+        return self
 
     @field_validator("lock_delays_minutes")
     @classmethod

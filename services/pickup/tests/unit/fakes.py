@@ -24,6 +24,7 @@ from lre_shared.contracts import (
     VerificationDecided,
 )
 from pickup.domain.letter import Case, DueLetter, LetterHolds, LetterView
+from pickup.domain.provider import IdentityRequest
 
 HOLDS = {LockKind.identity: "identity_holds", LockKind.code: "code_holds"}
 FAILURES = {LockKind.identity: "identity_failures", LockKind.code: "code_failures"}
@@ -249,11 +250,26 @@ class FakeAddressFailures:
 
 
 @dataclass
+class FakeIdentityRequests:
+    by_state: dict[str, IdentityRequest] = field(default_factory=dict)
+
+    async def add(self, request: IdentityRequest) -> None:
+        self.by_state[request.state] = request
+
+    async def take(self, state: str) -> IdentityRequest | None:
+        return self.by_state.pop(state, None)
+
+    async def drop_older_than(self, moment: datetime) -> None:
+        self.by_state = {k: r for k, r in self.by_state.items() if r.started_at >= moment}
+
+
+@dataclass
 class FakeUnitOfWork:
     letters: FakeLetters
     cases: FakeCases
     sessions: FakeSessions
     address_failures: FakeAddressFailures
+    identity_requests: FakeIdentityRequests = field(default_factory=FakeIdentityRequests)
     published: list[Message] = field(default_factory=list)
 
     async def publish(self, message: Message) -> None:
@@ -266,12 +282,15 @@ class FakeStorage:
     cases: FakeCases = field(default_factory=FakeCases)
     sessions: FakeSessions = field(default_factory=FakeSessions)
     address_failures: FakeAddressFailures = field(default_factory=FakeAddressFailures)
+    identity_requests: FakeIdentityRequests = field(default_factory=FakeIdentityRequests)
     # What units of work published and committed, in order.
     published: list[Message] = field(default_factory=list)
 
     def bus_unit_of_work(self) -> FakeUnitOfWork:
         """A unit of work as a bus handler gets it (the caller checks `.published`)."""
-        return FakeUnitOfWork(self.letters, self.cases, self.sessions, self.address_failures)
+        return FakeUnitOfWork(
+            self.letters, self.cases, self.sessions, self.address_failures, self.identity_requests
+        )
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[FakeUnitOfWork]:

@@ -41,7 +41,7 @@ from signer.domain.proofs import Provider
 from signer.entrypoints.archiver import EvidenceArchiver
 from signer.entrypoints.checkpoint_backfill import CheckpointBackfill
 from signer.entrypoints.tree_head_signer import TreeHeadSigner
-from signer.service_layer import consent_evidence, handlers, proofs_on_demand, receipts
+from signer.service_layer import consent_evidence, handlers, identity_evidence, proofs_on_demand, receipts
 from signer.service_layer.ports import EvidenceSealer, ProofSealer, UnitOfWork
 from signer.settings import SignerSettings
 
@@ -146,7 +146,8 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
     named = provider(settings, seal.assurance)
     proofs = build_proof_sealer(settings, key, named)
     # Every event of a letter's life, and the consent registry's (CPCE L.100).
-    for message_type, recording in {**handlers.RECORDINGS, **consent_evidence.RECORDINGS}.items():
+    recordings = {**handlers.RECORDINGS, **consent_evidence.RECORDINGS, **identity_evidence.RECORDINGS}
+    for message_type, recording in recordings.items():
         bus.subscribe(
             message_type,
             in_unit_of_work(

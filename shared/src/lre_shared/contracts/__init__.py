@@ -63,6 +63,8 @@ from lre_shared.contracts.notifier import (
     SendNotice,
 )
 from lre_shared.contracts.pickup import (
+    IdentificationOutcome,
+    IdentifiedClaims,
     LetterAccepted,
     LetterLanguageChanged,
     LetterLocked,
@@ -72,6 +74,7 @@ from lre_shared.contracts.pickup import (
     LiftLetterLock,
     LockKind,
     ReceiptSigned,
+    RecipientIdentified,
 )
 from lre_shared.contracts.senders import SenderEvent, SenderEventKind
 from lre_shared.contracts.signer import (
@@ -101,6 +104,7 @@ from lre_shared.contracts.verification import (
     CodeProblem,
     CodeRequested,
     DocumentChannel,
+    IdentifyWithProvider,
     IdentityDocumentAdded,
     OpenVerificationCase,
     RequestCode,
@@ -167,6 +171,8 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     ConsentAnswer,
     ConsentRecorded,
     ConsentWithdrawn,
+    IdentifyWithProvider,
+    RecipientIdentified,
 )
 
 __all__ = [
@@ -199,6 +205,9 @@ __all__ = [
     "EvidenceListed",
     "EvidenceRecorded",
     "GetLetterStatus",
+    "IdentificationOutcome",
+    "IdentifiedClaims",
+    "IdentifyWithProvider",
     "IdentityDocumentAdded",
     "IssueDownloadLink",
     "IssueProofLink",
@@ -236,6 +245,7 @@ __all__ = [
     "ReceiptProblem",
     "ReceiptSigned",
     "Recipient",
+    "RecipientIdentified",
     "RecipientKind",
     "RecordConsent",
     "Reply",

@@ -217,6 +217,11 @@ class SignatureMethod(StrEnum):
 
     certificate = "certificate"  # PAdES with the recipient's own certificate
     one_time_code = "one_time_code"  # identity checked by support staff, then a code
+    # CPCE R.53-1: identity proved through an identity provider at eIDAS level substantial or
+    # high (FranceConnect+), which then signs the AR without a code. Never in the default
+    # `signature_methods` of a deposit: a sender opts in, so letters deposited without the
+    # field keep the methods (and deposit fingerprints) they always had.
+    identity_provider = "identity_provider"
 
 
 class NoticeKind(StrEnum):

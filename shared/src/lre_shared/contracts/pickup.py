@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from lre_shared.contracts.base import Language, Message, SignatureMethod, UtcDatetime
+from lre_shared.contracts.base import Contract, Language, Message, SignatureMethod, UtcDatetime
 from lre_shared.topology import Service, commands_exchange, events_exchange
 
 
@@ -51,6 +51,45 @@ class ReceiptSigned(Message):
     signer_name: str = Field(description="The certificate's name, or the verified recipient's name.")
     receipt_sha256: str | None = Field(default=None, description="The signed AR PDF (certificate path).")
     case_id: UUID | None = Field(default=None, description="The verification case (one-time code path).")
+
+
+class IdentificationOutcome(StrEnum):
+    matched = "matched"  # the provider's names are the letter's recipient's
+    mismatched = "mismatched"  # other names, or names missing: the desk checks (a case for an agent)
+    insufficient_level = "insufficient_level"  # below eIDAS substantial: not enough (CPCE R.53-1)
+
+
+class IdentifiedClaims(Contract):
+    """What the identity provider said of the person, kept to what the match needs: the
+    names as the provider gave them, and the birth date only as a SHA-256 (of its ISO text)."""
+
+    family_name: str | None = None
+    given_name: str | None = None
+    birthdate_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
+class RecipientIdentified(Message):
+    """A visitor of the letter's pages proved who they are through an identity provider (an
+    OpenID Connect sign-in at an eIDAS level, CPCE R.53-1), and the site compared the names
+    it gave with the letter's recipient: `outcome` says what followed. The signer seals it as
+    evidence (platform event RecipientIdentified)."""
+
+    exchange: ClassVar[str] = events_exchange(Service.pickup)
+    routing_key: ClassVar[str] = "recipient.identified.v1"
+
+    item_number: str
+    identified_at: UtcDatetime
+    issuer: str = Field(description="The identity provider (its OpenID issuer).")
+    subject: str = Field(description="The person's `sub` at that provider.")
+    acr: str | None = Field(description="The eIDAS level of the sign-in, as the provider names it.")
+    auth_time: UtcDatetime | None = Field(default=None, description="When the person signed in there.")
+    claims: IdentifiedClaims
+    outcome: IdentificationOutcome
+    purpose: Literal["signature", "code"] = Field(
+        description="signature: a match signs the AR (method identity_provider); code: a match has the"
+        " desk issue the one-time code."
+    )
+    reason: str | None = Field(default=None, description="Why it did not match, for a mismatch.")
 
 
 class LetterUnclaimed(Message):

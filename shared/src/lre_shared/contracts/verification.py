@@ -86,6 +86,35 @@ class VerificationCaseOpened(Reply):
     )
 
 
+class IdentifyWithProvider(Message):
+    """Request/reply (answered by `VerificationCaseOpened`): the recipient of an accepted letter
+    proved who they are through an identity provider (eIDAS substantial or high, CPCE R.53-1)
+    instead of sending identity documents, on the one-time-code path.
+
+    `matched`: the pickup site found the provider's names to be the letter's recipient's; the
+    desk approves the letter's case without an agent and sends the code, where the sender's
+    verification policy asks for nothing more than an identity (`default`). Otherwise (other
+    names, or a policy asking for more documents) the case waits for an agent, `reason` on it.
+    """
+
+    exchange: ClassVar[str] = commands_exchange(Service.verification)
+    routing_key: ClassVar[str] = "identify_with_provider.v1"
+
+    item_number: str = Field(pattern=r"^[0-9]{12}$")
+    matched: bool
+    reason: SafeText | None = Field(default=None, max_length=1000, description="Why it did not match.")
+    issuer: SafeText = Field(max_length=500)
+    subject: SafeText = Field(max_length=500)
+    acr: SafeText | None = Field(default=None, max_length=100)
+    code_channel: Literal["email", "sms"]
+    code_address: SafeText = Field(
+        min_length=3,
+        max_length=320,
+        description="Where the code goes: the recipient's declared email, or declared mobile (E.164).",
+    )
+    language: Literal["fr", "en"] = "fr"
+
+
 class AddIdentityDocument(Message):
     """Request/reply: an identity document uploaded on the pickup site (PDF, JPEG or PNG)."""
 

@@ -33,6 +33,7 @@ from lre_shared.contracts import (
 )
 from lre_shared.units import PgRepository, Transactions
 from pickup.domain.letter import Case, DueLetter, LetterHolds, LetterView
+from pickup.domain.provider import IdentityRequest
 
 M = TypeVar("M", bound=Message)
 R = TypeVar("R", bound=Message | None)
@@ -307,6 +308,33 @@ class PgSessions(PgRepository):
         await self.conn.execute("UPDATE site_sessions SET seen_at = now() WHERE session_id = $1", session_id)
 
 
+class PgIdentityRequests(PgRepository):
+    async def add(self, request: IdentityRequest) -> None:
+        await self.conn.execute(
+            "INSERT INTO identity_requests (state, session_id, letter_id, nonce, code_verifier, purpose,"
+            " code_channel, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            request.state,
+            request.session_id,
+            request.letter_id,
+            request.nonce,
+            request.code_verifier,
+            request.purpose,
+            request.code_channel,
+            request.started_at,
+        )
+
+    async def take(self, state: str) -> IdentityRequest | None:
+        row = await self.conn.fetchrow(
+            "DELETE FROM identity_requests WHERE state = $1 RETURNING state, session_id, letter_id, nonce,"
+            " code_verifier, purpose, code_channel, started_at",
+            state,
+        )
+        return None if row is None else IdentityRequest(**dict(row))
+
+    async def drop_older_than(self, moment: datetime) -> None:
+        await self.conn.execute("DELETE FROM identity_requests WHERE started_at < $1", moment)
+
+
 class PgAddressFailures(PgRepository):
     async def locked_until(self, kind: str, address: str, now: datetime) -> datetime | None:
         until: datetime | None = await self.conn.fetchval(
@@ -354,6 +382,7 @@ class PgUnitOfWork(units.PgUnitOfWork):
         self.cases = PgCases(self.conn)
         self.sessions = PgSessions(self.conn)
         self.address_failures = PgAddressFailures(self.conn)
+        self.identity_requests = PgIdentityRequests(self.conn)
 
 
 def unit_of_work(tx: Transaction) -> PgUnitOfWork:
@@ -391,6 +420,10 @@ class PgStorage:
     @property
     def address_failures(self) -> PgAddressFailures:
         return PgAddressFailures(self._pool())
+
+    @property
+    def identity_requests(self) -> PgIdentityRequests:
+        return PgIdentityRequests(self._pool())
 
 
 def storage_on(pool: asyncpg.Pool) -> PgStorage:

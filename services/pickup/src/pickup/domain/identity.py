@@ -18,7 +18,7 @@ empty, and then matches only when the sender declared none. Every declared field
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 ABBREVIATIONS = {
     "r": "rue",
@@ -127,3 +127,60 @@ def mismatched_fields(declared: Mapping[str, str | None], typed: Mapping[str, st
 def incomplete_fields(typed: Mapping[str, str | None]) -> list[str]:
     """Required fields typed with no letter or digit: an incomplete form, not an answer."""
     return [f for f in FIELDS if f not in OPTIONAL and not _compared(typed.get(f))]
+
+
+# ------------------------------------------------------------------ identity provider
+# A recipient may prove who they are through an identity provider instead (CPCE R.53-1: eIDAS
+# level substantial or high, FranceConnect+). Its names are compared with the letter's
+# recipient by the rules above, on what such a provider gives: the family name at birth
+# (`family_name`), or the name in use (`preferred_username`, FranceConnect's nom d'usage, e.g.
+# a married name), and every given name in civil-status order (`given_name`, "Camille
+# Marie"), of which the sender usually declares the one in use: any run of consecutive given
+# names matches ("Camille", "Marie", "Camille Marie"). A declared birth date, where the
+# sender's policy gives one, must be the provider's `birthdate`.
+
+
+def _given_name_runs(given_names: str) -> set[str]:
+    words = normalise(given_names).split()
+    return {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
+
+
+def provider_mismatch(declared: Mapping[str, object], claims: Mapping[str, object]) -> str | None:
+    """Why the provider's `claims` are not the declared recipient, in words for the desk's
+    agent and the evidence (the names on both sides); None when they match."""
+
+    def text(value: object) -> str:
+        return value.strip() if isinstance(value, str) else ""
+
+    family, usage, given = (
+        text(claims.get("family_name")),
+        text(claims.get("preferred_username")),
+        text(claims.get("given_name")),
+    )
+    letter_names = f"{text(declared.get('last_name')).upper()} {text(declared.get('first_name'))}".strip()
+    if not _compared(family) or not _compared(given):
+        missing = [
+            name for name, value in (("family_name", family), ("given_name", given)) if not _compared(value)
+        ]
+        return f"identity provider gave no {' and no '.join(missing)}; the letter names {letter_names}"
+    provider_names = f"{family.upper()} {given}"
+    last = _compared(text(declared.get("last_name")))
+    first = _compared(text(declared.get("first_name")))
+    names_match = (
+        bool(last)
+        and last in {_compared(family), _compared(usage)}
+        and bool(first)
+        and first in _given_name_runs(given)
+    )
+    if not names_match:
+        return f"identity provider names {provider_names}; the letter names {letter_names}"
+    born = text(declared.get("birthdate"))
+    if born and text(claims.get("birthdate")) != born:
+        return f"identity provider gives another birth date for {provider_names} than the letter declares"
+    return None
+
+
+def level_accepted(acr: object, accepted: Sequence[str]) -> bool:
+    """CPCE R.53-1: only the levels accepted (eIDAS substantial and high) identify a recipient;
+    a sign-in with no level said is not one of them."""
+    return isinstance(acr, str) and acr in accepted

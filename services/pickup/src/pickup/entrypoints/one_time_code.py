@@ -23,7 +23,7 @@ from lre_shared.contracts import (
 from pickup.domain.letter import Case, LetterView
 from pickup.entrypoints.forms import field, form_of, too_large, upload
 from pickup.entrypoints.pages import Endpoint, Site, letter_at, site_of
-from pickup.entrypoints.signing import WAITING, allowed, refusal, signing_page
+from pickup.entrypoints.signing import WAITING, allowed, provider_offered, refusal, signing_page
 from pickup.service_layer import locks, signature
 from pickup.service_layer.limits import Guess
 from pickup.service_layer.signature import CodeChannel
@@ -58,7 +58,12 @@ async def code_request_page(request: Request, site: Site, letter: LetterView) ->
     offered = [str(channel) for channel in site.settings.document_channels]
     if request.method == "GET":
         return site.pages.render(
-            request, "code_request.html", code_channels=choices, document_channels=offered, values={}
+            request,
+            "code_request.html",
+            code_channels=choices,
+            document_channels=offered,
+            values={},
+            provider=provider_offered(site, letter),
         )
     form = await form_of(request)
     if form is None:
@@ -80,6 +85,7 @@ async def code_request_page(request: Request, site: Site, letter: LetterView) ->
             document_channels=offered,
             values=values,
             errors=errors,
+            provider=provider_offered(site, letter),
         )
     chosen: CodeChannel = "sms" if code_channel == "sms" else "email"
     opened = await signature.open_case(

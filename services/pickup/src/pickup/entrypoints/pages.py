@@ -24,7 +24,7 @@ from pickup.domain.letter import LetterView
 from pickup.entrypoints.guards import Guards
 from pickup.entrypoints.rendering import Pages
 from pickup.entrypoints.visits import Visits
-from pickup.service_layer.ports import Archive, OtherServices, ServiceUnavailable, Storage
+from pickup.service_layer.ports import Archive, IdentityProvider, OtherServices, ServiceUnavailable, Storage
 from pickup.settings import PickupSettings
 
 # A route's function, and a page of the identified letter with the site's parts.
@@ -48,6 +48,8 @@ class Site:
     pages: Pages  # templates and texts
     visits: Visits  # sessions
     guards: Guards  # per-address limits and holds
+    # The recipients' identity provider (CPCE R.53-1), when one is configured.
+    identity_provider: IdentityProvider | None = None
 
     def catching_up(self, recorded_at: datetime | None, refusal: str) -> None:
         """Another service refused what this site's own record allows (the acceptance, the

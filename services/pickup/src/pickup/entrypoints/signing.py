@@ -5,8 +5,11 @@ signature_methods`). With a personal certificate the recipient downloads the AR 
 issued, signs it and uploads it; the signer checks it. With a one-time code the recipient
 sends identity documents to the verification desk, which decides and sends the code to the
 email address or mobile number the sender declared (never one typed here); the desk checks
-the code typed on the signing page. Either way, once accepted, pickup records the signature
-and publishes `ReceiptSigned` in the same transaction (outbox).
+the code typed on the signing page. Where an identity provider is configured, the recipient
+may prove who they are with it instead (`identity_provider`): a match signs the AR where the
+sender allowed it, else stands for the documents of the code path. Either way, once
+accepted, pickup records the signature and publishes `ReceiptSigned` in the same
+transaction (outbox).
 
 Here: the choice of method, and what both ways share; the ways themselves are in
 `certificate` and `one_time_code`.
@@ -24,7 +27,7 @@ from lre_shared import uploads
 from lre_shared.contracts import CaseState, SignatureMethod
 from pickup.domain.letter import LetterView
 from pickup.entrypoints.pages import Endpoint, LetterPage, Site, letter_at, site_of
-from pickup.service_layer import signature
+from pickup.service_layer import identity_provider, signature
 
 # Where the desk still works on the case: the recipient waits.
 WAITING = (CaseState.awaiting_documents, CaseState.pending, CaseState.in_review, CaseState.more_documents)
@@ -32,6 +35,15 @@ WAITING = (CaseState.awaiting_documents, CaseState.pending, CaseState.in_review,
 
 def allowed(letter: LetterView, method: SignatureMethod) -> bool:
     return method in letter.signature_methods
+
+
+def provider_offered(site: Site, letter: LetterView) -> str | None:
+    """The identity provider's name when the site offers it for `letter` (CPCE R.53-1): one is
+    configured, and a match would sign the AR (the sender allowed
+    `SignatureMethod.identity_provider`) or have the desk send the code (`one_time_code`)."""
+    if site.identity_provider is None or identity_provider.purpose_for(letter) is None:
+        return None
+    return site.settings.identity_provider_name
 
 
 def signing_page(method: SignatureMethod | None = None) -> Callable[[LetterPage], Endpoint]:
@@ -66,6 +78,7 @@ async def choice_page(request: Request, site: Site, letter: LetterView) -> Respo
         "signature.html",
         certificate=allowed(letter, SignatureMethod.certificate),
         code=allowed(letter, SignatureMethod.one_time_code),
+        provider=provider_offered(site, letter),
     )
 
 

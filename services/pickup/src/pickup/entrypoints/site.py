@@ -13,6 +13,7 @@ import ipaddress
 import logging
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -30,9 +31,10 @@ from lre_shared.clock import Clock, now_utc
 from lre_shared.contracts import LockKind
 from lre_shared.runtime import ServiceRuntime
 from pickup.adapters.archive_stream import HttpArchive
+from pickup.adapters.oidc import OidcProvider
 from pickup.adapters.postgres import PgStorage
 from pickup.adapters.services import BusRequests
-from pickup.entrypoints import certificate, downloads, journey, one_time_code, signing
+from pickup.entrypoints import certificate, downloads, identity_provider, journey, one_time_code, signing
 from pickup.entrypoints.forms import local_path
 from pickup.entrypoints.guards import Guards, hold_rules
 from pickup.entrypoints.pages import Site, site_of
@@ -81,9 +83,15 @@ class LiveSessions:
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, hsts: bool, form_targets: tuple[str, ...] = ()) -> None:
         self.app = app
         self.headers = list(SECURITY_HEADERS)
+        if form_targets:
+            # The button that starts a sign-in at the identity provider posts here, and is
+            # redirected there: form-action covers the redirect, so the provider is named.
+            name, policy = self.headers[0]
+            extra = " ".join(form_targets).encode()
+            self.headers[0] = (name, policy.replace(b"form-action 'self'", b"form-action 'self' " + extra))
         if hsts:
             self.headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
 
@@ -124,10 +132,37 @@ ROUTES: list[BaseRoute] = [
     *signing.ROUTES,
     *certificate.ROUTES,
     *one_time_code.ROUTES,
+    *identity_provider.ROUTES,
     *downloads.ROUTES,
     Route("/langue/{language}", switch_language),
     Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
 ]
+
+
+def recipients_provider(settings: PickupSettings) -> OidcProvider | None:
+    """The recipients' identity provider (CPCE R.53-1), when the settings name one."""
+    issuer, client_id, secret = (
+        settings.identity_provider_issuer,
+        settings.identity_provider_client_id,
+        settings.identity_provider_client_secret,
+    )
+    if not (issuer and client_id and secret):
+        return None
+    return OidcProvider(
+        issuer,
+        client_id,
+        secret.get_secret_value(),
+        settings.identity_provider_scopes,
+        settings.identity_provider_acr_values,
+        settings.request_timeout_seconds,
+    )
+
+
+def provider_origins(settings: PickupSettings) -> tuple[str, ...]:
+    if not settings.identity_provider_issuer:
+        return ()
+    parts = urlsplit(settings.identity_provider_issuer)
+    return (f"{parts.scheme}://{parts.netloc}",)
 
 
 def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock = now_utc) -> Starlette:
@@ -171,6 +206,7 @@ def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock 
         pages=pages,
         visits=visits,
         guards=guards,
+        identity_provider=recipients_provider(settings),
     )
     cookie = "__Host-lre-session" if settings.cookie_secure else "lre-session"
     app = Starlette(
@@ -178,7 +214,7 @@ def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock 
         exception_handlers={ServiceUnavailable: unavailable},
         middleware=[
             Middleware(FairGate, limit=settings.concurrent_requests or settings.db_pool_size),
-            Middleware(SecurityHeaders, hsts=settings.cookie_secure),
+            Middleware(SecurityHeaders, hsts=settings.cookie_secure, form_targets=provider_origins(settings)),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.session_secret.get_secret_value(),

@@ -29,8 +29,25 @@ from lre_shared.contracts import (
     VerificationDecided,
 )
 from pickup.domain.letter import Case, DueLetter, LetterHolds, LetterView
+from pickup.domain.provider import IdentityRequest, ProviderIdentity
 
 R = TypeVar("R", bound=Message)
+
+
+class ProviderFailed(Exception):
+    """The identity provider could not be reached, or what it sent back does not hold (a
+    refused code, an ID token whose signature, issuer, audience, expiry or nonce is wrong)."""
+
+
+class IdentityProvider(Protocol):
+    """The recipients' identity provider (OpenID Connect; `pickup.adapters.oidc`)."""
+
+    async def authorization_url(self, request: IdentityRequest, redirect_uri: str) -> str:
+        """Where to send the visitor to sign in; raises `ProviderFailed`."""
+
+    async def identify(self, request: IdentityRequest, code: str, redirect_uri: str) -> ProviderIdentity:
+        """Who signed in, from the ID token the `code` is exchanged for, once verified;
+        raises `ProviderFailed`."""
 
 
 class ServiceUnavailable(Exception):
@@ -104,6 +121,17 @@ class Cases(Protocol):
         """Apply the desk's decision; False for an unknown letter or an older decision."""
 
 
+class IdentityRequests(Protocol):
+    """Sign-ins at the identity provider under way, by their `state` (single use)."""
+
+    async def add(self, request: IdentityRequest) -> None: ...
+
+    async def take(self, state: str) -> IdentityRequest | None:
+        """The request, removed: a state is worth one callback."""
+
+    async def drop_older_than(self, moment: datetime) -> None: ...
+
+
 class Sessions(Protocol):
     async def start(self, session_id: str) -> None: ...
 
@@ -140,6 +168,9 @@ class Records(Protocol):
 
     @property
     def address_failures(self) -> AddressFailures: ...
+
+    @property
+    def identity_requests(self) -> IdentityRequests: ...
 
 
 class UnitOfWork(Records, units.UnitOfWork, Protocol):

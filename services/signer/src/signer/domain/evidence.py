@@ -59,6 +59,13 @@ class EvidenceEvent(StrEnum):
     # consent's history, each record with what was agreed to (the text and its SHA-256).
     consent_recorded = "ConsentRecorded"
     consent_withdrawn = "ConsentWithdrawn"
+    # Platform extension, not an ETSI EN 319 522-2 event (the standard names no event for the
+    # identification itself): a visitor of the letter's pages proved who they are through an
+    # identity provider at an eIDAS level (CPCE R.53-1: FranceConnect+, substantial or high),
+    # and the site compared the names given with the letter's recipient. The record keeps the
+    # provider, the person's subject there, the level, the sign-in time, the names (the birth
+    # date only as a hash) and the outcome: matched, mismatched, or a level too low.
+    recipient_identified = "RecipientIdentified"
 
     @property
     def is_platform_extension(self) -> bool:
@@ -80,6 +87,7 @@ PLATFORM_EVENTS = frozenset(
         EvidenceEvent.letter_lock_lifted,
         EvidenceEvent.consent_recorded,
         EvidenceEvent.consent_withdrawn,
+        EvidenceEvent.recipient_identified,
     }
 )
 NEGATIVE_EVENTS = frozenset(

@@ -274,6 +274,7 @@ EVENT_LABELS = {
     EvidenceEvent.letter_lock_lifted: "verrouillage du pli levé par le support",
     EvidenceEvent.consent_recorded: "consentement du destinataire enregistré (CPCE L.100)",
     EvidenceEvent.consent_withdrawn: "retrait du consentement du destinataire (CPCE L.100)",
+    EvidenceEvent.recipient_identified: "identification du destinataire par un fournisseur d'identité",
 }
 
 

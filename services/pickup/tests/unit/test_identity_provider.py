@@ -1,0 +1,342 @@
+"""Recipients proving their identity through an identity provider (CPCE R.53-1): the names
+matched with the identity form's tolerant rules, the eIDAS level checked, the ID token's
+signature, audience, expiry and nonce checked, the state single use, and what a sign-in
+leads to under the sender's choice of signature methods."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import uuid4
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from lre_shared.contracts import (
+    IdentificationOutcome,
+    IdentifyWithProvider,
+    Message,
+    ReceiptSigned,
+    RecipientIdentified,
+    SignatureMethod,
+    VerificationCaseOpened,
+)
+from pickup.adapters.oidc import OidcProvider
+from pickup.domain.identity import level_accepted, provider_mismatch
+from pickup.domain.provider import IdentityRequest, ProviderIdentity, new_request
+from pickup.service_layer import identity_provider
+from pickup.service_layer.ports import ProviderFailed
+from services.pickup.tests.unit.fakes import FakeStorage, a_letter
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+DECLARED = {"first_name": "Camille", "last_name": "Martin", "email": "camille@example.org"}
+ISSUER = "https://idp.example"
+CLIENT = "lre-pickup"
+SECRET = "a client secret of thirty-two chars"
+R = TypeVar("R", bound=Message)
+
+
+# ------------------------------------------------------------------ matching the names
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {
+            "family_name": "MARTIN",
+            "given_name": "Camille Marie",
+        },  # every given name, as FranceConnect gives them
+        {"family_name": "martin", "given_name": "camille"},
+        {"family_name": "MARTÍN", "given_name": "Camílle"},  # accents do not matter
+        {"family_name": "DUPONT", "preferred_username": "Martin", "given_name": "Camille"},  # name in use
+        {"family_name": "MARTIN", "given_name": "Anne Camille"},  # the declared one need not be first
+    ],
+)
+def test_the_providers_names_match_the_recipient_with_the_identity_forms_rules(
+    claims: dict[str, str],
+) -> None:
+    assert provider_mismatch(DECLARED, claims) is None
+
+
+def test_another_person_is_named_in_the_reason_with_the_letters_names() -> None:
+    reason = provider_mismatch(DECLARED, {"family_name": "DURAND", "given_name": "Dominique"})
+    assert reason == "identity provider names DURAND Dominique; the letter names MARTIN Camille"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"family_name": "MARTIN", "given_name": "Marie"},  # another given name
+        {"family_name": "MARTINEZ", "given_name": "Camille"},
+        {"family_name": "MARTIN", "given_name": "Camillette"},  # a given name is matched whole
+    ],
+)
+def test_a_close_name_is_not_a_match(claims: dict[str, str]) -> None:
+    assert provider_mismatch(DECLARED, claims) is not None
+
+
+def test_missing_names_are_a_mismatch_that_says_which() -> None:
+    reason = provider_mismatch(DECLARED, {"family_name": "MARTIN"})
+    assert reason is not None and "no given_name" in reason
+
+
+def test_a_declared_birth_date_must_be_the_providers() -> None:
+    declared = DECLARED | {"birthdate": "1990-04-12"}
+    names = {"family_name": "MARTIN", "given_name": "Camille"}
+    assert provider_mismatch(declared, names | {"birthdate": "1990-04-12"}) is None
+    assert provider_mismatch(declared, names | {"birthdate": "1991-04-12"}) is not None
+    assert provider_mismatch(declared, names) is not None  # not given: not proved
+
+
+@pytest.mark.parametrize(
+    ("acr", "accepted"), [("eidas2", True), ("eidas3", True), ("eidas1", False), (None, False)]
+)
+def test_only_substantial_and_high_levels_identify_a_recipient(acr: str | None, accepted: bool) -> None:
+    assert level_accepted(acr, ("eidas2", "eidas3")) is accepted
+
+
+# ------------------------------------------------------------------ the ID token
+
+
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def jwks() -> dict[str, Any]:
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(KEY.public_key()))
+    return {"keys": [public | {"kid": "k1", "use": "sig", "alg": "RS256"}]}
+
+
+def id_token(request: IdentityRequest, key: Any = KEY, alg: str = "RS256", **changes: Any) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "sub": "fc-camille",
+        "aud": CLIENT,
+        "iat": now,
+        "exp": now + 300,
+        "auth_time": now - 5,
+        "nonce": request.nonce,
+        "acr": "eidas2",
+        "family_name": "MARTIN",
+        "given_name": "Camille Marie",
+        "birthdate": "1990-04-12",
+    } | changes
+    return jwt.encode({k: v for k, v in claims.items() if v is not None}, key, alg, headers={"kid": "k1"})
+
+
+def provider_answering(token: str | None, seen: list[httpx.Request] | None = None) -> OidcProvider:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if seen is not None:
+            seen.append(request)
+        path = request.url.path
+        if path == "/.well-known/openid-configuration":
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": ISSUER,
+                    "authorization_endpoint": ISSUER + "/auth",
+                    "token_endpoint": ISSUER + "/token",
+                    "jwks_uri": ISSUER + "/jwks",
+                },
+            )
+        if path == "/jwks":
+            return httpx.Response(200, json=jwks())
+        if path == "/token" and token is not None:
+            return httpx.Response(200, json={"id_token": token, "access_token": "a", "token_type": "Bearer"})
+        return httpx.Response(400, json={"error": "invalid_grant"})
+
+    return OidcProvider(
+        ISSUER,
+        CLIENT,
+        SECRET,
+        ("openid", "profile"),
+        ("eidas2", "eidas3"),
+        5.0,
+        httpx.MockTransport(answer),
+    )
+
+
+def a_request() -> IdentityRequest:
+    return new_request("sid", uuid4(), "signature", "email", NOW)
+
+
+async def test_the_authorization_request_carries_state_nonce_pkce_and_the_levels_asked() -> None:
+    request = a_request()
+    url = httpx.URL(
+        await provider_answering(None).authorization_url(request, "https://lre.example/identite/retour")
+    )
+    query = dict(url.params)
+    assert url.path == "/auth"
+    assert (query["state"], query["nonce"]) == (request.state, request.nonce)
+    assert query["code_challenge_method"] == "S256" and query["code_challenge"] == request.code_challenge
+    assert request.code_verifier not in str(url)
+    assert query["acr_values"] == "eidas2 eidas3" and query["client_id"] == CLIENT
+
+
+async def test_a_verified_id_token_gives_who_signed_in_and_the_code_is_exchanged_with_the_secret() -> None:
+    request, seen = a_request(), list[httpx.Request]()
+    identity = await provider_answering(id_token(request), seen).identify(request, "the-code", "https://x/cb")
+    assert (identity.issuer, identity.subject, identity.acr) == (ISSUER, "fc-camille", "eidas2")
+    assert identity.auth_time is not None
+    [token_call] = [r for r in seen if r.url.path == "/token"]
+    assert token_call.headers["authorization"].startswith("Basic ")  # client_secret_basic
+    form = dict(httpx.QueryParams(token_call.content.decode()))
+    assert form["code_verifier"] == request.code_verifier and form["code"] == "the-code"
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "alg"),
+    [
+        ({"nonce": "another sign-in's nonce"}, KEY, "RS256"),
+        ({"aud": "another-client"}, KEY, "RS256"),
+        ({"iss": "https://evil.example"}, KEY, "RS256"),
+        ({"exp": int(time.time()) - 3600}, KEY, "RS256"),
+        ({}, OTHER_KEY, "RS256"),  # not signed with the provider's key
+        ({}, SECRET, "HS256"),  # signed with our own client secret
+    ],
+    ids=["nonce", "audience", "issuer", "expired", "signature", "symmetric"],
+)
+async def test_an_id_token_that_does_not_hold_is_refused(changes: dict[str, Any], key: Any, alg: str) -> None:
+    request = a_request()
+    with pytest.raises(ProviderFailed):
+        await provider_answering(id_token(request, key, alg, **changes)).identify(
+            request, "c", "https://x/cb"
+        )
+
+
+async def test_a_refused_code_is_a_failed_sign_in() -> None:
+    with pytest.raises(ProviderFailed):
+        await provider_answering(None).identify(a_request(), "c", "https://x/cb")
+
+
+# ------------------------------------------------------------------ the state
+
+
+async def test_the_state_is_kept_server_side_and_worth_one_callback() -> None:
+    storage, letter = FakeStorage(), a_letter(state="accepted")
+
+    class Provider:
+        async def authorization_url(self, request: IdentityRequest, redirect_uri: str) -> str:
+            return f"https://idp.example/auth?state={request.state}"
+
+        async def identify(self, request: IdentityRequest, code: str, redirect_uri: str) -> ProviderIdentity:
+            raise AssertionError("not called")
+
+    url = await identity_provider.begin(
+        storage, Provider(), letter, "sid-1", "signature", "email", "https://x", NOW
+    )
+    state = url.rpartition("=")[2]
+    kept = await storage.identity_requests.take(state)
+    assert kept is not None and kept.session_id == "sid-1" and kept.letter_id == letter.letter_id
+    assert await storage.identity_requests.take(state) is None  # single use
+    assert kept.expired(NOW + timedelta(minutes=11)) and not kept.expired(NOW + timedelta(minutes=9))
+
+
+# ------------------------------------------------------------------ what follows
+
+
+class Desk:
+    def __init__(self, state: str | None = "approved") -> None:
+        self.asked: list[Message] = []
+        self.state = state
+
+    async def ask(self, query: Message, answer: type[R]) -> R:
+        self.asked.append(query)
+        assert answer is VerificationCaseOpened
+        return answer.model_validate(
+            {
+                "correlation_id": query.correlation_id,
+                "case_id": uuid4(),
+                "state": self.state,
+                "reference": "LRE-1",
+            }
+        )
+
+
+def camille(acr: str | None = "eidas2", **claims: str) -> ProviderIdentity:
+    names = {"family_name": "MARTIN", "given_name": "Camille Marie", "birthdate": "1990-04-12"} | claims
+    return ProviderIdentity(ISSUER, "fc-camille", acr, NOW - timedelta(seconds=5), dict(names))
+
+
+async def finish(
+    storage: FakeStorage, desk: Desk, methods: tuple[SignatureMethod, ...], identity: ProviderIdentity
+) -> identity_provider.Outcome:
+    letter = storage.letters.add(a_letter(state="accepted", signature_methods=methods))
+    purpose = identity_provider.purpose_for(letter)
+    assert purpose is not None
+    request = replace(new_request("sid", letter.letter_id, purpose, "email", NOW))
+    return await identity_provider.finish(
+        storage,
+        desk,
+        letter,
+        request,
+        identity,
+        accepted_levels=("eidas2", "eidas3"),
+        code_address="camille@example.org",
+        language="fr",
+        now=NOW,
+    )
+
+
+def test_the_provider_signs_the_ar_only_where_the_sender_allowed_it() -> None:
+    assert (
+        identity_provider.purpose_for(a_letter(signature_methods=(SignatureMethod.identity_provider,)))
+        == "signature"
+    )
+    default = (SignatureMethod.certificate, SignatureMethod.one_time_code)  # a deposit's default
+    assert identity_provider.purpose_for(a_letter(signature_methods=default)) == "code"
+    assert identity_provider.purpose_for(a_letter(signature_methods=(SignatureMethod.certificate,))) is None
+
+
+async def test_a_match_signs_the_ar_and_the_identification_is_evidence() -> None:
+    storage, desk = FakeStorage(), Desk()
+    outcome = await finish(storage, desk, (SignatureMethod.identity_provider,), camille())
+    assert isinstance(outcome, identity_provider.Signed)
+    identified, signed = storage.published
+    assert isinstance(identified, RecipientIdentified) and identified.outcome is IdentificationOutcome.matched
+    assert identified.claims.birthdate_sha256 == hashlib.sha256(b"1990-04-12").hexdigest()
+    assert "1990-04-12" not in identified.model_dump_json()  # minimised
+    assert isinstance(signed, ReceiptSigned) and signed.method is SignatureMethod.identity_provider
+    assert signed.signer_name == "Camille Marie MARTIN"
+    assert desk.asked == []  # no agent, no desk
+
+
+async def test_a_match_on_the_code_path_has_the_desk_send_the_code() -> None:
+    storage, desk = FakeStorage(), Desk("approved")
+    methods = (SignatureMethod.certificate, SignatureMethod.one_time_code)
+    outcome = await finish(storage, desk, methods, camille())
+    assert isinstance(outcome, identity_provider.DeskDecides) and outcome.reason is None
+    [asked] = desk.asked
+    assert isinstance(asked, IdentifyWithProvider) and asked.matched and asked.acr == "eidas2"
+    assert not any(isinstance(m, ReceiptSigned) for m in storage.published)  # the code signs
+
+
+async def test_a_mismatch_goes_to_the_desk_with_the_reason() -> None:
+    storage, desk = FakeStorage(), Desk("pending")
+    methods = (SignatureMethod.identity_provider, SignatureMethod.one_time_code)
+    outcome = await finish(storage, desk, methods, camille(family_name="DURAND", given_name="Dominique"))
+    assert isinstance(outcome, identity_provider.DeskDecides)
+    [asked] = desk.asked
+    assert isinstance(asked, IdentifyWithProvider) and not asked.matched
+    assert asked.reason == "identity provider names DURAND Dominique; the letter names MARTIN Camille"
+    [identified] = storage.published
+    assert (
+        isinstance(identified, RecipientIdentified) and identified.outcome is IdentificationOutcome.mismatched
+    )
+
+
+async def test_a_level_too_low_is_refused_and_recorded_and_nothing_else_happens() -> None:
+    storage, desk = FakeStorage(), Desk()
+    outcome = await finish(storage, desk, (SignatureMethod.identity_provider,), camille(acr="eidas1"))
+    assert isinstance(outcome, identity_provider.LevelTooLow)
+    [identified] = storage.published
+    assert isinstance(identified, RecipientIdentified)
+    assert identified.outcome is IdentificationOutcome.insufficient_level
+    assert desk.asked == []

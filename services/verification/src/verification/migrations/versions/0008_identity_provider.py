@@ -1,9 +1,0 @@
-"""Recipients identified through an identity provider.
-
-Revision ID: 0008
-"""
-
-from lre_shared.migrations import sql_migration
-
-revision, down_revision = "0008", "0007"
-upgrade, downgrade = sql_migration(__file__)

@@ -1,5 +1,0 @@
--- upgrade
-SELECT 1;
-
--- downgrade
-SELECT 1;
