@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -27,6 +28,7 @@ from uuid import uuid4
 
 from deploy.local import pki, platform
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
+from deploy.local.oidc import LocalOidc, start_oidc
 from deploy.local.prism import start_prism
 from deploy.local.seaweed import start_seaweed, stop_seaweed
 from lre_shared.contracts import Document, NoticeChannel, SubmitLetter
@@ -47,6 +49,10 @@ SMTP_PORT = 2525
 PKI_PORT = 8320  # the signer's TEST-ONLY PKI (certomancer: CA, TSA, OCSP, CRL)
 PKI_DIR = VAR / "pki"
 PRISM_PORT = 8310  # Twilio's API (SMS, calls) as Prism serves it from Twilio's description
+# The OpenID provider agents sign in to the desk console with (and recipients prove who they
+# are with on the pickup site): above SeaweedFS's 8330-8340, below its 18338.
+OIDC_PORT = 8350
+OIDC_DIR = VAR / "oidc"
 DKIM_KEY = VAR / "dkim" / "lre-local.pem"  # the notices' DKIM key, generated at first run
 BROKER_ADMIN_URL = os.environ.get("LRE_RABBITMQ_ADMIN_URL", "http://127.0.0.1:15672")
 # The demo sender system's broker user, as `lre-senders add` handed it over (mode 600).
@@ -79,16 +85,27 @@ def _ensure_local_engines() -> None:
 
 
 def _secrets() -> dict[str, str]:
-    if SECRETS.exists():
-        return dict(json.loads(SECRETS.read_text()))
-    values = {
-        "s3_access_key": "lre" + secrets.token_hex(8),
-        "s3_secret_key": secrets.token_urlsafe(32),
-        "session_secret": secrets.token_urlsafe(48),
+    """The local platform's secrets, made once and kept in `SECRETS` (mode 600); those a newer
+    version needs are added to an older file."""
+    values: dict[str, str] = dict(json.loads(SECRETS.read_text())) if SECRETS.exists() else {}
+    made: dict[str, Callable[[], str]] = {
+        "s3_access_key": lambda: "lre" + secrets.token_hex(8),
+        "s3_secret_key": lambda: secrets.token_urlsafe(32),
+        "session_secret": lambda: secrets.token_urlsafe(48),
+        # The identity provider's confidential clients: the desk console, the pickup site.
+        "desk_client_secret": lambda: secrets.token_urlsafe(32),
+        "pickup_client_secret": lambda: secrets.token_urlsafe(32),
+        "twilio_auth_token": lambda: secrets.token_hex(16),
     }
-    SECRETS.parent.mkdir(parents=True, exist_ok=True)
-    SECRETS.write_text(json.dumps(values))
-    SECRETS.chmod(0o600)
+    missing = {name: make() for name, make in made.items() if name not in values}
+    if missing or not SECRETS.exists():
+        values |= missing
+        SECRETS.parent.mkdir(parents=True, exist_ok=True)
+        tmp = SECRETS.with_name(SECRETS.name + ".tmp")
+        tmp.touch(mode=0o600)
+        tmp.chmod(0o600)
+        tmp.write_text(json.dumps(values))
+        os.replace(tmp, SECRETS)
     return values
 
 
@@ -197,6 +214,7 @@ def up() -> None:
         save()
         state["prism"] = start_prism(PRISM_PORT, LOGS / "prism.log", detach=True).pid
         save()
+        oidc = LocalOidc(OIDC_PORT, keys["desk_client_secret"], keys["pickup_client_secret"])
         config = platform.PlatformConfig(
             infra=platform.Infrastructure(
                 amqp_url=AMQP_URL,
@@ -217,7 +235,13 @@ def up() -> None:
             twilio_auth_token=keys.setdefault("twilio_auth_token", secrets.token_hex(16)),
             dkim_key_file=DKIM_KEY,
             broker_admin_url=BROKER_ADMIN_URL,
+            oidc=oidc,
         )
+        # Both clients, the desk console's and the pickup site's, with this platform's URLs.
+        state["oidc"] = start_oidc(
+            OIDC_PORT, config.oidc_clients(), OIDC_DIR, LOGS / "oidc.log", detach=True
+        ).pid
+        save()
         processes = {}
         for service in platform.SERVICES:
             processes[service] = platform.start_service(config, service, LOGS / f"{service}.log", detach=True)
@@ -246,7 +270,6 @@ def up() -> None:
     r = DEMO_RECIPIENT
     desk = platform.service_environment(config, "verification")
     desk_url = f"http://127.0.0.1:{config.ports['verification']}/"
-    desk_keys = Path(desk["VERIFICATION_OIDC_JWKS_FILE"]).parent
     desk_smtp = desk["VERIFICATION_INBOUND_SMTP_PORT"]
     print(
         f"""
@@ -273,7 +296,8 @@ The platform is running.
                    and upload signed.pdf (PAdES, timestamped by the test TSA; certificate
                    {PKI_DIR}/recipient.cert.pem, key beside it)
   Support desk     {desk_url}desk/  (JSON API under {desk_url}desk/api)
-  Agent token      uv run lre-desk-token --dir {desk_keys} --role agent
+  Desk sign-in     with the test identity provider {oidc.issuer}: agent / agent-test (role agent),
+                   supervisor / supervisor-test (roles agent, supervisor); its log {LOGS / "oidc.log"}
   Desk inbound     identity documents by email to SMTP 127.0.0.1:{desk_smtp}
 
 Stop everything with: make stop
@@ -295,6 +319,8 @@ def down() -> None:
         platform.stop_process(state["pki"], timeout=5)
     if "prism" in state:
         platform.stop_process(state["prism"], timeout=5)
+    if "oidc" in state:
+        platform.stop_process(state["oidc"], timeout=5)
     if "seaweed" in state:
         stop_seaweed(state["seaweed"])
     STATE.unlink()

@@ -17,19 +17,29 @@ from starlette.routing import Route
 from lre_shared import units
 from lre_shared.bus import Bus, Transaction
 from lre_shared.clock import Clock, now_utc
-from lre_shared.contracts import AddIdentityDocument, CheckCode, OpenVerificationCase, RequestCode
+from lre_shared.contracts import (
+    AddIdentityDocument,
+    CheckCode,
+    IdentifyWithProvider,
+    OpenVerificationCase,
+    RequestCode,
+)
 from lre_shared.runtime import PeriodicTask, ServiceRuntime
 from lre_shared.topology import Service
-from verification.adapters import gauges
+from verification.adapters import decision_times, gauges
 from verification.adapters.agents import TokenVerifier
+from verification.adapters.desk_sessions import PgSessionStore
 from verification.adapters.media import MediaFetcher, TwilioMedia
+from verification.adapters.oidc import OidcProvider
 from verification.adapters.postgres import unit_of_work, units_of_work
 from verification.adapters.vault import S3DocumentVault, Sealer, derive_key
 from verification.entrypoints.desk import desk_site
+from verification.entrypoints.desk_session import CALLBACK, CONSOLE
 from verification.entrypoints.desk_web import DeskParts
 from verification.entrypoints.mail import InboundMailHandler, InboundSmtpServer, server_tls
 from verification.entrypoints.mms import TWILIO_MMS_PATH, mms_webhook
-from verification.service_layer import cases, codes, handlers, retention
+from verification.service_layer import cases, codes, handlers, provider_identity, retention
+from verification.service_layer.desk_sessions import ConsoleSignIn
 from verification.service_layer.ports import UnitOfWork
 from verification.settings import VerificationSettings
 
@@ -74,6 +84,39 @@ def _secret(value: object) -> str | None:
     return str(getter()) if getter is not None else None
 
 
+def console_sign_in(
+    settings: VerificationSettings, verifier: TokenVerifier, pool: Callable[[], asyncpg.Pool], clock: Clock
+) -> ConsoleSignIn | None:
+    """The console's sign-in with the identity provider, if its client is configured."""
+    client_id, secret = settings.desk_console_client_id, settings.desk_console_client_secret
+    if client_id is None or secret is None:
+        return None
+    own = (settings.desk_console_url or settings.own_url).rstrip("/")
+    provider = OidcProvider(
+        issuer=settings.oidc_issuer,
+        client_id=client_id,
+        client_secret=secret.get_secret_value(),
+        redirect_uri=own + CALLBACK,
+        signed_out_uri=own + CONSOLE,
+        scope=settings.desk_console_scope,
+        resource=settings.desk_console_resource,
+    )
+
+    def check_access(token: str) -> tuple[dict[str, Any], set[str]]:
+        # The API's own check of a bearer token: a session grants no more than the token would.
+        claims = verifier.verify(token)
+        return claims, verifier.roles(claims)
+
+    return ConsoleSignIn(
+        PgSessionStore(pool),
+        provider,
+        check_access,
+        clock,
+        lifetime=timedelta(hours=settings.desk_session_hours),
+        idle=timedelta(minutes=settings.desk_session_idle_minutes),
+    )
+
+
 def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFetcher | None = None) -> Desk:
     document_key = settings.document_key.get_secret_value()
     vault = S3DocumentVault(
@@ -93,6 +136,12 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
     bus.subscribe(
         OpenVerificationCase,
         in_unit_of_work(partial(cases.open_case, settings=settings, clock=clock)),
+        idempotent=True,
+    )
+    # The recipient proved who they are through an identity provider (CPCE R.53-1).
+    bus.subscribe(
+        IdentifyWithProvider,
+        in_unit_of_work(partial(provider_identity.identify_with_provider, settings=settings, clock=clock)),
         idempotent=True,
     )
     bus.subscribe(
@@ -119,7 +168,16 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
         jwks_url=settings.oidc_jwks_url,
         jwks_file=settings.oidc_jwks_file,
     )
-    api = DeskParts(transactions, vault, verifier, settings, clock, derive_key(document_key, b"links"))
+    # The desk's own units of work time each agent's decision once it has committed.
+    api = DeskParts(
+        decision_times.units_of_work(pool),
+        vault,
+        verifier,
+        settings,
+        clock,
+        derive_key(document_key, b"links"),
+        console_sign_in(settings, verifier, pool, clock),
+    )
     sweeper = PeriodicTask(
         "identity document sweeper",
         retention.sweeper(

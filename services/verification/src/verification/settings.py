@@ -50,6 +50,12 @@ class VerificationSettings(RulesSettings):
     claim_minutes: int = Field(
         default=30, ge=1, description="A case held this long without a decision goes back to the queue."
     )
+    desk_target_minutes: int = Field(
+        default=30,
+        ge=1,
+        description="A case waiting longer than this for the desk (documents in, not yet decided) shows"
+        " as overdue in the console's queue.",
+    )
     document_link_seconds: int = Field(
         default=120, ge=10, le=3600, description="Life of a link that shows a document to an agent."
     )
@@ -104,10 +110,44 @@ class VerificationSettings(RulesSettings):
     oidc_jwks_file: Path | None = Field(default=None, description="JWKS file (local runs: lre-desk-token).")
     oidc_roles_claim: str = Field(default="roles", description="Claim listing `agent` / `supervisor`.")
 
+    # The console: agents sign in with the identity provider (authorization code with PKCE,
+    # a confidential client; `entrypoints.desk_session`). Unset, the console has no sign-in and
+    # the API takes bearer tokens only.
+    desk_console_url: str | None = Field(
+        default=None,
+        description="The console's origin as agents' browsers reach it (the console is at <it>/desk/;"
+        " the provider sends them back to <it>/desk/auth/callback); default: own_url.",
+    )
+    desk_console_client_id: str | None = Field(
+        default=None, description="The console's client id at the identity provider (issuer: oidc_issuer)."
+    )
+    desk_console_client_secret: SecretStr | None = Field(
+        default=None, description="Its client secret (client_secret_basic)."
+    )
+    desk_console_scope: str = Field(
+        default="openid profile roles", description="Scopes the console asks (the roles claim's among them)."
+    )
+    desk_console_resource: str | None = Field(
+        default=None,
+        description="Resource indicator (RFC 8707) asked for the API's access token, if the provider"
+        " wants one (its audience must be oidc_audience).",
+    )
+    desk_cookie_secure: bool = Field(
+        default=True, description="Send the console's session cookie over HTTPS only (false: local HTTP)."
+    )
+    desk_session_hours: float = Field(
+        default=8, gt=0, le=24, description="A console session ends this long after sign-in."
+    )
+    desk_session_idle_minutes: float = Field(
+        default=30, gt=0, description="A console session ends after this long without a request."
+    )
+
     @model_validator(mode="after")
     def _consistent(self) -> VerificationSettings:
         if (self.oidc_jwks_url is None) == (self.oidc_jwks_file is None):
             raise ValueError("set exactly one of oidc_jwks_url and oidc_jwks_file")
+        if (self.desk_console_client_id is None) != (self.desk_console_client_secret is None):
+            raise ValueError("set both desk_console_client_id and desk_console_client_secret, or neither")
         if (self.inbound_smtp_tls_cert is None) != (self.inbound_smtp_tls_key is None):
             raise ValueError("set both inbound_smtp_tls_cert and inbound_smtp_tls_key, or neither")
         if self.inbound_smtp_require_tls and self.inbound_smtp_tls_cert is None:

@@ -109,8 +109,8 @@ async def test_the_queue_and_its_oldest_wait_are_measured_for_prometheus(desk: A
     def sample(name: str, **labels: str) -> float | None:
         return REGISTRY.get_sample_value(name, labels)
 
-    assert sample("lre_verification_cases", state="pending") == 1
-    assert sample("lre_verification_cases", state="in_review") == 1
+    assert sample("lre_verification_cases", state="pending", policy="default") == 1
+    assert sample("lre_verification_cases", state="in_review", policy="default") == 1
     assert sample("lre_verification_oldest_waiting_seconds") == 720
     assert sample("lre_verification_triage_entries") == 0
 

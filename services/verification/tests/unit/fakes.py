@@ -176,6 +176,12 @@ class InMemoryCases:
             case = self._put(replace(case, state="pending", pending_since=now))
         return case.state
 
+    async def wait_for_agent(self, case_id: UUID, now: datetime, reason: str) -> None:
+        case = self.by_id[case_id]
+        if case.state in WAITING:
+            case = replace(case, state="pending", pending_since=now)
+        self._put(replace(case, reason=reason))
+
     async def queue(self, state: str | None) -> list[Case]:
         chosen = [c for c in self.by_id.values() if (c.state == state if state else c.state not in CLOSED)]
         return sorted(chosen, key=lambda c: (c.pending_since or c.opened_at, c.opened_at))

@@ -110,7 +110,7 @@ def claims(**overrides: Any) -> dict[str, Any]:
 
 
 def test_every_route_is_covered() -> None:
-    assert len(OPERATIONS) == 13
+    assert len(OPERATIONS) == 14
     assert {role for _, _, role in OPERATIONS} == {"agent", "supervisor"}
 
 

@@ -224,6 +224,17 @@ class PgCases(PgRepository):
         )
         return state
 
+    async def wait_for_agent(self, case_id: UUID, now: datetime, reason: str) -> None:
+        await self.conn.execute(
+            "UPDATE cases SET state = CASE WHEN state = ANY($2::text[]) THEN 'pending' ELSE state END,"
+            " pending_since = CASE WHEN state = ANY($2::text[]) THEN $3 ELSE pending_since END,"
+            " reason = $4 WHERE case_id = $1",
+            case_id,
+            list(WAITING),
+            now,
+            reason,
+        )
+
     async def queue(self, state: str | None) -> list[Case]:
         rows = await self.conn.fetch(
             f"SELECT {CASE_COLUMNS} FROM cases"  # noqa: S608 - constant column list

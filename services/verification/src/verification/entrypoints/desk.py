@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from verification.adapters.agents import AGENT
 from verification.domain import links
-from verification.entrypoints import desk_cases, desk_letters, desk_triage, problems, schemas
+from verification.entrypoints import desk_cases, desk_letters, desk_session, desk_triage, problems, schemas
 from verification.entrypoints.desk_auth import AnyAgent, required_role
 from verification.entrypoints.desk_web import (
     API,
@@ -123,7 +123,9 @@ def desk_site(parts: DeskParts, *routes: BaseRoute) -> Starlette:
         routes=[
             Route(DOCUMENTS + "{token}", show_document, methods=["GET"]),
             Route("/desk/", console_page, methods=["GET"]),
-            Route("/desk/console.js", console_script, methods=["GET"]),
+            *(Route("/desk/" + name, console_file, methods=["GET"]) for name in CONSOLE_FILES),
+            # The console's sign-in with the identity provider, its session and sign-out.
+            *desk_session.routes(parts),
             *routes,
             # Last: the API's routes carry their full paths (/desk/api/...).
             Mount("", app=desk_api(parts)),
@@ -133,17 +135,27 @@ def desk_site(parts: DeskParts, *routes: BaseRoute) -> Starlette:
 
 CONSOLE_HEADERS = {
     **NO_STORE,
+    # form-action 'self': signing out is a form posted to /desk/auth/logout.
     "content-security-policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none';"
-    " object-src 'none'; form-action 'none'",
+    " object-src 'none'; form-action 'self'",
     "x-frame-options": "DENY",
+}
+# The console's files beside its page (plain ES module, style sheet, one catalogue of text
+# per language), each with its type: nothing else of the directory is served.
+CONSOLE_FILES = {
+    "console.js": "text/javascript",
+    "console.css": "text/css",
+    "console.fr.json": "application/json",
+    "console.en.json": "application/json",
 }
 
 
 async def console_page(request: Request) -> Response:
-    """The desk console (a page holding no data: it reads the JSON API with the agent's token)"""
+    """The desk console (a page holding no data: it reads the JSON API in the agent's session)"""
     return FileResponse(STATIC / "console.html", headers=CONSOLE_HEADERS, media_type="text/html")
 
 
-async def console_script(request: Request) -> Response:
-    """The console's script"""
-    return FileResponse(STATIC / "console.js", headers=CONSOLE_HEADERS, media_type="text/javascript")
+async def console_file(request: Request) -> Response:
+    """One of the console's files"""
+    name = request.url.path.removeprefix("/desk/")
+    return FileResponse(STATIC / name, headers=CONSOLE_HEADERS, media_type=CONSOLE_FILES[name])

@@ -1,32 +1,52 @@
-"""Who may call the desk API, as FastAPI dependencies: the desk's parts, the bearer token
-(an OIDC JWT checked by `adapters.agents.TokenVerifier`: ES256 or RS256 under a key of the
-configured JWKS, unexpired, the configured issuer and audience) and the route's role.
+"""Who may call the desk API, as FastAPI dependencies: the desk's parts, the caller and the
+route's role. A caller is either
 
-A missing, expired or wrongly signed token is answered 401 with a `WWW-Authenticate`
-challenge (RFC 6750 §3); a valid token without the role 403. A supervisor holds every
-agent's right.
+- a machine (or an external support UI) with a bearer token: an OIDC JWT checked by
+  `adapters.agents.TokenVerifier` (ES256 or RS256 under a key of the configured JWKS,
+  unexpired, the configured issuer and audience), roles from its claim; or
+- a person signed in to the console (`entrypoints.desk_session`): the session cookie, roles of
+  the session. Since a browser sends the cookie by itself, every unsafe method (POST, PUT,
+  PATCH, DELETE) also wants the session's CSRF token in the `X-CSRF-Token` header, which
+  another site's page cannot read nor set (synchronizer token, OWASP CSRF prevention).
+
+A request with an `Authorization: Bearer` header is judged by its token alone. A missing,
+expired or wrongly signed token, or a session that ended, is answered 401 with a
+`WWW-Authenticate` challenge (RFC 6750 §3); a missing or wrong CSRF token 403; a valid caller
+without the role 403. A supervisor holds every agent's right.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from verification.adapters.agents import AGENT, SUPERVISOR, Unauthenticated
 from verification.entrypoints.desk_web import DeskParts
 from verification.service_layer.desk import Agent
 
 CHALLENGE = 'Bearer realm="lre-desk"'
+SESSION_COOKIE = "lre_desk_session"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # Parsing only (`auto_error=False`): the refusal is ours, as problem details with the challenge.
 bearer = HTTPBearer(
     scheme_name="bearer",
     bearerFormat="JWT",
     description="An OIDC access token of the organisation's identity provider (ES256 or RS256).",
+    auto_error=False,
+)
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    description="The console's session, after sign-in at /desk/auth/login (HttpOnly cookie). POST, PUT,"
+    f" PATCH and DELETE also want the session's CSRF token (GET /desk/auth/session) in `{CSRF_HEADER}`.",
     auto_error=False,
 )
 
@@ -39,38 +59,75 @@ def desk_parts(request: Request) -> DeskParts:
 Parts = Annotated[DeskParts, Depends(desk_parts)]
 
 
-async def token_claims(
-    parts: Parts, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> dict[str, Any]:
-    """The claims of the request's bearer token, verified; else 401."""
-    if credentials is None or not credentials.credentials.strip():
-        raise HTTPException(401, "a bearer token is required", headers={"www-authenticate": CHALLENGE})
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, by token or by session, and the roles they hold."""
+
+    subject: str
+    roles: frozenset[str]
+
+
+async def _by_token(parts: DeskParts, token: str) -> Caller:
     try:
         # Blocking: the verifier may fetch the JWKS.
-        return await asyncio.to_thread(parts.verifier.verify, credentials.credentials.strip())
+        claims = await asyncio.to_thread(parts.verifier.verify, token)
     except Unauthenticated as exc:
         raise HTTPException(
             401,
             f"invalid token: {exc}",
             headers={"www-authenticate": CHALLENGE + ', error="invalid_token"'},
         ) from exc
+    return Caller(str(claims["sub"]), frozenset(parts.verifier.roles(claims)))
 
 
-Claims = Annotated[dict[str, Any], Depends(token_claims)]
+async def _by_session(parts: DeskParts, request: Request, session_id: str) -> Caller:
+    session = await parts.sessions.current(session_id) if parts.sessions is not None else None
+    if session is None:
+        raise HTTPException(
+            401,
+            "your console session has ended: sign in again (/desk/auth/login)",
+            headers={"www-authenticate": CHALLENGE},
+        )
+    if request.method in UNSAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not secrets.compare_digest(sent.encode(), session.csrf_token.encode()):
+            raise HTTPException(
+                403,
+                f"the {CSRF_HEADER} header is missing or is not your session's: reload the console",
+            )
+    return Caller(session.subject, session.roles)
 
 
-def role(required: str) -> Callable[[DeskParts, dict[str, Any]], Awaitable[Agent]]:
-    """A dependency: the calling agent, if the token grants `required` (or supervisor); else 403."""
+async def calling(
+    parts: Parts,
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    session_id: Annotated[str | None, Depends(session_cookie)],
+) -> Caller:
+    """The caller, by bearer token or else by console session; else 401 (or 403: CSRF)."""
+    if credentials is not None:
+        if not credentials.credentials.strip():
+            raise HTTPException(401, "a bearer token is required", headers={"www-authenticate": CHALLENGE})
+        return await _by_token(parts, credentials.credentials.strip())
+    if session_id:
+        return await _by_session(parts, request, session_id)
+    raise HTTPException(401, "a bearer token is required", headers={"www-authenticate": CHALLENGE})
 
-    async def agent_with_role(parts: Parts, claims: Claims) -> Agent:
-        roles = parts.verifier.roles(claims)
-        if required not in roles and SUPERVISOR not in roles:
+
+Calling = Annotated[Caller, Depends(calling)]
+
+
+def role(required: str) -> Callable[[Caller], Awaitable[Agent]]:
+    """A dependency: the calling agent, if they hold `required` (or supervisor); else 403."""
+
+    async def agent_with_role(caller: Calling) -> Agent:
+        if required not in caller.roles and SUPERVISOR not in caller.roles:
             raise HTTPException(
                 403,
                 f"the {required} role is required",
                 headers={"www-authenticate": CHALLENGE + ', error="insufficient_scope"'},
             )
-        return Agent(subject=str(claims["sub"]), supervisor=SUPERVISOR in roles)
+        return Agent(subject=caller.subject, supervisor=SUPERVISOR in caller.roles)
 
     return agent_with_role
 

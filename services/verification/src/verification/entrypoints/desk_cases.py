@@ -3,11 +3,13 @@ short-lived link), the checklist, decisions, callbacks and the audit trail."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lre_shared.contracts import E164_PATTERN, CaseState
@@ -44,11 +46,39 @@ class CallbackBody(BaseModel):
     outcome: Note = Field(min_length=1, max_length=500, description="What the call established.")
 
 
-@router.get("", response_model=schemas.CaseList, openapi_extra=required_role(AGENT))
-async def list_cases(parts: Parts, agent: AnyAgent, state: CaseState | None = None) -> Any:
-    """The queue: open cases, oldest first, with their age (?state= one case state)"""
+@router.get(
+    "",
+    response_model=schemas.CaseList,
+    openapi_extra=required_role(AGENT),
+    responses={304: {"description": "The queue is as the `If-None-Match` ETag says (ages aside)."}},
+)
+async def list_cases(
+    parts: Parts,
+    agent: AnyAgent,
+    response: Response,
+    state: CaseState | None = None,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Any:
+    """The queue: open cases, oldest first, with their age and the desk's target time
+    (?state= one case state). Its weak ETag covers everything but the ages, which the server's
+    `now` lets a client count: a console polling with `If-None-Match` is answered 304 while
+    the queue stands still."""
+    now = parts.clock()
     async with parts.transactions() as uow:
-        return {"cases": await desk.queue(uow, parts.clock(), state)}
+        cases = await desk.queue(uow, now, state)
+    target = parts.settings.desk_target_minutes
+    etag = queue_etag(cases, target)
+    if if_none_match is not None and etag in (tag.strip() for tag in if_none_match.split(",")):
+        return Response(status_code=304, headers={"etag": etag})
+    response.headers["etag"] = etag
+    return {"cases": cases, "target_minutes": target, "now": now}
+
+
+def queue_etag(cases: list[dict[str, Any]], target_minutes: int) -> str:
+    """A weak validator (RFC 9110 §8.8.1) of the queue: equal while only the ages change."""
+    unaged = [{key: value for key, value in case.items() if key != "age_seconds"} for case in cases]
+    digest = hashlib.sha256(json.dumps([unaged, target_minutes], default=str, sort_keys=True).encode())
+    return f'W/"{digest.hexdigest()[:32]}"'
 
 
 @router.post("/claim", response_model=schemas.Claimed, openapi_extra=required_role(AGENT))
@@ -96,6 +126,15 @@ async def checklist(parts: Parts, agent: AnyAgent, case_id: UUID, body: Checklis
     """Fill the checklist (the agent holding the case)"""
     async with parts.transactions() as uow:
         return await desk.save_checklist(uow, case_id, agent, body.items, parts.clock())
+
+
+@router.post(
+    CASE + "/checklist/check", response_model=schemas.ChecklistChecked, openapi_extra=required_role(AGENT)
+)
+async def check_checklist(parts: Parts, agent: AnyAgent, case_id: UUID, body: ChecklistBody) -> Any:
+    """What a checklist would still lack for the case's policy, saving nothing (a dry run)"""
+    async with parts.transactions() as uow:
+        return await desk.check_checklist(uow, case_id, body.items, parts.clock())
 
 
 @router.post(CASE + "/decision", response_model=schemas.Decided, openapi_extra=required_role(AGENT))

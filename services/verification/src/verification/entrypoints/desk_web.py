@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lre_shared.clock import Clock
 from lre_shared.text import text_fault
 from verification.adapters.agents import TokenVerifier
+from verification.service_layer.desk_sessions import ConsoleSignIn
 from verification.service_layer.ports import DocumentVault, UnitsOfWork
 from verification.settings import VerificationSettings
 
@@ -128,7 +129,8 @@ class NoStore:
 @dataclass
 class DeskParts:
     """What the desk's routes reach: their own units of work (each request one transaction,
-    with the outbox), the document vault, the token verifier and the desk's settings."""
+    with the outbox), the document vault, the token verifier, the desk's settings and the
+    console's sign-in and sessions (None: the console's client is not configured)."""
 
     transactions: UnitsOfWork
     vault: DocumentVault
@@ -136,3 +138,4 @@ class DeskParts:
     settings: VerificationSettings
     clock: Clock
     link_key: bytes
+    sessions: ConsoleSignIn | None = None

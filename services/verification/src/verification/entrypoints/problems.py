@@ -123,8 +123,10 @@ def install(app: FastAPI) -> None:
 
 _REFUSALS = {
     400: "refused: `detail` says why, `problems` lists what the decision still lacks",
-    401: "missing, expired or wrongly signed token (with a `WWW-Authenticate` challenge)",
-    403: "the token lacks the role, or another agent holds the case",
+    401: "missing, expired or wrongly signed token, or an ended console session (with a `WWW-Authenticate`"
+    " challenge)",
+    403: "the token or session lacks the role, the session's `X-CSRF-Token` is missing or wrong, or another"
+    " agent holds the case",
     404: "no such case, triage entry or letter",
     409: "the case or entry is not in a state that allows this (not claimed, already decided or assigned)",
     413: "the request body is over the limit",

@@ -56,6 +56,10 @@ class CaseSummary(BaseModel):
 
 class CaseList(BaseModel):
     cases: list[CaseSummary]
+    target_minutes: int = Field(
+        description="A case waiting longer than this (since `pending_since`, else `opened_at`) is overdue."
+    )
+    now: datetime = Field(description="The server's time of this answer, to count ages from.")
 
 
 class Claimed(BaseModel):
@@ -102,6 +106,10 @@ class CaseDetail(CaseSummary):
 
 class ChecklistSaved(BaseModel):
     unmet: list[str]
+
+
+class ChecklistChecked(BaseModel):
+    unmet: list[str] = Field(description="What the checklist would still lack; empty: it satisfies it.")
 
 
 class Decided(BaseModel):

@@ -118,6 +118,15 @@ async def save_checklist(
     return {"unmet": unmet(case.policy, items, french_today(now))}
 
 
+async def check_checklist(
+    uow: UnitOfWork, case_id: UUID, items: list[ChecklistItem], now: datetime
+) -> dict[str, Any]:
+    """What `items` would still lack for the case's policy, saving nothing (the console shows
+    it as the agent types: the policy's rules stay here, in one place)."""
+    case = await get_case(uow, case_id)
+    return {"unmet": unmet(case.policy, items, french_today(now))}
+
+
 async def decide(
     uow: UnitOfWork,
     case_id: UUID,

@@ -88,6 +88,10 @@ class Cases(Protocol):
     async def documents_arrived(self, case_id: UUID, now: datetime) -> str:
         """Back in the agents' queue if the case waited for documents; its state after."""
 
+    async def wait_for_agent(self, case_id: UUID, now: datetime, reason: str) -> None:
+        """In the agents' queue if it waited for the recipient, with `reason` on it (an
+        identity provider's sign-in that did not settle the case)."""
+
     async def queue(self, state: str | None) -> list[Case]:
         """Cases in `state` (None: every undecided one), longest waiting first."""
 

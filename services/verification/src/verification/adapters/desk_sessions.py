@@ -1,0 +1,80 @@
+"""Console sessions and sign-ins under way in PostgreSQL (`desk_sign_ins`, `desk_sessions`),
+each row under the SHA-256 of its secret. Each statement commits alone, on the pool."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from verification.domain.desk_sessions import SIGN_IN_WINDOW, PendingSignIn, StaffSession
+
+
+class PgSessionStore:
+    def __init__(self, pool: Callable[[], asyncpg.Pool]) -> None:
+        self._pool = pool  # read when first used: the pool exists once the service started
+
+    async def add_sign_in(self, state_hash: bytes, sign_in: PendingSignIn) -> None:
+        await self._pool().execute(
+            "INSERT INTO desk_sign_ins (state_hash, nonce, code_verifier, next_path, started_at)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            state_hash,
+            sign_in.nonce,
+            sign_in.code_verifier,
+            sign_in.next_path,
+            sign_in.started_at,
+        )
+
+    async def take_sign_in(self, state_hash: bytes) -> PendingSignIn | None:
+        row = await self._pool().fetchrow(
+            "DELETE FROM desk_sign_ins WHERE state_hash = $1"
+            " RETURNING nonce, code_verifier, next_path, started_at",
+            state_hash,
+        )
+        return PendingSignIn(**dict(row)) if row is not None else None
+
+    async def add(self, session_hash: bytes, session: StaffSession) -> None:
+        await self._pool().execute(
+            "INSERT INTO desk_sessions (session_hash, subject, name, roles, csrf_token, id_token,"
+            " signed_in_at, last_seen_at, ends_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            session_hash,
+            session.subject,
+            session.name,
+            sorted(session.roles),
+            session.csrf_token,
+            session.id_token,
+            session.signed_in_at,
+            session.last_seen_at,
+            session.ends_at,
+        )
+
+    async def get(self, session_hash: bytes) -> StaffSession | None:
+        row = await self._pool().fetchrow(
+            "SELECT subject, name, roles, csrf_token, id_token, signed_in_at, last_seen_at, ends_at"
+            " FROM desk_sessions WHERE session_hash = $1",
+            session_hash,
+        )
+        if row is None:
+            return None
+        values = dict(row)
+        values["roles"] = frozenset(values["roles"])
+        return StaffSession(**values)
+
+    async def touch(self, session_hash: bytes, now: datetime) -> None:
+        await self._pool().execute(
+            "UPDATE desk_sessions SET last_seen_at = greatest(last_seen_at, $2) WHERE session_hash = $1",
+            session_hash,
+            now,
+        )
+
+    async def remove(self, session_hash: bytes) -> None:
+        await self._pool().execute("DELETE FROM desk_sessions WHERE session_hash = $1", session_hash)
+
+    async def remove_ended(self, now: datetime, idle: timedelta) -> int:
+        pool = self._pool()
+        await pool.execute("DELETE FROM desk_sign_ins WHERE started_at <= $1", now - SIGN_IN_WINDOW)
+        status: str = await pool.execute(
+            "DELETE FROM desk_sessions WHERE ends_at <= $1 OR last_seen_at <= $2", now, now - idle
+        )
+        return int(status.rpartition(" ")[2] or 0)
