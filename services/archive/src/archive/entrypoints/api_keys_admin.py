@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -22,18 +23,21 @@ from archive.adapters.api_keys import PgApiKeys
 from archive.service_layer.api_keys import issue_key
 from archive.settings import ArchiveSettings
 
+R = TypeVar("R")
 
-async def _connect() -> asyncpg.Connection:
+
+async def _on_keys(use: Callable[[PgApiKeys], Awaitable[R]]) -> R:
+    """`use` the API keys table on a connection of its own, closed afterwards."""
     settings = ArchiveSettings()  # read from the environment, as the service does
-    return await asyncpg.connect(settings.database_url.get_secret_value())
+    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    try:
+        return await use(PgApiKeys(lambda: conn))
+    finally:
+        await conn.close()
 
 
 async def issue(arguments: argparse.Namespace) -> int:
-    conn = await _connect()
-    try:
-        issued = await issue_key(PgApiKeys(lambda: conn), arguments.sender, arguments.label)
-    finally:
-        await conn.close()
+    issued = await _on_keys(lambda keys: issue_key(keys, arguments.sender, arguments.label))
     print(f"key id: {issued.key_id}", file=sys.stderr)
     print("the key (shown once, only its hash is kept):", file=sys.stderr)
     print(issued.key)
@@ -41,11 +45,7 @@ async def issue(arguments: argparse.Namespace) -> int:
 
 
 async def listing(arguments: argparse.Namespace) -> int:
-    conn = await _connect()
-    try:
-        keys = await PgApiKeys(lambda: conn).of_sender(arguments.sender)
-    finally:
-        await conn.close()
+    keys = await _on_keys(lambda table: table.of_sender(arguments.sender))
     if not keys:
         print(f"no API key for sender {arguments.sender}", file=sys.stderr)
         return 0
@@ -60,11 +60,7 @@ async def listing(arguments: argparse.Namespace) -> int:
 
 
 async def revoke(arguments: argparse.Namespace) -> int:
-    conn = await _connect()
-    try:
-        done = await PgApiKeys(lambda: conn).revoke(arguments.key_id)
-    finally:
-        await conn.close()
+    done = await _on_keys(lambda keys: keys.revoke(arguments.key_id))
     if not done:
         print(f"no live key {arguments.key_id} (unknown, or revoked already)", file=sys.stderr)
         return 1

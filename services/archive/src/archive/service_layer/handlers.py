@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 from uuid import UUID, uuid4
 
 from archive.adapters.storage import ContentStore, UploadStore
@@ -110,21 +111,30 @@ async def refuse_malformed_deposit(body: bytes, faults: tuple[Fault, ...], uow: 
         return False
     if not sender_id or text_fault(sender_id, max_chars=100):
         return False
-    key = members.get("idempotency_key")
-    await reject(
-        uow,
-        LetterRejected(
-            correlation_id=letter_id,
-            sender_id=sender_id,
-            problems=tuple(
-                Problem(field=f.field if f.field != "(body)" else "letter", reason=f.reason) for f in faults
-            ),
-            idempotency_key=key
-            if isinstance(key, str) and key and not text_fault(key, max_chars=200)
-            else None,
-        ),
-    )
+    await reject(uow, malformed_rejection(letter_id, sender_id, faults, members))
     return True
+
+
+def malformed_rejection(
+    letter_id: UUID,
+    addressee: str,
+    faults: tuple[Fault, ...],
+    members: dict[str, Any],
+    first: tuple[Problem, ...] = (),
+) -> LetterRejected:
+    """The refusal of a deposit that does not parse, to `addressee`: `first`, then every fault by
+    field (the body's as the letter's), with the idempotency key it named if that one can be
+    kept (the sender's status query finds the refusal under it)."""
+    key = members.get("idempotency_key")
+    return LetterRejected(
+        correlation_id=letter_id,
+        sender_id=addressee,
+        problems=(
+            *first,
+            *(Problem(field=f.field if f.field != "(body)" else "letter", reason=f.reason) for f in faults),
+        ),
+        idempotency_key=key if isinstance(key, str) and key and not text_fault(key, max_chars=200) else None,
+    )
 
 
 async def reject(uow: UnitOfWork, rejected: LetterRejected) -> None:

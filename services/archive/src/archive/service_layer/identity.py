@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 from uuid import UUID
 
-from archive.service_layer.handlers import refuse_malformed_deposit, reject
+from archive.service_layer.handlers import malformed_rejection, refuse_malformed_deposit, reject
 from archive.service_layer.ports import UnitOfWork
 from archive.service_layer.status import get_letter_status
 from archive.service_layer.uploads import UploadDesk, request_upload
@@ -35,7 +35,6 @@ from lre_shared.contracts import (
     UploadGranted,
 )
 from lre_shared.jsonscan import top_level_members
-from lre_shared.text import text_fault
 
 Deposit = Callable[[SubmitLetter, UnitOfWork], Awaitable[Message | None]]
 
@@ -99,23 +98,8 @@ async def refuse_malformed_as_publisher(
         letter_id = UUID(str(members["correlation_id"]))
     except (ValueError, TypeError, KeyError):
         return False
-    problems = tuple(
-        Problem(field=f.field if f.field != "(body)" else "letter", reason=f.reason) for f in faults
-    )
-    if claimed is not None:
-        problems = (not_yours(claimed), *problems)
-    key = members.get("idempotency_key")
-    await reject(
-        uow,
-        LetterRejected(
-            correlation_id=letter_id,
-            sender_id=publisher,
-            problems=problems,
-            idempotency_key=key
-            if isinstance(key, str) and key and not text_fault(key, max_chars=200)
-            else None,
-        ),
-    )
+    first = (not_yours(claimed),) if claimed is not None else ()
+    await reject(uow, malformed_rejection(letter_id, publisher, faults, members, first))
     return True
 
 

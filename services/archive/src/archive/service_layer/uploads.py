@@ -172,15 +172,8 @@ async def read_uploads(
             continue
         row = await uploads.for_deposit(upload_id)
         if row is None or row.sender_id != sender_id:
-            found.documents[upload_id] = UploadedDocument(
-                f"{upload_id}.pdf",
-                0,
-                "",
-                (
-                    Problem(
-                        field=field_name, reason=f"no upload {upload_id} of this sender: request one first"
-                    ),
-                ),
+            found.documents[upload_id] = _unusable(
+                f"{upload_id}.pdf", field_name, f"no upload {upload_id} of this sender: request one first"
             )
             continue
         filename = row.filename
@@ -201,32 +194,20 @@ async def read_uploads(
             found.documents[upload_id] = UploadedDocument(filename, row.size or 0, row.sha256 or "", taken)
             continue
         if now > row.usable_until:
-            found.documents[upload_id] = UploadedDocument(
+            found.documents[upload_id] = _unusable(
                 filename,
-                0,
-                "",
-                (
-                    Problem(
-                        field=field_name,
-                        reason=f"upload {upload_id} expired at {row.usable_until.isoformat()}:"
-                        " request a new upload and send the document again",
-                    ),
-                ),
+                field_name,
+                f"upload {upload_id} expired at {row.usable_until.isoformat()}:"
+                " request a new upload and send the document again",
             )
             continue
         spooled = await store.spool(row.object_key, limits.document_bytes)
         if spooled is None:
-            found.documents[upload_id] = UploadedDocument(
+            found.documents[upload_id] = _unusable(
                 filename,
-                0,
-                "",
-                (
-                    Problem(
-                        field=field_name,
-                        reason=f"nothing was uploaded for upload {upload_id}: PUT the document to its URL"
-                        f" before {row.url_expires_at.isoformat()}, then deposit",
-                    ),
-                ),
+                field_name,
+                f"nothing was uploaded for upload {upload_id}: PUT the document to its URL"
+                f" before {row.url_expires_at.isoformat()}, then deposit",
             )
             continue
         found.spooled[upload_id] = spooled
@@ -258,6 +239,11 @@ async def read_uploads(
 def _problem(document: UploadedDocument, field_name: str, reason: str) -> UploadedDocument:
     problem = Problem(field=field_name, reason=reason)
     return UploadedDocument(document.filename, document.size, document.sha256, (*document.problems, problem))
+
+
+def _unusable(filename: str, field_name: str, reason: str) -> UploadedDocument:
+    """An upload the letter cannot take, with no bytes read: the problem says why."""
+    return _problem(UploadedDocument(filename, 0, "", ()), field_name, reason)
 
 
 async def take_upload(
