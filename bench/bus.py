@@ -1,6 +1,6 @@
 """Throughput of the project's reliable bus against raw aio-pika on the same broker.
 
-    uv run python bench/bus.py [--messages 20000] [--rounds 3] [--writers 8]
+    uv run python bench/bus.py [--messages 20000] [--rounds 3] [--writers 8] [--tracing]
 
 Project path: writer tasks each commit one transaction per message that puts it in the
 outbox (`outbox.enqueue`); the `OutboxRelay` of a started `Bus` publishes the rows
@@ -54,12 +54,14 @@ from lre_shared.migrations import CURRENT_MESSAGING_DDL
 from lre_shared.settings import ServiceSettings
 from lre_shared.topology import (
     EXCHANGES,
+    SENDERS_COMMANDS_EXCHANGE,
     UNROUTED_EXCHANGE,
     UNROUTED_QUEUE,
     Service,
     dead_letter_queue,
     events_exchange,
 )
+from lre_shared.tracing import configure_tracing
 
 log = logging.getLogger("bench")
 
@@ -99,6 +101,7 @@ class Options:
     amqp_url: str
     pg_url: str
     access_log: bool
+    tracing: bool
 
 
 @dataclass(frozen=True)
@@ -291,7 +294,9 @@ async def cleanup(run: Run, admin_url: str, queues: Sequence[str], exchanges: se
                         await channel.queue_delete(name)
                 except Exception as exc:
                     problems.append(f"queue {name}: {exc!r}")
-            for name in sorted(exchanges):
+            # The senders' command exchange last: it is bound to each service's command
+            # exchange, and stays "in use" (if_unused) until those are gone.
+            for name in sorted(exchanges, key=lambda name: (name == SENDERS_COMMANDS_EXCHANGE, name)):
                 try:
                     async with connection.channel() as channel:
                         # if_unused: leave it if someone else bound a queue to it meanwhile
@@ -323,6 +328,10 @@ async def bench(run: Run) -> float:
     db_url = with_database(options.pg_url, run.db_name)
     settings = BenchSettings(amqp_url=options.amqp_url, database_url=db_url, http_port=0)
     configure_logging("bench", "WARNING")
+    if options.tracing:
+        # As a service runs (`lre_shared.runtime`): spans are made for each publish and
+        # delivery, here dropped as a service without an exporter drops them.
+        configure_tracing("bench")
     if not options.access_log:
         # FastStream's per-message access log ("Received", "Processed") has a logger of its
         # own, which the broker sets to INFO with propagate=False and a stdout handler when
@@ -387,7 +396,8 @@ async def bench(run: Run) -> float:
             f"writers=publishers={options.writers} bus_pool={settings.db_pool_size} "
             f"writer_pool={options.writers} outbox_batch={settings.outbox_batch} "
             f"rounds={options.rounds} timeout={options.timeout:.0f}s "
-            f"rabbitmq={server.get('version', '?')!s} access_log={'on' if options.access_log else 'off'}"
+            f"rabbitmq={server.get('version', '?')!s} access_log={'on' if options.access_log else 'off'} "
+            f"tracing={'on' if options.tracing else 'off'}"
         )
         print(f"queues {bus_queue} (project), {run.raw_queue} (raw); database {run.db_name}")
 
@@ -439,6 +449,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         action="store_true",
         help="keep FastStream's per-message access log (services write it at DEBUG, below their level)",
     )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="install the tracer provider services install (spans made, not exported)",
+    )
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args(argv)
@@ -453,6 +468,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         amqp_url=args.amqp_url,
         pg_url=args.pg_url,
         access_log=args.access_log,
+        tracing=args.tracing,
     )
 
 

@@ -40,8 +40,10 @@ async def ensure_database(url: str) -> None:
             try:
                 await conn.execute(f'CREATE DATABASE "{name}"')
                 log.info("created database %s", name)
-            except asyncpg.DuplicateDatabaseError:
-                pass  # another replica created it first
+            except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                # Another replica created it first: seen as a duplicate database, or, when both
+                # insert into the catalog at once, as a unique violation on its name index.
+                pass
     finally:
         await conn.close()
 

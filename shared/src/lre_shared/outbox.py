@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +63,9 @@ class OutgoingMessage:
     headers: dict[str, Any]
 
 
-PublishFn = Callable[[OutgoingMessage], Awaitable[None]]
+# Publishes a batch of messages in order and says of each whether it failed (its exception)
+# or the broker confirmed it (None).
+PublishBatchFn = Callable[[Sequence[OutgoingMessage]], Awaitable[Sequence[BaseException | None]]]
 
 
 class OutboxRelay:
@@ -71,15 +73,15 @@ class OutboxRelay:
     (`FOR UPDATE SKIP LOCKED`: each row is taken by one relay at a time).
 
     One relay publishes its rows in `id` (commit) order: a batch is taken in that order and
-    its publishes queue for the one channel in the order they are made, and RabbitMQ keeps a
-    channel's order into each queue. Not across replicas (each takes its own rows), nor for a
-    row whose publish failed and is retried after later ones: a consumer that needs order
-    uses the message's own (`SenderEvent.sequence`)."""
+    published in that order, in one write, on the one channel (`publish`), and RabbitMQ
+    keeps a channel's order into each queue. Not across replicas (each takes its own rows),
+    nor for a row whose publish failed and is retried after later ones: a consumer that
+    needs order uses the message's own (`SenderEvent.sequence`)."""
 
     def __init__(
         self,
         pool: asyncpg.Pool,
-        publish: PublishFn,
+        publish: PublishBatchFn,
         *,
         batch: int = 500,
         poll_seconds: float = 1.0,
@@ -142,9 +144,12 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            results = await asyncio.gather(
-                *(self._publish(_outgoing(row)) for row in rows), return_exceptions=True
-            )
+            try:
+                results: Sequence[BaseException | None] = await self._publish(
+                    [_outgoing(row) for row in rows]
+                )
+            except Exception as exc:  # the channel was gone, say: each row failed with it
+                results = [exc] * len(rows)
             done = [row["id"] for row, result in zip(rows, results, strict=True) if result is None]
             if done:
                 await conn.execute(

@@ -41,6 +41,15 @@ class ServiceSettings(BaseSettings):
         description="Deliveries of one queue handled in one transaction when they wait together (1: never).",
     )
     consume_workers: int = Field(default=4, ge=1, description="Transactions in flight per queue.")
+    outage_patience_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description=(
+            "How long a delivery waits, without being returned, for a part its handler needs"
+            " (the database, the SMTP server, S3) to come back; past it, it is returned and"
+            " counts against the delivery limit. 0: returned at once."
+        ),
+    )
     trusted_publishers: tuple[str, ...] = Field(
         default=(),
         description=(

@@ -32,7 +32,15 @@ from lre_shared.bus.consume import (
 from lre_shared.bus.declare import broker_user, dlq, exchange_for, make_broker, quorum_queue
 from lre_shared.bus.identity import acts_for, original_publisher, published_by, publisher_user
 from lre_shared.bus.publish import Publisher, ask
-from lre_shared.bus.refusals import Fault, PermanentError, faults_of, field_path, permanent_reason
+from lre_shared.bus.refusals import (
+    Fault,
+    Outage,
+    PermanentError,
+    faults_of,
+    field_path,
+    outage_reason,
+    permanent_reason,
+)
 
 __all__ = [
     "Bus",
@@ -40,6 +48,7 @@ __all__ = [
     "Delivery",
     "Fault",
     "Handler",
+    "Outage",
     "PermanentError",
     "Publisher",
     "Refusal",
@@ -54,6 +63,7 @@ __all__ = [
     "field_path",
     "make_broker",
     "original_publisher",
+    "outage_reason",
     "permanent_reason",
     "published_by",
     "publisher_user",

@@ -10,14 +10,22 @@ from lre_shared import background
 
 D = TypeVar("D")
 
+# Turns of the event loop a gathering worker gives deliveries on their way to the queue,
+# as long as each turn brings more: never a wait for time.
+_GATHER_TURNS = 8
+
 
 class Batcher(Generic[D]):
     """Groups the deliveries of one queue that are waiting at the same moment, so that
     they share one transaction (one inbox insert, one commit) instead of one each.
 
-    Nothing waits to fill a batch: a worker takes what is there, up to `limit`. Each
-    delivery's task waits until its batch is committed and acknowledged, so FastStream's
-    graceful shutdown still waits for it.
+    Nothing waits for time to fill a batch: a worker takes what is there, up to `limit`.
+    One idle worker at a time gathers the next batch (the others wait their turn), so a
+    burst of deliveries is not split one each among idle workers, and it gives the event loop
+    a few turns while more keep arriving: a delivery read from the socket passes through
+    aiormq's reader, the channel's and aio-pika's task of its own before it is submitted
+    here. Each delivery's task waits until its batch is committed and acknowledged, so
+    FastStream's graceful shutdown still waits for it.
     """
 
     def __init__(self, process: Callable[[list[D]], Awaitable[None]], *, limit: int, workers: int) -> None:
@@ -26,6 +34,7 @@ class Batcher(Generic[D]):
         self._workers = workers
         self._waiting: asyncio.Queue[tuple[D, asyncio.Future[None]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._gathering = asyncio.Lock()
 
     async def submit(self, delivery: D) -> None:
         if not self._tasks:
@@ -34,15 +43,29 @@ class Batcher(Generic[D]):
         await self._waiting.put((delivery, done))
         await done
 
-    async def _work(self) -> None:
-        while True:
+    async def _gather(self) -> list[tuple[D, asyncio.Future[None]]]:
+        async with self._gathering:
             batch = [await self._waiting.get()]
             try:
-                # One turn of the event loop: deliveries already read from the socket reach
-                # the queue too and share this transaction, rather than each waking a worker.
-                await asyncio.sleep(0)
-                while len(batch) < self._limit and not self._waiting.empty():
-                    batch.append(self._waiting.get_nowait())
+                for _ in range(_GATHER_TURNS):
+                    waiting = self._waiting.qsize()
+                    if len(batch) + waiting >= self._limit:
+                        break
+                    await asyncio.sleep(0)
+                    if self._waiting.qsize() == waiting:
+                        break  # nothing more came in that turn: go with what there is
+            except asyncio.CancelledError:
+                for _, done in batch:
+                    done.cancel()
+                raise
+            while len(batch) < self._limit and not self._waiting.empty():
+                batch.append(self._waiting.get_nowait())
+            return batch
+
+    async def _work(self) -> None:
+        while True:
+            batch = await self._gather()
+            try:
                 await self._process([delivery for delivery, _ in batch])
             except asyncio.CancelledError:
                 for _, done in batch:

@@ -163,7 +163,7 @@ class Bus:
         await self.declare()
         self.relay = outbox.OutboxRelay(
             pool,
-            self.publisher.publish_outgoing,
+            self.publisher.publish_batch,
             batch=self.settings.outbox_batch,
             poll_seconds=self.settings.outbox_poll_seconds,
         )

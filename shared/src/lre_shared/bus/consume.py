@@ -5,7 +5,11 @@ publishes through the outbox in that transaction too, and acks only after the co
 message that cannot be parsed, or fails for good (`PermanentError`), is moved to the
 dead-letter queue at once with the reason in its headers, unless its subscriber answers it
 itself (`refuse`); any other failure is transient: the message is returned after a back-off
-and the broker's delivery limit bounds the retries.
+and the broker's delivery limit bounds the retries. An outage (the database restarting, the
+mail server refusing for now: `refusals.outage_reason`) is not the message's fault: the
+delivery is tried again in place, unreturned, until the part is back or
+`outage_patience_seconds` have passed, so that an outage of minutes never sends a good message
+to the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -31,7 +35,14 @@ from lre_shared.bus.acks import Settlements
 from lre_shared.bus.batches import Batcher
 from lre_shared.bus.declare import broker_user
 from lre_shared.bus.identity import PUBLISHER_USER, original_publisher
-from lre_shared.bus.refusals import Fault, PermanentError, faults_of, permanent_reason, summary
+from lre_shared.bus.refusals import (
+    Fault,
+    PermanentError,
+    faults_of,
+    outage_reason,
+    permanent_reason,
+    summary,
+)
 from lre_shared.contracts import Message
 from lre_shared.logs import letter_id_var, message_id_var
 from lre_shared.settings import ServiceSettings
@@ -124,6 +135,7 @@ class Consumer:
         self.stats = ConsumerStats()
         self._batchers: dict[str, Batcher[Delivery]] = {}
         self.settlements = Settlements()
+        self._stopping = asyncio.Event()  # deliveries waiting out an outage give up at once
         # Named in what this consumer dead-letters, so that the broker vouches for the header
         # that keeps the original publisher.
         self._own_user = broker_user(settings.amqp_url.get_secret_value())
@@ -133,6 +145,7 @@ class Consumer:
         return original_publisher(raw.user_id, raw.headers, self.settings.trusted_publishers)
 
     async def stop(self) -> None:
+        self._stopping.set()
         for batcher in self._batchers.values():
             await batcher.stop()
         self._batchers.clear()
@@ -185,21 +198,53 @@ class Consumer:
     async def _process(self, sub: Subscription[Any], batch: list[Delivery]) -> None:
         """Handle deliveries in one transaction, then ack each; on any failure in a batch,
         take its deliveries one by one so that only the failing one is retried."""
-        try:
-            outcomes = await self._handle(sub, batch)
-        except Exception as exc:
-            if len(batch) > 1:
-                for delivery in batch:
-                    await self._process(sub, [delivery])
+        since = asyncio.get_running_loop().time()
+        tries = 0
+        while True:
+            try:
+                outcomes = await self._handle(sub, batch)
+            except Exception as exc:
+                if len(batch) > 1:
+                    for delivery in batch:
+                        await self._process(sub, [delivery])
+                    return
+                tries += 1
+                message = batch[0].message
+                with trace.use_span(batch[0].span, end_on_exit=False):
+                    if (reason := permanent_reason(exc)) is not None:
+                        await self.dead_letter(sub, message, reason)
+                    elif (down := outage_reason(exc)) is not None and await self._wait_out(
+                        sub, down, since, tries
+                    ):
+                        continue
+                    else:
+                        await self._retry_later(sub, message, exc)
                 return
-            message = batch[0].message
-            with trace.use_span(batch[0].span, end_on_exit=False):
-                if (reason := permanent_reason(exc)) is not None:
-                    await self.dead_letter(sub, message, reason)
-                else:
-                    await self._retry_later(sub, message, exc)
+            await self.after_commit(sub, batch, outcomes)
             return
-        await self.after_commit(sub, batch, outcomes)
+
+    async def _wait_out(self, sub: Subscription[Any], down: str, since: float, tries: int) -> bool:
+        """Wait before trying a delivery again in place, while a part it needs is down: False
+        once `outage_patience_seconds` have passed or the consumer stops (it is then returned
+        to the queue as any failure is)."""
+        loop = asyncio.get_running_loop()
+        if self._stopping.is_set() or loop.time() - since >= self.settings.outage_patience_seconds:
+            return False
+        delay = min(0.25 * 2 ** min(tries, 6), 5.0) * (0.5 + random.random())
+        if tries == 1 or tries % 10 == 0:
+            log.warning(
+                "a part this handler needs is down (%s): trying again in place, attempt %d",
+                down,
+                tries + 1,
+                extra={"queue": sub.queue},
+            )
+        self.stats.retried += 1
+        metrics.count(sub.queue, "retried")
+        try:
+            await asyncio.wait_for(self._stopping.wait(), delay)
+        except TimeoutError:
+            return True
+        return False
 
     async def after_commit(
         self, sub: Subscription[Any], batch: list[Delivery], outcomes: list[Outcome]

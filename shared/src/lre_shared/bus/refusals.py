@@ -12,6 +12,44 @@ class PermanentError(Exception):
     """The message can never succeed as it is: dead-letter it now, with this reason."""
 
 
+class Outage(Exception):
+    """A part the handler needs is down or refusing for now (its database restarting, a mail
+    server answering 4xx): no fault of the message. The delivery waits for the part to come
+    back (`ServiceSettings.outage_patience_seconds`) rather than spend its deliveries."""
+
+
+# The database is down, restarting or full: SQLSTATE classes 08 and 57P, 53300, a lost connection.
+_DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ConnectionDoesNotExistError,
+)
+
+
+def outage_reason(exc: BaseException) -> str | None:
+    """What is down, when `exc` says a part the handler needs is unreachable or refusing for now
+    (an `Outage`, a refused or dropped connection, a timeout, a database shutting down), also
+    when it is the cause of the error a client library raised (an S3 client's retries given up
+    on a refused connection); None when the failure may be the message's own."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen or len(seen) > 8:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (Outage, ConnectionError, TimeoutError, *_DATABASE_DOWN)):
+            return f"{type(current).__name__}: {current}"
+        reason = getattr(current, "reason", None)  # urllib3's MaxRetryError keeps its cause there
+        pending += [current.__cause__, current.__context__]
+        if isinstance(reason, BaseException):
+            pending.append(reason)
+    return None
+
+
 def permanent_reason(exc: BaseException) -> str | None:
     """Why `exc` can never go away by retrying, or None when it may (a lost connection, a
     deadlock, a store that is down): a retry of such a message would only reach the delivery

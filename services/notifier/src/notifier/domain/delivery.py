@@ -1,8 +1,10 @@
 """How a delivery attempt ends, whatever the channel.
 
 Transient failures (timeouts, SMTP 4xx, a dropped connection, provider 5xx) are worth
-retrying later: the handler lets them propagate and the bus returns the command after an
-exponential, jittered back-off, bounded by the queue's delivery limit. Permanent failures
+retrying later: the handler lets them propagate, and the bus, taking them for an outage of the
+provider (`lre_shared.bus.Outage`), tries the command again in place for as long as
+`outage_patience_seconds`, then returns it after an exponential, jittered back-off, bounded by
+the queue's delivery limit. Permanent failures
 (SMTP 5xx, an invalid number, provider 4xx, a channel not configured) are not retried:
 the next channel of the fallback order is tried instead.
 """
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from uuid import UUID, uuid5
 
+from lre_shared.bus import Outage
 from lre_shared.contracts import NoticeChannel, NoticeKind
 
 
@@ -24,7 +27,7 @@ class PermanentDeliveryError(DeliveryError):
     """Retrying will not help (SMTP 5xx, invalid number, provider 4xx, no configuration)."""
 
 
-class TransientDeliveryError(DeliveryError):
+class TransientDeliveryError(DeliveryError, Outage):
     """The provider could not take the notice now (4xx, timeout, dropped connection, 5xx)."""
 
 
