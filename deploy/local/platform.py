@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from deploy.local.oidc import LocalOidc
+from deploy.local.oidc import API_AUDIENCE, DESK_CLIENT_ID, PICKUP_CLIENT_ID, ROLES_CLAIM, LocalOidc
 from lre_shared.bus import broker_user
 
 SERVICES = ("archive", "notifier", "pickup", "signer", "verification")
@@ -146,6 +146,9 @@ class PlatformConfig:
     # bearer tokens signed with the local key (`lre-desk-token`) and the pickup site offers no
     # identity provider.
     oidc: LocalOidc | None = None
+    # The archive's key for zip links: one per platform, so that a link one replica hands out
+    # opens on another (a key per process would make links fail on every other replica).
+    zip_link_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @property
     def pickup_url(self) -> str:
@@ -187,7 +190,7 @@ def service_environment(config: PlatformConfig, service: str) -> dict[str, str]:
             "S3_ACCESS_KEY": infra.s3_access_key,
             "S3_SECRET_KEY": infra.s3_secret_key,
             "OWN_URL": f"http://127.0.0.1:{config.ports['archive']}",
-            "ZIP_LINK_KEY": secrets.token_urlsafe(32),  # zip links live minutes: a key per start
+            "ZIP_LINK_KEY": config.zip_link_key,  # zip links live minutes: a key per platform
             # A sender's webhook receiver on this machine, in plain http: local platforms only.
             "WEBHOOK_ALLOW_HTTP": "true",
             "WEBHOOK_ALLOW_PRIVATE": "true",
@@ -227,11 +230,19 @@ def service_environment(config: PlatformConfig, service: str) -> dict[str, str]:
             "DOCUMENT_CHANNELS": '["upload", "email"]',
             "SMS_CODES": str(bool(config.twilio_base_url)).lower(),
         }
+        if config.oidc is not None:
+            # Recipients prove who they are with the local provider (deploy/local/oidc.py), the
+            # stand-in for FranceConnect+ (CPCE R.53-1); its users sign in at eidas1..eidas3.
+            values |= {
+                "IDENTITY_PROVIDER_ISSUER": config.oidc.issuer,
+                "IDENTITY_PROVIDER_CLIENT_ID": PICKUP_CLIENT_ID,
+                "IDENTITY_PROVIDER_CLIENT_SECRET": config.oidc.pickup_client_secret,
+                "IDENTITY_PROVIDER_NAME": "Fournisseur d'identité de test",
+                "IDENTITY_PROVIDER_SCOPES": '["openid", "profile"]',
+            }
     elif service == "verification":
         from verification.entrypoints.desk_token import LOCAL_AUDIENCE, LOCAL_ISSUER, ensure_local_keys
 
-        # Agents' tokens for a local run: `lre-desk-token --dir <this directory>` signs them.
-        desk_keys = Path(tempfile.gettempdir()) / f"lre-desk-{config.database_prefix}"
         smtp_port = config.desk_smtp_port or config.ports[service] + 1
         values |= {
             "CODE_HMAC_KEY": config.code_key,
@@ -239,12 +250,31 @@ def service_environment(config: PlatformConfig, service: str) -> dict[str, str]:
             "S3_ENDPOINT": infra.s3_endpoint,
             "S3_ACCESS_KEY": infra.s3_access_key,
             "S3_SECRET_KEY": infra.s3_secret_key,
-            "OIDC_ISSUER": LOCAL_ISSUER,
-            "OIDC_AUDIENCE": LOCAL_AUDIENCE,
-            "OIDC_JWKS_FILE": str(ensure_local_keys(desk_keys)),
             "INBOUND_SMTP_PORT": str(smtp_port),
-            "OWN_URL": f"http://127.0.0.1:{config.ports[service]}",
+            "OWN_URL": config.desk_url,
         }
+        if config.oidc is not None:
+            # Agents sign in to the console with the provider (its client `lre-desk-console`),
+            # which also issues the API's bearer tokens (audience: the desk API's resource).
+            values |= {
+                "OIDC_ISSUER": config.oidc.issuer,
+                "OIDC_AUDIENCE": API_AUDIENCE,
+                "OIDC_JWKS_URL": config.oidc.jwks_url,
+                "OIDC_ROLES_CLAIM": ROLES_CLAIM,
+                "DESK_CONSOLE_CLIENT_ID": DESK_CLIENT_ID,
+                "DESK_CONSOLE_CLIENT_SECRET": config.oidc.desk_client_secret,
+                # The provider's resource indicator of the desk API (deploy/local/oidc/provider.mjs).
+                "DESK_CONSOLE_RESOURCE": f"urn:lre:{API_AUDIENCE}",
+                "DESK_COOKIE_SECURE": str(config.cookie_secure).lower(),
+            }
+        else:
+            # Agents' tokens for a local run: `lre-desk-token --dir <this directory>` signs them.
+            desk_keys = Path(tempfile.gettempdir()) / f"lre-desk-{config.database_prefix}"
+            values |= {
+                "OIDC_ISSUER": LOCAL_ISSUER,
+                "OIDC_AUDIENCE": LOCAL_AUDIENCE,
+                "OIDC_JWKS_FILE": str(ensure_local_keys(desk_keys)),
+            }
     elif service == "signer":
         # Every record is copied to the bucket the archive creates with compliance-mode object
         # lock (DESIGN §3), as in production: without these the signer keeps evidence in
@@ -258,6 +288,17 @@ def service_environment(config: PlatformConfig, service: str) -> dict[str, str]:
             values |= config.pki.signer_values()
     prefix = ENV_PREFIX[service]
     return {prefix + key: value for key, value in values.items()}
+
+
+def replica_environment(config: PlatformConfig, service: str, port: int) -> dict[str, str]:
+    """What sets another process of `service` apart from the first, on top of
+    `service_environment`: its own HTTP port (and the desk's own inbound SMTP port, the next
+    one). Queues, databases and buckets stay shared: replicas compete for the same messages."""
+    prefix = ENV_PREFIX[service]
+    values = {f"{prefix}HTTP_PORT": str(port)}
+    if service == "verification":
+        values[f"{prefix}INBOUND_SMTP_PORT"] = str(port + 1)
+    return values
 
 
 def start_service(

@@ -6,6 +6,8 @@ import dataclasses
 import os
 import secrets
 import subprocess
+import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -29,11 +31,41 @@ class RunningPlatform:
     def __init__(self, config: platform.PlatformConfig, logs: Path) -> None:
         self.config = config
         self.logs = logs
+        # Replica 1 of a service under the service's name, replica n under "<service>#<n>".
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.oidc_process: subprocess.Popen[bytes] | None = None
+        self.replicas = 1
+        self.replica_ports: dict[str, list[int]] = {}
+        self.balancer_process: subprocess.Popen[bytes] | None = None
 
-    def log_path(self, service: str) -> Path:
-        return self.logs / f"{service}.log"
+    def log_path(self, service: str, replica: int = 1) -> Path:
+        return self.logs / (f"{service}.log" if replica == 1 else f"{service}-{replica}.log")
+
+    def with_replicas(self, replicas: int) -> RunningPlatform:
+        """Run `replicas` processes of every service (`start_all`), competing for the same
+        queues, sharing the same databases and buckets, as a Deployment with that many pods.
+        Each process beyond the first listens on ports of its own; the pickup site's replicas
+        all do, behind a round-robin balancer (`deploy/local/balancer.py`) on the site's
+        address, which every link and notice names."""
+        self.replicas = replicas
+        if replicas > 1:
+            for service in platform.SERVICES:
+                # Two ports a process (the desk's inbound SMTP takes its HTTP port + 1).
+                base = infra.free_port_block(2 * replicas, 23000, 32000)
+                # The site's address is the balancer's; every other service's first process
+                # keeps the service's address.
+                known = [] if service == "pickup" else [self.config.ports[service]]
+                self.replica_ports[service] = known + [base + 2 * i for i in range(replicas - len(known))]
+        return self
+
+    @staticmethod
+    def process_name(service: str, replica: int = 1) -> str:
+        return service if replica == 1 else f"{service}#{replica}"
+
+    def port(self, service: str, replica: int = 1) -> int:
+        """Where that process answers HTTP (with one replica: the service's address)."""
+        ports = self.replica_ports.get(service)
+        return ports[replica - 1] if ports else self.config.ports[service]
 
     def start(
         self,
@@ -41,33 +73,40 @@ class RunningPlatform:
         extra_env: Mapping[str, str] | None = None,
         wait: bool = True,
         fault: str | None = None,
+        replica: int = 1,
     ) -> None:
-        """Start `service`; with `fault`, through `tests.support.faulty_service`, which builds
-        that fault into this one process (see there for the faults it knows)."""
+        """Start `service` (its process number `replica`, see `with_replicas`); with `fault`,
+        through `tests.support.faulty_service`, which builds that fault into this one process
+        (see there for the faults it knows)."""
         module: tuple[str, ...] = ()
         if fault is not None:
             module = ("tests.support.faulty_service", service, fault)
             extra_env = {**(extra_env or {}), "PYTHONPATH": _with_root(os.environ.get("PYTHONPATH"))}
-        process = platform.start_service(
-            self.config, service, self.log_path(service), extra_env, module=module
-        )
-        self.processes[service] = process
+        port = self.port(service, replica)
+        if port != self.config.ports[service]:
+            extra_env = {**platform.replica_environment(self.config, service, port), **(extra_env or {})}
+        log_path = self.log_path(service, replica)
+        process = platform.start_service(self.config, service, log_path, extra_env, module=module)
+        self.processes[self.process_name(service, replica)] = process
         if wait:
-            platform.wait_ready(
-                self.config.ports[service], process, timeout=STARTUP_SECONDS, log_path=self.log_path(service)
-            )
+            platform.wait_ready(port, process, timeout=STARTUP_SECONDS, log_path=log_path)
 
     def start_all(self, extra_env: Mapping[str, str] | None = None) -> None:
-        """Start the five services; `extra_env` goes to each (a service reads its own prefix)."""
-        for service in platform.SERVICES:
-            self.start(service, extra_env, wait=False)
-        for service in platform.SERVICES:
-            platform.wait_ready(
-                self.config.ports[service],
-                self.processes[service],
-                timeout=STARTUP_SECONDS,
-                log_path=self.log_path(service),
-            )
+        """Start the five services (`with_replicas`: that many processes of each); `extra_env`
+        goes to each (a service reads its own prefix)."""
+        if self.replicas > 1 and self.balancer_process is None:
+            self.balancer_process = self._start_balancer()
+        for replica in range(1, self.replicas + 1):
+            for service in platform.SERVICES:
+                self.start(service, extra_env, wait=False, replica=replica)
+        for replica in range(1, self.replicas + 1):
+            for service in platform.SERVICES:
+                platform.wait_ready(
+                    self.port(service, replica),
+                    self.processes[self.process_name(service, replica)],
+                    timeout=STARTUP_SECONDS,
+                    log_path=self.log_path(service, replica),
+                )
 
     def start_on_test_pki(self, pki: TestPki, extra_env: Mapping[str, str] | None = None) -> RunningPlatform:
         """The five services as `make run` starts them: the platform's configuration names the
@@ -92,15 +131,42 @@ class RunningPlatform:
             )
         return self
 
-    def stop(self, service: str) -> None:
-        process = self.processes.pop(service, None)
+    def _start_balancer(self) -> subprocess.Popen[bytes]:
+        """The pickup site's address, spread over its replicas."""
+        address = self.config.ports["pickup"]
+        command = [sys.executable, "-m", "deploy.local.balancer", "--listen", f"127.0.0.1:{address}"]
+        command += [arg for port in self.replica_ports["pickup"] for arg in ("--to", f"127.0.0.1:{port}")]
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with self.log_path("balancer").open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        for _ in range(200):
+            if infra.port_open("127.0.0.1", address):
+                return process
+            if process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"the balancer did not listen on {address}; see {self.log_path('balancer')}")
+
+    def stop(self, service: str, replica: int = 1) -> None:
+        process = self.processes.pop(self.process_name(service, replica), None)
         if process is not None and process.poll() is None:
             platform.stop_process(process.pid)
             process.wait(timeout=30)
 
     def stop_all(self) -> None:
-        for service in list(self.processes):
-            self.stop(service)
+        for name in list(self.processes):
+            service, _, replica = name.partition("#")
+            self.stop(service, int(replica or 1))
+        if self.balancer_process is not None:
+            platform.stop_process(self.balancer_process.pid, timeout=5)
+            self.balancer_process.wait(timeout=10)
+            self.balancer_process = None
         if self.oidc_process is not None:
             self.oidc_process.terminate()
             self.oidc_process.wait(timeout=10)
