@@ -529,10 +529,10 @@ async def _final_times(target: Target, letters: list[Letter]) -> dict[uuid.UUID,
 # ----------------------------------------------------------------- a platform of its own
 
 
-def _wait_port(port: int, process: subprocess.Popen[bytes], what: str, log_path: Path) -> None:
+def wait_port(port: int, process: subprocess.Popen[bytes], what: str, log_path: Path) -> None:
     from tests.support import infra
 
-    for _ in range(600):
+    for _ in range(1200):  # two minutes: a busy machine starts the test PKI slowly
         if infra.port_open("127.0.0.1", port):
             return
         if process.poll() is not None:
@@ -541,7 +541,7 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], what: str, log_path:
     raise RuntimeError(f"{what} does not answer on 127.0.0.1:{port}; see {log_path}")
 
 
-def _spawn(module: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+def spawn(module: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
@@ -593,7 +593,7 @@ class OwnPlatform:
             stack.callback(stop_seaweed, weed.pid)
             mail_dir = workdir / "mail"
             smtp_port = free_port()
-            mail = _spawn(
+            mail = spawn(
                 [
                     "deploy.local.mailcatcher",
                     "--host",
@@ -606,14 +606,14 @@ class OwnPlatform:
                 logs / "mail.log",
             )
             stack.callback(platform.stop_process, mail.pid, 5)
-            _wait_port(smtp_port, mail, "the SMTP catcher", logs / "mail.log")
+            wait_port(smtp_port, mail, "the SMTP catcher", logs / "mail.log")
             pki_port = free_port()
             pki_dir = workdir / "pki"
-            pki = _spawn(
+            pki = spawn(
                 ["deploy.local.pki", "--dir", str(pki_dir), "--port", str(pki_port)], logs / "pki.log"
             )
             stack.callback(platform.stop_process, pki.pid, 5)
-            _wait_port(pki_port, pki, "the test PKI", logs / "pki.log")
+            wait_port(pki_port, pki, "the test PKI", logs / "pki.log")
             config = platform.PlatformConfig(
                 infra=platform.Infrastructure(
                     amqp_url=amqp_url,

@@ -61,7 +61,6 @@ import contextlib
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -76,7 +75,7 @@ import httpx
 import bench.checker as checker_module
 import bench.journey as journey_module
 from bench.checker import FINAL, Check, Letter, Stores, check
-from bench.journey import Journey, Plan, Target, run_journey
+from bench.journey import Journey, Plan, Target, run_journey, spawn, wait_port
 from deploy.local import platform
 from lre_shared import dlq
 from tests.support import infra
@@ -135,18 +134,6 @@ class Settings:
 # ----------------------------------------------------------------------- the platform
 
 
-def _spawn(module: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", *module],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-
-
 @dataclass
 class FaultPlatform:
     """The five services as `make run` starts them, on infrastructure of their own."""
@@ -164,16 +151,11 @@ class FaultPlatform:
             own = stack.enter_context(private_infra(workdir / "infra"))
             pki_port = infra.free_port_block(1, 24000, 32000)
             pki_dir = workdir / "pki"
-            pki = _spawn(
+            pki = spawn(
                 ["deploy.local.pki", "--dir", str(pki_dir), "--port", str(pki_port)], logs / "pki.log"
             )
             stack.callback(platform.stop_process, pki.pid, 5)
-            for _ in range(1200):
-                if infra.port_open("127.0.0.1", pki_port) or pki.poll() is not None:
-                    break
-                time.sleep(0.1)
-            if not infra.port_open("127.0.0.1", pki_port):
-                raise RuntimeError(f"the test PKI does not answer; see {logs / 'pki.log'}")
+            wait_port(pki_port, pki, "the test PKI", logs / "pki.log")
             s3 = own.seaweed.s3
             config = platform.PlatformConfig(
                 infra=platform.Infrastructure(
