@@ -60,17 +60,20 @@ misordered (one per letter), reported only: the chain's first record is not the 
 `Check.problems` holds one line per finding, the letter id first, to print or assert on.
 `MailFolder(dir)` reads the catcher's folder incrementally (`scan()` → the new `Mail`s: `to`,
 `message_id`, `received_at`); `connect(url)` is an asyncpg connection that waits while the
-server has no free slot.
+server has no free slot or is restarting; `fetch(url, query, *args)` and `KeptConnection(url)`
+(a poller's connection) ask again after a restart of the database server, `from_bucket(call)`
+after one of the S3 store, each with a bounded back-off (`PATIENCE_SECONDS`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.parser import BytesParser
@@ -78,11 +81,13 @@ from email.policy import default as default_policy
 from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
+import urllib3
 from minio import Minio
+from minio.error import ServerError
 
 from lre_shared.objects import EVIDENCE_BUCKET
 
@@ -230,47 +235,128 @@ class MailFolder:
         return new
 
 
-async def connect(url: str, patience: float = 120.0) -> asyncpg.Connection:
+# What a database server restarting (or just back) answers: the connection is opened again.
+UNAVAILABLE = (
+    OSError,  # refused, reset or timed out
+    asyncpg.PostgresConnectionError,  # the connection died under a query (SQLSTATE class 08)
+    asyncpg.CannotConnectNowError,  # starting up or recovering after a crash (57P03)
+    asyncpg.AdminShutdownError,  # a fast shutdown ended the session (57P01)
+    asyncpg.CrashShutdownError,  # another backend crashed (57P02)
+    asyncpg.InterfaceError,  # a call on a connection the server has closed
+)
+# What the S3 store answers while it restarts (the client's own few retries spent).
+BUCKET_UNAVAILABLE = (OSError, urllib3.exceptions.HTTPError, ServerError)
+PATIENCE_SECONDS = 180.0  # a restart and crash recovery take seconds; a store gone for minutes fails the run
+
+
+T = TypeVar("T")
+
+
+def backoff(patience: float = PATIENCE_SECONDS) -> Iterator[float]:
+    """Pauses between tries, from 0.2 s doubling to 5 s, while `patience` seconds last."""
+    deadline = time.monotonic() + patience
+    pause = 0.2
+    while time.monotonic() < deadline:
+        yield pause
+        pause = min(5.0, pause * 2)
+
+
+async def patiently(call: Callable[[], Awaitable[T]], patience: float = PATIENCE_SECONDS) -> T:
+    """`call()`, tried again while the database server is unavailable (UNAVAILABLE), with
+    back-off for `patience` seconds; then once more, its error raised."""
+    for pause in backoff(patience):
+        try:
+            return await call()
+        except UNAVAILABLE:
+            await asyncio.sleep(pause)
+    return await call()
+
+
+def from_bucket(call: Callable[[], T], patience: float = PATIENCE_SECONDS) -> T:
+    """`call()` on the S3 store, tried again while it is unavailable (BUCKET_UNAVAILABLE)."""
+    for pause in backoff(patience):
+        try:
+            return call()
+        except BUCKET_UNAVAILABLE:
+            time.sleep(pause)
+    return call()
+
+
+async def connect(url: str, patience: float = PATIENCE_SECONDS) -> asyncpg.Connection:
     """A connection, waiting while the server has no slot free (a shared server's
-    `max_connections` is easily reached by two platforms and their tests)."""
+    `max_connections` is easily reached by two platforms and their tests) or is restarting."""
     deadline = time.monotonic() + patience
     while True:
         try:
-            return await asyncpg.connect(url)
-        except (asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError):
+            return await patiently(lambda: asyncpg.connect(url), max(0.0, deadline - time.monotonic()))
+        except asyncpg.TooManyConnectionsError:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(1.0)
 
 
-async def _fetch(url: str, query: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await connect(url)
-    try:
-        return list(await conn.fetch(query, *args))
-    finally:
-        await conn.close()
+async def fetch(url: str, query: str, *args: Any) -> list[asyncpg.Record]:
+    """The rows of `query` on a connection of its own, asked again if the server restarts."""
+
+    async def once() -> list[asyncpg.Record]:
+        conn = await connect(url)
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            with contextlib.suppress(*UNAVAILABLE):
+                await conn.close()
+
+    return await patiently(once)
 
 
-async def settled(
-    stores: Stores, letters: Sequence[Letter], signer: asyncpg.Connection | None = None
-) -> tuple[int, int]:
-    """How many letters have their final record, and how many records wait for the bucket
-    (on `signer`, a connection to the signer's database, when given: a poller keeps one)."""
+class KeptConnection:
+    """One connection kept for polling (a busy shared server may have no slot free later),
+    opened again when the server restarted under it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: asyncpg.Connection | None = None
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        async def once() -> list[asyncpg.Record]:
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await connect(self.url)
+            try:
+                return list(await self._conn.fetch(query, *args))
+            except UNAVAILABLE:
+                self._conn.terminate()
+                self._conn = None
+                raise
+
+        return await patiently(once)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(*UNAVAILABLE):
+                await self._conn.close()
+            self._conn = None
+
+
+async def settled(stores: Stores, letters: Sequence[Letter], signer: KeptConnection) -> tuple[int, int]:
+    """How many letters have their final record and no proof PDF still to issue (the signer
+    issues them just after their records, `proof_jobs`), and how many records wait for the
+    bucket (on `signer`, the poller's connection to the signer's database)."""
     ids = [letter.letter_id for letter in letters]
-
-    async def fetch(query: str, *args: Any) -> list[asyncpg.Record]:
-        if signer is not None:
-            return list(await signer.fetch(query, *args))
-        return await _fetch(stores.database_urls["signer"], query, *args)
-
-    rows = await fetch(
+    rows = await signer.fetch(
         "SELECT letter_id, event FROM evidence WHERE letter_id = ANY($1::uuid[]) AND event = ANY($2::text[])",
         ids,
         list(FINAL.values()),
     )
     have = {(row["letter_id"], row["event"]) for row in rows}
-    done = sum((letter.letter_id, FINAL[letter.fate]) in have for letter in letters)
-    waiting = await fetch(
+    jobs = await signer.fetch(
+        "SELECT DISTINCT letter_id FROM proof_jobs WHERE letter_id = ANY($1::uuid[])", ids
+    )
+    issuing = {row["letter_id"] for row in jobs}
+    done = sum(
+        (letter.letter_id, FINAL[letter.fate]) in have and letter.letter_id not in issuing
+        for letter in letters
+    )
+    waiting = await signer.fetch(
         "SELECT count(*) AS n FROM evidence WHERE letter_id = ANY($1::uuid[]) AND archived_at IS NULL",
         ids,
     )
@@ -288,7 +374,7 @@ async def check(
     """Wait until every letter is settled and archived (or `wait_seconds` pass), then judge
     every store (see the module's docstring)."""
     deadline = time.monotonic() + wait_seconds
-    signer = await connect(stores.database_urls["signer"])
+    signer = KeptConnection(stores.database_urls["signer"])
     try:
         while True:
             done, waiting = await settled(stores, letters, signer)
@@ -321,7 +407,7 @@ async def check(
 
 
 async def _check_archive(stores: Stores, by_id: Mapping[UUID, Letter], lose: Any) -> None:
-    rows = await _fetch(
+    rows = await fetch(
         stores.database_urls["archive"],
         "SELECT letter_id, accepted_at, receipt_signed_at, refused_at, unclaimed_at FROM letters"
         " WHERE letter_id = ANY($1::uuid[])",
@@ -343,7 +429,7 @@ async def _check_archive(stores: Stores, by_id: Mapping[UUID, Letter], lose: Any
 
 
 async def _check_pickup(stores: Stores, by_id: Mapping[UUID, Letter], lose: Any) -> None:
-    rows = await _fetch(
+    rows = await fetch(
         stores.database_urls["pickup"],
         "SELECT letter_id, state, signed_at FROM letters WHERE letter_id = ANY($1::uuid[])",
         list(by_id),
@@ -371,7 +457,7 @@ class _Record:
 async def _check_evidence(
     stores: Stores, by_id: Mapping[UUID, Letter], lose: Any, double: Any, result: Check
 ) -> list[_Record]:
-    rows = await _fetch(
+    rows = await fetch(
         stores.database_urls["signer"],
         "SELECT letter_id, seq, event, record, record_sha256, previous_sha256, seal, source_message_id,"
         " archived_at IS NOT NULL AS archived FROM evidence WHERE letter_id = ANY($1::uuid[])"
@@ -457,25 +543,30 @@ async def _check_bucket(
     letters = sorted({record.letter_id for record in records})
 
     def listed(letter_id: UUID) -> set[str]:
-        return {
-            obj.object_name or ""
-            for obj in client.list_objects(stores.evidence_bucket, prefix=f"letters/{letter_id}/records/")
-        }
+        return from_bucket(
+            lambda: {
+                obj.object_name or ""
+                for obj in client.list_objects(stores.evidence_bucket, prefix=f"letters/{letter_id}/records/")
+            }
+        )
 
     with ThreadPoolExecutor(8) as pool:
         keys = set().union(*pool.map(listed, letters)) if letters else set()
         step = max(1, len(records) // max(1, fetch_limit))
         sample = list(records[::step])
 
-        def same(record: _Record) -> bool:
+        def copy(record: _Record) -> bytes:
             response = client.get_object(
                 stores.evidence_bucket, f"letters/{record.letter_id}/records/{record.seq:04d}.json"
             )
             try:
-                return bytes(response.read()) == record.body
+                return bytes(response.read())
             finally:
                 response.close()
                 response.release_conn()
+
+        def same(record: _Record) -> bool:
+            return from_bucket(lambda: copy(record)) == record.body
 
         for record in records:
             key = f"letters/{record.letter_id}/records/{record.seq:04d}"
@@ -505,13 +596,13 @@ async def _check_notices(
     mails: MailFolder,
     result: Check,
 ) -> None:
-    notices = await _fetch(
+    notices = await fetch(
         stores.database_urls["notifier"],
         "SELECT notice_id, letter_id, command->>'kind' AS kind, command->>'round_id' AS round_id,"
         " command->>'channel' AS channel FROM notices WHERE letter_id = ANY($1::uuid[])",
         ids,
     )
-    attempts = await _fetch(
+    attempts = await fetch(
         stores.database_urls["notifier"],
         "SELECT notice_id, letter_id, outcome FROM delivery_attempts"
         " WHERE letter_id = ANY($1::uuid[]) AND channel = 'email' AND outcome = 'sent'",
@@ -566,7 +657,7 @@ async def _check_notices(
 
 
 async def _check_proofs(stores: Stores, by_id: Mapping[UUID, Letter], result: Check) -> None:
-    rows = await _fetch(
+    rows = await fetch(
         stores.database_urls["signer"],
         "SELECT letter_id, kind FROM proofs WHERE letter_id = ANY($1::uuid[])",
         list(by_id),

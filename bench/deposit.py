@@ -79,7 +79,7 @@ from archive.service_layer.handlers import submit_letter  # noqa: E402
 from archive.service_layer.uploads import UploadDesk, UploadPolicy  # noqa: E402
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER  # noqa: E402
 from deploy.local.seaweed import ports_free, start_seaweed, stop_seaweed  # noqa: E402
-from lre_shared import db  # noqa: E402
+from lre_shared import db, objects  # noqa: E402
 from lre_shared.clock import now_utc  # noqa: E402
 from lre_shared.contracts import Document, SubmitLetter  # noqa: E402
 
@@ -237,7 +237,7 @@ def zip_child(spec: str) -> None:
     """In a process of its own: stream the zip to the end, print the peak RSS in MiB."""
     config = json.loads(spec)
     store = S3ContentStore(
-        config["endpoint"], None, config["access_key"], config["secret_key"], "us-east-1", BUCKET
+        objects.Store(config["endpoint"], config["access_key"], config["secret_key"], "us-east-1"), BUCKET
     )
 
     async def go() -> int:
@@ -280,7 +280,7 @@ async def main(args: argparse.Namespace) -> None:
     )
     pool: asyncpg.Pool | None = None
     try:
-        await S3Buckets(s3.endpoint, s3.access_key, s3.secret_key, "us-east-1").ensure(
+        await S3Buckets(objects.Store(s3.endpoint, s3.access_key, s3.secret_key, "us-east-1")).ensure(
             BucketPlan(
                 content=BUCKET,
                 content_expiry_days=30,
@@ -291,7 +291,7 @@ async def main(args: argparse.Namespace) -> None:
         )
         await db.migrate(db_url, MIGRATIONS)
         pool = await db.create_pool(db_url, args.workers)
-        store = S3ContentStore(s3.endpoint, None, s3.access_key, s3.secret_key, "us-east-1", BUCKET)
+        store = S3ContentStore(objects.Store(s3.endpoint, s3.access_key, s3.secret_key, "us-east-1"), BUCKET)
         client = s3.client()
         http = urllib3.PoolManager(maxsize=args.workers)
         # Warm-up, unmeasured: a whole round each, so every connection and thread is used.

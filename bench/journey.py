@@ -35,7 +35,8 @@ Public API (also used by tests/e2e/test_scale_out.py and the fault tests in test
   `deploy/local/balancer.py`; `<SERVICE>_DB_POOL_SIZE` = 10 / replicas, at least 4, so a
   service holds about as many database connections in all); `extra_env` goes to every
   service. Everything is stopped and removed on leaving.
-- `run_journey(target, plan, *, log=True) -> Journey` (log: progress lines on stdout):
+- `run_journey(target, plan, *, letters=None, log=True) -> Journey` (log: progress lines on
+  stdout; letters: `letters_of(plan)` made beforehand, for a caller that may cancel the run):
   deposits through `lre_shared.sender.SenderClient`,
   gets each item number from the deposit's outcome, drives each recipient over HTTP on the
   pickup site (item number, identity, then accept and sign the AR with the personal
@@ -45,8 +46,12 @@ Public API (also used by tests/e2e/test_scale_out.py and the fault tests in test
 - `Journey`: `letters`, `seconds` (first deposit to last final evidence), `letters_per_s`,
   `notice_p50_ms`, `notice_p99_ms` (deposit sent → notice email in the SMTP catcher),
   `ar_p50_ms`, `ar_p99_ms` (acceptance answered → ReceiptAcknowledgement recorded by the
-  signer), `upload_retries` (signed ARs uploaded again because the site's wait for the
-  signer's check expired, as a recipient would), `check: bench.checker.Check` (its `problems`
+  signer), `late_checks` (visits of the page saying the signature is being checked: the
+  signer's check outlasted `PICKUP_RECEIPT_CHECK_TIMEOUT_SECONDS`, the recipient comes back
+  for the outcome), `upload_retries` (signed ARs uploaded again because the site asked for
+  them again or failed, as a recipient would), `retried_requests` (requests a recipient
+  tried again, with back-off and a bounded number of times, because the site did not answer
+  or answered 500/502/504: a service or its database restarting), `check: bench.checker.Check` (its `problems`
   start with `driver: <letter id> ...` for a letter whose journey failed on the driver's side),
   `report()` and `result_line()`.
 
@@ -86,7 +91,19 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
-from bench.checker import FINAL, Check, Fate, Letter, MailFolder, Stores, check, connect  # noqa: E402
+from bench.checker import (  # noqa: E402
+    FINAL,
+    Check,
+    Fate,
+    KeptConnection,
+    Letter,
+    MailFolder,
+    Stores,
+    check,
+    fetch,
+    patiently,
+    settled,
+)
 from deploy.local import platform  # noqa: E402
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf  # noqa: E402
 from lre_shared.contracts import Document, SubmitLetter  # noqa: E402
@@ -150,6 +167,8 @@ class Journey:
     check: Check
     deposit_seconds: float = 0.0
     upload_retries: int = 0
+    late_checks: int = 0
+    retried_requests: int = 0  # recipients' requests tried again (site down or erring)
 
     @property
     def letters_per_s(self) -> float:
@@ -178,8 +197,9 @@ class Journey:
             f"deposit → notice email: p50 {self.notice_p50_ms:.0f} ms, p99 {self.notice_p99_ms:.0f} ms"
             f" ({len(self.notice_ms)} notices)\n"
             f"acceptance → AR evidence: p50 {self.ar_p50_ms:.0f} ms, p99 {self.ar_p99_ms:.0f} ms"
-            f" ({len(self.ar_ms)} signed ARs; {self.upload_retries} uploads tried again after the"
-            " site's wait for the signer's check expired)\n"
+            f" ({len(self.ar_ms)} signed ARs; {self.late_checks} visits of the page saying the"
+            f" signature is being checked; {self.upload_retries} uploads asked again; "
+            f"{self.retried_requests} requests tried again while the site was down or erring)\n"
             f"{self.check.summary()}"
         )
 
@@ -226,6 +246,37 @@ async def _retried(site: httpx.AsyncClient, path: str, deadline: float) -> httpx
         pause = min(5.0, pause * 2)
 
 
+class PatientTransport(httpx.AsyncBaseTransport):
+    """The recipients' browser as people use it: when the site does not answer or answers
+    with a server error (a service restarting, its database down), they try again a little
+    later, `tries` times at most; what they send is what they sent. A 503 is the site's own
+    "not yet" (see `_retried`) and is left to the caller."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, tries: int = 40) -> None:
+        self.inner = inner
+        self.tries = tries  # 40 tries with back-off: about three minutes
+        self.retried = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        pause = 0.2
+        for _ in range(self.tries - 1):
+            try:
+                response = await self.inner.handle_async_request(request)
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
+                pass
+            else:
+                if response.status_code not in (500, 502, 504):
+                    return response
+                await response.aclose()
+            self.retried += 1
+            await asyncio.sleep(pause)
+            pause = min(5.0, pause * 2)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 class Recipients:
     """The recipients' side over HTTP: one cookie jar each, connections shared (as many as
     visitors; through a balancer, each lands on any replica)."""
@@ -236,11 +287,14 @@ class Recipients:
         self.plan = plan
         self.signing = signing
         self.gate = asyncio.Semaphore(plan.visitors)
-        self.transport = httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=plan.visitors, max_keepalive_connections=plan.visitors)
+        self.transport = PatientTransport(
+            httpx.AsyncHTTPTransport(
+                limits=httpx.Limits(max_connections=plan.visitors, max_keepalive_connections=plan.visitors)
+            )
         )
         self.accepted_at: dict[uuid.UUID, float] = {}
-        self.upload_retries = 0  # signed ARs uploaded again after the site's wait expired
+        self.upload_retries = 0  # signed ARs uploaded again, the site asking for them again
+        self.late_checks = 0  # visits of the page saying the signature is being checked
 
     def site(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -285,15 +339,22 @@ class Recipients:
                     data={"csrf_token": _csrf(page)},
                     files={"receipt": ("ar_signe.pdf", signed, "application/pdf")},
                 )
+            while answer.status_code == 202 and time.monotonic() < deadline:
+                # The signer's check outlasted the site's wait (PICKUP_RECEIPT_CHECK_TIMEOUT_SECONDS):
+                # the page says the signature is being checked; the recipient comes back to it.
+                self.late_checks += 1
+                await asyncio.sleep(2.0)
+                async with self.gate:
+                    answer = await site.get("/signature/certificat/verification")
             if answer.url.path == "/courrier":
                 return
-            if answer.status_code < 500 or time.monotonic() > deadline:
+            if answer.status_code not in (409, 500, 502, 503, 504) or time.monotonic() > deadline:
                 raise JourneyError(
                     f"item {item_number}: {answer.status_code} {answer.url.path} after the signed AR:"
                     f" {answer.text[:300]}"
                 )
-            # The site waited its `PICKUP_REQUEST_TIMEOUT_SECONDS` for the signer's check and
-            # asks to try again: the recipient uploads the same signed AR once more.
+            # The site asks for the signed AR again (the upload it kept for a late check is on
+            # another replica, say) or failed: the recipient uploads the same signed AR once more.
             self.upload_retries += 1
             await asyncio.sleep(5.0)
             page = await site.get("/signature/certificat")
@@ -315,10 +376,12 @@ async def let_the_window_close(pickup: asyncpg.Pool, letter_id: uuid.UUID) -> No
     yesterday (as tests/e2e/test_sender_events.py moves it); the pickup sweeper then marks it
     unclaimed (non réclamée)."""
     for _ in range(600):
-        moved = await pickup.execute(
-            "UPDATE letters SET deadline = current_date - 2"
-            " WHERE letter_id = $1 AND first_notice_at IS NOT NULL",
-            letter_id,
+        moved = await patiently(
+            lambda: pickup.execute(
+                "UPDATE letters SET deadline = current_date - 2"
+                " WHERE letter_id = $1 AND first_notice_at IS NOT NULL",
+                letter_id,
+            )
         )
         if moved == "UPDATE 1":
             return
@@ -330,8 +393,10 @@ async def make_reminder_due(notifier: asyncpg.Pool, letter_id: uuid.UUID) -> Non
     """The letter's first reminder falls due now (three days early), for the notifier's
     replicas to race for; exactly one round must follow."""
     for _ in range(600):
-        moved = await notifier.execute(
-            "UPDATE reminders SET next_at = now() WHERE letter_id = $1 AND stopped IS NULL", letter_id
+        moved = await patiently(
+            lambda: notifier.execute(
+                "UPDATE reminders SET next_at = now() WHERE letter_id = $1 AND stopped IS NULL", letter_id
+            )
         )
         if moved == "UPDATE 1":
             break
@@ -340,8 +405,11 @@ async def make_reminder_due(notifier: asyncpg.Pool, letter_id: uuid.UUID) -> Non
         raise JourneyError(f"the notifier never scheduled the reminders of {letter_id}")
     # The recipient decides once the reminder is queued (a decision first would stop it).
     for _ in range(600):
-        if await notifier.fetchval(
-            "SELECT count(*) FROM notices WHERE letter_id = $1 AND command->>'kind' = 'reminder'", letter_id
+        if await patiently(
+            lambda: notifier.fetchval(
+                "SELECT count(*) FROM notices WHERE letter_id = $1 AND command->>'kind' = 'reminder'",
+                letter_id,
+            )
         ):
             return
         await asyncio.sleep(0.5)
@@ -351,24 +419,31 @@ async def make_reminder_due(notifier: asyncpg.Pool, letter_id: uuid.UUID) -> Non
 # ----------------------------------------------------------------- the run
 
 
-async def run_journey(target: Target, plan: Plan, *, log: bool = True) -> Journey:
-    """Deposit `plan.letters` letters, drive their recipients, wait for every final evidence
-    record, then check every store (bench.checker)."""
+def letters_of(plan: Plan) -> list[Letter]:
+    """The letters of one run: their identities, fates and recipients' addresses."""
+    tag = secrets.token_hex(3)
+    reminded = set(
+        random.Random(plan.seed + 1).sample(range(plan.letters), round(plan.letters * plan.reminded_share))
+    )
+    return [
+        Letter(uuid.uuid4(), fate, f"j{tag}-{i:05d}@exemple.example", reminded=i in reminded)
+        for i, fate in enumerate(plan.fates())
+    ]
+
+
+async def run_journey(
+    target: Target, plan: Plan, *, letters: list[Letter] | None = None, log: bool = True
+) -> Journey:
+    """Deposit `plan.letters` letters (`letters`, made by `letters_of(plan)` beforehand by a
+    caller that may cancel the run and still wants to judge what it sent), drive their
+    recipients, wait for every final evidence record, then check every store (bench.checker)."""
 
     def say(text: str) -> None:
         if log:
             print(text, flush=True)
 
-    tag = secrets.token_hex(3)
-    pdf = demo_pdf("Lettre du banc d'essai " + tag)
-    fates = plan.fates()
-    reminded = set(
-        random.Random(plan.seed + 1).sample(range(plan.letters), round(plan.letters * plan.reminded_share))
-    )
-    letters = [
-        Letter(uuid.uuid4(), fate, f"j{tag}-{i:05d}@exemple.example", reminded=i in reminded)
-        for i, fate in enumerate(fates)
-    ]
+    letters = letters if letters is not None else letters_of(plan)
+    pdf = demo_pdf("Lettre du banc d'essai " + secrets.token_hex(3))
     by_address = {letter.recipient_email: letter for letter in letters}
     mails = MailFolder(target.stores.mail_dir)
     mails.scan()  # what was there before this run is not this run's
@@ -389,8 +464,7 @@ async def run_journey(target: Target, plan: Plan, *, log: bool = True) -> Journe
 
     pickup_db = await asyncpg.create_pool(target.stores.database_urls["pickup"], min_size=1, max_size=4)
     notifier_db = await asyncpg.create_pool(target.stores.database_urls["notifier"], min_size=1, max_size=2)
-    # One connection kept for polling the signer: a busy shared server may have no slot later.
-    signer_db = await connect(target.stores.database_urls["signer"])
+    signer_db = KeptConnection(target.stores.database_urls["signer"])
     # Spawned, not forked: the driver runs threads (mail folder scans) that a fork would copy
     # mid-lock.
     signing = ProcessPoolExecutor(
@@ -481,24 +555,20 @@ async def run_journey(target: Target, plan: Plan, *, log: bool = True) -> Journe
         check=checked,
         deposit_seconds=deposit_seconds,
         upload_retries=recipients.upload_retries,
+        late_checks=recipients.late_checks,
+        retried_requests=recipients.transport.retried,
     )
 
 
-async def _progress(target: Target, letters: list[Letter], say: object, signer: asyncpg.Connection) -> None:
+async def _progress(target: Target, letters: list[Letter], say: object, signer: KeptConnection) -> None:
     assert callable(say)
-    from bench.checker import settled
-
     while True:
         await asyncio.sleep(10)
         done, _ = await settled(target.stores, letters, signer)
         say(f"  … {done}/{len(letters)} letters settled")
 
 
-async def _wait_final(
-    target: Target, letters: list[Letter], deadline: float, signer: asyncpg.Connection
-) -> None:
-    from bench.checker import settled
-
+async def _wait_final(target: Target, letters: list[Letter], deadline: float, signer: KeptConnection) -> None:
     while time.monotonic() < deadline:
         done, _ = await settled(target.stores, letters, signer)
         if done == len(letters):
@@ -507,22 +577,29 @@ async def _wait_final(
 
 
 async def _final_times(target: Target, letters: list[Letter]) -> dict[uuid.UUID, float]:
-    """When the signer recorded each letter's final record (epoch seconds)."""
-    conn = await connect(target.stores.database_urls["signer"])
-    try:
-        rows = await conn.fetch(
-            "SELECT letter_id, event, recorded_at FROM evidence WHERE letter_id = ANY($1::uuid[])"
-            " AND event = ANY($2::text[])",
-            [letter.letter_id for letter in letters],
-            list(FINAL.values()),
-        )
-    finally:
-        await conn.close()
+    """When the signer recorded each letter's final record (epoch seconds), or issued the last
+    proof PDF of it, if later: a letter is through when its sender has every proof."""
+    rows = await fetch(
+        target.stores.database_urls["signer"],
+        "SELECT letter_id, event, recorded_at FROM evidence WHERE letter_id = ANY($1::uuid[])"
+        " AND event = ANY($2::text[])",
+        [letter.letter_id for letter in letters],
+        list(FINAL.values()),
+    )
     fate = {letter.letter_id: letter.fate for letter in letters}
     found: dict[uuid.UUID, datetime] = {}
     for row in rows:
         if FINAL[fate[row["letter_id"]]] == row["event"]:
             found[row["letter_id"]] = min(row["recorded_at"], found.get(row["letter_id"], row["recorded_at"]))
+    proofs = await fetch(
+        target.stores.database_urls["signer"],
+        "SELECT letter_id, max(created_at) AS at FROM proofs WHERE letter_id = ANY($1::uuid[])"
+        " GROUP BY letter_id",
+        [letter.letter_id for letter in letters],
+    )
+    for row in proofs:
+        if row["letter_id"] in found:
+            found[row["letter_id"]] = max(found[row["letter_id"]], row["at"])
     return {letter_id: at.timestamp() for letter_id, at in found.items()}
 
 

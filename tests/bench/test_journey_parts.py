@@ -1,5 +1,6 @@
 """The journey driver's parts that need no platform: the checker's chain rule, its reading of the
-SMTP catcher's folder, the plan's shares, and the balancer spreading connections."""
+SMTP catcher's folder, the plan's shares, the balancer spreading connections, and the patience of
+the driver and the checker with a restarting store or site."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from bench.checker import Fate, MailFolder, _chain_breaks
-from bench.journey import Plan
+import httpx
+import pytest
+
+from bench.checker import Fate, MailFolder, _chain_breaks, patiently
+from bench.journey import PatientTransport, Plan
 from deploy.local.balancer import RoundRobin
 
 
@@ -88,3 +92,63 @@ async def test_the_balancer_spreads_connections_over_its_backends_in_turn() -> N
         server.close()
     assert answers == [b"1", b"2", b"1", b"2"]
     assert balancer.served == [2, 2]
+
+
+async def test_a_read_is_asked_again_while_the_database_server_restarts() -> None:
+    tries = []
+
+    async def read() -> str:
+        tries.append(1)
+        if len(tries) < 3:
+            raise ConnectionRefusedError("the server is restarting")
+        return "rows"
+
+    assert await patiently(read) == "rows"
+    assert len(tries) == 3
+
+
+async def test_a_read_that_fails_for_another_reason_is_not_asked_again() -> None:
+    tries = []
+
+    async def read() -> str:
+        tries.append(1)
+        raise ValueError("a wrong query")
+
+    with pytest.raises(ValueError, match="a wrong query"):
+        await patiently(read)
+    assert len(tries) == 1
+
+
+def site(*statuses: int | None) -> tuple[PatientTransport, list[int]]:
+    """A transport in front of a site answering `statuses` in turn (None: connection refused)."""
+    asked: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        status = statuses[min(len(asked), len(statuses) - 1)]
+        asked.append(1)
+        if status is None:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(status)
+
+    return PatientTransport(httpx.MockTransport(answer), tries=3), asked
+
+
+async def test_a_recipient_tries_again_when_the_site_is_down_or_errs() -> None:
+    transport, asked = site(None, 502, 200)
+    async with httpx.AsyncClient(transport=transport) as client:
+        assert (await client.get("http://pickup/")).status_code == 200
+    assert (len(asked), transport.retried) == (3, 2)
+
+
+async def test_a_recipient_gives_up_after_a_bounded_number_of_tries() -> None:
+    transport, asked = site(500)
+    async with httpx.AsyncClient(transport=transport) as client:
+        assert (await client.get("http://pickup/")).status_code == 500
+    assert len(asked) == 3
+
+
+async def test_the_sites_own_not_yet_is_left_to_the_recipient() -> None:
+    transport, asked = site(503, 200)
+    async with httpx.AsyncClient(transport=transport) as client:
+        assert (await client.get("http://pickup/")).status_code == 503
+    assert len(asked) == 1

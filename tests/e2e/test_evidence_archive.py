@@ -40,7 +40,8 @@ def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPla
 
 
 async def archived_letter(platform_running: RunningPlatform, smtp: SmtpServer) -> uuid.UUID:
-    """A letter deposited and notified (two records), once the signer has archived all its records."""
+    """A letter deposited and notified (two records), once the signer has archived all its records
+    and issued its deposit proof (just after the record, `proof_jobs`)."""
     recipient = DEMO_RECIPIENT.model_copy(update={"email": f"locked-{uuid.uuid4().hex[:8]}@exemple.example"})
     command = SubmitLetter(
         correlation_id=uuid.uuid4(),
@@ -56,11 +57,16 @@ async def archived_letter(platform_running: RunningPlatform, smtp: SmtpServer) -
     try:
         for _ in range(300):
             counts = await signer.fetchrow(
-                "SELECT count(*) AS records, count(archived_at) AS archived FROM evidence"
-                " WHERE letter_id = $1",
+                "SELECT count(*) AS records, count(archived_at) AS archived,"
+                " (SELECT count(*) FROM proof_jobs WHERE letter_id = $1) AS proofs_waiting"
+                " FROM evidence WHERE letter_id = $1",
                 letter_id,
             )
-            if counts["records"] >= 2 and counts["archived"] == counts["records"]:
+            if (
+                counts["records"] >= 2
+                and counts["archived"] == counts["records"]
+                and not counts["proofs_waiting"]
+            ):
                 return letter_id
             await asyncio.sleep(0.2)
     finally:

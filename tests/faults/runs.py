@@ -72,10 +72,8 @@ import aio_pika
 import asyncpg
 import httpx
 
-import bench.checker as checker_module
-import bench.journey as journey_module
 from bench.checker import FINAL, Check, Letter, Stores, check
-from bench.journey import Journey, Plan, Target, run_journey, spawn, wait_port
+from bench.journey import Journey, Plan, Target, letters_of, run_journey, spawn, wait_port
 from deploy.local import platform
 from lre_shared import dlq
 from tests.support import infra
@@ -443,10 +441,9 @@ class RunContext:
     settings: Settings
     mails_before: int
     finals_before: int
-    letters: list[Letter] | None = None  # known once the driver hands them to the checker
+    letters: list[Letter] = field(default_factory=list)  # what the run sends
     poison: list[str] = field(default_factory=list)
     capture: Capture | None = None
-    retried_requests: int = 0  # recipients' requests the site failed to answer at first
     replayed: int = 0  # dead letters an operator had to replay (lre-dlq) for the run to end
     poisoned_queues: set[str] = field(default_factory=set)
     smtp_refusing: bool = False  # until the refusal's dead letters are replayed
@@ -615,122 +612,6 @@ def action_for(fault: str) -> Action:
     raise ValueError(f"unknown fault {fault!r}")
 
 
-# Errors of a store or a site that is restarting: what a person (or a tool) waits out.
-_PASSING = (
-    OSError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.InterfaceError,
-)
-PATIENCE_SECONDS = 180.0
-
-
-class _PatientTransport(httpx.AsyncBaseTransport):
-    """The recipients' browser as people use it: when the site does not answer or answers
-    with a server error (a service restarting, its database down), they try again a little
-    later; what they send is what they sent."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, ctx: RunContext) -> None:
-        self.inner = inner
-        self.ctx = ctx
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        deadline = time.monotonic() + PATIENCE_SECONDS
-        while True:
-            try:
-                response = await self.inner.handle_async_request(request)
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
-                if time.monotonic() > deadline:
-                    raise
-            else:
-                if response.status_code not in (500, 502, 504) or time.monotonic() > deadline:
-                    return response
-                await response.aclose()
-            self.ctx.retried_requests += 1
-            await asyncio.sleep(1.0)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-def _patient(call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """`call` tried again while the store it reads is restarting."""
-
-    async def patient(*args: Any, **kwargs: Any) -> Any:
-        deadline = time.monotonic() + PATIENCE_SECONDS
-        while True:
-            try:
-                return await call(*args, **kwargs)
-            except _PASSING:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(1.0)
-
-    return patient
-
-
-@contextlib.contextmanager
-def _driver_hooks(ctx: RunContext) -> Iterator[None]:
-    """Wraps of the driver for a run with faults (bench/journey.py and bench/checker.py are
-    used as they are, their names replaced for the run only):
-    - the letters it makes are kept as it makes them (a run ended early, and the run's
-      second judgement, need them);
-    - its recipients retry what the site failed to answer (`_PatientTransport`);
-    - its reads of the stores wait out a restart of PostgreSQL (`_patient`)."""
-    originals = {
-        (journey_module, "check"): checker_module.check,
-        (journey_module, "connect"): checker_module.connect,
-        (journey_module, "let_the_window_close"): journey_module.let_the_window_close,
-        (journey_module, "Recipients"): journey_module.Recipients,
-        (checker_module, "_fetch"): checker_module._fetch,
-    }
-    original_check = checker_module.check
-
-    async def recording(stores: Stores, letters: list[Letter], **options: Any) -> Check:
-        ctx.letters = list(letters)
-        return await original_check(stores, letters, **options)
-
-    class PatientRecipients(journey_module.Recipients):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            # Used only through the transport interface (requests, aclose).
-            self.transport = _PatientTransport(self.transport, ctx)  # type: ignore[assignment]
-
-    original_letter = checker_module.Letter
-
-    def letter(*args: Any, **kwargs: Any) -> Letter:
-        made = original_letter(*args, **kwargs)
-        ctx.letters = [*(ctx.letters or []), made]
-        return made
-
-    originals[(journey_module, "Letter")] = original_letter
-    original_settled = checker_module.settled
-    patient_settled = _patient(original_settled)
-
-    async def settled(stores: Stores, letters: list[Letter], signer: Any = None) -> tuple[int, int]:
-        # A fresh connection each time: the one the driver keeps dies with a restarted server.
-        result: tuple[int, int] = await patient_settled(stores, letters, None)
-        return result
-
-    originals[(checker_module, "settled")] = original_settled
-    replaced: dict[tuple[Any, str], Any] = {
-        (checker_module, "settled"): settled,
-        (journey_module, "Letter"): letter,
-        (journey_module, "check"): recording,
-        (journey_module, "connect"): _patient(checker_module.connect),
-        (journey_module, "let_the_window_close"): _patient(journey_module.let_the_window_close),
-        (journey_module, "Recipients"): PatientRecipients,
-        (checker_module, "_fetch"): _patient(checker_module._fetch),
-    }
-    for (module, name), value in replaced.items():
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        for (module, name), value in originals.items():
-            setattr(module, name, value)
-
-
 async def run_fault(own: FaultPlatform, fault: str, settings: Settings) -> FaultResult:
     """One run of the journey with `fault` applied (`a+b+c`: each in turn, spread over the
     run); judged once the broker has drained."""
@@ -747,33 +628,32 @@ async def run_fault(own: FaultPlatform, fault: str, settings: Settings) -> Fault
         check_wait_seconds=300.0,
     )
     started = time.monotonic()
-    with _driver_hooks(ctx):
-        driving = asyncio.create_task(run_journey(own.target, plan, log=False))
-        # The first at once (an SMTP refusal from the first notice), the others spread out.
-        moments = [
-            0.0 if part == "smtp-refusal" else 0.15 + 0.6 * i / len(parts) for i, part in enumerate(parts)
-        ]
-        faulting = asyncio.create_task(_in_turn(own, ctx, actions, moments))
-        watching = asyncio.create_task(_watch_dead_letters(own, ctx, driving))
-        journey: Journey | None = None
-        with contextlib.suppress(asyncio.CancelledError):
-            journey = await driving
-        watching.cancel()
-        if journey is not None and not faulting.done():
-            # The run ended before the fault's moment (a short run on a fast machine): it
-            # still happens, and the second judgement below sees its consequences.
-            ctx.notes.append("the fault came after the journey's last letter")
-        if journey is None:
-            faulting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await faulting
+    # Made before the run: a run ended early is still judged on every letter it sent.
+    ctx.letters = letters_of(plan)
+    driving = asyncio.create_task(run_journey(own.target, plan, letters=ctx.letters, log=False))
+    # The first at once (an SMTP refusal from the first notice), the others spread out.
+    moments = [0.0 if part == "smtp-refusal" else 0.15 + 0.6 * i / len(parts) for i, part in enumerate(parts)]
+    faulting = asyncio.create_task(_in_turn(own, ctx, actions, moments))
+    watching = asyncio.create_task(_watch_dead_letters(own, ctx, driving))
+    journey: Journey | None = None
+    with contextlib.suppress(asyncio.CancelledError):
+        journey = await driving
+    watching.cancel()
+    if journey is not None and not faulting.done():
+        # The run ended before the fault's moment (a short run on a fast machine): it
+        # still happens, and the second judgement below sees its consequences.
+        ctx.notes.append("the fault came after the journey's last letter")
+    if journey is None:
+        faulting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await faulting
     if ctx.capture is not None:
         await ctx.capture.stop()
     seconds = time.monotonic() - started
-    if ctx.retried_requests:
-        ctx.notes.append(f"recipients tried {ctx.retried_requests} requests again (site down or erring)")
+    if journey is not None and journey.retried_requests:
+        ctx.notes.append(f"recipients tried {journey.retried_requests} requests again (site down or erring)")
     undrained = await own.drained(timeout=300.0 if journey is not None else 30.0)
-    letters = ctx.letters or []
+    letters = ctx.letters
     wait = 120.0 if journey is not None else 10.0
     final = await check(own.target.stores, letters, wait_seconds=wait) if letters else Check()
     dead = await own.take_dead_letters()

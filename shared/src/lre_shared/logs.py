@@ -77,3 +77,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # FastStream logs every message at INFO; ours already says what matters.
     logging.getLogger("faststream").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # fontTools logs dozens of INFO lines each time fpdf2 subsets a font, i.e. for every PDF
+    # rendered (proofs, receipts, notices): noise that buries the lines naming a letter.
+    logging.getLogger("fontTools").setLevel(logging.WARNING)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import html
+import inspect
 import re
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -244,7 +245,7 @@ def error_of(page: httpx.Response, field_name: str) -> str:
 # ------------------------------------------------------------------ other services
 
 
-Answer = Callable[[Any], Reply | None]
+Answer = Callable[[Any], Reply | Awaitable[Reply | None] | None]
 
 
 @dataclass
@@ -278,6 +279,8 @@ async def answering(amqp_url: str, answers: dict[type[Message], Answer]) -> Asyn
                 query = query_type.model_validate_json(message.body)
                 responders.received.setdefault(query_type, []).append(query)
                 reply = answer(query)
+                if inspect.isawaitable(reply):  # a service slow to answer
+                    reply = await reply
                 if reply is not None and message.reply_to:
                     await channel.default_exchange.publish(
                         aio_pika.Message(

@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import html
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -439,3 +440,85 @@ async def test_a_letter_signed_once_is_not_signed_again(pickup: Pickup, probe: P
     await probe.wait_for(ReceiptSigned.routing_key, event.correlation_id)
     await asyncio.sleep(0.5)
     assert len(probe.of(ReceiptSigned.routing_key, event.correlation_id)) == 1
+
+
+def slow_then_accepting(
+    first_seconds: float,
+) -> Callable[[CheckSignedReceipt], Awaitable[SignedReceiptChecked]]:
+    """The signer's check: the first one takes `first_seconds` (a busy signer), later ones are quick."""
+    asked: list[CheckSignedReceipt] = []
+
+    async def check(query: CheckSignedReceipt) -> SignedReceiptChecked:
+        asked.append(query)
+        if len(asked) == 1:
+            await asyncio.sleep(first_seconds)
+        return accepting(query)
+
+    return check
+
+
+async def upload_signed(site: httpx.AsyncClient) -> httpx.Response:
+    page = await site.get("/signature/certificat")
+    return await site.post(
+        "/signature/certificat",
+        data={"csrf_token": csrf(page)},
+        files={"receipt": ("ar.pdf", SIGNED, "application/pdf")},
+    )
+
+
+async def test_the_signed_ar_check_is_waited_for_longer_than_other_answers(
+    amqp_url: str, database_url: str, probe: Probe
+) -> None:
+    async with started_pickup(
+        amqp_url, database_url, request_timeout_seconds=0.5, receipt_check_timeout_seconds=10
+    ) as pickup:
+        event = await deposit(amqp_url, pickup)
+        async with (
+            answering(amqp_url, {CheckSignedReceipt: slow_then_accepting(1.5)}),
+            pickup.browser() as site,
+        ):
+            await accepted(site, event.item_number)
+            answer = await upload_signed(site)
+
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/courrier"
+    await probe.wait_for(ReceiptSigned.routing_key, event.correlation_id)
+
+
+async def test_a_check_slower_than_the_wait_says_the_signature_is_being_checked_and_a_reload_gets_the_outcome(
+    amqp_url: str, database_url: str, probe: Probe
+) -> None:
+    async with started_pickup(amqp_url, database_url, receipt_check_timeout_seconds=0.5) as pickup:
+        event = await deposit(amqp_url, pickup)
+        async with (
+            answering(amqp_url, {CheckSignedReceipt: slow_then_accepting(2.0)}) as signer,
+            pickup.browser() as site,
+        ):
+            await accepted(site, event.item_number)
+            waiting = await upload_signed(site)
+            await asyncio.sleep(2.0)  # the late answer comes, and is dropped
+            reloaded = await site.get("/signature/certificat/verification")
+
+    # Not an error asking for a new upload: the upload is kept, and asked about again.
+    assert waiting.status_code == 202
+    assert "Signature en cours de vérification" in waiting.text
+    assert "Inutile de le déposer à nouveau" in waiting.text
+    assert 'href="/signature/certificat/verification"' in waiting.text
+    assert reloaded.status_code == 303
+    assert reloaded.headers["location"] == "/courrier"
+    assert [q.pdf for q in signer.of(CheckSignedReceipt)] == [SIGNED, SIGNED]
+    await probe.wait_for(ReceiptSigned.routing_key, event.correlation_id)
+    await asyncio.sleep(0.5)
+    assert len(probe.of(ReceiptSigned.routing_key, event.correlation_id)) == 1
+
+
+async def test_the_checking_page_without_a_kept_upload_asks_for_the_signed_ar_again(pickup: Pickup) -> None:
+    event = await deposit(pickup.amqp_url, pickup)
+    async with pickup.browser() as site:
+        await accepted(site, event.item_number)
+        page = await site.get("/signature/certificat/verification")
+
+    assert page.status_code == 409
+    assert error_of(page, "receipt") == (
+        "La vérification de votre avis de réception signé n'a pas pu aboutir. Déposez-le à nouveau."
+    )

@@ -4,6 +4,7 @@ their lift, sessions and per-address limits."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 
@@ -18,7 +19,7 @@ from lre_shared.contracts import (
 )
 from lre_shared.rules import FR_LRE
 from pickup.domain.locks import HoldRules, Holds
-from pickup.service_layer import handlers, limits, locks, sessions, unclaimed
+from pickup.service_layer import handlers, limits, locks, sessions, signature, unclaimed
 from pickup.service_layer.handlers import DecisionRefused
 from pickup.service_layer.limits import AddressLimits, Guess
 from services.pickup.tests.unit.fakes import FakeStorage, a_letter
@@ -137,3 +138,13 @@ async def test_an_address_is_locked_out_at_its_last_allowed_wrong_answer() -> No
     assert results == [None, None, NOW + timedelta(minutes=15)]
     assert await limits.locked_until(storage, Guess.item_number, STRANGER, NOW) == NOW + timedelta(minutes=15)
     assert await limits.locked_until(storage, Guess.identity, STRANGER, NOW) is None
+
+
+def test_uploads_kept_for_a_late_check_make_room_by_dropping_the_oldest() -> None:
+    kept = signature.ReceiptsInCheck(room=10)
+    first, second = a_letter().letter_id, uuid4()
+    kept.keep(first, b"123456")
+    kept.keep(second, b"abcdef")
+    assert (kept.get(first), kept.get(second)) == (None, b"abcdef")
+    kept.drop(second)
+    assert kept.get(second) is None

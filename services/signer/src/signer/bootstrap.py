@@ -13,7 +13,7 @@ from asn1crypto import x509
 from pyhanko.keys import load_certs_from_pemder
 from pyhanko.sign.signers import Signer
 
-from lre_shared import units
+from lre_shared import objects, units
 from lre_shared.bus import Bus, Transaction
 from lre_shared.contracts import (
     CheckSignedReceipt,
@@ -40,9 +40,10 @@ from signer.domain.evidence import SealAssurance
 from signer.domain.proofs import Provider
 from signer.entrypoints.archiver import EvidenceArchiver
 from signer.entrypoints.checkpoint_backfill import CheckpointBackfill
+from signer.entrypoints.proof_issuer import ProofIssuer
 from signer.entrypoints.tree_head_signer import TreeHeadSigner
 from signer.service_layer import consent_evidence, handlers, identity_evidence, proofs_on_demand, receipts
-from signer.service_layer.ports import EvidenceSealer, ProofSealer, UnitOfWork
+from signer.service_layer.ports import EvidenceSealer, UnitOfWork
 from signer.settings import SignerSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -120,7 +121,7 @@ def provider(settings: SignerSettings, assurance: SealAssurance) -> Provider:
 
 def build_proof_sealer(
     settings: SignerSettings, key: Signer | None, named: Provider | None = None
-) -> ProofSealer | None:
+) -> PadesSealer | None:
     if key is None:
         return None
     # Sealed with this key, qualified exactly when the records are (`build_sealer`).
@@ -135,6 +136,7 @@ def build_proof_sealer(
         trust_roots=load_roots(settings.seal_root_files),
         provider=named,
         lta=settings.proof_lta,
+        render_processes=settings.proof_render_processes,
     )
 
 
@@ -152,7 +154,11 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
             message_type,
             in_unit_of_work(
                 partial(
-                    handlers.record_event, recording=recording, policy_id=policy, sealer=seal, proofs=proofs
+                    handlers.record_event,
+                    recording=recording,
+                    policy_id=policy,
+                    sealer=seal,
+                    proofs=proofs is not None,
                 )
             ),
         )
@@ -206,7 +212,20 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
     )
     # Letters settled before checkpoints existed get theirs, once, beside the consumers.
     backfill = CheckpointBackfill(seal)
-    background = [task for task in (archiver, tree_heads, backfill) if task is not None]
+    # Proof PDFs are rendered and sealed after their records commit, off the event path.
+    issuer = (
+        None
+        if proofs is None
+        else ProofIssuer(
+            proofs,
+            policy_id=policy,
+            assurance=seal.assurance,
+            # One proof more in flight than rendering processes: the next one is read and
+            # the last one sealed while the processes render.
+            concurrency=settings.proof_render_processes + 1,
+        )
+    )
+    background = [task for task in (archiver, tree_heads, backfill, issuer) if task is not None]
     exports = [] if links is None else [_ensure_exports(links)]
     return ServiceRuntime(
         bus=bus,
@@ -214,24 +233,35 @@ def bootstrap(settings: SignerSettings, sealer: EvidenceSealer | None = None) ->
         on_started=[*exports, *(task.start for task in background)],
         # The sealers and the checker are not closed here: stopping hooks run while in-flight
         # messages may still use them; their threads are daemons and end with the process.
-        on_stopping=[task.stop for task in background],
+        # The rendering processes end once the proof issuer has stopped.
+        on_stopping=[
+            *(task.stop for task in background),
+            *([] if proofs is None else [proofs.stop_rendering]),
+        ],
     )
 
 
-def build_archiver(settings: SignerSettings) -> EvidenceArchiver | None:
+def evidence_objects(settings: SignerSettings) -> objects.Store | None:
+    """The object store of the evidence bucket; None when evidence stays in PostgreSQL only."""
     if settings.evidence_s3_endpoint is None:
         return None
     assert settings.evidence_s3_access_key is not None  # the settings require both keys
     assert settings.evidence_s3_secret_key is not None
-    store = S3EvidenceStore(
+    return objects.Store(
         settings.evidence_s3_endpoint,
         settings.evidence_s3_access_key.get_secret_value(),
         settings.evidence_s3_secret_key.get_secret_value(),
         settings.evidence_s3_region,
-        settings.evidence_bucket,
+        public_endpoint=settings.evidence_s3_public_endpoint,
     )
+
+
+def build_archiver(settings: SignerSettings) -> EvidenceArchiver | None:
+    store = evidence_objects(settings)
+    if store is None:
+        return None
     return EvidenceArchiver(
-        store,
+        S3EvidenceStore(store, settings.evidence_bucket),
         retention=timedelta(days=settings.evidence_retention_days),
         poll_seconds=settings.evidence_archive_poll_seconds,
     )
@@ -240,16 +270,11 @@ def build_archiver(settings: SignerSettings) -> EvidenceArchiver | None:
 def build_proof_links(settings: SignerSettings) -> S3ProofLinks | None:
     """Download links need the object store; without it (evidence in PostgreSQL only) the
     signer takes no `issue_proof_link.v1`, and a sender's query times out."""
-    if settings.evidence_s3_endpoint is None:
+    store = evidence_objects(settings)
+    if store is None:
         return None
-    assert settings.evidence_s3_access_key is not None  # the settings require both keys
-    assert settings.evidence_s3_secret_key is not None
     return S3ProofLinks(
-        endpoint=settings.evidence_s3_endpoint,
-        public_endpoint=settings.evidence_s3_public_endpoint,
-        access_key=settings.evidence_s3_access_key.get_secret_value(),
-        secret_key=settings.evidence_s3_secret_key.get_secret_value(),
-        region=settings.evidence_s3_region,
+        store,
         evidence_bucket=settings.evidence_bucket,
         exports_bucket=settings.exports_bucket,
         lifetime=timedelta(seconds=settings.proof_link_seconds),

@@ -108,6 +108,13 @@ class SignerSettings(ServiceSettings):
         description="Bucket (no object lock) for proofs and evidence bundles handed out on demand;"
         " created with a lifecycle rule deleting each export after a day.",
     )
+    proof_render_processes: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description="Processes that render proof PDFs beside the service's own (which seals them);"
+        " 0: rendered on the sealing thread. One uses a second core; more, more cores.",
+    )
     proof_link_seconds: int = Field(
         default=300, ge=10, le=3600, description="How long a proof's or bundle's download link is valid."
     )

@@ -110,7 +110,7 @@ async def test_the_signer_runs_with_its_key_in_the_hsm(
     try:
         letter = deposited()
         await publish(amqp_url, letter)
-        await wait_for_records(runtime.pool, letter.correlation_id, 1)
+        await wait_for_records(runtime.pool, letter.correlation_id, 1, table="proofs")
         row = await runtime.pool.fetchrow(
             "SELECT e.record, e.seal, p.filename, p.pdf FROM evidence e JOIN proofs p USING (evidence_id)"
             " WHERE e.letter_id = $1",

@@ -27,6 +27,7 @@ from services.signer.tests.integration.test_signer_seals import (
     sealed_settings,
     start,
     stop,
+    wait_for_proofs,
     wait_for_records,
     with_bucket,
 )
@@ -82,6 +83,7 @@ async def accepted_and_refused(
             ),
         )
         await wait_for_records(runtime.pool, refused.correlation_id, 2)
+        await wait_for_proofs(runtime.pool, accepted.correlation_id, refused.correlation_id)
     finally:
         await stop(runtime)
     return accepted.correlation_id, accepted.item_number, refused.correlation_id, refused.item_number
@@ -175,7 +177,7 @@ async def test_proofs_reach_the_evidence_bucket_under_compliance_lock(
     try:
         letter = deposited()
         await publish(amqp_url, letter)
-        await wait_for_records(runtime.pool, letter.correlation_id, 1)
+        await wait_for_records(runtime.pool, letter.correlation_id, 1, table="proofs")
         deadline = asyncio.get_running_loop().time() + 30
         while await runtime.pool.fetchval(
             "SELECT archived_at IS NULL FROM proofs WHERE letter_id = $1", letter.correlation_id

@@ -13,6 +13,7 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import asyncpg
 import pytest
@@ -77,11 +78,32 @@ def sealed_settings(pki: TestPki, amqp_url: str, database_url: str) -> SignerSet
     )
 
 
-async def wait_for_records(pool: asyncpg.Pool, letter_id: uuid.UUID, count: int) -> None:
-    deadline = asyncio.get_running_loop().time() + 30.0
-    while await pool.fetchval("SELECT count(*) FROM evidence WHERE letter_id = $1", letter_id) < count:
+async def wait_for_proofs(pool: asyncpg.Pool, *letter_ids: uuid.UUID) -> None:
+    """Until the proof issuer has issued every proof the letters' records asked for."""
+    deadline = asyncio.get_running_loop().time() + 60.0
+    while await pool.fetchval(
+        "SELECT count(*) FROM proof_jobs WHERE letter_id = ANY($1::uuid[])", letter_ids
+    ):
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"fewer than {count} evidence records for {letter_id}")
+            raise AssertionError(f"proofs still waiting to be issued for {letter_ids}")
+        await asyncio.sleep(0.05)
+
+
+COUNTS = {
+    "evidence": "SELECT count(*) FROM evidence WHERE letter_id = $1",
+    "proofs": "SELECT count(*) FROM proofs WHERE letter_id = $1",
+}
+
+
+async def wait_for_records(
+    pool: asyncpg.Pool, letter_id: uuid.UUID, count: int, *, table: Literal["evidence", "proofs"] = "evidence"
+) -> None:
+    """Until the letter has `count` rows in `table`: its evidence records, or (`proofs`) the
+    proof PDFs the issuer makes after their commits."""
+    deadline = asyncio.get_running_loop().time() + 30.0
+    while await pool.fetchval(COUNTS[table], letter_id) < count:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"fewer than {count} rows in {table} for {letter_id}")
         await asyncio.sleep(0.05)
 
 

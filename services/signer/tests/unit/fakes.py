@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from signer.service_layer.ports import (
     ChainedRecord,
     ChainEnd,
     IssuedProof,
+    ProofJob,
     ReceiptForm,
     RecordCopy,
     SealedRecord,
@@ -164,6 +165,37 @@ class InMemoryProofs:
 
 
 @dataclass
+class InMemoryProofJobs:
+    """Waiting jobs by letter and kind; a request for a waiting one replaces it, and each
+    request gets a later `requested_at`, as `clock_timestamp()` gives."""
+
+    waiting: dict[tuple[UUID, ProofKind], ProofJob] = field(default_factory=dict)
+    leased: set[tuple[UUID, ProofKind]] = field(default_factory=set)
+    requests: int = 0
+
+    async def request(self, letter_id: UUID, kind: ProofKind, evidence_id: UUID) -> None:
+        self.requests += 1
+        self.waiting[letter_id, kind] = ProofJob(
+            letter_id, kind, evidence_id, ISSUED_AT + timedelta(microseconds=self.requests), 0
+        )
+
+    async def claim(self, batch: int, *, lease_seconds: float) -> list[ProofJob]:
+        free = sorted(
+            (job for key, job in self.waiting.items() if key not in self.leased), key=lambda j: j.requested_at
+        )[:batch]
+        self.leased.update((job.letter_id, job.kind) for job in free)
+        return [replace(job, attempts=job.attempts + 1) for job in free]
+
+    async def done(self, job: ProofJob) -> bool:
+        key = (job.letter_id, job.kind)
+        self.leased.discard(key)
+        if self.waiting.get(key) is not None and self.waiting[key].requested_at == job.requested_at:
+            del self.waiting[key]
+            return True
+        return False
+
+
+@dataclass
 class InMemoryReceiptForms:
     forms: dict[UUID, ReceiptForm] = field(default_factory=dict)
     signed: dict[UUID, tuple[bytes, str | None]] = field(default_factory=dict)
@@ -192,6 +224,7 @@ class InMemoryUnitOfWork:
         self.log = InMemoryEvidenceLog(self.evidence)
         self.proofs = InMemoryProofs()
         self.receipt_forms = InMemoryReceiptForms()
+        self.proof_jobs = InMemoryProofJobs()
         self.published: list[Message] = []
         self.opened = 0
 

@@ -46,7 +46,7 @@ from services.signer.tests.unit.fakes import CountingSealer, InMemoryUnitOfWork,
 from signer.domain.checkpoint import SETTLING_EVENTS, LetterCheckpoint
 from signer.domain.evidence import FINAL_EVENTS, SealAssurance
 from signer.domain.proofs import ProofContent, ProofKind
-from signer.service_layer import handlers
+from signer.service_layer import handlers, proof_issuing
 from tests.support.inbox import MemoryInbox
 
 POLICY = "urn:lre:policy:test"
@@ -205,8 +205,13 @@ class Signer:
             recording=handlers.RECORDINGS[type(event)],
             policy_id=POLICY,
             sealer=self.sealer,
-            proofs=self.proofs,
+            proofs=True,
         )
+        # The proof issuer takes what the record asked for once it is committed.
+        while await proof_issuing.issue_due(
+            self.uow, proofs=self.proofs, policy_id=POLICY, assurance=self.sealer.assurance
+        ):
+            pass
 
     async def hear(self, events: tuple[Message, ...], *, through_inbox: bool = True) -> Signer:
         for event in events:

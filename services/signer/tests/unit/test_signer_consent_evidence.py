@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from lre_shared.contracts import ConsentRecorded, ConsentWithdrawn, Message
-from services.signer.tests.unit.fakes import CountingSealer, InMemoryUnitOfWork, TextProofSealer
+from services.signer.tests.unit.fakes import CountingSealer, InMemoryUnitOfWork
 from signer.domain.evidence import PLATFORM_EVENT_URI_BASE, EvidenceEvent, SealAssurance
 from signer.service_layer import consent_evidence, handlers
 
@@ -56,7 +56,7 @@ def record(uow: InMemoryUnitOfWork, *events: Message) -> None:
                 recording=consent_evidence.RECORDINGS[type(event)],
                 policy_id="urn:lre:policy:test",
                 sealer=CountingSealer(SealAssurance(sealed=True)),
-                proofs=TextProofSealer(),
+                proofs=True,
             )
         )
 
@@ -85,3 +85,4 @@ def test_consent_records_issue_no_letter_proof() -> None:
     record(uow, recorded(uuid.uuid4()))
 
     assert not [m for m in uow.published if m.routing_key == "proof.issued.v1"]
+    assert uow.proof_jobs.waiting == {}

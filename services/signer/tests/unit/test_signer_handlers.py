@@ -34,7 +34,7 @@ from signer.domain.checkpoint import LetterCheckpoint, TreeHead
 from signer.domain.evidence import NON_QUALIFIED_LABEL, EvidenceEvent, SealAssurance
 from signer.domain.proofs import ProofContent, ProofKind
 from signer.domain.receipt import Recipient, Verdict
-from signer.service_layer import handlers, receipts
+from signer.service_layer import handlers, proof_issuing, receipts
 from signer.service_layer.archiving import archive_pending
 from signer.service_layer.checkpoints import backfill_checkpoints
 from signer.service_layer.tree_heads import sign_tree_head
@@ -94,6 +94,9 @@ def record(
     sealer: CountingSealer | None = None,
     proofs: TextProofSealer | None = None,
 ) -> None:
+    """Record each event, then issue the proofs they asked for, as the proof issuer does
+    after their commits."""
+    sealer = sealer or CountingSealer()
     for event in events:
         asyncio.run(
             handlers.record_event(
@@ -101,10 +104,21 @@ def record(
                 uow,
                 recording=handlers.RECORDINGS[type(event)],
                 policy_id=POLICY,
-                sealer=sealer or CountingSealer(),
-                proofs=proofs,
+                sealer=sealer,
+                proofs=proofs is not None,
             )
         )
+    if proofs is not None:
+        issue_proofs(uow, proofs, sealer.assurance)
+
+
+def issue_proofs(uow: InMemoryUnitOfWork, proofs: TextProofSealer, assurance: SealAssurance) -> int:
+    issued = 0
+    while taken := asyncio.run(
+        proof_issuing.issue_due(uow, proofs=proofs, policy_id=POLICY, assurance=assurance)
+    ):
+        issued += taken
+    return issued
 
 
 def test_each_record_follows_the_one_before_in_the_letters_chain() -> None:
@@ -224,21 +238,15 @@ def test_a_proof_already_issued_is_not_issued_again() -> None:
     record(uow, letter, proofs=proofs)
     first = uow.proofs.kept[letter.correlation_id, ProofKind.deposit]
 
-    asyncio.run(
-        handlers.issue(
-            uow,
-            kind=ProofKind.deposit,
-            letter_id=letter.correlation_id,
-            evidence_id=str(uuid.uuid4()),
-            content=lambda facts: ProofContent("again", "deposit_again.pdf", (), ()),
-            chain=(),
-            policy_id=POLICY,
-            proofs=proofs,
-        )
-    )
+    # The deposit redelivered from a replayed message asks for its proof again.
+    deposit = uow.evidence.of(letter.correlation_id)[0]
+    asyncio.run(uow.proof_jobs.request(letter.correlation_id, ProofKind.deposit, deposit.evidence_id))
+    assert issue_proofs(uow, proofs, SEALED) == 1
 
     assert uow.proofs.kept[letter.correlation_id, ProofKind.deposit] == first
     assert len(uow.of_type(ProofIssued)) == 1
+    assert len(proofs.made) == 1  # not rendered again
+    assert uow.proof_jobs.waiting == {}
 
 
 def test_the_envelope_comes_with_the_settled_fate_and_is_replaced_by_each_later_record() -> None:

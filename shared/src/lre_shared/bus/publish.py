@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aiormq
+import anyio
 from aiormq import spec
 from aiormq.abc import ChannelFrame
 from aiormq.exceptions import ChannelInvalidStateError, DeliveryError
@@ -121,6 +123,25 @@ class Publisher:
         await self.publish_outgoing(outgoing, user_id=user_id)
 
 
+class LateReplies(logging.Filter):
+    """A reply that arrives as its asker stops waiting (its timeout) finds FastStream's reply
+    stream closed, and aiormq logs "Consumer callback failed" at ERROR. After a timeout that
+    is expected and harmless (the asker has told its caller already): said at INFO instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.msg == "Consumer callback failed" and isinstance(
+            error, anyio.ClosedResourceError | anyio.BrokenResourceError
+        ):
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+            record.msg, record.args = "a reply came after its asker stopped waiting: dropped", ()
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+_LATE_REPLIES = LateReplies()
+
+
 async def ask(
     broker: RabbitBroker,
     query: Message,
@@ -137,6 +158,7 @@ async def ask(
     query because no queue takes it yet (the answering service has never started): for
     whoever waits, both mean "not now".
     """
+    logging.getLogger("aiormq.channel").addFilter(_LATE_REPLIES)  # once: the same filter object
     with tracing.client_span(query.routing_key, str(query.message_id), str(query.correlation_id)):
         try:
             response = await broker.request(

@@ -3,7 +3,8 @@ check, a download link): request/reply over the bus (`lre_shared.bus.Bus.ask`)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from lre_shared.bus import Bus
@@ -17,9 +18,12 @@ R = TypeVar("R", bound=Message)
 class BusRequests:
     bus: Bus
     timeout_seconds: float
+    # Queries whose answer takes longer than most (the signer's check of a signed AR).
+    slower: Mapping[type[Message], float] = field(default_factory=dict)
 
     async def ask(self, query: Message, answer: type[R]) -> R:
+        timeout = self.slower.get(type(query), self.timeout_seconds)
         try:
-            return await self.bus.ask(query, answer, timeout=self.timeout_seconds)
+            return await self.bus.ask(query, answer, timeout=timeout)
         except TimeoutError as exc:
             raise ServiceUnavailable(type(query).__name__) from exc

@@ -1,5 +1,11 @@
 """Signing the AR with a personal certificate: the recipient downloads the AR the signer
-issued, signs it and uploads it; the signer checks it (DESIGN §2 step 5)."""
+issued, signs it and uploads it; the signer checks it (DESIGN §2 step 5).
+
+The check (a PAdES validation) may take longer than the site waits for it
+(`PICKUP_RECEIPT_CHECK_TIMEOUT_SECONDS`), the signer being busy: the recipient is then told
+the signature is being checked, on a page that asks the signer again, with the same upload,
+each time it is loaded, until there is an outcome; never to upload again while it can ask.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,9 @@ from pickup.entrypoints.forms import form_of, too_large, upload
 from pickup.entrypoints.pages import Site, site_of
 from pickup.entrypoints.signing import refusal, signing_page
 from pickup.service_layer import signature
+from pickup.service_layer.ports import ServiceUnavailable
+
+CHECKING = "/signature/certificat/verification"
 
 
 def certificate_form(request: Request, status: int = 200, **context: object) -> Response:
@@ -49,7 +58,28 @@ async def certificate_page(request: Request, site: Site, letter: LetterView) -> 
             return certificate_form(request, 422, errors={"receipt": site.pages.t(request, "cert.not_pdf")})
         refused = site.pages.t(request, "cert.refused", reason=refusal(request, judged))
         return certificate_form(request, 422, errors={"receipt": refused})
-    checked = await signature.sign_with_certificate(site.storage, site.services, letter, pdf, site.clock())
+    return await checked_page(request, site, letter, pdf)
+
+
+@signing_page(SignatureMethod.certificate)
+async def checking_page(request: Request, site: Site, letter: LetterView) -> Response:
+    pdf = site.receipts_in_check.get(letter.letter_id)
+    if pdf is None:  # the upload kept by another replica of the site, or before a restart
+        lost = site.pages.t(request, "cert.check_lost")
+        return certificate_form(request, 409, errors={"receipt": lost})
+    return await checked_page(request, site, letter, pdf)
+
+
+async def checked_page(request: Request, site: Site, letter: LetterView, pdf: bytes) -> Response:
+    """The signer's outcome for the signed AR `pdf`, or the page saying it is being checked."""
+    try:
+        checked = await signature.sign_with_certificate(
+            site.storage, site.services, letter, pdf, site.clock()
+        )
+    except ServiceUnavailable:
+        site.receipts_in_check.keep(letter.letter_id, pdf)
+        return site.pages.render(request, "receipt_checking.html", 202, again=CHECKING)
+    site.receipts_in_check.drop(letter.letter_id)
     if not checked.accepted:
         message, detail = receipt_verdict.explain(site.pages, request, checked, letter.recipient_name)
         return certificate_form(request, 422, errors={"receipt": message}, detail=detail)
@@ -82,4 +112,5 @@ def ascii_filename(name: str) -> str:
 ROUTES: list[BaseRoute] = [
     Route("/signature/certificat", certificate_page, methods=["GET", "POST"]),
     Route("/signature/certificat/avis.pdf", receipt_form),
+    Route(CHECKING, checking_page),
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import OrderedDict
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -103,6 +104,30 @@ async def sign_with_certificate(
             now=now,
         )
     return checked
+
+
+class ReceiptsInCheck:
+    """Signed ARs whose check by the signer outlasted the upload's wait, by letter, kept in
+    this process: the recipient's next visit of the waiting page asks again with the same
+    bytes instead of asking for a new upload (a check changes nothing at the signer but keep
+    the first signed AR it accepts). At most `room` bytes are kept, the oldest dropped first;
+    a letter whose upload is gone (dropped, another replica's, a restart) is uploaded again."""
+
+    def __init__(self, room: int = 64 * 1024 * 1024) -> None:
+        self.room = room
+        self._kept: OrderedDict[UUID, bytes] = OrderedDict()
+
+    def keep(self, letter_id: UUID, pdf: bytes) -> None:
+        self._kept.pop(letter_id, None)
+        self._kept[letter_id] = pdf
+        while sum(map(len, self._kept.values())) > self.room and len(self._kept) > 1:
+            self._kept.popitem(last=False)
+
+    def get(self, letter_id: UUID) -> bytes | None:
+        return self._kept.get(letter_id)
+
+    def drop(self, letter_id: UUID) -> None:
+        self._kept.pop(letter_id, None)
 
 
 # ------------------------------------------------------------------ verification case

@@ -29,8 +29,8 @@ class ArchivedEvidence(Protocol):
 
 
 class S3EvidenceStore:
-    def __init__(self, endpoint: str, access_key: str, secret_key: str, region: str, bucket: str) -> None:
-        self._bucket = objects.Bucket(endpoint, access_key, secret_key, region, bucket)
+    def __init__(self, store: objects.Store, bucket: str) -> None:
+        self._bucket = store.bucket(bucket)
 
     async def ensure_bucket(self) -> None:
         # The archive service creates it too, at the same start: the first one wins, the

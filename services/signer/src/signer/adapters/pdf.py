@@ -9,9 +9,12 @@ timestamp over it all) by configuration. The key is loaded once (see `sealing.py
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from io import BytesIO
 
 from asn1crypto import x509
@@ -110,6 +113,7 @@ class PadesSealer:
         provider: Provider,
         lta: bool = False,
         revocation_cache_seconds: float = 300.0,
+        render_processes: int = 0,
     ) -> None:
         self._signer = signer
         self._timestamper = timestamper
@@ -122,6 +126,14 @@ class PadesSealer:
         self._signing = WorkerLoop("proof-signing")
         # One HTTP session for OCSP, CRL and certificate fetches, on the signing loop.
         self._fetchers = AIOHttpFetcherBackend()
+        # Rendering (fpdf2, fontTools: pure Python, most of a proof's cost) in processes of its
+        # own, spawned (the service runs threads a fork would copy mid-lock), so that it runs on
+        # another core while this process seals and consumes.
+        self._renderers = (
+            ProcessPoolExecutor(max_workers=render_processes, mp_context=multiprocessing.get_context("spawn"))
+            if render_processes > 0
+            else None
+        )
 
     def _validation_context(self) -> ValidationContext:
         """Shared for a few minutes: OCSP responses and CRLs fetched once serve many proofs
@@ -156,9 +168,23 @@ class PadesSealer:
         sealed: bytes = output.getvalue()
         return sealed
 
+    async def _render_and_seal(self, content: ProofContent) -> bytes:
+        return await self._seal(render_pdf(content, self._provider))
+
+    async def stop_rendering(self) -> None:
+        """End the rendering processes (once nothing is issued any more)."""
+        if self._renderers is not None:
+            self._renderers.shutdown(wait=False, cancel_futures=True)
+            self._renderers = None
+
     async def seal_proof(self, content: ProofContent) -> bytes:
-        """The proof rendered, then sealed."""
-        return await self.seal(render_pdf(content, self._provider))
+        """The proof rendered (in a rendering process, or on the signing thread), then sealed
+        on the signing thread: the service's event loop is never held up by either."""
+        if self._renderers is None:
+            return await self._signing.run_async(self._render_and_seal(content))
+        loop = asyncio.get_running_loop()
+        pdf = await loop.run_in_executor(self._renderers, render_pdf, content, self._provider)
+        return await self.seal(pdf)
 
     def seal_blocking(self, pdf: bytes) -> bytes:
         return self._signing.run(self._seal(pdf))
@@ -173,3 +199,4 @@ class PadesSealer:
         if isinstance(session, LazySession):
             await self._signing.run_async(session.close())  # type: ignore[no-untyped-call]
         self._signing.close()
+        await self.stop_rendering()

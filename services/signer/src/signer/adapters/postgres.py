@@ -14,7 +14,6 @@ from uuid import UUID
 import asyncpg
 
 from lre_shared import units
-from lre_shared.bus import Transaction
 from lre_shared.units import PgRepository
 from signer.adapters.bundle import load_bundle
 from signer.domain.checkpoint import SETTLING_EVENTS, LetterCheckpoint, TreeHead
@@ -26,6 +25,7 @@ from signer.service_layer.ports import (
     ChainedRecord,
     ChainEnd,
     IssuedProof,
+    ProofJob,
     ReceiptForm,
     RecordCopy,
     SealedRecord,
@@ -222,6 +222,53 @@ class PgProofs(PgRepository):
         return await load_bundle(self.conn, letter_id)
 
 
+# Issuers listen here: a request is announced when its transaction commits.
+PROOF_JOBS_CHANNEL = "lre_signer_proof_jobs"
+
+
+class PgProofJobs(PgRepository):
+    async def request(self, letter_id: UUID, kind: ProofKind, evidence_id: UUID) -> None:
+        await self.conn.execute(
+            "INSERT INTO proof_jobs (letter_id, kind, evidence_id) VALUES ($1, $2, $3)"
+            " ON CONFLICT (letter_id, kind) DO UPDATE SET evidence_id = EXCLUDED.evidence_id,"
+            " requested_at = EXCLUDED.requested_at, attempts = 0",
+            letter_id,
+            kind.value,
+            evidence_id,
+        )
+        await self.conn.execute(f"NOTIFY {PROOF_JOBS_CHANNEL}")
+
+    async def claim(self, batch: int, *, lease_seconds: float) -> list[ProofJob]:
+        rows = await self.conn.fetch(
+            "UPDATE proof_jobs j SET leased_until = now() + make_interval(secs => $2),"
+            " attempts = attempts + 1 FROM (SELECT letter_id, kind FROM proof_jobs"
+            " WHERE leased_until IS NULL OR leased_until < now()"
+            " ORDER BY requested_at LIMIT $1 FOR UPDATE SKIP LOCKED) due"
+            " WHERE j.letter_id = due.letter_id AND j.kind = due.kind"
+            " RETURNING j.letter_id, j.kind, j.evidence_id, j.requested_at, j.attempts",
+            batch,
+            lease_seconds,
+        )
+        jobs = [ProofJob(**{**row, "kind": ProofKind(row["kind"])}) for row in rows]
+        return sorted(jobs, key=lambda job: job.requested_at)
+
+    async def done(self, job: ProofJob) -> bool:
+        status = await self.conn.execute(
+            "DELETE FROM proof_jobs WHERE letter_id = $1 AND kind = $2 AND requested_at = $3",
+            job.letter_id,
+            job.kind.value,
+            job.requested_at,
+        )
+        if not status.endswith(" 0"):
+            return True
+        await self.conn.execute(
+            "UPDATE proof_jobs SET leased_until = NULL WHERE letter_id = $1 AND kind = $2",
+            job.letter_id,
+            job.kind.value,
+        )
+        return False
+
+
 class PgReceiptForms(PgRepository):
     async def get(self, letter_id: UUID) -> ReceiptForm | None:
         row = await self.conn.fetchrow(
@@ -271,17 +318,16 @@ class PgReceiptForms(PgRepository):
 class PgUnitOfWork(units.PgUnitOfWork):
     """The repositories over the transaction `tx`, and its outbox."""
 
-    def __init__(self, tx: Transaction) -> None:
-        super().__init__(tx)
-        self.evidence = PgEvidenceChain(self.conn)
-        self.checkpoints = PgCheckpoints(self.conn)
-        self.log = PgEvidenceLog(self.conn)
-        self.proofs = PgProofs(self.conn)
-        self.receipt_forms = PgReceiptForms(self.conn)
+    evidence: PgEvidenceChain
+    checkpoints: PgCheckpoints
+    log: PgEvidenceLog
+    proofs: PgProofs
+    receipt_forms: PgReceiptForms
+    proof_jobs: PgProofJobs
 
 
-def unit_of_work(tx: Transaction) -> PgUnitOfWork:
-    return PgUnitOfWork(tx)
+# The unit of work over the bus's transaction of a message.
+unit_of_work = PgUnitOfWork
 
 
 class Transactions(units.Transactions[PgUnitOfWork]):

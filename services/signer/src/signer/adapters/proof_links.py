@@ -32,20 +32,15 @@ EXPORT_DAYS = 1  # S3 lifecycle rules count in days: the shortest they can say
 class S3ProofLinks:
     def __init__(
         self,
+        store: objects.Store,
         *,
-        endpoint: str,
-        public_endpoint: str | None,
-        access_key: str,
-        secret_key: str,
-        region: str,
         evidence_bucket: str,
         exports_bucket: str,
         lifetime: timedelta,
         clock: Clock = now_utc,
     ) -> None:
-        self._exports = objects.Bucket(endpoint, access_key, secret_key, region, exports_bucket)
-        # Presigning needs no round trip (the region is known): this client only signs.
-        self._public = objects.client(public_endpoint or endpoint, access_key, secret_key, region)
+        self._exports = store.bucket(exports_bucket)
+        self._store = store
         self._evidence_bucket = evidence_bucket
         self._lifetime = lifetime
         self._clock = clock
@@ -65,7 +60,7 @@ class S3ProofLinks:
 
     def _link(self, bucket: str, key: str) -> Link:
         issued_at = self._clock()
-        url = self._public.presigned_get_object(bucket, key, expires=self._lifetime, request_date=issued_at)
+        url = self._store.link("GET", bucket, key, issued_at=issued_at, expires=self._lifetime)
         return Link(url, issued_at + self._lifetime)
 
     async def archived(self, key: str) -> Link:

@@ -32,6 +32,7 @@ from asn1crypto import x509
 from minio.error import S3Error
 from pyhanko.keys import load_certs_from_pemder
 
+from lre_shared import objects
 from signer.adapters.bundle import load_bundle, read_bundle, write_bundle, write_zip
 from signer.adapters.evidence_store import S3EvidenceStore
 from signer.adapters.seal_check import check_proof, check_seal, proof_attachments
@@ -218,7 +219,7 @@ def check_bucket(args: argparse.Namespace) -> tuple[int, str]:
         os.environ.get("SIGNER_EVIDENCE_RETENTION_DAYS") or DEFAULT_EVIDENCE_RETENTION_DAYS
     )
     region = os.environ.get("SIGNER_EVIDENCE_S3_REGION") or "us-east-1"
-    store = S3EvidenceStore(endpoint, access_key, secret_key, region, args.evidence_bucket)
+    store = S3EvidenceStore(objects.Store(endpoint, access_key, secret_key, region), args.evidence_bucket)
     try:
         bundle = read_bundle(args.bundle)
         report = asyncio.run(check_bundle_archived(bundle, store, retention=timedelta(days=days)))

@@ -9,39 +9,46 @@ ETSI EN 319 522-2 has no consent event: these are platform events
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from lre_shared.contracts import ConsentRecorded, ConsentWithdrawn, Message
 from signer.domain.evidence import EvidenceEvent
 from signer.service_layer.handlers import Recording
 
-RECORDINGS: dict[type[Message], Recording] = {
-    # ConsentRecorded, ConsentWithdrawn (platform extensions, see EvidenceEvent): the consent
-    # registry of CPCE L.100, chained per sender and address (`correlation_id`); no item number.
-    ConsentRecorded: Recording(
-        EvidenceEvent.consent_recorded,
+
+def _consent_record(event: EvidenceEvent, details: Callable[[Any], dict[str, Any]]) -> Recording:
+    """A record of the consent registry: timed when the archive recorded the change, with no
+    item number, naming the consent, its sender, the address (its key) and the channel, and
+    then what the change itself says (`details`)."""
+    return Recording(
+        event,
         time=lambda e: e.recorded_at,
         item_number=lambda e: None,
         details=lambda e: {
             "consent_id": str(e.consent_id),
             "sender_id": e.sender_id,
-            "email": e.email,
             "email_key": e.email_key,
-            "given_at": e.given_at.isoformat(),
             "channel": e.channel,
+            **details(e),
+        },
+    )
+
+
+RECORDINGS: dict[type[Message], Recording] = {
+    # ConsentRecorded, ConsentWithdrawn (platform extensions, see EvidenceEvent): the consent
+    # registry of CPCE L.100, chained per sender and address (`correlation_id`).
+    ConsentRecorded: _consent_record(
+        EvidenceEvent.consent_recorded,
+        lambda e: {
+            "email": e.email,
+            "given_at": e.given_at.isoformat(),
             "text": e.text,
             "text_sha256": e.text_sha256,
             "reference": e.reference,
         },
     ),
-    ConsentWithdrawn: Recording(
-        EvidenceEvent.consent_withdrawn,
-        time=lambda e: e.recorded_at,
-        item_number=lambda e: None,
-        details=lambda e: {
-            "consent_id": str(e.consent_id),
-            "sender_id": e.sender_id,
-            "email_key": e.email_key,
-            "withdrawn_at": e.withdrawn_at.isoformat(),
-            "channel": e.channel,
-        },
+    ConsentWithdrawn: _consent_record(
+        EvidenceEvent.consent_withdrawn, lambda e: {"withdrawn_at": e.withdrawn_at.isoformat()}
     ),
 }

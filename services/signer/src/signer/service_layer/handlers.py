@@ -6,14 +6,15 @@ stores it, so a record is never stored unsealed when a seal key is configured: a
 does not answer makes the message retry, not an unsealed record.
 
 Deposit, acceptance, refusal and non-claim also issue their human proof (CPCE R.53-2:
-preuve de dépôt; R.53-3: preuves de réception, de refus, de non-réclamation), sealed PAdES
-in the same transaction, when proofs are configured: the record and its proof are stored
-together or not at all. Each proof is published (`ProofIssued`, through the outbox) as it is
-stored: the sender gets it at once.
+preuve de dépôt; R.53-3: preuves de réception, de refus, de non-réclamation), sealed PAdES,
+when proofs are configured: the record's transaction asks for it, so the record and the
+request are stored together or not at all, and the proof issuer renders, seals, stores and
+publishes it (`ProofIssued`, through the outbox) just after, off the event path
+(`proof_issuing.py`): the sender gets it within moments.
 
 The envelope `pli_<number>.pdf` (the letter and every record of its life) is issued when the
 letter's fate is settled (receipt signed, refused, unclaimed: `FINAL_EVENTS`) and issued
-again with each later record (ContentHandover, ContentHandoverFailure, ...): the latest one
+again after later records (ContentHandover, ContentHandoverFailure, ...): the latest one
 replaces the stored one and is published again, and the archive keeps the latest for the
 download zip. Before that moment an envelope would only be out of date sooner.
 
@@ -25,13 +26,11 @@ cut short is refused (`domain/checkpoint.py`); the latest replaces the one befor
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any, cast
 from uuid import UUID, uuid4
 
@@ -52,37 +51,19 @@ from lre_shared.contracts import (
     Message,
     NoticeFailed,
     NoticeSent,
-    ProofIssued,
     ReceiptSigned,
 )
 from signer.domain.checkpoint import SETTLING_EVENTS, LetterCheckpoint
 from signer.domain.evidence import (
-    FINAL_EVENTS,
     EvidenceEvent,
-    SealAssurance,
     build_record,
     letter_sender,
     notice_channel,
     reasons,
 )
-from signer.domain.proofs import (
-    AttachedRecord,
-    EvidenceFact,
-    LetterFacts,
-    ProofContent,
-    ProofKind,
-    deposit_facts,
-    envelope,
-    proof,
-)
-from signer.service_layer.ports import (
-    ChainedRecord,
-    EvidenceSealer,
-    IssuedProof,
-    ProofSealer,
-    SealedRecord,
-    UnitOfWork,
-)
+from signer.domain.proofs import EvidenceFact, ProofKind
+from signer.service_layer.ports import EvidenceSealer, SealedRecord, UnitOfWork
+from signer.service_layer.proof_issuing import request_proofs
 
 log = logging.getLogger(__name__)
 
@@ -163,91 +144,6 @@ async def _checkpoint_after(
     if event not in SETTLING_EVENTS and not await uow.checkpoints.exists(letter_id):
         return None
     return LetterCheckpoint.of(letter_id, seq, digest)
-
-
-async def letter_facts(
-    uow: UnitOfWork, letter_id: UUID, *, policy_id: str, kind: ProofKind
-) -> LetterFacts | None:
-    """What every proof of the letter repeats, from its deposit record; None (and a warning)
-    when the letter has no deposit on record."""
-    deposit = await uow.evidence.deposit(letter_id)
-    if deposit is None:
-        log.warning(
-            "no %s proof: no deposit on record for this letter",
-            kind.value,
-            extra={"letter_id": str(letter_id)},
-        )
-        return None
-    return deposit_facts(json.loads(deposit), policy_id=policy_id)
-
-
-async def issue(
-    uow: UnitOfWork,
-    *,
-    kind: ProofKind,
-    letter_id: UUID,
-    evidence_id: str,
-    content: Callable[[LetterFacts], ProofContent],
-    chain: Sequence[ChainedRecord],
-    policy_id: str,
-    proofs: ProofSealer,
-) -> None:
-    """Seal the proof `content` makes of the letter's facts, keep it, and publish it. An
-    event's proof is made once; the envelope replaces the one before it (and goes to the
-    evidence bucket again). `chain` is the letter's chain as it stands."""
-    facts = await letter_facts(uow, letter_id, policy_id=policy_id, kind=kind)
-    if facts is None:
-        return
-    # The sealed records it attests go inside it: the event's record; every record for the
-    # envelope. Rendered in before the PAdES seal, which then covers them too.
-    attested = [
-        AttachedRecord(r.seq, r.body, r.seal)
-        for r in chain
-        if kind is ProofKind.envelope or str(r.evidence_id) == evidence_id
-    ]
-    made = replace(content(facts), evidence=tuple(attested))
-    pdf = await proofs.seal_proof(made)
-    sha256 = hashlib.sha256(pdf).hexdigest()
-    issued = IssuedProof(letter_id, kind, UUID(evidence_id), made.filename, pdf, sha256)
-    if kind is ProofKind.envelope:
-        await uow.proofs.replace(issued)
-    elif not await uow.proofs.add(issued):
-        return  # this event's proof was issued already
-    await uow.publish(
-        ProofIssued(
-            correlation_id=letter_id,
-            item_number=facts.item_number,
-            kind=kind.contract,
-            filename=made.filename,
-            pdf=pdf,
-            sha256=sha256,
-        )
-    )
-
-
-async def issue_envelope(
-    uow: UnitOfWork,
-    *,
-    letter_id: UUID,
-    chain: Sequence[ChainedRecord],
-    policy_id: str,
-    proofs: ProofSealer,
-    assurance: SealAssurance,
-) -> None:
-    """The envelope, once the letter's fate is settled: every record so far, in chain order."""
-    evidence = [EvidenceFact(r.event, r.event_time, str(r.evidence_id), r.record_sha256) for r in chain]
-    if not any(fact.event in FINAL_EVENTS for fact in evidence):
-        return
-    await issue(
-        uow,
-        kind=ProofKind.envelope,
-        letter_id=letter_id,
-        evidence_id=evidence[-1].evidence_id,
-        content=lambda facts: envelope(facts, evidence, assurance),
-        chain=chain,
-        policy_id=policy_id,
-        proofs=proofs,
-    )
 
 
 def _json(model: Any) -> Any:
@@ -364,10 +260,6 @@ RECORDINGS: dict[type[Message], Recording] = {
 }
 
 
-# The proof of each event that has one (the envelope attests every event, not one).
-PROOF_KINDS = {kind.event: kind for kind in ProofKind if kind is not ProofKind.envelope}
-
-
 async def record_event(
     event: Message,
     uow: UnitOfWork,
@@ -375,9 +267,10 @@ async def record_event(
     recording: Recording,
     policy_id: str,
     sealer: EvidenceSealer,
-    proofs: ProofSealer | None = None,
+    proofs: bool = False,
 ) -> None:
-    """The sealed evidence record of `event`, and its proof where the event has one."""
+    """The sealed evidence record of `event`, and, with `proofs`, the jobs of its proof where
+    the event has one and of the settled letter's envelope (`proof_issuing.py`)."""
     evidence = await record_evidence(
         uow,
         source=event,
@@ -388,35 +281,10 @@ async def record_event(
         policy_id=policy_id,
         sealer=sealer,
     )
-    if proofs is None:
+    if not proofs:
         return  # no proof PDFs: no seal key, or no root for its certificate (`bootstrap.py`)
-    letter_id, assurance = event.correlation_id, sealer.assurance
-    # Read once for both proofs: the event's record for its own, every record for the envelope.
-    chain = await uow.evidence.chain(letter_id)
-    # The event's proof PDF, from the letter's deposit record. A deposit recorded after the
-    # decision (its queue lagged, or it was replayed from the dead-letter queue) also issues
-    # the proofs that waited for it (CPCE R.53-3): the order of the queues loses no proof.
-    due = [evidence] if recording.proof is not None else []
-    if recording.event is EvidenceEvent.submission_acceptance:
-        due += [
-            EvidenceFact(r.event, r.event_time, str(r.evidence_id), r.record_sha256)
-            for r in chain
-            if r.event in PROOF_KINDS and r.event is not recording.event
-        ]
-    for fact in due:
-        await issue(
-            uow,
-            kind=PROOF_KINDS[fact.event],
-            letter_id=letter_id,
-            evidence_id=fact.evidence_id,
-            content=partial(proof, PROOF_KINDS[fact.event], evidence=fact, seal=assurance),
-            chain=chain,
-            policy_id=policy_id,
-            proofs=proofs,
-        )
-    await issue_envelope(
-        uow, letter_id=letter_id, chain=chain, policy_id=policy_id, proofs=proofs, assurance=assurance
-    )
+    chain = await uow.evidence.chain(event.correlation_id)
+    await request_proofs(uow, letter_id=event.correlation_id, recorded=evidence, chain=chain)
 
 
 async def list_evidence(

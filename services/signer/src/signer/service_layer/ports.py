@@ -253,6 +253,37 @@ class Proofs(Protocol):
 
 
 @dataclass(frozen=True)
+class ProofJob:
+    """A proof to issue, as the issuer took it: `requested_at` tells whether it was asked for
+    again while it was being made (the envelope of a growing chain)."""
+
+    letter_id: UUID
+    kind: ProofKind
+    evidence_id: UUID
+    requested_at: datetime
+    attempts: int
+
+
+class ProofJobs(Protocol):
+    """The proofs still to issue (`service_layer/proof_issuing.py`)."""
+
+    async def request(self, letter_id: UUID, kind: ProofKind, evidence_id: UUID) -> None:
+        """Ask for the letter's proof of `kind`, attesting `evidence_id`, once this transaction
+        commits; a request for a proof already waiting replaces it."""
+        ...
+
+    async def claim(self, batch: int, *, lease_seconds: float) -> list[ProofJob]:
+        """The oldest free jobs, at most `batch`, taken for `lease_seconds` (another replica
+        takes the next ones; a job whose issuer died is free again when its lease ends)."""
+        ...
+
+    async def done(self, job: ProofJob) -> bool:
+        """Drop the job, unless it was asked for again since it was taken (then free it for the
+        next pass); whether it was dropped."""
+        ...
+
+
+@dataclass(frozen=True)
 class StoredProof:
     """A proof as the journal lists it for its sender (CPCE R.53-3 IV: at their disposal)."""
 
@@ -319,6 +350,8 @@ class UnitOfWork(units.UnitOfWork, Protocol):
     def proofs(self) -> Proofs: ...
     @property
     def receipt_forms(self) -> ReceiptForms: ...
+    @property
+    def proof_jobs(self) -> ProofJobs: ...
 
 
 # Units of work of their own: the background tasks.
