@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from deploy.local.oidc import API_AUDIENCE, DESK_CLIENT_ID, PICKUP_CLIENT_ID, ROLES_CLAIM, LocalOidc
+from deploy.local.processes import stop_process as stop_process
 from lre_shared.bus import broker_user
 
 SERVICES = ("archive", "notifier", "pickup", "signer", "verification")
@@ -343,30 +343,6 @@ def wait_ready(
             pass
         time.sleep(0.2)
     raise RuntimeError(f"service on port {port} not ready after {timeout:.0f} s{_tail(log_path)}")
-
-
-def stop_process(pid: int, timeout: float = 30.0) -> None:
-    """SIGTERM (graceful: in-flight messages finish), then SIGKILL."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            finished, _ = os.waitpid(pid, os.WNOHANG)
-            if finished == pid:
-                return
-        except ChildProcessError:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-        time.sleep(0.1)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
 
 
 def _tail(log_path: Path | None, lines: int = 30) -> str:

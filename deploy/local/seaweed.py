@@ -52,6 +52,8 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException
 
+from deploy.local.processes import is_gone, stop_process
+
 HOST = "127.0.0.1"
 ADMIN_GRPC_OFFSET = 10000  # weed mini's worker dials admin http port + 10000
 MAX_SOCKET_PATH = 100  # AF_UNIX sun_path limit is 108 bytes
@@ -316,27 +318,6 @@ def start_seaweed(
         time.sleep(0.2)
 
 
-def _is_gone(pid: int) -> bool:
-    """True once ``pid`` no longer exists (a zombie counts as gone)."""
-    try:
-        reaped, _ = os.waitpid(pid, os.WNOHANG)
-        if reaped == pid:
-            return True
-    except ChildProcessError:
-        pass  # not our child; fall through to kill(0)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def _looks_like_weed(pid: int) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -358,7 +339,7 @@ def _group_alive(pgid: int) -> bool:
 def stop_seaweed(pid: int, timeout: float = 15.0) -> None:
     """SIGTERM the process group of ``pid`` (weed is its session/group leader), wait up
     to ``timeout`` seconds, then SIGKILL the group."""
-    if _is_gone(pid):
+    if is_gone(pid):
         return
     if not _looks_like_weed(pid):
         raise RuntimeError(f"pid {pid} is not a weed process; refusing to signal it")
@@ -368,13 +349,7 @@ def stop_seaweed(pid: int, timeout: float = 15.0) -> None:
         return
     if pgid != pid:
         # not started by start_seaweed (no own group): signal only the process
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while not _is_gone(pid):
-            if time.monotonic() >= deadline:
-                os.kill(pid, signal.SIGKILL)
-                break
-            time.sleep(0.1)
+        stop_process(pid, timeout)
         return
     try:
         os.killpg(pgid, signal.SIGTERM)
@@ -382,7 +357,7 @@ def stop_seaweed(pid: int, timeout: float = 15.0) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _is_gone(pid) and not _group_alive(pgid):
+        if is_gone(pid) and not _group_alive(pgid):
             return
         time.sleep(0.1)
     try:
@@ -390,7 +365,7 @@ def stop_seaweed(pid: int, timeout: float = 15.0) -> None:
     except ProcessLookupError:
         return
     kill_deadline = time.monotonic() + 5.0
-    while not _is_gone(pid) and time.monotonic() < kill_deadline:
+    while not is_gone(pid) and time.monotonic() < kill_deadline:
         time.sleep(0.05)
 
 

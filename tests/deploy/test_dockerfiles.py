@@ -1,22 +1,32 @@
-"""Each service's image (services/<name>/Dockerfile), checked without a container engine.
+"""The services' image (the root Dockerfile, built once per service), checked without a
+container engine.
 
-No Docker engine runs on our machines or in CI, so the Dockerfiles are read line by line:
-a builder stage installs only this service from uv.lock, the final stage is slim, runs as
-an unprivileged numeric user, says how to check its health and holds no secret.
+No Docker engine runs on our machines or in CI, so the Dockerfile is read line by line, as
+each service's build arguments make it: a builder stage installs only this service from
+uv.lock, the final stage is slim, runs as an unprivileged numeric user, says how to check its
+health and holds no secret. The few shell commands it runs are run here too.
 """
 
 from __future__ import annotations
 
 import glob
+import json
+import os
 import re
 import shlex
+import socket
+import subprocess
+import sys
+import threading
+import tomllib
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.deploy import dockerfiles
-from tests.deploy.dockerfiles import http_port
+from tests.deploy.dockerfiles import build_args, http_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "src").is_dir())
@@ -77,27 +87,39 @@ def parse(text: str) -> list[Stage]:
 
 
 def dockerfile(service: str) -> list[Stage]:
-    path = ROOT / "services" / service / "Dockerfile"
-    assert path.is_file(), f"services/{service}/Dockerfile is missing"
-    return parse(path.read_text())
+    """The Dockerfile's stages as this service's build arguments make them."""
+    assert dockerfiles.PATH.is_file(), "the Dockerfile at the repository root is missing"
+    return parse(dockerfiles.resolve(dockerfiles.PATH.read_text(), build_args(service)))
 
 
-def test_the_five_services_have_a_dockerfile() -> None:
+def image_environment(service: str) -> dict[str, str]:
+    """What the final stage's ENV sets (PATH aside: it extends the base image's)."""
+    pairs = (word.partition("=") for env in dockerfile(service)[-1].all("ENV") for word in shlex.split(env))
+    return {key: value for key, _, value in pairs if key != "PATH"}
+
+
+def test_one_dockerfile_builds_every_service() -> None:
     assert SERVICES == ["archive", "notifier", "pickup", "signer", "verification"]
-    for service in SERVICES:
-        assert (ROOT / "services" / service / "Dockerfile").is_file()
+    assert tuple(SERVICES) == dockerfiles.SERVICES
+    copies = sorted((ROOT / "services").glob("*/Dockerfile"))
+    assert not copies, f"{copies}: every image is built from the root Dockerfile"
+
+
+def test_the_build_arguments_are_the_ones_the_dockerfile_declares() -> None:
+    stages = parse(dockerfiles.PATH.read_text())
+    for stage in stages[1:]:
+        declared = {arg.partition("=")[0] for arg in stage.all("ARG")}
+        assert declared == set(build_args("archive")), f"stage {stage.name or 'final'} declares {declared}"
+        assert not any("=" in arg for arg in stage.all("ARG")), "no default: each image is for one service"
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_dockerfile_is_the_one_template_written_for_the_service(service: str) -> None:
-    assert dockerfiles.path(service).read_text() == dockerfiles.render(service), (
-        f"services/{service}/Dockerfile differs from its template: edit tests/deploy/dockerfiles.py "
-        "and run `uv run python -m tests.deploy.dockerfiles`"
-    )
-
-
-def test_the_template_knows_every_service() -> None:
-    assert tuple(SERVICES) == dockerfiles.SERVICES
+def test_the_service_name_gives_its_package_module_and_settings_prefix(service: str) -> None:
+    """What the Dockerfile derives from SERVICE, and what its argument check relies on."""
+    project = tomllib.loads((ROOT / "services" / service / "pyproject.toml").read_text())["project"]
+    assert project["name"] == f"lre-{service}"
+    assert (ROOT / "services" / service / "src" / service / "main.py").is_file()
+    assert build_args(service)["SETTINGS_PREFIX"] == service.upper()
 
 
 def test_the_parser_joins_continuations_and_splits_stages() -> None:
@@ -121,7 +143,7 @@ def test_image_is_built_in_stages_with_a_slim_final_stage(service: str) -> None:
     base = final.base
     if base.startswith("${"):  # FROM ${PYTHON_IMAGE}: resolve the ARG's default
         arg = base.strip("${}")
-        text = (ROOT / "services" / service / "Dockerfile").read_text()
+        text = dockerfiles.PATH.read_text()
         found = re.search(rf"^ARG {arg}=(\S+)", text, re.MULTILINE)
         assert found, f"ARG {arg} has no default"
         base = found.group(1)
@@ -150,16 +172,105 @@ def test_final_stage_runs_as_an_unprivileged_numeric_user(service: str) -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_image_checks_liveness_and_exposes_the_service_port(service: str) -> None:
-    final = dockerfile(service)[-1]
-    healthchecks = final.all("HEALTHCHECK")
-    assert len(healthchecks) == 1
-    assert "/health/live" in healthchecks[0]
-    assert final.all("EXPOSE") == [str(http_port(service))]
-    assert any(f"{service.upper()}_HTTP_HOST=0.0.0.0" in env for env in final.all("ENV")), (
+def test_image_exposes_the_service_port_and_listens_beyond_the_container(service: str) -> None:
+    assert dockerfile(service)[-1].all("EXPOSE") == [str(http_port(service))]
+    environment = image_environment(service)
+    assert environment[f"{service.upper()}_HTTP_HOST"] == "0.0.0.0", (
         "the service binds 127.0.0.1 by default: unreachable from outside the container"
     )
-    assert final.all("CMD") == [f'["python", "-m", "{service}.main"]']
+    assert environment[f"{service.upper()}_HTTP_PORT"] == str(http_port(service))
+
+
+def run_shell(command: str, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", "-c", command], env=environment, capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def argument_check() -> str:
+    """The builder's first command: it checks the build arguments before anything is built."""
+    builder = next(s for s in parse(dockerfiles.PATH.read_text()) if s.name == "builder")
+    return builder.all("RUN")[0]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_build_with_the_service_arguments_goes_on(service: str) -> None:
+    # Docker gives a stage's build arguments to its RUN commands as environment variables.
+    result = run_shell(argument_check(), {**build_args(service), "PATH": os.defpath})
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("missing", ["SERVICE", "SETTINGS_PREFIX", "HTTP_PORT"])
+def test_a_build_lacking_an_argument_stops_at_once_saying_what_to_give(missing: str) -> None:
+    arguments = {k: v for k, v in build_args("archive").items() if k != missing}
+
+    result = run_shell(argument_check(), {**arguments, "PATH": os.defpath})
+
+    assert result.returncode == 1
+    assert "--build-arg SERVICE=<name>" in result.stderr
+    assert "deploy/compose/compose.yaml" in result.stderr
+
+
+def test_a_build_with_another_service_settings_prefix_stops() -> None:
+    arguments = {**build_args("archive"), "SETTINGS_PREFIX": "PICKUP"}
+    assert run_shell(argument_check(), {**arguments, "PATH": os.defpath}).returncode == 1
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_image_runs_the_service_module_as_the_container_first_process(service: str, tmp_path: Path) -> None:
+    # A stand-in for the image's python: it tells its process id and its arguments.
+    python = tmp_path / "python"
+    python.write_text('#!/bin/sh\necho "$$" "$@"\n')
+    python.chmod(0o755)
+    (command,) = dockerfile(service)[-1].all("CMD")
+    environment = {**image_environment(service), "PATH": f"{tmp_path}{os.pathsep}{os.defpath}"}
+
+    shell = subprocess.Popen(json.loads(command), env=environment, stdout=subprocess.PIPE, text=True)
+    out, _ = shell.communicate(timeout=30)
+
+    pid, *argv = out.split()
+    assert argv == ["-m", f"{service}.main"]
+    # exec: Python replaces the shell, so SIGTERM reaches the service itself.
+    assert int(pid) == shell.pid
+
+
+class Liveness(BaseHTTPRequestHandler):
+    """A service's /health/live, quiet."""
+
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/health/live" else 404)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_health_probe_asks_the_port_the_service_listens_on(service: str) -> None:
+    (healthcheck,) = dockerfile(service)[-1].all("HEALTHCHECK")
+    _options, _, probe = healthcheck.partition(" CMD ")
+    python = Path(sys.executable).parent
+    environment = {**image_environment(service), "PATH": f"{python}{os.pathsep}{os.defpath}"}
+    port_variable = f"{service.upper()}_HTTP_PORT"
+    assert environment[port_variable] == str(http_port(service))
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Liveness) as service_port:
+        threading.Thread(target=service_port.serve_forever, daemon=True).start()
+        # The port the service's settings read, here as an operator would change it at run time.
+        environment[port_variable] = str(service_port.server_address[1])
+        answered = run_shell(probe, environment).returncode
+        service_port.shutdown()
+    environment[port_variable] = str(closed_port())
+    unanswered = run_shell(probe, environment).returncode
+
+    assert (answered, unanswered) == (0, 1)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -29,6 +29,8 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from tests.deploy import dockerfiles
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 COMPOSE = ROOT / "deploy" / "compose" / "compose.yaml"
@@ -554,7 +556,7 @@ def test_an_invalid_compose_file_is_reported() -> None:
     assert any("every" in e for e in errors), errors
 
 
-def test_compose_runs_the_engines_and_the_five_services_built_from_their_dockerfiles() -> None:
+def test_compose_runs_the_engines_and_the_five_services_built_from_the_dockerfile() -> None:
     services = load_compose()["services"]
     assert {"rabbitmq", "postgres", "s3", "mail"} | set(SERVICES) == set(services)
     assert "management" in services["rabbitmq"]["image"]
@@ -562,9 +564,9 @@ def test_compose_runs_the_engines_and_the_five_services_built_from_their_dockerf
     assert services["mail"]["image"].startswith("axllent/mailpit")
     for service in SERVICES:
         build = services[service]["build"]
-        assert (COMPOSE.parent / build["context"] / build["dockerfile"]).resolve() == (
-            ROOT / "services" / service / "Dockerfile"
-        )
+        assert (COMPOSE.parent / build["context"]).resolve() == ROOT
+        assert (COMPOSE.parent / build["context"] / build["dockerfile"]).resolve() == dockerfiles.PATH
+        assert build["args"] == dockerfiles.build_args(service), f"{service}'s build arguments"
 
 
 def test_every_compose_service_has_a_healthcheck_and_waits_for_healthy_dependencies() -> None:

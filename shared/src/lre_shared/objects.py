@@ -17,8 +17,8 @@ import contextvars
 import io
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -27,6 +27,8 @@ from minio import Minio
 from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
 from minio.retention import Retention
+
+from lre_shared.presign import presign
 
 CONTENT_BUCKET = "lre-content"
 EVIDENCE_BUCKET = "lre-evidence"
@@ -86,6 +88,49 @@ def require_object_lock(store: Minio, bucket: str) -> None:
             f"bucket {bucket} exists without object lock: evidence could be deleted;"
             " use a bucket created with object lock (compliance mode)"
         ) from exc
+
+
+@dataclass(frozen=True)
+class Store:
+    """An S3-compatible store and the keys to it. `public_endpoint` is its address as systems
+    outside the platform reach it, which presigned links are made for (default: `endpoint`)."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str = field(repr=False)
+    region: str
+    public_endpoint: str | None = None
+
+    def client(self) -> Minio:
+        return client(self.endpoint, self.access_key, self.secret_key, self.region)
+
+    def bucket(self, name: str, *, threads: int | None = None) -> Bucket:
+        return Bucket(self.endpoint, self.access_key, self.secret_key, self.region, name, threads=threads)
+
+    def link(
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        *,
+        issued_at: datetime,
+        expires: timedelta,
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        """A presigned URL to `key` at the public endpoint, valid `expires` from `issued_at`;
+        the request must carry `headers` exactly. Made here, with no round trip to the store."""
+        return presign(
+            method,
+            self.public_endpoint or self.endpoint,
+            bucket,
+            key,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            region=self.region,
+            issued_at=issued_at,
+            expires=expires,
+            headers=headers or {},
+        )
 
 
 class Bucket:

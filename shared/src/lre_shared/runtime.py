@@ -17,6 +17,7 @@ import contextlib
 import hmac
 import json
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -233,8 +234,14 @@ def build_app(runtime: ServiceRuntime, site: ASGIApp | None = None) -> ServiceAp
     )
 
 
-def serve(app: AsgiFastStream, settings: ServiceSettings) -> None:
+def serve(app: AsgiFastStream, settings: ServiceSettings, *, reads_forwarded_for: bool = False) -> None:
+    """Run `app` under uvicorn. With `reads_forwarded_for`, the app finds the client address
+    itself, reading X-Forwarded-For only from the proxies its settings trust (limits per
+    address depend on it): uvicorn must not rewrite the peer from that header first, as it
+    would for a peer on 127.0.0.1 by default, unless FORWARDED_ALLOW_IPS says otherwise."""
     import uvicorn
+
+    forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "") if reads_forwarded_for else None
 
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again so the process
     # dies of it; once the shutdown is complete that second SIGTERM is ignored: the stop
@@ -246,5 +253,6 @@ def serve(app: AsgiFastStream, settings: ServiceSettings) -> None:
         port=settings.http_port,
         log_config=None,
         proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
         timeout_graceful_shutdown=30,
     )

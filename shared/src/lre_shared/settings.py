@@ -8,6 +8,7 @@ with no defaults: a service refuses to start without them.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lre_shared.proxies import Network
 from lre_shared.rules import FR_LRE, PROFILES, RulesProfile
 from lre_shared.topology import DEFAULT_DELIVERY_LIMIT
 
@@ -77,6 +79,31 @@ class ServiceSettings(BaseSettings):
             "OTEL_EXPORTER_OTLP_ENDPOINT is set (no prefix)."
         ),
     )
+
+
+class ObjectStoreSettings(ServiceSettings):
+    """Settings of a service that keeps objects in the S3 store (the archive its letters and
+    evidence, the desk its identity documents)."""
+
+    s3_endpoint: str = Field(description="S3 endpoint the service talks to, http(s)://host:port")
+    s3_access_key: SecretStr
+    s3_secret_key: SecretStr
+    s3_region: str = "us-east-1"
+
+
+class ProxiedSettings(ServiceSettings):
+    """Settings of a service whose HTTP port is reached through reverse proxies (the ingress):
+    its per-address limits count the client address they forward (`lre_shared.proxies`)."""
+
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="Addresses or networks (CIDR) of the reverse proxies (the ingress) in front of the"
+        " HTTP port, as a JSON list: only a request from one of them has its X-Forwarded-For read, for"
+        " the per-address limits. None: the socket peer is the client.",
+    )
+
+    def proxy_networks(self) -> tuple[Network, ...]:
+        return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in self.trusted_proxies)
 
 
 def _known_profile(name: str) -> str:

@@ -3,11 +3,11 @@ inside it, so that what a use case writes and what it publishes commit together 
 
 A service declares only what is its own: its repositories (`PgRepository`, each holding the
 transaction's connection) and which of them its unit of work carries (a `PgUnitOfWork`
-that builds them over `conn`). The transaction is either the bus's, around one message
-(`in_unit_of_work`), or one of its own on a pooled connection (`Transactions`: sweepers,
-background tasks, HTTP routes). Both publish the same way, through `lre_shared.outbox`,
-whose row and relay wake-up are one statement: PostgreSQL delivers the NOTIFY at commit,
-so nothing has to be done after it.
+subclass naming each as an annotation, `letters: PgLetters`). The transaction is either the
+bus's, around one message (`in_unit_of_work`), or one of its own on a pooled connection
+(`Transactions`: sweepers, background tasks, HTTP routes). Both publish the same way,
+through `lre_shared.outbox`, whose row and relay wake-up are one statement: PostgreSQL
+delivers the NOTIFY at commit, so nothing has to be done after it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeAlias, TypeVar
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar, get_type_hints
 
 import asyncpg
 
@@ -27,6 +27,8 @@ Database: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 M = TypeVar("M")
 R = TypeVar("R")
+T = TypeVar("T")
+P = TypeVar("P", bound="PgRepository")
 W = TypeVar("W")
 U = TypeVar("U", bound="PgUnitOfWork")
 U_co = TypeVar("U_co", covariant=True)
@@ -51,16 +53,59 @@ class PgRepository:
     conn: Database
 
 
+async def fetch_one(db: Database, read: Callable[..., T], query: str, *args: object) -> T | None:
+    """The row `query` selects, if any, given to `read` as keyword arguments, one a column."""
+    row = await db.fetchrow(query, *args)
+    return None if row is None else read(**row)
+
+
+async def fetch_all(db: Database, read: Callable[..., T], query: str, *args: object) -> list[T]:
+    """Each row `query` selects, in order, given to `read` as keyword arguments, one a column."""
+    return [read(**row) for row in await db.fetch(query, *args)]
+
+
+class HasPool(Protocol):
+    def pool(self) -> asyncpg.Pool: ...
+
+
+class OnPool(Generic[P]):
+    """A repository on the pool of the object it is read from (`pool()`, each time: the pool
+    exists once the service has started), each of its statements committed alone."""
+
+    def __init__(self, repository: type[P]) -> None:
+        self._repository = repository
+
+    def __get__(self, instance: HasPool, owner: type | None = None) -> P:
+        return self._repository(instance.pool())
+
+
 class PgUnitOfWork:
-    """The transaction `tx` and its outbox; a service's subclass adds its repositories over
-    `conn`."""
+    """The transaction `tx` and its outbox; a service's subclass names its repositories as
+    annotations (`letters: PgLetters`), each built here over `conn`."""
 
     def __init__(self, tx: Transaction) -> None:
         self.tx = tx
         self.conn: asyncpg.Connection = tx.conn
+        for name, repository in _repositories(type(self)).items():
+            setattr(self, name, repository(self.conn))
 
     async def publish(self, message: Message) -> None:
         await self.tx.publish(message)
+
+
+# Each unit of work's class, with the repositories it (and its bases) annotate, by name.
+_REPOSITORIES: dict[type, dict[str, type[PgRepository]]] = {}
+
+
+def _repositories(unit: type) -> dict[str, type[PgRepository]]:
+    if unit not in _REPOSITORIES:
+        hints: dict[str, Any] = get_type_hints(unit)
+        _REPOSITORIES[unit] = {
+            name: hint
+            for name, hint in hints.items()
+            if isinstance(hint, type) and issubclass(hint, PgRepository)
+        }
+    return _REPOSITORIES[unit]
 
 
 class Transactions(Generic[U]):

@@ -4,13 +4,13 @@ together, or neither (the outbox), on a real PostgreSQL."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import asyncpg
 import pytest
 
-from lre_shared.bus import Transaction
 from lre_shared.contracts import LetterAccepted, now_utc
-from lre_shared.units import PgRepository, PgUnitOfWork, Transactions
+from lre_shared.units import OnPool, PgRepository, PgUnitOfWork, Transactions, fetch_all, fetch_one
 
 
 class Effects(PgRepository):
@@ -19,9 +19,7 @@ class Effects(PgRepository):
 
 
 class EffectsUnit(PgUnitOfWork):
-    def __init__(self, tx: Transaction) -> None:
-        super().__init__(tx)
-        self.effects = Effects(self.conn)
+    effects: Effects
 
 
 def an_event() -> LetterAccepted:
@@ -61,3 +59,40 @@ async def test_a_unit_that_fails_leaves_neither_its_writes_nor_its_messages(
         await failing_after_writing()
 
     assert await what_committed(effects_pool, event.message_id) == (0, 0)
+
+
+@dataclass(frozen=True)
+class Effect:
+    message_id: uuid.UUID
+
+
+class EffectsRead(PgRepository):
+    async def one(self, message_id: uuid.UUID) -> Effect | None:
+        return await fetch_one(
+            self.conn, Effect, "SELECT message_id FROM effects WHERE message_id = $1", message_id
+        )
+
+    async def all(self, message_ids: list[uuid.UUID]) -> list[Effect]:
+        return await fetch_all(
+            self.conn,
+            Effect,
+            "SELECT message_id FROM effects WHERE message_id = ANY($1::uuid[]) ORDER BY message_id",
+            message_ids,
+        )
+
+
+class EffectsOnPool:
+    effects = OnPool(EffectsRead)
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = lambda: pool
+
+
+async def test_rows_are_read_by_column_and_a_missing_one_as_none(effects_pool: asyncpg.Pool) -> None:
+    kept = sorted([uuid.uuid4(), uuid.uuid4()])
+    await effects_pool.executemany("INSERT INTO effects (message_id) VALUES ($1)", [(k,) for k in kept])
+    effects = EffectsOnPool(effects_pool).effects
+
+    assert await effects.one(kept[0]) == Effect(kept[0])
+    assert await effects.one(uuid.uuid4()) is None
+    assert await effects.all([*kept, uuid.uuid4()]) == [Effect(k) for k in kept]

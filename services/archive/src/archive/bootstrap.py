@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 from collections.abc import Awaitable, Callable, Collection
@@ -32,7 +31,7 @@ from archive.service_layer.sender_events import tell_sender, telling
 from archive.service_layer.uploads import UploadDesk, UploadPolicy, sweep_uploads
 from archive.service_layer.zip import issue_zip_link, on_proof_issued
 from archive.settings import ArchiveSettings
-from lre_shared import units
+from lre_shared import objects, units
 from lre_shared.bus import Bus, Fault, Transaction, acts_for, ask, broker_user
 from lre_shared.clock import Clock, now_utc
 from lre_shared.contracts import (
@@ -156,12 +155,7 @@ def bootstrap(
     sweeper = PeriodicTask("archive-sweeper", sweep_everything, settings.sweep_seconds)
     dispatcher = webhook_dispatcher(bus, settings, clock)
 
-    buckets = S3Buckets(
-        settings.s3_endpoint,
-        settings.s3_access_key.get_secret_value(),
-        settings.s3_secret_key.get_secret_value(),
-        settings.s3_region,
-    )
+    buckets = S3Buckets(object_store(settings))
 
     async def ensure_buckets(_: asyncpg.Pool) -> None:
         await buckets.ensure(bucket_plan(settings))
@@ -209,7 +203,7 @@ def key_check(runtime: ServiceRuntime, settings: ArchiveSettings, clock: Clock) 
         limit=FailureLimit(
             settings.api_key_failures, timedelta(seconds=settings.api_key_failure_window_seconds)
         ),
-        proxies=tuple(ipaddress.ip_network(proxy, strict=False) for proxy in settings.trusted_proxies),
+        proxies=settings.proxy_networks(),
         clock=clock,
     )
 
@@ -243,16 +237,18 @@ def webhook_url_policy(settings: ArchiveSettings) -> UrlPolicy:
     return UrlPolicy(allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private)
 
 
-def content_store(settings: ArchiveSettings) -> S3ContentStore:
-    return S3ContentStore(
+def object_store(settings: ArchiveSettings) -> objects.Store:
+    return objects.Store(
         settings.s3_endpoint,
-        settings.s3_public_endpoint,
         settings.s3_access_key.get_secret_value(),
         settings.s3_secret_key.get_secret_value(),
         settings.s3_region,
-        settings.content_bucket,
-        threads=settings.s3_threads,
+        public_endpoint=settings.s3_public_endpoint,
     )
+
+
+def content_store(settings: ArchiveSettings) -> S3ContentStore:
+    return S3ContentStore(object_store(settings), settings.content_bucket, threads=settings.s3_threads)
 
 
 def deposit_limits(settings: ArchiveSettings) -> Limits:

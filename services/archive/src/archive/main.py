@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from archive.bootstrap import bootstrap, http_site
 from archive.settings import ArchiveSettings
 from lre_shared.runtime import ServiceApp, build_app, serve
@@ -17,11 +15,7 @@ def create_app(settings: ArchiveSettings | None = None) -> ServiceApp:
 
 def run() -> None:
     settings = ArchiveSettings()
-    # The API finds the client address itself, reading X-Forwarded-For only from the proxies in
-    # ARCHIVE_TRUSTED_PROXIES (the limit on failed API keys depends on it): uvicorn must not
-    # rewrite the peer from that header first, as it would for a peer on 127.0.0.1 by default.
-    os.environ.setdefault("FORWARDED_ALLOW_IPS", "")
-    serve(create_app(settings), settings)
+    serve(create_app(settings), settings, reads_forwarded_for=True)
 
 
 if __name__ == "__main__":

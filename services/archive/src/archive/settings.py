@@ -7,10 +7,16 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from lre_shared.objects import CONTENT_BUCKET, EVIDENCE_BUCKET, IDENTITY_BUCKET
-from lre_shared.settings import RulesProfileName, RulesSettings, rules_profile_setting
+from lre_shared.settings import (
+    ObjectStoreSettings,
+    ProxiedSettings,
+    RulesProfileName,
+    RulesSettings,
+    rules_profile_setting,
+)
 
 
-class ArchiveSettings(RulesSettings):
+class ArchiveSettings(RulesSettings, ObjectStoreSettings, ProxiedSettings):
     model_config = SettingsConfigDict(env_prefix="ARCHIVE_", extra="ignore", frozen=True)
     rule_overrides: ClassVar[Mapping[str, str]] = {
         "download_hours": "download_hours",
@@ -19,14 +25,10 @@ class ArchiveSettings(RulesSettings):
     }
 
     http_port: int = 8101
-    s3_endpoint: str = Field(description="S3 endpoint the service talks to, http(s)://host:port")
     s3_public_endpoint: str | None = Field(
         default=None,
         description="S3 endpoint as sender systems reach it, for presigned uploads (default: s3_endpoint)",
     )
-    s3_access_key: SecretStr
-    s3_secret_key: SecretStr
-    s3_region: str = "us-east-1"
     s3_threads: int = Field(
         default=16,
         ge=1,
@@ -94,11 +96,6 @@ class ArchiveSettings(RulesSettings):
     )
     api_key_failure_window_seconds: int = Field(
         default=300, ge=1, description="The window those failures are counted over (and Retry-After's bound)."
-    )
-    trusted_proxies: tuple[str, ...] = Field(
-        default=(),
-        description="Addresses or networks (CIDR) of the reverse proxies (the ingress) in front of the"
-        " HTTP API, as a JSON list: X-Forwarded-For is read only from them, for the per-address limit.",
     )
     # `lre-senders add | password | remove` (sender systems' broker users): RabbitMQ's
     # management API, with a user tagged administrator (default: the AMQP URL's user).

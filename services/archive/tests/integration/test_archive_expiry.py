@@ -21,7 +21,7 @@ from minio import Minio
 
 from archive.adapters.postgres import unit_of_work, units_of_work
 from archive.adapters.storage import S3ContentStore
-from archive.bootstrap import bootstrap, download_links, http_site, retention_policy
+from archive.bootstrap import bootstrap, download_links, http_site, object_store, retention_policy
 from archive.domain.expiry import RetentionPolicy
 from archive.service_layer.expiry import reschedule_all, sweep
 from archive.service_layer.handlers import issue_download_link
@@ -78,15 +78,7 @@ class Archive:
 
     @property
     def store(self) -> S3ContentStore:
-        s = self.settings
-        return S3ContentStore(
-            s.s3_endpoint,
-            None,
-            s.s3_access_key.get_secret_value(),
-            s.s3_secret_key.get_secret_value(),
-            s.s3_region,
-            s.content_bucket,
-        )
+        return S3ContentStore(object_store(self.settings), self.settings.content_bucket)
 
     def objects(self, letter_id: uuid.UUID) -> list[str]:
         found = self.s3.list_objects(

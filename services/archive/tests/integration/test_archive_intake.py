@@ -38,6 +38,7 @@ from archive.service_layer.handlers import letter_zip_entries
 from archive.settings import ArchiveSettings
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER, demo_pdf
 from deploy.local.seaweed import SeaweedS3
+from lre_shared import objects
 from lre_shared.bus import Transaction, broker_user
 from lre_shared.contracts import (
     Document,
@@ -713,7 +714,7 @@ async def test_the_identity_bucket_encrypts_objects_at_rest_by_default(archive: 
 async def test_setting_the_buckets_up_again_at_a_restart_changes_nothing(
     archive: Archive, s3: SeaweedS3
 ) -> None:
-    buckets = S3Buckets(s3.endpoint, s3.access_key, s3.secret_key, "us-east-1")
+    buckets = S3Buckets(objects.Store(s3.endpoint, s3.access_key, s3.secret_key, "us-east-1"))
 
     await buckets.ensure(bucket_plan(archive.settings))
 
@@ -727,7 +728,7 @@ async def test_an_evidence_bucket_without_object_lock_stops_the_start(
     plan = bucket_plan(archive.settings)
     unlocked = f"{archive.bucket}-unlocked"
     await asyncio.to_thread(archive.s3.make_bucket, unlocked)
-    buckets = S3Buckets(s3.endpoint, s3.access_key, s3.secret_key, "us-east-1")
+    buckets = S3Buckets(objects.Store(s3.endpoint, s3.access_key, s3.secret_key, "us-east-1"))
     try:
         with pytest.raises(BucketError, match="without object lock"):
             await buckets.ensure(replace(plan, evidence=unlocked))
@@ -739,7 +740,9 @@ async def test_an_evidence_bucket_without_object_lock_stops_the_start(
 
 
 def content_store(archive: Archive, s3: SeaweedS3) -> S3ContentStore:
-    return S3ContentStore(s3.endpoint, None, s3.access_key, s3.secret_key, "us-east-1", archive.bucket)
+    return S3ContentStore(
+        objects.Store(s3.endpoint, s3.access_key, s3.secret_key, "us-east-1"), archive.bucket
+    )
 
 
 async def zip_of(archive: Archive, s3: SeaweedS3, letter_id: uuid.UUID) -> bytes:

@@ -1,5 +1,5 @@
-"""Pure parts of uploads and zip links: the deposit's view of uploaded documents, the
-presigned URL's signature, and the zip link's token."""
+"""Pure parts of uploads and zip links: the deposit's view of uploaded documents, and the
+zip link's token."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from minio import Minio
 
-from archive.adapters.presign import presign
 from archive.domain.links import Links, check_link, document_path, zip_path
 from archive.domain.submission import (
     Limits,
@@ -108,44 +106,6 @@ def test_a_document_is_the_same_for_the_idempotency_key_embedded_or_uploaded() -
     assert submission_fingerprint(embedded) == submission_fingerprint(
         uploaded, incoming_documents(uploaded, found)
     )
-
-
-def test_a_presigned_url_signing_the_host_alone_is_the_minio_clients_own() -> None:
-    client = Minio("127.0.0.1:8333", access_key="AK", secret_key="SK", secure=False, region="us-east-1")
-    lifetime = timedelta(minutes=5)
-    expected = client.get_presigned_url("PUT", "bucket", "uploads/x y", lifetime, request_date=NOW)
-
-    ours = presign(
-        "PUT",
-        "http://127.0.0.1:8333",
-        "bucket",
-        "uploads/x y",
-        access_key="AK",
-        secret_key="SK",
-        region="us-east-1",
-        issued_at=NOW,
-        expires=timedelta(minutes=5),
-        headers={},
-    )
-
-    assert ours == expected
-
-
-def test_an_upload_url_names_if_none_match_among_its_signed_headers() -> None:
-    url = presign(
-        "PUT",
-        "https://files.example",
-        "b",
-        "k",
-        access_key="AK",
-        secret_key="SK",
-        region="us-east-1",
-        issued_at=NOW,
-        expires=timedelta(minutes=5),
-        headers={"If-None-Match": "*"},
-    )
-
-    assert "X-Amz-SignedHeaders=host%3Bif-none-match" in url
 
 
 def test_a_download_link_holds_until_it_expires_and_for_what_it_names_only() -> None:

@@ -7,10 +7,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from lre_shared.contracts import DocumentChannel
-from lre_shared.settings import RulesProfileName, RulesSettings, rules_profile_setting
+from lre_shared.settings import ProxiedSettings, RulesProfileName, RulesSettings, rules_profile_setting
 
 
-class PickupSettings(RulesSettings):
+class PickupSettings(RulesSettings, ProxiedSettings):
     model_config = SettingsConfigDict(env_prefix="PICKUP_", extra="ignore", frozen=True)
     rule_overrides: ClassVar[Mapping[str, str]] = {
         "code_attempts_per_address": "max_code_attempts",
@@ -62,12 +62,6 @@ class PickupSettings(RulesSettings):
     )
     address_window_minutes: int = Field(default=15, ge=1)
     address_lockout_minutes: int = Field(default=15, ge=1)
-    trusted_proxies: tuple[str, ...] = Field(
-        default=(),
-        description="Addresses or networks (CIDR) of the reverse proxies in front of the site, as a JSON"
-        " list; only a request from one of them has its X-Forwarded-For read. None: the socket peer is"
-        " the client.",
-    )
     max_receipt_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Largest signed AR PDF the site takes."
     )
@@ -96,6 +90,13 @@ class PickupSettings(RulesSettings):
     )
     request_timeout_seconds: float = Field(
         default=5.0, gt=0, description="Wait for another service's answer."
+    )
+    receipt_check_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Wait for the signer's check of an uploaded signed AR (a PAdES validation, slower"
+        " than other answers, more so under load); past it the recipient is told the signature is"
+        " being checked, and the page asks again when reloaded.",
     )
     concurrent_requests: int | None = Field(
         default=None,

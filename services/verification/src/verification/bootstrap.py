@@ -14,7 +14,7 @@ import asyncpg
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from lre_shared import units
+from lre_shared import objects, units
 from lre_shared.bus import Bus, Transaction
 from lre_shared.clock import Clock, now_utc
 from lre_shared.contracts import (
@@ -24,9 +24,10 @@ from lre_shared.contracts import (
     OpenVerificationCase,
     RequestCode,
 )
+from lre_shared.oidc import RelyingParty
 from lre_shared.runtime import PeriodicTask, ServiceRuntime
 from lre_shared.topology import Service
-from verification.adapters import decision_times, gauges
+from verification.adapters import agents, decision_times, gauges
 from verification.adapters.agents import TokenVerifier
 from verification.adapters.desk_sessions import PgSessionStore
 from verification.adapters.media import MediaFetcher, TwilioMedia
@@ -92,10 +93,17 @@ def console_sign_in(
     if client_id is None or secret is None:
         return None
     own = (settings.desk_console_url or settings.own_url).rstrip("/")
-    provider = OidcProvider(
+    # ID tokens under the rules of the API's bearer tokens: their algorithms, their clock skew.
+    party = RelyingParty(
         issuer=settings.oidc_issuer,
         client_id=client_id,
         client_secret=secret.get_secret_value(),
+        algorithms=agents.ALGORITHMS,
+        leeway=agents.CLOCK_SKEW_SECONDS,
+        timeout=10.0,
+    )
+    provider = OidcProvider(
+        party,
         redirect_uri=own + CALLBACK,
         signed_out_uri=own + CONSOLE,
         scope=settings.desk_console_scope,
@@ -119,14 +127,13 @@ def console_sign_in(
 
 def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFetcher | None = None) -> Desk:
     document_key = settings.document_key.get_secret_value()
-    vault = S3DocumentVault(
+    store = objects.Store(
         settings.s3_endpoint,
         settings.s3_access_key.get_secret_value(),
         settings.s3_secret_key.get_secret_value(),
         settings.s3_region,
-        settings.identity_bucket,
-        Sealer(document_key),
     )
+    vault = S3DocumentVault(store, settings.identity_bucket, Sealer(document_key))
     if media is None and settings.twilio_account_sid and settings.twilio_auth_token:
         media = TwilioMedia(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
     bus = Bus(settings, Service.verification)

@@ -8,10 +8,10 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from lre_shared.objects import IDENTITY_BUCKET
-from lre_shared.settings import RulesProfileName, RulesSettings, rules_profile_setting
+from lre_shared.settings import ObjectStoreSettings, RulesProfileName, RulesSettings, rules_profile_setting
 
 
-class VerificationSettings(RulesSettings):
+class VerificationSettings(RulesSettings, ObjectStoreSettings):
     model_config = SettingsConfigDict(env_prefix="VERIFICATION_", extra="ignore", frozen=True)
     rule_overrides: ClassVar[Mapping[str, str]] = {"code_max_tries": "code_max_tries"}
 
@@ -59,10 +59,6 @@ class VerificationSettings(RulesSettings):
     document_link_seconds: int = Field(
         default=120, ge=10, le=3600, description="Life of a link that shows a document to an agent."
     )
-    s3_endpoint: str = Field(description="S3 endpoint, http(s)://host:port")
-    s3_access_key: SecretStr
-    s3_secret_key: SecretStr
-    s3_region: str = "us-east-1"
     identity_bucket: str = Field(
         default=IDENTITY_BUCKET,
         description="Bucket of identity documents, the archive's identity bucket (created at start,"

@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from lre_shared.contracts.base import (
     Contract,
     Document,
+    ItemNumber,
     Message,
     NoticeChannel,
     Recipient,
@@ -25,6 +26,12 @@ from lre_shared.contracts.base import (
 )
 from lre_shared.text import FileName, SafeText
 from lre_shared.topology import Service, commands_exchange, events_exchange
+
+
+class ArchiveEvent(Message):
+    """What the archive publishes: what became of a deposit, of its content, of a consent."""
+
+    exchange: ClassVar[str] = events_exchange(Service.archive)
 
 
 class SubmitLetter(Message):
@@ -76,13 +83,12 @@ class SubmitLetter(Message):
         return self
 
 
-class LetterDeposited(Message):
+class LetterDeposited(ArchiveEvent):
     """The archive accepted a deposit, stored its content and assigned an item number."""
 
-    exchange: ClassVar[str] = events_exchange(Service.archive)
     routing_key: ClassVar[str] = "letter.deposited.v1"
 
-    item_number: str = Field(pattern=r"^[0-9]{12}$", description="Numéro de pli.")
+    item_number: ItemNumber = Field(description="Numéro de pli.")
     sender: Sender
     recipient: Recipient
     documents: tuple[StoredDocument, ...]
@@ -101,10 +107,9 @@ class Problem(Contract):
     reason: str
 
 
-class LetterRejected(Message):
+class LetterRejected(ArchiveEvent):
     """The archive refused a deposit; every problem is listed by field."""
 
-    exchange: ClassVar[str] = events_exchange(Service.archive)
     routing_key: ClassVar[str] = "letter.rejected.v1"
 
     sender_id: str
@@ -152,11 +157,10 @@ class ZipLinkIssued(Reply):
     reason: str | None = None
 
 
-class ContentHandedOver(Message):
+class ContentHandedOver(ArchiveEvent):
     """The recipient took the content: the first download link of an accepted letter was
     issued (ETSI EN 319 522: ContentHandover)."""
 
-    exchange: ClassVar[str] = events_exchange(Service.archive)
     routing_key: ClassVar[str] = "content.handed_over.v1"
 
     item_number: str
@@ -164,11 +168,10 @@ class ContentHandedOver(Message):
     handed_over_at: UtcDatetime
 
 
-class ContentHandoverFailed(Message):
+class ContentHandoverFailed(ArchiveEvent):
     """The download window of an accepted letter passed with no download; its content is
     deleted (ETSI EN 319 522: ContentHandoverFailure)."""
 
-    exchange: ClassVar[str] = events_exchange(Service.archive)
     routing_key: ClassVar[str] = "content.handover_failed.v1"
 
     item_number: str
@@ -320,12 +323,11 @@ class ConsentAnswer(Reply):
     text_sha256: str | None = None
 
 
-class ConsentRecorded(Message):
+class ConsentRecorded(ArchiveEvent):
     """The archive recorded a recipient's consent (CPCE L.100); the signer seals it as evidence.
     `correlation_id` is the consent's subject (one per sender and normalised address), whose
     evidence chain holds its whole history."""
 
-    exchange: ClassVar[str] = events_exchange(Service.archive)
     routing_key: ClassVar[str] = "consent.recorded.v1"
 
     correlation_id: UUID = Field(
@@ -343,10 +345,9 @@ class ConsentRecorded(Message):
     recorded_at: UtcDatetime
 
 
-class ConsentWithdrawn(Message):
+class ConsentWithdrawn(ArchiveEvent):
     """The archive recorded the withdrawal of a consent; the signer seals it as evidence."""
 
-    exchange: ClassVar[str] = events_exchange(Service.archive)
     routing_key: ClassVar[str] = "consent.withdrawn.v1"
 
     correlation_id: UUID = Field(

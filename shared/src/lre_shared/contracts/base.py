@@ -8,11 +8,12 @@ optional field without breaking anyone; a breaking change is a new model publish
 a `.v2` routing key beside `.v1`.
 
 Commands are imperative (`SubmitLetter`, `SendNotice`); events are past tense
-(`LetterDeposited`, `NoticeSent`). Each class names the exchange it travels on and its
-routing key; `lre_shared.topology` derives every queue name from those. Each service's
-contracts live in the module named after it: the events it publishes and the commands and
-queries it answers, on its own exchanges. This module holds their base classes and the
-values several services exchange (parties, documents, channels).
+(`LetterDeposited`, `NoticeSent`). Each class names the exchange it travels on (or takes it
+from its service's base, e.g. `PickupEvent`) and its routing key; `lre_shared.topology`
+derives every queue name from those. Each service's contracts live in the module named
+after it: the events it publishes and the commands and queries it answers, on its own
+exchanges. This module holds their base classes and the values several services exchange
+(parties, documents, channels).
 """
 
 from __future__ import annotations
@@ -96,6 +97,14 @@ Language = Literal["fr", "en"]
 
 
 LANGUAGES: tuple[Language, ...] = ("fr", "en")
+
+
+# A letter's item number (numéro de pli), as the archive draws it at deposit: 12 digits.
+ItemNumber = Annotated[str, Field(pattern=r"^[0-9]{12}$")]
+
+
+# What a one-time code, and the confirmation of its verification case, may go by.
+CodeChannel = Literal["email", "sms"]
 
 
 # CPCE L.100: a recipient who is not a professional (a consumer) must have agreed, with the

@@ -4,14 +4,27 @@ sends to recipients, and what became of each."""
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar
 from uuid import UUID
 
 from pydantic import EmailStr, Field
 
-from lre_shared.contracts.base import Language, Message, NoticeChannel, NoticeKind, UtcDatetime
+from lre_shared.contracts.base import (
+    CodeChannel,
+    ItemNumber,
+    Language,
+    Message,
+    NoticeChannel,
+    NoticeKind,
+    UtcDatetime,
+)
 from lre_shared.contracts.verification import DocumentChannel, RequiredDocument
 from lre_shared.topology import Service, commands_exchange, events_exchange
+
+# Where a code or a case confirmation goes: an email address, or a mobile number for an SMS.
+PhoneOrEmail = Annotated[
+    str, Field(min_length=3, max_length=320, description="Email address or E.164 number.")
+]
 
 
 class SendNotice(Message):
@@ -20,11 +33,11 @@ class SendNotice(Message):
     exchange: ClassVar[str] = commands_exchange(Service.notifier)
     routing_key: ClassVar[str] = "send_notice.v1"
 
-    item_number: str = Field(pattern=r"^[0-9]{12}$")
+    item_number: ItemNumber
     channel: NoticeChannel = NoticeChannel.email
     address: EmailStr
     deadline: date = Field(description="Last day (Europe/Paris) to accept or refuse.")
-    language: Literal["fr", "en"] = "fr"
+    language: Language = "fr"
     kind: NoticeKind = NoticeKind.notice
     phone: str | None = Field(
         default=None, description="E.164 number for the sms and voice channels, e.g. +33612345678."
@@ -49,8 +62,13 @@ class SendNotice(Message):
     )
 
 
-class NoticeSent(Message):
+class NotifierEvent(Message):
+    """What the notifier publishes: what became of a notice or a code it was asked to send."""
+
     exchange: ClassVar[str] = events_exchange(Service.notifier)
+
+
+class NoticeSent(NotifierEvent):
     routing_key: ClassVar[str] = "notice.sent.v1"
 
     notice_id: UUID = Field(description="message_id of the SendNotice this answers.")
@@ -62,10 +80,9 @@ class NoticeSent(Message):
     kind: NoticeKind = NoticeKind.notice
 
 
-class NoticeDelivered(Message):
+class NoticeDelivered(NotifierEvent):
     """The provider confirmed delivery to the recipient's device (SMS, call answered)."""
 
-    exchange: ClassVar[str] = events_exchange(Service.notifier)
     routing_key: ClassVar[str] = "notice.delivered.v1"
 
     notice_id: UUID
@@ -75,8 +92,7 @@ class NoticeDelivered(Message):
     delivered_at: UtcDatetime
 
 
-class NoticeFailed(Message):
-    exchange: ClassVar[str] = events_exchange(Service.notifier)
+class NoticeFailed(NotifierEvent):
     routing_key: ClassVar[str] = "notice.failed.v1"
 
     notice_id: UUID
@@ -100,29 +116,27 @@ class SendCode(Message):
     exchange: ClassVar[str] = commands_exchange(Service.notifier)
     routing_key: ClassVar[str] = "send_code.v1"
 
-    channel: Literal["email", "sms"]
-    address: str = Field(min_length=3, max_length=320, description="Email address or E.164 number.")
+    channel: CodeChannel
+    address: PhoneOrEmail
     code: str = Field(pattern=r"^[0-9]{6,8}$")
     expires_at: UtcDatetime
-    language: Literal["fr", "en"] = "fr"
+    language: Language = "fr"
 
 
-class CodeSent(Message):
-    exchange: ClassVar[str] = events_exchange(Service.notifier)
+class CodeSent(NotifierEvent):
     routing_key: ClassVar[str] = "code.sent.v1"
 
     code_id: UUID = Field(description="message_id of the SendCode this answers.")
-    channel: Literal["email", "sms"]
+    channel: CodeChannel
     sent_at: UtcDatetime
     provider_message_id: str | None = None
 
 
-class CodeFailed(Message):
-    exchange: ClassVar[str] = events_exchange(Service.notifier)
+class CodeFailed(NotifierEvent):
     routing_key: ClassVar[str] = "code.failed.v1"
 
     code_id: UUID
-    channel: Literal["email", "sms"]
+    channel: CodeChannel
     reason: str
 
 
@@ -134,8 +148,8 @@ class SendCaseConfirmation(Message):
     exchange: ClassVar[str] = commands_exchange(Service.notifier)
     routing_key: ClassVar[str] = "send_case_confirmation.v1"
 
-    channel: Literal["email", "sms"]
-    address: str = Field(min_length=3, max_length=320, description="Email address or E.164 number.")
+    channel: CodeChannel
+    address: PhoneOrEmail
     reference: str = Field(min_length=1, max_length=40, description="The case reference, e.g. LRE-7K3M9Q.")
     document_channel: DocumentChannel
     document_address: str | None = Field(

@@ -18,34 +18,37 @@ from lre_shared.contracts.base import Contract, Language, Message, SignatureMeth
 from lre_shared.topology import Service, commands_exchange, events_exchange
 
 
-class LetterAccepted(Message):
-    """The recipient accepted the letter (ETSI EN 319 522: ConsignmentAcceptance)."""
+class PickupEvent(Message):
+    """What the pickup site publishes: each event is about one letter, which it names by its
+    item number too (numéro de pli)."""
 
     exchange: ClassVar[str] = events_exchange(Service.pickup)
-    routing_key: ClassVar[str] = "letter.accepted.v1"
 
     item_number: str
+
+
+class LetterAccepted(PickupEvent):
+    """The recipient accepted the letter (ETSI EN 319 522: ConsignmentAcceptance)."""
+
+    routing_key: ClassVar[str] = "letter.accepted.v1"
+
     accepted_at: UtcDatetime
 
 
-class LetterRefused(Message):
+class LetterRefused(PickupEvent):
     """The recipient refused the letter (ETSI EN 319 522: ConsignmentRejection)."""
 
-    exchange: ClassVar[str] = events_exchange(Service.pickup)
     routing_key: ClassVar[str] = "letter.refused.v1"
 
-    item_number: str
     refused_at: UtcDatetime
 
 
-class ReceiptSigned(Message):
+class ReceiptSigned(PickupEvent):
     """The recipient signed the acknowledgement of receipt (avis de réception, CPCE R.53-3),
     with a personal certificate or a one-time code; the content may now be downloaded."""
 
-    exchange: ClassVar[str] = events_exchange(Service.pickup)
     routing_key: ClassVar[str] = "receipt.signed.v1"
 
-    item_number: str
     method: SignatureMethod
     signed_at: UtcDatetime
     signer_name: str = Field(description="The certificate's name, or the verified recipient's name.")
@@ -68,16 +71,14 @@ class IdentifiedClaims(Contract):
     birthdate_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
-class RecipientIdentified(Message):
+class RecipientIdentified(PickupEvent):
     """A visitor of the letter's pages proved who they are through an identity provider (an
     OpenID Connect sign-in at an eIDAS level, CPCE R.53-1), and the site compared the names
     it gave with the letter's recipient: `outcome` says what followed. The signer seals it as
     evidence (platform event RecipientIdentified)."""
 
-    exchange: ClassVar[str] = events_exchange(Service.pickup)
     routing_key: ClassVar[str] = "recipient.identified.v1"
 
-    item_number: str
     identified_at: UtcDatetime
     issuer: str = Field(description="The identity provider (its OpenID issuer).")
     subject: str = Field(description="The person's `sub` at that provider.")
@@ -92,25 +93,21 @@ class RecipientIdentified(Message):
     reason: str | None = Field(default=None, description="Why it did not match, for a mismatch.")
 
 
-class LetterUnclaimed(Message):
+class LetterUnclaimed(PickupEvent):
     """The acceptance window closed with no decision: the letter is unclaimed (non réclamée;
     ETSI EN 319 522: AcceptanceRejectionExpiry). The sender gets it at once."""
 
-    exchange: ClassVar[str] = events_exchange(Service.pickup)
     routing_key: ClassVar[str] = "letter.unclaimed.v1"
 
-    item_number: str
     window_closed_at: UtcDatetime
 
 
-class LetterLanguageChanged(Message):
+class LetterLanguageChanged(PickupEvent):
     """The recipient switched the pickup site's language on the letter's pages: the letter's
     notices, reminders, codes and confirmations use it from now on."""
 
-    exchange: ClassVar[str] = events_exchange(Service.pickup)
     routing_key: ClassVar[str] = "letter.language_changed.v1"
 
-    item_number: str
     language: Language
     changed_at: UtcDatetime
 
@@ -120,14 +117,12 @@ class LockKind(StrEnum):
     code = "code"  # the one-time code of the signing step (step 5)
 
 
-class LetterLocked(Message):
+class LetterLocked(PickupEvent):
     """Wrong answers started a hold on the item: for one client address (`address`) or for
     everyone (`item`). While a `code` hold lasts the desk sends no code for the letter."""
 
-    exchange: ClassVar[str] = events_exchange(Service.pickup)
     routing_key: ClassVar[str] = "letter.locked.v1"
 
-    item_number: str
     kind: LockKind
     scope: Literal["address", "item"]
     locked_at: UtcDatetime
@@ -148,14 +143,12 @@ class LiftLetterLock(Message):
     requested_at: UtcDatetime
 
 
-class LetterLockLifted(Message):
+class LetterLockLifted(PickupEvent):
     """A supervisor lifted the letter's holds of `kinds` (every address's and the item's):
     the next right answer works at once."""
 
-    exchange: ClassVar[str] = events_exchange(Service.pickup)
     routing_key: ClassVar[str] = "letter.lock_lifted.v1"
 
-    item_number: str
     kinds: tuple[LockKind, ...]
     supervisor: str = Field(description="The supervisor who lifted it (the desk token's subject).")
     reason: str

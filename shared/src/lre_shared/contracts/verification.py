@@ -9,12 +9,20 @@ through the notifier; the site checks the code the recipient types.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field
 
-from lre_shared.contracts.base import Base64Bytes, Message, Reply, UtcDatetime
+from lre_shared.contracts.base import (
+    Base64Bytes,
+    CodeChannel,
+    ItemNumber,
+    Language,
+    Message,
+    Reply,
+    UtcDatetime,
+)
 from lre_shared.text import FileName, SafeText
 from lre_shared.topology import Service, commands_exchange, events_exchange
 
@@ -46,6 +54,17 @@ class CaseState(StrEnum):
     rejected = "rejected"  # identity not verified; the reason says why
 
 
+# Where the desk sends the one-time code, as the pickup site asks for it.
+CodeAddress = Annotated[
+    SafeText,
+    Field(
+        min_length=3,
+        max_length=320,
+        description="Where the code goes: the recipient's declared email, or declared mobile (E.164).",
+    ),
+]
+
+
 class OpenVerificationCase(Message):
     """Request/reply: the recipient of an accepted letter asks for a one-time signing code.
 
@@ -54,15 +73,11 @@ class OpenVerificationCase(Message):
     exchange: ClassVar[str] = commands_exchange(Service.verification)
     routing_key: ClassVar[str] = "open_verification_case.v1"
 
-    item_number: str = Field(pattern=r"^[0-9]{12}$")
+    item_number: ItemNumber
     document_channel: DocumentChannel
-    code_channel: Literal["email", "sms"]
-    code_address: SafeText = Field(
-        min_length=3,
-        max_length=320,
-        description="Where the code goes: the recipient's declared email, or declared mobile (E.164).",
-    )
-    language: Literal["fr", "en"] = "fr"
+    code_channel: CodeChannel
+    code_address: CodeAddress
+    language: Language = "fr"
 
 
 class VerificationCaseOpened(Reply):
@@ -100,19 +115,15 @@ class IdentifyWithProvider(Message):
     exchange: ClassVar[str] = commands_exchange(Service.verification)
     routing_key: ClassVar[str] = "identify_with_provider.v1"
 
-    item_number: str = Field(pattern=r"^[0-9]{12}$")
+    item_number: ItemNumber
     matched: bool
     reason: SafeText | None = Field(default=None, max_length=1000, description="Why it did not match.")
     issuer: SafeText = Field(max_length=500)
     subject: SafeText = Field(max_length=500)
     acr: SafeText | None = Field(default=None, max_length=100)
-    code_channel: Literal["email", "sms"]
-    code_address: SafeText = Field(
-        min_length=3,
-        max_length=320,
-        description="Where the code goes: the recipient's declared email, or declared mobile (E.164).",
-    )
-    language: Literal["fr", "en"] = "fr"
+    code_channel: CodeChannel
+    code_address: CodeAddress
+    language: Language = "fr"
 
 
 class AddIdentityDocument(Message):
@@ -158,7 +169,7 @@ class RequestCode(Message):
     exchange: ClassVar[str] = commands_exchange(Service.verification)
     routing_key: ClassVar[str] = "request_code.v1"
 
-    channel: Literal["email", "sms"] | None = Field(
+    channel: CodeChannel | None = Field(
         default=None,
         description="Send it by this channel, to the recipient's declared address for it, instead of"
         " the last code's (e.g. once that one could not be sent, CodeFailed).",

@@ -6,20 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-
 from archive.domain.consent import Consent
-from lre_shared.units import PgRepository
+from lre_shared.units import PgRepository, fetch_all, fetch_one
 
 SELECT_CONSENTS = (
     "SELECT consent_id, sender_id, email, email_key, given_at, channel, consent_text AS text,"
     " text_sha256, reference, recorded_at, withdrawn_at, withdrawal_channel, withdrawal_recorded_at"
     " FROM consents WHERE sender_id = $1"
 )
-
-
-def _consent(row: asyncpg.Record) -> Consent:
-    return Consent(**dict(row))
 
 
 class PgConsents(PgRepository):
@@ -30,12 +24,13 @@ class PgConsents(PgRepository):
         )
 
     async def latest(self, sender_id: str, email_key: str) -> Consent | None:
-        row = await self.conn.fetchrow(
+        return await fetch_one(
+            self.conn,
+            Consent,
             SELECT_CONSENTS + " AND email_key = $2 ORDER BY position DESC LIMIT 1",
             sender_id,
             email_key,
         )
-        return None if row is None else _consent(row)
 
     async def add(self, consent: Consent) -> None:
         await self.conn.execute(
@@ -67,9 +62,10 @@ class PgConsents(PgRepository):
         )
 
     async def history(self, sender_id: str, email_key: str | None = None) -> list[Consent]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            Consent,
             SELECT_CONSENTS + " AND ($2::text IS NULL OR email_key = $2) ORDER BY position",
             sender_id,
             email_key,
         )
-        return [_consent(row) for row in rows]

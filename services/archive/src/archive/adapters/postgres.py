@@ -31,10 +31,9 @@ from archive.service_layer.ports import (
     ZipState,
 )
 from lre_shared import units
-from lre_shared.bus import Transaction
 from lre_shared.contracts import LetterDeposited, LetterRejected, Message, Problem, StoredDocument
 from lre_shared.outbox import NOTIFY_CHANNEL
-from lre_shared.units import PgRepository, Transactions
+from lre_shared.units import PgRepository, Transactions, fetch_all, fetch_one
 
 LETTER_FACTS = (
     "SELECT letter_id, item_number, deposited_at, first_notice_at, accepted_at, refused_at,"
@@ -97,7 +96,9 @@ class PgLetters(PgRepository):
     async def clash(
         self, letter_id: UUID, item_number: str, sender_id: str, idempotency_key: str | None
     ) -> Clash | None:
-        row = await self.conn.fetchrow(
+        return await fetch_one(
+            self.conn,
+            Clash,
             "SELECT letter_id = $1 AS same_id, item_number = $2 AS same_number FROM letters"
             " WHERE letter_id = $1 OR item_number = $2 OR (sender_id = $3 AND idempotency_key = $4)",
             letter_id,
@@ -105,14 +106,12 @@ class PgLetters(PgRepository):
             sender_id,
             idempotency_key,
         )
-        return None if row is None else Clash(row["same_id"], row["same_number"])
 
     async def facts_for_sender(
         self, sender_id: str, *, letter_id: UUID | None = None, idempotency_key: str | None = None
     ) -> LetterFacts | None:
         where, key = _of_sender(letter_id, idempotency_key)
-        row = await self.conn.fetchrow(LETTER_FACTS + where, sender_id, key)
-        return None if row is None else LetterFacts(**dict(row))
+        return await fetch_one(self.conn, LetterFacts, LETTER_FACTS + where, sender_id, key)
 
     async def zip_state(self, letter_id: UUID) -> ZipState | None:
         row = await self.conn.fetchrow(
@@ -124,7 +123,9 @@ class PgLetters(PgRepository):
         return None if row is None else ZipState(row["item_number"], _content_state(row), row["has_envelope"])
 
     async def handover(self, letter_id: UUID, document_id: UUID | None) -> Handover | None:
-        row = await self.conn.fetchrow(
+        return await fetch_one(
+            self.conn,
+            Handover,
             "SELECT l.item_number, l.handed_over_at, d.document_id FROM letters l"
             " JOIN documents d USING (letter_id) WHERE l.letter_id = $1"
             " AND (d.document_id = $2 OR ($2::uuid IS NULL AND d.role = 'main'))"
@@ -132,7 +133,6 @@ class PgLetters(PgRepository):
             letter_id,
             document_id,
         )
-        return None if row is None else Handover(**dict(row))
 
     async def record_handover(self, letter_id: UUID, at: datetime) -> None:
         await self.conn.execute("UPDATE letters SET handed_over_at = $2 WHERE letter_id = $1", letter_id, at)
@@ -184,14 +184,18 @@ class PgLetters(PgRepository):
         )
 
     async def expiry_facts(self, letter_id: UUID) -> ExpiryFacts | None:
-        row = await self.conn.fetchrow(EXPIRY_FACTS + " AND letter_id = $1 FOR UPDATE", letter_id)
-        return None if row is None else ExpiryFacts(**dict(row))
+        return await fetch_one(
+            self.conn, ExpiryFacts, EXPIRY_FACTS + " AND letter_id = $1 FOR UPDATE", letter_id
+        )
 
     async def expiry_facts_after(self, after: UUID, limit: int) -> list[ExpiryFacts]:
-        rows = await self.conn.fetch(
-            EXPIRY_FACTS + " AND letter_id > $1 ORDER BY letter_id LIMIT $2 FOR UPDATE", after, limit
+        return await fetch_all(
+            self.conn,
+            ExpiryFacts,
+            EXPIRY_FACTS + " AND letter_id > $1 ORDER BY letter_id LIMIT $2 FOR UPDATE",
+            after,
+            limit,
         )
-        return [ExpiryFacts(**dict(row)) for row in rows]
 
     async def schedule_content_expiry(self, letter_id: UUID, expires_at: datetime | None) -> None:
         await self.conn.execute(
@@ -199,14 +203,15 @@ class PgLetters(PgRepository):
         )
 
     async def content_due(self, now: datetime, limit: int) -> list[DueContent]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            DueContent,
             "SELECT letter_id, item_number, accepted_at, handed_over_at, content_expires_at"
             " FROM letters WHERE content_deleted_at IS NULL AND content_expires_at <= $1"
             " ORDER BY letter_id LIMIT $2 FOR UPDATE SKIP LOCKED",
             now,
             limit,
         )
-        return [DueContent(**dict(row)) for row in rows]
 
     async def record_content_deleted(self, letter_id: UUID, at: datetime) -> None:
         await self.conn.execute(
@@ -244,7 +249,9 @@ class PgDocuments(PgRepository):
         )
 
     async def zip_entries(self, letter_id: UUID) -> list[StoredObject]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            StoredObject,
             "SELECT filename, size, sha256, object_key FROM ("
             "  SELECT filename, size, sha256, object_key, (role <> 'main')::int AS rank FROM documents"
             "  WHERE letter_id = $1"
@@ -252,7 +259,6 @@ class PgDocuments(PgRepository):
             ") entries ORDER BY rank, filename",
             letter_id,
         )
-        return [StoredObject(**dict(row)) for row in rows]
 
     async def object_keys(self, letter_id: UUID) -> list[str]:
         rows = await self.conn.fetch(
@@ -274,12 +280,13 @@ class PgDocuments(PgRepository):
 
 class PgEnvelopes(PgRepository):
     async def current(self, letter_id: UUID) -> CurrentEnvelope | None:
-        row = await self.conn.fetchrow(
+        return await fetch_one(
+            self.conn,
+            CurrentEnvelope,
             "SELECT l.content_deleted_at, e.issued_at, e.object_key FROM letters l"
             " LEFT JOIN envelopes e USING (letter_id) WHERE l.letter_id = $1 FOR UPDATE OF l",
             letter_id,
         )
-        return None if row is None else CurrentEnvelope(**dict(row))
 
     async def keep(self, letter_id: UUID, proof: StoredObject, issued_at: datetime) -> None:
         await self.conn.execute(
@@ -335,12 +342,13 @@ class PgUploads(PgRepository):
         )
 
     async def for_deposit(self, upload_id: UUID) -> UploadRecord | None:
-        row = await self.conn.fetchrow(
+        return await fetch_one(
+            self.conn,
+            UploadRecord,
             "SELECT filename, object_key, sender_id, letter_id, size, sha256, usable_until, url_expires_at,"
             " declared_sha256 FROM uploads WHERE upload_id = $1 FOR UPDATE",
             upload_id,
         )
-        return None if row is None else UploadRecord(**dict(row))
 
     async def record_taken(
         self, upload_id: UUID, *, letter_id: UUID, at: datetime, size: int, sha256: str, in_place: bool
@@ -357,7 +365,9 @@ class PgUploads(PgRepository):
         )
 
     async def due_for_cleaning(self, now: datetime, limit: int) -> list[UploadObject]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            UploadObject,
             "SELECT upload_id, object_key FROM uploads WHERE cleaned_at IS NULL"
             # A taken upload's URL may still take a PUT until it expires: wait for that.
             " AND ((consumed_at IS NOT NULL AND url_expires_at <= $1) OR usable_until <= $1)"
@@ -365,7 +375,6 @@ class PgUploads(PgRepository):
             now,
             limit,
         )
-        return [UploadObject(row["upload_id"], row["object_key"]) for row in rows]
 
     async def record_cleaned(self, upload_ids: Sequence[UUID], at: datetime) -> None:
         await self.conn.execute(
@@ -376,15 +385,13 @@ class PgUploads(PgRepository):
 class PgUnitOfWork(units.PgUnitOfWork):
     """The bus's transaction, seen through the archive's repositories."""
 
-    def __init__(self, tx: Transaction) -> None:
-        super().__init__(tx)
-        self.letters = PgLetters(self.conn)
-        self.documents = PgDocuments(self.conn)
-        self.envelopes = PgEnvelopes(self.conn)
-        self.rejections = PgRejections(self.conn)
-        self.uploads = PgUploads(self.conn)
-        self.sender_streams = PgSenderStreams(self.conn)
-        self.consents = PgConsents(self.conn)
+    letters: PgLetters
+    documents: PgDocuments
+    envelopes: PgEnvelopes
+    rejections: PgRejections
+    uploads: PgUploads
+    sender_streams: PgSenderStreams
+    consents: PgConsents
 
     async def publish_again(self, message: Message, body: bytes) -> None:
         # Every consumer's inbox already holds the message id, so nothing downstream happens
@@ -403,8 +410,8 @@ class PgUnitOfWork(units.PgUnitOfWork):
         await self.conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
-def unit_of_work(tx: Transaction) -> PgUnitOfWork:
-    return PgUnitOfWork(tx)
+# The unit of work over the bus's transaction of a message.
+unit_of_work = PgUnitOfWork
 
 
 def units_of_work(pool: Callable[[], asyncpg.Pool]) -> Transactions[PgUnitOfWork]:

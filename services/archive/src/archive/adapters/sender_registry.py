@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
-
 from archive.service_layer.senders import RegisteredSender
+from lre_shared.units import PgRepository, fetch_all, fetch_one
+
+SENDERS = "SELECT sender_id, name, added_at, password_set_at, removed_at FROM senders"
 
 
-class PgSenderRegistry:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class PgSenderRegistry(PgRepository):
     async def get(self, sender_id: str) -> RegisteredSender | None:
-        row = await self.conn.fetchrow(
-            "SELECT sender_id, name, added_at, password_set_at, removed_at FROM senders"
-            " WHERE sender_id = $1 FOR UPDATE",
-            sender_id,
+        return await fetch_one(
+            self.conn, RegisteredSender, SENDERS + " WHERE sender_id = $1 FOR UPDATE", sender_id
         )
-        return None if row is None else RegisteredSender(**row)
 
     async def add(self, sender_id: str, name: str, now: datetime) -> None:
         # A sender removed before comes back under the same id: its letters already name it.
@@ -41,9 +36,9 @@ class PgSenderRegistry:
         await self.conn.execute("UPDATE senders SET removed_at = $2 WHERE sender_id = $1", sender_id, now)
 
     async def listing(self, *, removed: bool) -> list[RegisteredSender]:
-        rows = await self.conn.fetch(
-            "SELECT sender_id, name, added_at, password_set_at, removed_at FROM senders"
-            " WHERE $1 OR removed_at IS NULL ORDER BY sender_id",
+        return await fetch_all(
+            self.conn,
+            RegisteredSender,
+            SENDERS + " WHERE $1 OR removed_at IS NULL ORDER BY sender_id",
             removed,
         )
-        return [RegisteredSender(**row) for row in rows]

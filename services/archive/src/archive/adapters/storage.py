@@ -23,7 +23,6 @@ from minio.objectlockconfig import DAYS, ObjectLockConfig
 from minio.sseconfig import Rule as SseRule
 from minio.sseconfig import SSEConfig
 
-from archive.adapters.presign import presign
 from lre_shared import objects
 
 
@@ -73,21 +72,11 @@ class UploadStore(Protocol):
 
 
 class S3ContentStore:
-    def __init__(
-        self,
-        endpoint: str,
-        public_endpoint: str | None,
-        access_key: str,
-        secret_key: str,
-        region: str,
-        bucket: str,
-        threads: int = 16,
-    ) -> None:
-        self._store = objects.Bucket(endpoint, access_key, secret_key, region, bucket, threads=threads)
+    def __init__(self, store: objects.Store, bucket: str, *, threads: int = 16) -> None:
+        self._store = store.bucket(bucket, threads=threads)
         self._client = self._store.client
         self._blocking = self._store.blocking
-        self._public_endpoint = public_endpoint or endpoint
-        self._credentials = (access_key, secret_key, region)
+        self._links = store
         self._bucket = bucket
 
     async def put(self, key: str, content: bytes, sha256: str) -> None:
@@ -133,18 +122,8 @@ class S3ContentStore:
         """A presigned PUT URL, as the sender reaches the store; valid `expires` from
         `issued_at` (the archive's clock), after which the store refuses the PUT. The PUT must
         carry UPLOAD_HEADERS: the object is written once, never replaced."""
-        access_key, secret_key, region = self._credentials
-        return presign(
-            "PUT",
-            self._public_endpoint,
-            self._bucket,
-            key,
-            access_key=access_key,
-            secret_key=secret_key,
-            region=region,
-            issued_at=issued_at,
-            expires=expires,
-            headers=UPLOAD_HEADERS,
+        return self._links.link(
+            "PUT", self._bucket, key, issued_at=issued_at, expires=expires, headers=UPLOAD_HEADERS
         )
 
     async def spool(self, key: str, max_bytes: int) -> SpooledUpload | None:
@@ -220,8 +199,8 @@ class S3Buckets:
     """Creates the archive's buckets at start, and (re)applies their settings; safe to run
     at every start and from several replicas at once."""
 
-    def __init__(self, endpoint: str, access_key: str, secret_key: str, region: str) -> None:
-        self._client = objects.client(endpoint, access_key, secret_key, region)
+    def __init__(self, store: objects.Store) -> None:
+        self._client = store.client()
 
     async def ensure(self, plan: BucketPlan) -> None:
         await asyncio.to_thread(self._ensure, plan)

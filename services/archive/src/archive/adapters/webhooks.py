@@ -24,7 +24,7 @@ from archive.service_layer.webhooks import (
     WebhookUnits,
 )
 from lre_shared.contracts import SenderEvent
-from lre_shared.units import PgRepository
+from lre_shared.units import PgRepository, fetch_all, fetch_one
 
 EXCERPT_BYTES = 200  # of the receiver's answer, for the log: never its whole body
 ERROR_CHARS = 500
@@ -40,8 +40,7 @@ def _endpoint(row: asyncpg.Record) -> Endpoint:
 
 class PgWebhooks(PgRepository):
     async def endpoint(self, sender_id: str) -> Endpoint | None:
-        row = await self.conn.fetchrow(ENDPOINT + " WHERE sender_id = $1", sender_id)
-        return None if row is None else _endpoint(row)
+        return await fetch_one(self.conn, Endpoint, ENDPOINT + " WHERE sender_id = $1", sender_id)
 
     async def save_endpoint(self, sender_id: str, url: str, secret: str, at: datetime) -> bool:
         inserted = await self.conn.fetchval(
@@ -162,14 +161,15 @@ class PgWebhooks(PgRepository):
         return oldest
 
     async def log(self, sender_id: str, limit: int) -> list[LoggedDelivery]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            LoggedDelivery,
             "SELECT event_id, event, letter_id, created_at, attempts, last_status, last_error,"
             " next_attempt_at, delivered_at, failed_at FROM webhook_deliveries"
             " WHERE sender_id = $1 ORDER BY created_at DESC, event_id LIMIT $2",
             sender_id,
             limit,
         )
-        return [LoggedDelivery(**dict(row)) for row in rows]
 
 
 def webhook_units(pool: Callable[[], asyncpg.Pool]) -> WebhookUnits:

@@ -17,23 +17,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-import asyncpg
-
 from archive.adapters.api_keys import PgApiKeys
+from archive.entrypoints.admin_database import archive_database
 from archive.service_layer.api_keys import issue_key
-from archive.settings import ArchiveSettings
 
 R = TypeVar("R")
 
 
 async def _on_keys(use: Callable[[PgApiKeys], Awaitable[R]]) -> R:
-    """`use` the API keys table on a connection of its own, closed afterwards."""
-    settings = ArchiveSettings()  # read from the environment, as the service does
-    conn = await asyncpg.connect(settings.database_url.get_secret_value())
-    try:
-        return await use(PgApiKeys(lambda: conn))
-    finally:
-        await conn.close()
+    """`use` the API keys table, on a pool of its own closed afterwards."""
+    async with archive_database() as (_, pool):
+        return await use(PgApiKeys(lambda: pool))
 
 
 async def issue(arguments: argparse.Namespace) -> int:

@@ -18,11 +18,11 @@ from typing import Any, TextIO
 
 from archive.adapters.postgres import units_of_work
 from archive.domain.consent import Consent, consent_subject
+from archive.entrypoints.admin_database import archive_database
 from archive.service_layer.consents import consent_history
 from archive.settings import ArchiveSettings
 from lre_shared.bus import ask, broker_user, make_broker
 from lre_shared.contracts import EvidenceListed, ListEvidence
-from lre_shared.db import create_pool
 from lre_shared.topology import Service
 
 EVIDENCE_WAIT_SECONDS = 10.0
@@ -40,13 +40,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 async def list_consents(arguments: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    settings = ArchiveSettings()  # read from the environment, as the service does
-    pool = await create_pool(settings.database_url.get_secret_value(), 2)
-    try:
-        async with units_of_work(lambda: pool)() as uow:
-            history = await consent_history(uow, arguments.sender, arguments.email)
-    finally:
-        await pool.close()
+    async with archive_database() as (settings, pool), units_of_work(lambda: pool)() as uow:
+        history = await consent_history(uow, arguments.sender, arguments.email)
     if not history:
         whom = f" for {arguments.email}" if arguments.email else ""
         print(f"{arguments.sender}: no consent recorded{whom}", file=out)

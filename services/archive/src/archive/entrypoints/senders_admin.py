@@ -19,12 +19,12 @@ never logged; the broker keeps only its hash.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -32,10 +32,13 @@ import asyncpg
 from archive.adapters.broker_users import BrokerRefused, RabbitBrokerAccess
 from archive.adapters.sender_registry import PgSenderRegistry
 from archive.domain.senders import SenderIdRefused, check_sender_id
+from archive.entrypoints.admin_database import archive_database
 from archive.service_layer import senders
 from archive.settings import ArchiveSettings
 from lre_shared.clock import now_utc
 from lre_shared.topology import sender_queue
+
+T = TypeVar("T")
 
 
 def broker_access(settings: ArchiveSettings) -> RabbitBrokerAccess:
@@ -63,16 +66,6 @@ def sender_url(settings: ArchiveSettings, sender_id: str, password: str) -> str:
     return urlunsplit((base.scheme, netloc, base.path, base.query, ""))
 
 
-@asynccontextmanager
-async def _registry() -> AsyncIterator[tuple[ArchiveSettings, asyncpg.Connection]]:
-    settings = ArchiveSettings()  # read from the environment, as the service does
-    conn = await asyncpg.connect(settings.database_url.get_secret_value())
-    try:
-        yield settings, conn
-    finally:
-        await conn.close()
-
-
 def _sender_id(value: str) -> str:
     try:
         return check_sender_id(value)
@@ -95,90 +88,79 @@ def _hand_over(settings: ArchiveSettings, sender_id: str, password: str, file: P
     print(f"its AMQP URL, with the password, is in {file} (mode 600)", file=sys.stderr)
 
 
-async def _guarded(arguments: argparse.Namespace, action: Any) -> int:
-    try:
-        code: int = await action(arguments)
-    except (senders.SenderExists, senders.SenderUnknown) as exc:
-        print(f"lre-senders: {exc}", file=sys.stderr)
-        return 3
-    except BrokerRefused as exc:
-        print(f"lre-senders: {exc}; nothing was recorded", file=sys.stderr)
-        return 1
-    except asyncpg.UndefinedTableError:
-        print(
-            "lre-senders: the archive's database has no senders table: start the archive once",
-            file=sys.stderr,
-        )
-        return 1
-    return code
+Run = Callable[[argparse.Namespace], Awaitable[int]]
 
 
-async def add(arguments: argparse.Namespace) -> int:
-    async def act(arguments: argparse.Namespace) -> int:
-        async with _registry() as (settings, conn), conn.transaction():
-            password = await senders.add_sender(
-                arguments.sender_id,
-                arguments.name,
-                registry=PgSenderRegistry(conn),
-                broker=broker_access(settings),
-                clock=now_utc,
-            )
-        print(
-            f"sender {arguments.sender_id} added: broker user {arguments.sender_id}, queue"
-            f" {sender_queue(arguments.sender_id)}",
-            file=sys.stderr,
-        )
-        _hand_over(settings, arguments.sender_id, password, arguments.credentials_file)
-        return 0
+def _guarded(action: Run) -> Run:
+    """`action`, its refusals said to the operator in one line, with an exit code."""
 
-    return await _guarded(arguments, act)
-
-
-async def password(arguments: argparse.Namespace) -> int:
-    async def act(arguments: argparse.Namespace) -> int:
-        async with _registry() as (settings, conn), conn.transaction():
-            secret = await senders.rotate_password(
-                arguments.sender_id,
-                registry=PgSenderRegistry(conn),
-                broker=broker_access(settings),
-                clock=now_utc,
-            )
-        print(f"new password of {arguments.sender_id} set", file=sys.stderr)
-        _hand_over(settings, arguments.sender_id, secret, arguments.credentials_file)
-        return 0
-
-    return await _guarded(arguments, act)
-
-
-async def remove(arguments: argparse.Namespace) -> int:
-    async def act(arguments: argparse.Namespace) -> int:
-        async with _registry() as (settings, conn), conn.transaction():
-            await senders.remove_sender(
-                arguments.sender_id,
-                registry=PgSenderRegistry(conn),
-                broker=broker_access(settings),
-                clock=now_utc,
-            )
-        print(f"sender {arguments.sender_id} removed: its broker user and queue are gone", file=sys.stderr)
-        return 0
-
-    return await _guarded(arguments, act)
-
-
-async def listing(arguments: argparse.Namespace) -> int:
-    async def act(arguments: argparse.Namespace) -> int:
-        async with _registry() as (_, conn):
-            found = await PgSenderRegistry(conn).listing(removed=arguments.removed)
-        print("sender_id\tname\tadded_at\tpassword_set_at\tremoved_at")
-        for sender in found:
-            removed = sender.removed_at.isoformat() if sender.removed_at else ""
+    @functools.wraps(action)
+    async def run(arguments: argparse.Namespace) -> int:
+        try:
+            return await action(arguments)
+        except (senders.SenderExists, senders.SenderUnknown) as exc:
+            print(f"lre-senders: {exc}", file=sys.stderr)
+            return 3
+        except BrokerRefused as exc:
+            print(f"lre-senders: {exc}; nothing was recorded", file=sys.stderr)
+            return 1
+        except asyncpg.UndefinedTableError:
             print(
-                f"{sender.sender_id}\t{sender.name}\t{sender.added_at.isoformat()}"
-                f"\t{sender.password_set_at.isoformat()}\t{removed}"
+                "lre-senders: the archive's database has no senders table: start the archive once",
+                file=sys.stderr,
             )
-        return 0
+            return 1
 
-    return await _guarded(arguments, act)
+    return run
+
+
+async def _change(use_case: Callable[..., Awaitable[T]], *args: str) -> tuple[ArchiveSettings, T]:
+    """`use_case` (one of `senders`) run on the registry and the broker, in one transaction."""
+    async with archive_database() as (settings, pool), pool.acquire() as conn, conn.transaction():
+        registry, broker = PgSenderRegistry(conn), broker_access(settings)
+        done = await use_case(*args, registry=registry, broker=broker, clock=now_utc)
+    return settings, done
+
+
+@_guarded
+async def add(arguments: argparse.Namespace) -> int:
+    settings, password = await _change(senders.add_sender, arguments.sender_id, arguments.name)
+    print(
+        f"sender {arguments.sender_id} added: broker user {arguments.sender_id}, queue"
+        f" {sender_queue(arguments.sender_id)}",
+        file=sys.stderr,
+    )
+    _hand_over(settings, arguments.sender_id, password, arguments.credentials_file)
+    return 0
+
+
+@_guarded
+async def password(arguments: argparse.Namespace) -> int:
+    settings, secret = await _change(senders.rotate_password, arguments.sender_id)
+    print(f"new password of {arguments.sender_id} set", file=sys.stderr)
+    _hand_over(settings, arguments.sender_id, secret, arguments.credentials_file)
+    return 0
+
+
+@_guarded
+async def remove(arguments: argparse.Namespace) -> int:
+    await _change(senders.remove_sender, arguments.sender_id)
+    print(f"sender {arguments.sender_id} removed: its broker user and queue are gone", file=sys.stderr)
+    return 0
+
+
+@_guarded
+async def listing(arguments: argparse.Namespace) -> int:
+    async with archive_database() as (_, pool), pool.acquire() as conn:
+        found = await PgSenderRegistry(conn).listing(removed=arguments.removed)
+    print("sender_id\tname\tadded_at\tpassword_set_at\tremoved_at")
+    for sender in found:
+        removed = sender.removed_at.isoformat() if sender.removed_at else ""
+        print(
+            f"{sender.sender_id}\t{sender.name}\t{sender.added_at.isoformat()}"
+            f"\t{sender.password_set_at.isoformat()}\t{removed}"
+        )
+    return 0
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:

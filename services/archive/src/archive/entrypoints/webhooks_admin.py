@@ -22,10 +22,9 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
-
 from archive.adapters.webhooks import DnsResolver, HttpPoster, webhook_units
 from archive.domain.webhooks import UrlPolicy, UrlRefused
+from archive.entrypoints.admin_database import archive_database
 from archive.service_layer import webhooks
 from archive.service_layer.webhooks import LoggedDelivery, WebhookUnits
 from archive.settings import ArchiveSettings
@@ -34,12 +33,8 @@ from lre_shared.clock import now_utc
 
 @asynccontextmanager
 async def _archive() -> AsyncIterator[tuple[ArchiveSettings, WebhookUnits]]:
-    settings = ArchiveSettings()  # read from the environment, as the service does
-    pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=2)
-    try:
+    async with archive_database() as (settings, pool):
         yield settings, webhook_units(lambda: pool)
-    finally:
-        await pool.close()
 
 
 def _policy(settings: ArchiveSettings) -> UrlPolicy:

@@ -22,7 +22,7 @@ import asyncpg
 
 from lre_shared.contracts import NoticeChannel
 from lre_shared.db import create_pool
-from lre_shared.units import PgRepository
+from lre_shared.units import PgRepository, fetch_one
 from notifier.domain.delivery import Attempt
 
 INSERT_ATTEMPT = (
@@ -64,8 +64,8 @@ def _columns(attempt: Attempt) -> tuple[Any, ...]:
     )
 
 
-def _attempt(row: asyncpg.Record) -> Attempt:
-    return Attempt(**dict(row) | {"channel": NoticeChannel(row["channel"])})
+def _attempt(**row: Any) -> Attempt:
+    return Attempt(**row | {"channel": NoticeChannel(row["channel"])})
 
 
 @dataclass
@@ -93,8 +93,7 @@ class PgAttemptLog:
     async def begin(self, attempt: Attempt) -> Attempt | None:
         # Its own statement on the log's own connection: committed before the provider is
         # called, whatever becomes of the handler's transaction.
-        row = await (await self.pool()).fetchrow(BEGIN_ATTEMPT, *_columns(attempt))
-        return None if row is None else _attempt(row)
+        return await fetch_one(await self.pool(), _attempt, BEGIN_ATTEMPT, *_columns(attempt))
 
     async def failed_for_good(self, notice_id: UUID) -> dict[NoticeChannel, str]:
         rows = await (await self.pool()).fetch(
@@ -117,13 +116,14 @@ class PgAttemptLog:
 
 class PgAttempts(PgRepository):
     async def sent_as(self, provider_message_id: str) -> Attempt | None:
-        row = await self.conn.fetchrow(
+        return await fetch_one(
+            self.conn,
+            _attempt,
             "SELECT notice_id, letter_id, channel, address, outcome, reason, provider_message_id,"
             " kind FROM delivery_attempts WHERE provider_message_id = $1 AND outcome = 'sent'"
             " ORDER BY id DESC LIMIT 1",
             provider_message_id,
         )
-        return None if row is None else _attempt(row)
 
     async def add(self, attempt: Attempt) -> None:
         await self.conn.execute(INSERT_ATTEMPT, *_columns(attempt))

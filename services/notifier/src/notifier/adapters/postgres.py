@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from lre_shared import units
-from lre_shared.bus import Transaction
 from lre_shared.contracts import NoticeChannel, SendNotice
-from lre_shared.units import PgRepository, Transactions
+from lre_shared.units import PgRepository, Transactions, fetch_all, fetch_one
 from notifier.adapters.attempts import PgAttempts, PgRounds
 from notifier.domain.reminders import ReminderSchedule
 
@@ -37,9 +37,9 @@ class PgNotices(PgRepository):
         return None if stored is None else SendNotice.model_validate_json(stored)
 
 
-def _schedule(row: asyncpg.Record) -> ReminderSchedule:
+def _schedule(**row: Any) -> ReminderSchedule:
     return ReminderSchedule(
-        **dict(row) | {"channels": tuple(NoticeChannel(c) for c in row["channels"] or ("email",))}
+        **row | {"channels": tuple(NoticeChannel(c) for c in row["channels"] or ("email",))}
     )
 
 
@@ -63,14 +63,16 @@ class PgReminders(PgRepository):
         )
 
     async def active(self, letter_id: UUID) -> ReminderSchedule | None:
-        row = await self.conn.fetchrow(SCHEDULE + " AND letter_id = $1", letter_id)
-        return None if row is None else _schedule(row)
+        return await fetch_one(self.conn, _schedule, SCHEDULE + " AND letter_id = $1", letter_id)
 
     async def due(self, now: datetime, limit: int) -> list[ReminderSchedule]:
-        rows = await self.conn.fetch(
-            SCHEDULE + " AND next_at <= $1 ORDER BY next_at LIMIT $2 FOR UPDATE SKIP LOCKED", now, limit
+        return await fetch_all(
+            self.conn,
+            _schedule,
+            SCHEDULE + " AND next_at <= $1 ORDER BY next_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            now,
+            limit,
         )
-        return [_schedule(row) for row in rows]
 
     async def reschedule(self, letter_id: UUID, next_at: datetime | None) -> None:
         await self.conn.execute(
@@ -106,16 +108,14 @@ class PgReminders(PgRepository):
 class PgUnitOfWork(units.PgUnitOfWork):
     """The bus's transaction seen through the notifier's repositories."""
 
-    def __init__(self, tx: Transaction) -> None:
-        super().__init__(tx)
-        self.attempts = PgAttempts(self.conn)
-        self.rounds = PgRounds(self.conn)
-        self.notices = PgNotices(self.conn)
-        self.reminders = PgReminders(self.conn)
+    attempts: PgAttempts
+    rounds: PgRounds
+    notices: PgNotices
+    reminders: PgReminders
 
 
-def unit_of_work(tx: Transaction) -> PgUnitOfWork:
-    return PgUnitOfWork(tx)
+# The unit of work over the bus's transaction of a message.
+unit_of_work = PgUnitOfWork
 
 
 def transaction(pool: asyncpg.Pool) -> AbstractAsyncContextManager[PgUnitOfWork]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -31,7 +31,7 @@ from lre_shared.contracts import (
     VerificationCaseOpened,
     VerificationDecided,
 )
-from lre_shared.units import PgRepository, Transactions
+from lre_shared.units import OnPool, PgRepository, Transactions, fetch_all, fetch_one
 from pickup.domain.letter import Case, DueLetter, LetterHolds, LetterView
 from pickup.domain.provider import IdentityRequest
 
@@ -53,7 +53,7 @@ _SELECT = (
 )
 
 
-def _letter(row: asyncpg.Record) -> LetterView:
+def _letter(**row: Any) -> LetterView:
     return LetterView(
         letter_id=row["letter_id"],
         item_number=row["item_number"],
@@ -108,12 +108,10 @@ class PgLetters(PgRepository):
 
     async def get(self, letter_id: UUID, *, for_update: bool = False) -> LetterView | None:
         lock = " FOR UPDATE" if for_update else ""
-        row = await self.conn.fetchrow(_SELECT + " WHERE letter_id = $1" + lock, letter_id)
-        return None if row is None else _letter(row)
+        return await fetch_one(self.conn, _letter, _SELECT + " WHERE letter_id = $1" + lock, letter_id)
 
     async def with_item_number(self, item_number: str) -> LetterView | None:
-        row = await self.conn.fetchrow(_SELECT + " WHERE item_number = $1", item_number)
-        return None if row is None else _letter(row)
+        return await fetch_one(self.conn, _letter, _SELECT + " WHERE item_number = $1", item_number)
 
     async def change_language(self, letter_id: UUID, language: Language) -> str | None:
         item_number: str | None = await self.conn.fetchval(
@@ -151,14 +149,15 @@ class PgLetters(PgRepository):
         return item_number
 
     async def due_unclaimed(self, today: date, batch: int) -> Sequence[DueLetter]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            DueLetter,
             "SELECT letter_id, item_number, deadline FROM letters"
             " WHERE state = 'awaiting' AND first_notice_at IS NOT NULL AND deadline < $1"
             " ORDER BY deadline, letter_id LIMIT $2 FOR UPDATE SKIP LOCKED",
             today,
             batch,
         )
-        return [DueLetter(row["letter_id"], row["item_number"], row["deadline"]) for row in rows]
 
     async def mark_unclaimed(self, letter_id: UUID, at: datetime) -> None:
         await self.conn.execute(
@@ -324,12 +323,13 @@ class PgIdentityRequests(PgRepository):
         )
 
     async def take(self, state: str) -> IdentityRequest | None:
-        row = await self.conn.fetchrow(
+        return await fetch_one(
+            self.conn,
+            IdentityRequest,
             "DELETE FROM identity_requests WHERE state = $1 RETURNING state, session_id, letter_id, nonce,"
             " code_verifier, purpose, code_channel, started_at",
             state,
         )
-        return None if row is None else IdentityRequest(**dict(row))
 
     async def drop_older_than(self, moment: datetime) -> None:
         await self.conn.execute("DELETE FROM identity_requests WHERE started_at < $1", moment)
@@ -376,17 +376,15 @@ class PgAddressFailures(PgRepository):
 class PgUnitOfWork(units.PgUnitOfWork):
     """The repositories on one transaction's connection, and its outbox."""
 
-    def __init__(self, tx: Transaction) -> None:
-        super().__init__(tx)
-        self.letters = PgLetters(self.conn)
-        self.cases = PgCases(self.conn)
-        self.sessions = PgSessions(self.conn)
-        self.address_failures = PgAddressFailures(self.conn)
-        self.identity_requests = PgIdentityRequests(self.conn)
+    letters: PgLetters
+    cases: PgCases
+    sessions: PgSessions
+    address_failures: PgAddressFailures
+    identity_requests: PgIdentityRequests
 
 
-def unit_of_work(tx: Transaction) -> PgUnitOfWork:
-    return PgUnitOfWork(tx)
+# The unit of work over the bus's transaction of a message.
+unit_of_work = PgUnitOfWork
 
 
 def in_unit_of_work(
@@ -400,30 +398,16 @@ class PgStorage:
     """The pages' records: each repository on the pool (one statement, committed at once),
     and units of work on a pooled connection."""
 
+    letters = OnPool(PgLetters)
+    cases = OnPool(PgCases)
+    sessions = OnPool(PgSessions)
+    address_failures = OnPool(PgAddressFailures)
+    identity_requests = OnPool(PgIdentityRequests)
+
     def __init__(self, pool: Callable[[], asyncpg.Pool]) -> None:
         # The pool exists once the service has started, after the site is built.
-        self._pool = pool
+        self.pool = pool
         self.unit_of_work = Transactions(PgUnitOfWork, pool)
-
-    @property
-    def letters(self) -> PgLetters:
-        return PgLetters(self._pool())
-
-    @property
-    def cases(self) -> PgCases:
-        return PgCases(self._pool())
-
-    @property
-    def sessions(self) -> PgSessions:
-        return PgSessions(self._pool())
-
-    @property
-    def address_failures(self) -> PgAddressFailures:
-        return PgAddressFailures(self._pool())
-
-    @property
-    def identity_requests(self) -> PgIdentityRequests:
-        return PgIdentityRequests(self._pool())
 
 
 def storage_on(pool: asyncpg.Pool) -> PgStorage:

@@ -9,7 +9,6 @@ and keeps them in the application's state.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -24,11 +23,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lre_shared.admission import FairGate
 from lre_shared.clock import Clock, now_utc
-from lre_shared.contracts import LockKind
+from lre_shared.contracts import CheckSignedReceipt, LockKind
+from lre_shared.headers import ResponseHeaders
 from lre_shared.runtime import ServiceRuntime
 from pickup.adapters.archive_stream import HttpArchive
 from pickup.adapters.oidc import OidcProvider
@@ -82,31 +82,18 @@ class LiveSessions:
         await self.app(scope, receive, send)
 
 
-class SecurityHeaders:
+class SecurityHeaders(ResponseHeaders):
     def __init__(self, app: ASGIApp, hsts: bool, form_targets: tuple[str, ...] = ()) -> None:
-        self.app = app
-        self.headers = list(SECURITY_HEADERS)
+        headers = list(SECURITY_HEADERS)
         if form_targets:
             # The button that starts a sign-in at the identity provider posts here, and is
             # redirected there: form-action covers the redirect, so the provider is named.
-            name, policy = self.headers[0]
+            name, policy = headers[0]
             extra = " ".join(form_targets).encode()
-            self.headers[0] = (name, policy.replace(b"form-action 'self'", b"form-action 'self' " + extra))
+            headers[0] = (name, policy.replace(b"form-action 'self'", b"form-action 'self' " + extra))
         if hsts:
-            self.headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + self.headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+            headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+        super().__init__(app, headers)
 
 
 async def switch_language(request: Request) -> Response:
@@ -190,7 +177,7 @@ def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock 
             window=timedelta(minutes=settings.address_window_minutes),
             lockout=timedelta(minutes=settings.address_lockout_minutes),
         ),
-        proxies=tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies),
+        proxies=settings.proxy_networks(),
         hold_rules={
             LockKind.identity: hold_rules(settings.max_identity_attempts, delays, settings.lock_addresses),
             LockKind.code: hold_rules(rules.code_attempts_per_address, delays, settings.lock_addresses),
@@ -201,7 +188,11 @@ def create_site(runtime: ServiceRuntime, settings: PickupSettings, clock: Clock 
         rules=rules,
         clock=clock,
         storage=storage,
-        services=BusRequests(runtime.bus, settings.request_timeout_seconds),
+        services=BusRequests(
+            runtime.bus,
+            settings.request_timeout_seconds,
+            {CheckSignedReceipt: settings.receipt_check_timeout_seconds},
+        ),
         archive=HttpArchive(settings.request_timeout_seconds),
         pages=pages,
         visits=visits,

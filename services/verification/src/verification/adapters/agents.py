@@ -15,7 +15,10 @@ from typing import Any
 import jwt
 from jwt import PyJWK, PyJWKClient, PyJWKSet
 
-ALGORITHMS = ["RS256", "ES256"]
+from lre_shared.oidc import verified_claims
+
+ALGORITHMS = ("RS256", "ES256")
+CLOCK_SKEW_SECONDS = 30
 AGENT, SUPERVISOR = "agent", "supervisor"
 
 
@@ -56,23 +59,17 @@ class TokenVerifier:
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims, or Unauthenticated. Blocking (a JWKS URL may be fetched)."""
         try:
-            key = self._key(token)
-            # Only the key's own algorithm: a token naming another (RS256 on an EC key, HS256
-            # with the public key as a secret, none) is refused.
-            if key.algorithm_name not in ALGORITHMS:
-                raise Unauthenticated(f"keys of algorithm {key.algorithm_name} are not accepted")
-            claims: dict[str, Any] = jwt.decode(
+            return verified_claims(
                 token,
-                key.key,
-                algorithms=[key.algorithm_name],
+                self._key(token),
                 issuer=self.issuer,
                 audience=self.audience,
-                options={"require": ["exp", "iss", "aud", "sub"]},
-                leeway=30,
+                algorithms=ALGORITHMS,
+                leeway=CLOCK_SKEW_SECONDS,
+                required=("exp", "iss", "aud", "sub"),
             )
         except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
             raise Unauthenticated(str(exc)) from exc
-        return claims
 
     def roles(self, claims: dict[str, Any]) -> set[str]:
         value = claims.get(self.roles_claim, [])

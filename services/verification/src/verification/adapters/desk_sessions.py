@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
+from lre_shared.units import fetch_one
 from verification.domain.desk_sessions import SIGN_IN_WINDOW, PendingSignIn, StaffSession
+
+
+def _session(**values: Any) -> StaffSession:
+    return StaffSession(**values | {"roles": frozenset(values["roles"])})
 
 
 class PgSessionStore:
@@ -27,12 +33,13 @@ class PgSessionStore:
         )
 
     async def take_sign_in(self, state_hash: bytes) -> PendingSignIn | None:
-        row = await self._pool().fetchrow(
+        return await fetch_one(
+            self._pool(),
+            PendingSignIn,
             "DELETE FROM desk_sign_ins WHERE state_hash = $1"
             " RETURNING nonce, code_verifier, next_path, started_at",
             state_hash,
         )
-        return PendingSignIn(**dict(row)) if row is not None else None
 
     async def add(self, session_hash: bytes, session: StaffSession) -> None:
         await self._pool().execute(
@@ -50,16 +57,13 @@ class PgSessionStore:
         )
 
     async def get(self, session_hash: bytes) -> StaffSession | None:
-        row = await self._pool().fetchrow(
+        return await fetch_one(
+            self._pool(),
+            _session,
             "SELECT subject, name, roles, csrf_token, id_token, signed_in_at, last_seen_at, ends_at"
             " FROM desk_sessions WHERE session_hash = $1",
             session_hash,
         )
-        if row is None:
-            return None
-        values = dict(row)
-        values["roles"] = frozenset(values["roles"])
-        return StaffSession(**values)
 
     async def touch(self, session_hash: bytes, now: datetime) -> None:
         await self._pool().execute(

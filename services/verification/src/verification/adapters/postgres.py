@@ -16,8 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from lre_shared import units
-from lre_shared.bus import Transaction
-from lre_shared.units import PgRepository, Transactions
+from lre_shared.units import PgRepository, Transactions, fetch_all, fetch_one
 from verification.adapters.records import (
     PgCallbacks,
     PgCaseEvents,
@@ -44,8 +43,7 @@ CASE_COLUMNS = (
 )
 
 
-def _case(row: asyncpg.Record) -> Case:
-    values = dict(row)
+def _case(**values: Any) -> Case:
     values["checklist"] = json.loads(values["checklist"])
     return Case(**values)
 
@@ -96,12 +94,13 @@ class PgLetters(PgRepository):
         return until
 
     async def locked(self, letter_id: UUID) -> Letter | None:
-        row = await self.conn.fetchrow(
+        return await fetch_one(
+            self.conn,
+            Letter,
             "SELECT letter_id, item_number, policy, status, recipient_email, recipient_mobile FROM letters"
             " WHERE letter_id = $1 FOR UPDATE",
             letter_id,
         )
-        return None if row is None else Letter(**dict(row))
 
     async def declared_address(self, letter_id: UUID, channel: CodeChannel) -> str | None:
         column = "recipient_email" if channel == "email" else "recipient_mobile"
@@ -112,11 +111,12 @@ class PgLetters(PgRepository):
         return address
 
     async def recipient(self, letter_id: UUID) -> dict[str, Any] | None:
-        row = await self.conn.fetchrow(
+        return await fetch_one(
+            self.conn,
+            dict,
             "SELECT recipient_name, recipient_company, recipient_landline FROM letters WHERE letter_id = $1",
             letter_id,
         )
-        return None if row is None else dict(row)
 
     async def with_item_number(self, item_number: str) -> UUID | None:
         letter_id: UUID | None = await self.conn.fetchval(
@@ -129,8 +129,7 @@ class PgCases(PgRepository):
     async def _one(self, condition: str, *args: object) -> Case | None:
         # Both are this module's constants, never a caller's value.
         query = f"SELECT {CASE_COLUMNS} FROM cases WHERE {condition}"  # noqa: S608
-        row = await self.conn.fetchrow(query, *args)
-        return None if row is None else _case(row)
+        return await fetch_one(self.conn, _case, query, *args)
 
     async def get(self, case_id: UUID, *, lock: bool = False) -> Case | None:
         return await self._one("case_id = $1" + (" FOR UPDATE" if lock else ""), case_id)
@@ -177,7 +176,7 @@ class PgCases(PgRepository):
                         channels.language,
                         now,
                     )
-                return _case(row)
+                return _case(**row)
             except asyncpg.UniqueViolationError:
                 continue
         raise RuntimeError("no free case reference after 10 draws")
@@ -192,7 +191,7 @@ class PgCases(PgRepository):
             channels.code_address,
             channels.language,
         )
-        return _case(row)
+        return _case(**row)
 
     async def choose_code_channel(self, case_id: UUID, channel: CodeChannel, address: str) -> None:
         await self.conn.execute(
@@ -236,13 +235,14 @@ class PgCases(PgRepository):
         )
 
     async def queue(self, state: str | None) -> list[Case]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            _case,
             f"SELECT {CASE_COLUMNS} FROM cases"  # noqa: S608 - constant column list
             " WHERE ($1::text IS NULL AND state NOT IN ('approved', 'rejected')) OR state = $1"
             " ORDER BY coalesce(pending_since, opened_at), opened_at LIMIT 500",
             state,
         )
-        return [_case(row) for row in rows]
 
     async def next_waiting(self, stale_before: datetime) -> UUID | None:
         case_id: UUID | None = await self.conn.fetchval(
@@ -260,7 +260,7 @@ class PgCases(PgRepository):
             agent,
             now,
         )
-        return _case(row)
+        return _case(**row)
 
     async def save_checklist(self, case_id: UUID, items: list[dict[str, Any]]) -> None:
         await self.conn.execute(
@@ -286,20 +286,18 @@ class PgCases(PgRepository):
 class PgUnitOfWork(units.PgUnitOfWork):
     """The repositories over the transaction `tx`, and its outbox."""
 
-    def __init__(self, tx: Transaction) -> None:
-        super().__init__(tx)
-        self.letters = PgLetters(self.conn)
-        self.cases = PgCases(self.conn)
-        self.case_events = PgCaseEvents(self.conn)
-        self.documents = PgDocuments(self.conn)
-        self.triage = PgTriage(self.conn)
-        self.codes = PgCodes(self.conn)
-        self.callbacks = PgCallbacks(self.conn)
-        self.letter_events = PgLetterEvents(self.conn)
+    letters: PgLetters
+    cases: PgCases
+    case_events: PgCaseEvents
+    documents: PgDocuments
+    triage: PgTriage
+    codes: PgCodes
+    callbacks: PgCallbacks
+    letter_events: PgLetterEvents
 
 
-def unit_of_work(tx: Transaction) -> PgUnitOfWork:
-    return PgUnitOfWork(tx)
+# The unit of work over the bus's transaction of a message.
+unit_of_work = PgUnitOfWork
 
 
 def units_of_work(pool: Callable[[], asyncpg.Pool]) -> Transactions[PgUnitOfWork]:

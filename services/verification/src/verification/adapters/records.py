@@ -11,7 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
-from lre_shared.units import PgRepository
+from lre_shared.units import PgRepository, fetch_all, fetch_one
 from verification.domain.cases import Callback, CodeOrder, ExpiredDocument, NewDocument, TriageEntry
 from verification.domain.codes import StoredCode
 from verification.service_layer.ports import TriageStatus
@@ -21,8 +21,8 @@ from verification.service_layer.ports import TriageStatus
 _CODES_LOCK = 0x434F4445  # "CODE"
 
 
-def _trail(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
-    return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]
+def _event(**row: Any) -> dict[str, Any]:
+    return row | {"detail": json.loads(row["detail"])}
 
 
 class PgCaseEvents(PgRepository):
@@ -37,12 +37,13 @@ class PgCaseEvents(PgRepository):
         )
 
     async def trail(self, case_id: UUID) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            _event,
             "SELECT event_id, at, actor, action, detail FROM case_events WHERE case_id = $1"
             " ORDER BY event_id",
             case_id,
         )
-        return _trail(rows)
 
 
 class PgLetterEvents(PgRepository):
@@ -61,12 +62,13 @@ class PgLetterEvents(PgRepository):
         )
 
     async def trail(self, item_number: str) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            _event,
             "SELECT event_id, letter_id, at, actor, action, detail FROM letter_events WHERE item_number = $1"
             " ORDER BY event_id",
             item_number,
         )
-        return _trail(rows)
 
 
 class PgDocuments(PgRepository):
@@ -87,20 +89,22 @@ class PgDocuments(PgRepository):
         )
 
     async def of_case(self, case_id: UUID) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            dict,
             "SELECT document_id, channel, filename, content_type, size, sha256, received_at, deleted_at"
             " FROM documents WHERE case_id = $1 ORDER BY received_at",
             case_id,
         )
-        return [dict(row) for row in rows]
 
     async def viewable(self, document_id: UUID) -> dict[str, Any] | None:
-        row = await self.conn.fetchrow(
+        return await fetch_one(
+            self.conn,
+            dict,
             "SELECT document_id, case_id, filename, content_type, object_key FROM documents"
             " WHERE document_id = $1 AND deleted_at IS NULL",
             document_id,
         )
-        return None if row is None else dict(row)
 
     async def move_from_triage(self, triage_id: UUID, case_id: UUID) -> list[UUID]:
         rows = await self.conn.fetch(
@@ -114,7 +118,9 @@ class PgDocuments(PgRepository):
     async def past_retention(
         self, decided_before: datetime, received_before: datetime
     ) -> list[ExpiredDocument]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            ExpiredDocument,
             "SELECT d.document_id, d.case_id, d.object_key FROM documents d"
             " LEFT JOIN cases c ON c.case_id = d.case_id"
             " WHERE d.deleted_at IS NULL AND ("
@@ -125,7 +131,6 @@ class PgDocuments(PgRepository):
             decided_before,
             received_before,
         )
-        return [ExpiredDocument(**dict(row)) for row in rows]
 
     async def mark_deleted(self, document_id: UUID, now: datetime) -> bool:
         marked = await self.conn.execute(
@@ -151,14 +156,15 @@ class PgTriage(PgRepository):
         )
 
     async def entries(self) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            dict,
             "SELECT t.triage_id, t.channel, t.sender, t.subject, t.excerpt, t.problem, t.received_at,"
             " t.assigned_to, t.assigned_by, t.assigned_at,"
             " (SELECT count(*) FROM documents d WHERE d.triage_id = t.triage_id AND d.deleted_at IS NULL)"
             " AS documents"
-            " FROM triage t ORDER BY t.assigned_at IS NOT NULL, t.received_at LIMIT 500"
+            " FROM triage t ORDER BY t.assigned_at IS NOT NULL, t.received_at LIMIT 500",
         )
-        return [dict(row) for row in rows]
 
     async def status(self, triage_id: UUID) -> TriageStatus:
         row = await self.conn.fetchrow(
@@ -293,9 +299,10 @@ class PgCallbacks(PgRepository):
         )
 
     async def of_case(self, case_id: UUID) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            dict,
             "SELECT callback_id, number, called_at, outcome, agent FROM callbacks WHERE case_id = $1"
             " ORDER BY called_at",
             case_id,
         )
-        return [dict(row) for row in rows]

@@ -46,10 +46,8 @@ class Sealer:
 
 
 class S3DocumentVault:
-    def __init__(
-        self, endpoint: str, access_key: str, secret_key: str, region: str, bucket: str, sealer: Sealer
-    ) -> None:
-        self._bucket = objects.Bucket(endpoint, access_key, secret_key, region, bucket)
+    def __init__(self, store: objects.Store, bucket: str, sealer: Sealer) -> None:
+        self._bucket = store.bucket(bucket)
         self.bucket = bucket
         self._sealer = sealer
 

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lre_shared.clock import Clock
+from lre_shared.headers import ResponseHeaders
 from lre_shared.text import text_fault
 from verification.adapters.agents import TokenVerifier
 from verification.service_layer.desk_sessions import ConsoleSignIn
@@ -100,30 +101,12 @@ class BodyLimit:
         await self.app(scope, receive_within_limit, send)
 
 
-class NoStore:
+class NoStore(ResponseHeaders):
     """Every answer of the API, refusals included, with `NO_STORE`: identity data is never
     kept by a browser or a proxy, never sniffed as another type, never sent on as referrer."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [
-                    (name.encode(), value.encode())
-                    for name, value in NO_STORE.items()
-                    if name.encode() not in present
-                ]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        super().__init__(app, [(name.encode(), value.encode()) for name, value in NO_STORE.items()])
 
 
 @dataclass

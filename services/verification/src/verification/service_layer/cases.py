@@ -101,20 +101,26 @@ def _address_problem(query: OpenVerificationCase, letter: Letter) -> str | None:
     return None
 
 
+async def _letter_to_open(query: OpenVerificationCase, uow: UnitOfWork) -> Letter | str:
+    """The letter whose case `query` opens, locked; or why its case cannot be opened."""
+    letter = await uow.letters.locked(query.correlation_id)
+    if letter is None or letter.item_number != query.item_number:
+        return "unknown letter"
+    # The pickup site asks only once the recipient accepted; the desk learns of the acceptance
+    # by an event that may still be on its way, so it refuses only what it knows to be refused.
+    if letter.status == "refused":
+        return "the letter was refused: there is no receipt to sign"
+    return _address_problem(query, letter) or letter
+
+
 async def open_case(
     query: OpenVerificationCase, uow: UnitOfWork, *, settings: VerificationSettings, clock: Clock
 ) -> VerificationCaseOpened:
     """Open the letter's case, or give back the one already open (its channels updated)."""
     now = clock()
-    letter = await uow.letters.locked(query.correlation_id)
-    if letter is None or letter.item_number != query.item_number:
-        return _not_opened(query, "unknown letter")
-    # The pickup site asks only once the recipient accepted; the desk learns of the acceptance
-    # by an event that may still be on its way, so it refuses only what it knows to be refused.
-    if letter.status == "refused":
-        return _not_opened(query, "the letter was refused: there is no receipt to sign")
-    if problem := _address_problem(query, letter):
-        return _not_opened(query, problem)
+    letter = await _letter_to_open(query, uow)
+    if isinstance(letter, str):
+        return _not_opened(query, letter)
     if query.document_channel is not DocumentChannel.upload and not document_address(
         query.document_channel, settings
     ):

@@ -28,7 +28,7 @@ from lre_shared.contracts import (
 from verification.domain.cases import CLOSED, Channels, CodeOrder, Decision
 from verification.domain.reference import new_reference
 from verification.service_layer import codes
-from verification.service_layer.cases import _address_problem, _not_opened, _reply
+from verification.service_layer.cases import _letter_to_open, _not_opened, _reply
 from verification.service_layer.ports import UnitOfWork
 from verification.settings import VerificationSettings
 
@@ -52,13 +52,9 @@ async def identify_with_provider(
         code_address=command.code_address,
         language=command.language,
     )
-    letter = await uow.letters.locked(command.correlation_id)
-    if letter is None or letter.item_number != command.item_number:
-        return _not_opened(as_opening, "unknown letter")
-    if letter.status == "refused":
-        return _not_opened(as_opening, "the letter was refused: there is no receipt to sign")
-    if problem := _address_problem(as_opening, letter):
-        return _not_opened(as_opening, problem)
+    letter = await _letter_to_open(as_opening, uow)
+    if isinstance(letter, str):
+        return _not_opened(as_opening, letter)
     channels = Channels(
         DocumentChannel.upload.value, command.code_channel, command.code_address.strip(), command.language
     )

@@ -1,8 +1,9 @@
-"""AWS Signature V4 presigned URLs that sign headers besides the host.
+"""AWS Signature V4 presigned URLs, headers besides the host signed too.
 
 The minio client presigns the host alone; an upload URL also signs `If-None-Match: *`, so the
 store takes one PUT and refuses any later one (412): what the archive reads and hashes at the
-deposit can no longer be replaced by a second PUT to the same URL before it expires.
+deposit can no longer be replaced by a second PUT to the same URL before it expires. With no
+other header, the URL is the minio client's own, to the byte.
 """
 
 from __future__ import annotations
