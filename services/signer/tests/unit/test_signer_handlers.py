@@ -93,9 +93,10 @@ def record(
     *events: Message,
     sealer: CountingSealer | None = None,
     proofs: TextProofSealer | None = None,
+    issue: bool = True,
 ) -> None:
-    """Record each event, then issue the proofs they asked for, as the proof issuer does
-    after their commits."""
+    """Record each event, then (unless not to `issue` them yet: the issuer is behind) issue
+    the proofs they asked for, as the proof issuer does after their commits."""
     sealer = sealer or CountingSealer()
     for event in events:
         asyncio.run(
@@ -108,7 +109,7 @@ def record(
                 proofs=proofs is not None,
             )
         )
-    if proofs is not None:
+    if proofs is not None and issue:
         issue_proofs(uow, proofs, sealer.assurance)
 
 

@@ -15,6 +15,7 @@ from services.signer.tests.unit.test_signer_handlers import (
     deposited,
     issue_proofs,
     notice_failed,
+    record,
     refused,
 )
 from signer.domain.proofs import ProofContent, ProofKind
@@ -23,17 +24,7 @@ from signer.service_layer import handlers, proof_issuing
 
 def record_only(uow: InMemoryUnitOfWork, *events: Message) -> None:
     """Record, and ask for proofs, without issuing them yet (the issuer is behind)."""
-    for event in events:
-        asyncio.run(
-            handlers.record_event(
-                event,
-                uow,
-                recording=handlers.RECORDINGS[type(event)],
-                policy_id=POLICY,
-                sealer=CountingSealer(SEALED),
-                proofs=True,
-            )
-        )
+    record(uow, *events, sealer=CountingSealer(SEALED), proofs=TextProofSealer(), issue=False)
 
 
 def test_the_records_transaction_only_asks_for_the_proof() -> None:
@@ -119,14 +110,5 @@ def test_a_proof_that_fails_keeps_its_job_for_after_its_lease() -> None:
 
 def test_no_job_without_proofs() -> None:
     uow, letter = InMemoryUnitOfWork(), deposited()
-    asyncio.run(
-        handlers.record_event(
-            letter,
-            uow,
-            recording=handlers.RECORDINGS[type(letter)],
-            policy_id=POLICY,
-            sealer=CountingSealer(SEALED),
-            proofs=False,
-        )
-    )
+    record(uow, letter, sealer=CountingSealer(SEALED))
     assert uow.proof_jobs.waiting == {}
