@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import aio_pika
 import aiormq
-import anyio
 from aiormq import spec
 from aiormq.abc import ChannelFrame
 from aiormq.exceptions import ChannelInvalidStateError, DeliveryError
@@ -19,6 +18,7 @@ from faststream.rabbit import RabbitBroker
 from pamqp.header import ContentHeader
 
 from lre_shared import outbox, tracing
+from lre_shared.bus.replies import replies
 from lre_shared.contracts import Message
 
 R = TypeVar("R", bound=Message)
@@ -123,25 +123,6 @@ class Publisher:
         await self.publish_outgoing(outgoing, user_id=user_id)
 
 
-class LateReplies(logging.Filter):
-    """A reply that arrives as its asker stops waiting (its timeout) finds FastStream's reply
-    stream closed, and aiormq logs "Consumer callback failed" at ERROR. After a timeout that
-    is expected and harmless (the asker has told its caller already): said at INFO instead."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if record.msg == "Consumer callback failed" and isinstance(
-            error, anyio.ClosedResourceError | anyio.BrokenResourceError
-        ):
-            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
-            record.msg, record.args = "a reply came after its asker stopped waiting: dropped", ()
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-_LATE_REPLIES = LateReplies()
-
-
 async def ask(
     broker: RabbitBroker,
     query: Message,
@@ -158,23 +139,22 @@ async def ask(
     query because no queue takes it yet (the answering service has never started): for
     whoever waits, both mean "not now".
     """
-    logging.getLogger("aiormq.channel").addFilter(_LATE_REPLIES)  # once: the same filter object
     with tracing.client_span(query.routing_key, str(query.message_id), str(query.correlation_id)):
+        message = aio_pika.Message(
+            query.to_json(),
+            correlation_id=str(query.message_id),
+            message_id=str(query.message_id),
+            content_type="application/json",
+            headers=tracing.inject(),
+            user_id=user_id,
+        )  # inside the span: its trace context is what the headers carry
         try:
-            response = await broker.request(
-                query.to_json(),
-                exchange=exchange or query.exchange,
-                routing_key=query.routing_key,
-                correlation_id=str(query.message_id),
-                message_id=str(query.message_id),
-                content_type="application/json",
-                headers=tracing.inject(),
-                user_id=user_id,
-                timeout=timeout,
+            body = await replies(broker).ask(
+                message, exchange=exchange or query.exchange, routing_key=query.routing_key, timeout=timeout
             )
         except DeliveryError as exc:
             raise TimeoutError(f"no service takes {query.routing_key} now") from exc
-        return answer.model_validate_json(response.body)
+        return answer.model_validate_json(body)
 
 
 async def _publish_together(
