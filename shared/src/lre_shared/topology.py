@@ -52,6 +52,8 @@ DLQ_ROUTING_KEY_HEADER = "x-lre-original-routing-key"
 # The broker user that first published a dead-lettered or replayed message (its AMQP
 # `user_id`, "" when it had none): believed only from a trusted publisher (`lre_shared.bus.acts_for`).
 ORIGINAL_USER_HEADER = "x-lre-original-user-id"
+# On the answer to a query that was dead-lettered: why, for the asker to raise at once.
+QUERY_REFUSED_HEADER = "x-lre-query-refused"
 
 # Quorum queues count deliveries; after this many the broker dead-letters by itself.
 DEFAULT_DELIVERY_LIMIT = 5

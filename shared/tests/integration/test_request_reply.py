@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from pydantic_settings import SettingsConfigDict
 
-from lre_shared.bus import Bus, Transaction
+from lre_shared.bus import Bus, PermanentError, QueryRefused, Transaction
 from lre_shared.contracts import DownloadLinkIssued, IssueDownloadLink, IssueZipLink, ZipLinkIssued, now_utc
 from lre_shared.settings import ServiceSettings
 from lre_shared.topology import Service
@@ -22,6 +22,7 @@ from tests.support import infra
 pytestmark = pytest.mark.integration
 
 SLOW_SECONDS = 2.0
+UNKNOWABLE = uuid.UUID(int=1)
 
 
 class AskingSettings(ServiceSettings):
@@ -41,6 +42,8 @@ async def bus(amqp_url: str, database_url: str, messaging_pool: asyncpg.Pool) ->
     bus = Bus(settings, Service.archive, consumer=f"test-ask-{uuid.uuid4().hex[:8]}")
 
     async def link(query: IssueDownloadLink, tx: Transaction) -> DownloadLinkIssued:
+        if query.document_id == UNKNOWABLE:
+            raise PermanentError("this document can never be linked")
         return DownloadLinkIssued(
             correlation_id=query.correlation_id,
             document_id=query.document_id,
@@ -50,7 +53,9 @@ async def bus(amqp_url: str, database_url: str, messaging_pool: asyncpg.Pool) ->
 
     async def zip_link(query: IssueZipLink, tx: Transaction) -> ZipLinkIssued:
         await asyncio.sleep(SLOW_SECONDS)
-        return ZipLinkIssued(correlation_id=query.correlation_id, url=f"https://zip.example/{query.correlation_id}")
+        return ZipLinkIssued(
+            correlation_id=query.correlation_id, url=f"https://zip.example/{query.correlation_id}"
+        )
 
     bus.subscribe(IssueDownloadLink, link, idempotent=False)
     bus.subscribe(IssueZipLink, zip_link, idempotent=False)
@@ -102,3 +107,23 @@ async def test_the_same_query_asked_twice_at_once_answers_both_askers(bus: Bus) 
     )
 
     assert first.url == second.url == f"https://s3.example/{query.document_id}"
+
+
+async def test_a_query_that_is_dead_lettered_fails_its_asker_at_once_with_the_reason(bus: Bus) -> None:
+    started = asyncio.get_running_loop().time()
+
+    with pytest.raises(QueryRefused, match="this document can never be linked"):
+        await bus.ask(download(UNKNOWABLE), DownloadLinkIssued, timeout=20)
+
+    assert asyncio.get_running_loop().time() - started < 10  # told, not waited out
+
+
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
+async def test_a_malformed_query_fails_its_asker_at_once_naming_the_field(bus: Bus) -> None:
+    # Built without validation, as a sender system's own code might send it.
+    query = IssueDownloadLink.model_construct(
+        message_id=uuid.uuid4(), correlation_id=uuid.uuid4(), created_at=now_utc(), document_id="not-an-id"
+    )
+
+    with pytest.raises(QueryRefused, match="malformed IssueDownloadLink: document_id"):
+        await bus.ask(query, DownloadLinkIssued, timeout=20)

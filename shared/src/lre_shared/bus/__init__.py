@@ -41,6 +41,7 @@ from lre_shared.bus.refusals import (
     outage_reason,
     permanent_reason,
 )
+from lre_shared.bus.replies import QueryRefused
 
 __all__ = [
     "Bus",
@@ -51,6 +52,7 @@ __all__ = [
     "Outage",
     "PermanentError",
     "Publisher",
+    "QueryRefused",
     "Refusal",
     "Subscription",
     "Transaction",

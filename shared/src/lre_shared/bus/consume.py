@@ -52,6 +52,7 @@ from lre_shared.topology import (
     DLQ_REASON_HEADER,
     DLQ_ROUTING_KEY_HEADER,
     ORIGINAL_USER_HEADER,
+    QUERY_REFUSED_HEADER,
     dead_letter_queue,
     queue_name,
 )
@@ -426,6 +427,8 @@ class Consumer:
             user_id=self._own_user,
             timeout=30.0,
         )
+        if raw.reply_to:
+            await self._refuse_query(message, reason)
         await self.settlements.ack_one(message.raw_message)
         self.stats.dead_lettered += 1
         metrics.count(sub.queue, "dead_lettered")
@@ -435,6 +438,21 @@ class Consumer:
             reason,
             extra={"queue": sub.queue, "message_id": raw.message_id, "letter_id": raw.correlation_id},
         )
+
+    async def _refuse_query(self, message: RabbitMessage, reason: str) -> None:
+        """Tell the asker of a dead-lettered query why, so that it fails now rather than
+        at its timeout. Best effort: the query is in its dead-letter queue already."""
+        raw = message.raw_message
+        try:
+            await self.broker.publish(
+                b"",
+                routing_key=raw.reply_to or "",
+                correlation_id=raw.correlation_id,
+                headers={QUERY_REFUSED_HEADER: reason[:2000]},
+                mandatory=False,  # the asker may have given up waiting: its reply queue is gone
+            )
+        except Exception as exc:  # the asker then waits out its timeout
+            log.warning("could not tell the asker its query was refused: %s", exc)
 
     async def _reply(self, reply: Message, message: RabbitMessage) -> None:
         raw = message.raw_message

@@ -7,6 +7,10 @@ asks run side by side: a slow one (a signature check can take seconds) holds up 
 FastStream's `RabbitBroker.request` consumes anew for each ask under one lock per broker,
 so that a process's asks ran one at a time.
 
+A query the asked service dead-letters (malformed, or one it can never handle) is answered
+with the reason (`QUERY_REFUSED_HEADER`): its asker raises `QueryRefused` at once rather than
+waiting out its timeout.
+
 An answer that comes after its asker stopped waiting (its timeout) matches nobody: it is
 expected after a timeout, and dropped with a line at INFO.
 """
@@ -21,9 +25,16 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from faststream.rabbit import RabbitBroker
 
+from lre_shared.topology import QUERY_REFUSED_HEADER
+
 log = logging.getLogger("lre_shared.bus")
 
 REPLY_QUEUE = "amq.rabbitmq.reply-to"  # RabbitMQ's pseudo-queue: replies straight to the asker's channel
+
+
+class QueryRefused(Exception):
+    """The asked service refused the query as it stands, and dead-lettered it: asked again
+    the same, it would be refused again. The message says why (which field, what is wrong)."""
 
 
 class Replies:
@@ -39,8 +50,8 @@ class Replies:
         self, message: aio_pika.Message, *, exchange: str, routing_key: str, timeout: float
     ) -> bytes:
         """Publish `message` (mandatory, confirmed) with this connection's reply address and
-        wait up to `timeout` seconds for its answer's body. Raises `TimeoutError`, and aio-pika's
-        `DeliveryError` when the broker returns the message (no queue takes it)."""
+        wait up to `timeout` seconds for its answer's body. Raises `TimeoutError`, `QueryRefused`,
+        and aio-pika's `DeliveryError` when the broker returns the message (no queue takes it)."""
         key = message.correlation_id or ""
         answered: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         # The same query asked twice at once (a page reloaded) waits for the one answer.
@@ -75,8 +86,12 @@ class Replies:
                 "a reply came after its asker stopped waiting: dropped",
                 extra={"message_id": reply.correlation_id},
             )
+        refused = (reply.headers or {}).get(QUERY_REFUSED_HEADER)
         for asker in waiting:
-            asker.set_result(reply.body)
+            if refused is not None:
+                asker.set_exception(QueryRefused(str(refused)))
+            else:
+                asker.set_result(reply.body)
 
     def _forget(self, key: str, asker: asyncio.Future[bytes]) -> None:
         askers = self._waiting.get(key)
