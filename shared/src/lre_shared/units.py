@@ -12,15 +12,19 @@ delivers the NOTIFY at commit, so nothing has to be done after it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeAlias, TypeVar, get_type_hints
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar, get_type_hints
 
 import asyncpg
 
 from lre_shared.bus import Transaction
 from lre_shared.contracts import Message
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # A connection (inside a transaction), or the pool: each statement then commits alone.
 Database: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -62,6 +66,27 @@ async def fetch_one(db: Database, read: Callable[..., T], query: str, *args: obj
 async def fetch_all(db: Database, read: Callable[..., T], query: str, *args: object) -> list[T]:
     """Each row `query` selects, in order, given to `read` as keyword arguments, one a column."""
     return [read(**row) for row in await db.fetch(query, *args)]
+
+
+def columns(record: DataclassInstance) -> dict[str, object]:
+    """A dataclass record's fields by name, in their order: the columns of the row it is."""
+    return {field.name: getattr(record, field.name) for field in fields(record)}
+
+
+async def insert(db: Database, table: str, values: Mapping[str, object], then: str = "") -> str:
+    """`INSERT INTO table (…) VALUES (…)`, one column a key of `values` in its order, each value
+    a parameter; `then` follows (`ON CONFLICT …`, `RETURNING …`). The table's and the columns'
+    names are the code's own, never input: each must be a plain SQL identifier."""
+    unnamed = [name for name in (table, *values) if not _IDENTIFIER.fullmatch(name)]
+    if unnamed:
+        raise ValueError(f"not plain SQL identifiers: {unnamed}")
+    names = ", ".join(values)
+    slots = ", ".join(f"${n}" for n in range(1, len(values) + 1))
+    query = f"INSERT INTO {table} ({names}) VALUES ({slots})"  # noqa: S608 - identifiers checked above
+    return str(await db.execute(f"{query} {then}" if then else query, *values.values()))
+
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 class HasPool(Protocol):

@@ -10,7 +10,16 @@ import asyncpg
 import pytest
 
 from lre_shared.contracts import LetterAccepted, now_utc
-from lre_shared.units import OnPool, PgRepository, PgUnitOfWork, Transactions, fetch_all, fetch_one
+from lre_shared.units import (
+    OnPool,
+    PgRepository,
+    PgUnitOfWork,
+    Transactions,
+    columns,
+    fetch_all,
+    fetch_one,
+    insert,
+)
 
 
 class Effects(PgRepository):
@@ -96,3 +105,23 @@ async def test_rows_are_read_by_column_and_a_missing_one_as_none(effects_pool: a
     assert await effects.one(kept[0]) == Effect(kept[0])
     assert await effects.one(uuid.uuid4()) is None
     assert await effects.all([*kept, uuid.uuid4()]) == [Effect(k) for k in kept]
+
+
+async def test_insert_writes_a_records_fields_as_its_columns_then_the_clause_given(
+    effects_pool: asyncpg.Pool,
+) -> None:
+    await effects_pool.execute("CREATE TABLE IF NOT EXISTS kept (message_id uuid PRIMARY KEY)")
+    effect = Effect(uuid.uuid4())
+
+    first = await insert(effects_pool, "kept", columns(effect), "ON CONFLICT DO NOTHING")
+    again = await insert(effects_pool, "kept", columns(effect), "ON CONFLICT DO NOTHING")
+
+    assert (first, again) == ("INSERT 0 1", "INSERT 0 0")
+    assert await fetch_all(
+        effects_pool, Effect, "SELECT message_id FROM kept WHERE message_id = $1", effect.message_id
+    ) == [effect]
+
+
+async def test_insert_takes_only_plain_identifiers_for_names(effects_pool: asyncpg.Pool) -> None:
+    with pytest.raises(ValueError, match="not plain SQL identifiers"):
+        await insert(effects_pool, "effects", {"message_id) VALUES (NULL); --": uuid.uuid4()})

@@ -23,7 +23,7 @@ from lre_shared.contracts import (
     VerificationCaseOpened,
     VerificationDecided,
 )
-from pickup.domain.letter import Case, DueLetter, LetterHolds, LetterView
+from pickup.domain.letter import Case, DueLetter, LetterHolds, LetterView, Signature
 from pickup.domain.provider import IdentityRequest
 
 HOLDS = {LockKind.identity: "identity_holds", LockKind.code: "code_holds"}
@@ -97,18 +97,11 @@ class FakeLetters:
     async def decide(self, letter_id: UUID, state: str, decided_at: datetime) -> None:
         self._change(letter_id, state=state, decided_at=decided_at)
 
-    async def record_signature(
-        self,
-        letter_id: UUID,
-        signed_at: datetime,
-        method: SignatureMethod,
-        signer_name: str,
-        receipt_sha256: str | None,
-    ) -> str | None:
-        letter = self.rows.get(letter_id)
+    async def record_signature(self, signature: Signature) -> str | None:
+        letter = self.rows.get(signature.letter_id)
         if letter is None or letter.state != "accepted" or letter.signed_at is not None:
             return None
-        self._change(letter_id, signed_at=signed_at)
+        self._change(signature.letter_id, signed_at=signature.signed_at)
         return letter.item_number
 
     async def due_unclaimed(self, today: date, batch: int) -> Sequence[DueLetter]:

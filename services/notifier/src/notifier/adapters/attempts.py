@@ -22,13 +22,9 @@ import asyncpg
 
 from lre_shared.contracts import NoticeChannel
 from lre_shared.db import create_pool
-from lre_shared.units import PgRepository, fetch_one
+from lre_shared.units import PgRepository, columns, fetch_one, insert
 from notifier.domain.delivery import Attempt
 
-INSERT_ATTEMPT = (
-    "INSERT INTO delivery_attempts (notice_id, letter_id, channel, address, outcome,"
-    " reason, provider_message_id, kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-)
 # One round trip: the notice's latest record on the channel (a `sent` one first, whatever came
 # after it), and the `sending` mark unless the provider took the notice already.
 BEGIN_ATTEMPT = """
@@ -50,18 +46,9 @@ TAKE_CHANNEL = (
 )
 
 
-def _columns(attempt: Attempt) -> tuple[Any, ...]:
-    """The attempt's values, in the order of `INSERT_ATTEMPT`."""
-    return (
-        attempt.notice_id,
-        attempt.letter_id,
-        attempt.channel.value,
-        attempt.address,
-        attempt.outcome,
-        attempt.reason,
-        attempt.provider_message_id,
-        attempt.kind,
-    )
+def _row(attempt: Attempt) -> dict[str, object]:
+    """The attempt's columns, in the order of its fields (`BEGIN_ATTEMPT`'s parameters)."""
+    return {**columns(attempt), "channel": attempt.channel.value}
 
 
 def _attempt(**row: Any) -> Attempt:
@@ -88,12 +75,12 @@ class PgAttemptLog:
             self._pool = None
 
     async def record(self, attempt: Attempt) -> None:
-        await (await self.pool()).execute(INSERT_ATTEMPT, *_columns(attempt))
+        await insert(await self.pool(), "delivery_attempts", _row(attempt))
 
     async def begin(self, attempt: Attempt) -> Attempt | None:
         # Its own statement on the log's own connection: committed before the provider is
         # called, whatever becomes of the handler's transaction.
-        return await fetch_one(await self.pool(), _attempt, BEGIN_ATTEMPT, *_columns(attempt))
+        return await fetch_one(await self.pool(), _attempt, BEGIN_ATTEMPT, *_row(attempt).values())
 
     async def failed_for_good(self, notice_id: UUID) -> dict[NoticeChannel, str]:
         rows = await (await self.pool()).fetch(
@@ -126,15 +113,17 @@ class PgAttempts(PgRepository):
         )
 
     async def add(self, attempt: Attempt) -> None:
-        await self.conn.execute(INSERT_ATTEMPT, *_columns(attempt))
+        await insert(self.conn, "delivery_attempts", _row(attempt))
 
     async def add_first_failure(self, attempt: Attempt) -> bool:
-        first = await self.conn.fetchval(
-            INSERT_ATTEMPT + " ON CONFLICT (provider_message_id)"
-            " WHERE outcome = 'failed' AND provider_message_id <> '' DO NOTHING RETURNING id",
-            *_columns(attempt),
+        status = await insert(
+            self.conn,
+            "delivery_attempts",
+            _row(attempt),
+            then="ON CONFLICT (provider_message_id) WHERE outcome = 'failed' AND provider_message_id <> ''"
+            " DO NOTHING",
         )
-        return first is not None
+        return status == "INSERT 0 1"
 
 
 class PgRounds(PgRepository):

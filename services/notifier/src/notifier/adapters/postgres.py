@@ -12,7 +12,7 @@ import asyncpg
 
 from lre_shared import units
 from lre_shared.contracts import NoticeChannel, SendNotice
-from lre_shared.units import PgRepository, Transactions, fetch_all, fetch_one
+from lre_shared.units import PgRepository, Transactions, columns, fetch_all, fetch_one, insert
 from notifier.adapters.attempts import PgAttempts, PgRounds
 from notifier.domain.reminders import ReminderSchedule
 
@@ -45,22 +45,8 @@ def _schedule(**row: Any) -> ReminderSchedule:
 
 class PgReminders(PgRepository):
     async def add(self, schedule: ReminderSchedule) -> None:
-        await self.conn.execute(
-            "INSERT INTO reminders (letter_id, item_number, address, language, deadline, next_at,"
-            " opt_out_token, channels, phone, landline, fax)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (letter_id) DO NOTHING",
-            schedule.letter_id,
-            schedule.item_number,
-            schedule.address,
-            schedule.language,
-            schedule.deadline,
-            schedule.next_at,
-            schedule.opt_out_token,
-            [channel.value for channel in schedule.channels],
-            schedule.phone,
-            schedule.landline,
-            schedule.fax,
-        )
+        row = {**columns(schedule), "channels": [channel.value for channel in schedule.channels]}
+        await insert(self.conn, "reminders", row, then="ON CONFLICT (letter_id) DO NOTHING")
 
     async def active(self, letter_id: UUID) -> ReminderSchedule | None:
         return await fetch_one(self.conn, _schedule, SCHEDULE + " AND letter_id = $1", letter_id)

@@ -31,8 +31,8 @@ from lre_shared.contracts import (
     VerificationCaseOpened,
     VerificationDecided,
 )
-from lre_shared.units import OnPool, PgRepository, Transactions, fetch_all, fetch_one
-from pickup.domain.letter import Case, DueLetter, LetterHolds, LetterView
+from lre_shared.units import OnPool, PgRepository, Transactions, columns, fetch_all, fetch_one, insert
+from pickup.domain.letter import Case, DueLetter, LetterHolds, LetterView, Signature
 from pickup.domain.provider import IdentityRequest
 
 M = TypeVar("M", bound=Message)
@@ -129,22 +129,15 @@ class PgLetters(PgRepository):
             decided_at,
         )
 
-    async def record_signature(
-        self,
-        letter_id: UUID,
-        signed_at: datetime,
-        method: SignatureMethod,
-        signer_name: str,
-        receipt_sha256: str | None,
-    ) -> str | None:
+    async def record_signature(self, signature: Signature) -> str | None:
         item_number: str | None = await self.conn.fetchval(
             "UPDATE letters SET signed_at = $2, signature_method = $3, signer_name = $4, receipt_sha256 = $5"
             " WHERE letter_id = $1 AND state = 'accepted' AND signed_at IS NULL RETURNING item_number",
-            letter_id,
-            signed_at,
-            str(method),
-            signer_name,
-            receipt_sha256,
+            signature.letter_id,
+            signature.signed_at,
+            str(signature.method),
+            signature.signer_name,
+            signature.receipt_sha256,
         )
         return item_number
 
@@ -309,18 +302,7 @@ class PgSessions(PgRepository):
 
 class PgIdentityRequests(PgRepository):
     async def add(self, request: IdentityRequest) -> None:
-        await self.conn.execute(
-            "INSERT INTO identity_requests (state, session_id, letter_id, nonce, code_verifier, purpose,"
-            " code_channel, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            request.state,
-            request.session_id,
-            request.letter_id,
-            request.nonce,
-            request.code_verifier,
-            request.purpose,
-            request.code_channel,
-            request.started_at,
-        )
+        await insert(self.conn, "identity_requests", columns(request))
 
     async def take(self, state: str) -> IdentityRequest | None:
         return await fetch_one(

@@ -57,6 +57,17 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Signature:
+    """The recipient's signature of the acknowledgement of receipt, as the letter records it."""
+
+    letter_id: UUID
+    signed_at: datetime
+    method: SignatureMethod
+    signer_name: str  # the certificate's name, or the verified recipient's
+    receipt_sha256: str | None = None  # the signed AR PDF's (personal certificate)
+
+
+@dataclass(frozen=True)
 class DueLetter:
     """A letter still awaiting a decision whose acceptance window has closed."""
 

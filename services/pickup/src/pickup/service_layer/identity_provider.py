@@ -29,13 +29,12 @@ from lre_shared.contracts import (
     IdentifiedClaims,
     IdentifyWithProvider,
     Language,
-    ReceiptSigned,
     RecipientIdentified,
     SignatureMethod,
     VerificationCaseOpened,
 )
 from pickup.domain.identity import level_accepted, provider_mismatch
-from pickup.domain.letter import LetterView
+from pickup.domain.letter import LetterView, Signature
 from pickup.domain.provider import REQUEST_LIFETIME, IdentityRequest, ProviderIdentity, Purpose, new_request
 from pickup.service_layer import signature
 from pickup.service_layer.ports import IdentityProvider, OtherServices, Storage
@@ -150,22 +149,13 @@ async def finish(
         return LevelTooLow(identity.acr)
     reason = provider_mismatch(letter.recipient, identity.claims)
     if reason is None and request.purpose == "signature":
+        signing = Signature(letter.letter_id, now, SignatureMethod.identity_provider, identity.full_name)
         async with storage.unit_of_work() as uow:
-            item_number = await uow.letters.record_signature(
-                letter.letter_id, now, SignatureMethod.identity_provider, identity.full_name, None
-            )
+            item_number = await uow.letters.record_signature(signing)
             if item_number is None:
                 return Signed()  # signed already (a second tab): nothing announced twice
             await uow.publish(identified(letter, identity, IdentificationOutcome.matched, "signature", now))
-            await uow.publish(
-                ReceiptSigned(
-                    correlation_id=letter.letter_id,
-                    item_number=item_number,
-                    method=SignatureMethod.identity_provider,
-                    signed_at=now,
-                    signer_name=identity.full_name,
-                )
-            )
+            await uow.publish(signature.receipt_signed(signing, item_number))
         return Signed()
     outcome = IdentificationOutcome.matched if reason is None else IdentificationOutcome.mismatched
     async with storage.unit_of_work() as uow:

@@ -24,11 +24,10 @@ from lre_shared.contracts import (
     LetterDeposited,
     LockKind,
     Message,
-    SignatureMethod,
     VerificationCaseOpened,
     VerificationDecided,
 )
-from pickup.domain.letter import Case, DueLetter, LetterHolds, LetterView
+from pickup.domain.letter import Case, DueLetter, LetterHolds, LetterView, Signature
 from pickup.domain.provider import IdentityRequest, ProviderIdentity
 
 R = TypeVar("R", bound=Message)
@@ -71,14 +70,7 @@ class Letters(Protocol):
 
     async def decide(self, letter_id: UUID, state: str, decided_at: datetime) -> None: ...
 
-    async def record_signature(
-        self,
-        letter_id: UUID,
-        signed_at: datetime,
-        method: SignatureMethod,
-        signer_name: str,
-        receipt_sha256: str | None,
-    ) -> str | None:
+    async def record_signature(self, signature: Signature) -> str | None:
         """The item number when the accepted, unsigned letter is now signed; else None."""
 
     async def due_unclaimed(self, today: date, batch: int) -> Sequence[DueLetter]:

@@ -37,7 +37,7 @@ from lre_shared.contracts import (
     VerificationCaseOpened,
     VerificationDecided,
 )
-from pickup.domain.letter import Case, LetterView
+from pickup.domain.letter import Case, LetterView, Signature
 from pickup.service_layer.ports import OtherServices, Storage, UnitOfWork
 
 CodeChannel = Literal["email", "sms"]
@@ -59,23 +59,26 @@ async def record_signature(
 
     False when the letter is not accepted or was already signed: nothing is announced twice.
     """
-    now = now or now_utc()
+    signature = Signature(letter_id, now or now_utc(), method, signer_name, receipt_sha256)
     async with storage.unit_of_work() as uow:
-        item_number = await uow.letters.record_signature(letter_id, now, method, signer_name, receipt_sha256)
+        item_number = await uow.letters.record_signature(signature)
         if item_number is None:
             return False
-        await uow.publish(
-            ReceiptSigned(
-                correlation_id=letter_id,
-                item_number=item_number,
-                method=method,
-                signed_at=now,
-                signer_name=signer_name,
-                receipt_sha256=receipt_sha256,
-                case_id=case_id,
-            ),
-        )
+        await uow.publish(receipt_signed(signature, item_number, case_id))
     return True
+
+
+def receipt_signed(signature: Signature, item_number: str, case_id: UUID | None = None) -> ReceiptSigned:
+    """The announcement of `signature`, once recorded on the letter (`item_number`)."""
+    return ReceiptSigned(
+        correlation_id=signature.letter_id,
+        item_number=item_number,
+        method=signature.method,
+        signed_at=signature.signed_at,
+        signer_name=signature.signer_name,
+        receipt_sha256=signature.receipt_sha256,
+        case_id=case_id,
+    )
 
 
 # ------------------------------------------------------------------ personal certificate
