@@ -46,7 +46,7 @@ Public API (also used by tests/e2e/test_scale_out.py and the fault tests in test
 - `Journey`: `letters`, `seconds` (first deposit to last final evidence), `letters_per_s`,
   `notice_p50_ms`, `notice_p99_ms` (deposit sent → notice email in the SMTP catcher),
   `ar_p50_ms`, `ar_p99_ms` (acceptance answered → ReceiptAcknowledgement recorded by the
-  signer), `late_checks` (visits of the page saying the signature is being checked: the
+  signer), `late_checks` (asks from the page saying the signature is being checked: the
   signer's check outlasted `PICKUP_RECEIPT_CHECK_TIMEOUT_SECONDS`, the recipient comes back
   for the outcome), `upload_retries` (signed ARs uploaded again because the site asked for
   them again or failed, as a recipient would), `retried_requests` (requests a recipient
@@ -197,7 +197,7 @@ class Journey:
             f"deposit → notice email: p50 {self.notice_p50_ms:.0f} ms, p99 {self.notice_p99_ms:.0f} ms"
             f" ({len(self.notice_ms)} notices)\n"
             f"acceptance → AR evidence: p50 {self.ar_p50_ms:.0f} ms, p99 {self.ar_p99_ms:.0f} ms"
-            f" ({len(self.ar_ms)} signed ARs; {self.late_checks} visits of the page saying the"
+            f" ({len(self.ar_ms)} signed ARs; {self.late_checks} asks from the page saying the"
             f" signature is being checked; {self.upload_retries} uploads asked again; "
             f"{self.retried_requests} requests tried again while the site was down or erring)\n"
             f"{self.check.summary()}"
@@ -341,11 +341,14 @@ class Recipients:
                 )
             while answer.status_code == 202 and time.monotonic() < deadline:
                 # The signer's check outlasted the site's wait (PICKUP_RECEIPT_CHECK_TIMEOUT_SECONDS):
-                # the page says the signature is being checked; the recipient comes back to it.
+                # the page says the signature is being checked; the recipient asks again with
+                # its button.
                 self.late_checks += 1
                 await asyncio.sleep(2.0)
                 async with self.gate:
-                    answer = await site.get("/signature/certificat/verification")
+                    answer = await site.post(
+                        "/signature/certificat/verification", data={"csrf_token": _csrf(answer)}
+                    )
             if answer.url.path == "/courrier":
                 return
             if answer.status_code not in (409, 500, 502, 503, 504) or time.monotonic() > deadline:

@@ -485,7 +485,7 @@ async def test_the_signed_ar_check_is_waited_for_longer_than_other_answers(
     await probe.wait_for(ReceiptSigned.routing_key, event.correlation_id)
 
 
-async def test_a_check_slower_than_the_wait_says_the_signature_is_being_checked_and_a_reload_gets_the_outcome(
+async def test_a_slow_check_says_the_signature_is_being_checked_and_its_button_gets_the_outcome(
     amqp_url: str, database_url: str, probe: Probe
 ) -> None:
     async with started_pickup(amqp_url, database_url, receipt_check_timeout_seconds=0.5) as pickup:
@@ -497,15 +497,23 @@ async def test_a_check_slower_than_the_wait_says_the_signature_is_being_checked_
             await accepted(site, event.item_number)
             waiting = await upload_signed(site)
             await asyncio.sleep(2.0)  # the late answer comes, and is dropped
-            reloaded = await site.get("/signature/certificat/verification")
+            looked = await site.get("/signature/certificat/verification")
+            forged = await site.post("/signature/certificat/verification", data={"csrf_token": "forged"})
+            again = await site.get("/signature/certificat/verification")  # a forged post ends the token
+            asked = await site.post("/signature/certificat/verification", data={"csrf_token": csrf(again)})
 
-    # Not an error asking for a new upload: the upload is kept, and asked about again.
+    # Not an error asking for a new upload: the upload is kept, and asked about again by the
+    # page's button (a POST with the CSRF token); loading the page only shows it.
     assert waiting.status_code == 202
     assert "Signature en cours de vérification" in waiting.text
     assert "Inutile de le déposer à nouveau" in waiting.text
-    assert 'href="/signature/certificat/verification"' in waiting.text
-    assert reloaded.status_code == 303
-    assert reloaded.headers["location"] == "/courrier"
+    assert 'action="/signature/certificat/verification"' in waiting.text
+    assert looked.status_code == 202
+    assert 'method="post" action="/signature/certificat/verification"' in looked.text
+    assert forged.status_code == 403
+    assert again.status_code == 202
+    assert asked.status_code == 303
+    assert asked.headers["location"] == "/courrier"
     assert [q.pdf for q in signer.of(CheckSignedReceipt)] == [SIGNED, SIGNED]
     await probe.wait_for(ReceiptSigned.routing_key, event.correlation_id)
     await asyncio.sleep(0.5)

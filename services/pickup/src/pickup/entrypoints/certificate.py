@@ -3,8 +3,9 @@ issued, signs it and uploads it; the signer checks it (DESIGN §2 step 5).
 
 The check (a PAdES validation) may take longer than the site waits for it
 (`PICKUP_RECEIPT_CHECK_TIMEOUT_SECONDS`), the signer being busy: the recipient is then told
-the signature is being checked, on a page that asks the signer again, with the same upload,
-each time it is loaded, until there is an outcome; never to upload again while it can ask.
+the signature is being checked, on a page whose button (a POST, with the CSRF token) asks
+the signer again with the same upload, until there is an outcome; never to upload again
+while the site can ask. Loading that page (GET) only shows where the check stands.
 """
 
 from __future__ import annotations
@@ -67,7 +68,15 @@ async def checking_page(request: Request, site: Site, letter: LetterView) -> Res
     if pdf is None:  # the upload kept by another replica of the site, or before a restart
         lost = site.pages.t(request, "cert.check_lost")
         return certificate_form(request, 409, errors={"receipt": lost})
+    if request.method == "GET":
+        return waiting_page(request, site)
+    if await form_of(request) is None:
+        return site.pages.forbidden(request)
     return await checked_page(request, site, letter, pdf)
+
+
+def waiting_page(request: Request, site: Site) -> Response:
+    return site.pages.render(request, "receipt_checking.html", 202, again=CHECKING)
 
 
 async def checked_page(request: Request, site: Site, letter: LetterView, pdf: bytes) -> Response:
@@ -78,7 +87,7 @@ async def checked_page(request: Request, site: Site, letter: LetterView, pdf: by
         )
     except ServiceUnavailable:
         site.receipts_in_check.keep(letter.letter_id, pdf)
-        return site.pages.render(request, "receipt_checking.html", 202, again=CHECKING)
+        return waiting_page(request, site)
     site.receipts_in_check.drop(letter.letter_id)
     if not checked.accepted:
         message, detail = receipt_verdict.explain(site.pages, request, checked, letter.recipient_name)
@@ -112,5 +121,5 @@ def ascii_filename(name: str) -> str:
 ROUTES: list[BaseRoute] = [
     Route("/signature/certificat", certificate_page, methods=["GET", "POST"]),
     Route("/signature/certificat/avis.pdf", receipt_form),
-    Route(CHECKING, checking_page),
+    Route(CHECKING, checking_page, methods=["GET", "POST"]),
 ]
