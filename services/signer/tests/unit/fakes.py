@@ -13,7 +13,7 @@ from uuid import UUID
 from lre_shared.contracts import Message
 from signer.domain.checkpoint import SETTLING_EVENTS, LetterCheckpoint, TreeHead
 from signer.domain.evidence import UNSEALED, EvidenceEvent, SealAssurance
-from signer.domain.proofs import ProofContent, ProofKind
+from signer.domain.proofs import EvidenceFact, ProofContent, ProofKind
 from signer.domain.verification import Bundle
 from signer.service_layer.ports import (
     ChainedRecord,
@@ -70,6 +70,12 @@ class InMemoryEvidenceChain:
                 r.seq,
                 r.seal,
             )
+            for r in self.of(letter_id)
+        ]
+
+    async def facts(self, letter_id: UUID) -> list[EvidenceFact]:
+        return [
+            EvidenceFact(r.event, r.event_time, str(r.evidence_id), r.record_sha256)
             for r in self.of(letter_id)
         ]
 
@@ -157,6 +163,9 @@ class InMemoryProofs:
     async def pdf(self, letter_id: UUID, kind: ProofKind) -> bytes | None:
         proof = self.kept.get((letter_id, kind))
         return None if proof is None else proof.pdf
+
+    async def issued(self, letter_id: UUID, kind: ProofKind) -> bool:
+        return (letter_id, kind) in self.kept
 
     async def bundle(self, letter_id: UUID) -> Bundle:
         """The proofs only: the records' part of a bundle is `adapters/bundle.py`'s, tested on

@@ -8,17 +8,19 @@ tasks (evidence archiver, tree-head signer) open their own (`Transactions`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import TypeVar
 from uuid import UUID
 
 import asyncpg
 
 from lre_shared import units
-from lre_shared.units import PgRepository
+from lre_shared.units import PgRepository, columns, fetch_all, fetch_one, insert
 from signer.adapters.bundle import load_bundle
 from signer.domain.checkpoint import SETTLING_EVENTS, LetterCheckpoint, TreeHead
 from signer.domain.evidence import EvidenceEvent
-from signer.domain.proofs import ProofKind
+from signer.domain.proofs import EvidenceFact, ProofKind
 from signer.domain.receipt import Recipient
 from signer.domain.verification import Bundle
 from signer.service_layer.ports import (
@@ -35,17 +37,25 @@ from signer.service_layer.ports import (
 # One signer replica at a time takes records into the log and signs its head.
 LOG_LOCK = "lre-signer:evidence-log"
 
+T = TypeVar("T")
+
+
+def _with_kind(read: Callable[..., T]) -> Callable[..., T]:
+    """`read` of a row whose `kind` column holds a proof kind's value."""
+    return lambda kind, **row: read(kind=ProofKind(kind), **row)
+
 
 class PgEvidenceChain(PgRepository):
     async def hold(self, letter_id: UUID) -> None:
         await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(letter_id))
 
     async def end(self, letter_id: UUID) -> ChainEnd | None:
-        row = await self.conn.fetchrow(
+        return await fetch_one(
+            self.conn,
+            ChainEnd,
             "SELECT seq, record_sha256 FROM evidence WHERE letter_id = $1 ORDER BY seq DESC LIMIT 1",
             letter_id,
         )
-        return None if row is None else ChainEnd(row["seq"], row["record_sha256"])
 
     async def append(self, record: SealedRecord) -> None:
         await self.conn.execute(
@@ -74,20 +84,33 @@ class PgEvidenceChain(PgRepository):
         return None if deposit is None else bytes(deposit)
 
     async def chain(self, letter_id: UUID) -> list[ChainedRecord]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            lambda event, **row: ChainedRecord(event=EvidenceEvent(event), **row),
             "SELECT evidence_id, event, event_time, record AS body, record_sha256, previous_sha256, seq, seal"
             " FROM evidence WHERE letter_id = $1 ORDER BY seq",
             letter_id,
         )
-        return [ChainedRecord(**{**row, "event": EvidenceEvent(row["event"])}) for row in rows]
+
+    async def facts(self, letter_id: UUID) -> list[EvidenceFact]:
+        return await fetch_all(
+            self.conn,
+            lambda event, evidence_id, **row: EvidenceFact(
+                event=EvidenceEvent(event), evidence_id=str(evidence_id), **row
+            ),
+            "SELECT event, event_time, evidence_id, record_sha256 FROM evidence WHERE letter_id = $1"
+            " ORDER BY seq",
+            letter_id,
+        )
 
     async def unarchived(self, batch: int) -> list[RecordCopy]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            RecordCopy,
             "SELECT evidence_id, letter_id, seq, record AS body, seal FROM evidence WHERE archived_at IS NULL"
             " ORDER BY recorded_at LIMIT $1 FOR UPDATE SKIP LOCKED",
             batch,
         )
-        return [RecordCopy(**row) for row in rows]
 
     async def mark_archived(self, evidence_ids: Sequence[UUID]) -> None:
         await self.conn.execute(
@@ -114,16 +137,18 @@ class PgCheckpoints(PgRepository):
         return [row["letter_id"] for row in rows]
 
     async def keep(self, checkpoint: LetterCheckpoint, seal: bytes | None) -> None:
-        await self.conn.execute(
-            "INSERT INTO letter_checkpoints (letter_id, size, last_sha256, statement, seal)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (letter_id) DO UPDATE SET size = EXCLUDED.size,"
+        await insert(
+            self.conn,
+            "letter_checkpoints",
+            {
+                **columns(checkpoint),
+                "letter_id": UUID(checkpoint.letter_id),
+                "statement": checkpoint.statement(),
+                "seal": seal,
+            },
+            "ON CONFLICT (letter_id) DO UPDATE SET size = EXCLUDED.size,"
             " last_sha256 = EXCLUDED.last_sha256, statement = EXCLUDED.statement, seal = EXCLUDED.seal,"
             " created_at = now() WHERE letter_checkpoints.size < EXCLUDED.size",
-            UUID(checkpoint.letter_id),
-            checkpoint.size,
-            checkpoint.last_sha256,
-            checkpoint.statement(),
-            seal,
         )
 
 
@@ -162,42 +187,33 @@ class PgEvidenceLog(PgRepository):
         )
 
 
-INSERT_PROOF = (
-    "INSERT INTO proofs (letter_id, kind, evidence_id, filename, pdf, sha256)"
-    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (letter_id, kind) DO NOTHING"
-)
-REPLACE_PROOF = INSERT_PROOF.removesuffix("DO NOTHING") + (
-    "DO UPDATE SET evidence_id = EXCLUDED.evidence_id, filename = EXCLUDED.filename, pdf = EXCLUDED.pdf,"
-    " sha256 = EXCLUDED.sha256, created_at = now(), archived_at = NULL"
+# What becomes of the letter's stored proof of the same kind: it stays, or is replaced.
+KEEP_PROOF = "ON CONFLICT (letter_id, kind) DO NOTHING"
+REPLACE_PROOF = (
+    "ON CONFLICT (letter_id, kind) DO UPDATE SET evidence_id = EXCLUDED.evidence_id,"
+    " filename = EXCLUDED.filename, pdf = EXCLUDED.pdf, sha256 = EXCLUDED.sha256, created_at = now(),"
+    " archived_at = NULL"
 )
 
 
 class PgProofs(PgRepository):
-    async def _store(self, statement: str, proof: IssuedProof) -> str:
-        status: str = await self.conn.execute(
-            statement,
-            proof.letter_id,
-            proof.kind.value,
-            proof.evidence_id,
-            proof.filename,
-            proof.pdf,
-            proof.sha256,
-        )
-        return status
+    async def _store(self, proof: IssuedProof, on_conflict: str) -> str:
+        return await insert(self.conn, "proofs", {**columns(proof), "kind": proof.kind.value}, on_conflict)
 
     async def add(self, proof: IssuedProof) -> bool:
-        return not (await self._store(INSERT_PROOF, proof)).endswith(" 0")
+        return not (await self._store(proof, KEEP_PROOF)).endswith(" 0")
 
     async def replace(self, proof: IssuedProof) -> None:
-        await self._store(REPLACE_PROOF, proof)
+        await self._store(proof, REPLACE_PROOF)
 
     async def unarchived(self, batch: int) -> list[IssuedProof]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            _with_kind(IssuedProof),
             "SELECT letter_id, kind, evidence_id, filename, pdf, sha256 FROM proofs WHERE archived_at IS NULL"
             " ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
             batch,
         )
-        return [IssuedProof(**{**row, "kind": ProofKind(row["kind"])}) for row in rows]
 
     async def mark_archived(self, letter_id: UUID, kind: ProofKind) -> None:
         await self.conn.execute(
@@ -205,18 +221,28 @@ class PgProofs(PgRepository):
         )
 
     async def listed(self, letter_id: UUID) -> list[StoredProof]:
-        rows = await self.conn.fetch(
+        return await fetch_all(
+            self.conn,
+            _with_kind(StoredProof),
             "SELECT kind, filename, sha256, created_at AS issued_at, octet_length(pdf) AS size,"
             " archived_at IS NOT NULL AS archived FROM proofs WHERE letter_id = $1 ORDER BY created_at, kind",
             letter_id,
         )
-        return [StoredProof(**{**row, "kind": ProofKind(row["kind"])}) for row in rows]
 
     async def pdf(self, letter_id: UUID, kind: ProofKind) -> bytes | None:
         pdf = await self.conn.fetchval(
             "SELECT pdf FROM proofs WHERE letter_id = $1 AND kind = $2", letter_id, kind.value
         )
         return None if pdf is None else bytes(pdf)
+
+    async def issued(self, letter_id: UUID, kind: ProofKind) -> bool:
+        return bool(
+            await self.conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM proofs WHERE letter_id = $1 AND kind = $2)",
+                letter_id,
+                kind.value,
+            )
+        )
 
     async def bundle(self, letter_id: UUID) -> Bundle:
         return await load_bundle(self.conn, letter_id)
@@ -239,7 +265,9 @@ class PgProofJobs(PgRepository):
         await self.conn.execute(f"NOTIFY {PROOF_JOBS_CHANNEL}")
 
     async def claim(self, batch: int, *, lease_seconds: float) -> list[ProofJob]:
-        rows = await self.conn.fetch(
+        jobs = await fetch_all(
+            self.conn,
+            _with_kind(ProofJob),
             "UPDATE proof_jobs j SET leased_until = now() + make_interval(secs => $2),"
             " attempts = attempts + 1 FROM (SELECT letter_id, kind FROM proof_jobs"
             " WHERE leased_until IS NULL OR leased_until < now()"
@@ -249,7 +277,6 @@ class PgProofJobs(PgRepository):
             batch,
             lease_seconds,
         )
-        jobs = [ProofJob(**{**row, "kind": ProofKind(row["kind"])}) for row in rows]
         return sorted(jobs, key=lambda job: job.requested_at)
 
     async def done(self, job: ProofJob) -> bool:
@@ -271,35 +298,19 @@ class PgProofJobs(PgRepository):
 
 class PgReceiptForms(PgRepository):
     async def get(self, letter_id: UUID) -> ReceiptForm | None:
-        row = await self.conn.fetchrow(
-            "SELECT filename, pdf, sha256, recipient FROM receipt_forms WHERE letter_id = $1", letter_id
-        )
-        if row is None:
-            return None
-        recipient = json.loads(row["recipient"])
-        return ReceiptForm(
-            filename=row["filename"],
-            pdf=bytes(row["pdf"]),
-            sha256=row["sha256"],
-            recipient=Recipient(recipient["first_name"], recipient["last_name"], recipient["email"]),
+        return await fetch_one(
+            self.conn,
+            lambda recipient, **row: ReceiptForm(recipient=Recipient(**json.loads(recipient)), **row),
+            "SELECT filename, pdf, sha256, recipient FROM receipt_forms WHERE letter_id = $1",
+            letter_id,
         )
 
     async def add(self, letter_id: UUID, form: ReceiptForm) -> None:
-        recipient = form.recipient
-        await self.conn.execute(
-            "INSERT INTO receipt_forms (letter_id, filename, pdf, sha256, recipient)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (letter_id) DO NOTHING",
-            letter_id,
-            form.filename,
-            form.pdf,
-            form.sha256,
-            json.dumps(
-                {
-                    "first_name": recipient.first_name,
-                    "last_name": recipient.last_name,
-                    "email": recipient.email,
-                }
-            ),
+        await insert(
+            self.conn,
+            "receipt_forms",
+            {"letter_id": letter_id, **columns(form), "recipient": json.dumps(asdict(form.recipient))},
+            "ON CONFLICT (letter_id) DO NOTHING",
         )
 
     async def accept_signed(

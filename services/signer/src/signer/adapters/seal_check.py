@@ -66,11 +66,9 @@ async def check_seal(
         signed_data = cms.ContentInfo.load(record_seal.cms)["content"]
         signed_data.native  # noqa: B018 - parse it all now: a corrupted seal fails here
     except Exception as e:
-        report.fail(name, f"its seal is not readable ({e.__class__.__name__})")
-        return report
+        return report.fail(name, f"its seal is not readable ({e.__class__.__name__})")
     if not covered:
-        report.fail(name, "the seal does not match the record: the record was altered after sealing")
-        return report
+        return report.fail(name, "the seal does not match the record: the record was altered after sealing")
     context = ValidationContext(**offline(trust_roots))
     try:
         status = await async_validate_detached_cms(
@@ -80,14 +78,11 @@ async def check_seal(
             ts_validation_context=context,
         )
     except Exception as e:
-        report.fail(name, f"its seal cannot be validated: {e}")
-        return report
+        return report.fail(name, f"its seal cannot be validated: {e}")
     if not status.intact:
-        report.fail(name, "the batch seal does not match its statement: the seal was altered")
-        return report
+        return report.fail(name, "the batch seal does not match its statement: the seal was altered")
     if not status.valid:
-        report.fail(name, "the seal's signature is invalid")
-        return report
+        return report.fail(name, "the seal's signature is invalid")
     if not status.trusted:
         report.fail(name, f"the seal's certificate ({_subject(status)}) does not chain to a trusted root")
     else:
@@ -127,8 +122,7 @@ def check_revocation(
     issuer = next((c for c in issuers if c.subject == leaf.issuer and _issued(leaf, c)), None)
     subject = leaf.subject.rfc4514_string()
     if issuer is None:
-        report.fail(name, f"revocation not checked: the seal does not carry the issuer of {subject}")
-        return report
+        return report.fail(name, f"revocation not checked: the seal does not carry the issuer of {subject}")
     for data in crls:
         crl = _load_crl(data)
         if crl is None or crl.issuer != leaf.issuer or not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
@@ -153,8 +147,7 @@ def check_revocation(
                 f" the record's timestamp {sealed_at.isoformat()}: the seal is not valid",
             )
         return report
-    report.fail(name, f"revocation not checked: no CRL given signed by the issuer of {subject}")
-    return report
+    return report.fail(name, f"revocation not checked: no CRL given signed by the issuer of {subject}")
 
 
 def _issued(leaf: cx509.Certificate, issuer: cx509.Certificate) -> bool:
@@ -192,19 +185,16 @@ async def check_proof(name: str, pdf: bytes, *, trust_roots: Sequence[x509.Certi
         signatures = reader.embedded_signatures
         dss = DocumentSecurityStore.read_dss(reader)
     except Exception as e:
-        report.fail(subject, f"not a readable PDF ({e.__class__.__name__}): altered or corrupted")
-        return report
+        return report.fail(subject, f"not a readable PDF ({e.__class__.__name__}): altered or corrupted")
     if not signatures:
-        report.fail(subject, "has no seal")
-        return report
+        return report.fail(subject, "has no seal")
     if dss is None or not (dss.ocsps or dss.crls):
         report.fail(subject, "has no embedded revocation data: not PAdES B-LT")
     context = dss.as_validation_context(offline(trust_roots))
     try:
         status = await async_validate_pdf_signature(signatures[0], context)
     except Exception as e:
-        report.fail(subject, f"its seal cannot be validated: {e}")
-        return report
+        return report.fail(subject, f"its seal cannot be validated: {e}")
     if not (status.intact and status.valid):
         report.fail(subject, "the seal does not match the PDF: the proof was altered after sealing")
     elif not status.trusted:

@@ -36,26 +36,22 @@ def check_archived_copy(
 ) -> Report:
     report = Report()
     if copy is None:
-        report.fail(subject, f"missing from the evidence bucket (no object {key})")
-        return report
+        return report.fail(subject, f"missing from the evidence bucket (no object {key})")
     if copy.content != expected:
-        report.fail(subject, f"the evidence bucket's copy ({key}) differs from the bundle's bytes")
-        return report
+        return report.fail(subject, f"the evidence bucket's copy ({key}) differs from the bundle's bytes")
     if copy.mode != COMPLIANCE or copy.retain_until is None:
         held = "no object lock" if copy.mode is None else f"object lock in {copy.mode.lower()} mode"
-        report.fail(
+        return report.fail(
             subject, f"the evidence bucket's copy ({key}) has {held}, not compliance mode: it can be erased"
         )
-        return report
     # S3 keeps retention dates to the second.
     required = (event_time + retention).replace(microsecond=0)
     if copy.retain_until < required:
-        report.fail(
+        return report.fail(
             subject,
             f"the evidence bucket's copy ({key}) is retained until {copy.retain_until.isoformat()},"
             f" before {required.isoformat()} (event time + {retention.days} days)",
         )
-        return report
     report.passed.append(
         f"{subject}: in the evidence bucket byte for byte, compliance-locked until {copy.retain_until.date()}"
     )

@@ -47,8 +47,10 @@ class Report:
     def ok(self) -> bool:
         return not self.failures and bool(self.passed)
 
-    def fail(self, subject: str, problem: str) -> None:
+    def fail(self, subject: str, problem: str) -> Report:
+        """Record the failure; the report, for a check that stops there (`return report.fail(…)`)."""
         self.failures.append(Failure(subject, problem))
+        return self
 
     def extend(self, other: Report) -> None:
         self.passed += other.passed
@@ -98,8 +100,7 @@ def check_chain(records: Sequence[StoredRecord]) -> Report:
     """Positions 1..n, no gap, each linked to the one before, all of one letter."""
     report = Report()
     if not records:
-        report.fail("bundle", "holds no evidence record")
-        return report
+        return report.fail("bundle", "holds no evidence record")
     parsed = [(r, p) for r in records if (p := parse(r, report)) is not None]
     parsed.sort(key=lambda rp: int(rp[1]["seq"]))
     letters = {str(p.get("letter_id")) for _, p in parsed}
@@ -185,16 +186,14 @@ def check_end(records: Sequence[StoredRecord], checkpoint: bytes | None) -> Repo
     try:
         stated = LetterCheckpoint.parse(checkpoint)
     except ValueError as e:
-        report.fail(CHECKPOINT_SUBJECT, str(e))
-        return report
+        return report.fail(CHECKPOINT_SUBJECT, str(e))
     letters = {str(body.get("letter_id")) for _, body in bodies.values()}
     if letters and stated.letter_id not in letters:
-        report.fail(
+        return report.fail(
             CHECKPOINT_SUBJECT,
             f"the checkpoint of letter {stated.letter_id}, not of this bundle's letter"
             f" ({', '.join(sorted(letters))}): it was taken from another bundle",
         )
-        return report
     missing = [seq for seq in range(last + 1, stated.size + 1)]
     if missing:
         listed = ", ".join(str(n) for n in missing)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import KW_ONLY, dataclass
 
 import asyncpg
 
-from lre_shared import background
+from lre_shared.background import PoolTask
 from signer.adapters.postgres import Transactions
 from signer.service_layer.checkpoints import backfill_checkpoints
 from signer.service_layer.ports import EvidenceSealer
@@ -17,24 +18,19 @@ from signer.service_layer.ports import EvidenceSealer
 log = logging.getLogger(__name__)
 
 
-class CheckpointBackfill:
-    def __init__(self, sealer: EvidenceSealer, *, retry_seconds: float = 30.0) -> None:
-        self._sealer = sealer
-        self._retry = retry_seconds
-        self._task: asyncio.Task[None] | None = None
+@dataclass(eq=False)
+class CheckpointBackfill(PoolTask):
+    name = "checkpoint-backfill"
 
-    async def start(self, pool: asyncpg.Pool) -> None:
-        self._task = asyncio.create_task(self._run(pool), name="checkpoint-backfill")
+    sealer: EvidenceSealer
+    _: KW_ONLY
+    retry_seconds: float = 30.0
 
-    async def stop(self) -> None:
-        await background.cancel(self._task)
-        self._task = None
-
-    async def _run(self, pool: asyncpg.Pool) -> None:
+    async def run(self, pool: asyncpg.Pool) -> None:
         while not pool.is_closing():
             try:
-                await backfill_checkpoints(Transactions(pool), self._sealer)
+                await backfill_checkpoints(Transactions(pool), self.sealer)
                 return
             except Exception:
                 log.exception("sealing the checkpoints of letters settled without one failed; trying again")
-            await asyncio.sleep(self._retry)
+            await asyncio.sleep(self.retry_seconds)

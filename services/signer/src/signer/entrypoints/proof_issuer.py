@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import asyncpg
 
-from lre_shared import background
+from lre_shared.background import PoolTask
 from signer.adapters.postgres import PROOF_JOBS_CHANNEL, Transactions
 from signer.domain.evidence import SealAssurance
 from signer.service_layer.ports import ProofSealer
@@ -25,37 +26,23 @@ from signer.service_layer.proof_issuing import issue_due
 log = logging.getLogger(__name__)
 
 
-class ProofIssuer:
-    def __init__(
-        self,
-        proofs: ProofSealer,
-        *,
-        policy_id: str,
-        assurance: SealAssurance,
-        poll_seconds: float = 1.0,
-        lease_seconds: float = 120.0,
-        concurrency: int = 1,
-    ) -> None:
-        self._proofs = proofs
-        self._policy_id = policy_id
-        self._assurance = assurance
-        self._poll = poll_seconds
-        self._lease = lease_seconds
-        self._concurrency = concurrency
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+@dataclass(eq=False)
+class ProofIssuer(PoolTask):
+    name = "proof-issuer"
 
-    async def start(self, pool: asyncpg.Pool) -> None:
-        self._task = asyncio.create_task(self._run(pool), name="proof-issuer")
-
-    async def stop(self) -> None:
-        await background.cancel(self._task)
-        self._task = None
+    proofs: ProofSealer
+    _: KW_ONLY
+    policy_id: str
+    assurance: SealAssurance
+    poll_seconds: float = 1.0
+    lease_seconds: float = 120.0
+    concurrency: int = 1
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def _notified(self, *_: Any) -> None:
         self._wake.set()
 
-    async def _run(self, pool: asyncpg.Pool) -> None:
+    async def run(self, pool: asyncpg.Pool) -> None:
         transactions = Transactions(pool)
         while not pool.is_closing():
             try:
@@ -68,8 +55,8 @@ class ProofIssuer:
                         if not listener.is_closed():
                             await listener.remove_listener(PROOF_JOBS_CHANNEL, self._notified)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("proof issuer: %s; trying again in %.0f s", error, self._poll)
-                await asyncio.sleep(self._poll)
+                log.warning("proof issuer: %s; trying again in %.0f s", error, self.poll_seconds)
+                await asyncio.sleep(self.poll_seconds)
 
     async def _issue_while_open(self, transactions: Transactions, listener: asyncpg.Connection) -> None:
         """Issue what waits, then wait for a request (or the next look), until the listening
@@ -79,15 +66,15 @@ class ProofIssuer:
             while (
                 await issue_due(
                     transactions,
-                    proofs=self._proofs,
-                    policy_id=self._policy_id,
-                    assurance=self._assurance,
-                    batch=max(8, 2 * self._concurrency),
-                    concurrency=self._concurrency,
-                    lease_seconds=self._lease,
+                    proofs=self.proofs,
+                    policy_id=self.policy_id,
+                    assurance=self.assurance,
+                    batch=max(8, 2 * self.concurrency),
+                    concurrency=self.concurrency,
+                    lease_seconds=self.lease_seconds,
                 )
                 > 0
             ):
                 pass
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)

@@ -283,8 +283,7 @@ async def record_event(
     )
     if not proofs:
         return  # no proof PDFs: no seal key, or no root for its certificate (`bootstrap.py`)
-    chain = await uow.evidence.chain(event.correlation_id)
-    await request_proofs(uow, letter_id=event.correlation_id, recorded=evidence, chain=chain)
+    await request_proofs(uow, letter_id=event.correlation_id, recorded=evidence)
 
 
 async def list_evidence(

@@ -17,7 +17,7 @@ from lre_shared import units
 from signer.domain.archived import ArchivedCopy
 from signer.domain.checkpoint import LetterCheckpoint, TreeHead
 from signer.domain.evidence import EvidenceEvent, SealAssurance
-from signer.domain.proofs import ProofContent, ProofKind
+from signer.domain.proofs import EvidenceFact, ProofContent, ProofKind
 from signer.domain.receipt import Recipient, Verdict
 from signer.domain.verification import Bundle, Report, StoredRecord
 
@@ -177,6 +177,10 @@ class EvidenceChain(Protocol):
         """The letter's records in chain order."""
         ...
 
+    async def facts(self, letter_id: UUID) -> list[EvidenceFact]:
+        """What each of the letter's records attests, in chain order (bodies and seals unread)."""
+        ...
+
     async def unarchived(self, batch: int) -> list[RecordCopy]:
         """The oldest records not yet in the evidence bucket, claimed for this transaction
         (another replica takes the next ones)."""
@@ -245,6 +249,9 @@ class Proofs(Protocol):
         ...
 
     async def pdf(self, letter_id: UUID, kind: ProofKind) -> bytes | None: ...
+
+    async def issued(self, letter_id: UUID, kind: ProofKind) -> bool:
+        """Whether the letter has a stored proof of `kind` (its PDF left unread)."""
 
     async def bundle(self, letter_id: UUID) -> Bundle:
         """The letter's evidence bundle (records, seals, checkpoint, proofs) as `lre verify`

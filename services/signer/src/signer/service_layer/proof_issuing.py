@@ -24,7 +24,6 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from uuid import UUID
 
@@ -59,21 +58,20 @@ def fact_of(record: ChainedRecord) -> EvidenceFact:
     return EvidenceFact(record.event, record.event_time, str(record.evidence_id), record.record_sha256)
 
 
-async def request_proofs(
-    uow: UnitOfWork, *, letter_id: UUID, recorded: EvidenceFact, chain: Sequence[ChainedRecord]
-) -> None:
-    """In the transaction that recorded `recorded` (and read `chain`, which ends with it): ask
+async def request_proofs(uow: UnitOfWork, *, letter_id: UUID, recorded: EvidenceFact) -> None:
+    """In the transaction that recorded `recorded` (the last of the letter's chain): ask
     for its proof, where its event has one, and for the envelope once the letter is settled.
     A deposit recorded after the decision (its queue lagged, or it was replayed from the
     dead-letter queue) also asks for the proofs that waited for it (CPCE R.53-3): the order of
     the queues loses no proof."""
+    chain = await uow.evidence.facts(letter_id)
     due = [recorded] if recorded.event in PROOF_KINDS else []
     if recorded.event is EvidenceEvent.submission_acceptance:
-        due += [fact_of(r) for r in chain if r.event in PROOF_KINDS and r.event is not recorded.event]
+        due += [f for f in chain if f.event in PROOF_KINDS and f.event is not recorded.event]
     for fact in due:
         await uow.proof_jobs.request(letter_id, PROOF_KINDS[fact.event], UUID(fact.evidence_id))
-    if any(r.event in FINAL_EVENTS for r in chain):
-        await uow.proof_jobs.request(letter_id, ProofKind.envelope, chain[-1].evidence_id)
+    if any(f.event in FINAL_EVENTS for f in chain):
+        await uow.proof_jobs.request(letter_id, ProofKind.envelope, UUID(chain[-1].evidence_id))
 
 
 async def letter_facts(
@@ -107,7 +105,7 @@ async def prepare(
     """The job's proof as the journal now stands; None when there is nothing to issue: the
     event's proof is issued already, or the letter has no deposit on record yet (its deposit's
     record asks again)."""
-    if job.kind is not ProofKind.envelope and await uow.proofs.pdf(job.letter_id, job.kind) is not None:
+    if job.kind is not ProofKind.envelope and await uow.proofs.issued(job.letter_id, job.kind):
         return None
     facts = await letter_facts(uow, job.letter_id, policy_id=policy_id, kind=job.kind)
     if facts is None:

@@ -33,7 +33,7 @@ from lre_shared.contracts import (
 )
 from signer.domain.proofs import ProofKind
 from signer.service_layer.archiving import proof_key
-from signer.service_layer.ports import ProofLinks, UnitOfWork
+from signer.service_layer.ports import Link, ProofLinks, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +96,7 @@ async def issue_proof_link(
         content = links.pack(await uow.proofs.bundle(letter_id))
         filename = f"evidence_{letter_id}.zip"
         link = await links.export(filename, content, content_type="application/zip")
-        return ProofLinkIssued(
-            correlation_id=letter_id,
-            url=link.url,
-            filename=filename,
-            sha256=hashlib.sha256(content).hexdigest(),
-            size=len(content),
-            expires_at=link.expires_at,
-        )
+        return _linked(letter_id, link, filename, hashlib.sha256(content).hexdigest(), len(content))
     kind = ProofKind(query.kind)
     stored = next((p for p in await uow.proofs.listed(letter_id) if p.kind is kind), None)
     if stored is None:
@@ -117,11 +110,16 @@ async def issue_proof_link(
         if pdf is None:
             return ProofLinkIssued(correlation_id=letter_id, reason=NO_PROOF)
         link = await links.export(stored.filename, pdf, content_type="application/pdf")
+    return _linked(letter_id, link, stored.filename, stored.sha256, stored.size)
+
+
+def _linked(letter_id: UUID, link: Link, filename: str, sha256: str, size: int) -> ProofLinkIssued:
+    """The answer handing out `link`, to the file `filename` (its SHA-256 and size)."""
     return ProofLinkIssued(
         correlation_id=letter_id,
         url=link.url,
-        filename=stored.filename,
-        sha256=stored.sha256,
-        size=stored.size,
+        filename=filename,
+        sha256=sha256,
+        size=size,
         expires_at=link.expires_at,
     )
