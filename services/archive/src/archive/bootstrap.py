@@ -216,9 +216,8 @@ def webhook_dispatcher(bus: Bus, settings: ArchiveSettings, clock: Clock) -> Web
         await webhooks.take_event(event, PgWebhooks(tx.conn), clock=clock)
 
     bus.subscribe(SenderEvent, take, binding="#")
-    policy = webhook_url_policy(settings)
     return WebhookDispatcher(
-        HttpPoster(policy, DnsResolver(), settings.webhook_timeout_seconds),
+        webhook_poster(settings),
         webhooks.Dispatch(
             RetrySchedule(
                 steps=tuple(timedelta(seconds=s) for s in settings.webhook_retry_seconds),
@@ -235,6 +234,10 @@ def webhook_dispatcher(bus: Bus, settings: ArchiveSettings, clock: Clock) -> Web
 
 def webhook_url_policy(settings: ArchiveSettings) -> UrlPolicy:
     return UrlPolicy(allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private)
+
+
+def webhook_poster(settings: ArchiveSettings) -> HttpPoster:
+    return HttpPoster(webhook_url_policy(settings), DnsResolver(), settings.webhook_timeout_seconds)
 
 
 def object_store(settings: ArchiveSettings) -> objects.Store:

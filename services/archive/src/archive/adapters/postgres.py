@@ -33,7 +33,7 @@ from archive.service_layer.ports import (
 from lre_shared import units
 from lre_shared.contracts import LetterDeposited, LetterRejected, Message, Problem, StoredDocument
 from lre_shared.outbox import NOTIFY_CHANNEL
-from lre_shared.units import PgRepository, Transactions, fetch_all, fetch_one
+from lre_shared.units import PgRepository, Transactions, columns, fetch_all, fetch_one, insert
 
 LETTER_FACTS = (
     "SELECT letter_id, item_number, deposited_at, first_notice_at, accepted_at, refused_at,"
@@ -65,6 +65,13 @@ def _of_sender(letter_id: UUID | None, idempotency_key: str | None) -> tuple[str
 
 
 class PgLetters(PgRepository):
+    async def _stamp(self, column: str, letter_id: UUID, at: datetime | None, *, once: bool = False) -> str:
+        """Set the letter's `column` (the code's own name) to `at`; `once`: only if not set yet,
+        the first one recorded stays."""
+        value = f"coalesce({column}, $2)" if once else "$2"
+        query = f"UPDATE letters SET {column} = {value} WHERE letter_id = $1"  # noqa: S608 - a constant name
+        return str(await self.conn.execute(query, letter_id, at))
+
     async def deposited_under(self, sender_id: str, idempotency_key: str) -> EarlierDeposit | None:
         row = await self.conn.fetchrow(
             "SELECT letter_id, submission_sha256, deposited_event FROM letters"
@@ -135,7 +142,7 @@ class PgLetters(PgRepository):
         )
 
     async def record_handover(self, letter_id: UUID, at: datetime) -> None:
-        await self.conn.execute("UPDATE letters SET handed_over_at = $2 WHERE letter_id = $1", letter_id, at)
+        await self._stamp("handed_over_at", letter_id, at)
 
     async def record_first_notice(
         self, letter_id: UUID, sent_at: datetime, window_closes_at: datetime
@@ -150,26 +157,13 @@ class PgLetters(PgRepository):
         )
 
     async def record_acceptance(self, letter_id: UUID, accepted_at: datetime) -> bool:
-        updated = await self.conn.execute(
-            "UPDATE letters SET accepted_at = coalesce(accepted_at, $2) WHERE letter_id = $1",
-            letter_id,
-            accepted_at,
-        )
-        return bool(updated != "UPDATE 0")
+        return await self._stamp("accepted_at", letter_id, accepted_at, once=True) != "UPDATE 0"
 
     async def record_refusal(self, letter_id: UUID, refused_at: datetime) -> None:
-        await self.conn.execute(
-            "UPDATE letters SET refused_at = coalesce(refused_at, $2) WHERE letter_id = $1",
-            letter_id,
-            refused_at,
-        )
+        await self._stamp("refused_at", letter_id, refused_at, once=True)
 
     async def record_receipt_signature(self, letter_id: UUID, signed_at: datetime) -> None:
-        await self.conn.execute(
-            "UPDATE letters SET receipt_signed_at = coalesce(receipt_signed_at, $2) WHERE letter_id = $1",
-            letter_id,
-            signed_at,
-        )
+        await self._stamp("receipt_signed_at", letter_id, signed_at, once=True)
 
     async def record_unclaimed(
         self, letter_id: UUID, unclaimed_at: datetime, window_closed_at: datetime
@@ -198,9 +192,7 @@ class PgLetters(PgRepository):
         )
 
     async def schedule_content_expiry(self, letter_id: UUID, expires_at: datetime | None) -> None:
-        await self.conn.execute(
-            "UPDATE letters SET content_expires_at = $2 WHERE letter_id = $1", letter_id, expires_at
-        )
+        await self._stamp("content_expires_at", letter_id, expires_at)
 
     async def content_due(self, now: datetime, limit: int) -> list[DueContent]:
         return await fetch_all(
@@ -214,9 +206,7 @@ class PgLetters(PgRepository):
         )
 
     async def record_content_deleted(self, letter_id: UUID, at: datetime) -> None:
-        await self.conn.execute(
-            "UPDATE letters SET content_deleted_at = $2 WHERE letter_id = $1", letter_id, at
-        )
+        await self._stamp("content_deleted_at", letter_id, at)
 
 
 class PgDocuments(PgRepository):
@@ -289,16 +279,12 @@ class PgEnvelopes(PgRepository):
         )
 
     async def keep(self, letter_id: UUID, proof: StoredObject, issued_at: datetime) -> None:
-        await self.conn.execute(
-            "INSERT INTO envelopes (letter_id, filename, size, sha256, object_key, issued_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (letter_id) DO UPDATE SET filename = $2,"
-            " size = $3, sha256 = $4, object_key = $5, issued_at = $6",
-            letter_id,
-            proof.filename,
-            proof.size,
-            proof.sha256,
-            proof.object_key,
-            issued_at,
+        await insert(
+            self.conn,
+            "envelopes",
+            {"letter_id": letter_id, **columns(proof), "issued_at": issued_at},
+            "ON CONFLICT (letter_id) DO UPDATE SET filename = EXCLUDED.filename, size = EXCLUDED.size,"
+            " sha256 = EXCLUDED.sha256, object_key = EXCLUDED.object_key, issued_at = EXCLUDED.issued_at",
         )
 
 
@@ -328,18 +314,7 @@ class PgRejections(PgRepository):
 
 class PgUploads(PgRepository):
     async def add(self, upload: GrantedUpload) -> None:
-        await self.conn.execute(
-            "INSERT INTO uploads (upload_id, sender_id, filename, object_key, granted_at, url_expires_at,"
-            " usable_until, declared_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            upload.upload_id,
-            upload.sender_id,
-            upload.filename,
-            upload.object_key,
-            upload.granted_at,
-            upload.url_expires_at,
-            upload.usable_until,
-            upload.declared_sha256,
-        )
+        await insert(self.conn, "uploads", columns(upload))
 
     async def for_deposit(self, upload_id: UUID) -> UploadRecord | None:
         return await fetch_one(

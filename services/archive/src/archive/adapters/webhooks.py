@@ -22,6 +22,7 @@ from archive.service_layer.webhooks import (
     Resolver,
     WebhookStore,
     WebhookUnits,
+    check_url,
 )
 from lre_shared.contracts import SenderEvent
 from lre_shared.units import PgRepository, fetch_all, fetch_one
@@ -220,8 +221,7 @@ class HttpPoster:
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> Attempt:
         started = time.monotonic()
         try:
-            host, port = self._policy.check_url(url)
-            self._policy.check_addresses(host, await self._resolver.addresses(host, port))
+            await check_url(url, self._policy, self._resolver)
         except UrlRefused as exc:
             return Attempt(None, f"refused: {exc}")
         try:

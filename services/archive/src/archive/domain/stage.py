@@ -23,18 +23,14 @@ def letter_stage(
     handed_over_at: datetime | None,
     content_deleted_at: datetime | None,
 ) -> LetterStage:
-    if refused_at is not None:
-        return "refused"
-    if unclaimed_at is not None:
-        return "unclaimed"
-    if handed_over_at is not None:
-        return "downloaded"
-    if accepted_at is not None and content_deleted_at is not None:
-        return "expired"
-    if receipt_signed_at is not None:
-        return "signed"
-    if accepted_at is not None:
-        return "accepted"
-    if notified_at is not None:
-        return "notified"
-    return "deposited"
+    # Each stage with the time it was reached, the furthest first.
+    reached: tuple[tuple[datetime | None, LetterStage], ...] = (
+        (refused_at, "refused"),
+        (unclaimed_at, "unclaimed"),
+        (handed_over_at, "downloaded"),
+        (content_deleted_at if accepted_at is not None else None, "expired"),
+        (receipt_signed_at, "signed"),
+        (accepted_at, "accepted"),
+        (notified_at, "notified"),
+    )
+    return next((stage for at, stage in reached if at is not None), "deposited")

@@ -22,8 +22,9 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from archive.adapters.webhooks import DnsResolver, HttpPoster, webhook_units
-from archive.domain.webhooks import UrlPolicy, UrlRefused
+from archive.adapters.webhooks import DnsResolver, webhook_units
+from archive.bootstrap import webhook_poster, webhook_url_policy
+from archive.domain.webhooks import UrlRefused
 from archive.entrypoints.admin_database import archive_database
 from archive.service_layer import webhooks
 from archive.service_layer.webhooks import LoggedDelivery, WebhookUnits
@@ -35,10 +36,6 @@ from lre_shared.clock import now_utc
 async def _archive() -> AsyncIterator[tuple[ArchiveSettings, WebhookUnits]]:
     async with archive_database() as (settings, pool):
         yield settings, webhook_units(lambda: pool)
-
-
-def _policy(settings: ArchiveSettings) -> UrlPolicy:
-    return UrlPolicy(allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private)
 
 
 def _sender(value: str) -> str:
@@ -55,7 +52,7 @@ async def set_url(arguments: argparse.Namespace) -> int:
                 arguments.sender,
                 arguments.url,
                 units=units,
-                policy=_policy(settings),
+                policy=webhook_url_policy(settings),
                 resolver=DnsResolver(),
                 clock=now_utc,
             )
@@ -126,7 +123,7 @@ async def log(arguments: argparse.Namespace) -> int:
 
 async def ping(arguments: argparse.Namespace) -> int:
     async with _archive() as (settings, units):
-        poster = HttpPoster(_policy(settings), DnsResolver(), settings.webhook_timeout_seconds)
+        poster = webhook_poster(settings)
         try:
             attempt = await webhooks.ping(arguments.sender, units=units, poster=poster, clock=now_utc)
         finally:
