@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from lre_shared.units import fetch_one
+from lre_shared.units import columns, fetch_one, insert
 from verification.domain.desk_sessions import SIGN_IN_WINDOW, PendingSignIn, StaffSession
 
 
@@ -22,15 +22,7 @@ class PgSessionStore:
         self._pool = pool  # read when first used: the pool exists once the service started
 
     async def add_sign_in(self, state_hash: bytes, sign_in: PendingSignIn) -> None:
-        await self._pool().execute(
-            "INSERT INTO desk_sign_ins (state_hash, nonce, code_verifier, next_path, started_at)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            state_hash,
-            sign_in.nonce,
-            sign_in.code_verifier,
-            sign_in.next_path,
-            sign_in.started_at,
-        )
+        await insert(self._pool(), "desk_sign_ins", {"state_hash": state_hash, **columns(sign_in)})
 
     async def take_sign_in(self, state_hash: bytes) -> PendingSignIn | None:
         return await fetch_one(
@@ -42,19 +34,9 @@ class PgSessionStore:
         )
 
     async def add(self, session_hash: bytes, session: StaffSession) -> None:
-        await self._pool().execute(
-            "INSERT INTO desk_sessions (session_hash, subject, name, roles, csrf_token, id_token,"
-            " signed_in_at, last_seen_at, ends_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            session_hash,
-            session.subject,
-            session.name,
-            sorted(session.roles),
-            session.csrf_token,
-            session.id_token,
-            session.signed_in_at,
-            session.last_seen_at,
-            session.ends_at,
-        )
+        # Its roles in their place among the columns, as a sorted array.
+        row = {"session_hash": session_hash, **columns(session), "roles": sorted(session.roles)}
+        await insert(self._pool(), "desk_sessions", row)
 
     async def get(self, session_hash: bytes) -> StaffSession | None:
         return await fetch_one(

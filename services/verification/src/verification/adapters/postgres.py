@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from lre_shared import units
-from lre_shared.units import PgRepository, Transactions, fetch_all, fetch_one
+from lre_shared.units import PgRepository, Transactions, columns, fetch_all, fetch_one, insert
 from verification.adapters.records import (
     PgCallbacks,
     PgCaseEvents,
@@ -42,6 +42,13 @@ CASE_COLUMNS = (
     " decision, reason, checklist"
 )
 
+# A case waiting for documents ($2, the states of `WAITING`) goes back to the agents' queue,
+# pending since $3; in any other state it stays as it is.
+_TO_QUEUE = (
+    "state = CASE WHEN state = ANY($2::text[]) THEN 'pending' ELSE state END,"
+    " pending_since = CASE WHEN state = ANY($2::text[]) THEN $3 ELSE pending_since END"
+)
+
 
 def _case(**values: Any) -> Case:
     values["checklist"] = json.loads(values["checklist"])
@@ -50,40 +57,34 @@ def _case(**values: Any) -> Case:
 
 class PgLetters(PgRepository):
     async def learn(self, letter_id: UUID, item_number: str, policy: str, recipient: Recipient) -> None:
-        await self.conn.execute(
-            "INSERT INTO letters (letter_id, item_number, policy, recipient_name, recipient_company,"
-            " recipient_email, recipient_mobile, recipient_landline)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (letter_id) DO NOTHING",
-            letter_id,
-            item_number,
-            policy,
-            recipient.name,
-            recipient.company,
-            recipient.email,
-            recipient.mobile,
-            recipient.landline,
+        declared = {f"recipient_{name}": value for name, value in columns(recipient).items()}
+        await insert(
+            self.conn,
+            "letters",
+            {"letter_id": letter_id, "item_number": item_number, "policy": policy, **declared},
+            then="ON CONFLICT (letter_id) DO NOTHING",
         )
 
     async def set_status(self, letter_id: UUID, status: Literal["accepted", "refused"]) -> None:
         await self.conn.execute("UPDATE letters SET status = $2 WHERE letter_id = $1", letter_id, status)
 
-    async def hold_codes(self, letter_id: UUID, at: datetime, until: datetime) -> None:
+    async def _lock_codes(self, letter_id: UUID, at: datetime, until: str, *args: object) -> None:
+        # The letter's codes locked `until` (an SQL expression written in this module, never a
+        # caller's value) as of `at` ($2), unless a change of a later time came first.
         await self.conn.execute(
-            "UPDATE letters SET codes_locked_until = CASE WHEN codes_locked_until > $2"
-            " THEN greatest(codes_locked_until, $3) ELSE $3 END, codes_lock_changed_at = $2"
+            f"UPDATE letters SET codes_locked_until = {until}, codes_lock_changed_at = $2"  # noqa: S608
             " WHERE letter_id = $1 AND (codes_lock_changed_at IS NULL OR codes_lock_changed_at <= $2)",
             letter_id,
             at,
-            until,
+            *args,
         )
 
+    async def hold_codes(self, letter_id: UUID, at: datetime, until: datetime) -> None:
+        held = "CASE WHEN codes_locked_until > $2 THEN greatest(codes_locked_until, $3) ELSE $3 END"
+        await self._lock_codes(letter_id, at, held, until)
+
     async def release_codes(self, letter_id: UUID, at: datetime) -> None:
-        await self.conn.execute(
-            "UPDATE letters SET codes_locked_until = NULL, codes_lock_changed_at = $2"
-            " WHERE letter_id = $1 AND (codes_lock_changed_at IS NULL OR codes_lock_changed_at <= $2)",
-            letter_id,
-            at,
-        )
+        await self._lock_codes(letter_id, at, "NULL")
 
     async def codes_held_until(self, letter_id: UUID, now: datetime) -> datetime | None:
         until: datetime | None = await self.conn.fetchval(
@@ -214,9 +215,7 @@ class PgCases(PgRepository):
 
     async def documents_arrived(self, case_id: UUID, now: datetime) -> str:
         state: str = await self.conn.fetchval(
-            "UPDATE cases SET state = CASE WHEN state = ANY($2::text[]) THEN 'pending' ELSE state END,"
-            " pending_since = CASE WHEN state = ANY($2::text[]) THEN $3 ELSE pending_since END"
-            " WHERE case_id = $1 RETURNING state",
+            f"UPDATE cases SET {_TO_QUEUE} WHERE case_id = $1 RETURNING state",  # noqa: S608 - constant
             case_id,
             list(WAITING),
             now,
@@ -225,9 +224,7 @@ class PgCases(PgRepository):
 
     async def wait_for_agent(self, case_id: UUID, now: datetime, reason: str) -> None:
         await self.conn.execute(
-            "UPDATE cases SET state = CASE WHEN state = ANY($2::text[]) THEN 'pending' ELSE state END,"
-            " pending_since = CASE WHEN state = ANY($2::text[]) THEN $3 ELSE pending_since END,"
-            " reason = $4 WHERE case_id = $1",
+            f"UPDATE cases SET {_TO_QUEUE}, reason = $4 WHERE case_id = $1",  # noqa: S608 - constant
             case_id,
             list(WAITING),
             now,

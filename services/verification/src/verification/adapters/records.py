@@ -11,7 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
-from lre_shared.units import PgRepository, fetch_all, fetch_one
+from lre_shared.units import PgRepository, columns, fetch_all, fetch_one, insert
 from verification.domain.cases import Callback, CodeOrder, ExpiredDocument, NewDocument, TriageEntry
 from verification.domain.codes import StoredCode
 from verification.service_layer.ports import TriageStatus
@@ -73,20 +73,7 @@ class PgLetterEvents(PgRepository):
 
 class PgDocuments(PgRepository):
     async def add(self, document: NewDocument) -> None:
-        await self.conn.execute(
-            "INSERT INTO documents (document_id, case_id, triage_id, channel, filename, content_type, size,"
-            " sha256, object_key, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            document.document_id,
-            document.case_id,
-            document.triage_id,
-            document.channel,
-            document.filename,
-            document.content_type,
-            document.size,
-            document.sha256,
-            document.object_key,
-            document.received_at,
-        )
+        await insert(self.conn, "documents", columns(document))
 
     async def of_case(self, case_id: UUID) -> list[dict[str, Any]]:
         return await fetch_all(
@@ -143,17 +130,7 @@ class PgDocuments(PgRepository):
 
 class PgTriage(PgRepository):
     async def add(self, entry: TriageEntry) -> None:
-        await self.conn.execute(
-            "INSERT INTO triage (triage_id, channel, sender, subject, excerpt, problem, received_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            entry.triage_id,
-            entry.channel,
-            entry.sender,
-            entry.subject,
-            entry.excerpt,
-            entry.problem,
-            entry.received_at,
-        )
+        await insert(self.conn, "triage", columns(entry))
 
     async def entries(self) -> list[dict[str, Any]]:
         return await fetch_all(
@@ -239,20 +216,16 @@ class PgCodes(PgRepository):
     async def add(
         self, order: CodeOrder, code_id: UUID, code_hmac: bytes, issued_at: datetime, expires_at: datetime
     ) -> None:
-        await self.conn.execute(
-            "INSERT INTO codes (code_id, letter_id, case_id, item_number, channel, address, language,"
-            " code_hmac, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            code_id,
-            order.letter_id,
-            order.case_id,
-            order.item_number,
-            order.channel,
-            order.address,
-            order.language,
-            code_hmac,
-            issued_at,
-            expires_at,
-        )
+        # The order's columns (its letter first, as the table has them), then the code's own.
+        code = {
+            "code_id": code_id,
+            "letter_id": order.letter_id,
+            **columns(order),
+            "code_hmac": code_hmac,
+            "issued_at": issued_at,
+            "expires_at": expires_at,
+        }
+        await insert(self.conn, "codes", code)
 
     async def spend(self, code_id: UUID, now: datetime) -> UUID | None:
         case_id: UUID | None = await self.conn.fetchval(
@@ -286,17 +259,7 @@ class PgCodes(PgRepository):
 
 class PgCallbacks(PgRepository):
     async def log(self, callback: Callback) -> None:
-        await self.conn.execute(
-            "INSERT INTO callbacks (callback_id, case_id, number, called_at, outcome, agent, logged_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            callback.callback_id,
-            callback.case_id,
-            callback.number,
-            callback.called_at,
-            callback.outcome,
-            callback.agent,
-            callback.logged_at,
-        )
+        await insert(self.conn, "callbacks", columns(callback))
 
     async def of_case(self, case_id: UUID) -> list[dict[str, Any]]:
         return await fetch_all(

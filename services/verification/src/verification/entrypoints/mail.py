@@ -21,6 +21,7 @@ import itertools
 import logging
 import ssl
 import unicodedata
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -182,42 +183,34 @@ def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
     return context
 
 
+@dataclass(eq=False)
 class InboundSmtpServer:
     """aiosmtpd's SMTP protocol served on the service's own event loop (not in a thread, as
     aiosmtpd's Controller would), so the handler shares the database pool."""
 
-    def __init__(
-        self,
-        handler: InboundMailHandler,
-        host: str,
-        port: int,
-        data_limit: int,
-        tls: ssl.SSLContext | None = None,
-        require_tls: bool = False,
-    ) -> None:
-        self._handler = handler
-        self._host = host
-        self.port = port
-        self._data_limit = data_limit
-        self._tls = tls
-        self._require_tls = require_tls
-        self._server: asyncio.Server | None = None
+    handler: InboundMailHandler
+    host: str
+    port: int  # once started, the port bound (0 asks for any free one)
+    data_limit: int
+    tls: ssl.SSLContext | None = None
+    require_tls: bool = False
+    _server: asyncio.Server | None = field(default=None, init=False, repr=False)
 
     def _protocol(self) -> SMTP:
         # Identity documents are personal data: STARTTLS is offered whenever a certificate is
         # configured, and may be required.
         return SMTP(
-            self._handler,
-            data_size_limit=self._data_limit,
+            self.handler,
+            data_size_limit=self.data_limit,
             hostname="lre-verification",
             ident="LRE desk",
-            tls_context=self._tls,
-            require_starttls=self._require_tls,
+            tls_context=self.tls,
+            require_starttls=self.require_tls,
         )
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, self._host, self.port)
+        self._server = await loop.create_server(self._protocol, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("inbound SMTP listening", extra={"port": self.port})
 

@@ -16,7 +16,7 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -110,25 +110,17 @@ class SignedIn:
     next_path: str
 
 
+@dataclass(eq=False)
 class ConsoleSignIn:
     """The console's sign-in and sessions over an identity provider and a store."""
 
-    def __init__(
-        self,
-        store: SessionStore,
-        provider: IdentityProvider,
-        check_access: AccessCheck,
-        clock: Clock,
-        *,
-        lifetime: timedelta,
-        idle: timedelta,
-    ) -> None:
-        self.store = store
-        self.provider = provider
-        self.check_access = check_access
-        self.clock = clock
-        self.lifetime = lifetime
-        self.idle = idle
+    store: SessionStore
+    provider: IdentityProvider
+    check_access: AccessCheck
+    clock: Clock
+    _: KW_ONLY
+    lifetime: timedelta
+    idle: timedelta
 
     async def start(self, next_path: str | None) -> Started:
         state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
