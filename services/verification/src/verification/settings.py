@@ -135,7 +135,7 @@ class VerificationSettings(RulesSettings, ObjectStoreSettings):
         default=8, gt=0, le=24, description="A console session ends this long after sign-in."
     )
     desk_session_idle_minutes: float = Field(
-        default=30, gt=0, description="A console session ends after this long without a request."
+        default=30, gt=0, description="A console session ends this long after the agent's last request."
     )
 
     @model_validator(mode="after")

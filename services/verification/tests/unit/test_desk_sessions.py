@@ -226,6 +226,37 @@ async def test_an_idle_session_ends(sign_in: ConsoleSignIn, clock: Clock, store:
     assert store.sessions == {}
 
 
+async def test_the_consoles_own_requests_do_not_keep_a_session_alive(
+    sign_in: ConsoleSignIn, clock: Clock, store: MemoryStore
+) -> None:
+    session_id, session = await signed_in(sign_in)
+    # A console left open polls all along: it is answered while the session lives...
+    while clock.now + timedelta(minutes=5) < session.signed_in_at + IDLE:
+        clock.now += timedelta(minutes=5)
+        polled = await sign_in.current(session_id, activity=False)
+        assert polled is not None and sign_in.expires_at(polled) == session.signed_in_at + IDLE
+    assert store.sessions[digest(session_id)].last_seen_at == session.signed_in_at
+
+    # ...and refused once it idled out, which ends it for the agent's next request too.
+    clock.now = session.signed_in_at + IDLE
+    assert await sign_in.current(session_id, activity=False) is None
+    assert store.sessions == {}
+    assert await sign_in.current(session_id) is None
+
+
+async def test_the_agents_request_amid_polls_restarts_the_idle_time(
+    sign_in: ConsoleSignIn, clock: Clock
+) -> None:
+    session_id, _ = await signed_in(sign_in)
+    clock.now += IDLE - timedelta(minutes=1)
+    assert await sign_in.current(session_id) is not None  # the agent claims a case, say
+    clock.now += IDLE - timedelta(minutes=1)
+    assert await sign_in.current(session_id, activity=False) is not None
+
+    clock.now += timedelta(minutes=1)
+    assert await sign_in.current(session_id, activity=False) is None
+
+
 async def test_a_busy_session_still_ends_at_its_absolute_end(sign_in: ConsoleSignIn, clock: Clock) -> None:
     session_id, session = await signed_in(sign_in)
     while clock.now + timedelta(minutes=20) < session.ends_at:
@@ -321,6 +352,26 @@ async def test_the_console_signs_in_and_reads_its_session(parts: DeskParts, prov
     assert body["roles"] == ["agent", "supervisor"]
     assert datetime.fromisoformat(body["expires_at"]) == parts.clock() + IDLE
     assert set(body) == {"subject", "name", "roles", "csrf_token", "expires_at"}
+
+
+async def test_the_session_read_in_the_background_does_not_restart_the_idle_time(
+    parts: DeskParts, provider: FakeProvider, clock: Clock
+) -> None:
+    signed_in_at = parts.clock()
+    async with site(parts) as http:
+        await browser_signed_in(http, provider, "staff-agent-1")
+        clock.now += timedelta(minutes=20)
+        background = await http.get("/desk/auth/session", headers={"X-Desk-Background": "1"})
+        clock.now += timedelta(minutes=5)
+        agent = await http.get("/desk/auth/session")  # the console's page, opened again
+        agent_at = clock.now
+        clock.now += IDLE
+        ended = await http.get("/desk/auth/session", headers={"X-Desk-Background": "1"})
+
+    assert background.status_code == 200
+    assert datetime.fromisoformat(background.json()["expires_at"]) == signed_in_at + IDLE
+    assert datetime.fromisoformat(agent.json()["expires_at"]) == agent_at + IDLE
+    assert ended.status_code == 401
 
 
 async def test_an_unsafe_call_with_the_cookie_wants_the_csrf_token(

@@ -8,6 +8,10 @@ route's role. A caller is either
   the session. Since a browser sends the cookie by itself, every unsafe method (POST, PUT,
   PATCH, DELETE) also wants the session's CSRF token in the `X-CSRF-Token` header, which
   another site's page cannot read nor set (synchronizer token, OWASP CSRF prevention).
+  Every request with the cookie restarts the session's idle time, but those the console makes
+  on its own (its queue poll), which carry `X-Desk-Background: 1`: they are refused once the
+  session ended like any other, and keep nobody signed in (an idle timeout that a page left
+  open could defeat would be none: OWASP ASVS 4.0 V3.3, session timeout).
 
 A request with an `Authorization: Bearer` header is judged by its token alone. A missing,
 expired or wrongly signed token, or a session that ended, is answered 401 with a
@@ -33,6 +37,7 @@ from verification.service_layer.desk import Agent
 CHALLENGE = 'Bearer realm="lre-desk"'
 SESSION_COOKIE = "lre_desk_session"
 CSRF_HEADER = "X-CSRF-Token"
+BACKGROUND_HEADER = "X-Desk-Background"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # Parsing only (`auto_error=False`): the refusal is ours, as problem details with the challenge.
@@ -80,8 +85,16 @@ async def _by_token(parts: DeskParts, token: str) -> Caller:
     return Caller(str(claims["sub"]), frozenset(parts.verifier.roles(claims)))
 
 
+def agent_activity(request: Request) -> bool:
+    """Whether a console request is the agent's doing, which restarts the session's idle time,
+    rather than one the console makes on its own (`X-Desk-Background: 1`; any value counts:
+    the header can only shorten a session, never lengthen it)."""
+    return BACKGROUND_HEADER not in request.headers
+
+
 async def _by_session(parts: DeskParts, request: Request, session_id: str) -> Caller:
-    session = await parts.sessions.current(session_id) if parts.sessions is not None else None
+    sign_in, activity = parts.sessions, agent_activity(request)
+    session = await sign_in.current(session_id, activity=activity) if sign_in is not None else None
     if session is None:
         raise HTTPException(
             401,

@@ -20,6 +20,10 @@ The console's contract:
 - API calls (`/desk/api/...`) with `credentials: 'same-origin'`; every POST, PUT, PATCH or
   DELETE carries the header `X-CSRF-Token: <csrf_token>`, else 403 problem details. A bearer
   token (`Authorization: Bearer ...`) still works for machines and needs no CSRF header.
+- A request the console makes on its own, not at the agent's doing (the queue's poll), carries
+  `X-Desk-Background: 1`: it is answered (or refused, 401, once the session ended) as any
+  other, but does not count as activity. Everything else with the cookie does, this route's
+  GET included.
 - Sign out: a form `POST /desk/auth/logout` with the field `csrf_token` (or the header
   `X-CSRF-Token`): ends the session, clears the cookie and sends the browser on to the
   provider's end-session endpoint (`id_token_hint`, `post_logout_redirect_uri=<console>/desk/`),
@@ -31,7 +35,8 @@ The console's contract:
 
 Sessions live in PostgreSQL (`desk_sessions`) and end at the first of: sign-out, an absolute
 lifetime from sign-in (`VERIFICATION_DESK_SESSION_HOURS`, 8 h by default) and an idle time
-without any request (`VERIFICATION_DESK_SESSION_IDLE_MINUTES`, 30 by default).
+without any request of the agent's doing (`VERIFICATION_DESK_SESSION_IDLE_MINUTES`, 30 by
+default).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from starlette.routing import BaseRoute, Route
 
 from verification.domain.desk_sessions import SIGN_IN_WINDOW
 from verification.entrypoints import problems
-from verification.entrypoints.desk_auth import CHALLENGE, CSRF_HEADER, SESSION_COOKIE
+from verification.entrypoints.desk_auth import CHALLENGE, CSRF_HEADER, SESSION_COOKIE, agent_activity
 from verification.entrypoints.desk_web import NO_STORE, DeskParts
 from verification.service_layer.desk_sessions import ProviderUnavailable, SignInRefused
 
@@ -187,7 +192,9 @@ def routes(parts: DeskParts) -> list[BaseRoute]:
     async def session(request: Request) -> Response:
         """Who is signed in, with the CSRF token the console sends back on unsafe requests"""
         sign_in = parts.sessions
-        current = await sign_in.current(request.cookies.get(SESSION_COOKIE)) if sign_in is not None else None
+        session_id = request.cookies.get(SESSION_COOKIE)
+        activity = agent_activity(request)
+        current = await sign_in.current(session_id, activity=activity) if sign_in is not None else None
         if sign_in is None or current is None:
             return problems.problem_response(
                 401,

@@ -84,8 +84,9 @@ class SessionStore(Protocol):
         """Forget sessions and sign-ins that ended; how many sessions."""
 
 
-# A request restarts a session's idle time; within this much of the last restart it is not
-# written again (the idle end is then as much early, at most).
+# An agent's request restarts a session's idle time (the console's own polls do not); within
+# this much of the last restart it is not written again (the idle end is then as much early,
+# at most).
 TOUCH_AFTER = timedelta(seconds=30)
 
 # Checks the API's access token as the bearer API does: its claims and desk roles, or raises.
@@ -179,8 +180,12 @@ class ConsoleSignIn:
         await self.store.remove_ended(now, self.idle)
         return SignedIn(session_id, session, pending.next_path)
 
-    async def current(self, session_id: str | None) -> StaffSession | None:
-        """The live session of this id, its idle time restarted; None when there is none."""
+    async def current(self, session_id: str | None, *, activity: bool = True) -> StaffSession | None:
+        """The live session of this id, its idle time restarted; None when there is none.
+
+        `activity=False` for a request the console makes on its own (its queue poll): the
+        session must still be live, but its idle time is not restarted, else a console left
+        open would never idle out. Only what the agent does keeps a session going."""
         if not session_id:
             return None
         key = digest(session_id)
@@ -191,7 +196,7 @@ class ConsoleSignIn:
         if not session.live(now, self.idle):
             await self.store.remove(key)
             return None
-        if now - session.last_seen_at < TOUCH_AFTER:
+        if not activity or now - session.last_seen_at < TOUCH_AFTER:
             return session
         await self.store.touch(key, now)
         return replace(session, last_seen_at=now)

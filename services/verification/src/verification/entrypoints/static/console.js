@@ -16,6 +16,10 @@ const SHORTCUTS_KEY = "lre-desk-shortcuts";
 // holds no connection per open console, and needs nothing of the service but the ETag. The
 // ages tick on the client, counted from the server's clock of the last full answer.
 const POLL_MS = 5000;
+// What the console asks on its own (the queue's poll) says so: the server does not count it as
+// the agent's activity, so a console left open still signs out when idle (and its next poll,
+// refused, says the session ended). What the agent does goes without it and counts.
+const BACKGROUND = { "x-desk-background": "1" };
 const CHECK_DELAY_MS = 350;
 const PARIS = "Europe/Paris";
 const DESK_STATES = ["pending", "in_review"]; // waiting for the desk, not for the recipient
@@ -198,7 +202,7 @@ async function start() {
   });
   document.addEventListener("keydown", shortcut);
   window.addEventListener("hashchange", route);
-  document.addEventListener("visibilitychange", () => { if (!document.hidden && pollTimer) pollQueue(); });
+  document.addEventListener("visibilitychange", () => { if (!document.hidden && pollTimer) pollQueue(true); });
   const response = await fetch("/desk/auth/session", { credentials: "same-origin", headers: { accept: "application/json" } });
   if (!response.ok) {
     signedOut(false);
@@ -400,15 +404,16 @@ async function showQueue() {
     h("p", { id: "claim-result", class: "notice", role: "status", text: notice }),
     h("div", { class: "scroll", role: "region", "aria-labelledby": "queue-caption", tabindex: "0" }, table),
   );
-  await pollQueue();
-  pollTimer = window.setInterval(pollQueue, POLL_MS);
+  await pollQueue(false); // the agent opened the queue
+  pollTimer = window.setInterval(() => pollQueue(true), POLL_MS);
 }
 
-async function pollQueue() {
+async function pollQueue(background) {
   if (document.hidden || !$("queue-rows")) return;
   let data;
   try {
-    data = await api("GET", "/cases", undefined, queue.etag ? { "if-none-match": queue.etag } : {});
+    const headers = { ...(background ? BACKGROUND : {}), ...(queue.etag ? { "if-none-match": queue.etag } : {}) };
+    data = await api("GET", "/cases", undefined, headers);
   } catch (error) {
     failed(error, $("claim-result"));
     return;
