@@ -1,4 +1,5 @@
-"""Wires the pickup service: its handlers on the bus, the unclaimed sweeper and its site."""
+"""Wires the pickup service: its handlers on the bus, its sweeper (unclaimed letters, signed
+ARs kept for another check too long) and its site."""
 
 from __future__ import annotations
 
@@ -39,9 +40,11 @@ def bootstrap(settings: PickupSettings, clock: Clock = now_utc) -> ServiceRuntim
     bus.subscribe(LiftLetterLock, in_unit_of_work(partial(locks.on_lift_letter_lock, clock=clock)))
 
     async def sweep(pool: asyncpg.Pool) -> None:
-        await unclaimed.sweep(storage_on(pool), rules=rules, clock=clock)
+        storage = storage_on(pool)
+        await signature.forget_receipts_in_check(storage, clock())
+        await unclaimed.sweep(storage, rules=rules, clock=clock)
 
-    sweeper = PeriodicTask("unclaimed-sweeper", sweep, settings.unclaimed_sweep_seconds)
+    sweeper = PeriodicTask("pickup-sweeper", sweep, settings.unclaimed_sweep_seconds)
     return ServiceRuntime(
         bus=bus, migrations=MIGRATIONS, on_started=[sweeper.start], on_stopping=[sweeper.stop]
     )

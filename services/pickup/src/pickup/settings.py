@@ -86,7 +86,10 @@ class PickupSettings(RulesSettings, ProxiedSettings):
         default=15, ge=5, description="How often the waiting page reloads itself."
     )
     unclaimed_sweep_seconds: float = Field(
-        default=60.0, gt=0, description="How often letters past their window are marked unclaimed."
+        default=60.0,
+        gt=0,
+        description="How often letters past their window are marked unclaimed, and signed ARs kept"
+        " for another check by the signer for over 3 hours are deleted.",
     )
     request_timeout_seconds: float = Field(
         default=5.0, gt=0, description="Wait for another service's answer."
@@ -96,7 +99,8 @@ class PickupSettings(RulesSettings, ProxiedSettings):
         gt=0,
         description="Wait for the signer's check of an uploaded signed AR (a PAdES validation, slower"
         " than other answers, more so under load); past it the recipient is told the signature is"
-        " being checked, and the page asks again when reloaded.",
+        " being checked, the upload is kept in the database (for whichever replica serves the"
+        " page next) and the page's button asks the signer again.",
     )
     concurrent_requests: int | None = Field(
         default=None,

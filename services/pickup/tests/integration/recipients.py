@@ -88,11 +88,16 @@ async def started_pickup(amqp_url: str, database_url: str, **overrides: Any) -> 
         database_url=database_url,
         http_port=0,
         public_url="https://lre.example/",
-        session_secret=secrets.token_urlsafe(36),  # 48 characters
         cookie_secure=False,
         outbox_poll_seconds=0.2,
-        # A desk with MMS and fax numbers, a notifier able to send SMS, unless a test says otherwise.
-        **{"document_channels": ("upload", "email", "mms", "fax"), "sms_codes": True, **overrides},
+        # A session secret of its own (48 characters), a desk with MMS and fax numbers, a notifier
+        # able to send SMS, unless a test says otherwise (replicas of one site share the secret).
+        **{
+            "session_secret": secrets.token_urlsafe(36),
+            "document_channels": ("upload", "email", "mms", "fax"),
+            "sms_codes": True,
+            **overrides,
+        },
     )
     clock = MovableClock()
     async with running(bootstrap(settings, clock), amqp_url) as runtime:

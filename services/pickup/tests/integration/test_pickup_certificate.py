@@ -9,8 +9,9 @@ import asyncio
 import hashlib
 import html
 import re
+import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -18,12 +19,14 @@ import pytest
 from lre_shared.contracts import (
     CheckSignedReceipt,
     IssueReceiptForm,
+    LetterDeposited,
     ReceiptFormIssued,
     ReceiptProblem,
     ReceiptSigned,
     SignatureMethod,
     SignedReceiptChecked,
 )
+from pickup.service_layer import signature
 from services.pickup.tests.integration.recipients import (
     Pickup,
     accepted,
@@ -518,6 +521,79 @@ async def test_a_slow_check_says_the_signature_is_being_checked_and_its_button_g
     await probe.wait_for(ReceiptSigned.routing_key, event.correlation_id)
     await asyncio.sleep(0.5)
     assert len(probe.of(ReceiptSigned.routing_key, event.correlation_id)) == 1
+
+
+async def kept_uploads(pickup: Pickup, event: LetterDeposited) -> list[bytes]:
+    rows = await pickup.runtime.pool.fetch(
+        "SELECT pdf FROM receipts_in_check WHERE letter_id = $1", event.correlation_id
+    )
+    return [row["pdf"] for row in rows]
+
+
+async def test_the_button_gets_the_outcome_from_another_replica_of_the_site(
+    amqp_url: str, database_url: str, probe: Probe
+) -> None:
+    # Two replicas of the site (one database, the same session secret) behind a load balancer:
+    # the upload's check outlasts its wait on the first, the button is served by the second.
+    same = {"session_secret": secrets.token_urlsafe(36), "receipt_check_timeout_seconds": 0.5}
+    async with (
+        started_pickup(amqp_url, database_url, **same) as first,
+        started_pickup(amqp_url, database_url, **same) as second,
+    ):
+        event = await deposit(amqp_url, first)
+        async with (
+            answering(amqp_url, {CheckSignedReceipt: slow_then_accepting(2.0)}) as signer,
+            first.browser() as site,
+            second.browser() as elsewhere,
+        ):
+            await accepted(site, event.item_number)
+            waiting = await upload_signed(site)
+            kept = await kept_uploads(second, event)
+            elsewhere.cookies = site.cookies
+            looked = await elsewhere.get("/signature/certificat/verification")
+            asked = await elsewhere.post(
+                "/signature/certificat/verification", data={"csrf_token": csrf(looked)}
+            )
+        left = await kept_uploads(second, event)
+
+    assert waiting.status_code == 202
+    assert kept == [SIGNED]
+    assert looked.status_code == 202, looked.text
+    assert asked.status_code == 303, asked.text
+    assert asked.headers["location"] == "/courrier"
+    assert [q.pdf for q in signer.of(CheckSignedReceipt)] == [SIGNED, SIGNED]
+    assert left == []  # gone with the signature
+    await probe.wait_for(ReceiptSigned.routing_key, event.correlation_id)
+
+
+async def test_an_upload_kept_for_another_check_is_swept_hours_later(
+    amqp_url: str, database_url: str, probe: Probe
+) -> None:
+    async with started_pickup(
+        amqp_url, database_url, receipt_check_timeout_seconds=0.5, unclaimed_sweep_seconds=0.2
+    ) as pickup:
+        event = await deposit(amqp_url, pickup)
+        async with answering(amqp_url, {CheckSignedReceipt: lambda _: None}), pickup.browser() as site:
+            await accepted(site, event.item_number)
+            waiting = await upload_signed(site)
+            await asyncio.sleep(0.5)  # a few sweeps
+            kept = await kept_uploads(pickup, event)
+            pickup.clock.move(signature.KEPT_FOR_CHECK + timedelta(minutes=1))
+            await wait_until_gone(pickup, event)
+            lost = await site.get("/signature/certificat/verification")
+
+    assert waiting.status_code == 202
+    assert kept == [SIGNED]
+    assert lost.status_code == 409
+    assert "Déposez-le à nouveau" in error_of(lost, "receipt")
+
+
+async def wait_until_gone(pickup: Pickup, event: LetterDeposited, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await kept_uploads(pickup, event):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the kept upload was not swept")
+        await asyncio.sleep(0.05)
 
 
 async def test_the_checking_page_without_a_kept_upload_asks_for_the_signed_ar_again(pickup: Pickup) -> None:

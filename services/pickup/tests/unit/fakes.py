@@ -257,12 +257,35 @@ class FakeIdentityRequests:
 
 
 @dataclass
+class FakeReceiptsInCheck:
+    # letter_id: (pdf, kept_at)
+    rows: dict[UUID, tuple[bytes, datetime]] = field(default_factory=dict)
+
+    async def keep(self, letter_id: UUID, pdf: bytes, kept_at: datetime) -> None:
+        self.rows[letter_id] = (pdf, kept_at)
+
+    async def kept(self, letter_id: UUID) -> bool:
+        return letter_id in self.rows
+
+    async def get(self, letter_id: UUID) -> bytes | None:
+        row = self.rows.get(letter_id)
+        return None if row is None else row[0]
+
+    async def drop(self, letter_id: UUID) -> None:
+        self.rows.pop(letter_id, None)
+
+    async def drop_older_than(self, moment: datetime) -> None:
+        self.rows = {k: row for k, row in self.rows.items() if row[1] >= moment}
+
+
+@dataclass
 class FakeUnitOfWork:
     letters: FakeLetters
     cases: FakeCases
     sessions: FakeSessions
     address_failures: FakeAddressFailures
     identity_requests: FakeIdentityRequests = field(default_factory=FakeIdentityRequests)
+    receipts_in_check: FakeReceiptsInCheck = field(default_factory=FakeReceiptsInCheck)
     published: list[Message] = field(default_factory=list)
 
     async def publish(self, message: Message) -> None:
@@ -276,13 +299,19 @@ class FakeStorage:
     sessions: FakeSessions = field(default_factory=FakeSessions)
     address_failures: FakeAddressFailures = field(default_factory=FakeAddressFailures)
     identity_requests: FakeIdentityRequests = field(default_factory=FakeIdentityRequests)
+    receipts_in_check: FakeReceiptsInCheck = field(default_factory=FakeReceiptsInCheck)
     # What units of work published and committed, in order.
     published: list[Message] = field(default_factory=list)
 
     def bus_unit_of_work(self) -> FakeUnitOfWork:
         """A unit of work as a bus handler gets it (the caller checks `.published`)."""
         return FakeUnitOfWork(
-            self.letters, self.cases, self.sessions, self.address_failures, self.identity_requests
+            self.letters,
+            self.cases,
+            self.sessions,
+            self.address_failures,
+            self.identity_requests,
+            self.receipts_in_check,
         )
 
     @asynccontextmanager

@@ -1,14 +1,15 @@
 """The pickup use cases on in-memory records: deciding, sweeping, holds after wrong answers,
-their lift, sessions and per-address limits."""
+their lift, sessions, per-address limits and signed ARs kept for another check."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from uuid import uuid4
+from typing import TypeVar
 
 import pytest
 
 from lre_shared.contracts import (
+    CheckSignedReceipt,
     LetterAccepted,
     LetterLocked,
     LetterLockLifted,
@@ -16,16 +17,21 @@ from lre_shared.contracts import (
     LetterUnclaimed,
     LiftLetterLock,
     LockKind,
+    Message,
+    ReceiptSigned,
+    SignatureMethod,
 )
 from lre_shared.rules import FR_LRE
 from pickup.domain.locks import HoldRules, Holds
 from pickup.service_layer import handlers, limits, locks, sessions, signature, unclaimed
 from pickup.service_layer.handlers import DecisionRefused
 from pickup.service_layer.limits import AddressLimits, Guess
+from pickup.service_layer.ports import ServiceUnavailable
 from services.pickup.tests.unit.fakes import FakeStorage, a_letter
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 STRANGER = "203.0.113.7"
+R = TypeVar("R", bound=Message)
 
 
 async def test_an_acceptance_is_recorded_and_announced_once() -> None:
@@ -140,11 +146,56 @@ async def test_an_address_is_locked_out_at_its_last_allowed_wrong_answer() -> No
     assert await limits.locked_until(storage, Guess.identity, STRANGER, NOW) is None
 
 
-def test_uploads_kept_for_a_late_check_make_room_by_dropping_the_oldest() -> None:
-    kept = signature.ReceiptsInCheck(room=10)
-    first, second = a_letter().letter_id, uuid4()
-    kept.keep(first, b"123456")
-    kept.keep(second, b"abcdef")
-    assert (kept.get(first), kept.get(second)) == (None, b"abcdef")
-    kept.drop(second)
-    assert kept.get(second) is None
+class Signer:
+    """The signer's check of a signed AR: each answer in turn, None for one outlasting the wait."""
+
+    def __init__(self, *accepted: bool | None) -> None:
+        self.answers = list(accepted)
+
+    async def ask(self, query: Message, answer: type[R]) -> R:
+        assert isinstance(query, CheckSignedReceipt)
+        accepted = self.answers.pop(0)
+        if accepted is None:
+            raise ServiceUnavailable("the signer's check")
+        return answer.model_validate(
+            {
+                "correlation_id": query.correlation_id,
+                "accepted": accepted,
+                "detail": "",
+                "signer_name": "C. M.",
+            }
+        )
+
+
+async def test_a_signed_ar_whose_check_outlasts_the_wait_is_kept_until_the_checks_outcome() -> None:
+    storage = FakeStorage()
+    letter = storage.letters.add(a_letter(state="accepted"))
+    signer = Signer(None, False, None, True)
+
+    with pytest.raises(ServiceUnavailable):
+        await signature.sign_with_certificate(storage, signer, letter, b"%PDF-1", NOW)
+    assert await signature.receipt_in_check(storage, letter.letter_id)
+    refused = await signature.sign_with_certificate(storage, signer, letter, b"%PDF-1", NOW)
+    assert not refused.accepted
+    assert await signature.kept_receipt(storage, letter.letter_id) is None  # an outcome: uploaded again
+    with pytest.raises(ServiceUnavailable):
+        await signature.sign_with_certificate(storage, signer, letter, b"%PDF-2", NOW)
+    kept = await signature.kept_receipt(storage, letter.letter_id)
+    assert kept == b"%PDF-2"
+    assert (await signature.sign_with_certificate(storage, signer, letter, kept, NOW)).accepted
+    assert not await signature.receipt_in_check(storage, letter.letter_id)
+    assert [type(m) for m in storage.published] == [ReceiptSigned]
+
+
+async def test_a_signed_ar_kept_for_another_check_goes_with_any_signature_or_after_some_hours() -> None:
+    storage = FakeStorage()
+    coded, late = storage.letters.add(a_letter(state="accepted")), storage.letters.add(a_letter())
+    for letter in (coded, late):
+        await storage.receipts_in_check.keep(letter.letter_id, b"%PDF-1", NOW)
+
+    await signature.record_signature(storage, coded.letter_id, SignatureMethod.one_time_code, "C. M.")
+    assert not await signature.receipt_in_check(storage, coded.letter_id)
+    await signature.forget_receipts_in_check(storage, NOW + signature.KEPT_FOR_CHECK)
+    assert await signature.receipt_in_check(storage, late.letter_id)
+    await signature.forget_receipts_in_check(storage, NOW + signature.KEPT_FOR_CHECK + timedelta(seconds=1))
+    assert not await signature.receipt_in_check(storage, late.letter_id)

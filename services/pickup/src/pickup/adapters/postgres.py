@@ -1,5 +1,6 @@
-"""The pickup service's records in PostgreSQL: letters, verification cases, site sessions and
-wrong answers per client address, behind the protocols of `pickup.service_layer.ports`.
+"""The pickup service's records in PostgreSQL: letters, verification cases, site sessions,
+wrong answers per client address, sign-ins at the identity provider under way and signed ARs
+kept for another check, behind the protocols of `pickup.service_layer.ports`.
 
 Each repository runs on a connection (inside a unit of work) or on the pool (one statement,
 committed at once). `unit_of_work(tx)` builds the unit of work from the bus's transaction;
@@ -317,6 +318,34 @@ class PgIdentityRequests(PgRepository):
         await self.conn.execute("DELETE FROM identity_requests WHERE started_at < $1", moment)
 
 
+class PgReceiptsInCheck(PgRepository):
+    async def keep(self, letter_id: UUID, pdf: bytes, kept_at: datetime) -> None:
+        await insert(
+            self.conn,
+            "receipts_in_check",
+            {"letter_id": letter_id, "pdf": pdf, "kept_at": kept_at},
+            "ON CONFLICT (letter_id) DO UPDATE SET pdf = EXCLUDED.pdf, kept_at = EXCLUDED.kept_at",
+        )
+
+    async def kept(self, letter_id: UUID) -> bool:
+        found: bool = await self.conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM receipts_in_check WHERE letter_id = $1)", letter_id
+        )
+        return found
+
+    async def get(self, letter_id: UUID) -> bytes | None:
+        pdf: bytes | None = await self.conn.fetchval(
+            "SELECT pdf FROM receipts_in_check WHERE letter_id = $1", letter_id
+        )
+        return pdf
+
+    async def drop(self, letter_id: UUID) -> None:
+        await self.conn.execute("DELETE FROM receipts_in_check WHERE letter_id = $1", letter_id)
+
+    async def drop_older_than(self, moment: datetime) -> None:
+        await self.conn.execute("DELETE FROM receipts_in_check WHERE kept_at < $1", moment)
+
+
 class PgAddressFailures(PgRepository):
     async def locked_until(self, kind: str, address: str, now: datetime) -> datetime | None:
         until: datetime | None = await self.conn.fetchval(
@@ -363,6 +392,7 @@ class PgUnitOfWork(units.PgUnitOfWork):
     sessions: PgSessions
     address_failures: PgAddressFailures
     identity_requests: PgIdentityRequests
+    receipts_in_check: PgReceiptsInCheck
 
 
 # The unit of work over the bus's transaction of a message.
@@ -385,6 +415,7 @@ class PgStorage:
     sessions = OnPool(PgSessions)
     address_failures = OnPool(PgAddressFailures)
     identity_requests = OnPool(PgIdentityRequests)
+    receipts_in_check = OnPool(PgReceiptsInCheck)
 
     def __init__(self, pool: Callable[[], asyncpg.Pool]) -> None:
         # The pool exists once the service has started, after the site is built.

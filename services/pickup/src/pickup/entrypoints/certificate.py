@@ -5,7 +5,10 @@ The check (a PAdES validation) may take longer than the site waits for it
 (`PICKUP_RECEIPT_CHECK_TIMEOUT_SECONDS`), the signer being busy: the recipient is then told
 the signature is being checked, on a page whose button (a POST, with the CSRF token) asks
 the signer again with the same upload, until there is an outcome; never to upload again
-while the site can ask. Loading that page (GET) only shows where the check stands.
+while the site can ask. Loading that page (GET) only shows where the check stands. The
+upload is kept in the service's database (`signature.sign_with_certificate`), so that the
+button works whichever replica of the site serves it, and after a restart; it is asked for
+again only once gone: with an outcome, or some hours after (`signature.KEPT_FOR_CHECK`).
 """
 
 from __future__ import annotations
@@ -15,9 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lre_shared import metrics, uploads
-from lre_shared.contracts import (
-    SignatureMethod,
-)
+from lre_shared.contracts import SignatureMethod
 from pickup.domain.letter import LetterView
 from pickup.entrypoints import receipt_verdict
 from pickup.entrypoints.forms import form_of, too_large, upload
@@ -64,31 +65,38 @@ async def certificate_page(request: Request, site: Site, letter: LetterView) -> 
 
 @signing_page(SignatureMethod.certificate)
 async def checking_page(request: Request, site: Site, letter: LetterView) -> Response:
-    pdf = site.receipts_in_check.get(letter.letter_id)
-    if pdf is None:  # the upload kept by another replica of the site, or before a restart
-        lost = site.pages.t(request, "cert.check_lost")
-        return certificate_form(request, 409, errors={"receipt": lost})
     if request.method == "GET":
+        if not await signature.receipt_in_check(site.storage, letter.letter_id):
+            return check_lost(request)
         return waiting_page(request, site)
     if await form_of(request) is None:
         return site.pages.forbidden(request)
-    return await checked_page(request, site, letter, pdf)
+    return await checked_page(
+        request, site, letter, await signature.kept_receipt(site.storage, letter.letter_id)
+    )
+
+
+def check_lost(request: Request) -> Response:
+    """No signed AR kept for the letter (gone with an outcome, or kept too long): upload it again."""
+    lost = site_of(request).pages.t(request, "cert.check_lost")
+    return certificate_form(request, 409, errors={"receipt": lost})
 
 
 def waiting_page(request: Request, site: Site) -> Response:
     return site.pages.render(request, "receipt_checking.html", 202, again=CHECKING)
 
 
-async def checked_page(request: Request, site: Site, letter: LetterView, pdf: bytes) -> Response:
-    """The signer's outcome for the signed AR `pdf`, or the page saying it is being checked."""
+async def checked_page(request: Request, site: Site, letter: LetterView, pdf: bytes | None) -> Response:
+    """The signer's outcome for the signed AR `pdf`, or the page saying it is being checked
+    (the upload kept for its button); None, no upload kept: the page asking for it again."""
+    if pdf is None:
+        return check_lost(request)
     try:
         checked = await signature.sign_with_certificate(
             site.storage, site.services, letter, pdf, site.clock()
         )
     except ServiceUnavailable:
-        site.receipts_in_check.keep(letter.letter_id, pdf)
         return waiting_page(request, site)
-    site.receipts_in_check.drop(letter.letter_id)
     if not checked.accepted:
         message, detail = receipt_verdict.explain(site.pages, request, checked, letter.recipient_name)
         return certificate_form(request, 422, errors={"receipt": message}, detail=detail)

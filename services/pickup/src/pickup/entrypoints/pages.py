@@ -12,7 +12,7 @@ who is not at its step to the step they are at.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from starlette.requests import Request
@@ -25,7 +25,6 @@ from pickup.entrypoints.guards import Guards
 from pickup.entrypoints.rendering import Pages
 from pickup.entrypoints.visits import Visits
 from pickup.service_layer.ports import Archive, IdentityProvider, OtherServices, ServiceUnavailable, Storage
-from pickup.service_layer.signature import ReceiptsInCheck
 from pickup.settings import PickupSettings
 
 # A route's function, and a page of the identified letter with the site's parts.
@@ -51,8 +50,6 @@ class Site:
     guards: Guards  # per-address limits and holds
     # The recipients' identity provider (CPCE R.53-1), when one is configured.
     identity_provider: IdentityProvider | None = None
-    # Signed ARs the signer is still checking after the upload's wait.
-    receipts_in_check: ReceiptsInCheck = field(default_factory=ReceiptsInCheck)
 
     def catching_up(self, recorded_at: datetime | None, refusal: str) -> None:
         """Another service refused what this site's own record allows (the acceptance, the

@@ -151,7 +151,7 @@ async def finish(
     if reason is None and request.purpose == "signature":
         signing = Signature(letter.letter_id, now, SignatureMethod.identity_provider, identity.full_name)
         async with storage.unit_of_work() as uow:
-            item_number = await uow.letters.record_signature(signing)
+            item_number = await signature.signed(uow, signing)
             if item_number is None:
                 return Signed()  # signed already (a second tab): nothing announced twice
             await uow.publish(identified(letter, identity, IdentificationOutcome.matched, "signature", now))

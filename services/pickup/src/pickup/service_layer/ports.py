@@ -124,6 +124,22 @@ class IdentityRequests(Protocol):
     async def drop_older_than(self, moment: datetime) -> None: ...
 
 
+class ReceiptsInCheck(Protocol):
+    """Signed ARs whose check by the signer outlasted the upload's wait, one per letter, kept
+    for the page's button to ask again with (whichever replica of the site serves it)."""
+
+    async def keep(self, letter_id: UUID, pdf: bytes, kept_at: datetime) -> None:
+        """Keep `pdf` for the letter, in place of one kept before."""
+
+    async def kept(self, letter_id: UUID) -> bool: ...
+
+    async def get(self, letter_id: UUID) -> bytes | None: ...
+
+    async def drop(self, letter_id: UUID) -> None: ...
+
+    async def drop_older_than(self, moment: datetime) -> None: ...
+
+
 class Sessions(Protocol):
     async def start(self, session_id: str) -> None: ...
 
@@ -163,6 +179,9 @@ class Records(Protocol):
 
     @property
     def identity_requests(self) -> IdentityRequests: ...
+
+    @property
+    def receipts_in_check(self) -> ReceiptsInCheck: ...
 
 
 class UnitOfWork(Records, units.UnitOfWork, Protocol):

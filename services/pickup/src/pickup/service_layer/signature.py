@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
@@ -38,11 +37,15 @@ from lre_shared.contracts import (
     VerificationDecided,
 )
 from pickup.domain.letter import Case, LetterView, Signature
-from pickup.service_layer.ports import OtherServices, Storage, UnitOfWork
+from pickup.service_layer.ports import OtherServices, ServiceUnavailable, Storage, UnitOfWork
 
 CodeChannel = Literal["email", "sms"]
 
 log = logging.getLogger(__name__)
+
+# How long a signed AR whose check outlasted the upload's wait is kept for another check: the
+# signer's backlog is long gone by then, and the recipient, back later, uploads it again.
+KEPT_FOR_CHECK = timedelta(hours=3)
 
 
 async def record_signature(
@@ -61,11 +64,18 @@ async def record_signature(
     """
     signature = Signature(letter_id, now or now_utc(), method, signer_name, receipt_sha256)
     async with storage.unit_of_work() as uow:
-        item_number = await uow.letters.record_signature(signature)
+        item_number = await signed(uow, signature)
         if item_number is None:
             return False
         await uow.publish(receipt_signed(signature, item_number, case_id))
     return True
+
+
+async def signed(uow: UnitOfWork, signature: Signature) -> str | None:
+    """Record `signature` on the accepted, unsigned letter: its item number, else None. A
+    signed AR kept for another check (`receipts_in_check`) is of no more use: it goes."""
+    await uow.receipts_in_check.drop(signature.letter_id)
+    return await uow.letters.record_signature(signature)
 
 
 def receipt_signed(signature: Signature, item_number: str, case_id: UUID | None = None) -> ReceiptSigned:
@@ -93,10 +103,20 @@ async def sign_with_certificate(
     storage: Storage, services: OtherServices, letter: LetterView, pdf: bytes, now: datetime
 ) -> SignedReceiptChecked:
     """The signer checks the signed AR; once it accepts, the signature is recorded, under the
-    name the certificate gives, and announced."""
-    checked = await services.ask(
-        CheckSignedReceipt(correlation_id=letter.letter_id, pdf=pdf), SignedReceiptChecked
-    )
+    name the certificate gives, and announced.
+
+    When the check outlasts the wait (`ServiceUnavailable`, raised on), the signed AR is kept
+    in this service's database, where every replica of the site finds it, for the page's
+    button to ask again with (`kept_receipt`): a check changes nothing at the signer but keep
+    the first signed AR it accepts. It goes with the check's outcome (`signed` when accepted),
+    or `KEPT_FOR_CHECK` after (`forget_receipts_in_check`)."""
+    try:
+        checked = await services.ask(
+            CheckSignedReceipt(correlation_id=letter.letter_id, pdf=pdf), SignedReceiptChecked
+        )
+    except ServiceUnavailable:
+        await storage.receipts_in_check.keep(letter.letter_id, pdf, now)
+        raise
     if checked.accepted:
         await record_signature(
             storage,
@@ -106,31 +126,25 @@ async def sign_with_certificate(
             receipt_sha256=hashlib.sha256(pdf).hexdigest(),
             now=now,
         )
+    else:
+        await storage.receipts_in_check.drop(letter.letter_id)
     return checked
 
 
-class ReceiptsInCheck:
-    """Signed ARs whose check by the signer outlasted the upload's wait, by letter, kept in
-    this process: the recipient's next visit of the waiting page asks again with the same
-    bytes instead of asking for a new upload (a check changes nothing at the signer but keep
-    the first signed AR it accepts). At most `room` bytes are kept, the oldest dropped first;
-    a letter whose upload is gone (dropped, another replica's, a restart) is uploaded again."""
+async def receipt_in_check(storage: Storage, letter_id: UUID) -> bool:
+    """Whether a signed AR of the letter is kept for another check."""
+    return await storage.receipts_in_check.kept(letter_id)
 
-    def __init__(self, room: int = 64 * 1024 * 1024) -> None:
-        self.room = room
-        self._kept: OrderedDict[UUID, bytes] = OrderedDict()
 
-    def keep(self, letter_id: UUID, pdf: bytes) -> None:
-        self._kept.pop(letter_id, None)
-        self._kept[letter_id] = pdf
-        while sum(map(len, self._kept.values())) > self.room and len(self._kept) > 1:
-            self._kept.popitem(last=False)
+async def kept_receipt(storage: Storage, letter_id: UUID) -> bytes | None:
+    """The signed AR kept for another check of the letter; None once gone (with the check's
+    outcome, or its time): it is uploaded again."""
+    return await storage.receipts_in_check.get(letter_id)
 
-    def get(self, letter_id: UUID) -> bytes | None:
-        return self._kept.get(letter_id)
 
-    def drop(self, letter_id: UUID) -> None:
-        self._kept.pop(letter_id, None)
+async def forget_receipts_in_check(storage: Storage, now: datetime) -> None:
+    """Delete the signed ARs kept for another check longer than `KEPT_FOR_CHECK`."""
+    await storage.receipts_in_check.drop_older_than(now - KEPT_FOR_CHECK)
 
 
 # ------------------------------------------------------------------ verification case
