@@ -63,6 +63,7 @@ def _archive() -> Built:
         s3_access_key="key",
         s3_secret_key="placeholder",  # noqa: S106
         zip_link_key="placeholder-" + "z" * 32,
+        webhook_secrets_key="placeholder-" + "w" * 32,
     )
     runtime = bootstrap(settings)
     site = http_site(runtime, settings)

@@ -149,6 +149,9 @@ class PlatformConfig:
     # The archive's key for zip links: one per platform, so that a link one replica hands out
     # opens on another (a key per process would make links fail on every other replica).
     zip_link_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # The archive's key for the webhook secrets it stores in its database: a platform started
+    # again on a database it already used needs the key it had then.
+    webhook_secrets_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @property
     def pickup_url(self) -> str:
@@ -191,6 +194,7 @@ def service_environment(config: PlatformConfig, service: str) -> dict[str, str]:
             "S3_SECRET_KEY": infra.s3_secret_key,
             "OWN_URL": f"http://127.0.0.1:{config.ports['archive']}",
             "ZIP_LINK_KEY": config.zip_link_key,  # zip links live minutes: a key per platform
+            "WEBHOOK_SECRETS_KEY": config.webhook_secrets_key,
             # A sender's webhook receiver on this machine, in plain http: local platforms only.
             "WEBHOOK_ALLOW_HTTP": "true",
             "WEBHOOK_ALLOW_PRIVATE": "true",

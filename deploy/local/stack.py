@@ -96,6 +96,8 @@ def _secrets() -> dict[str, str]:
         "desk_client_secret": lambda: secrets.token_urlsafe(32),
         "pickup_client_secret": lambda: secrets.token_urlsafe(32),
         "twilio_auth_token": lambda: secrets.token_hex(16),
+        # Encrypts the webhook secrets the archive keeps: it must outlive the database.
+        "webhook_secrets_key": lambda: secrets.token_urlsafe(32),
     }
     missing = {name: make() for name, make in made.items() if name not in values}
     if missing or not SECRETS.exists():
@@ -228,6 +230,7 @@ def up() -> None:
             database_prefix="lre",
             ports=platform.default_ports(SERVICE_BASE_PORT),
             session_secret=keys["session_secret"],
+            webhook_secrets_key=keys["webhook_secrets_key"],
             # The signer seals with the test PKI (its records and proofs say "non qualifié") and
             # trusts its root for the AR signed with a personal certificate.
             pki=pki.local_pki(PKI_DIR, PKI_PORT),

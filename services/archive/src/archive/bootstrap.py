@@ -16,7 +16,8 @@ from starlette.applications import Starlette
 from archive.adapters.api_keys import PgApiKeys
 from archive.adapters.postgres import unit_of_work, units_of_work
 from archive.adapters.storage import BucketPlan, S3Buckets, S3ContentStore
-from archive.adapters.webhooks import DnsResolver, HttpPoster, PgWebhooks
+from archive.adapters.webhook_secrets import SecretBox
+from archive.adapters.webhooks import DnsResolver, HttpPoster, PgWebhooks, webhook_units
 from archive.domain.api_keys import FailureLimit
 from archive.domain.expiry import RetentionPolicy
 from archive.domain.links import Links
@@ -153,7 +154,11 @@ def bootstrap(
         await sweep_uploads(units, store=content, clock=clock)
 
     sweeper = PeriodicTask("archive-sweeper", sweep_everything, settings.sweep_seconds)
-    dispatcher = webhook_dispatcher(bus, settings, clock)
+    box = webhook_secret_box(settings)
+    dispatcher = webhook_dispatcher(bus, settings, box, clock)
+
+    async def seal_webhook_secrets(pool: asyncpg.Pool) -> None:
+        await webhooks.seal_legacy_secrets(units=webhook_units(lambda: pool, box))
 
     buckets = S3Buckets(object_store(settings))
 
@@ -163,7 +168,14 @@ def bootstrap(
     return ServiceRuntime(
         bus=bus,
         migrations=MIGRATIONS,
-        on_started=[ensure_buckets, reschedule_content, sweeper.start, dispatcher.start],
+        # Secrets first: a key that does not open them stops the start before anything else.
+        on_started=[
+            seal_webhook_secrets,
+            ensure_buckets,
+            reschedule_content,
+            sweeper.start,
+            dispatcher.start,
+        ],
         on_stopping=[sweeper.stop, dispatcher.stop],
     )
 
@@ -208,16 +220,24 @@ def key_check(runtime: ServiceRuntime, settings: ArchiveSettings, clock: Clock) 
     )
 
 
-def webhook_dispatcher(bus: Bus, settings: ArchiveSettings, clock: Clock) -> WebhookDispatcher:
+def webhook_secret_box(settings: ArchiveSettings) -> SecretBox:
+    """What encrypts the endpoints' signing secrets in the database."""
+    return SecretBox(settings.webhook_secrets_key.get_secret_value())
+
+
+def webhook_dispatcher(
+    bus: Bus, settings: ArchiveSettings, box: SecretBox, clock: Clock
+) -> WebhookDispatcher:
     """Webhooks: the archive's own queue on `lre.senders.events` (bound `#`: every sender)
     writes the deliveries, which the dispatcher sends."""
 
     async def take(event: SenderEvent, tx: Transaction) -> None:
-        await webhooks.take_event(event, PgWebhooks(tx.conn), clock=clock)
+        await webhooks.take_event(event, PgWebhooks(tx.conn, box), clock=clock)
 
     bus.subscribe(SenderEvent, take, binding="#")
     return WebhookDispatcher(
         webhook_poster(settings),
+        box,
         webhooks.Dispatch(
             RetrySchedule(
                 steps=tuple(timedelta(seconds=s) for s in settings.webhook_retry_seconds),

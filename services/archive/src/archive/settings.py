@@ -165,6 +165,12 @@ class ArchiveSettings(RulesSettings, ObjectStoreSettings, ProxiedSettings):
     webhook_batch: int = Field(
         default=20, ge=1, le=500, description="Webhook deliveries one replica sends at once."
     )
+    webhook_secrets_key: SecretStr = Field(
+        min_length=32,
+        description="Key encrypting the webhook endpoints' signing secrets in the database"
+        " (AES-256-GCM, derived with HKDF; 32+ chars). Keep it: with another key the stored"
+        " secrets do not open and the service does not start.",
+    )
     webhook_rotation_overlap_hours: float = Field(
         default=24,
         ge=0,

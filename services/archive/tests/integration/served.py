@@ -143,6 +143,7 @@ async def served_archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> Asy
         max_embedded_bytes=EMBEDDED_LIMIT,
         max_attachments=3,
         zip_link_key=uuid.uuid4().hex,
+        webhook_secrets_key=uuid.uuid4().hex,
         sweep_seconds=3600,  # the tests sweep themselves, once they have moved the clock
     )
     clock = MovableClock(datetime.now(UTC))

@@ -117,6 +117,7 @@ async def test_the_operator_lists_a_senders_history_current_and_withdrawn(
         "S3_ACCESS_KEY": "unused",
         "S3_SECRET_KEY": "unused",
         "ZIP_LINK_KEY": "unused",
+        "WEBHOOK_SECRETS_KEY": "w" * 32,
     }.items():
         monkeypatch.setenv(f"ARCHIVE_{name}", value)
     arguments = admin.parser().parse_args(

@@ -103,6 +103,7 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
         identity_bucket=f"{bucket}-identity",
         outbox_poll_seconds=0.2,
         zip_link_key=uuid.uuid4().hex,
+        webhook_secrets_key=uuid.uuid4().hex,
         download_hours=36,
         unaccepted_grace_hours=12,
         trusted_publishers=(broker_user(amqp_url),),  # the tests publish as the platform's user

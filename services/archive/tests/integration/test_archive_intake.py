@@ -165,6 +165,7 @@ async def archive(amqp_url: str, database_url: str, s3: SeaweedS3) -> AsyncItera
         content_bucket=bucket,
         outbox_poll_seconds=0.2,
         zip_link_key=uuid.uuid4().hex,
+        webhook_secrets_key=uuid.uuid4().hex,
         senders=frozenset({DEMO_SENDER.id}),
         trusted_publishers=(broker_user(amqp_url),),  # the tests publish as the platform's user
         max_document_bytes=DOCUMENT_LIMIT,

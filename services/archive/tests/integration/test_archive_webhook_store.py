@@ -12,6 +12,7 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
+from archive.adapters.webhook_secrets import SecretBox
 from archive.adapters.webhooks import PgWebhooks, webhook_units
 from archive.bootstrap import MIGRATIONS
 from archive.service_layer.webhooks import Attempt
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 SECRET = "whsec_" + "A" * 32 + "=="
+BOX = SecretBox("k" * 32)
 
 
 @pytest.fixture
@@ -46,12 +48,12 @@ def event(sender_id: str = "acme") -> SenderEvent:
 
 
 async def test_replicas_claiming_at_once_never_take_the_same_delivery(pool: asyncpg.Pool) -> None:
-    store = PgWebhooks(pool)
+    store = PgWebhooks(pool, BOX)
     await store.save_endpoint("acme", "https://erp.acme.example/lre", SECRET, NOW)
     for _ in range(60):
         sent = event()
         await store.add_delivery(sent, sent.to_json(), NOW)
-    units = webhook_units(lambda: pool)
+    units = webhook_units(lambda: pool, BOX)
 
     async def replica() -> list[str]:
         async with units() as unit:
@@ -67,7 +69,7 @@ async def test_replicas_claiming_at_once_never_take_the_same_delivery(pool: asyn
 
 
 async def test_an_attempt_is_counted_before_the_call_and_its_claim_expires(pool: asyncpg.Pool) -> None:
-    store = PgWebhooks(pool)
+    store = PgWebhooks(pool, BOX)
     await store.save_endpoint("acme", "https://erp.acme.example/lre", SECRET, NOW)
     sent = event()
     await store.add_delivery(sent, sent.to_json(), NOW)
@@ -84,7 +86,7 @@ async def test_an_attempt_is_counted_before_the_call_and_its_claim_expires(pool:
 
 
 async def test_failures_are_logged_then_failed_for_good_and_a_success_is_final(pool: asyncpg.Pool) -> None:
-    store = PgWebhooks(pool)
+    store = PgWebhooks(pool, BOX)
     await store.save_endpoint("acme", "https://erp.acme.example/lre", SECRET, NOW)
     failing, passing = event(), event()
     for sent in (failing, passing):
@@ -111,7 +113,7 @@ async def test_failures_are_logged_then_failed_for_good_and_a_success_is_final(p
 async def test_a_removed_endpoint_fails_what_was_pending_and_a_new_one_starts_with_its_secret(
     pool: asyncpg.Pool,
 ) -> None:
-    store = PgWebhooks(pool)
+    store = PgWebhooks(pool, BOX)
     assert await store.save_endpoint("acme", "https://a.example/", SECRET, NOW) is True
     assert await store.save_endpoint("acme", "https://b.example/", "whsec_other", NOW) is False
     endpoint = await store.endpoint("acme")

@@ -28,6 +28,7 @@ REQUIRED = {
     "s3_access_key": "k",
     "s3_secret_key": "s",
     "zip_link_key": "z" * 32,
+    "webhook_secrets_key": "w" * 32,
 }
 
 

@@ -124,6 +124,9 @@ class FakeStore:
     async def endpoint(self, sender_id: str) -> Endpoint | None:
         return self.endpoints.get(sender_id)
 
+    async def seal_legacy(self) -> int:
+        return 0
+
     async def save_endpoint(self, sender_id: str, url: str, secret: str, at: datetime) -> bool:
         known = self.endpoints.get(sender_id)
         self.endpoints[sender_id] = replace(known, url=url) if known else Endpoint(sender_id, url, secret)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 import httpx
 
+from archive.adapters.webhook_secrets import SecretBox
 from archive.domain.webhooks import UrlPolicy, UrlRefused
 from archive.service_layer.webhooks import (
     Attempt,
@@ -25,7 +28,7 @@ from archive.service_layer.webhooks import (
     check_url,
 )
 from lre_shared.contracts import SenderEvent
-from lre_shared.units import PgRepository, fetch_all, fetch_one
+from lre_shared.units import PgRepository, fetch_all
 
 EXCERPT_BYTES = 200  # of the receiver's answer, for the log: never its whole body
 ERROR_CHARS = 500
@@ -33,15 +36,56 @@ ERROR_CHARS = 500
 ENDPOINT = "SELECT sender_id, url, secret, previous_secret, previous_until FROM webhook_endpoints"
 
 
-def _endpoint(row: asyncpg.Record) -> Endpoint:
-    return Endpoint(
-        row["sender_id"], row["url"], row["secret"], row["previous_secret"], row["previous_until"]
-    )
-
-
+@dataclass(frozen=True)
 class PgWebhooks(PgRepository):
+    """The webhook records; the endpoints' secrets sealed by `box` as they are written, and
+    opened as they are read (`archive.adapters.webhook_secrets`)."""
+
+    box: SecretBox
+
+    def _endpoint(self, row: Mapping[str, Any]) -> Endpoint:
+        sender_id = row["sender_id"]
+        previous = row["previous_secret"]
+        return Endpoint(
+            sender_id,
+            row["url"],
+            self.box.open(sender_id, row["secret"]),
+            None if previous is None else self.box.open(sender_id, previous),
+            row["previous_until"],
+        )
+
     async def endpoint(self, sender_id: str) -> Endpoint | None:
-        return await fetch_one(self.conn, Endpoint, ENDPOINT + " WHERE sender_id = $1", sender_id)
+        row = await self.conn.fetchrow(ENDPOINT + " WHERE sender_id = $1", sender_id)
+        return None if row is None else self._endpoint(row)
+
+    async def seal_legacy(self) -> int:
+        """Seal every secret still stored in plain text (from before their encryption), and
+        check the key opens the others: all rows locked, in the caller's transaction; how
+        many rows were sealed (none the second time)."""
+        rows = await self.conn.fetch(
+            "SELECT sender_id, secret, previous_secret FROM webhook_endpoints ORDER BY sender_id FOR UPDATE"
+        )
+        sealed = 0
+        for row in rows:
+            stored = [row["secret"], row["previous_secret"]]
+            kept = [self._sealed(row["sender_id"], value) for value in stored]
+            if kept != stored:
+                await self.conn.execute(
+                    "UPDATE webhook_endpoints SET secret = $2, previous_secret = $3 WHERE sender_id = $1",
+                    row["sender_id"],
+                    *kept,
+                )
+                sealed += 1
+        return sealed
+
+    def _sealed(self, sender_id: str, value: str | None) -> str | None:
+        """A plain `value` sealed; a sealed one kept, once the key has opened it (or raised)."""
+        if value is None:
+            return None
+        if self.box.is_sealed(value):
+            self.box.open(sender_id, value)
+            return value
+        return self.box.seal(sender_id, value)
 
     async def save_endpoint(self, sender_id: str, url: str, secret: str, at: datetime) -> bool:
         inserted = await self.conn.fetchval(
@@ -51,7 +95,7 @@ class PgWebhooks(PgRepository):
             " RETURNING xmax = 0",
             sender_id,
             url,
-            secret,
+            self.box.seal(sender_id, secret),
             at,
         )
         return bool(inserted)
@@ -63,7 +107,7 @@ class PgWebhooks(PgRepository):
             "UPDATE webhook_endpoints SET previous_secret = secret, previous_until = $3,"
             " secret = $2, updated_at = $4 WHERE sender_id = $1 RETURNING true",
             sender_id,
-            secret,
+            self.box.seal(sender_id, secret),
             previous_until,
             at,
         )
@@ -119,7 +163,7 @@ class PgWebhooks(PgRepository):
                 bytes(row["body"]),
                 row["created_at"],
                 row["attempts"],
-                _endpoint(row),
+                self._endpoint(row),
             )
             for row in rows
         ]
@@ -173,13 +217,13 @@ class PgWebhooks(PgRepository):
         )
 
 
-def webhook_units(pool: Callable[[], asyncpg.Pool]) -> WebhookUnits:
+def webhook_units(pool: Callable[[], asyncpg.Pool], box: SecretBox) -> WebhookUnits:
     """Units of work of their own on the webhook records, from the pool `pool()` gives."""
 
     @asynccontextmanager
     async def unit() -> AsyncIterator[WebhookStore]:
         async with pool().acquire() as conn, conn.transaction():
-            yield PgWebhooks(conn)
+            yield PgWebhooks(conn, box)
 
     return unit
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from archive.adapters.webhook_secrets import SecretBox
 from archive.adapters.webhooks import HttpPoster, webhook_units
 from archive.service_layer.webhooks import Dispatch, dispatch_due
 from lre_shared.clock import Clock
@@ -15,15 +16,21 @@ from lre_shared.runtime import PeriodicTask
 
 
 class WebhookDispatcher:
-    def __init__(self, poster: HttpPoster, dispatch: Dispatch, every_seconds: float, clock: Clock) -> None:
+    def __init__(
+        self, poster: HttpPoster, box: SecretBox, dispatch: Dispatch, every_seconds: float, clock: Clock
+    ) -> None:
         self._poster = poster
+        self._box = box
         self._dispatch = dispatch
         self._clock = clock
         self._task = PeriodicTask("archive-webhooks", self._run, every_seconds)
 
     async def _run(self, pool: asyncpg.Pool) -> int:
         return await dispatch_due(
-            units=webhook_units(lambda: pool), poster=self._poster, dispatch=self._dispatch, clock=self._clock
+            units=webhook_units(lambda: pool, self._box),
+            poster=self._poster,
+            dispatch=self._dispatch,
+            clock=self._clock,
         )
 
     async def start(self, pool: asyncpg.Pool) -> None:

@@ -10,7 +10,9 @@
 URLs are https:// (http:// only where `ARCHIVE_WEBHOOK_ALLOW_HTTP` is set) on addresses of
 the internet (loopback, link-local and private ones only where `ARCHIVE_WEBHOOK_ALLOW_PRIVATE`
 is set). The command reads the archive's settings (`ARCHIVE_*`), as the service does, and
-needs the service's migrations applied (the service applies them at start).
+needs the service's migrations applied (the service applies them at start). Secrets are
+stored encrypted with `ARCHIVE_WEBHOOK_SECRETS_KEY`; before anything else the command checks
+that key opens the stored ones (and encrypts any left in plain text), and stops if it does not.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from archive.adapters.webhook_secrets import WebhookSecretUnreadable
 from archive.adapters.webhooks import DnsResolver, webhook_units
-from archive.bootstrap import webhook_poster, webhook_url_policy
+from archive.bootstrap import webhook_poster, webhook_secret_box, webhook_url_policy
 from archive.domain.webhooks import UrlRefused
 from archive.entrypoints.admin_database import archive_database
 from archive.service_layer import webhooks
@@ -35,7 +38,13 @@ from lre_shared.clock import now_utc
 @asynccontextmanager
 async def _archive() -> AsyncIterator[tuple[ArchiveSettings, WebhookUnits]]:
     async with archive_database() as (settings, pool):
-        yield settings, webhook_units(lambda: pool)
+        units = webhook_units(lambda: pool, webhook_secret_box(settings))
+        try:
+            await webhooks.seal_legacy_secrets(units=units)
+        except WebhookSecretUnreadable as exc:
+            # A secret written with a key the service cannot open would never sign.
+            raise SystemExit(f"lre-senders webhook: {exc}") from None
+        yield settings, units
 
 
 def _sender(value: str) -> str:

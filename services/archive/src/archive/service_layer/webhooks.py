@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 from uuid import UUID, uuid4
@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 class Endpoint:
     sender_id: str
     url: str
-    secret: str
-    previous_secret: str | None = None
+    secret: str = field(repr=False)
+    previous_secret: str | None = field(default=None, repr=False)
     previous_until: datetime | None = None
 
     def signing_secrets(self, now: datetime) -> list[str]:
@@ -93,6 +93,11 @@ class WebhookStore(Protocol):
     """The archive's webhook records, on one transaction."""
 
     async def endpoint(self, sender_id: str) -> Endpoint | None: ...
+
+    async def seal_legacy(self) -> int:
+        """Encrypt the secrets stored in plain text before they were encrypted, and raise
+        if the key does not open the others: how many endpoints were sealed now."""
+        ...
 
     async def save_endpoint(self, sender_id: str, url: str, secret: str, at: datetime) -> bool:
         """Register `url` with `secret`, or change the URL of an endpoint kept with its own
@@ -158,6 +163,17 @@ async def take_event(event: SenderEvent, store: WebhookStore, *, clock: Clock) -
     if await store.endpoint(event.sender_id) is None:
         return
     await store.add_delivery(event, event.to_json(), clock())
+
+
+async def seal_legacy_secrets(*, units: WebhookUnits) -> int:
+    """At start: every endpoint's secret encrypted at rest, in one transaction (idempotent),
+    and the key checked against those already encrypted (`WebhookSecretUnreadable` if it
+    does not open them: the service does not start with a key that cannot sign)."""
+    async with units() as store:
+        sealed = await store.seal_legacy()
+    if sealed:
+        log.info("webhook secrets of %d endpoints were stored in plain text; now encrypted", sealed)
+    return sealed
 
 
 async def check_url(url: str, policy: UrlPolicy, resolver: Resolver) -> None:
