@@ -1,5 +1,5 @@
 """Wires the pickup service: its handlers on the bus, its sweeper (unclaimed letters, signed
-ARs kept for another check too long) and its site."""
+ARs kept for another check too long) and the recipients' identity provider of its site."""
 
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ from lre_shared.contracts import (
     NoticeSent,
     VerificationDecided,
 )
+from lre_shared.oidc import RelyingParty
 from lre_shared.runtime import PeriodicTask, ServiceRuntime
 from lre_shared.topology import Service
+from pickup.adapters import oidc
+from pickup.adapters.oidc import OidcProvider
 from pickup.adapters.postgres import in_unit_of_work, storage_on
 from pickup.service_layer import handlers, locks, signature, unclaimed
 from pickup.settings import PickupSettings
@@ -47,4 +50,26 @@ def bootstrap(settings: PickupSettings, clock: Clock = now_utc) -> ServiceRuntim
     sweeper = PeriodicTask("pickup-sweeper", sweep, settings.unclaimed_sweep_seconds)
     return ServiceRuntime(
         bus=bus, migrations=MIGRATIONS, on_started=[sweeper.start], on_stopping=[sweeper.stop]
+    )
+
+
+def recipients_provider(settings: PickupSettings) -> OidcProvider | None:
+    """The recipients' identity provider (CPCE R.53-1), when the settings name one."""
+    issuer, client_id, secret = (
+        settings.identity_provider_issuer,
+        settings.identity_provider_client_id,
+        settings.identity_provider_client_secret,
+    )
+    if not (issuer and client_id and secret):
+        return None
+    party = RelyingParty(
+        issuer=issuer.rstrip("/"),
+        client_id=client_id,
+        client_secret=secret.get_secret_value(),
+        algorithms=oidc.ALGORITHMS,
+        leeway=oidc.CLOCK_SKEW_SECONDS,
+        timeout=settings.request_timeout_seconds,
+    )
+    return OidcProvider(
+        party, scopes=settings.identity_provider_scopes, acr_values=settings.identity_provider_acr_values
     )

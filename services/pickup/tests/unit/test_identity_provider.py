@@ -24,11 +24,14 @@ from lre_shared.contracts import (
     SignatureMethod,
     VerificationCaseOpened,
 )
-from pickup.adapters.oidc import OidcProvider
+from lre_shared.oidc import RelyingParty
+from pickup.adapters.oidc import ALGORITHMS, CLOCK_SKEW_SECONDS, OidcProvider
+from pickup.bootstrap import recipients_provider
 from pickup.domain.identity import level_accepted, provider_mismatch
 from pickup.domain.provider import IdentityRequest, ProviderIdentity, new_request
 from pickup.service_layer import identity_provider
 from pickup.service_layer.ports import ProviderFailed
+from pickup.settings import PickupSettings
 from services.pickup.tests.unit.fakes import FakeStorage, a_letter
 from tests.support.oidc_answers import CLIENT, ISSUER, SECRET, FakeProvider, id_token
 
@@ -103,15 +106,44 @@ def test_only_substantial_and_high_levels_identify_a_recipient(acr: str | None, 
 def provider_answering(token: str | None, seen: FakeProvider | None = None) -> OidcProvider:
     answers = seen or FakeProvider()
     answers.token = token
-    return OidcProvider(
-        ISSUER,
-        CLIENT,
-        SECRET,
-        ("openid", "profile"),
-        ("eidas2", "eidas3"),
-        5.0,
-        answers.transport(),
+    party = RelyingParty(
+        issuer=ISSUER,
+        client_id=CLIENT,
+        client_secret=SECRET,
+        algorithms=ALGORITHMS,
+        leeway=CLOCK_SKEW_SECONDS,
+        timeout=5.0,
+        transport=answers.transport(),
     )
+    return OidcProvider(party, scopes=("openid", "profile"), acr_values=("eidas2", "eidas3"))
+
+
+def settings_with(**provider: Any) -> PickupSettings:
+    return PickupSettings(
+        amqp_url="amqp://guest:guest@localhost/",
+        database_url="postgresql://localhost/pickup",
+        public_url="https://lre.example/",
+        session_secret="s" * 32,
+        **({"identity_provider_issuer": None} | provider),
+    )
+
+
+def test_the_provider_is_wired_from_the_settings_only_when_they_name_one() -> None:
+    assert recipients_provider(settings_with()) is None
+    provider = recipients_provider(
+        settings_with(
+            identity_provider_issuer=ISSUER + "/",
+            identity_provider_client_id=CLIENT,
+            identity_provider_client_secret=SECRET,
+            identity_provider_scopes=("openid", "profile"),
+            request_timeout_seconds=7.5,
+        )
+    )
+    assert provider is not None
+    assert (provider.scopes, provider.acr_values) == (("openid", "profile"), ("eidas2", "eidas3"))
+    party = provider._party
+    assert (party.issuer, party.client_id, party.client_secret) == (ISSUER, CLIENT, SECRET)
+    assert (party.algorithms, party.leeway, party.timeout) == (ALGORITHMS, CLOCK_SKEW_SECONDS, 7.5)
 
 
 def a_request() -> IdentityRequest:

@@ -1,13 +1,12 @@
 """The recipients' identity provider over OpenID Connect (FranceConnect+ in production, the
 npm `oidc-provider` on a development machine), as `lre_shared.oidc`'s confidential client
-that also asks for a level of assurance (`acr_values`) and a fresh sign-in.
+that also asks for a level of assurance (`acr_values`) and a fresh sign-in. Its relying party
+is built by `pickup.bootstrap` under the rules below (its algorithms, its clock skew).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-import httpx
 
 from lre_shared.oidc import OidcFailed, RelyingParty
 from pickup.domain.provider import IdentityRequest, ProviderIdentity
@@ -19,27 +18,10 @@ CLOCK_SKEW_SECONDS = 60
 
 
 class OidcProvider:
-    def __init__(
-        self,
-        issuer: str,
-        client_id: str,
-        client_secret: str,
-        scopes: tuple[str, ...],
-        acr_values: tuple[str, ...],
-        timeout: float,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, party: RelyingParty, *, scopes: tuple[str, ...], acr_values: tuple[str, ...]) -> None:
+        self._party = party
         self.scopes = scopes
         self.acr_values = acr_values
-        self._party = RelyingParty(
-            issuer=issuer.rstrip("/"),
-            client_id=client_id,
-            client_secret=client_secret,
-            algorithms=ALGORITHMS,
-            leeway=CLOCK_SKEW_SECONDS,
-            timeout=timeout,
-            transport=transport,
-        )
 
     async def authorization_url(self, request: IdentityRequest, redirect_uri: str) -> str:
         try:

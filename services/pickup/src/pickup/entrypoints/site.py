@@ -31,9 +31,9 @@ from lre_shared.contracts import CheckSignedReceipt, LockKind
 from lre_shared.headers import ResponseHeaders
 from lre_shared.runtime import ServiceRuntime
 from pickup.adapters.archive_stream import HttpArchive
-from pickup.adapters.oidc import OidcProvider
 from pickup.adapters.postgres import PgStorage
 from pickup.adapters.services import BusRequests
+from pickup.bootstrap import recipients_provider
 from pickup.entrypoints import certificate, downloads, identity_provider, journey, one_time_code, signing
 from pickup.entrypoints.forms import local_path
 from pickup.entrypoints.guards import Guards, hold_rules
@@ -124,25 +124,6 @@ ROUTES: list[BaseRoute] = [
     Route("/langue/{language}", switch_language),
     Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
 ]
-
-
-def recipients_provider(settings: PickupSettings) -> OidcProvider | None:
-    """The recipients' identity provider (CPCE R.53-1), when the settings name one."""
-    issuer, client_id, secret = (
-        settings.identity_provider_issuer,
-        settings.identity_provider_client_id,
-        settings.identity_provider_client_secret,
-    )
-    if not (issuer and client_id and secret):
-        return None
-    return OidcProvider(
-        issuer,
-        client_id,
-        secret.get_secret_value(),
-        settings.identity_provider_scopes,
-        settings.identity_provider_acr_values,
-        settings.request_timeout_seconds,
-    )
 
 
 def provider_origins(settings: PickupSettings) -> tuple[str, ...]:
