@@ -13,7 +13,7 @@ from typing import TypeVar
 import asyncpg
 from starlette.applications import Starlette
 
-from archive.adapters.api_keys import PgApiKeys
+from archive.adapters.api_keys import PgApiKeys, PgAuthFailures
 from archive.adapters.postgres import unit_of_work, units_of_work
 from archive.adapters.storage import BucketPlan, S3Buckets, S3ContentStore
 from archive.adapters.webhook_secrets import SecretBox
@@ -149,6 +149,8 @@ def bootstrap(
         await expiry.reschedule_all(units_of_work(lambda: pool), policy=policy)
 
     async def sweep_everything(pool: asyncpg.Pool) -> None:
+        # The closed windows of failed API keys first: the database alone, whatever the store does.
+        await PgAuthFailures(lambda: pool).forget(clock() - key_failure_limit(settings).window)
         units = units_of_work(lambda: pool)
         await expiry.sweep(units, store=content, clock=clock)
         await sweep_uploads(units, store=content, clock=clock)
@@ -209,15 +211,19 @@ async def ask_as_archive(
 
 
 def key_check(runtime: ServiceRuntime, settings: ArchiveSettings, clock: Clock) -> KeyCheck:
-    """Sender systems' API keys, failures limited per client address (behind trusted proxies)."""
+    """Sender systems' API keys, failures limited per client address (behind trusted proxies),
+    counted in the database by every replica together."""
     return KeyCheck(
         keys=PgApiKeys(lambda: runtime.pool),
-        limit=FailureLimit(
-            settings.api_key_failures, timedelta(seconds=settings.api_key_failure_window_seconds)
-        ),
+        limit=key_failure_limit(settings),
         proxies=settings.proxy_networks(),
         clock=clock,
+        failures=PgAuthFailures(lambda: runtime.pool),
     )
+
+
+def key_failure_limit(settings: ArchiveSettings) -> FailureLimit:
+    return FailureLimit(settings.api_key_failures, timedelta(seconds=settings.api_key_failure_window_seconds))
 
 
 def webhook_secret_box(settings: ArchiveSettings) -> SecretBox:

@@ -13,7 +13,7 @@ from uuid import UUID
 import httpx
 from starlette.applications import Starlette
 
-from archive.domain.api_keys import FailureLimit, bearer, digest, new_key, prefix_of
+from archive.domain.api_keys import FailureLimit, FailureWindow, bearer, digest, new_key, prefix_of
 from archive.entrypoints.senders_http import KeyCheck, sender_routes
 from archive.service_layer.api_keys import StoredKey, authenticate, issue_key
 from lre_shared.contracts import (
@@ -62,6 +62,27 @@ class FakeKeys:
         return self.letters.get(letter_id)
 
 
+@dataclass
+class FakeFailures:
+    """`ports.AuthFailures` in memory, counting as `FailureLimit.counted` says."""
+
+    windows: dict[str, FailureWindow] = field(default_factory=dict)
+
+    async def window(self, address: str) -> FailureWindow | None:
+        return self.windows.get(address)
+
+    async def count(self, address: str, now: datetime, limit: FailureLimit) -> FailureWindow:
+        counted = limit.counted(self.windows.get(address), now)
+        self.windows[address] = counted
+        return counted
+
+    async def forget(self, before: datetime) -> int:
+        closed = [a for a, w in self.windows.items() if w.opened_at <= before]
+        for address in closed:
+            del self.windows[address]
+        return len(closed)
+
+
 def test_a_key_is_256_random_bits_behind_a_public_prefix_and_only_its_hash_is_kept() -> None:
     made = new_key()
 
@@ -94,16 +115,29 @@ def test_a_live_key_names_its_sender_and_a_wrong_or_revoked_one_nobody() -> None
     assert not asyncio.run(keys.revoke(issued.key_id))  # revoked already
 
 
-def test_failures_from_one_address_are_refused_until_the_oldest_leaves_the_window() -> None:
+def test_failures_from_one_address_are_refused_until_their_window_closes() -> None:
     limit = FailureLimit(3, timedelta(minutes=5))
+    window: FailureWindow | None = None
     for minute in range(3):
-        assert limit.retry_after("198.51.100.7", NOW) is None
-        limit.failed("198.51.100.7", NOW + timedelta(minutes=minute))
+        assert limit.retry_after(window, NOW) is None
+        window = limit.counted(window, NOW + timedelta(minutes=minute))
 
     later = NOW + timedelta(minutes=3)
-    assert limit.retry_after("198.51.100.7", later) == 121
-    assert limit.retry_after("203.0.113.9", later) is None  # another address
-    assert limit.retry_after("198.51.100.7", NOW + timedelta(minutes=5, seconds=1)) is None
+    assert window == FailureWindow(NOW, 3)
+    assert limit.retry_after(window, later) == 121
+    assert not limit.over(window)
+    assert limit.over(limit.counted(window, later))  # a fourth, counted meanwhile elsewhere
+    assert limit.retry_after(window, NOW + timedelta(minutes=5)) is None
+    # The next failure opens a new window.
+    assert limit.counted(window, NOW + timedelta(minutes=5)) == FailureWindow(NOW + timedelta(minutes=5), 1)
+
+
+def test_retry_after_is_never_longer_than_the_window() -> None:
+    limit = FailureLimit(1, timedelta(seconds=30))
+    window = limit.counted(None, NOW)
+
+    assert limit.retry_after(window, NOW) == 30
+    assert limit.retry_after(window, NOW + timedelta(seconds=29, microseconds=500_000)) == 1
 
 
 # ------------------------------------------------------------------------ HTTP
@@ -150,7 +184,7 @@ class Signer:
 
 
 def client(keys: FakeKeys, signer: Signer, failures: int = 3) -> httpx.AsyncClient:
-    check = KeyCheck(keys, FailureLimit(failures, timedelta(minutes=5)), (), lambda: NOW)
+    check = KeyCheck(keys, FailureLimit(failures, timedelta(minutes=5)), (), lambda: NOW, FakeFailures())
     app = Starlette(routes=sender_routes(check, signer))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://archive")
 

@@ -1,13 +1,16 @@
-"""The sender systems' API keys in PostgreSQL (`service_layer/api_keys.py`), each statement
-on a connection of the pool, outside any message's transaction."""
+"""The sender systems' API keys in PostgreSQL (`service_layer/api_keys.py`), and the failed
+authentications per client address (`ports.AuthFailures`), each statement on a connection of
+the pool, outside any message's transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
+from archive.domain.api_keys import FailureLimit, FailureWindow
 from archive.service_layer.api_keys import StoredKey
 
 SELECT_KEYS = (
@@ -58,3 +61,33 @@ class PgApiKeys:
             "SELECT sender_id FROM letters WHERE letter_id = $1", letter_id
         )
         return sender
+
+
+# One statement: the row is locked from the conflict to the end, so failures counted at once
+# by several replicas each see the others' (a closed window is reset, as `FailureLimit.counted`).
+COUNT_FAILURE = """
+INSERT INTO api_key_failures AS f (address, opened_at, failures) VALUES ($1, $2, 1)
+ON CONFLICT (address) DO UPDATE SET
+    opened_at = CASE WHEN f.opened_at <= $3 THEN excluded.opened_at ELSE f.opened_at END,
+    failures = CASE WHEN f.opened_at <= $3 THEN 1 ELSE f.failures + 1 END
+RETURNING opened_at, failures
+"""
+
+
+class PgAuthFailures:
+    def __init__(self, pool: Callable[[], asyncpg.Pool | asyncpg.Connection]) -> None:
+        self._pool = pool
+
+    async def window(self, address: str) -> FailureWindow | None:
+        row = await self._pool().fetchrow(
+            "SELECT opened_at, failures FROM api_key_failures WHERE address = $1", address
+        )
+        return None if row is None else FailureWindow(**row)
+
+    async def count(self, address: str, now: datetime, limit: FailureLimit) -> FailureWindow:
+        row = await self._pool().fetchrow(COUNT_FAILURE, address, now, now - limit.window)
+        return FailureWindow(**row)
+
+    async def forget(self, before: datetime) -> int:
+        status = await self._pool().execute("DELETE FROM api_key_failures WHERE opened_at <= $1", before)
+        return int(str(status).split()[-1])

@@ -9,10 +9,10 @@ key is shown once, when it is issued.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 PREFIX_HEX = 8
@@ -51,36 +51,40 @@ def bearer(authorization: str) -> str:
     return credentials.strip() if scheme.lower() == "bearer" else ""
 
 
-@dataclass
+@dataclass(frozen=True)
+class FailureWindow:
+    """A client address's failed authentications since the first of its window (`opened_at`)."""
+
+    opened_at: datetime
+    failures: int
+
+
+@dataclass(frozen=True)
 class FailureLimit:
-    """Failed authentications per client address: after `failures` within `window`, the
-    address is refused (HTTP 429) until the oldest of them leaves the window. Kept in each
-    replica's memory: with n replicas behind the ingress an address gets at most n times as
-    many tries, still far too few to guess a 256-bit key."""
+    """Failed authentications per client address: a window opens at an address's first failure;
+    after `failures` in it, the address is refused (HTTP 429) until it closes, `window` later.
+    The count is one for every replica, in the database (`ports.AuthFailures`)."""
 
     failures: int
     window: timedelta
-    seen: dict[str, deque[datetime]] = field(default_factory=dict)
 
-    def _recent(self, address: str, now: datetime) -> deque[datetime]:
-        times = self.seen.get(address)
-        if times is None:
-            return deque()
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if not times:
-            del self.seen[address]
-        return times
+    def closed(self, window: FailureWindow, now: datetime) -> bool:
+        return window.opened_at <= now - self.window
 
-    def retry_after(self, address: str, now: datetime) -> int | None:
-        """Seconds until `address` may try again; None when it may now."""
-        times = self._recent(address, now)
-        if len(times) < self.failures:
+    def counted(self, window: FailureWindow | None, now: datetime) -> FailureWindow:
+        """The window once a failure at `now` is counted in it: a new one if it had closed.
+        (`adapters/api_keys.py` counts the same in one statement.)"""
+        if window is None or self.closed(window, now):
+            return FailureWindow(now, 1)
+        return FailureWindow(window.opened_at, window.failures + 1)
+
+    def retry_after(self, window: FailureWindow | None, now: datetime) -> int | None:
+        """Seconds until the address may try again (at most the window's); None when it may now."""
+        if window is None or window.failures < self.failures or self.closed(window, now):
             return None
-        return max(1, int((times[0] + self.window - now).total_seconds()) + 1)
+        left = int((window.opened_at + self.window - now).total_seconds()) + 1
+        return max(1, min(left, math.ceil(self.window.total_seconds())))
 
-    def failed(self, address: str, now: datetime) -> None:
-        self._recent(address, now)
-        self.seen.setdefault(address, deque()).append(now)
-        if len(self.seen) > 100_000:  # bounded memory under a spray from many addresses
-            self.seen.pop(next(iter(self.seen)))
+    def over(self, window: FailureWindow) -> bool:
+        """Whether a failure just counted went past the limit (others filled the window meanwhile)."""
+        return window.failures > self.failures

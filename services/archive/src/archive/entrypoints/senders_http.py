@@ -21,8 +21,8 @@ must not send the API key on to the store (curl, requests and httpx drop it when
 leaves the host).
 
 Errors are JSON `{"reason": "..."}`: 401 without a valid key (Retry-After with 429 after too
-many failures from one client address), 404 unknown letter or proof, 503 when the signer does
-not answer in time.
+many failures from one client address, counted by every replica together), 404 unknown letter
+or proof, 503 when the signer does not answer in time.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from starlette.routing import Route
 
 from archive.domain.api_keys import FailureLimit, bearer
 from archive.service_layer.api_keys import ApiKeys, authenticate
+from archive.service_layer.ports import AuthFailures
 from lre_shared.clock import Clock
 from lre_shared.contracts import (
     BUNDLE,
@@ -73,32 +74,41 @@ def reason(text: str, status: int, headers: dict[str, str] | None = None) -> JSO
 
 @dataclass
 class KeyCheck:
-    """Who is calling: the sender of a live API key, failures limited per client address."""
+    """Who is calling: the sender of a live API key, failures limited per client address (the
+    count shared by every replica: one small query for a request, one more for a failure)."""
 
     keys: ApiKeys
     limit: FailureLimit
     proxies: tuple[Network, ...]
     clock: Clock
+    failures: AuthFailures
 
     async def sender(self, request: Request) -> str | Response:
         address = client_address(request, self.proxies)
-        wait = self.limit.retry_after(address, self.clock())
+        wait = self.limit.retry_after(await self.failures.window(address), self.clock())
         if wait is not None:
-            return reason(
-                f"too many failed authentications from this address: retry in {wait} seconds",
-                429,
-                {"retry-after": str(wait)},
-            )
+            return refused(wait)
         sender_id = await authenticate(self.keys, bearer(request.headers.get("authorization", "")))
         if sender_id is None:
-            self.limit.failed(address, self.clock())
+            now = self.clock()
+            counted = await self.failures.count(address, now, self.limit)
             log.info("API key refused", extra={"client": address})
+            if self.limit.over(counted):  # others from this address filled the window meanwhile
+                return refused(self.limit.retry_after(counted, now) or 1)
             return reason(
                 "a valid API key is required: Authorization: Bearer lre_…",
                 401,
                 {"www-authenticate": 'Bearer realm="lre"'},
             )
         return sender_id
+
+
+def refused(wait: int) -> JSONResponse:
+    return reason(
+        f"too many failed authentications from this address: retry in {wait} seconds",
+        429,
+        {"retry-after": str(wait)},
+    )
 
 
 def sender_routes(check: KeyCheck, ask: Ask) -> list[Route]:

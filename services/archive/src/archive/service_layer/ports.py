@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from archive.domain.api_keys import FailureLimit, FailureWindow
 from archive.domain.consent import Consent
 from lre_shared import units
 from lre_shared.contracts import LetterDeposited, LetterRejected, Message, Problem, StoredDocument
@@ -324,6 +325,22 @@ class Consents(Protocol):
 
     async def history(self, sender_id: str, email_key: str | None = None) -> list[Consent]:
         """Oldest first; every address of the sender's when `email_key` is None."""
+        ...
+
+
+class AuthFailures(Protocol):
+    """Failed API key authentications per client address (`FailureLimit`), one count for every
+    replica: each call one statement on a connection of the pool, outside any unit of work."""
+
+    async def window(self, address: str) -> FailureWindow | None: ...
+
+    async def count(self, address: str, now: datetime, limit: FailureLimit) -> FailureWindow:
+        """Count a failure at `now` as `limit.counted` does, and return the window it was
+        counted in: at once, so that replicas counting together each get a count of their own."""
+        ...
+
+    async def forget(self, before: datetime) -> int:
+        """Drop the windows opened at `before` or earlier (closed); how many."""
         ...
 
 
