@@ -159,6 +159,11 @@ async def test_approval_is_refused_while_the_checklist_does_not_satisfy_the_poli
         "a company extract (Kbis) with its SIREN or SIRET number is required",
         "a bar registration certificate issued in 2026 is required",
     ]
+    assert [(rule["code"], rule["params"]) for rule in body["unmet_rules"]] == [
+        ("company_extract", {}),
+        ("bar_certificate", {"year": "2026"}),
+    ]
+    assert [rule["text"] for rule in body["unmet_rules"]] == body["problems"]
     assert await outbox(desk, "verification.decided.v1") == []
 
 
@@ -167,7 +172,7 @@ async def test_an_approval_publishes_the_decision_and_sends_a_code(desk: Any, fi
     case = await claim(desk)
     path = f"/desk/api/cases/{case['case_id']}"
     saved = await desk.http.put(path + "/checklist", json={"items": CNB_CHECKLIST}, headers=desk.auth())
-    assert saved.json() == {"unmet": []}
+    assert saved.json() == {"unmet": [], "unmet_rules": []}
 
     response = await desk.http.post(path + "/decision", json={"outcome": "approved"}, headers=desk.auth())
 

@@ -56,14 +56,34 @@ async def test_a_checklist_is_checked_against_the_policy_without_being_saved(des
 
     assert partial.status_code == 200, partial.text
     assert partial.json() == {
+        # In English, as before, for the UIs that show these sentences.
         "unmet": [
             "a company extract (Kbis) with its SIREN or SIRET number is required",
             "a bar registration certificate issued in 2026 is required",
-        ]
+        ],
+        # The same rules as codes and parameters, for a UI to word in its language.
+        "unmet_rules": [
+            {
+                "code": "company_extract",
+                "params": {},
+                "text": "a company extract (Kbis) with its SIREN or SIRET number is required",
+            },
+            {
+                "code": "bar_certificate",
+                "params": {"year": "2026"},
+                "text": "a bar registration certificate issued in 2026 is required",
+            },
+        ],
     }
-    assert complete.json() == {"unmet": []}
+    assert complete.json() == {"unmet": [], "unmet_rules": []}
     detail = (await desk.http.get(path, headers=desk.auth())).json()
     assert detail["checklist"] == []  # nothing saved
+    assert [(rule["code"], rule["params"]) for rule in detail["unmet_rules"]] == [
+        ("identity_after", {"date": "2026-09-02"}),
+        ("company_extract", {}),
+        ("bar_certificate", {"year": "2026"}),
+    ]
+    assert detail["unmet"] == [rule["text"] for rule in detail["unmet_rules"]]
     audit = (await desk.http.get(path + "/audit", headers=desk.auth())).json()["events"]
     assert "checklist_saved" not in [event["action"] for event in audit]
 

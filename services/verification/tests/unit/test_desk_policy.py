@@ -8,7 +8,17 @@ from datetime import date
 
 import pytest
 
-from verification.domain.policy import ChecklistItem, DocumentKind, add_months, siren_or_siret_valid, unmet
+from verification.domain.policy import (
+    ChecklistItem,
+    DocumentKind,
+    PolicyName,
+    UnmetCode,
+    UnmetRule,
+    add_months,
+    siren_or_siret_valid,
+    unmet,
+    unmet_rules,
+)
 
 TODAY = date(2026, 3, 2)
 
@@ -68,6 +78,69 @@ def test_cnb_wants_this_years_bar_certificate() -> None:
 
 def test_cnb_lists_everything_missing_at_once() -> None:
     assert len(unmet("cnb", [], TODAY)) == 3
+
+
+# Each rule as a code and its parameters, for the console to word in the agent's language.
+@pytest.mark.parametrize(
+    ("policy", "items", "expected"),
+    [
+        ("default", [], [("identity_today", {})]),
+        ("default", [identity(TODAY)], []),
+        (
+            "cnb",
+            [identity(date(2026, 9, 2)), extract("732829320"), bar(date(2026, 1, 5))],
+            [("identity_after", {"date": "2026-09-02"})],
+        ),
+        ("cnb", [identity(date(2030, 1, 1)), bar(date(2026, 1, 5))], [("company_extract", {})]),
+        ("cnb", [identity(date(2030, 1, 1)), extract("732829321"), bar(date(2026, 1, 5))], [("siret", {})]),
+        (
+            "cnb",
+            [identity(date(2030, 1, 1)), extract("732829320"), bar(date(2025, 12, 31))],
+            [("bar_certificate", {"year": "2026"})],
+        ),
+        (
+            "cnb",
+            [],
+            [
+                ("identity_after", {"date": "2026-09-02"}),
+                ("company_extract", {}),
+                ("bar_certificate", {"year": "2026"}),
+            ],
+        ),
+    ],
+)
+def test_unmet_rules_are_codes_with_their_parameters(
+    policy: PolicyName, items: list[ChecklistItem], expected: list[tuple[str, dict[str, str]]]
+) -> None:
+    assert [(rule.code, rule.params) for rule in unmet_rules(policy, items, TODAY)] == expected
+
+
+@pytest.mark.parametrize("policy", ["default", "cnb"])
+@pytest.mark.parametrize(
+    "items",
+    [[], [identity(date(2026, 9, 2)), extract("732829321"), bar(date(2025, 1, 5))], [identity(TODAY)]],
+)
+def test_the_english_sentences_are_the_rules_texts_in_order(
+    policy: PolicyName, items: list[ChecklistItem]
+) -> None:
+    assert unmet(policy, items, TODAY) == [rule.text for rule in unmet_rules(policy, items, TODAY)]
+
+
+def test_every_code_has_its_english_sentence_with_its_parameters() -> None:
+    texts = {
+        UnmetRule.of(UnmetCode.identity_today).text,
+        UnmetRule.of(UnmetCode.identity_after, date="2026-09-02").text,
+        UnmetRule.of(UnmetCode.company_extract).text,
+        UnmetRule.of(UnmetCode.siret).text,
+        UnmetRule.of(UnmetCode.bar_certificate, year="2026").text,
+    }
+    assert texts == {
+        "an identity document valid today (with its expiry date) is required",
+        "an identity document valid after 2026-09-02 (more than 6 months) is required",
+        "a company extract (Kbis) with its SIREN or SIRET number is required",
+        "the company extract's SIREN/SIRET number fails its check digit",
+        "a bar registration certificate issued in 2026 is required",
+    }
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ API's FastAPI app gives."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -270,6 +271,18 @@ def test_the_published_openapi_document_is_the_apps_own(parts: DeskParts) -> Non
             for status in ("401", "403", "422"):
                 refusal = operation["responses"][status]["content"]
                 assert refusal == {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def test_every_schema_the_openapi_document_names_is_among_its_components(parts: DeskParts) -> None:
+    # The problem details name the unmet rules' schema: it joins the components, not `$defs`.
+    document = desk_api(parts).openapi()
+    text = json.dumps(document)
+    names = set(document["components"]["schemas"])
+
+    assert "$defs" not in text
+    assert {"Problem", "UnmetRule", "UnmetCode"} <= names
+    for ref in re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', text):
+        assert ref in names, ref
 
 
 async def test_the_api_serves_the_same_document_to_agents(parts: DeskParts, keys: Path) -> None:

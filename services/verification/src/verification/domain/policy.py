@@ -9,8 +9,9 @@ The sender chooses the policy of each letter (`SubmitLetter.verification_policy`
   registration certificate of the current year.
 
 The agent fills a checklist (one line per document looked at: its type, number, expiry
-or issue date); `unmet` lists, in words an agent can act on, what the checklist still
-lacks. Dates are French calendar dates (Europe/Paris).
+or issue date); `unmet_rules` lists what the checklist still lacks, each rule as a code with
+its parameters (for a console to word in the agent's language) and as an English sentence an
+agent can act on (`unmet`: the sentences alone). Dates are French calendar dates (Europe/Paris).
 """
 
 from __future__ import annotations
@@ -33,6 +34,41 @@ class DocumentKind(StrEnum):
     identity = "identity"  # carte d'identité, passeport, titre de séjour
     company_extract = "company_extract"  # extrait Kbis
     bar_certificate = "bar_certificate"  # attestation d'inscription au barreau
+
+
+class UnmetCode(StrEnum):
+    """A policy rule a checklist can fail, with the parameters its sentence names."""
+
+    identity_today = "identity_today"
+    identity_after = "identity_after"  # `date`: the ISO day it must be valid after
+    company_extract = "company_extract"
+    siret = "siret"
+    bar_certificate = "bar_certificate"  # `year`: the year it must be issued in
+
+
+_ENGLISH = {
+    UnmetCode.identity_today: "an identity document valid today (with its expiry date) is required",
+    UnmetCode.identity_after: "an identity document valid after {date} (more than 6 months) is required",
+    UnmetCode.company_extract: "a company extract (Kbis) with its SIREN or SIRET number is required",
+    UnmetCode.siret: "the company extract's SIREN/SIRET number fails its check digit",
+    UnmetCode.bar_certificate: "a bar registration certificate issued in {year} is required",
+}
+
+
+class UnmetRule(BaseModel):
+    """One rule of the policy a checklist does not meet."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: UnmetCode = Field(description="The rule: a client words it from this and `params`.")
+    params: dict[str, str] = Field(
+        description="Its parameters: `date` (an ISO day) for `identity_after`, `year` for `bar_certificate`."
+    )
+    text: str = Field(description="The rule in English, for a client that does not know `code`.")
+
+    @classmethod
+    def of(cls, code: UnmetCode, **params: str) -> UnmetRule:
+        return cls(code=code, params=params, text=_ENGLISH[code].format(**params))
 
 
 class ChecklistItem(BaseModel):
@@ -69,27 +105,30 @@ def _identity_valid_until(items: list[ChecklistItem], after: date) -> bool:
     )
 
 
-def unmet(policy: PolicyName, items: list[ChecklistItem], today: date) -> list[str]:
-    """What the checklist lacks for `policy` on `today`; empty when it satisfies it."""
-    problems: list[str] = []
+def unmet_rules(policy: PolicyName, items: list[ChecklistItem], today: date) -> list[UnmetRule]:
+    """The rules of `policy` the checklist fails on `today`; empty when it satisfies it."""
     if policy == "default":
         if not _identity_valid_until(items, today - timedelta(days=1)):
-            problems.append("an identity document valid today (with its expiry date) is required")
-        return problems
+            return [UnmetRule.of(UnmetCode.identity_today)]
+        return []
+    problems: list[UnmetRule] = []
     limit = add_months(today, CNB_IDENTITY_MONTHS)
     if not _identity_valid_until(items, limit):
-        problems.append(
-            f"an identity document valid after {limit.isoformat()} (more than 6 months) is required"
-        )
+        problems.append(UnmetRule.of(UnmetCode.identity_after, date=limit.isoformat()))
     extracts = [i for i in items if i.kind is DocumentKind.company_extract]
     if not extracts:
-        problems.append("a company extract (Kbis) with its SIREN or SIRET number is required")
+        problems.append(UnmetRule.of(UnmetCode.company_extract))
     elif not any(siren_or_siret_valid(i.number) for i in extracts):
-        problems.append("the company extract's SIREN/SIRET number fails its check digit")
+        problems.append(UnmetRule.of(UnmetCode.siret))
     certificates = [i for i in items if i.kind is DocumentKind.bar_certificate]
     if not any(i.issued_on is not None and i.issued_on.year == today.year for i in certificates):
-        problems.append(f"a bar registration certificate issued in {today.year} is required")
+        problems.append(UnmetRule.of(UnmetCode.bar_certificate, year=str(today.year)))
     return problems
+
+
+def unmet(policy: PolicyName, items: list[ChecklistItem], today: date) -> list[str]:
+    """What the checklist lacks for `policy` on `today`, in English; empty when it satisfies it."""
+    return [rule.text for rule in unmet_rules(policy, items, today)]
 
 
 def required_documents(policy: PolicyName) -> tuple[RequiredDocument, ...]:

@@ -88,7 +88,11 @@ def _describe_problems(app: FastAPI) -> None:
         if app.openapi_schema is None:
             document = generate()
             schema = schemas.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-            document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = schema
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            # The models it names (an unmet rule and its code) join the components beside it.
+            for name, named in schema.pop("$defs", {}).items():
+                components.setdefault(name, named)
+            components["Problem"] = schema
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -1,7 +1,8 @@
 """Every refusal of the desk's HTTP routes as RFC 9457 problem details
 (`application/problem+json`): `type`, `title`, `status`, `detail` (what was wrong and what to
 do), `instance` (the path asked for); `errors`, each field's problems, for a 422; `problems`,
-each item a decision still lacks (the checklist against the sender's policy).
+each item a decision still lacks (the checklist against the sender's policy), in English, and
+`unmet_rules`, the same as rule codes with their parameters.
 
 A problem repeats of the client's own input only field names, as printable ASCII (`shown`):
 never a value, which could carry a control or bidirectional character into a support UI.
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from verification.domain.policy import UnmetRule
 from verification.entrypoints.desk_web import NO_STORE, shown
 from verification.entrypoints.schemas import Problem
 from verification.service_layer.desk import DeskError
@@ -35,7 +37,7 @@ def problem_response(
     instance: str,
     *,
     errors: dict[str, list[str]] | None = None,
-    problems: Sequence[str] = (),
+    unmet: Sequence[UnmetRule] = (),
     headers: dict[str, str] | None = None,
 ) -> Response:
     # `about:blank`: the status says it all (RFC 9457 §4.2.1), so the title is its phrase.
@@ -45,7 +47,8 @@ def problem_response(
         detail=detail,
         instance=instance,
         errors=errors,
-        problems=list(problems) or None,
+        problems=[rule.text for rule in unmet] or None,
+        unmet_rules=list(unmet) or None,
     )
     return Response(
         to_json(body.model_dump(exclude_none=True)),
@@ -87,7 +90,7 @@ async def invalid_request(request: Request, exc: Exception) -> Response:
 
 async def refused_by_desk(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DeskError)
-    return problem_response(exc.status, exc.reason, instance(request), problems=exc.problems)
+    return problem_response(exc.status, exc.reason, instance(request), unmet=exc.unmet)
 
 
 async def http_refusal(request: Request, exc: Exception) -> Response:

@@ -12,7 +12,12 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from lre_shared.contracts import CaseState, DocumentChannel, LockKind
-from verification.domain.policy import ChecklistItem
+from verification.domain.policy import ChecklistItem, UnmetRule
+
+UNMET_RULES = (
+    "`unmet` as rule codes with their parameters, in the same order, for a UI to word in its own"
+    " language (a code it does not know: show its `text`)."
+)
 
 
 class Problem(BaseModel):
@@ -28,6 +33,9 @@ class Problem(BaseModel):
     )
     problems: list[str] | None = Field(
         default=None, description="What a decision still lacks (the checklist against the policy)."
+    )
+    unmet_rules: list[UnmetRule] | None = Field(
+        default=None, description="`problems` as rule codes with their parameters, in the same order."
     )
 
 
@@ -100,16 +108,19 @@ class RecipientInfo(BaseModel):
 class CaseDetail(CaseSummary):
     recipient: RecipientInfo | None
     unmet: list[str] = Field(description="What the checklist still lacks for the policy; empty: approvable.")
+    unmet_rules: list[UnmetRule] = Field(description=UNMET_RULES)
     documents: list[DocumentInfo]
     callbacks: list[CallbackInfo]
 
 
 class ChecklistSaved(BaseModel):
     unmet: list[str]
+    unmet_rules: list[UnmetRule] = Field(description=UNMET_RULES)
 
 
 class ChecklistChecked(BaseModel):
     unmet: list[str] = Field(description="What the checklist would still lack; empty: it satisfies it.")
+    unmet_rules: list[UnmetRule] = Field(description=UNMET_RULES)
 
 
 class Decided(BaseModel):

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 
 from lre_shared.contracts import CaseState, LiftLetterLock, LockKind, VerificationDecided
 from verification.domain.cases import CLOSED, Callback, Case, CodeOrder, Decision
-from verification.domain.policy import ChecklistItem, unmet
+from verification.domain.policy import ChecklistItem, PolicyName, UnmetRule, unmet_rules
 from verification.service_layer import codes
 from verification.service_layer.ports import UnitOfWork
 from verification.settings import VerificationSettings
@@ -32,11 +32,11 @@ CHECKLIST = TypeAdapter(list[ChecklistItem])
 class DeskError(Exception):
     """A request the desk refuses: `status` is the HTTP status, the message says why."""
 
-    def __init__(self, status: int, reason: str, problems: list[str] | None = None) -> None:
+    def __init__(self, status: int, reason: str, unmet: list[UnmetRule] | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
-        self.problems = problems or []
+        self.unmet = unmet or []  # the policy's rules a decision still lacks
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,13 @@ class Agent:
 
 def french_today(now: datetime) -> date:
     return now.astimezone(PARIS).date()
+
+
+def lacking(policy: PolicyName, items: list[ChecklistItem], now: datetime) -> dict[str, Any]:
+    """What `items` lack for `policy` today: the English sentences (`unmet`) and the same rules
+    as codes with their parameters (`unmet_rules`), for a console to word in its language."""
+    rules = unmet_rules(policy, items, french_today(now))
+    return {"unmet": [rule.text for rule in rules], "unmet_rules": rules}
 
 
 def case_json(case: Case, now: datetime) -> dict[str, Any]:
@@ -85,7 +92,7 @@ async def case_detail(uow: UnitOfWork, case_id: UUID, now: datetime) -> dict[str
     detail = case_json(case, now)
     detail["recipient"] = await uow.letters.recipient(case.letter_id)
     items = CHECKLIST.validate_python(detail["checklist"])
-    detail["unmet"] = unmet(case.policy, items, french_today(now))
+    detail.update(lacking(case.policy, items, now))
     detail["documents"] = await uow.documents.of_case(case_id)
     detail["callbacks"] = await uow.callbacks.of_case(case_id)
     return detail
@@ -115,7 +122,7 @@ async def save_checklist(
     saved = [item.model_dump(mode="json") for item in items]
     await uow.cases.save_checklist(case_id, saved)
     await uow.case_events.record(case_id, agent.subject, "checklist_saved", now, items=saved)
-    return {"unmet": unmet(case.policy, items, french_today(now))}
+    return lacking(case.policy, items, now)
 
 
 async def check_checklist(
@@ -124,7 +131,7 @@ async def check_checklist(
     """What `items` would still lack for the case's policy, saving nothing (the console shows
     it as the agent types: the policy's rules stay here, in one place)."""
     case = await get_case(uow, case_id)
-    return {"unmet": unmet(case.policy, items, french_today(now))}
+    return lacking(case.policy, items, now)
 
 
 async def decide(
@@ -142,9 +149,9 @@ async def decide(
     if outcome != "approved" and not (reason and reason.strip()):
         raise DeskError(400, f"a reason is required to decide {outcome}")
     if outcome == "approved":
-        problems = unmet(case.policy, CHECKLIST.validate_python(case.checklist), french_today(now))
-        if problems:
-            raise DeskError(400, f"the checklist does not satisfy the {case.policy} policy", problems)
+        rules = unmet_rules(case.policy, CHECKLIST.validate_python(case.checklist), french_today(now))
+        if rules:
+            raise DeskError(400, f"the checklist does not satisfy the {case.policy} policy", rules)
     state = outcome if outcome in CLOSED else CaseState.more_documents.value
     await uow.cases.decide(case_id, Decision(state, outcome, reason, agent.subject, now))
     await uow.case_events.record(case_id, agent.subject, outcome, now, reason=reason)

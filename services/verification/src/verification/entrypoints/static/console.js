@@ -153,7 +153,7 @@ function setError(control, text) {
 class Refusal extends Error {
   constructor(status, body) {
     // Problem details (RFC 9457): `detail`, and what a decision lacks or which field is wrong.
-    const more = body.problems || Object.entries(body.errors || {}).map(([name, why]) => `${name}: ${why.join(", ")}`);
+    const more = (body.unmet_rules && body.unmet_rules.map(unmetText)) || body.problems || Object.entries(body.errors || {}).map(([name, why]) => `${name}: ${why.join(", ")}`);
     super((body.detail || body.title || String(status)) + (more.length ? ` (${more.join("; ")})` : ""));
     this.status = status;
     this.body = body;
@@ -647,16 +647,16 @@ async function runCheck(item) {
   const box = $("unmet");
   if (!box || item.state === "approved" || item.state === "rejected") return;
   const { complete, incomplete } = readChecklist();
-  let unmet;
+  let rules;
   try {
-    ({ unmet } = await api("POST", `/cases/${item.case_id}/checklist/check`, { items: complete }));
+    ({ unmet_rules: rules } = await api("POST", `/cases/${item.case_id}/checklist/check`, { items: complete }));
   } catch (error) {
     failed(error, box);
     return;
   }
   const lines = [
     ...incomplete.map((n) => t("checklist.incomplete", { n })),
-    ...unmet.map(unmetText),
+    ...rules.map(unmetText),
   ];
   const summary = lines.length ? t("checklist.unmet") : t("checklist.met");
   const current = [...box.querySelectorAll("li")].map((li) => li.textContent).join("\n") + box.dataset.summary;
@@ -667,22 +667,15 @@ async function runCheck(item) {
   if (lines.length) box.append(h("ul", {}, ...lines.map((line) => h("li", { text: line }))));
 }
 
-// The server states what a checklist lacks in English (domain/policy.py `unmet`); the
-// console shows it in the agent's language when it knows the sentence, else as it came.
-const UNMET = [
-  [/^an identity document valid today/, "unmet.identity_today"],
-  [/^an identity document valid after (\d{4}-\d{2}-\d{2})/, "unmet.identity_after"],
-  [/^a company extract \(Kbis\)/, "unmet.company_extract"],
-  [/SIREN\/SIRET number fails its check digit/, "unmet.siret"],
-  [/^a bar registration certificate issued in (\d{4})/, "unmet.bar_certificate"],
-];
-
-function unmetText(line) {
-  for (const [pattern, key] of UNMET) {
-    const found = line.match(pattern);
-    if (found) return t(key, { date: found[1] ? dayText(found[1]) : "", year: found[1] || "" });
-  }
-  return line;
+// The server names each rule a checklist fails by its code and parameters
+// (domain/policy.py `unmet_rules`); the console words it in the agent's language from its
+// catalogue, and shows the server's English sentence for a code the catalogue lacks.
+function unmetText(rule) {
+  const key = "unmet." + rule.code;
+  if (!Object.hasOwn(messages, key)) return rule.text;
+  const params = { ...rule.params };
+  if (params.date) params.date = dayText(params.date);
+  return t(key, params);
 }
 
 function dayText(isoDay) {
