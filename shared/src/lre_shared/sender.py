@@ -399,7 +399,8 @@ class SenderClient:
 
     async def ask(self, query: Message, answer: type[R], timeout: float | None = None) -> R:
         """Request/reply, as a service asks (`lre_shared.bus.ask`): TimeoutError when no answer
-        comes in time, or when nothing takes the query."""
+        comes in time, or when nothing takes the query; `lre_shared.bus.QueryRefused` at once
+        when the platform refuses the query as malformed (the message names the field)."""
         return await ask(
             self._connected(),
             query,
