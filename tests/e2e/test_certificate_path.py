@@ -25,7 +25,7 @@ from lre_shared.sender import submit_letter
 from tests.support.fixtures import SmtpServer
 from tests.support.pki import TestPki
 from tests.support.running import RunningPlatform
-from tests.support.site import csrf, plain_text
+from tests.support.site import csrf, plain_text, retried
 
 pytestmark = pytest.mark.e2e
 
@@ -33,16 +33,6 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPlatform:
     return services.start_on_test_pki(test_pki)
-
-
-async def retried(site: httpx.AsyncClient, path: str) -> httpx.Response:
-    """The signer hears of the acceptance by the bus a moment after the site (503 until then)."""
-    for _ in range(150):
-        answer = await site.get(path)
-        if answer.status_code != 503:
-            return answer
-        await asyncio.sleep(0.2)
-    return answer
 
 
 async def evidence_of(platform_running: RunningPlatform, letter_id: uuid.UUID, event: str) -> Any:

@@ -26,7 +26,7 @@ from tests.browser.recipient_tools import sign_with_certificate
 from tests.support.fixtures import SmtpServer
 from tests.support.pki import TestPki
 from tests.support.running import RunningPlatform
-from tests.support.site import csrf, plain_text
+from tests.support.site import csrf, plain_text, retried
 
 pytestmark = pytest.mark.e2e
 
@@ -34,18 +34,6 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def platform_running(services: RunningPlatform, test_pki: TestPki) -> RunningPlatform:
     return services.start_on_test_pki(test_pki)
-
-
-async def eventually_downloaded(site: httpx.AsyncClient, path: str) -> httpx.Response:
-    """The signer learns of the acceptance, the archive of the signature (and, for the zip, of
-    the envelope proof) from the bus a moment after the site: until then the site asks to
-    retry (503)."""
-    for _ in range(150):
-        answer = await site.get(path)
-        if answer.status_code != 503:
-            return answer
-        await asyncio.sleep(0.2)
-    return answer
 
 
 async def test_a_letter_goes_from_deposit_to_download_through_all_five_services(
@@ -102,7 +90,7 @@ async def test_a_letter_goes_from_deposit_to_download_through_all_five_services(
 
         # The acknowledgement of receipt, signed with the recipient's personal certificate.
         page = await site.get("/signature/certificat")
-        receipt = await eventually_downloaded(site, "/signature/certificat/avis.pdf")
+        receipt = await retried(site, "/signature/certificat/avis.pdf")
         assert receipt.status_code == 200
         assert receipt.headers["content-type"] == "application/pdf"
         signed = await sign_with_certificate(test_pki, "recipient", receipt.content)
@@ -116,8 +104,8 @@ async def test_a_letter_goes_from_deposit_to_download_through_all_five_services(
         assert "Temps restant pour télécharger : 47 h" in page.text
         link = re.search(r'href="(/courrier/documents/[^"]+)"', page.text)
         assert link
-        download = await eventually_downloaded(site, link.group(1))
-        everything = await eventually_downloaded(site, "/courrier/tout.zip")
+        download = await retried(site, link.group(1))
+        everything = await retried(site, "/courrier/tout.zip")
 
     assert download.status_code == 200
     assert download.content == pdf

@@ -27,7 +27,7 @@ from tests.browser.recipient_tools import sign_with_certificate
 from tests.support.pki import TestPki
 from tests.support.running import RunningPlatform
 from tests.support.senders import SenderUser, sender_user
-from tests.support.site import csrf
+from tests.support.site import csrf, retried
 
 pytestmark = pytest.mark.e2e
 
@@ -124,16 +124,6 @@ async def identified(site: httpx.AsyncClient, item_number: str) -> httpx.Respons
     page = await site.post("/identite", data={"csrf_token": csrf(page), **identity})
     assert page.url.path == "/decision", page.text
     return page
-
-
-async def retried(site: httpx.AsyncClient, path: str) -> httpx.Response:
-    """What waits on another service's news answers 503 until it comes."""
-    for _ in range(150):
-        answer = await site.get(path)
-        if answer.status_code != 503:
-            return answer
-        await asyncio.sleep(0.2)
-    return answer
 
 
 async def accept_sign_and_download(platform: RunningPlatform, pki: TestPki, item_number: str) -> None:

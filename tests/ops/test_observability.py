@@ -46,7 +46,7 @@ from tests.support.bus import eventually
 from tests.support.fixtures import SmtpServer
 from tests.support.pki import TestPki
 from tests.support.running import RunningPlatform
-from tests.support.site import csrf, plain_text
+from tests.support.site import csrf, plain_text, retried
 
 pytestmark = pytest.mark.e2e
 
@@ -169,7 +169,7 @@ async def test_one_trace_follows_a_letter_through_the_five_services_and_their_co
         page = await site.post("/decision", data={"csrf_token": csrf(page), "decision": "accepter"})
         assert page.url.path == "/signature"
         page = await site.get("/signature/certificat")
-        receipt = await site.get("/signature/certificat/avis.pdf")
+        receipt = await retried(site, "/signature/certificat/avis.pdf")
         signed = await sign_with_certificate(test_pki, "recipient", receipt.content)
         page = await site.post(
             "/signature/certificat",
@@ -179,7 +179,7 @@ async def test_one_trace_follows_a_letter_through_the_five_services_and_their_co
         assert page.url.path == "/courrier", page.text
         link = re.search(r'href="(/courrier/documents/[^"]+)"', page.text)
         assert link
-        download = await site.get(link.group(1))
+        download = await retried(site, link.group(1))
         assert download.status_code == 200
 
     def journey_spans() -> list[dict[str, Any]]:
