@@ -79,7 +79,10 @@ class ArchiveSettings(RulesSettings, ObjectStoreSettings, ProxiedSettings):
         " (default: the rules profile's).",
     )
     sweep_seconds: float = Field(
-        default=60.0, gt=0, description="How often the sweeper looks for due content."
+        default=60.0,
+        gt=0,
+        description="How often the sweeper runs: it deletes due content, uploads never deposited"
+        " within ARCHIVE_UPLOAD_KEEP_HOURS, and the closed windows of failed API-key attempts.",
     )
     upload_url_seconds: int = Field(
         default=900, ge=10, le=7 * 24 * 3600, description="How long a presigned upload URL is valid."
