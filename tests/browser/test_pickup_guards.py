@@ -161,7 +161,8 @@ async def test_an_address_that_guesses_item_numbers_is_locked_out_even_for_a_rig
     letter = await deposit()
     walk = await visitor("")
     page = await open_site(walk)
-    token = await page.locator("input[name=csrf_token]").input_value()
+    # The item number form's token (the banner's language switch carries the same one).
+    token = await page.locator("#contenu input[name=csrf_token]").input_value()
     try:
         # Wrong guesses sent as the form would post them, in the visitor's session.
         for _ in range(MAX_ADDRESS_FAILURES):
@@ -198,7 +199,7 @@ async def test_the_site_switches_to_english_and_back(visitor: Visitor) -> None:
     walk = await visitor("")
     page = await open_site(walk)
 
-    await page.get_by_role("link", name="English").click()
+    await page.get_by_role("button", name="English").click()
     await expect(page.locator("html")).to_have_attribute("lang", "en")
     await walk.see("item number, english")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Pick up your letter")
@@ -207,7 +208,7 @@ async def test_the_site_switches_to_english_and_back(visitor: Visitor) -> None:
     await walk.see("item number, english, error")
     assert "12 digits" in await field_error(page, "Item number")
 
-    await page.get_by_role("link", name="Français").click()
+    await page.get_by_role("button", name="Français").click()
     await expect(page.locator("html")).to_have_attribute("lang", "fr")
     await walk.see("item number, french again")
 
@@ -223,7 +224,7 @@ async def forget_address_failures(platform_running: RunningPlatform) -> None:
 
 async def submit_with_forged_token(page: Page, button: str) -> int:
     """Change the form's hidden CSRF token, press `button`; the status of the answer."""
-    # The form's own token: the banner's sign-out form carries one too.
+    # The form's own token: the banner's language switch and sign-out form carry one too.
     token = page.locator("#contenu input[name=csrf_token]")
     await token.evaluate("input => { input.value = 'forged-' + input.value }")
     async with page.expect_response(lambda r: r.request.method == "POST") as posted:

@@ -203,6 +203,16 @@ def csrf(page: httpx.Response) -> str:
     return match.group(1)
 
 
+async def switch_language(site: httpx.AsyncClient, page: httpx.Response, language: str) -> httpx.Response:
+    """Press the language switch on `page`, as its form posts it: the page's CSRF token, and
+    the page's path to come back to."""
+    switched = await site.post(
+        f"/langue/{language}", data={"csrf_token": csrf(page), "retour": page.url.path}
+    )
+    assert switched.status_code == 303, switched.text
+    return switched
+
+
 async def to_identity_page(site: httpx.AsyncClient, item_number: str) -> httpx.Response:
     page = await site.get("/")
     page = await site.post("/", data={"csrf_token": csrf(page), "item_number": item_number})

@@ -37,6 +37,7 @@ from services.pickup.tests.integration.recipients import (
     error_of,
     send_file,
     started_pickup,
+    switch_language,
 )
 from tests.support.bus import Probe
 from tests.support.documents import blank_pdf, signed_pdf, with_document_javascript
@@ -322,8 +323,8 @@ async def test_each_refusal_reason_has_its_message_and_detail_line_in_the_pages_
         answering(pickup.amqp_url, {CheckSignedReceipt: refusing(problem, **facts)}),
         pickup.browser() as site,
     ):
-        await accepted(site, event.item_number)
-        await site.get(f"/langue/{language}", params={"retour": "/signature"})
+        page = await accepted(site, event.item_number)
+        await switch_language(site, page, language)
         answer = await send_file(
             site, "/signature/certificat", "receipt", ("ar.pdf", SIGNED, "application/pdf")
         )

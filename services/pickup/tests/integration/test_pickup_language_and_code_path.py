@@ -32,6 +32,7 @@ from services.pickup.tests.integration.recipients import (
     error_of,
     identified,
     started_pickup,
+    switch_language,
     wait_for_row,
 )
 from services.pickup.tests.integration.test_pickup_one_time_code import (
@@ -86,16 +87,16 @@ async def test_a_switch_on_the_letters_pages_is_recorded_for_the_letter_and_anno
 ) -> None:
     event = await deposit(pickup.amqp_url, pickup)
     async with pickup.browser() as site:
-        await site.get("/langue/en", params={"retour": "/"})  # not yet on a letter's pages
-        await identified(site, event.item_number)
+        await switch_language(site, await site.get("/"), "en")  # not yet on a letter's pages
+        decision = await identified(site, event.item_number)
         assert (
             await pickup.runtime.pool.fetchval(
                 "SELECT language FROM letters WHERE letter_id = $1", event.correlation_id
             )
             == "fr"
         )
-        await site.get("/langue/fr", params={"retour": "/decision"})
-        await site.get("/langue/en", params={"retour": "/decision"})
+        await switch_language(site, decision, "fr")
+        await switch_language(site, decision, "en")
 
     await wait_for_row(pickup, f"letter_id = '{event.correlation_id}' AND language = 'en'")
     changed = await probe.wait_for(LetterLanguageChanged.routing_key, event.correlation_id)
@@ -136,7 +137,7 @@ async def test_the_documents_the_policy_requires_are_listed_where_the_recipient_
         await accepted(site, event.item_number)
         await ask_for_code(site, "upload")
         upload = await site.get("/signature/code/justificatifs")
-        await site.get("/langue/fr", params={"retour": "/signature/code/attente"})
+        await switch_language(site, upload, "fr")
         await ask_for_code(site, "email")
         waiting = await site.get("/signature/code/attente")
 

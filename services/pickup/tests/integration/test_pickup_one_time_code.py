@@ -43,6 +43,7 @@ from services.pickup.tests.integration.recipients import (
     deposited,
     error_of,
     send_file,
+    switch_language,
     wait_for_row,
 )
 from tests.support.bus import Probe, publish
@@ -298,7 +299,7 @@ async def test_a_hostile_identity_document_re_renders_the_form_saying_why_and_re
             "document",
             ("cni.jpg", image("JPEG") + zip_of(), "image/jpeg"),
         )
-        await site.get("/langue/en")
+        await switch_language(site, polyglot, "en")
         bomb = await send_file(
             site,
             "/signature/code/justificatifs",

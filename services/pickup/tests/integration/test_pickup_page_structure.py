@@ -1,6 +1,7 @@
 """Every page, in each state, is built the same accessible way: the language declared, one
 h1, usable on a phone (viewport), every field with its label, errors in a summary with
-role=alert and tied to their fields, no inline script, and a link to the other language."""
+role=alert and tied to their fields, no inline script, and the switch to the other language
+(a posted form, with the CSRF token and the page to come back to)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from services.pickup.tests.integration.recipients import (
     deposit,
     identified,
     record_notice,
+    switch_language,
     to_identity_page,
 )
 
@@ -94,9 +96,8 @@ async def every_page(pickup: Pickup) -> dict[str, httpx.Response]:
         pickup.clock.move(timedelta(hours=49))
         pages["download window over"] = await site.get("/courrier")
         pickup.clock.move(-timedelta(hours=49))
-        pages["english letter"] = await site.get(
-            "/langue/en", params={"retour": "/courrier"}, follow_redirects=True
-        )
+        switched = await switch_language(site, pages["letter"], "en")
+        pages["english letter"] = await site.get(switched.headers["location"])
     refused = await deposit(pickup.amqp_url, pickup)
     async with pickup.browser() as site:
         page = await identified(site, refused.item_number)
@@ -133,7 +134,12 @@ async def test_every_page_declares_its_language_has_one_h1_and_labels_every_fiel
         assert all(labelled for _, labelled in labelled_fields(text)), (name, labelled_fields(text))
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), name  # no inline script
         assert ' style="' not in text, name
-        assert re.search(r'href="/langue/(en|fr)\?retour=', text), name
+        switch = re.search(
+            r'<form class="language" method="post" action="/langue/(?:en|fr)">(.*?)</form>', text, re.S
+        )
+        assert switch, name
+        assert f'name="csrf_token" value="{csrf(page)}"' in switch.group(1), name
+        assert f'name="retour" value="{page.url.path}"' in switch.group(1), name
         if page.status_code == 422:
             assert 'class="error-summary" role="alert"' in text, name
             for field_id in re.findall(r'<p class="error" id="([^"]+)-error">', text):

@@ -12,6 +12,7 @@ from services.pickup.tests.integration.recipients import (
     accepted,
     csrf,
     deposit,
+    switch_language,
     to_identity_page,
 )
 
@@ -51,7 +52,7 @@ async def test_the_sign_out_form_is_on_every_page_past_the_item_number_in_the_pa
     async with pickup.browser() as site:
         start = await site.get("/")
         identity = await to_identity_page(site, event.item_number)
-        await site.get("/langue/en")
+        await switch_language(site, identity, "en")
         identity_en = await site.get("/identite")
 
     assert SIGN_OUT_FORM not in start.text

@@ -35,7 +35,7 @@ from pickup.adapters.postgres import PgStorage
 from pickup.adapters.services import BusRequests
 from pickup.bootstrap import recipients_provider
 from pickup.entrypoints import certificate, downloads, identity_provider, journey, one_time_code, signing
-from pickup.entrypoints.forms import local_path
+from pickup.entrypoints.forms import field, form_of, local_path
 from pickup.entrypoints.guards import Guards, hold_rules
 from pickup.entrypoints.pages import Site, site_of
 from pickup.entrypoints.rendering import Pages
@@ -97,17 +97,25 @@ class SecurityHeaders(ResponseHeaders):
 
 
 async def switch_language(request: Request) -> Response:
+    """Switch the site's language (the form on every page), then go back to the page.
+
+    A posted form with its CSRF token, never a link: it changes the session's language and,
+    on a letter's pages, the language of the letter's notices, reminders and codes, which
+    another site could otherwise make a visitor's browser do (an image pointing here)."""
+    site = site_of(request)
+    form = await form_of(request)
+    if form is None:
+        return site.pages.forbidden(request)
     chosen = request.path_params["language"]
     if chosen in LANGUAGES:
         request.session["lang"] = chosen
         letter_id = request.session.get("identified")
         if isinstance(letter_id, str):
             # On the letter's pages: its notices, reminders and codes follow the choice.
-            site = site_of(request)
             await handlers.change_language(
                 site.storage, UUID(letter_id), "en" if chosen == "en" else "fr", site.clock()
             )
-    return RedirectResponse(local_path(request.query_params.get("retour")), 303)
+    return RedirectResponse(local_path(field(form, "retour")), 303)
 
 
 async def unavailable(request: Request, exc: Exception) -> Response:
@@ -121,7 +129,7 @@ ROUTES: list[BaseRoute] = [
     *one_time_code.ROUTES,
     *identity_provider.ROUTES,
     *downloads.ROUTES,
-    Route("/langue/{language}", switch_language),
+    Route("/langue/{language}", switch_language, methods=["POST"]),
     Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
 ]
 
