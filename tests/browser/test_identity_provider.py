@@ -11,6 +11,7 @@ import asyncio
 import json
 import re
 import uuid
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -34,17 +35,25 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 PROVIDER = "Fournisseur d'identité de test"  # its name on the pickup site (deploy/local/platform.py)
 CODE_PATH = (SignatureMethod.certificate, SignatureMethod.one_time_code)  # a deposit's default
 DIRECT = (SignatureMethod.certificate, SignatureMethod.identity_provider, SignatureMethod.one_time_code)
+CAMILLE_BORN = date(1990, 4, 12)  # the provider's `camille` (deploy/local/oidc.py)
 
 
 async def deposit_for_camille(
-    platform: RunningPlatform, smtp: SmtpServer, senders: list[str], methods: tuple[SignatureMethod, ...]
+    platform: RunningPlatform,
+    smtp: SmtpServer,
+    senders: list[str],
+    methods: tuple[SignatureMethod, ...],
+    birth_date: date | None = None,
 ) -> tuple[uuid.UUID, str, str]:
     """A letter to the demo recipient (MARTIN Camille, the provider's `camille`), with the
-    signature methods the sender allows; its id, item number and the recipient's email."""
+    signature methods the sender allows and the birth date it declares, if any; its id, item
+    number and the recipient's email."""
     tag = uuid.uuid4().hex[:8]
     sender = DEMO_SENDER.model_copy(update={"name": f"Cabinet Témoin {tag}"})
     senders.append(sender.name)
-    recipient = DEMO_RECIPIENT.model_copy(update={"email": f"idp-{tag}@exemple.example"})
+    recipient = DEMO_RECIPIENT.model_copy(
+        update={"email": f"idp-{tag}@exemple.example", "birth_date": birth_date}
+    )
     command = SubmitLetter(
         correlation_id=uuid.uuid4(),
         sender=sender,
@@ -114,7 +123,10 @@ async def evidence_records(
 async def test_a_recipient_proves_their_identity_with_the_provider_and_the_ar_is_signed_with_no_agent(
     visitor: Visitor, platform_running: RunningPlatform, smtp: SmtpServer, senders: list[str]
 ) -> None:
-    letter_id, item_number, _ = await deposit_for_camille(platform_running, smtp, senders, DIRECT)
+    # The sender declares her birth date: the provider's is the same (deploy/local/oidc.py).
+    letter_id, item_number, _ = await deposit_for_camille(
+        platform_running, smtp, senders, DIRECT, CAMILLE_BORN
+    )
     walk = await visitor("")
     page = await reach_signature(walk, item_number)
 
@@ -238,3 +250,30 @@ async def test_a_sign_in_at_level_low_is_refused_with_a_clear_page(
     await page.get_by_role("link", name="Envoyer un justificatif d'identité").click()
     await expect(page).to_have_url(at("/signature/code"))
     await walk.see("code request, after a level too low")
+
+
+async def test_a_namesake_born_another_day_goes_to_the_desk_and_nothing_is_signed(
+    visitor: Visitor, platform_running: RunningPlatform, smtp: SmtpServer, senders: list[str]
+) -> None:
+    """CPCE R.53-1: the provider must identify the recipient, not someone of that name. The
+    sender declared a birth date; the provider's MARTIN Camille was born another day."""
+    letter_id, item_number, _ = await deposit_for_camille(
+        platform_running, smtp, senders, DIRECT, date(1991, 4, 12)
+    )
+    walk = await visitor("")
+    page = await reach_signature(walk, item_number)
+
+    await page.get_by_role("button", name=f"Prouver mon identité avec {PROVIDER}").click()
+    await sign_in_at_provider(walk, platform_running, "camille", "camille-test")
+
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Le support va vérifier votre identité")
+    await walk.see("identity provider, a namesake born another day")
+    reason = "identity provider gives another birth date for MARTIN Camille Marie than the letter declares"
+    [identified] = await evidence_records(platform_running, letter_id, "RecipientIdentified")
+    assert (identified["details"]["outcome"], identified["details"]["reason"]) == ("mismatched", reason)
+    assert "1990-04-12" not in json.dumps(identified) and "1991-04-12" not in json.dumps(identified)
+    async with await asyncio.to_thread(desk_client, platform_running) as desk:
+        listed = await desk.get("/cases")
+        assert listed.status_code == 200, listed.text
+        [case] = [c for c in listed.json()["cases"] if c["item_number"] == item_number]
+    assert (case["state"], case["reason"]) == ("pending", reason)

@@ -26,7 +26,8 @@ The bulk CSV (UTF-8, header row, comma-separated) has one letter a row; its colu
   `recipient_address_lines` (separated by `;`), `recipient_country` (default FR),
   `recipient_mobile`, `recipient_fax`, `recipient_landline` (E.164), `recipient_kind`
   (`consumer`, the default, or `professional`: CPCE L.100, a letter to a consumer needs their
-  consent recorded first, `lre-send consent record`);
+  consent recorded first, `lre-send consent record`), `recipient_birth_date` (YYYY-MM-DD:
+  compared with the identity provider's when the recipient signs in there, CPCE R.53-1);
 - `alert_channels` (`sms;voice;fax`, email always), `signature_methods`
   (`certificate;one_time_code`), `verification_policy` (`default` or `cnb`),
   `idempotency_key` (advised: sending the file again then gives the same letters).
@@ -95,6 +96,7 @@ RECIPIENT_FIELDS = (
     "fax",
     "landline",
     "kind",
+    "birth_date",
 )
 CSV_COLUMNS = frozenset(
     {

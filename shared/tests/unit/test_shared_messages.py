@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
 import pytest
@@ -159,6 +159,52 @@ def test_a_whole_submit_letter_round_trips_through_json() -> None:
     message = submit_letter()
 
     assert SubmitLetter.model_validate_json(message.to_json()) == message
+
+
+def with_birth_date(born: object) -> str:
+    """A `SubmitLetter` as JSON whose recipient declares `born` as birth date."""
+    payload = json.loads(submit_letter().to_json())
+    payload["recipient"]["birth_date"] = born
+    return json.dumps(payload)
+
+
+def test_a_recipients_birth_date_is_optional_and_travels_as_an_iso_date() -> None:
+    earlier = json.loads(submit_letter().to_json())
+    del earlier["recipient"]["birth_date"]  # a deposit written before the field existed
+
+    assert SubmitLetter.model_validate_json(json.dumps(earlier)).recipient.birth_date is None
+    born = SubmitLetter.model_validate_json(with_birth_date("1990-04-12"))
+    assert born.recipient.birth_date == date(1990, 4, 12)
+    assert json.loads(born.to_json())["recipient"]["birth_date"] == "1990-04-12"
+    assert SubmitLetter.model_validate_json(born.to_json()) == born
+
+
+@pytest.mark.parametrize(
+    ("born", "reason"),
+    [
+        ((datetime.now(UTC).date() + timedelta(days=1)).isoformat(), "is in the future"),
+        ("2999-01-01", "is in the future"),
+        ("1899-12-31", "is before 1900"),
+        ("12/04/1990", "valid date"),
+    ],
+    ids=["tomorrow", "far-future", "before-1900", "not-iso"],
+)
+def test_a_birth_date_that_cannot_be_the_recipients_is_refused_on_its_field(born: str, reason: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        SubmitLetter.model_validate_json(with_birth_date(born))
+
+    [error] = refused.value.errors()
+    assert error["loc"] == ("recipient", "birth_date")
+    assert reason in error["msg"]
+
+
+@pytest.mark.parametrize("born", ["1900-01-01", "today"])
+def test_birth_dates_from_1900_to_today_are_taken(born: str) -> None:
+    iso = datetime.now(UTC).date().isoformat() if born == "today" else born
+
+    taken = SubmitLetter.model_validate_json(with_birth_date(iso))
+
+    assert taken.recipient.birth_date == date.fromisoformat(iso)
 
 
 @pytest.mark.parametrize("bad", ["not base64!", "abc", "QUJD*A==", "QUJD\nRA=="])

@@ -18,7 +18,7 @@ import uuid
 import zipfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -920,6 +920,44 @@ async def test_a_nul_in_the_idempotency_key_is_refused_at_once_not_retried_to_th
     rejected = LetterRejected.model_validate_json(message.body)
     assert [p.field for p in rejected.problems] == ["idempotency_key"]
     assert rejected.idempotency_key is None  # not repeated back: it cannot be stored
+    assert (stats.retried, stats.dead_lettered) == (0, 0)
+
+
+# ------------------------------------------------------------------ the recipient's birth date
+
+
+async def test_a_declared_birth_date_is_announced_with_the_letter(
+    archive: Archive, probe: Probe, amqp_url: str
+) -> None:
+    """CPCE R.53-1: the pickup site compares it with the identity provider's birth date."""
+    command = submit_command(demo_pdf("Née le " + uuid.uuid4().hex)).model_copy(
+        update={"recipient": recipient(birth_date="1990-04-12")}
+    )
+
+    event = await deposit_command(amqp_url, probe, command)
+
+    assert event.recipient.birth_date == date(1990, 4, 12)
+    kept = await archive.pool.fetchval(
+        "SELECT deposited_event FROM letters WHERE letter_id = $1", command.correlation_id
+    )
+    assert json.loads(kept)["recipient"]["birth_date"] == "1990-04-12"  # an idempotent retry's answer
+
+
+@pytest.mark.parametrize(("born", "reason"), [("2999-01-01", "in the future"), ("1899-12-31", "before 1900")])
+async def test_a_birth_date_that_cannot_be_the_recipients_is_refused_to_the_sender_on_its_field(
+    archive: Archive, probe: Probe, amqp_url: str, born: str, reason: str
+) -> None:
+    letter_id, body = deposit_body(lambda b: b["recipient"].update(birth_date=born))
+    stats = archive.runtime.bus.stats
+
+    await publish_raw(amqp_url, SubmitLetter.exchange, SubmitLetter.routing_key, body, str(uuid.uuid4()))
+    message = await probe.wait_for(LetterRejected.routing_key, letter_id)
+
+    [problem] = LetterRejected.model_validate_json(message.body).problems
+    assert problem.field == "recipient.birth_date"
+    assert f"{born} is {reason}" in problem.reason
+    assert probe.of(LetterDeposited.routing_key, letter_id) == []
+    assert await archive.pool.fetchval("SELECT count(*) FROM letters") == 0
     assert (stats.retried, stats.dead_lettered) == (0, 0)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -76,7 +77,7 @@ async def test_one_letter_with_a_big_document_is_uploaded_then_deposited(
         *("--recipient-last-name", r.last_name, "--recipient-first-name", r.first_name),
         *("--recipient-address", r.address, "--recipient-postcode", r.postcode),
         *("--recipient-city", r.city, "--recipient-email", str(r.email)),
-        *("--recipient-kind", r.kind),
+        *("--recipient-kind", r.kind, "--recipient-birth-date", "1984-02-29"),
         *("--attachment", str(annex)),
         str(big),
     )
@@ -93,6 +94,11 @@ async def test_one_letter_with_a_big_document_is_uploaded_then_deposited(
         "SELECT filename FROM documents WHERE letter_id = $1 ORDER BY role DESC", letter_id
     )
     assert [row["filename"] for row in names] == ["contrat.pdf", "annexe.pdf"]
+    # The birth date given goes with the recipient, for the identity provider's (CPCE R.53-1).
+    deposited = await served_archive.pool.fetchval(
+        "SELECT deposited_event FROM letters WHERE letter_id = $1", letter_id
+    )
+    assert json.loads(bytes(deposited))["recipient"]["birth_date"] == "1984-02-29"
 
 
 async def test_a_csv_of_letters_is_deposited_with_a_progress_bar_and_a_summary_naming_the_bad_rows(
@@ -106,6 +112,7 @@ async def test_a_csv_of_letters_is_deposited_with_a_progress_bar_and_a_summary_n
         {"main": "b.pdf", "alert_channels": "sms", **recipient_row(recipient_mobile="+33612345678")},
         {"main": "a.pdf", **recipient_row(recipient_email="pas-une-adresse")},
         {"main": "absent.pdf", **recipient_row()},
+        {"main": "a.pdf", **recipient_row(recipient_birth_date="2999-01-01")},
     ]
     letters = tmp_path / "letters.csv"
     columns = sorted({column for row in rows for column in row})
@@ -122,8 +129,9 @@ async def test_a_csv_of_letters_is_deposited_with_a_progress_bar_and_a_summary_n
     assert lines[1].startswith("row 3: letter ") and "DEPOSITED item number" in lines[1]
     assert lines[2].startswith("row 4: ") and "REFUSED: recipient.email:" in lines[2]
     assert lines[3].startswith("row 5: ") and "NOT SENT:" in lines[3] and "absent.pdf" in lines[3]
-    assert lines[4] == "2 deposited, 2 not, of 4 rows"
-    assert err.splitlines()[-1] == "letters [" + "#" * 30 + "] 4/4"
+    assert lines[4].startswith("row 6: NOT SENT: birth_date:") and "in the future" in lines[4]
+    assert lines[5] == "2 deposited, 3 not, of 5 rows"
+    assert err.splitlines()[-1] == "letters [" + "#" * 30 + "] 5/5"
     items = {line.rsplit(" ", 1)[1] for line in lines[:2]}
     stored = await served_archive.pool.fetch("SELECT item_number FROM letters")
     assert {row["item_number"] for row in stored} == items

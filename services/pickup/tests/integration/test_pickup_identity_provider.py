@@ -1,7 +1,8 @@
 """The pickup site as a confidential client of a real OpenID provider (the npm
 `oidc-provider` of deploy/local/oidc.py), with a real PostgreSQL and RabbitMQ: the sign-in
 signs the AR where the sender allowed it, the state is single use and bound to the session
-that started it, and a sign-in at level low is refused (CPCE R.53-1)."""
+that started it, a sign-in at level low is refused, and so is one born another day than the
+recipient the sender declared (CPCE R.53-1)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import httpx
 import pytest
 
 from deploy.local import oidc
-from lre_shared.contracts import ReceiptSigned, RecipientIdentified, SignatureMethod
+from deploy.local.demo import DEMO_RECIPIENT
+from lre_shared.contracts import ReceiptSigned, Recipient, RecipientIdentified, SignatureMethod
 from lre_shared.topology import Service, events_exchange
 from services.pickup.tests.integration.recipients import (
     Pickup,
@@ -165,3 +167,62 @@ async def test_a_sign_in_at_level_low_is_refused(
     )
     assert (identified.acr, identified.outcome) == ("eidas1", "insufficient_level")
     assert events.of(ReceiptSigned.routing_key, letter.correlation_id) == []
+
+
+def born_on(birth_date: str) -> Recipient:
+    """The demo letter's recipient (Camille Martin), declared born on `birth_date`."""
+    return Recipient.model_validate(DEMO_RECIPIENT.model_dump() | {"birth_date": birth_date})
+
+
+async def test_a_sign_in_under_the_right_names_but_another_birth_date_is_not_the_recipient(
+    pickup_with_provider: Pickup, provider: Provider, events: Probe
+) -> None:
+    """The provider's `camille` is born on 1990-04-12; the letter's Camille Martin on
+    1991-04-12: a namesake, so nothing is signed."""
+    pickup = pickup_with_provider
+    letter = await deposit(
+        pickup.amqp_url,
+        pickup,
+        deposited(recipient=born_on("1991-04-12"), methods=(SignatureMethod.identity_provider,)),
+    )
+    async with pickup.browser() as site:
+        start = await sign_in_started(site, letter.item_number)
+        page = await site.get(local(at_provider(provider, start, "camille", "camille-test")))
+        still = await site.get("/signature")
+
+    assert page.status_code == 403
+    assert still.status_code == 200  # not signed: still at the signing step
+    identified = RecipientIdentified.model_validate_json(
+        (await events.wait_for(RecipientIdentified.routing_key, letter.correlation_id)).body
+    )
+    assert (identified.outcome, identified.reason) == (
+        "mismatched",
+        "identity provider gives another birth date for MARTIN Camille Marie than the letter declares",
+    )
+    assert events.of(ReceiptSigned.routing_key, letter.correlation_id) == []
+
+
+async def test_a_sign_in_born_on_the_declared_birth_date_signs_the_ar(
+    pickup_with_provider: Pickup, provider: Provider, events: Probe
+) -> None:
+    """The birth date the letter keeps is compared as the provider gives it: ISO YYYY-MM-DD."""
+    pickup = pickup_with_provider
+    letter = await deposit(
+        pickup.amqp_url,
+        pickup,
+        deposited(recipient=born_on("1990-04-12"), methods=(SignatureMethod.identity_provider,)),
+    )
+    kept = await pickup.runtime.pool.fetchval(
+        "SELECT recipient->>'birth_date' FROM letters WHERE letter_id = $1", letter.correlation_id
+    )
+    assert kept == "1990-04-12"
+    async with pickup.browser() as site:
+        start = await sign_in_started(site, letter.item_number)
+        signed = await site.get(local(at_provider(provider, start, "camille", "camille-test")))
+
+    assert (signed.status_code, signed.headers.get("location")) == (303, "/courrier")
+    identified = RecipientIdentified.model_validate_json(
+        (await events.wait_for(RecipientIdentified.routing_key, letter.correlation_id)).body
+    )
+    assert identified.outcome == "matched"
+    await events.wait_for(ReceiptSigned.routing_key, letter.correlation_id)

@@ -6,6 +6,7 @@ leads to under the sender's choice of signature methods."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from lre_shared.contracts import (
     IdentifyWithProvider,
     Message,
     ReceiptSigned,
+    Recipient,
     RecipientIdentified,
     SignatureMethod,
     VerificationCaseOpened,
@@ -248,9 +250,14 @@ def camille(acr: str | None = "eidas2", **claims: str) -> ProviderIdentity:
 
 
 async def finish(
-    storage: FakeStorage, desk: Desk, methods: tuple[SignatureMethod, ...], identity: ProviderIdentity
+    storage: FakeStorage,
+    desk: Desk,
+    methods: tuple[SignatureMethod, ...],
+    identity: ProviderIdentity,
+    recipient: dict[str, Any] | None = None,
 ) -> identity_provider.Outcome:
-    letter = storage.letters.add(a_letter(state="accepted", signature_methods=methods))
+    letter = a_letter(state="accepted", signature_methods=methods)
+    letter = storage.letters.add(replace(letter, recipient=recipient or letter.recipient))
     purpose = identity_provider.purpose_for(letter)
     assert purpose is not None
     request = replace(new_request("sid", letter.letter_id, purpose, "email", NOW))
@@ -322,3 +329,43 @@ async def test_a_level_too_low_is_refused_and_recorded_and_nothing_else_happens(
     assert isinstance(identified, RecipientIdentified)
     assert identified.outcome is IdentificationOutcome.insufficient_level
     assert desk.asked == []
+
+
+def kept_recipient(birth_date: str | None) -> dict[str, Any]:
+    """Camille Martin as a letter keeps its recipient: `LetterDeposited.recipient` as JSON."""
+    recipient = Recipient.model_validate(
+        {
+            "last_name": "Martin",
+            "first_name": "Camille",
+            "address": "12 avenue de l'Opéra",
+            "postcode": "75001",
+            "city": "Paris",
+            "email": "camille@example.org",
+            "birth_date": birth_date,
+        }
+    )
+    kept: dict[str, Any] = json.loads(recipient.model_dump_json())
+    return kept
+
+
+async def test_a_birth_date_declared_at_deposit_must_be_the_providers_as_well_as_the_names() -> None:
+    """CPCE R.53-1: a namesake born another day is not the recipient."""
+    methods = (SignatureMethod.identity_provider, SignatureMethod.one_time_code)
+    other_day, desk = FakeStorage(), Desk("pending")
+
+    refused = await finish(other_day, desk, methods, camille(), kept_recipient("1991-04-12"))
+
+    assert isinstance(refused, identity_provider.DeskDecides)
+    assert refused.reason == (
+        "identity provider gives another birth date for MARTIN Camille Marie than the letter declares"
+    )
+    [asked] = desk.asked
+    assert isinstance(asked, IdentifyWithProvider) and not asked.matched
+    [identified] = other_day.published
+    assert isinstance(identified, RecipientIdentified)
+    assert identified.outcome is IdentificationOutcome.mismatched
+    for born in ("1990-04-12", None):  # the provider's birth date, or none declared
+        same_day = FakeStorage()
+        signed = await finish(same_day, Desk(), methods, camille(), kept_recipient(born))
+        assert isinstance(signed, identity_provider.Signed)
+        assert any(isinstance(m, ReceiptSigned) for m in same_day.published)

@@ -19,7 +19,7 @@ exchanges. This module holds their base classes and the values several services 
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID, uuid4
@@ -115,6 +115,21 @@ RecipientKind = Literal["consumer", "professional"]
 RECIPIENT_KINDS: tuple[RecipientKind, ...] = ("consumer", "professional")
 
 
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+def _birth_date(value: date) -> date:
+    if value < EARLIEST_BIRTH_DATE:
+        raise ValueError(f"{value.isoformat()} is before 1900: give the recipient's birth date, YYYY-MM-DD")
+    if value > now_utc().date():
+        raise ValueError(f"{value.isoformat()} is in the future: give the recipient's birth date, YYYY-MM-DD")
+    return value
+
+
+# A recipient's birth date (ISO 8601, YYYY-MM-DD): none in the future, none before 1900.
+BirthDate = Annotated[date, AfterValidator(_birth_date)]
+
+
 class SubmittedSender(Contract):
     """The sender as a sender system declares it in `SubmitLetter`.
 
@@ -175,6 +190,12 @@ class SubmittedRecipient(Contract):
         description="consumer (the default) or professional. CPCE L.100: a letter to a consumer is"
         " taken only if the sender recorded the recipient's consent (RecordConsent); declare"
         " professional a recipient who receives it for their trade or profession.",
+    )
+    birth_date: BirthDate | None = Field(
+        default=None,
+        description="The recipient's birth date, YYYY-MM-DD (optional). CPCE R.53-1: when the recipient"
+        " proves who they are through an identity provider (FranceConnect+), it is compared with the"
+        " provider's birth date as well as the names, so that a namesake is not taken for them.",
     )
 
 

@@ -185,6 +185,8 @@ def accepted_parties(command: SubmitLetter) -> tuple[Sender, Recipient]:
         landline=_compact(r.landline),
         language=r.language.strip().lower(),
         kind=r.kind.strip().lower(),
+        # CPCE R.53-1: the pickup site compares it with the identity provider's birth date.
+        birth_date=r.birth_date,
     )
     return sender, recipient
 
@@ -199,7 +201,7 @@ def submission_fingerprint(
         mode="json",
         include={"sender", "recipient", "verification_policy", "alert_channels", "signature_methods"},
     )
-    for name, default in (("language", "fr"), ("kind", "consumer")):
+    for name, default in (("language", "fr"), ("kind", "consumer"), ("birth_date", None)):
         if content["recipient"].get(name) == default:
             # A default: fingerprints of deposits made before the field existed stay the same.
             del content["recipient"][name]

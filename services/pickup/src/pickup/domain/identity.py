@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping, Sequence
+from datetime import date
 
 ABBREVIATIONS = {
     "r": "rue",
@@ -136,8 +137,9 @@ def incomplete_fields(typed: Mapping[str, str | None]) -> list[str]:
 # (`family_name`), or the name in use (`preferred_username`, FranceConnect's nom d'usage, e.g.
 # a married name), and every given name in civil-status order (`given_name`, "Camille
 # Marie"), of which the sender usually declares the one in use: any run of consecutive given
-# names matches ("Camille", "Marie", "Camille Marie"). A declared birth date, where the
-# sender's policy gives one, must be the provider's `birthdate`.
+# names matches ("Camille", "Marie", "Camille Marie"). A birth date the sender declared
+# (`recipient.birth_date`) must be the provider's `birthdate` too, so that a namesake is not
+# taken for the recipient.
 
 
 def _given_name_runs(given_names: str) -> set[str]:
@@ -145,9 +147,20 @@ def _given_name_runs(given_names: str) -> set[str]:
     return {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
 
 
+def declared_for_provider(recipient: Mapping[str, object]) -> dict[str, object]:
+    """The letter's recipient (`LetterDeposited.recipient`, as the letter keeps it) as
+    `provider_mismatch` compares it: the names as they are, and the birth date declared at
+    deposit (`birth_date`) as `birthdate`, ISO YYYY-MM-DD like the OpenID Connect claim.
+    CPCE R.53-1: the provider identifies the recipient, not merely someone of that name."""
+    born = recipient.get("birth_date")
+    birthdate = born.isoformat() if isinstance(born, date) else born if isinstance(born, str) else None
+    return {**recipient, "birthdate": birthdate}
+
+
 def provider_mismatch(declared: Mapping[str, object], claims: Mapping[str, object]) -> str | None:
-    """Why the provider's `claims` are not the declared recipient, in words for the desk's
-    agent and the evidence (the names on both sides); None when they match."""
+    """Why the provider's `claims` are not the declared recipient (`declared_for_provider`),
+    in words for the desk's agent and the evidence (the names on both sides, never the birth
+    dates); None when they match."""
 
     def text(value: object) -> str:
         return value.strip() if isinstance(value, str) else ""

@@ -8,12 +8,13 @@ names compared, a hash of the birth date, the outcome). Then:
 - a level below those accepted: nothing else; the page says it is not enough and offers
   identity documents instead;
 - the provider's names are the recipient's (`domain.identity.provider_mismatch`, the
-  identity form's tolerant rules) and the sender allowed `SignatureMethod.identity_provider`:
+  identity form's tolerant rules), and so is its birth date where the sender declared one
+  (`recipient.birth_date`), and the sender allowed `SignatureMethod.identity_provider`:
   the AR is signed at once, under the provider's names (`ReceiptSigned`, same transaction);
 - a match where only the one-time code is allowed: the desk approves the letter's case
   without an agent (under a policy asking no more than an identity) and sends the code;
-- other names, or names missing: the desk gets a case with the reason for an agent, and the
-  recipient may send documents to it.
+- other names or another birth date, or names missing: the desk gets a case with the reason
+  for an agent, and the recipient may send documents to it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from lre_shared.contracts import (
     SignatureMethod,
     VerificationCaseOpened,
 )
-from pickup.domain.identity import level_accepted, provider_mismatch
+from pickup.domain.identity import declared_for_provider, level_accepted, provider_mismatch
 from pickup.domain.letter import LetterView, Signature
 from pickup.domain.provider import REQUEST_LIFETIME, IdentityRequest, ProviderIdentity, Purpose, new_request
 from pickup.service_layer import signature
@@ -147,7 +148,8 @@ async def finish(
                 identified(letter, identity, IdentificationOutcome.insufficient_level, request.purpose, now)
             )
         return LevelTooLow(identity.acr)
-    reason = provider_mismatch(letter.recipient, identity.claims)
+    # CPCE R.53-1: the names, and the birth date where the sender declared one.
+    reason = provider_mismatch(declared_for_provider(letter.recipient), identity.claims)
     if reason is None and request.purpose == "signature":
         signing = Signature(letter.letter_id, now, SignatureMethod.identity_provider, identity.full_name)
         async with storage.unit_of_work() as uow:
