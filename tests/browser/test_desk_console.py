@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from deploy.local.seaweed import SeaweedS3
 from tests.browser.console import (
@@ -42,6 +43,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 # A passport valid for years: it satisfies both policies' identity rule.
 PASSPORT = ("passport", "19AB12345", "2036-01-01")
 VALID_SIREN, WRONG_SIREN = "732 829 320", "732 829 321"
+# The recipient's birth date as a sender declares it, to compare with the documents.
+BORN = date(1980, 5, 17)
 
 
 Console = Callable[[str], Awaitable[Walk]]
@@ -140,6 +143,11 @@ async def fill_line(page: Page, n: int, kind: str, document_type: str, number: s
     await line.locator(f"input[name={date_field}]").fill(day)
 
 
+def declared_birth_date(page: Page, term: str) -> Locator:
+    """The value of the case's fact `term` (the declared birth date's, in either language)."""
+    return page.locator("#case-facts > div", has=page.locator("dt", has_text=term)).locator("dd")
+
+
 async def decide(page: Page, choice: str, reason: str = "") -> None:
     await page.get_by_label(choice).check()
     if reason:
@@ -154,7 +162,7 @@ async def test_an_agent_approves_a_default_case_and_the_recipient_gets_the_code(
     visitor: Visitor,
     console: Console,
 ) -> None:
-    letter = await deposit_letter(platform_running, smtp, senders)
+    letter = await deposit_letter(platform_running, smtp, senders, birth_date=BORN)
     recipient = await visitor("recipient")
     waiting = await send_document(recipient, letter)
 
@@ -167,6 +175,8 @@ async def test_an_agent_approves_a_default_case_and_the_recipient_gets_the_code(
     await expect(page.locator("#queue-target")).to_contain_text("moins de 1 min")
 
     page = await claim_next(agent, letter.item_number)
+    # The birth date the sender declared, to compare with the card's.
+    await expect(declared_birth_date(page, "Date de naissance déclarée")).to_have_text("17/05/1980")
     # The uploaded card, shown inline through its short-lived link.
     image = page.get_by_role("img", name="Justificatif carte-identite.png")
     await expect(image).to_be_visible()
@@ -208,6 +218,8 @@ async def test_a_professional_case_needs_its_kbis_bar_certificate_and_a_callback
     page = await sign_in(agent, AGENT)
     await expect(page.locator("#queue-rows tr", has_text=letter.item_number)).to_contain_text("CNB")
     page = await claim_next(agent, letter.item_number)
+    # The sender declared no birth date: the case shows none.
+    await expect(page.locator("#case-facts")).not_to_contain_text("Date de naissance")
 
     # The PDF in a frame, from a link of the desk that serves it as a PDF.
     frame = page.locator("iframe.pdf")
@@ -394,7 +406,7 @@ async def test_the_queue_updates_by_itself_keeping_the_focus_and_the_language_is
     claim = page.get_by_role("button", name="Prendre le suivant")
     await claim.focus()
 
-    letter = await deposit_letter(platform_running, smtp, senders)
+    letter = await deposit_letter(platform_running, smtp, senders, birth_date=BORN)
     recipient = await visitor("recipient")
     await send_document(recipient, letter)
     # A new case appears without reloading; the focus stays where the agent left it.
@@ -420,6 +432,7 @@ async def test_the_queue_updates_by_itself_keeping_the_focus_and_the_language_is
     await agent.see("queue, in English")
     await page.get_by_role("button", name="Claim next").click()
     await expect(page.get_by_role("heading", level=1, name=re.compile("^Case LRE-"))).to_be_focused()
+    await expect(declared_birth_date(page, "Declared birth date")).to_have_text("17 May 1980")
     await expect(page.locator("#unmet")).to_contain_text("does not satisfy the policy yet")
     await page.get_by_label("Approve (the code goes to the recipient)").check()
     await page.get_by_label("Ask for more documents").check()

@@ -100,8 +100,9 @@ class RunningDesk:
         )
         return await self.ask(query, VerificationCaseOpened)
 
-    async def deposit(self, policy: str = "default") -> LetterDeposited:
-        event = deposited(policy)
+    async def deposit(self, policy: str = "default", **recipient: Any) -> LetterDeposited:
+        """Deposit a letter to the demo recipient with `recipient`'s fields changed."""
+        event = deposited(policy, **recipient)
         await publish(self.amqp_url, event)
 
         async def known() -> bool:
@@ -114,13 +115,15 @@ class RunningDesk:
         return event
 
 
-def deposited(policy: str = "default") -> LetterDeposited:
+def deposited(policy: str = "default", **recipient: Any) -> LetterDeposited:
     return LetterDeposited.model_validate(
         {
             "correlation_id": uuid.uuid4(),
             "item_number": f"{uuid.uuid4().int % 10**12:012d}",
             "sender": DEMO_SENDER,
-            "recipient": DEMO_RECIPIENT.model_copy(update={"mobile": MOBILE, "landline": LANDLINE}),
+            "recipient": DEMO_RECIPIENT.model_copy(
+                update={"mobile": MOBILE, "landline": LANDLINE} | recipient
+            ),
             "documents": (
                 StoredDocument(
                     document_id=uuid.uuid4(), filename="mise-en-demeure.pdf", size=1234, sha256="c" * 64

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -273,6 +273,26 @@ async def test_a_callback_and_every_step_are_in_the_case_audit_trail(desk: Any, 
     assert supervisor.json() == trail.json()
     assert detail.json()["callbacks"][0]["number"] == "+33142000000"
     assert detail.json()["recipient"]["recipient_landline"] == "+33142000000"
+
+
+async def test_a_case_shows_the_recipients_birth_date_only_when_the_sender_declared_one(desk: Any) -> None:
+    declared = await desk.deposit(birth_date=date(1980, 5, 17))
+    undeclared = await desk.deposit()
+    with_date = await desk.open_case(declared)
+    without = await desk.open_case(undeclared)
+
+    shown = await desk.http.get(f"/desk/api/cases/{with_date.case_id}", headers=desk.auth())
+    omitted = await desk.http.get(f"/desk/api/cases/{without.case_id}", headers=desk.auth())
+
+    assert shown.status_code == omitted.status_code == 200, (shown.text, omitted.text)
+    assert shown.json()["recipient"] == {
+        "recipient_name": "Camille Martin",
+        "recipient_company": "Société Exemple SAS",
+        "recipient_landline": "+33142000000",
+        "recipient_birth_date": "1980-05-17",
+    }
+    assert "recipient_birth_date" not in omitted.json()["recipient"]
+    assert omitted.json()["recipient"]["recipient_name"] == "Camille Martin"
 
 
 async def test_the_audit_trail_cannot_be_rewritten(desk: Any, files: Any) -> None:

@@ -93,6 +93,7 @@ class InMemoryLetters:
             "recipient_name": recipient.name,
             "recipient_company": recipient.company,
             "recipient_landline": recipient.landline,
+            "recipient_birth_date": recipient.birth_date,
         }
 
     async def with_item_number(self, item_number: str) -> UUID | None:

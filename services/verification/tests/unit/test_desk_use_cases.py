@@ -9,12 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
+from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
 from lre_shared.contracts import (
     AddIdentityDocument,
     CheckCode,
     CodeFailed,
     CodeProblem,
     DocumentChannel,
+    LetterDeposited,
     LetterLocked,
     LetterLockLifted,
     LiftLetterLock,
@@ -87,6 +89,37 @@ async def test_a_letter_is_learnt_once_whatever_is_redelivered() -> None:
     await uow.letters.learn(letter_id, item_number, "default", Recipient("X", None, None, None, None))
     letter = await uow.letters.locked(letter_id)
     assert letter is not None and letter.policy == "cnb"
+
+
+def deposited(**recipient: object) -> LetterDeposited:
+    """A deposit whose recipient is the demo one with `recipient`'s fields changed."""
+    return LetterDeposited.model_validate(
+        {
+            "correlation_id": uuid.uuid4(),
+            "item_number": f"{uuid.uuid4().int % 10**12:012d}",
+            "sender": DEMO_SENDER.model_dump(mode="json"),
+            "recipient": DEMO_RECIPIENT.model_dump(mode="json") | recipient,
+            "documents": [
+                {"document_id": str(uuid.uuid4()), "filename": "a.pdf", "size": 1, "sha256": "c" * 64}
+            ],
+            "verification_policy": "default",
+            "deposited_at": NOW.isoformat(),
+        }
+    )
+
+
+async def test_a_deposited_letter_keeps_the_birth_date_its_sender_declared() -> None:
+    uow = InMemoryUnitOfWork()
+    declared, undeclared = deposited(birth_date="1980-05-17"), deposited()
+
+    await handlers.on_letter_deposited(declared, uow)
+    await handlers.on_letter_deposited(undeclared, uow)
+
+    kept = await uow.letters.recipient(declared.correlation_id)
+    assert kept is not None and kept["recipient_birth_date"] == date(1980, 5, 17)
+    assert kept["recipient_name"] == "Camille Martin"
+    none = await uow.letters.recipient(undeclared.correlation_id)
+    assert none is not None and none["recipient_birth_date"] is None
 
 
 async def test_a_hold_arriving_after_a_later_lift_changes_nothing() -> None:

@@ -115,7 +115,8 @@ class PgLetters(PgRepository):
         return await fetch_one(
             self.conn,
             dict,
-            "SELECT recipient_name, recipient_company, recipient_landline FROM letters WHERE letter_id = $1",
+            "SELECT recipient_name, recipient_company, recipient_landline, recipient_birth_date FROM letters"
+            " WHERE letter_id = $1",
             letter_id,
         )
 

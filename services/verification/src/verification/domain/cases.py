@@ -4,7 +4,7 @@ that the repositories hand to the use cases."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -27,6 +27,9 @@ class Recipient:
     email: str | None
     mobile: str | None
     landline: str | None
+    # As the sender declared it, if they did: the agent compares it with the identity
+    # documents (CPCE R.53-1, identifying the recipient, not merely someone of that name).
+    birth_date: date | None = None
 
 
 @dataclass(frozen=True)

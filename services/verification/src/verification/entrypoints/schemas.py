@@ -5,7 +5,7 @@ UI, and the tests check the answers against them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -103,6 +103,11 @@ class RecipientInfo(BaseModel):
     recipient_name: str
     recipient_company: str | None
     recipient_landline: str | None = Field(description="The firm's landline, to call back.")
+    recipient_birth_date: date | None = Field(
+        default=None,
+        description="The birth date the sender declared, to compare with the identity documents"
+        " (CPCE R.53-1); absent when the sender declared none.",
+    )
 
 
 class CaseDetail(CaseSummary):

@@ -90,7 +90,11 @@ async def get_case(uow: UnitOfWork, case_id: UUID, *, lock: bool = False) -> Cas
 async def case_detail(uow: UnitOfWork, case_id: UUID, now: datetime) -> dict[str, Any]:
     case = await get_case(uow, case_id)
     detail = case_json(case, now)
-    detail["recipient"] = await uow.letters.recipient(case.letter_id)
+    recipient = await uow.letters.recipient(case.letter_id)
+    if recipient is not None and recipient.get("recipient_birth_date") is None:
+        # Most senders declare no birth date: the case then shows none, not an empty one.
+        recipient.pop("recipient_birth_date", None)
+    detail["recipient"] = recipient
     items = CHECKLIST.validate_python(detail["checklist"])
     detail.update(lacking(case.policy, items, now))
     detail["documents"] = await uow.documents.of_case(case_id)

@@ -1,9 +1,9 @@
 """What the desk learns from other services' events.
 
 The desk needs, for any letter a recipient may later ask a one-time code for, the
-verification policy the sender chose (`default` or `cnb`), whom to expect and where they
-may receive a code: it learns all of it when the letter is deposited, and the letter's
-fate from the pickup site's decisions.
+verification policy the sender chose (`default` or `cnb`), whom to expect (their name and,
+when the sender declared it, their birth date) and where they may receive a code: it learns
+all of it when the letter is deposited, and the letter's fate from the pickup site's decisions.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ async def on_letter_deposited(event: LetterDeposited, uow: UnitOfWork) -> None:
             email=str(recipient.email),
             mobile=recipient.mobile,
             landline=recipient.landline,
+            birth_date=recipient.birth_date,
         ),
     )
 

@@ -52,7 +52,8 @@ class Letters(Protocol):
     async def declared_address(self, letter_id: UUID, channel: CodeChannel) -> str | None: ...
 
     async def recipient(self, letter_id: UUID) -> View | None:
-        """Name, company and landline: what an agent checks documents against."""
+        """Name, company, landline and declared birth date (None when the sender declared
+        none): what an agent checks documents against."""
 
     async def with_item_number(self, item_number: str) -> UUID | None: ...
 

@@ -493,6 +493,9 @@ async function showCase(caseId) {
     fact(t("case.waiting"), duration(item.age_seconds)),
     fact(t("case.documents_by"), t("channel." + item.document_channel)),
     fact(t("case.code_by"), t("channel." + item.code_channel)),
+    // Only when the sender declared one, to compare with the identity documents (CPCE R.53-1).
+    item.recipient && item.recipient.recipient_birth_date
+      ? fact(t("case.birth_date"), birthDayText(item.recipient.recipient_birth_date)) : null,
     item.decision ? fact(t("case.decision"), t("decision." + item.decision) + (item.reason ? " — " + item.reason : "")) : null,
   );
   show(
@@ -682,6 +685,12 @@ function dayText(isoDay) {
   return /^\d{4}-/.test(isoDay) && isoDay.length === 10
     ? new Intl.DateTimeFormat(locale(), { dateStyle: "long", timeZone: "UTC" }).format(new Date(isoDay + "T00:00:00Z"))
     : isoDay;
+}
+
+// A birth date as identity documents print it: 17/05/1980 in French, 17 May 1980 in English.
+function birthDayText(isoDay) {
+  const options = language === "fr" ? { day: "2-digit", month: "2-digit", year: "numeric" } : { dateStyle: "long" };
+  return new Intl.DateTimeFormat(locale(), { ...options, timeZone: "UTC" }).format(new Date(isoDay + "T00:00:00Z"));
 }
 
 async function saveChecklist(item) {
