@@ -276,4 +276,13 @@ async def test_a_namesake_born_another_day_goes_to_the_desk_and_nothing_is_signe
         listed = await desk.get("/cases")
         assert listed.status_code == 200, listed.text
         [case] = [c for c in listed.json()["cases"] if c["item_number"] == item_number]
-    assert (case["state"], case["reason"]) == ("pending", reason)
+        assert (case["state"], case["reason"]) == ("pending", reason)
+        # An agent settles it, leaving no case waiting for the next tests' agents.
+        claimed = await desk.post("/cases/claim")
+        assert claimed.status_code == 200, claimed.text
+        assert claimed.json()["case"]["case_id"] == case["case_id"], claimed.json()
+        decided = await desk.post(
+            f"/cases/{case['case_id']}/decision",
+            json={"outcome": "rejected", "reason": "une autre date de naissance"},
+        )
+        assert decided.status_code == 200, decided.text
