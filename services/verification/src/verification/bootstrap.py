@@ -186,13 +186,15 @@ def build(settings: VerificationSettings, clock: Clock = now_utc, media: MediaFe
         console_sign_in(settings, verifier, pool, clock),
     )
     sweeper = PeriodicTask(
-        "identity document sweeper",
+        "identity document and recipient sweeper",
         retention.sweeper(
             transactions,
             vault,
             timedelta(days=settings.document_retention_days),
             timedelta(days=settings.document_longest_days),
             clock,
+            # A letter needs the desk no longer than its content may live (CPCE R.53-3).
+            content_life=settings.rules().longest_content_life(),
         ),
         settings.document_sweep_seconds,
     )

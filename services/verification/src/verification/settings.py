@@ -26,7 +26,10 @@ class VerificationSettings(RulesSettings, ObjectStoreSettings):
     code_max_tries: int | None = Field(
         default=None, ge=1, description="Wrong tries that invalidate a code (default: the rules profile's)."
     )
-    rules_profile: RulesProfileName = rules_profile_setting("the code lockout.")
+    rules_profile: RulesProfileName = rules_profile_setting(
+        "the code lockout, and how long letters may need the desk (the acceptance and download"
+        " windows), after which their recipients' details are forgotten."
+    )
     code_resend_interval_seconds: int = Field(
         default=60, ge=0, description="Least time between two codes for one letter."
     )
@@ -37,10 +40,16 @@ class VerificationSettings(RulesSettings, ObjectStoreSettings):
         default=10 * 1024 * 1024, ge=1024, description="Largest identity document taken, in bytes."
     )
     document_retention_days: float = Field(
-        default=7, ge=0, description="Identity documents are deleted this long after the decision."
+        default=7,
+        ge=0,
+        description="Identity documents are deleted this long after the decision; a letter's recipient"
+        " details this long after the letter's longest content life, once no case of it is undecided.",
     )
     document_longest_days: float = Field(
-        default=30, gt=0, description="Documents of a case never decided are deleted this long after arrival."
+        default=30,
+        gt=0,
+        description="Documents of a case never decided are deleted this long after arrival; a letter's"
+        " recipient details this long after its longest content life, whatever its cases.",
     )
     document_sweep_seconds: float = Field(default=300, gt=0, description="How often the sweeper runs.")
     document_key: SecretStr = Field(

@@ -19,7 +19,9 @@ from faststream.rabbit import RabbitBroker
 from deploy.local.demo import DEMO_RECIPIENT, DEMO_SENDER
 from deploy.local.seaweed import SeaweedS3
 from lre_shared.contracts import (
+    AddIdentityDocument,
     DocumentChannel,
+    IdentityDocumentAdded,
     LetterDeposited,
     Message,
     OpenVerificationCase,
@@ -99,6 +101,22 @@ class RunningDesk:
             code_address=address,
         )
         return await self.ask(query, VerificationCaseOpened)
+
+    async def open_with_document(self, letter: LetterDeposited, pdf: bytes) -> uuid.UUID:
+        """A case for `letter` (its code by SMS) with one identity document, `pdf`, taken."""
+        opened = await self.open_case(letter, code_channel="sms")
+        added = await self.ask(
+            AddIdentityDocument(
+                correlation_id=letter.correlation_id,
+                case_id=opened.case_id,
+                filename="cni.pdf",
+                content=pdf,
+            ),
+            IdentityDocumentAdded,
+        )
+        assert added.accepted, added.reason
+        assert opened.case_id is not None
+        return opened.case_id
 
     async def deposit(self, policy: str = "default", **recipient: Any) -> LetterDeposited:
         """Deposit a letter to the demo recipient with `recipient`'s fields changed."""

@@ -36,18 +36,7 @@ CNB_CHECKLIST = [
 
 async def case_with_document(desk: Any, files: Any, policy: str = "default") -> tuple[Any, uuid.UUID]:
     letter = await desk.deposit(policy)
-    opened = await desk.open_case(letter, code_channel="sms")
-    added = await desk.ask(
-        AddIdentityDocument(
-            correlation_id=letter.correlation_id,
-            case_id=opened.case_id,
-            filename="cni.pdf",
-            content=files.pdf,
-        ),
-        IdentityDocumentAdded,
-    )
-    assert added.accepted, added.reason
-    return letter, opened.case_id
+    return letter, await desk.open_with_document(letter, files.pdf)
 
 
 async def claim(desk: Any, agent: str = "alice") -> Any:

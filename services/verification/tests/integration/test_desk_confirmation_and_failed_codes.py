@@ -15,11 +15,9 @@ from typing import Any
 import pytest
 
 from lre_shared.contracts import (
-    AddIdentityDocument,
     CodeFailed,
     CodeRequested,
     DocumentChannel,
-    IdentityDocumentAdded,
     LetterLanguageChanged,
     OpenVerificationCase,
     RequestCode,
@@ -109,23 +107,13 @@ async def test_no_case_takes_documents_by_mms_or_fax_where_the_desk_has_no_such_
 
 async def approved_by_sms(desk: Any, files: Any) -> tuple[Any, uuid.UUID]:
     letter = await desk.deposit()
-    opened = await desk.open_case(letter, code_channel="sms")
-    added = await desk.ask(
-        AddIdentityDocument(
-            correlation_id=letter.correlation_id,
-            case_id=opened.case_id,
-            filename="cni.pdf",
-            content=files.pdf,
-        ),
-        IdentityDocumentAdded,
-    )
-    assert added.accepted, added.reason
+    case_id = await desk.open_with_document(letter, files.pdf)
     claimed = await desk.http.post("/desk/api/cases/claim", headers=desk.auth())
     path = f"/desk/api/cases/{claimed.json()['case']['case_id']}"
     await desk.http.put(path + "/checklist", json={"items": IDENTITY}, headers=desk.auth())
     decided = await desk.http.post(path + "/decision", json={"outcome": "approved"}, headers=desk.auth())
     assert decided.status_code == 200, decided.text
-    return letter, opened.case_id
+    return letter, case_id
 
 
 async def test_a_code_that_could_not_be_sent_is_void_and_a_new_one_goes_by_the_channel_chosen(

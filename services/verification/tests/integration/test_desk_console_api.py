@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from lre_shared.contracts import AddIdentityDocument, IdentityDocumentAdded
-
 pytestmark = pytest.mark.integration
 
 # 2026-03-02 is the clock's start (see conftest): these satisfy the cnb policy then.
@@ -23,17 +21,7 @@ CNB_CHECKLIST = [
 
 async def case_with_document(desk: Any, files: Any, policy: str = "default") -> None:
     letter = await desk.deposit(policy)
-    opened = await desk.open_case(letter, code_channel="sms")
-    added = await desk.ask(
-        AddIdentityDocument(
-            correlation_id=letter.correlation_id,
-            case_id=opened.case_id,
-            filename="cni.pdf",
-            content=files.pdf,
-        ),
-        IdentityDocumentAdded,
-    )
-    assert added.accepted, added.reason
+    await desk.open_with_document(letter, files.pdf)
 
 
 async def claim(desk: Any) -> Any:

@@ -88,16 +88,38 @@ class InMemoryLetters:
         entry = self.known.get(letter_id)
         if entry is None:
             return None
-        recipient = entry.recipient
+        recipient, forgotten_at = entry.recipient, entry.letter.recipient_forgotten_at
+        if forgotten_at is not None:
+            return dict.fromkeys(
+                ("recipient_name", "recipient_company", "recipient_landline", "recipient_birth_date")
+            ) | {"recipient_forgotten_at": forgotten_at}
         return {
             "recipient_name": recipient.name,
             "recipient_company": recipient.company,
             "recipient_landline": recipient.landline,
             "recipient_birth_date": recipient.birth_date,
+            "recipient_forgotten_at": None,
         }
 
     async def with_item_number(self, item_number: str) -> UUID | None:
         return next((i for i, e in self.known.items() if e.letter.item_number == item_number), None)
+
+    async def recipient_forgotten_at(self, letter_id: UUID) -> datetime | None:
+        entry = self.known.get(letter_id)
+        return entry.letter.recipient_forgotten_at if entry else None
+
+    def forget(self, letter_id: UUID, now: datetime) -> None:
+        """What the retention sweep does to a letter (its selection is PostgreSQL's)."""
+        entry = self.known[letter_id]
+        entry.letter = replace(
+            entry.letter, recipient_email=None, recipient_mobile=None, recipient_forgotten_at=now
+        )
+        entry.recipient = Recipient(name="", company=None, email=None, mobile=None, landline=None)
+
+    async def forget_recipients(
+        self, decided_before: datetime, known_before: datetime, now: datetime
+    ) -> list[tuple[UUID, list[UUID]]]:
+        raise NotImplementedError("the sweep's selection is PostgreSQL's: see the integration tests")
 
 
 @dataclass

@@ -215,7 +215,54 @@ async def test_a_code_goes_by_sms_only_to_the_declared_mobile() -> None:
     assert (uow.sent(SendCode)[-1].channel, uow.sent(SendCode)[-1].address) == ("sms", MOBILE)
 
 
+async def test_no_code_goes_out_for_a_letter_whose_recipient_is_forgotten() -> None:
+    uow = InMemoryUnitOfWork()
+    letter_id, _ = await issued(uow, at=NOW - code_rules.HOUR)
+    uow.letters.forget(letter_id, NOW)
+
+    requested = await codes.request_code(
+        RequestCode(correlation_id=letter_id, channel="sms"), uow, settings=SETTINGS, clock=clock
+    )
+
+    assert not requested.issued and "past its acceptance and download windows" in (requested.reason or "")
+    assert len(uow.sent(SendCode)) == 1
+
+
 # ----------------------------------------------------------------------------- cases
+
+
+async def test_a_letter_whose_recipient_is_forgotten_opens_no_case() -> None:
+    uow = InMemoryUnitOfWork()
+    letter_id, item_number = await known_letter(uow)
+    uow.letters.forget(letter_id, NOW)
+    query = OpenVerificationCase(
+        correlation_id=letter_id,
+        item_number=item_number,
+        document_channel=DocumentChannel.upload,
+        code_channel="email",
+        code_address=EMAIL,
+    )
+
+    answer = await cases.open_case(query, uow, settings=SETTINGS, clock=clock)
+
+    assert answer.case_id is None and "past its acceptance and download windows" in (answer.reason or "")
+    assert uow.cases.by_id == {} and uow.published == []
+
+
+async def test_a_case_shows_its_recipient_as_forgotten_once_the_sweep_forgot_them() -> None:
+    uow = InMemoryUnitOfWork()
+    case_id = await opened(uow)
+    letter_id = uow.cases.by_id[case_id].letter_id
+    uow.letters.forget(letter_id, NOW)
+
+    detail = await desk.case_detail(uow, case_id, NOW)
+
+    assert detail["recipient"] == {
+        "recipient_name": None,
+        "recipient_company": None,
+        "recipient_landline": None,
+        "recipient_forgotten_at": NOW,
+    }
 
 
 async def test_a_code_address_the_sender_did_not_declare_opens_no_case() -> None:

@@ -98,8 +98,8 @@ class PgLetters(PgRepository):
         return await fetch_one(
             self.conn,
             Letter,
-            "SELECT letter_id, item_number, policy, status, recipient_email, recipient_mobile FROM letters"
-            " WHERE letter_id = $1 FOR UPDATE",
+            "SELECT letter_id, item_number, policy, status, recipient_email, recipient_mobile,"
+            " recipient_forgotten_at FROM letters WHERE letter_id = $1 FOR UPDATE",
             letter_id,
         )
 
@@ -115,10 +115,39 @@ class PgLetters(PgRepository):
         return await fetch_one(
             self.conn,
             dict,
-            "SELECT recipient_name, recipient_company, recipient_landline, recipient_birth_date FROM letters"
-            " WHERE letter_id = $1",
+            "SELECT recipient_name, recipient_company, recipient_landline, recipient_birth_date,"
+            " recipient_forgotten_at FROM letters WHERE letter_id = $1",
             letter_id,
         )
+
+    async def recipient_forgotten_at(self, letter_id: UUID) -> datetime | None:
+        at: datetime | None = await self.conn.fetchval(
+            "SELECT recipient_forgotten_at FROM letters WHERE letter_id = $1", letter_id
+        )
+        return at
+
+    async def forget_recipients(
+        self, decided_before: datetime, known_before: datetime, now: datetime
+    ) -> list[tuple[UUID, list[UUID]]]:
+        # One statement, marking as it clears: of two replicas' sweeps, one forgets a letter.
+        rows = await self.conn.fetch(
+            "WITH due AS ("
+            "  SELECT letter_id FROM letters l"
+            "  WHERE recipient_forgotten_at IS NULL AND (known_at < $2 OR (known_at < $1 AND NOT EXISTS ("
+            "    SELECT 1 FROM cases c WHERE c.letter_id = l.letter_id"
+            "    AND c.state NOT IN ('approved', 'rejected'))))"
+            "  LIMIT 1000 FOR UPDATE SKIP LOCKED)"
+            " UPDATE letters l SET recipient_name = NULL, recipient_company = NULL, recipient_email = NULL,"
+            " recipient_mobile = NULL, recipient_landline = NULL, recipient_birth_date = NULL,"
+            " recipient_forgotten_at = $3"
+            " FROM due WHERE l.letter_id = due.letter_id AND l.recipient_forgotten_at IS NULL"
+            " RETURNING l.letter_id,"
+            " ARRAY(SELECT case_id FROM cases c WHERE c.letter_id = l.letter_id ORDER BY opened_at) AS cases",
+            decided_before,
+            known_before,
+            now,
+        )
+        return [(row["letter_id"], list(row["cases"])) for row in rows]
 
     async def with_item_number(self, item_number: str) -> UUID | None:
         letter_id: UUID | None = await self.conn.fetchval(

@@ -4,7 +4,7 @@ that the repositories hand to the use cases."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -33,6 +33,41 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class RecipientRetention:
+    """How long the desk keeps a letter's recipient details (GDPR art. 5(1)(e), storage
+    limitation): only while the letter can still need the desk, plus the time its identity
+    documents are kept.
+
+    A letter needs the desk (a case opened, documents received, a code sent) only while it
+    can still be accepted and its receipt signed: at most `content_life` after its notice
+    (CPCE R.53-3: the 15-day acceptance window, its grace, the download window), counted
+    from when the desk learnt the letter, at its deposit, which the notice follows at once
+    (the retention delay covers a notice sent late). Its
+    recipient is then forgotten `retention` later once none of its cases awaits a decision
+    (the documents' delay after a decision), and `longest` later in any case (a case never
+    decided: the recipient gave up)."""
+
+    content_life: timedelta
+    retention: timedelta
+    longest: timedelta
+
+    def decided_before(self, now: datetime) -> datetime:
+        """Letters learnt before this, with no case undecided, are forgotten."""
+        return now - (self.content_life + self.retention)
+
+    def known_before(self, now: datetime) -> datetime:
+        """Letters learnt before this are forgotten whatever their cases."""
+        return now - (self.content_life + self.longest)
+
+    def forgotten(self, known_at: datetime, *, undecided: bool, now: datetime) -> bool:
+        """Whether a letter learnt at `known_at` (`undecided`: a case of it awaits a decision)
+        has its recipient forgotten at `now`."""
+        if known_at < self.known_before(now):
+            return True
+        return not undecided and known_at < self.decided_before(now)
+
+
+@dataclass(frozen=True)
 class Letter:
     """A letter as the desk knows it, learnt when it was deposited."""
 
@@ -42,6 +77,8 @@ class Letter:
     status: str  # deposited, accepted or refused
     recipient_email: str | None
     recipient_mobile: str | None
+    # Set once the retention sweep forgot the recipient: the letter is past its window.
+    recipient_forgotten_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -100,13 +100,18 @@ class CallbackInfo(BaseModel):
 
 
 class RecipientInfo(BaseModel):
-    recipient_name: str
+    recipient_name: str | None = Field(description="None once the recipient's details are forgotten.")
     recipient_company: str | None
     recipient_landline: str | None = Field(description="The firm's landline, to call back.")
     recipient_birth_date: date | None = Field(
         default=None,
         description="The birth date the sender declared, to compare with the identity documents"
         " (CPCE R.53-1); absent when the sender declared none.",
+    )
+    recipient_forgotten_at: datetime | None = Field(
+        default=None,
+        description="When the recipient's details were forgotten, the letter past its windows and"
+        " the retention delay (GDPR art. 5(1)(e)); absent while they are kept.",
     )
 
 

@@ -110,6 +110,9 @@ async def _letter_to_open(query: OpenVerificationCase, uow: UnitOfWork) -> Lette
     # by an event that may still be on its way, so it refuses only what it knows to be refused.
     if letter.status == "refused":
         return "the letter was refused: there is no receipt to sign"
+    if letter.recipient_forgotten_at is not None:
+        # Its recipient is forgotten only once the letter is past its windows (CPCE R.53-3).
+        return "the letter is past its acceptance and download windows: there is no receipt to sign"
     return _address_problem(query, letter) or letter
 
 

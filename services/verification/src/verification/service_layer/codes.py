@@ -56,6 +56,11 @@ async def request_code(
     letter_id = query.correlation_id
     now = clock()
     await uow.codes.serialise(letter_id)
+    if await uow.letters.recipient_forgotten_at(letter_id) is not None:
+        # Forgotten only once past its windows (CPCE R.53-3): no code could sign anything now.
+        return _not_issued(
+            letter_id, "the letter is past its acceptance and download windows: no code is sent"
+        )
     if locked_until := await uow.letters.codes_held_until(letter_id, now):
         reason = "too many wrong codes: codes for this letter are locked for now"
         return CodeRequested(correlation_id=letter_id, issued=False, reason=reason, locked_until=locked_until)

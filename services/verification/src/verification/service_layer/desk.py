@@ -94,6 +94,9 @@ async def case_detail(uow: UnitOfWork, case_id: UUID, now: datetime) -> dict[str
     if recipient is not None and recipient.get("recipient_birth_date") is None:
         # Most senders declare no birth date: the case then shows none, not an empty one.
         recipient.pop("recipient_birth_date", None)
+    if recipient is not None and recipient.get("recipient_forgotten_at") is None:
+        # Shown only once the retention sweep forgot the recipient (their details then None).
+        recipient.pop("recipient_forgotten_at", None)
     detail["recipient"] = recipient
     items = CHECKLIST.validate_python(detail["checklist"])
     detail.update(lacking(case.policy, items, now))

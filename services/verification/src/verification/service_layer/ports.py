@@ -53,9 +53,20 @@ class Letters(Protocol):
 
     async def recipient(self, letter_id: UUID) -> View | None:
         """Name, company, landline and declared birth date (None when the sender declared
-        none): what an agent checks documents against."""
+        none): what an agent checks documents against; and when they were forgotten (all
+        None then)."""
 
     async def with_item_number(self, item_number: str) -> UUID | None: ...
+
+    async def recipient_forgotten_at(self, letter_id: UUID) -> datetime | None:
+        """When the retention sweep forgot the letter's recipient; None while it is kept."""
+
+    async def forget_recipients(
+        self, decided_before: datetime, known_before: datetime, now: datetime
+    ) -> list[tuple[UUID, list[UUID]]]:
+        """Forget the recipient of up to a thousand letters not forgotten yet: learnt before
+        `decided_before` with no case undecided, or learnt before `known_before`. Each as its
+        id and its cases' ids; a letter another sweep forgot meanwhile is not among them."""
 
 
 class Cases(Protocol):

@@ -3,6 +3,12 @@
 case's final decision, an unmatched one that long after it arrived, and any one after
 a longer bound (30 days by default) when its case was never decided. The row stays,
 marked deleted, with its hash; the decision, the checklist and the audit trail stay too.
+
+The recipient details the documents were compared with (name, company, email, mobile,
+landline, birth date) go the same way, by letter: once the letter can no longer need the
+desk (past its acceptance and download windows, CPCE R.53-3) and the documents' delay after
+that (`domain.cases.RecipientRetention`). The letter's row stays, its recipient marked
+forgotten; its cases, decisions and audit trail stay too.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from lre_shared.clock import Clock
+from verification.domain.cases import RecipientRetention
 from verification.service_layer.ports import DocumentVault, UnitsOfWork
 
 log = logging.getLogger(__name__)
@@ -46,13 +53,48 @@ async def sweep(
     return len(expired)
 
 
-def sweeper(
-    transactions: UnitsOfWork, vault: DocumentVault, retention: timedelta, longest: timedelta, clock: Clock
-) -> Callable[[object], Awaitable[int]]:
-    """The sweep as a periodic task runs it (the task hands it the pool, which `transactions`
-    reaches already)."""
+# How many letters `Letters.forget_recipients` forgets at most in one transaction.
+FORGET_BATCH = 1000
 
-    async def run(_pool: object) -> int:
-        return await sweep(transactions, vault, retention=retention, longest=longest, now=clock())
+
+async def forget_recipients(transactions: UnitsOfWork, rule: RecipientRetention, *, now: datetime) -> int:
+    """Forget the recipient of every letter past `rule` (GDPR art. 5(1)(e)); returns how many.
+    Safe to run twice, and on two replicas at once: each letter is forgotten, and its cases'
+    audit trails told, once."""
+    forgotten = 0
+    while True:
+        async with transactions() as uow:
+            letters = await uow.letters.forget_recipients(
+                rule.decided_before(now), rule.known_before(now), now
+            )
+            for _letter_id, case_ids in letters:
+                for case_id in case_ids:
+                    await uow.case_events.record(case_id, "retention", "recipient_forgotten", now)
+        forgotten += len(letters)
+        if len(letters) < FORGET_BATCH:
+            break
+    if forgotten:
+        log.info("forgot the recipient details of %d letters past their retention", forgotten)
+    return forgotten
+
+
+def sweeper(
+    transactions: UnitsOfWork,
+    vault: DocumentVault,
+    retention: timedelta,
+    longest: timedelta,
+    clock: Clock,
+    *,
+    content_life: timedelta,
+) -> Callable[[object], Awaitable[tuple[int, int]]]:
+    """The sweep as a periodic task runs it (the task hands it the pool, which `transactions`
+    reaches already): the documents past their retention, then the recipients of letters past
+    `content_life` (the rules profile's longest content life) and the same delays."""
+    recipients = RecipientRetention(content_life, retention, longest)
+
+    async def run(_pool: object) -> tuple[int, int]:
+        now = clock()
+        documents = await sweep(transactions, vault, retention=retention, longest=longest, now=now)
+        return documents, await forget_recipients(transactions, recipients, now=now)
 
     return run

@@ -497,6 +497,9 @@ async function showCase(caseId) {
     item.recipient && item.recipient.recipient_birth_date
       ? fact(t("case.birth_date"), birthDayText(item.recipient.recipient_birth_date)) : null,
     item.decision ? fact(t("case.decision"), t("decision." + item.decision) + (item.reason ? " — " + item.reason : "")) : null,
+    // The letter is past its windows and the retention delay (GDPR art. 5(1)(e)).
+    item.recipient && item.recipient.recipient_forgotten_at
+      ? fact(t("case.recipient"), t("case.recipient_forgotten", { when: when(item.recipient.recipient_forgotten_at) })) : null,
   );
   show(
     h("p", {}, h("a", { href: "#/queue", text: t("case.back") })),
@@ -716,13 +719,15 @@ async function saveChecklist(item) {
 function callbackSection(item, mine) {
   const recipient = item.recipient || {};
   const landline = recipient.recipient_landline;
+  const erased = recipient.recipient_forgotten_at ? t("callback.forgotten") : "—";
   const section = h("section", { "aria-labelledby": "callback-title", class: "callback" },
     h("h2", { id: "callback-title", text: t("callback.title") }),
     h("dl", { class: "facts" },
-      fact(t("callback.recipient"), recipient.recipient_name || "—"),
-      fact(t("callback.company"), recipient.recipient_company || "—"),
+      fact(t("callback.recipient"), recipient.recipient_name || erased),
+      fact(t("callback.company"), recipient.recipient_company || erased),
       h("div", {}, h("dt", { text: t("callback.landline") }),
-        h("dd", {}, landline ? h("a", { href: "tel:" + landline, text: landline }) : t("callback.no_landline")))),
+        h("dd", {}, landline ? h("a", { href: "tel:" + landline, text: landline })
+          : recipient.recipient_forgotten_at ? erased : t("callback.no_landline")))),
     h("ul", { id: "callbacks", class: "plain" }, ...item.callbacks.map((call) =>
       h("li", { text: t("callback.logged", { when: when(call.called_at), number: call.number, agent: agentName(call.agent), outcome: call.outcome }) }))),
   );
