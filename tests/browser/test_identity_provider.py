@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from playwright.async_api import Page, expect
 
@@ -120,6 +121,15 @@ async def evidence_records(
     return [json.loads(bytes(row["record"])) for row in rows]
 
 
+async def reject_next_case(desk: httpx.AsyncClient, case_id: str, reason: str) -> None:
+    """An agent takes the next case waiting, which must be `case_id`, and rejects it."""
+    claimed = await desk.post("/cases/claim")
+    assert claimed.status_code == 200, claimed.text
+    assert claimed.json()["case"]["case_id"] == case_id, claimed.json()
+    decided = await desk.post(f"/cases/{case_id}/decision", json={"outcome": "rejected", "reason": reason})
+    assert decided.status_code == 200, decided.text
+
+
 async def test_a_recipient_proves_their_identity_with_the_provider_and_the_ar_is_signed_with_no_agent(
     visitor: Visitor, platform_running: RunningPlatform, smtp: SmtpServer, senders: list[str]
 ) -> None:
@@ -215,14 +225,7 @@ async def test_another_persons_names_go_to_the_desk_with_the_reason(
     # An agent takes the case (the next one waiting) and, with no document sent, rejects it:
     # the recipient's page says so.
     async with await asyncio.to_thread(desk_client, platform_running) as desk:
-        claimed = await desk.post("/cases/claim")
-        assert claimed.status_code == 200, claimed.text
-        assert claimed.json()["case"]["case_id"] == case["case_id"], claimed.json()
-        decided = await desk.post(
-            f"/cases/{case['case_id']}/decision",
-            json={"outcome": "rejected", "reason": "le fournisseur d'identité nomme une autre personne"},
-        )
-        assert decided.status_code == 200, decided.text
+        await reject_next_case(desk, case["case_id"], "le fournisseur d'identité nomme une autre personne")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Identité non vérifiée", timeout=30_000)
     await walk.see("identity not verified by the desk")
 
@@ -278,11 +281,4 @@ async def test_a_namesake_born_another_day_goes_to_the_desk_and_nothing_is_signe
         [case] = [c for c in listed.json()["cases"] if c["item_number"] == item_number]
         assert (case["state"], case["reason"]) == ("pending", reason)
         # An agent settles it, leaving no case waiting for the next tests' agents.
-        claimed = await desk.post("/cases/claim")
-        assert claimed.status_code == 200, claimed.text
-        assert claimed.json()["case"]["case_id"] == case["case_id"], claimed.json()
-        decided = await desk.post(
-            f"/cases/{case['case_id']}/decision",
-            json={"outcome": "rejected", "reason": "une autre date de naissance"},
-        )
-        assert decided.status_code == 200, decided.text
+        await reject_next_case(desk, case["case_id"], "une autre date de naissance")
